@@ -1,0 +1,3 @@
+fn main() {
+    println!("chat-client: not built yet; see --help");
+}

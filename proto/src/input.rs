@@ -1,0 +1,328 @@
+//! What a person types, turned into something to send or do.
+//!
+//! Plain text is a message; a line starting with `/` is a command; `//text` is a message
+//! that starts with `/`. The parser lives here so every client understands the same lines,
+//! and each command's usage text lives beside it so `/help` and error messages agree.
+//! [`Input`]'s `Display` writes the line that parses back to it.
+
+use std::fmt;
+
+use crate::validate::{self, MessageError, NameError};
+use crate::ClientFrame;
+
+/// A command a person can type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// `/whisper <user> <message>`.
+    Whisper,
+    /// `/list_users`.
+    ListUsers,
+    /// `/help`.
+    Help,
+    /// `/quit`.
+    Quit,
+}
+
+impl Command {
+    /// Every command, in the order `/help` lists them.
+    pub const ALL: [Command; 4] = [
+        Command::Whisper,
+        Command::ListUsers,
+        Command::Help,
+        Command::Quit,
+    ];
+
+    /// The name typed after `/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Whisper => "whisper",
+            Command::ListUsers => "list_users",
+            Command::Help => "help",
+            Command::Quit => "quit",
+        }
+    }
+
+    /// Shorter names that also work, as IRC users expect `/w` and `/exit`.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Command::Whisper => &["w", "msg"],
+            Command::ListUsers => &["users", "who"],
+            Command::Help => &["?"],
+            Command::Quit => &["exit"],
+        }
+    }
+
+    /// How to call it, as `/help` and usage errors print it.
+    pub fn usage(self) -> &'static str {
+        match self {
+            Command::Whisper => "/whisper <user> <message>",
+            Command::ListUsers => "/list_users",
+            Command::Help => "/help",
+            Command::Quit => "/quit",
+        }
+    }
+
+    /// One line on what it does.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Command::Whisper => "send a private message to one user",
+            Command::ListUsers => "list who is online",
+            Command::Help => "show this list",
+            Command::Quit => "leave the chat",
+        }
+    }
+
+    /// The command named `name` (without the `/`), by name or alias, in any case.
+    pub fn lookup(name: &str) -> Option<Command> {
+        let name = name.to_ascii_lowercase();
+        Command::ALL
+            .into_iter()
+            .find(|c| c.name() == name || c.aliases().contains(&name.as_str()))
+    }
+}
+
+/// The `/help` text: every command with its usage and summary, one per line.
+pub fn help_text() -> String {
+    let width = Command::ALL
+        .iter()
+        .map(|c| c.usage().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for c in Command::ALL {
+        out.push_str(&format!("{:width$}  {}\n", c.usage(), c.summary()));
+    }
+    out.push_str("Any other line is sent to everyone; start it with // to send a leading /.");
+    out
+}
+
+/// One parsed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A message for the room.
+    Message {
+        /// The text, without the escaping `/` of a `//` line.
+        text: String,
+    },
+    /// A private message.
+    Whisper {
+        /// Recipient's name.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// Ask who is online.
+    ListUsers,
+    /// Show the command list (local).
+    Help,
+    /// Leave (local; the client sends `Bye`).
+    Quit,
+}
+
+impl Input {
+    /// The frame to send, or `None` for the local actions `Help` and `Quit`.
+    pub fn into_frame(self) -> Option<ClientFrame> {
+        match self {
+            Input::Message { text } => Some(ClientFrame::Msg { text }),
+            Input::Whisper { to, text } => Some(ClientFrame::Whisper { to, text }),
+            Input::ListUsers => Some(ClientFrame::ListUsers),
+            Input::Help | Input::Quit => None,
+        }
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Message { text } if text.starts_with('/') => write!(f, "/{text}"),
+            Input::Message { text } => f.write_str(text),
+            Input::Whisper { to, text } => write!(f, "/{} {to} {text}", Command::Whisper.name()),
+            Input::ListUsers => write!(f, "/{}", Command::ListUsers.name()),
+            Input::Help => write!(f, "/{}", Command::Help.name()),
+            Input::Quit => write!(f, "/{}", Command::Quit.name()),
+        }
+    }
+}
+
+/// Why a line could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// A blank line: nothing to do (a client ignores it).
+    #[error("nothing to send")]
+    Blank,
+    /// `/something` that is not a command.
+    #[error("unknown command /{name}; commands: {}", known_commands())]
+    UnknownCommand {
+        /// What was typed after the `/`.
+        name: String,
+    },
+    /// A known command with missing or extra arguments.
+    #[error("usage: {}", command.usage())]
+    Usage {
+        /// The command misused.
+        command: Command,
+    },
+    /// A whisper to a name that cannot exist.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// A message text the server would refuse.
+    #[error("{0}")]
+    Message(#[from] MessageError),
+}
+
+fn known_commands() -> String {
+    Command::ALL
+        .iter()
+        .map(|c| format!("/{}", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses one typed line (without its line ending).
+pub fn parse(line: &str) -> Result<Input, InputError> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() {
+        return Err(InputError::Blank);
+    }
+    let Some(rest) = line.strip_prefix('/') else {
+        return message(line);
+    };
+    if rest.starts_with('/') {
+        return message(rest);
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((name, args)) => (name, args.trim_start()),
+        None => (rest, ""),
+    };
+    let command = Command::lookup(name).ok_or_else(|| InputError::UnknownCommand {
+        name: name.to_owned(),
+    })?;
+    let no_args = |input: Input| {
+        if args.trim().is_empty() {
+            Ok(input)
+        } else {
+            Err(InputError::Usage { command })
+        }
+    };
+    match command {
+        Command::ListUsers => no_args(Input::ListUsers),
+        Command::Help => no_args(Input::Help),
+        Command::Quit => no_args(Input::Quit),
+        Command::Whisper => {
+            let Some((to, text)) = args.split_once(char::is_whitespace) else {
+                return Err(InputError::Usage { command });
+            };
+            let text = text.trim_start();
+            if text.is_empty() {
+                return Err(InputError::Usage { command });
+            }
+            validate::username(to)?;
+            validate::message(text)?;
+            Ok(Input::Whisper {
+                to: to.to_owned(),
+                text: text.to_owned(),
+            })
+        }
+    }
+}
+
+fn message(text: &str) -> Result<Input, InputError> {
+    validate::message(text)?;
+    Ok(Input::Message {
+        text: text.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Input {
+        Input::Message { text: text.into() }
+    }
+
+    #[test]
+    fn plain_text_is_a_message() {
+        assert_eq!(parse("hello there"), Ok(msg("hello there")));
+        assert_eq!(parse("  spaced  \n"), Ok(msg("  spaced  ")));
+    }
+
+    #[test]
+    fn double_slash_sends_a_leading_slash() {
+        assert_eq!(parse("//shrug"), Ok(msg("/shrug")));
+        assert_eq!(msg("/shrug").to_string(), "//shrug");
+    }
+
+    #[test]
+    fn commands_parse_to_their_frames() {
+        assert_eq!(
+            parse("/whisper bob  hi   there"),
+            Ok(Input::Whisper {
+                to: "bob".into(),
+                text: "hi   there".into()
+            })
+        );
+        assert_eq!(
+            parse("/W bob hi"),
+            Ok(Input::Whisper {
+                to: "bob".into(),
+                text: "hi".into()
+            })
+        );
+        assert_eq!(parse("/list_users"), Ok(Input::ListUsers));
+        assert_eq!(parse("/help"), Ok(Input::Help));
+        assert_eq!(parse("/quit"), Ok(Input::Quit));
+        assert_eq!(
+            parse("/list_users").unwrap().into_frame(),
+            Some(ClientFrame::ListUsers)
+        );
+    }
+
+    #[test]
+    fn unknown_commands_name_themselves_and_the_known_ones() {
+        let err = parse("/dance now").unwrap_err();
+        assert_eq!(
+            err,
+            InputError::UnknownCommand {
+                name: "dance".into()
+            }
+        );
+        let text = err.to_string();
+        assert!(text.contains("/dance"), "{text}");
+        for c in Command::ALL {
+            assert!(text.contains(&format!("/{}", c.name())), "{text}");
+        }
+    }
+
+    #[test]
+    fn misused_commands_show_their_usage() {
+        for line in [
+            "/whisper",
+            "/whisper bob",
+            "/whisper bob   ",
+            "/list_users x",
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(matches!(err, InputError::Usage { .. }), "{line}: {err:?}");
+            assert!(err.to_string().starts_with("usage: /"), "{err}");
+        }
+        assert_eq!(
+            parse("/whisper b@d hi"),
+            Err(InputError::Name(NameError::BadChar { ch: '@' }))
+        );
+    }
+
+    #[test]
+    fn blank_lines_send_nothing() {
+        assert_eq!(parse(""), Err(InputError::Blank));
+        assert_eq!(parse("   "), Err(InputError::Blank));
+    }
+
+    #[test]
+    fn help_lists_every_usage() {
+        let help = help_text();
+        for c in Command::ALL {
+            assert!(help.contains(c.usage()), "{help}");
+        }
+    }
+}

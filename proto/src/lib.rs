@@ -1,0 +1,30 @@
+//! The chat wire protocol, shared by `chat-server` and every client.
+//!
+//! - [`frame`]: the typed frames, one enum per direction, and [`PROTOCOL_VERSION`].
+//! - [`codec`]: length-prefixed bincode; the frame limit; [`codec::encode`] once for many.
+//! - [`connection`]: typed reads and writes over any async byte stream.
+//! - [`input`]: what a person types (`/whisper bob hi`) into what to send.
+//! - [`validate`]: the rules for names and messages.
+//! - `logging` (feature `logging`): the house log format.
+//!
+//! ```
+//! use chat_proto::{codec, ClientFrame};
+//!
+//! let frame = ClientFrame::Msg { text: "hi".into() };
+//! let wire = codec::encode(&frame).unwrap();
+//! let back: Vec<Result<ClientFrame, _>> = codec::decode_chunks([wire.as_bytes().as_ref()], 1024);
+//! assert_eq!(back.into_iter().next().unwrap().unwrap(), frame);
+//! ```
+#![deny(missing_docs)]
+
+pub mod codec;
+pub mod connection;
+pub mod frame;
+pub mod input;
+#[cfg(feature = "logging")]
+pub mod logging;
+pub mod validate;
+
+pub use codec::{CodecError, EncodedFrame};
+pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
+pub use frame::{ClientFrame, ErrorKind, Millis, ServerFrame, PROTOCOL_VERSION};

@@ -1,0 +1,3 @@
+fn main() {
+    println!("chat-server: not built yet; see --help");
+}
