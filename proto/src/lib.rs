@@ -5,6 +5,7 @@
 //! - [`connection`]: typed reads and writes over any async byte stream.
 //! - [`input`]: what a person types (`/whisper bob hi`) into what to send.
 //! - [`validate`]: the rules for names and messages.
+//! - `config` (feature `config`): finding and reading `config.ini`.
 //! - `logging` (feature `logging`): the house log format.
 //!
 //! ```
@@ -18,6 +19,8 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod connection;
 pub mod frame;
 pub mod input;
