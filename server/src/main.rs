@@ -1,3 +1,90 @@
-fn main() {
-    println!("chat-server: not built yet; see --help");
+//! The `chat-server` binary: flags → config → logging → bind → [`chat_server::run`] → exit
+//! code. Everything else lives in the library, where the tests can reach it.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chat_server::cli::Cli;
+use chat_server::config::{Config, Resolved};
+use clap::Parser;
+
+/// Exit code for a configuration the server cannot use (as clap's usage errors).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let resolved = match Config::resolve(&cli) {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            eprintln!("chat-server: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = chat_proto::logging::init(cli.log_level.as_deref(), std::io::stderr) {
+        eprintln!("chat-server: {err}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match serve(resolved) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+fn serve(resolved: Resolved) -> anyhow::Result<()> {
+    let Resolved { config, unknown } = resolved;
+    let source = config.source.as_ref().map_or_else(
+        || "built-in defaults".to_owned(),
+        |p| p.display().to_string(),
+    );
+    for key in &unknown {
+        tracing::warn!("{source}: unknown setting {key} ignored");
+    }
+    tracing::info!("Settings from {source}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Installed before binding, so a signal sent as soon as "Listening on" appears is
+        // already ours and not the default "terminate at once".
+        let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+        let listener = chat_server::bind(&config.host, config.port)
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        chat_server::run(listener, config, shutdown).await?;
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// Completes on the first SIGINT or SIGTERM, logging which.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!("Received {name}");
+    })
+}
+
+/// Completes on the first Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Received Ctrl-C");
+    })
 }

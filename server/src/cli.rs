@@ -1,0 +1,53 @@
+//! The command-line flags. Each one that overrides `config.ini` is an `Option` with no
+//! default, so that [`crate::config`] can tell "not given" from "given".
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// chat-server: a chat room over a typed binary protocol.
+///
+/// Settings come from --config PATH, else ./config.ini when present, else built-in defaults
+/// equal to the shipped config.ini; the flags below override them.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about, long_about)]
+pub struct Cli {
+    /// Read settings from this file; it must exist (default: ./config.ini when present).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Host name or IP address to listen on (overrides [server] host).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// TCP port to listen on; 0 picks a free one, logged as "Listening on" (overrides [server] port).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Log filter, e.g. "debug" or "chat_server=debug,warn" (default: RUST_LOG, else "info").
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_flag_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn absent_flags_stay_absent_so_the_file_wins() {
+        let cli = Cli::try_parse_from(["chat-server"]).unwrap();
+        assert_eq!((cli.host, cli.port, cli.config), (None, None, None));
+        let cli =
+            Cli::try_parse_from(["chat-server", "--port", "0", "--host", "127.0.0.1"]).unwrap();
+        assert_eq!(cli.port, Some(0));
+        assert_eq!(cli.host.as_deref(), Some("127.0.0.1"));
+        assert!(Cli::try_parse_from(["chat-server", "--port", "abc"]).is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! `Hello`: the handshake. Registers the client under a free, valid name.
+//!
+//! A wrong protocol version ends the connection (nothing else it sends can be trusted to
+//! mean what we think); a bad or taken name does not, so the client can ask again.
+
+use std::sync::Arc;
+
+use chat_proto::{validate, PROTOCOL_VERSION};
+
+use super::{CommandError, Context, Flow, Session};
+use crate::hub::JoinError;
+use crate::registry::ClientHandle;
+
+/// Checks the version and the name, then joins the room: `Welcome` to the newcomer,
+/// `<name> joined` to everyone else.
+pub fn handle(
+    ctx: &mut Context<'_>,
+    version: u32,
+    username: String,
+    // Checked once the server has a password setting; accepted and ignored until then.
+    _password: Option<String>,
+) -> Result<Flow, CommandError> {
+    if let Session::Registered(name) = &ctx.session {
+        return Err(CommandError::AlreadyRegistered(name.clone()));
+    }
+    if version != PROTOCOL_VERSION {
+        return Err(CommandError::VersionMismatch {
+            client: version,
+            server: PROTOCOL_VERSION,
+        });
+    }
+    validate::username(&username).map_err(|source| CommandError::InvalidName {
+        name: username.clone(),
+        source,
+    })?;
+    let name: Arc<str> = username.into();
+    let handle = ClientHandle::new(name.clone(), ctx.peer, ctx.outbox.clone());
+    let online = ctx
+        .hub
+        .join(handle, crate::now_millis())
+        .map_err(|err| match err {
+            JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
+            JoinError::ShuttingDown => CommandError::ShuttingDown,
+        })?;
+    tracing::info!(peer = %ctx.peer, online, "{name} joined");
+    *ctx.session = Session::Registered(name);
+    Ok(Flow::Continue)
+}

@@ -1,0 +1,185 @@
+//! What the server does with each client frame: one file per command, reached through one
+//! exhaustive `match` in [`dispatch`].
+//!
+//! The frame enum is already the parsed command, so there is no table of handlers keyed by
+//! strings: a new [`ClientFrame`] variant does not compile until it has an arm here, and
+//! adding a command is one new file and one arm.
+//!
+//! A handler returns `Result<Flow, CommandError>`. [`dispatch`] turns an error into
+//! `ServerFrame::Error { kind, detail }` on the sender's own queue; the connection goes on
+//! unless the kind is fatal ([`ErrorKind::is_fatal`]).
+
+mod bye;
+mod hello;
+mod list_users;
+mod msg;
+mod ping;
+mod pong;
+mod whisper;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chat_proto::codec::encode;
+use chat_proto::validate::{MessageError, NameError};
+use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
+
+use crate::hub::Hub;
+use crate::registry::{LeaveReason, Outbox};
+
+/// Where a connection stands: the only state a command may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    /// Connected, no `Hello` accepted yet: only `Hello` is allowed.
+    Handshake,
+    /// Registered under this name (as typed).
+    Registered(Arc<str>),
+}
+
+/// What a handler needs: the room, the sender's own queue, and the session it may advance.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The room.
+    pub hub: &'a Hub,
+    /// The sender's own queue, for replies.
+    pub outbox: &'a Outbox,
+    /// The sender's address, for log lines.
+    pub peer: SocketAddr,
+    /// Handshake or registered; `Hello` moves it forward.
+    pub session: &'a mut Session,
+}
+
+impl Context<'_> {
+    /// The sender's registered name, or `NotRegistered` before the handshake.
+    pub fn name(&self) -> Result<Arc<str>, CommandError> {
+        match &*self.session {
+            Session::Registered(name) => Ok(name.clone()),
+            Session::Handshake => Err(CommandError::NotRegistered),
+        }
+    }
+
+    /// Queues `frame` for the sender only.
+    pub fn reply(&self, frame: &ServerFrame) {
+        match encode(frame) {
+            Ok(frame) => {
+                self.outbox.offer(frame);
+            }
+            Err(err) => tracing::error!(peer = %self.peer, "Cannot encode a reply: {err}"),
+        }
+    }
+}
+
+/// Whether the connection goes on after a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next frame.
+    Continue,
+    /// Close the connection, flushing what is queued, for this reason.
+    Close(LeaveReason),
+}
+
+/// Why a command was refused; the sender gets it as an `Error` frame.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A command before `Hello`.
+    #[error("send Hello first")]
+    NotRegistered,
+    /// A second `Hello` after `Welcome`.
+    #[error("already registered as {0:?}")]
+    AlreadyRegistered(Arc<str>),
+    /// `Hello` named a protocol version this server does not speak.
+    #[error("this server speaks protocol version {server}, the client speaks version {client}")]
+    VersionMismatch {
+        /// The version the client sent.
+        client: u32,
+        /// [`chat_proto::PROTOCOL_VERSION`].
+        server: u32,
+    },
+    /// The requested name breaks the naming rules.
+    #[error("invalid name {name:?}: {source}")]
+    InvalidName {
+        /// The name as sent.
+        name: String,
+        /// Which rule it breaks.
+        #[source]
+        source: NameError,
+    },
+    /// Someone online has the name (compared case-insensitively).
+    #[error("the name {0:?} is taken")]
+    NameTaken(Arc<str>),
+    /// A whisper to a name that is not online.
+    #[error("no user named {0:?} is online")]
+    NoSuchUser(String),
+    /// An empty message or one with control characters.
+    #[error("invalid message: {0}")]
+    InvalidMessage(#[from] MessageError),
+    /// A frame too large to send to anyone.
+    #[error("message too large to deliver: {0}")]
+    TooLarge(#[source] CodecError),
+    /// The server is stopping and takes no new users.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+impl CommandError {
+    /// The kind on the wire, which decides whether the connection survives.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommandError::NotRegistered => ErrorKind::NotRegistered,
+            CommandError::AlreadyRegistered(_) => ErrorKind::AlreadyRegistered,
+            CommandError::VersionMismatch { .. } => ErrorKind::VersionMismatch,
+            CommandError::InvalidName { .. } => ErrorKind::InvalidName,
+            CommandError::NameTaken(_) => ErrorKind::NameTaken,
+            CommandError::NoSuchUser(_) => ErrorKind::NoSuchUser,
+            CommandError::InvalidMessage(_) | CommandError::TooLarge(_) => {
+                ErrorKind::InvalidMessage
+            }
+            CommandError::ShuttingDown => ErrorKind::ShuttingDown,
+        }
+    }
+}
+
+/// Runs the handler for `frame` and answers a refusal with an `Error` frame.
+pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
+    let result = match frame {
+        ClientFrame::Hello {
+            version,
+            username,
+            password,
+        } => hello::handle(ctx, version, username, password),
+        ClientFrame::Msg { text } => msg::handle(ctx, text),
+        ClientFrame::Whisper { to, text } => whisper::handle(ctx, to, text),
+        ClientFrame::ListUsers => list_users::handle(ctx),
+        ClientFrame::Ping => ping::handle(ctx),
+        ClientFrame::Pong => pong::handle(ctx),
+        ClientFrame::Bye => bye::handle(ctx),
+    };
+    match result {
+        Ok(flow) => flow,
+        Err(err) => refuse(ctx, &err),
+    }
+}
+
+/// Tells the sender why, logs it, and closes the connection when the kind is fatal.
+fn refuse(ctx: &Context<'_>, err: &CommandError) -> Flow {
+    let kind = err.kind();
+    let who = match &*ctx.session {
+        Session::Registered(name) => name.to_string(),
+        Session::Handshake => "unregistered client".to_owned(),
+    };
+    match kind {
+        ErrorKind::NoSuchUser => {
+            tracing::info!(peer = %ctx.peer, %kind, "Refused from {who}: {err}")
+        }
+        _ => tracing::warn!(peer = %ctx.peer, %kind, "Refused from {who}: {err}"),
+    }
+    ctx.reply(&ServerFrame::Error {
+        kind,
+        detail: err.to_string(),
+    });
+    if kind.is_fatal() {
+        Flow::Close(LeaveReason::Refused(err.to_string()))
+    } else {
+        Flow::Continue
+    }
+}

@@ -1,0 +1,268 @@
+//! One client: a reader loop in the connection's task and a writer task.
+//!
+//! ```text
+//!  socket read half ──► FrameReader (≤ buffsize) ──► commands::dispatch ──► hub / own queue
+//!  socket write half ◄── writer task ◄── bounded queue of EncodedFrame ◄──┘
+//! ```
+//!
+//! The stream is taken as two halves, so the same code serves plain TCP (`into_split`, no
+//! lock) and, later, TLS (`tokio::io::split`). The writer owns the write half and drains the
+//! queue in batches: all frames waiting go out in one vectored write (or one buffer for a
+//! stream without vectored writes), and the stream is flushed only when the queue is empty.
+//!
+//! A connection ends in one of these ways, always logged with the peer and the reason: `Bye`,
+//! end of stream, a fatal refusal (wrong version, oversize frame), a broken stream, the
+//! queue overflowing (slow consumer), or server shutdown. It then leaves the room, and the
+//! writer gets [`FLUSH_TIMEOUT`] to write what is still queued before the socket is closed.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use chat_proto::codec::encode;
+use chat_proto::{ClientFrame, CodecError, EncodedFrame, ErrorKind, FrameReader, ServerFrame};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::commands::{self, Context, Flow, Session};
+use crate::hub::Hub;
+use crate::registry::{LeaveReason, Outbox};
+
+/// How long a closing connection may spend writing what is still queued for its client.
+/// Bounds a shutdown as well: every connection is closing then.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The most frames one write takes. Well under the system's `IOV_MAX` (1024 on Linux), and
+/// enough that a busy client costs one syscall per hundreds of messages.
+pub const MAX_BATCH: usize = 256;
+
+/// How long a slow consumer's writer may keep trying to finish its current write and send
+/// the `SlowConsumer` error before the socket is closed. A client that stopped reading will
+/// not take it; one that is merely slow gets told why.
+pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_millis(500);
+
+/// What every connection shares with the server.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The room.
+    pub hub: Arc<Hub>,
+    /// Largest frame body accepted from a client.
+    pub buffsize: usize,
+    /// Bound of each client's outbound queue, in frames.
+    pub send_queue: usize,
+    /// Cancelled when the server stops; every reader loop then ends.
+    pub shutdown: CancellationToken,
+    /// Tracks writer tasks, so shutdown can wait for them to flush.
+    pub tracker: TaskTracker,
+}
+
+/// Serves one client until it leaves, then flushes and closes.
+pub async fn serve<R, W>(reader: R, writer: W, peer: SocketAddr, shared: Shared)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (queue, queued) = mpsc::channel(shared.send_queue);
+    let overflowed = CancellationToken::new();
+    let mut writer = shared
+        .tracker
+        .spawn(write_loop(writer, queued, overflowed.clone()));
+    let outbox = Outbox::new(queue, overflowed.clone());
+    let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.buffsize);
+    let mut session = Session::Handshake;
+    let mut ctx = Context {
+        hub: &shared.hub,
+        outbox: &outbox,
+        peer,
+        session: &mut session,
+    };
+    let reason = read_loop(&mut frames, &mut ctx, &shared.shutdown, &overflowed).await;
+    drop(frames);
+
+    match &session {
+        Session::Registered(name) => shared.hub.leave(name, &reason, crate::now_millis()),
+        Session::Handshake => {
+            if reason == LeaveReason::ShuttingDown {
+                if let Ok(frame) = encode(&ServerFrame::Error {
+                    kind: ErrorKind::ShuttingDown,
+                    detail: "the server is shutting down".to_owned(),
+                }) {
+                    outbox.offer(frame);
+                }
+            }
+            if reason.is_fault() {
+                tracing::warn!(%peer, %reason, "Connection closed before registering");
+            } else {
+                tracing::info!(%peer, %reason, "Connection closed before registering");
+            }
+        }
+    }
+    // The registry's copy of the sender is gone; dropping ours lets the writer see the end
+    // of the queue once it has written everything in it.
+    drop(outbox);
+    match timeout(FLUSH_TIMEOUT, &mut writer).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => tracing::debug!(%peer, "Write failed: {err}"),
+        Ok(Err(err)) => tracing::error!(%peer, "Writer task failed: {err}"),
+        Err(_) => {
+            tracing::warn!(%peer, "Gave up writing to the client after {FLUSH_TIMEOUT:?}");
+            writer.abort();
+        }
+    }
+}
+
+/// Reads and dispatches frames until the connection should end, and says why.
+async fn read_loop<R>(
+    frames: &mut FrameReader<R, ClientFrame>,
+    ctx: &mut Context<'_>,
+    shutdown: &CancellationToken,
+    overflowed: &CancellationToken,
+) -> LeaveReason
+where
+    R: AsyncRead + Unpin,
+{
+    let peer = ctx.peer;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = overflowed.cancelled() => return LeaveReason::SlowConsumer,
+            () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
+            next = frames.read_frame() => next,
+        };
+        match next {
+            Ok(Some(frame)) => {
+                if let Flow::Close(reason) = commands::dispatch(frame, ctx) {
+                    return reason;
+                }
+            }
+            Ok(None) => return LeaveReason::Closed,
+            Err(CodecError::Malformed(err)) => {
+                tracing::warn!(%peer, "Bad frame: {err}");
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::BadFrame,
+                    detail: format!("not a valid client frame: {err}"),
+                });
+            }
+            Err(err @ CodecError::FrameTooLarge { .. }) => {
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::FrameTooLarge,
+                    detail: err.to_string(),
+                });
+                return LeaveReason::Refused(err.to_string());
+            }
+            Err(err) => return LeaveReason::Broken(err.to_string()),
+        }
+    }
+}
+
+/// The writer task: drains the queue in batches until every sender is gone, then shuts the
+/// stream down. Stops early, after a best-effort `SlowConsumer` error, once the queue
+/// overflowed.
+async fn write_loop<W>(
+    mut out: W,
+    mut queue: mpsc::Receiver<EncodedFrame>,
+    overflowed: CancellationToken,
+) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    let vectored = out.is_write_vectored();
+    loop {
+        // A fresh batch each round: an idle client holds no batch memory.
+        let mut batch = Vec::new();
+        let received = tokio::select! {
+            biased;
+            () = overflowed.cancelled() => {
+                farewell(&mut out, Instant::now() + SLOW_CONSUMER_GRACE).await;
+                return Ok(());
+            }
+            received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+        };
+        if received == 0 {
+            return out.shutdown().await;
+        }
+        let stopped_mid_write = {
+            let write = async {
+                write_batch(&mut out, &batch, vectored).await?;
+                if queue.is_empty() {
+                    out.flush().await?;
+                }
+                io::Result::Ok(())
+            };
+            tokio::pin!(write);
+            tokio::select! {
+                biased;
+                written = &mut write => {
+                    written?;
+                    None
+                }
+                () = overflowed.cancelled() => {
+                    let deadline = Instant::now() + SLOW_CONSUMER_GRACE;
+                    let finished = matches!(timeout_at(deadline, write).await, Ok(Ok(())));
+                    Some((finished, deadline))
+                }
+            }
+        };
+        if let Some((finished, deadline)) = stopped_mid_write {
+            // Only a stream that is between frames can carry one more.
+            if finished {
+                farewell(&mut out, deadline).await;
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Writes every frame of `batch`, with as few syscalls as the stream allows.
+async fn write_batch<W>(out: &mut W, batch: &[EncodedFrame], vectored: bool) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    match batch {
+        [] => Ok(()),
+        [one] => out.write_all(one.as_bytes()).await,
+        _ if vectored => {
+            let mut slices: Vec<IoSlice<'_>> =
+                batch.iter().map(|f| IoSlice::new(f.as_bytes())).collect();
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let written = out.write_vectored(rest).await?;
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                IoSlice::advance_slices(&mut rest, written);
+            }
+            Ok(())
+        }
+        _ => {
+            let mut buf = BytesMut::with_capacity(batch.iter().map(EncodedFrame::len).sum());
+            for frame in batch {
+                buf.extend_from_slice(frame.as_bytes());
+            }
+            out.write_all(&buf).await
+        }
+    }
+}
+
+/// Best effort: tells a slow consumer why it is dropped, then closes, by `deadline`.
+async fn farewell<W>(out: &mut W, deadline: Instant)
+where
+    W: AsyncWrite + Unpin,
+{
+    let Ok(frame) = encode(&ServerFrame::Error {
+        kind: ErrorKind::SlowConsumer,
+        detail: "your outbound queue is full: you are not reading fast enough".to_owned(),
+    }) else {
+        return;
+    };
+    let _ = timeout_at(deadline, async {
+        out.write_all(frame.as_bytes()).await?;
+        out.shutdown().await
+    })
+    .await;
+}

@@ -1,0 +1,35 @@
+//! chat-server: one room, typed frames, encode-once broadcast.
+//!
+//! A map of the crate, in the order a frame meets it:
+//!
+//! - [`cli`] and [`config`]: flags, then `config.ini`, then built-in defaults, into one [`Config`].
+//! - [`server`]: the accept loop and the graceful shutdown ([`run`] is its entry point).
+//! - [`connection`]: one client; a reader loop (handshake, then commands) and a writer task
+//!   that owns the socket's write half and the client's bounded queue.
+//! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
+//! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every client, in
+//!   one order for everyone.
+//! - [`registry`]: who is online, by case-insensitive name.
+//!
+//! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
+//! shutdown future they control.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod hub;
+pub mod registry;
+pub mod server;
+
+pub use config::Config;
+pub use server::{bind, run};
+
+/// Milliseconds since the Unix epoch: the `at` of every message and notice.
+///
+/// Taken from the server's clock only, so a client can never date its own messages.
+pub(crate) fn now_millis() -> chat_proto::Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as chat_proto::Millis)
+}

@@ -1,0 +1,249 @@
+//! Who is online: registered names and the queue that reaches each client.
+//!
+//! Names are keyed case-insensitively ([`chat_proto::validate::name_key`]) and shown as their
+//! owners typed them. The registry itself does no locking and no sending: the [`crate::hub`]
+//! keeps it behind one `std::sync::Mutex` so that joining, leaving and every fan-out happen in
+//! one order for everyone, and [`Registry::remove`] is the one place a client leaves, always
+//! with a logged reason.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chat_proto::validate::name_key;
+use chat_proto::EncodedFrame;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+
+/// The sending end of one client's bounded outbound queue, plus the switch that marks the
+/// client as too slow.
+///
+/// Every frame for a client, its own replies included, goes through [`Outbox::offer`], which
+/// never waits: a full queue means the client stopped reading, and waiting for it would
+/// let one reader stall everyone who talks.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// The queue the client's writer task drains.
+    queue: mpsc::Sender<EncodedFrame>,
+    /// Cancelled once the queue overflowed: the connection then leaves as a slow consumer,
+    /// and nothing more is queued, so the client never sees a gap followed by more messages.
+    overflowed: CancellationToken,
+}
+
+/// What became of a frame offered to an [`Outbox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// In the queue; the writer will send it.
+    Queued,
+    /// The queue was full: the client is now marked as a slow consumer.
+    Overflowed,
+    /// Not queued: the client had already overflowed or its writer is gone (it is leaving).
+    Dropped,
+}
+
+impl Outbox {
+    /// Wraps a queue's sender and the token that marks the queue as overflowed.
+    pub fn new(queue: mpsc::Sender<EncodedFrame>, overflowed: CancellationToken) -> Self {
+        Outbox { queue, overflowed }
+    }
+
+    /// Queues `frame` without waiting.
+    pub fn offer(&self, frame: EncodedFrame) -> Delivery {
+        if self.overflowed.is_cancelled() {
+            return Delivery::Dropped;
+        }
+        match self.queue.try_send(frame) {
+            Ok(()) => Delivery::Queued,
+            Err(TrySendError::Full(_)) => {
+                self.overflowed.cancel();
+                Delivery::Overflowed
+            }
+            Err(TrySendError::Closed(_)) => Delivery::Dropped,
+        }
+    }
+}
+
+/// A registered client, as everyone else's commands see it.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    /// The name as its owner typed it: what others see in `from` and in the user list.
+    name: Arc<str>,
+    /// Where the client connected from, for log lines about it.
+    peer: SocketAddr,
+    /// The way to the client's socket.
+    outbox: Outbox,
+}
+
+impl ClientHandle {
+    /// A handle for `name`, reaching the client through `outbox`.
+    pub fn new(name: Arc<str>, peer: SocketAddr, outbox: Outbox) -> Self {
+        ClientHandle { name, peer, outbox }
+    }
+
+    /// The display name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Queues a frame for this client without waiting; see [`Outbox::offer`].
+    pub fn offer(&self, frame: EncodedFrame) -> Delivery {
+        self.outbox.offer(frame)
+    }
+}
+
+/// Why a client left; logged by [`Registry::remove`] and, for registered clients, the reason
+/// others are told `<name> left`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// The client said `Bye`.
+    Bye,
+    /// The client closed the connection between frames.
+    Closed,
+    /// Its queue filled up: it was not reading.
+    SlowConsumer,
+    /// The server is stopping.
+    ShuttingDown,
+    /// A refusal that ends the connection (wrong version, oversize frame, ...).
+    Refused(String),
+    /// The connection broke: a read error or a frame cut off mid-way.
+    Broken(String),
+}
+
+impl LeaveReason {
+    /// Whether the leave points at a misbehaving or failing peer, logged as a warning.
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            LeaveReason::SlowConsumer | LeaveReason::Refused(_) | LeaveReason::Broken(_)
+        )
+    }
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaveReason::Bye => f.write_str("bye"),
+            LeaveReason::Closed => f.write_str("connection closed"),
+            LeaveReason::SlowConsumer => f.write_str("slow consumer"),
+            LeaveReason::ShuttingDown => f.write_str("server shutting down"),
+            LeaveReason::Refused(why) => write!(f, "refused: {why}"),
+            LeaveReason::Broken(why) => write!(f, "connection broken: {why}"),
+        }
+    }
+}
+
+/// The name is already registered (compared case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the name {taken:?} is taken")]
+pub struct NameTaken {
+    /// The spelling registered first.
+    pub taken: Arc<str>,
+}
+
+/// Registered clients by case-insensitive name.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// [`name_key`] → handle.
+    clients: HashMap<String, ClientHandle>,
+}
+
+impl Registry {
+    /// An empty room.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers `handle` unless its name, in any case, is taken.
+    pub fn add(&mut self, handle: ClientHandle) -> Result<(), NameTaken> {
+        use std::collections::hash_map::Entry;
+        match self.clients.entry(name_key(&handle.name)) {
+            Entry::Occupied(taken) => Err(NameTaken {
+                taken: taken.get().name.clone(),
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(handle);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes `name` (any case) and logs why; the only way a client leaves the registry.
+    pub fn remove(&mut self, name: &str, reason: &LeaveReason) -> Option<ClientHandle> {
+        let handle = self.clients.remove(&name_key(name))?;
+        let (name, peer) = (&handle.name, handle.peer);
+        if reason.is_fault() {
+            tracing::warn!(%peer, %reason, online = self.clients.len(), "{name} left");
+        } else {
+            tracing::info!(%peer, %reason, online = self.clients.len(), "{name} left");
+        }
+        Some(handle)
+    }
+
+    /// The client registered as `name`, in any case.
+    pub fn get(&self, name: &str) -> Option<&ClientHandle> {
+        self.clients.get(&name_key(name))
+    }
+
+    /// Every registered name as typed, sorted case-insensitively.
+    pub fn names(&self) -> Vec<String> {
+        let mut keyed: Vec<_> = self.clients.iter().collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keyed.into_iter().map(|(_, h)| h.name.to_string()).collect()
+    }
+
+    /// How many clients are registered.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether nobody is registered.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// Every registered client, in no particular order.
+    pub fn handles(&self) -> impl Iterator<Item = &ClientHandle> {
+        self.clients.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(name: &str) -> (ClientHandle, mpsc::Receiver<EncodedFrame>) {
+        let (tx, rx) = mpsc::channel(2);
+        let outbox = Outbox::new(tx, CancellationToken::new());
+        let peer = "127.0.0.1:1".parse().unwrap();
+        (ClientHandle::new(name.into(), peer, outbox), rx)
+    }
+
+    #[test]
+    fn names_are_unique_in_any_case_and_listed_as_typed_in_order() {
+        let mut registry = Registry::new();
+        for name in ["bob", "Ann", "carol"] {
+            registry.add(handle(name).0).unwrap();
+        }
+        let err = registry.add(handle("ANN").0).unwrap_err();
+        assert_eq!(&*err.taken, "Ann");
+        assert_eq!(registry.names(), ["Ann", "bob", "carol"]);
+        assert_eq!(registry.get("BOB").map(|h| &**h.name()), Some("bob"));
+        assert!(registry.remove("aNN", &LeaveReason::Bye).is_some());
+        assert!(registry.remove("ann", &LeaveReason::Bye).is_none());
+        registry.add(handle("ann").0).unwrap();
+        assert_eq!(registry.len(), 3);
+    }
+
+    #[test]
+    fn a_full_queue_marks_the_client_and_queues_nothing_more() {
+        let (client, mut rx) = handle("ann");
+        let frame = chat_proto::codec::encode(&chat_proto::ServerFrame::Pong).unwrap();
+        assert_eq!(client.offer(frame.clone()), Delivery::Queued);
+        assert_eq!(client.offer(frame.clone()), Delivery::Queued);
+        assert_eq!(client.offer(frame.clone()), Delivery::Overflowed);
+        rx.try_recv().unwrap();
+        // Room again, but the client already missed a frame: it gets nothing more.
+        assert_eq!(client.offer(frame), Delivery::Dropped);
+    }
+}

@@ -1,0 +1,112 @@
+//! The listener: binding, the accept loop, and the graceful shutdown.
+//!
+//! Shutdown follows tokio's graceful-shutdown pattern: when the `shutdown` future given to
+//! [`run`] completes, the server stops accepting, queues `System "server shutting down"` to
+//! everyone (and refuses new joins from then on), cancels every connection's reader, and
+//! waits, bounded in time, for the writers to flush what is queued.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_proto::ServerFrame;
+use tokio::net::{lookup_host, TcpListener};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::connection::{self, Shared, FLUSH_TIMEOUT};
+use crate::hub::Hub;
+
+/// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
+/// so a persistent failure does not spin a core while connections close and free some.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The text of the notice every client gets when the server stops.
+pub const SHUTDOWN_NOTICE: &str = "server shutting down";
+
+/// Binds `host:port`, trying each address the host resolves to (`localhost` may give both
+/// `::1` and `127.0.0.1`) and keeping the first that works.
+pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
+    let mut last_err = None;
+    for addr in lookup_host((host, port)).await? {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last_err = Some(err),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host} resolves to no address"),
+        )
+    }))
+}
+
+/// Serves clients on `listener` until `shutdown` completes, then shuts down gracefully.
+///
+/// Logs `Listening on <ip>:<port>` first, with the bound address, so a script or a test that
+/// started the server on port 0 can find it.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!("Listening on {addr}");
+    let shared = Shared {
+        hub: Arc::new(Hub::new()),
+        buffsize: config.buffsize,
+        send_queue: config.send_queue,
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+    };
+
+    tokio::select! {
+        () = accept_loop(&listener, &shared) => {}
+        _ = shutdown => tracing::info!("Shutting down: no longer accepting connections"),
+    }
+    drop(listener);
+
+    let notice = ServerFrame::System {
+        text: SHUTDOWN_NOTICE.to_owned(),
+        at: crate::now_millis(),
+    };
+    match shared.hub.close(&notice) {
+        Ok(told) => tracing::info!("Told {told} clients the server is shutting down"),
+        Err(err) => tracing::error!("Cannot encode the shutdown notice: {err}"),
+    }
+    shared.shutdown.cancel();
+    shared.tracker.close();
+    // Each connection gives its writer FLUSH_TIMEOUT and then aborts it; the margin covers
+    // the step from one to the other.
+    let limit = FLUSH_TIMEOUT + Duration::from_millis(500);
+    match tokio::time::timeout(limit, shared.tracker.wait()).await {
+        Ok(()) => tracing::info!("All connections closed"),
+        Err(_) => tracing::warn!(
+            "{} connection tasks still running after {limit:?}; leaving them",
+            shared.tracker.len()
+        ),
+    }
+    Ok(())
+}
+
+/// Accepts connections forever, each served by its own task.
+async fn accept_loop(listener: &TcpListener, shared: &Shared) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tracing::info!("Client connected from {peer}");
+                // The writer already batches; Nagle would only add latency to each batch.
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, "Cannot set TCP_NODELAY: {err}");
+                }
+                let (reader, writer) = stream.into_split();
+                shared
+                    .tracker
+                    .spawn(connection::serve(reader, writer, peer, shared.clone()));
+            }
+            Err(err) => {
+                tracing::error!("Accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
