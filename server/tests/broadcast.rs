@@ -1,0 +1,223 @@
+//! Room messages: everyone gets every message, in one order, stamped by the server; a client
+//! that stops reading is dropped without costing anyone else a message.
+
+mod common;
+
+use std::collections::HashMap;
+
+use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_server::Config;
+use common::{start_server, start_with, TestClient};
+
+/// Messages each sender sends in the ordering test.
+const PER_SENDER: usize = 200;
+
+/// Reads `count` room messages (skipping join notices) as `(from, text)`.
+async fn read_messages(client: &mut TestClient, count: usize) -> Vec<(String, String)> {
+    let mut got = Vec::with_capacity(count);
+    while got.len() < count {
+        match client.recv_skipping_notices().await {
+            ServerFrame::Msg { from, text, .. } => got.push((from, text)),
+            other => panic!("expected a room message, got {other:?}"),
+        }
+    }
+    got
+}
+
+/// Five clients, three of them sending 200 messages each at the same time: every client,
+/// the senders included, receives all 600 in one identical order, and each sender's
+/// messages keep the order they were sent in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_sees_every_message_in_one_order() {
+    let server = start_server().await;
+    let names = ["s0", "s1", "s2", "r0", "r1"];
+    let mut clients = Vec::new();
+    for name in names {
+        clients.push(server.register(name).await);
+    }
+    let total = 3 * PER_SENDER;
+    let mut tasks = Vec::new();
+    for (i, mut client) in clients.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            if i < 3 {
+                for n in 0..PER_SENDER {
+                    let frame = ClientFrame::Msg {
+                        text: format!("s{i} message {n}"),
+                    };
+                    client.conn.feed_frame(&frame).await.unwrap();
+                    if n % 7 == 0 {
+                        client.conn.flush().await.unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                }
+                client.conn.flush().await.unwrap();
+            }
+            read_messages(&mut client, total).await
+        }));
+    }
+    let mut orders = Vec::new();
+    for task in tasks {
+        orders.push(task.await.unwrap());
+    }
+
+    let first = &orders[0];
+    for (name, order) in names.iter().zip(&orders) {
+        assert!(order == first, "{name} saw another order than s0");
+    }
+    let mut next_of: HashMap<&str, usize> = HashMap::new();
+    for (from, text) in first {
+        let n = next_of.entry(from.as_str()).or_default();
+        assert_eq!(text, &format!("{from} message {n}"), "per-sender order");
+        *n += 1;
+    }
+    assert_eq!(next_of.len(), 3);
+    assert!(next_of.values().all(|&n| n == PER_SENDER), "{next_of:?}");
+    // Interleaved, not one sender after another: the test exercised concurrent senders.
+    let switches = first.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    assert!(
+        switches > 2,
+        "the senders never interleaved ({switches} switches)"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_server_sets_from_and_at() {
+    let server = start_server().await;
+    let mut ann = server.register("Ann").await;
+    let mut bob = server.register("bob").await;
+    let before = chrono_now();
+    ann.say("hello").await;
+    for client in [&mut ann, &mut bob] {
+        match client.recv_skipping_notices().await {
+            ServerFrame::Msg { from, text, at } => {
+                assert_eq!((from.as_str(), text.as_str()), ("Ann", "hello"));
+                assert!(at >= before && at <= chrono_now(), "at = {at}");
+            }
+            other => panic!("expected Msg, got {other:?}"),
+        }
+    }
+    server.shutdown().await;
+}
+
+/// Unix milliseconds by the test's clock, as the server stamps `at`.
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn an_invalid_message_is_refused_and_reaches_nobody() {
+    let server = start_server().await;
+    let mut ann = server.register("ann").await;
+    let mut bob = server.register("bob").await;
+    for bad in ["", "   ", "bell\u{7}", "line\nbreak"] {
+        ann.say(bad).await;
+        match ann.recv_skipping_notices().await {
+            ServerFrame::Error { kind, .. } => assert_eq!(kind, ErrorKind::InvalidMessage),
+            other => panic!("{bad:?}: expected an error, got {other:?}"),
+        }
+    }
+    ann.say("fine").await;
+    match bob.recv_skipping_notices().await {
+        ServerFrame::Msg { text, .. } => assert_eq!(text, "fine"),
+        other => panic!("expected the valid message first, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+/// A registered client that never reads is dropped as a slow consumer once its queue is
+/// full; the others keep receiving every message, in order, and are told it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message() {
+    let server = start_with(Config {
+        buffsize: 64 * 1024,
+        send_queue: 8,
+        ..Config::default()
+    })
+    .await;
+    let mut talker = server.register("talker").await;
+    let mut stalled = server.register("stalled").await;
+    let mut watcher = server.register("watcher").await;
+    // 32 KB messages fill the stalled client's socket buffers, then its 8-frame queue.
+    let body = "x".repeat(32 * 1024);
+    let mut sent = 0;
+    let mut left = false;
+    let mut watcher_got = 0;
+    while !left {
+        assert!(sent < 2_000, "the stalled client was never dropped");
+        talker.say(&format!("{sent} {body}")).await;
+        // The talker waits for its own echo, reading any notice before it.
+        loop {
+            match talker.recv().await {
+                ServerFrame::Msg { text, .. } => {
+                    assert!(text.starts_with(&format!("{sent} ")));
+                    break;
+                }
+                ServerFrame::System { text, .. } => {
+                    assert!(
+                        text == "watcher joined"
+                            || text == "stalled joined"
+                            || text == "stalled left",
+                        "{text}"
+                    );
+                    left |= text == "stalled left";
+                }
+                other => panic!("talker got {other:?}"),
+            }
+        }
+        // The watcher reads along and gets every message in order.
+        loop {
+            match watcher.recv().await {
+                ServerFrame::Msg { text, .. } => {
+                    assert!(
+                        text.starts_with(&format!("{watcher_got} ")),
+                        "watcher missed a message"
+                    );
+                    watcher_got += 1;
+                    break;
+                }
+                ServerFrame::System { text, .. } => assert!(text == "stalled left", "{text}"),
+                other => panic!("watcher got {other:?}"),
+            }
+        }
+        sent += 1;
+    }
+    assert_eq!(watcher_got, sent);
+    // The stalled client's connection is closed: reading now drains what was written and
+    // ends, possibly with the slow-consumer error, and never with more than was sent.
+    let mut tail = Vec::new();
+    while let Ok(Some(frame)) = tokio::time::timeout(common::TIMEOUT, stalled.conn.read_frame())
+        .await
+        .expect("the stalled client's stream ends")
+    {
+        tail.push(frame);
+    }
+    // What it did get is a gap-free prefix of the messages: never a gap followed by more.
+    let texts: Vec<&str> = tail
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Msg { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        texts.len() < sent,
+        "{} of {sent} messages reached it",
+        texts.len()
+    );
+    for (i, text) in texts.iter().enumerate() {
+        assert!(
+            text.starts_with(&format!("{i} ")),
+            "message {i} out of place"
+        );
+    }
+    if let Some(ServerFrame::Error { kind, .. }) = tail.last() {
+        assert_eq!(*kind, ErrorKind::SlowConsumer);
+    }
+    // The name is free again.
+    server.register("stalled").await;
+    server.shutdown().await;
+}

@@ -1,0 +1,296 @@
+//! Test harness: the server library on 127.0.0.1:0 in-process, the real binary as a child
+//! process, and a client whose every wait has a timeout. Nothing here sleeps to synchronise:
+//! tests wait for a frame, a closed stream, a log line or a process exit.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use chat_proto::codec::CLIENT_MAX_FRAME;
+use chat_proto::{ClientConnection, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use chat_server::Config;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The longest any single wait may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server running in this process, stopped when [`TestServer::shutdown`] is called or
+/// when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Completing this is the server's shutdown signal.
+    stop: Option<oneshot::Sender<()>>,
+    /// The `run` task.
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts the server with its built-in defaults on a free port of 127.0.0.1.
+pub async fn start_server() -> TestServer {
+    start_with(Config::default()).await
+}
+
+/// Starts the server with `config` (host and port are ignored) on a free port of 127.0.0.1.
+pub async fn start_with(config: Config) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(chat_server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestServer {
+    /// A connected, unregistered client.
+    pub async fn connect(&self) -> TestClient {
+        TestClient::connect(self.addr).await
+    }
+
+    /// A client registered as `name`; its `Welcome` is consumed.
+    pub async fn register(&self, name: &str) -> TestClient {
+        let mut client = self.connect().await;
+        match client.hello(name).await {
+            ServerFrame::Welcome { username, .. } => assert_eq!(username, name),
+            other => panic!("{name}: expected Welcome, got {other:?}"),
+        }
+        client
+    }
+
+    /// Triggers the shutdown and waits for `run` to return.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.take().expect("shut down once").send(());
+        let task = self.task.take().expect("shut down once");
+        tokio::time::timeout(TIMEOUT, task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic")
+            .expect("run returns Ok");
+    }
+}
+
+/// A protocol client whose every read has a timeout.
+#[derive(Debug)]
+pub struct TestClient {
+    /// The typed connection, as every real client uses it.
+    pub conn: ClientConnection<TcpStream>,
+}
+
+impl TestClient {
+    /// Connects without registering.
+    pub async fn connect(addr: SocketAddr) -> TestClient {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        TestClient {
+            conn: ClientConnection::new(stream, CLIENT_MAX_FRAME),
+        }
+    }
+
+    /// Sends one frame.
+    pub async fn send(&mut self, frame: ClientFrame) {
+        self.conn.write_frame(&frame).await.expect("send a frame");
+    }
+
+    /// Sends `Hello` with the right version and returns the answer.
+    pub async fn hello(&mut self, name: &str) -> ServerFrame {
+        self.send(hello(name)).await;
+        self.recv().await
+    }
+
+    /// Sends a room message.
+    pub async fn say(&mut self, text: &str) {
+        self.send(ClientFrame::Msg { text: text.into() }).await;
+    }
+
+    /// The next frame, or `None` when the server closed the connection.
+    pub async fn next(&mut self) -> Option<ServerFrame> {
+        tokio::time::timeout(TIMEOUT, self.conn.read_frame())
+            .await
+            .expect("a frame or the end of the stream in time")
+            .expect("a well-formed frame")
+    }
+
+    /// The next frame; the connection must still be open.
+    pub async fn recv(&mut self) -> ServerFrame {
+        self.next().await.expect("the server closed the connection")
+    }
+
+    /// The next frame that is not a join/leave notice.
+    pub async fn recv_skipping_notices(&mut self) -> ServerFrame {
+        loop {
+            match self.recv().await {
+                ServerFrame::System { text, .. }
+                    if text.ends_with(" joined") || text.ends_with(" left") => {}
+                frame => return frame,
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection; frames before that are returned.
+    pub async fn until_closed(&mut self) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next().await {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    /// Waits for the `System` notice `text`, returning what came before it.
+    pub async fn until_notice(&mut self, text: &str) -> Vec<ServerFrame> {
+        let mut before = Vec::new();
+        loop {
+            match self.recv().await {
+                ServerFrame::System { text: t, .. } if t == text => return before,
+                frame => before.push(frame),
+            }
+        }
+    }
+}
+
+/// `Hello` with the right protocol version.
+pub fn hello(name: &str) -> ClientFrame {
+    ClientFrame::Hello {
+        version: PROTOCOL_VERSION,
+        username: name.into(),
+        password: None,
+    }
+}
+
+/// The `System` notice text of `frame`, if it is one.
+pub fn notice(frame: &ServerFrame) -> Option<&str> {
+    match frame {
+        ServerFrame::System { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+/// A fresh, empty directory for one test (under cargo's scratch space for tests).
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("chat-server-tests")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The real `chat-server` binary, running as a child process with its stderr captured.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// The child; taken by [`ServerProcess::wait`].
+    child: Option<Child>,
+    /// stderr, line by line, from a reader thread.
+    lines: std_mpsc::Receiver<String>,
+    /// Every stderr line read so far.
+    pub seen: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `chat-server ARGS` in `dir`.
+    pub fn spawn(dir: &Path, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chat-server");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ServerProcess {
+            child: Some(child),
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle` and returns it.
+    pub fn wait_for_line(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(TIMEOUT) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(err) => panic!(
+                    "no stderr line containing {needle:?} ({err}); seen so far: {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Waits for `Listening on` and returns the address in it.
+    pub fn listening_addr(&mut self) -> SocketAddr {
+        let line = self.wait_for_line("Listening on ");
+        let addr = line.rsplit("Listening on ").next().unwrap();
+        addr.parse()
+            .unwrap_or_else(|e| panic!("{addr:?} in {line:?}: {e}"))
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, then collects the rest of its stderr.
+    pub fn wait(mut self) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().expect("waited for once");
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(TIMEOUT)
+            .expect("chat-server exits in time")
+            .expect("wait for chat-server");
+        // The pipe closes when the process exits, which ends the reader thread.
+        while let Ok(line) = self.lines.recv_timeout(TIMEOUT) {
+            self.seen.push(line);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
