@@ -1,0 +1,179 @@
+//! One file per subcommand, each a clap `Args` struct with a `run` method; [`run`] picks one.
+//!
+//! One-shot commands and `listen` run on a current-thread runtime and log to stderr (or
+//! `--log-file`); `repl` owns its threads and logs only to a file. Errors end up in
+//! [`error_line`], which adds what to try for the failures people hit.
+
+pub mod listen;
+pub mod repl;
+pub mod send;
+pub mod users;
+pub mod whisper;
+
+use std::fs::OpenOptions;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use chat_proto::ErrorKind;
+
+use crate::cli::{Cli, Command};
+use crate::settings::{Settings, SettingsError};
+use crate::ClientError;
+
+/// An error in what the user asked for (a bad message line, a bad flag value found late):
+/// exit status 2, like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the command line: resolves the settings, sets up logging, runs the subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&cli.args)?;
+    if let Command::Repl(repl) = cli.command {
+        if settings.log_file.is_some() {
+            init_logging(&settings)?;
+        }
+        return repl.run(&settings);
+    }
+    init_logging(&settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Send(send) => send.run(&settings).await,
+            Command::Whisper(whisper) => whisper.run(&settings).await,
+            Command::Users(users) => users.run(&settings).await,
+            Command::Listen(listen) => listen.run(&settings).await,
+            Command::Repl(_) => unreachable!("handled above, before the runtime starts"),
+        }
+    });
+    // A read of stdin may still be blocked in tokio's thread pool (`send -` stopped early);
+    // waiting for it would hang the exit.
+    runtime.shutdown_background();
+    outcome
+}
+
+/// Logs in the house format to `--log-file` (appended) or stderr; `warn` unless
+/// `--log-level` or `RUST_LOG` say otherwise.
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let env_filter = std::env::var("RUST_LOG").ok();
+    let level = settings
+        .log_level
+        .as_deref()
+        .or(env_filter.as_deref())
+        .unwrap_or("warn");
+    match &settings.log_file {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            chat_proto::logging::init(Some(level), Mutex::new(file))
+        }
+        None => chat_proto::logging::init(Some(level), std::io::stderr),
+    }
+    .map_err(|e| UsageError(e.to_string()))?;
+    Ok(())
+}
+
+/// The exit status for a failed run: 2 when the user must change the command or the
+/// config, 1 for everything that went wrong at run time.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    if err.is::<SettingsError>() || err.is::<UsageError>() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The one line printed for a failed run: what went wrong (every cause, `{:#}`), then what
+/// to try, when we know.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let hint = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<ClientError>())
+        .and_then(hint);
+    match hint {
+        Some(hint) => format!("{err:#} — {hint}"),
+        None => format!("{err:#}"),
+    }
+}
+
+/// What to try after `err`.
+pub fn hint(err: &ClientError) -> Option<&'static str> {
+    Some(match err {
+        ClientError::Connect { .. } => "is chat-server running? (try --host/--port)",
+        ClientError::Timeout { .. } => {
+            "is the server overloaded or the address wrong? (try --timeout)"
+        }
+        ClientError::Closed { .. } => "the server may be restarting; try again",
+        ClientError::TooLarge { .. } => {
+            "split it into shorter messages (the limit is [server] buffsize in config.ini)"
+        }
+        ClientError::BadName { .. } => "pass another with --name NAME or CHAT_NAME",
+        ClientError::Refused { kind, .. } => match kind {
+            ErrorKind::NameTaken | ErrorKind::InvalidName => {
+                "pick another name with --name NAME or CHAT_NAME"
+            }
+            ErrorKind::NoSuchUser => "`chat-client users` lists who is online",
+            ErrorKind::RateLimited => "slow down and try again",
+            ErrorKind::VersionMismatch => "use a chat-client of the same version as the server",
+            ErrorKind::ServerFull | ErrorKind::TooManyConnections | ErrorKind::ShuttingDown => {
+                "try again later"
+            }
+            ErrorKind::AuthFailed => "check the server password",
+            _ => return None,
+        },
+        ClientError::Unexpected { .. } | ClientError::Transport { .. } => {
+            "is that address a chat-server? (check --host/--port)"
+        }
+    })
+}
+
+/// `err` and its causes on one line, the way `{:#}` prints an `anyhow::Error`.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Writes one line to stdout and flushes it, so pipes see each line at once.
+///
+/// `Ok(false)` when the reader has gone (`listen | head -1`): the caller stops quietly.
+pub fn print_line(out: &mut impl std::io::Write, line: &str) -> anyhow::Result<bool> {
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("cannot write to stdout"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_as_one_line_with_cause_and_hint() {
+        let err = anyhow::Error::from(ClientError::Connect {
+            addr: "localhost:6969".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        });
+        let line = error_line(&err);
+        assert_eq!(
+            line,
+            "cannot connect to localhost:6969: connection refused — is chat-server running? (try --host/--port)"
+        );
+        assert_eq!(exit_code(&err), ExitCode::FAILURE);
+        let usage = anyhow::Error::from(SettingsError::NoName);
+        assert_eq!(exit_code(&usage), ExitCode::from(2));
+    }
+}

@@ -1,0 +1,448 @@
+//! chat-client: talk to a `chat-server` from scripts and from the terminal.
+//!
+//! - [`Client`] knows where the server is and its limits; [`Client::connect`] registers a
+//!   name and gives a [`Session`], the only type that can talk once `Welcome` has arrived.
+//! - [`Session`] has typed requests ([`Session::request`] and its wrappers [`Session::say`],
+//!   [`Session::whisper`], [`Session::users`]) that wait for the server's answer, the raw
+//!   [`Session::next_frame`] for programs that follow the room, and [`Session::bye`].
+//! - [`render`]: server frames as the lines and JSON lines people and scripts read.
+//! - [`cli`], [`settings`], [`cmd`]: the `chat-client` command line, one file per subcommand.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chat_client::ClientError> {
+//! let client = chat_client::Client::new("localhost", 6969);
+//! let mut session = client.connect("alice").await?;
+//! session.say("hello").await?; // returns once the server has broadcast it back
+//! session.bye().await?;        // returns once the server has freed the name
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+pub mod cmd;
+pub mod render;
+pub mod settings;
+
+use std::time::Duration;
+
+use chat_proto::config::DEFAULT_BUFFSIZE;
+use chat_proto::{codec, validate, ClientConnection, ClientFrame, CodecError, ErrorKind};
+use chat_proto::{ServerFrame, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+
+/// How long a request waits for its answer unless told otherwise: long enough for a busy
+/// server, short enough that a script does not hang on a dead one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why talking to the server failed. Each variant says what a person needs to act on it;
+/// the command line adds what to try.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No TCP connection: nothing listens there, or the name does not resolve.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// `host:port` as configured.
+        addr: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server did not answer in time.
+    #[error("no answer from {addr} within {} s", waited.as_secs_f64())]
+    Timeout {
+        /// `host:port` as configured.
+        addr: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The server refused a request with an `Error` frame (name taken, no such user, ...).
+    #[error("{detail}")]
+    Refused {
+        /// What went wrong, for programs (and for the hint the command line adds).
+        kind: ErrorKind,
+        /// What the server said, for people.
+        detail: String,
+    },
+    /// The server closed the connection while an answer was still due.
+    #[error("{addr} closed the connection")]
+    Closed {
+        /// `host:port` as configured.
+        addr: String,
+    },
+    /// A message too big for the server's `buffsize`; refused here, since the server would
+    /// disconnect us for it.
+    #[error("the message is {len} bytes, over the server's limit of {max} bytes")]
+    TooLarge {
+        /// Encoded body length of the refused frame.
+        len: u64,
+        /// The server's `buffsize`.
+        max: usize,
+    },
+    /// A name the server would refuse anyway; checked before connecting.
+    #[error("cannot chat as {name:?}")]
+    BadName {
+        /// The name asked for.
+        name: String,
+        /// Which rule it breaks.
+        #[source]
+        source: validate::NameError,
+    },
+    /// The server sent a frame that makes no sense at this point of the conversation.
+    #[error("{addr} does not speak the chat protocol as expected (got {frame})")]
+    Unexpected {
+        /// `host:port` as configured.
+        addr: String,
+        /// The frame, debug-printed.
+        frame: String,
+    },
+    /// Bytes on the wire that are not frames, or a transport failure.
+    #[error("connection to {addr} failed")]
+    Transport {
+        /// `host:port` as configured.
+        addr: String,
+        /// The codec's or the socket's error.
+        #[source]
+        source: CodecError,
+    },
+}
+
+/// Where a server is and what it accepts: everything needed before a name is registered.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Host name or address to connect to.
+    host: String,
+    /// TCP port.
+    port: u16,
+    /// The server's `buffsize`: bigger frames are refused here instead of getting us
+    /// disconnected there.
+    max_body: usize,
+    /// How long to wait for a connection or an answer.
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for the server at `host:port`, assuming the default `buffsize` and timeout.
+    pub fn new(host: impl Into<String>, port: u16) -> Client {
+        Client {
+            host: host.into(),
+            port,
+            max_body: DEFAULT_BUFFSIZE,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the server's frame limit (its `buffsize`), used to refuse oversize messages locally.
+    pub fn with_max_body(mut self, max_body: usize) -> Client {
+        self.max_body = max_body;
+        self
+    }
+
+    /// Sets how long to wait for the connection and for each answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `host:port`, as error messages name the server.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Connects and registers as `name`; returns once the server has sent `Welcome`.
+    ///
+    /// A refused name (taken, invalid) is [`ClientError::Refused`] with its [`ErrorKind`].
+    pub async fn connect(&self, name: &str) -> Result<Session, ClientError> {
+        validate::username(name).map_err(|source| ClientError::BadName {
+            name: name.to_owned(),
+            source,
+        })?;
+        let addr = self.addr();
+        let stream = timeout(
+            self.timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout {
+            addr: addr.clone(),
+            waited: self.timeout,
+        })?
+        .map_err(|source| ClientError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+        // Chat lines are small and should leave at once.
+        let _ = stream.set_nodelay(true);
+        let mut session = Session {
+            conn: ClientConnection::new(stream, codec::CLIENT_MAX_FRAME),
+            addr,
+            name: name.to_owned(),
+            online: 0,
+            max_body: self.max_body,
+            timeout: self.timeout,
+            pong_owed: false,
+        };
+        session
+            .write(&ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                username: name.to_owned(),
+                password: None,
+            })
+            .await?;
+        let deadline = Instant::now() + self.timeout;
+        match session.next_frame_until(deadline).await? {
+            ServerFrame::Welcome {
+                username, online, ..
+            } => {
+                session.name = username;
+                session.online = online;
+                Ok(session)
+            }
+            ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
+            other => Err(session.unexpected(&other)),
+        }
+    }
+}
+
+/// What the server sent back for something this session sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Our own message, broadcast back to us: it reached everyone.
+    Echo {
+        /// The text as the server broadcast it.
+        text: String,
+    },
+    /// Our copy of a whisper we sent: it reached its target.
+    WhisperCopy {
+        /// The recipient, as registered.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// The answer to `ListUsers`.
+    Users(Vec<String>),
+    /// A request refused with a non-fatal error; the session goes on.
+    Refused {
+        /// What went wrong.
+        kind: ErrorKind,
+        /// The server's words.
+        detail: String,
+    },
+}
+
+/// A registered connection: everything after `Welcome`.
+///
+/// The server answers each client's frames in the order sent, so the n-th [`Reply`] answers
+/// the n-th request; [`Session::reply_of`] recognises replies among the room's traffic.
+#[derive(Debug)]
+pub struct Session {
+    /// The framed socket.
+    conn: ClientConnection<TcpStream>,
+    /// `host:port`, for error messages.
+    addr: String,
+    /// The name as the server registered it (the spelling in `from` fields).
+    name: String,
+    /// Users online when we joined, us included.
+    online: u32,
+    /// The server's `buffsize`.
+    max_body: usize,
+    /// How long a request waits for its reply.
+    timeout: Duration,
+    /// A `Ping` was read and its `Pong` is not yet written; written before anything else, so
+    /// cancelling a read never loses it.
+    pong_owed: bool,
+}
+
+impl Session {
+    /// The name we are registered under, as the server spells it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many users were online when we joined, us included.
+    pub fn online(&self) -> u32 {
+        self.online
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// How long a request waits for its reply.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Fails with [`ClientError::TooLarge`] when the server would refuse `frame` for its size.
+    pub fn check_fits(&self, frame: &ClientFrame) -> Result<(), ClientError> {
+        let len = codec::body_len(frame);
+        if len > self.max_body as u64 {
+            return Err(ClientError::TooLarge {
+                len,
+                max: self.max_body,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends one frame without waiting for an answer (see [`Session::request`] for that).
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.check_fits(frame)?;
+        self.write(frame).await
+    }
+
+    /// The next frame from the server; `Ok(None)` when it closed the connection cleanly.
+    ///
+    /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
+    /// becomes [`ClientError::Refused`], since the connection is over after it.
+    /// Cancel-safe: dropping the future loses no frame.
+    pub async fn next_frame(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+        loop {
+            if self.pong_owed {
+                self.conn
+                    .feed_frame(&ClientFrame::Pong)
+                    .await
+                    .map_err(|e| self.transport(e))?;
+                self.pong_owed = false;
+                self.conn.flush().await.map_err(|e| self.transport(e))?;
+            }
+            let frame = match self.conn.read_frame().await {
+                Ok(frame) => frame,
+                Err(e) => return Err(self.transport(e)),
+            };
+            match frame {
+                Some(ServerFrame::Ping) => self.pong_owed = true,
+                Some(ServerFrame::Error { kind, detail }) if kind.is_fatal() => {
+                    return Err(ClientError::Refused { kind, detail })
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Whether `frame` answers something this session sent, and how.
+    pub fn reply_of(&self, frame: &ServerFrame) -> Option<Reply> {
+        match frame {
+            ServerFrame::Msg { from, text, .. } if *from == self.name => {
+                Some(Reply::Echo { text: text.clone() })
+            }
+            ServerFrame::Whisper { from, to, text, .. } if *from == self.name => {
+                Some(Reply::WhisperCopy {
+                    to: to.clone(),
+                    text: text.clone(),
+                })
+            }
+            ServerFrame::UserList { users } => Some(Reply::Users(users.clone())),
+            ServerFrame::Error { kind, detail } => Some(Reply::Refused {
+                kind: *kind,
+                detail: detail.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Sends `frame` and waits for its reply, skipping the room's other traffic.
+    ///
+    /// A refusal is [`ClientError::Refused`]; any other reply is returned.
+    pub async fn request(&mut self, frame: &ClientFrame) -> Result<Reply, ClientError> {
+        self.send(frame).await?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let frame = self.next_frame_until(deadline).await?;
+            match self.reply_of(&frame) {
+                Some(Reply::Refused { kind, detail }) => {
+                    return Err(ClientError::Refused { kind, detail })
+                }
+                Some(reply) => return Ok(reply),
+                None => {}
+            }
+        }
+    }
+
+    /// Sends a message to everyone; returns once the server has broadcast it back to us.
+    pub async fn say(&mut self, text: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Msg { text: text.into() };
+        match self.request(&frame).await? {
+            Reply::Echo { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Sends a private message; returns once our copy arrives, i.e. `to` received it.
+    pub async fn whisper(&mut self, to: &str, text: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Whisper {
+            to: to.into(),
+            text: text.into(),
+        };
+        match self.request(&frame).await? {
+            Reply::WhisperCopy { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Who is online (us included), as the server sorts them.
+    pub async fn users(&mut self) -> Result<Vec<String>, ClientError> {
+        match self.request(&ClientFrame::ListUsers).await? {
+            Reply::Users(users) => Ok(users),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Says `Bye` and waits until the server closes the connection, so that the name is
+    /// free again when this returns (`send a; send b` under one name works back to back).
+    pub async fn bye(mut self) -> Result<(), ClientError> {
+        self.write(&ClientFrame::Bye).await?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match timeout_at(deadline, self.conn.read_frame()).await {
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        addr: self.addr.clone(),
+                        waited: self.timeout,
+                    })
+                }
+                // Closed: cleanly, or with a reset that races our own close.
+                Ok(Ok(None)) | Ok(Err(_)) => return Ok(()),
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
+
+    /// The next frame, or [`ClientError::Timeout`] at `deadline`, or
+    /// [`ClientError::Closed`] when the server hangs up first.
+    async fn next_frame_until(&mut self, deadline: Instant) -> Result<ServerFrame, ClientError> {
+        match timeout_at(deadline, self.next_frame()).await {
+            Err(_) => Err(ClientError::Timeout {
+                addr: self.addr.clone(),
+                waited: self.timeout,
+            }),
+            Ok(Ok(Some(frame))) => Ok(frame),
+            Ok(Ok(None)) => Err(ClientError::Closed {
+                addr: self.addr.clone(),
+            }),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// Writes one frame, no size check (the handshake and `Bye` are always small).
+    async fn write(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.conn
+            .write_frame(frame)
+            .await
+            .map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, source: CodecError) -> ClientError {
+        ClientError::Transport {
+            addr: self.addr.clone(),
+            source,
+        }
+    }
+
+    fn unexpected(&self, what: &dyn std::fmt::Debug) -> ClientError {
+        ClientError::Unexpected {
+            addr: self.addr.clone(),
+            frame: format!("{what:?}"),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The command line, `config.ini` and the environment, resolved into one [`Settings`].
+//!
+//! Each value comes from the first of: its flag, then `[server]` in the config file (found
+//! the same way the server finds it: `--config PATH`, else `./config.ini`, else built-in
+//! defaults), then the built-in default. The name comes from `--name`, else `CHAT_NAME`
+//! (clap reads it), else the login name (`USER`, then `LOGNAME`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
+use chat_proto::validate::{self, NameError};
+
+use crate::cli::Args;
+use crate::Client;
+
+/// Everything a subcommand needs to reach the server, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Host to connect to.
+    pub host: String,
+    /// Port to connect to.
+    pub port: u16,
+    /// The server's `buffsize`: the largest message body it accepts.
+    pub buffsize: usize,
+    /// How long to wait for the server.
+    pub timeout: Duration,
+    /// The name to register, already checked against the server's rules.
+    pub name: String,
+    /// `--log-level`, if given.
+    pub log_level: Option<String>,
+    /// `--log-file`, if given.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Why the settings cannot be used. These are the user's to fix before running again, so
+/// `chat-client` exits 2 for them, as for a bad flag.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file is missing (when named) or has a bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No `--name`, no `CHAT_NAME` and no login name.
+    #[error("no name to chat under: pass --name NAME or set CHAT_NAME")]
+    NoName,
+    /// A name the server would refuse.
+    #[error("cannot chat as {name:?} (from {origin}); pass another with --name NAME or CHAT_NAME")]
+    BadName {
+        /// The name found.
+        name: String,
+        /// Where it came from: `--name or CHAT_NAME`, `USER`, `LOGNAME`.
+        origin: &'static str,
+        /// The rule it breaks.
+        #[source]
+        source: NameError,
+    },
+}
+
+impl Settings {
+    /// Resolves `args` against the config file and the process environment.
+    pub fn resolve(args: &Args) -> Result<Settings, SettingsError> {
+        Settings::resolve_with(args, |key| std::env::var(key).ok())
+    }
+
+    /// [`Settings::resolve`] with the environment given as a lookup function, for tests.
+    pub fn resolve_with(
+        args: &Args,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let file = ConfigFile::locate(args.config.as_deref())?;
+        let server = ServerSection::from_file(&file)?;
+        Ok(Settings {
+            host: args.host.clone().unwrap_or(server.host),
+            port: args.port.unwrap_or(server.port),
+            buffsize: server.buffsize,
+            timeout: args.timeout,
+            name: resolve_name(args.name.as_deref(), env)?,
+            log_level: args.log_level.clone(),
+            log_file: args.log_file.clone(),
+        })
+    }
+
+    /// A [`Client`] for the configured server with its limits.
+    pub fn client(&self) -> Client {
+        Client::new(self.host.clone(), self.port)
+            .with_max_body(self.buffsize)
+            .with_timeout(self.timeout)
+    }
+}
+
+fn resolve_name(
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, SettingsError> {
+    let (name, origin) = match flag {
+        Some(name) => (name.to_owned(), "--name or CHAT_NAME"),
+        None => ["USER", "LOGNAME"]
+            .into_iter()
+            .find_map(|key| env(key).filter(|v| !v.is_empty()).map(|v| (v, key)))
+            .ok_or(SettingsError::NoName)?,
+    };
+    validate::username(&name).map_err(|source| SettingsError::BadName {
+        name: name.clone(),
+        origin,
+        source,
+    })?;
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_name_falls_back_from_flag_to_login_name() {
+        assert_eq!(
+            resolve_name(Some("ann"), env(&[("USER", "bob")])).unwrap(),
+            "ann"
+        );
+        assert_eq!(resolve_name(None, env(&[("USER", "bob")])).unwrap(), "bob");
+        assert_eq!(
+            resolve_name(None, env(&[("USER", ""), ("LOGNAME", "carol")])).unwrap(),
+            "carol"
+        );
+        assert!(matches!(
+            resolve_name(None, env(&[])),
+            Err(SettingsError::NoName)
+        ));
+    }
+
+    #[test]
+    fn an_unusable_login_name_says_where_it_came_from_and_what_to_do() {
+        let err = resolve_name(None, env(&[("USER", "ann smith")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("\"ann smith\" (from USER)"), "{text}");
+        assert!(text.contains("--name"), "{text}");
+    }
+}
