@@ -70,7 +70,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
         at: crate::now_millis(),
     };
     match shared.hub.close(&notice) {
-        Ok(told) => tracing::info!("Told {told} clients the server is shutting down"),
+        Ok(told) => tracing::info!(clients = told, "Sent the shutdown notice"),
         Err(err) => tracing::error!("Cannot encode the shutdown notice: {err}"),
     }
     shared.shutdown.cancel();

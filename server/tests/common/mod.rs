@@ -199,12 +199,18 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `chat-server ARGS` in `dir`.
+    /// Starts `chat-server ARGS` in `dir`, without any `RUST_LOG` of the test's own.
     pub fn spawn(dir: &Path, args: &[&str]) -> ServerProcess {
+        ServerProcess::spawn_with_env(dir, args, &[])
+    }
+
+    /// Starts `chat-server ARGS` in `dir` with the environment variables `env` added.
+    pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(args)
             .current_dir(dir)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,0 +1,80 @@
+//! Shutdown: stop accepting, tell everyone, flush, close, exit 0.
+
+mod common;
+
+use chat_proto::ServerFrame;
+use common::{notice, scratch_dir, start_server, ServerProcess, TestClient};
+
+#[tokio::test]
+async fn everyone_is_told_then_disconnected_after_what_was_queued() {
+    let server = start_server().await;
+    let addr = server.addr;
+    let mut ann = server.register("ann").await;
+    let mut bob = server.register("bob").await;
+    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    let mut lurker = server.connect().await;
+    bob.say("last words").await;
+    // Wait until the message is through the server, so it is queued before the shutdown.
+    assert!(matches!(bob.recv().await, ServerFrame::Msg { .. }));
+
+    server.shutdown().await;
+
+    let rest = ann.until_closed().await;
+    assert!(
+        matches!(rest.as_slice(),
+            [ServerFrame::Msg { text, .. }, ServerFrame::System { text: notice, .. }]
+            if text == "last words" && notice == "server shutting down"),
+        "{rest:?}"
+    );
+    let rest = bob.until_closed().await;
+    assert_eq!(
+        rest.iter().filter_map(notice).collect::<Vec<_>>(),
+        ["server shutting down"]
+    );
+    // Not registered: told with an error, then closed.
+    match lurker.until_closed().await.as_slice() {
+        [ServerFrame::Error { kind, .. }] => {
+            assert_eq!(*kind, chat_proto::ErrorKind::ShuttingDown);
+        }
+        other => panic!("expected ShuttingDown, got {other:?}"),
+    }
+    // No longer accepting.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+/// The real binary, started on port 0: SIGTERM delivers the notice to a connected client,
+/// every step is logged, and the exit code is 0.
+#[tokio::test]
+async fn sigterm_to_the_binary_notifies_clients_and_exits_0() {
+    let dir = scratch_dir("sigterm");
+    let mut process = ServerProcess::spawn(&dir, &["--host", "127.0.0.1", "--port", "0"]);
+    let addr = process.listening_addr();
+    let mut ann = TestClient::connect(addr).await;
+    assert!(matches!(
+        ann.hello("ann").await,
+        ServerFrame::Welcome { .. }
+    ));
+    process.wait_for_line("ann joined");
+
+    process.terminate();
+
+    let rest = ann.until_closed().await;
+    assert_eq!(
+        rest.iter().filter_map(notice).collect::<Vec<_>>(),
+        ["server shutting down"]
+    );
+    let (status, lines) = process.wait();
+    assert_eq!(status.code(), Some(0), "{lines:#?}");
+    for step in [
+        "Received SIGTERM",
+        "Shutting down: no longer accepting connections",
+        "Sent the shutdown notice clients=1",
+        "ann left",
+        "All connections closed",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(step)),
+            "no {step:?} in {lines:#?}"
+        );
+    }
+}
