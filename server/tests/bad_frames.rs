@@ -17,10 +17,7 @@ async fn a_malformed_body_gets_bad_frame_and_the_connection_goes_on() {
         let mut raw = (body.len() as u32).to_be_bytes().to_vec();
         raw.extend_from_slice(body);
         bob.conn.write_raw(&raw).await.unwrap();
-        match bob.recv().await {
-            ServerFrame::Error { kind, .. } => assert_eq!(kind, ErrorKind::BadFrame),
-            other => panic!("expected BadFrame, got {other:?}"),
-        }
+        assert_eq!(bob.recv_error().await.0, ErrorKind::BadFrame);
     }
     bob.say("still here").await;
     assert!(matches!(bob.recv().await, ServerFrame::Msg { text, .. } if text == "still here"));

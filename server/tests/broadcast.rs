@@ -115,10 +115,11 @@ async fn an_invalid_message_is_refused_and_reaches_nobody() {
     let mut bob = server.register("bob").await;
     for bad in ["", "   ", "bell\u{7}", "line\nbreak"] {
         ann.say(bad).await;
-        match ann.recv_skipping_notices().await {
-            ServerFrame::Error { kind, .. } => assert_eq!(kind, ErrorKind::InvalidMessage),
-            other => panic!("{bad:?}: expected an error, got {other:?}"),
-        }
+        assert_eq!(
+            ann.recv_error().await.0,
+            ErrorKind::InvalidMessage,
+            "{bad:?}"
+        );
     }
     ann.say("fine").await;
     match bob.recv_skipping_notices().await {

@@ -3,15 +3,7 @@
 mod common;
 
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
-use common::{notice, start_server};
-
-/// The error kind of `frame`, failing the test on anything else.
-fn error_kind(frame: ServerFrame) -> (ErrorKind, String) {
-    match frame {
-        ServerFrame::Error { kind, detail } => (kind, detail),
-        other => panic!("expected an Error frame, got {other:?}"),
-    }
-}
+use common::{error_of, notice, start_server};
 
 #[tokio::test]
 async fn a_newcomer_is_welcomed_and_everyone_else_told() {
@@ -47,7 +39,7 @@ async fn a_taken_name_in_any_case_is_refused_and_a_free_one_then_accepted() {
     let _ann = server.register("Ann").await;
     let mut other = server.connect().await;
     for taken in ["Ann", "ann", "ANN", "aNn"] {
-        let (kind, detail) = error_kind(other.hello(taken).await);
+        let (kind, detail) = error_of(other.hello(taken).await);
         assert_eq!(kind, ErrorKind::NameTaken, "{taken}: {detail}");
         assert!(detail.contains("taken"), "{detail}");
     }
@@ -71,7 +63,7 @@ async fn a_wrong_version_is_refused_naming_both_versions_then_closed() {
             password: None,
         })
         .await;
-    let (kind, detail) = error_kind(client.recv().await);
+    let (kind, detail) = client.recv_error().await;
     assert_eq!(kind, ErrorKind::VersionMismatch);
     assert!(
         detail.contains(&format!("version {PROTOCOL_VERSION}"))
@@ -90,7 +82,7 @@ async fn invalid_names_are_refused_and_the_client_may_try_again() {
     let mut client = server.connect().await;
     let too_long = "x".repeat(33);
     for bad in ["", "a b", "zoë", "tab\there", too_long.as_str()] {
-        let (kind, detail) = error_kind(client.hello(bad).await);
+        let (kind, detail) = error_of(client.hello(bad).await);
         assert_eq!(kind, ErrorKind::InvalidName, "{bad:?}: {detail}");
     }
     assert!(matches!(
@@ -117,7 +109,7 @@ async fn commands_before_hello_are_refused_and_the_handshake_still_works() {
         ClientFrame::Ping,
     ] {
         client.send(frame.clone()).await;
-        let (kind, _) = error_kind(client.recv().await);
+        let (kind, _) = client.recv_error().await;
         assert_eq!(kind, ErrorKind::NotRegistered, "{frame:?}");
     }
     assert!(matches!(
@@ -133,7 +125,7 @@ async fn commands_before_hello_are_refused_and_the_handshake_still_works() {
 async fn a_second_hello_is_refused_and_the_first_name_kept() {
     let server = start_server().await;
     let mut ann = server.register("ann").await;
-    let (kind, _) = error_kind(ann.hello("other").await);
+    let (kind, _) = error_of(ann.hello("other").await);
     assert_eq!(kind, ErrorKind::AlreadyRegistered);
     ann.send(ClientFrame::ListUsers).await;
     assert_eq!(

@@ -5,12 +5,16 @@ mod common;
 use chat_proto::{ClientFrame, ServerFrame};
 use common::{notice, start_server};
 
-#[tokio::test]
-async fn an_abrupt_disconnect_tells_the_others_and_frees_the_name() {
+/// Bob goes away without `Bye`, closed cleanly or reset: Ann is told `bob left`, and the
+/// name, in any case, can be registered again.
+async fn leaving_without_bye(reset: bool) {
     let server = start_server().await;
     let mut ann = server.register("ann").await;
     let bob = server.register("bob").await;
     assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    if reset {
+        bob.conn.get_ref().set_zero_linger().unwrap();
+    }
     drop(bob);
     assert_eq!(notice(&ann.recv().await), Some("bob left"));
     server.register("BOB").await;
@@ -18,18 +22,14 @@ async fn an_abrupt_disconnect_tells_the_others_and_frees_the_name() {
     server.shutdown().await;
 }
 
-/// A reset (not a clean close) mid-session: the same notice, and the name is free again.
+#[tokio::test]
+async fn an_abrupt_disconnect_tells_the_others_and_frees_the_name() {
+    leaving_without_bye(false).await;
+}
+
 #[tokio::test]
 async fn a_reset_connection_tells_the_others_and_frees_the_name() {
-    let server = start_server().await;
-    let mut ann = server.register("ann").await;
-    let bob = server.register("bob").await;
-    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
-    bob.conn.get_ref().set_zero_linger().unwrap();
-    drop(bob);
-    assert_eq!(notice(&ann.recv().await), Some("bob left"));
-    server.register("bob").await;
-    server.shutdown().await;
+    leaving_without_bye(true).await;
 }
 
 /// A one-shot client sends its message, then `Bye`, and waits for the server to close the

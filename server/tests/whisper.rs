@@ -63,13 +63,9 @@ async fn a_whisper_to_someone_offline_is_refused_and_the_session_goes_on() {
         text: "anyone?".into(),
     })
     .await;
-    match ann.recv().await {
-        ServerFrame::Error { kind, detail } => {
-            assert_eq!(kind, ErrorKind::NoSuchUser);
-            assert!(detail.contains("ghost"), "{detail}");
-        }
-        other => panic!("expected NoSuchUser, got {other:?}"),
-    }
+    let (kind, detail) = ann.recv_error().await;
+    assert_eq!(kind, ErrorKind::NoSuchUser);
+    assert!(detail.contains("ghost"), "{detail}");
     ann.send(ClientFrame::Ping).await;
     assert_eq!(ann.recv().await, ServerFrame::Pong);
     server.shutdown().await;

@@ -11,7 +11,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use chat_proto::codec::CLIENT_MAX_FRAME;
-use chat_proto::{ClientConnection, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{ClientConnection, ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 use chat_server::Config;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -128,6 +128,11 @@ impl TestClient {
         self.next().await.expect("the server closed the connection")
     }
 
+    /// The next frame, which must be an `Error`: its kind and detail.
+    pub async fn recv_error(&mut self) -> (ErrorKind, String) {
+        error_of(self.recv_skipping_notices().await)
+    }
+
     /// The next frame that is not a join/leave notice.
     pub async fn recv_skipping_notices(&mut self) -> ServerFrame {
         loop {
@@ -166,6 +171,14 @@ pub fn hello(name: &str) -> ClientFrame {
         version: PROTOCOL_VERSION,
         username: name.into(),
         password: None,
+    }
+}
+
+/// The kind and detail of an `Error` frame; any other frame fails the test.
+pub fn error_of(frame: ServerFrame) -> (ErrorKind, String) {
+    match frame {
+        ServerFrame::Error { kind, detail } => (kind, detail),
+        other => panic!("expected an Error frame, got {other:?}"),
     }
 }
 
