@@ -1,0 +1,395 @@
+//! Named strategies and helpers shared by the property suites.
+//!
+//! Each suite uses only part of this module, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use chat_proto::codec::{self, decode_body, CodecError, CLIENT_MAX_FRAME};
+use chat_proto::input::Input;
+use chat_proto::validate::MAX_NAME_LEN;
+use chat_proto::{ClientFrame, Connection, ErrorKind, FrameReader, ServerFrame};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use tokio::io::AsyncWriteExt;
+
+/// The server's default `buffsize`: the limit client frames meet in practice.
+pub const SERVER_MAX_FRAME: usize = 1024;
+
+/// Any Unicode text of up to `max_chars` characters, control characters and all: the wire
+/// carries whatever a peer sends, validation is a separate layer.
+pub fn unicode_text(max_chars: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<char>(), 0..=max_chars).prop_map(String::from_iter)
+}
+
+/// A piece of Unicode text repeated until it is up to `max_bytes` long: cheap large strings,
+/// so frames reach the client's 1 MiB limit without generating a million characters.
+pub fn large_text(max_bytes: usize) -> impl Strategy<Value = String> {
+    (unicode_text(8), 0..=max_bytes).prop_map(|(unit, target)| {
+        let unit = if unit.is_empty() {
+            "x".to_owned()
+        } else {
+            unit
+        };
+        let mut text = unit.repeat(target / unit.len() + 1);
+        let mut end = target.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text
+    })
+}
+
+/// Text of every size class: mostly chat-sized, sometimes kilobytes, now and then up to
+/// `max_bytes`.
+pub fn sized_text(max_bytes: usize) -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => unicode_text(64),
+        3 => unicode_text(2_000),
+        1 => large_text(max_bytes),
+    ]
+}
+
+/// Timestamps anywhere in `i64`: the varint encoding has a different length per range.
+pub fn millis() -> impl Strategy<Value = i64> {
+    prop_oneof![any::<i64>(), 0i64..=4_102_444_800_000]
+}
+
+/// Every [`ErrorKind`], read back from the wire by variant index so that a variant added
+/// later is generated without touching this file.
+pub fn error_kind() -> impl Strategy<Value = ErrorKind> {
+    let all: Vec<ErrorKind> = (0u8..=250)
+        .map_while(|i| decode_body::<ErrorKind>(&[i]).ok())
+        .collect();
+    prop::sample::select(all)
+}
+
+/// Any client frame, with text up to `max_bytes` in each string.
+pub fn client_frame(max_bytes: usize) -> impl Strategy<Value = ClientFrame> {
+    client_frame_with(sized_text(max_bytes).boxed())
+}
+
+/// Any client frame, its strings drawn from `text`.
+pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = ClientFrame> {
+    prop_oneof![
+        (any::<u32>(), text.clone(), prop::option::of(text.clone())).prop_map(
+            |(version, username, password)| ClientFrame::Hello {
+                version,
+                username,
+                password
+            }
+        ),
+        text.clone().prop_map(|text| ClientFrame::Msg { text }),
+        (text.clone(), text).prop_map(|(to, text)| ClientFrame::Whisper { to, text }),
+        Just(ClientFrame::ListUsers),
+        Just(ClientFrame::Ping),
+        Just(ClientFrame::Pong),
+        Just(ClientFrame::Bye),
+    ]
+}
+
+/// Any server frame, with text up to `max_bytes` in each string and lists of up to a few
+/// thousand names.
+pub fn server_frame(max_bytes: usize) -> impl Strategy<Value = ServerFrame> {
+    server_frame_with(sized_text(max_bytes).boxed(), user_list(3_000).boxed())
+}
+
+/// Any server frame, its strings drawn from `text` and its name lists from `users`.
+pub fn server_frame_with(
+    text: BoxedStrategy<String>,
+    users: BoxedStrategy<Vec<String>>,
+) -> impl Strategy<Value = ServerFrame> {
+    prop_oneof![
+        (any::<u32>(), text.clone(), any::<u32>()).prop_map(|(version, username, online)| {
+            ServerFrame::Welcome {
+                version,
+                username,
+                online,
+            }
+        }),
+        (text.clone(), text.clone(), millis()).prop_map(|(from, text, at)| ServerFrame::Msg {
+            from,
+            text,
+            at
+        }),
+        (text.clone(), text.clone(), text.clone(), millis())
+            .prop_map(|(from, to, text, at)| ServerFrame::Whisper { from, to, text, at }),
+        users.prop_map(|users| ServerFrame::UserList { users }),
+        (text.clone(), millis()).prop_map(|(text, at)| ServerFrame::System { text, at }),
+        (error_kind(), text).prop_map(|(kind, detail)| ServerFrame::Error { kind, detail }),
+        Just(ServerFrame::Pong),
+        Just(ServerFrame::Ping),
+    ]
+}
+
+/// Lists of names as a `UserList` carries them: usually a handful, sometimes up to `max`.
+pub fn user_list(max: usize) -> impl Strategy<Value = Vec<String>> {
+    prop_oneof![
+        3 => prop::collection::vec(unicode_text(MAX_NAME_LEN), 0..16),
+        1 => prop::collection::vec(unicode_text(MAX_NAME_LEN), 0..=max),
+    ]
+}
+
+/// Text for frames inside a stream: chat-sized, now and then a few kilobytes, so that a
+/// stream of dozens of frames stays quick to generate and to feed byte by byte.
+pub fn stream_text() -> BoxedStrategy<String> {
+    prop_oneof![8 => unicode_text(48), 1 => large_text(4_096)].boxed()
+}
+
+/// Several client frames in a row, small enough that a stream of them stays quick.
+pub fn client_frames() -> impl Strategy<Value = Vec<ClientFrame>> {
+    prop::collection::vec(client_frame_with(stream_text()), 0..40)
+}
+
+/// Several server frames in a row.
+pub fn server_frames() -> impl Strategy<Value = Vec<ServerFrame>> {
+    prop::collection::vec(
+        server_frame_with(stream_text(), user_list(200).boxed()),
+        0..40,
+    )
+}
+
+/// Where to cut a byte stream: positions, as fractions of whatever length it turns out to have.
+pub fn cut_points() -> impl Strategy<Value = Vec<Index>> {
+    prop::collection::vec(any::<Index>(), 0..64)
+}
+
+/// Arbitrary bytes, from nothing to a few frames' worth.
+pub fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::collection::vec(any::<u8>(), 0..4_096),
+    ]
+}
+
+/// A frame limit from tiny to the client's own.
+pub fn frame_limit() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        0usize..=64,
+        64usize..=SERVER_MAX_FRAME,
+        Just(CLIENT_MAX_FRAME)
+    ]
+}
+
+/// A name the validator accepts.
+pub fn valid_username() -> impl Strategy<Value = String> {
+    proptest::string::string_regex(&format!("[A-Za-z0-9_.-]{{1,{MAX_NAME_LEN}}}"))
+        .expect("the name pattern is a valid regex")
+}
+
+/// A message text the validator accepts: Unicode without control characters (tab allowed),
+/// not blank.
+pub fn valid_message_text() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("([^\\p{Cc}]|\t){1,200}")
+        .expect("the message pattern is a valid regex")
+        .prop_filter("not blank", |t| !t.trim().is_empty())
+}
+
+/// A whisper's text as the parser yields it: a valid message that does not start with
+/// whitespace (the parser eats the spaces between the name and the text).
+pub fn valid_whisper_text() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[^\\p{Cc}\\s]([^\\p{Cc}]|\t){0,199}")
+        .expect("the whisper pattern is a valid regex")
+}
+
+/// Every `Input` the parser can produce.
+pub fn valid_input() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        4 => valid_message_text().prop_map(|text| Input::Message { text }),
+        2 => (valid_username(), valid_whisper_text())
+            .prop_map(|(to, text)| Input::Whisper { to, text }),
+        1 => Just(Input::ListUsers),
+        1 => Just(Input::Help),
+        1 => Just(Input::Quit),
+    ]
+}
+
+/// `bytes` cut at `cuts`, in order, as a socket might deliver them (empty pieces included).
+pub fn split_at<'a>(bytes: &'a [u8], cuts: &[Index]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+    at.sort_unstable();
+    let mut pieces = Vec::with_capacity(at.len() + 1);
+    let mut start = 0;
+    for end in at {
+        pieces.push(&bytes[start..end]);
+        start = end;
+    }
+    pieces.push(&bytes[start..]);
+    pieces
+}
+
+/// The frames encoded back to back, as one stream.
+pub fn encode_all<T: serde::Serialize>(frames: &[T]) -> Vec<u8> {
+    frames
+        .iter()
+        .flat_map(|f| {
+            codec::encode(f)
+                .expect("test frames are under the encoder's limit")
+                .into_bytes()
+        })
+        .collect()
+}
+
+/// A length prefix for a body of `len` bytes.
+pub fn prefix(len: usize) -> [u8; 4] {
+    u32::try_from(len)
+        .expect("test bodies are under 4 GiB")
+        .to_be_bytes()
+}
+
+/// `body` behind its length prefix.
+pub fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = prefix(body.len()).to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// One decoded item reduced to what two decoders must agree on, so results of different
+/// decoders (and error types without `PartialEq`) can be compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T> {
+    /// A frame.
+    Frame(T),
+    /// `FrameTooLarge` with its fields.
+    TooLarge { len: u64, max: usize },
+    /// `Truncated` with its field.
+    Truncated { buffered: usize },
+    /// `Malformed`, with bincode's reason.
+    Malformed(String),
+    /// A transport error: never expected from in-memory input.
+    Io(String),
+}
+
+impl<T> From<Result<T, CodecError>> for Outcome<T> {
+    fn from(item: Result<T, CodecError>) -> Self {
+        match item {
+            Ok(frame) => Outcome::Frame(frame),
+            Err(CodecError::FrameTooLarge { len, max }) => Outcome::TooLarge { len, max },
+            Err(CodecError::Truncated { buffered }) => Outcome::Truncated { buffered },
+            Err(CodecError::Malformed(e)) => Outcome::Malformed(e.to_string()),
+            Err(CodecError::Io(e)) => Outcome::Io(e.to_string()),
+        }
+    }
+}
+
+/// `decode_chunks`, reduced to outcomes.
+pub fn outcomes<T: serde::de::DeserializeOwned>(
+    chunks: Vec<&[u8]>,
+    max_frame: usize,
+) -> Vec<Outcome<T>> {
+    codec::decode_chunks(chunks, max_frame)
+        .into_iter()
+        .map(Outcome::from)
+        .collect()
+}
+
+/// A current-thread runtime for the suites that drive a real `Connection`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime builds")
+}
+
+/// Feeds `pieces` one by one into a pipe that holds at most `pipe_buf` bytes, and reads
+/// `In` frames from the other end through a real [`Connection`] until it reports the end.
+///
+/// Every item is kept, including what comes after a fatal error, so that a test can check
+/// that nothing does.
+pub fn read_through_connection<In, Out>(
+    pieces: &[&[u8]],
+    pipe_buf: usize,
+    max_frame: usize,
+) -> Vec<Outcome<In>>
+where
+    In: serde::de::DeserializeOwned,
+    Out: serde::Serialize,
+{
+    let (reader_end, writer_end) = tokio::io::duplex(pipe_buf);
+    let read = async move {
+        let mut conn = Connection::<_, In, Out>::new(reader_end, max_frame);
+        collect(async || conn.read_frame().await).await
+    };
+    runtime().block_on(feed_while_reading(pieces, writer_end, read))
+}
+
+/// As [`read_through_connection`], but through a [`FrameReader`] on the read half alone, as
+/// the server reads.
+pub fn read_through_frame_reader<In>(
+    pieces: &[&[u8]],
+    pipe_buf: usize,
+    max_frame: usize,
+) -> Vec<Outcome<In>>
+where
+    In: serde::de::DeserializeOwned,
+{
+    let (reader_end, writer_end) = tokio::io::duplex(pipe_buf);
+    let read = async move {
+        let (read_half, _write_half) = tokio::io::split(reader_end);
+        let mut reader = FrameReader::<_, In>::new(read_half, max_frame);
+        collect(async || reader.read_frame().await).await
+    };
+    runtime().block_on(feed_while_reading(pieces, writer_end, read))
+}
+
+/// Reads until `Ok(None)`; a reader that keeps yielding past the end fails the test instead
+/// of hanging it.
+async fn collect<In>(
+    mut next: impl AsyncFnMut() -> Result<Option<In>, CodecError>,
+) -> Vec<Outcome<In>> {
+    let mut out = Vec::new();
+    loop {
+        match next().await {
+            Ok(None) => return out,
+            Ok(Some(frame)) => out.push(Outcome::Frame(frame)),
+            Err(e) => out.push(Outcome::from(Err::<In, _>(e))),
+        }
+        assert!(out.len() < 100_000, "the reader never reported the end");
+    }
+}
+
+/// Writes `pieces` into `writer_end`, each flushed and followed by a yield so the reader sees
+/// them separately, then closes it; meanwhile runs `read`. A reader that stops early drops its
+/// end, which ends the writer with a broken pipe.
+async fn feed_while_reading<R: std::future::Future>(
+    pieces: &[&[u8]],
+    mut writer_end: tokio::io::DuplexStream,
+    read: R,
+) -> R::Output {
+    let write = async move {
+        for piece in pieces {
+            if writer_end.write_all(piece).await.is_err() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        let _ = writer_end.shutdown().await;
+    };
+    let ((), out) = tokio::join!(write, read);
+    out
+}
+
+/// Stops the build when a client frame variant is added, so that [`client_frame`] learns it.
+pub fn every_client_variant_is_generated(frame: &ClientFrame) {
+    match frame {
+        ClientFrame::Hello { .. }
+        | ClientFrame::Msg { .. }
+        | ClientFrame::Whisper { .. }
+        | ClientFrame::ListUsers
+        | ClientFrame::Ping
+        | ClientFrame::Pong
+        | ClientFrame::Bye => {}
+    }
+}
+
+/// Stops the build when a server frame variant is added, so that [`server_frame`] learns it.
+pub fn every_server_variant_is_generated(frame: &ServerFrame) {
+    match frame {
+        ServerFrame::Welcome { .. }
+        | ServerFrame::Msg { .. }
+        | ServerFrame::Whisper { .. }
+        | ServerFrame::UserList { .. }
+        | ServerFrame::System { .. }
+        | ServerFrame::Error { .. }
+        | ServerFrame::Pong
+        | ServerFrame::Ping => {}
+    }
+}

@@ -1,0 +1,92 @@
+//! Encode → decode round trips for every frame of both directions.
+
+mod common;
+
+use chat_proto::codec::{self, decode_body, CLIENT_MAX_FRAME, PREFIX_LEN};
+use chat_proto::validate::MAX_NAME_LEN;
+use chat_proto::ServerFrame;
+use common::{client_frame, outcomes, server_frame, Outcome, SERVER_MAX_FRAME};
+use proptest::prelude::*;
+
+/// Decodes one encoded frame through the streaming decoder, the way a connection reads it.
+fn decode_one<T: serde::de::DeserializeOwned>(wire: &[u8], max_frame: usize) -> Vec<Outcome<T>> {
+    outcomes(vec![wire], max_frame)
+}
+
+proptest! {
+    /// Every client frame, with any Unicode text, decodes back to itself under the tightest
+    /// limit it fits (its own body length) and under the server's default limit when it fits.
+    #[test]
+    fn client_frames_round_trip(frame in client_frame(2 * SERVER_MAX_FRAME)) {
+        let wire = codec::encode(&frame).unwrap();
+        let len = wire.body().len();
+        prop_assert_eq!(decode_one(wire.as_bytes(), len), vec![Outcome::Frame(frame.clone())]);
+        if len <= SERVER_MAX_FRAME {
+            prop_assert_eq!(
+                decode_one(wire.as_bytes(), SERVER_MAX_FRAME),
+                vec![Outcome::Frame(frame)]
+            );
+        }
+    }
+
+    /// Every server frame, with any Unicode text and sizes up to the client's limit, decodes
+    /// back to itself under its own body length and under `CLIENT_MAX_FRAME`.
+    #[test]
+    fn server_frames_round_trip(frame in server_frame(CLIENT_MAX_FRAME / 3)) {
+        let wire = codec::encode(&frame).unwrap();
+        let len = wire.body().len();
+        prop_assert_eq!(decode_one(wire.as_bytes(), len), vec![Outcome::Frame(frame.clone())]);
+        if len <= CLIENT_MAX_FRAME {
+            prop_assert_eq!(
+                decode_one(wire.as_bytes(), CLIENT_MAX_FRAME),
+                vec![Outcome::Frame(frame)]
+            );
+        }
+    }
+
+    /// The wire form is a big-endian prefix holding `body_len`, then the body, and
+    /// `decode_body` reads the body alone.
+    #[test]
+    fn the_prefix_states_the_body_length(frame in server_frame(4_096)) {
+        let wire = codec::encode(&frame).unwrap();
+        let bytes = wire.as_bytes();
+        let prefix = u32::from_be_bytes(bytes[..PREFIX_LEN].try_into().unwrap());
+        prop_assert_eq!(u64::from(prefix), codec::body_len(&frame));
+        prop_assert_eq!(wire.len(), PREFIX_LEN + prefix as usize);
+        prop_assert_eq!(wire.body(), &bytes[PREFIX_LEN..]);
+        prop_assert_eq!(decode_body::<ServerFrame>(wire.body()).unwrap(), frame);
+    }
+
+    /// A frame is accepted exactly when its body fits the limit; one byte over, the reader
+    /// refuses it with the body's true length and the limit in force.
+    #[test]
+    fn the_limit_is_exact(frame in client_frame(SERVER_MAX_FRAME), delta in -3i64..=3) {
+        let wire = codec::encode(&frame).unwrap();
+        let len = wire.body().len();
+        let Ok(max) = usize::try_from(len as i64 + delta) else {
+            return Ok(());
+        };
+        let expected = if len <= max {
+            Outcome::Frame(frame)
+        } else {
+            Outcome::TooLarge { len: len as u64, max }
+        };
+        prop_assert_eq!(decode_one(wire.as_bytes(), max), vec![expected]);
+    }
+}
+
+/// The client's limit is there so that a full room's `UserList` always arrives: 10,000 names
+/// of the longest allowed length fit in `CLIENT_MAX_FRAME` and come back intact.
+#[test]
+fn a_user_list_of_ten_thousand_longest_names_fits_the_client_limit() {
+    let users: Vec<String> = (0..10_000)
+        .map(|i| format!("{i:0>width$}", width = MAX_NAME_LEN))
+        .collect();
+    let frame = ServerFrame::UserList { users };
+    let wire = codec::encode(&frame).unwrap();
+    assert!(wire.body().len() <= CLIENT_MAX_FRAME, "{}", wire.len());
+    assert_eq!(
+        decode_one(wire.as_bytes(), CLIENT_MAX_FRAME),
+        vec![Outcome::Frame(frame)]
+    );
+}
