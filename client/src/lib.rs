@@ -143,6 +143,12 @@ impl Client {
         self
     }
 
+    /// Fails with [`ClientError::TooLarge`] when the server would refuse `frame` for its
+    /// size: lets a command refuse a message before connecting at all.
+    pub fn check_fits(&self, frame: &ClientFrame) -> Result<(), ClientError> {
+        check_fits(frame, self.max_body)
+    }
+
     /// `host:port`, as error messages name the server.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -275,14 +281,7 @@ impl Session {
 
     /// Fails with [`ClientError::TooLarge`] when the server would refuse `frame` for its size.
     pub fn check_fits(&self, frame: &ClientFrame) -> Result<(), ClientError> {
-        let len = codec::body_len(frame);
-        if len > self.max_body as u64 {
-            return Err(ClientError::TooLarge {
-                len,
-                max: self.max_body,
-            });
-        }
-        Ok(())
+        check_fits(frame, self.max_body)
     }
 
     /// Sends one frame without waiting for an answer (see [`Session::request`] for that).
@@ -445,4 +444,13 @@ impl Session {
             frame: format!("{what:?}"),
         }
     }
+}
+
+/// The one size rule: a frame body over the server's `buffsize` would get us disconnected.
+fn check_fits(frame: &ClientFrame, max_body: usize) -> Result<(), ClientError> {
+    let len = codec::body_len(frame);
+    if len > max_body as u64 {
+        return Err(ClientError::TooLarge { len, max: max_body });
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ use chat_proto::ClientFrame;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::{sleep_until, Instant};
 
+use crate::cmd::users::print_users;
 use crate::cmd::{print_line, UsageError};
 use crate::settings::Settings;
 use crate::{ClientError, Reply, Session};
@@ -43,8 +44,9 @@ impl Send {
         if text == "-" {
             let mut session = settings.client().connect(&settings.name).await?;
             let outcome = send_stdin(&mut session).await;
-            session.bye().await?;
-            return outcome;
+            let bye = session.bye().await;
+            outcome?;
+            return Ok(bye?);
         }
         let input = match input::parse(&text) {
             Ok(input) => input,
@@ -58,20 +60,19 @@ impl Send {
             Input::Quit => return Ok(()),
             _ => {}
         }
-        let mut session = settings.client().connect(&settings.name).await?;
         let frame = input
             .into_frame()
             .expect("Help and Quit were handled above");
-        let reply = session.request(&frame).await?;
-        if let Reply::Users(users) = reply {
-            let mut out = std::io::stdout().lock();
-            for user in users {
-                if !print_line(&mut out, &user)? {
-                    break;
-                }
-            }
+        let client = settings.client();
+        client.check_fits(&frame)?;
+        let mut session = client.connect(&settings.name).await?;
+        let reply = session.request(&frame).await;
+        // Leave cleanly even after a refusal, so the name is free at once.
+        let bye = session.bye().await;
+        if let Reply::Users(users) = reply? {
+            print_users(&users, &settings.name)?;
         }
-        session.bye().await?;
+        bye?;
         Ok(())
     }
 }

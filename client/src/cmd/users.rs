@@ -17,14 +17,21 @@ impl Users {
     pub async fn run(self, settings: &Settings) -> anyhow::Result<()> {
         let mut session = settings.client().connect(&settings.name).await?;
         let users = session.users().await;
-        let me = name_key(session.name());
+        let me = session.name().to_owned();
         session.bye().await?;
-        let mut out = std::io::stdout().lock();
-        for user in users?.iter().filter(|u| name_key(u) != me) {
-            if !print_line(&mut out, user)? {
-                break;
-            }
-        }
+        print_users(&users?, &me)?;
         Ok(())
     }
+}
+
+/// Prints `users` one per line, leaving out `me`: the short-lived connection that asked.
+pub fn print_users(users: &[String], me: &str) -> anyhow::Result<()> {
+    let me = name_key(me);
+    let mut out = std::io::stdout().lock();
+    for user in users.iter().filter(|u| name_key(u) != me) {
+        if !print_line(&mut out, user)? {
+            break;
+        }
+    }
+    Ok(())
 }
