@@ -138,6 +138,13 @@ where
     pub fn buffered(&self) -> &BytesMut {
         self.framed.read_buffer()
     }
+
+    /// The reader back, dropping whatever was received but not decoded: for a server that
+    /// reads and discards a peer's last bytes before closing, so that closing with unread
+    /// input does not reset the connection and destroy the final frame sent to it.
+    pub fn into_inner(self) -> R {
+        self.framed.into_inner()
+    }
 }
 
 /// One step of every reader: the next body from the codec, decoded.

@@ -23,9 +23,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use chat_proto::codec::encode;
 use chat_proto::{ClientFrame, CodecError, EncodedFrame, ErrorKind, FrameReader, ServerFrame};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::task::JoinHandle;
+use tokio::time::{timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,6 +41,13 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most frames one write takes. Well under the system's `IOV_MAX` (1024 on Linux), and
 /// enough that a busy client costs one syscall per hundreds of messages.
 pub const MAX_BATCH: usize = 256;
+
+/// How long a closed connection keeps reading (and discarding) what its peer still sends,
+/// waiting for the peer to see the close; a well-behaved client closes at once.
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// The most a closed connection reads while lingering; a peer still sending more is cut off.
+pub const LINGER_BYTES: u64 = 64 * 1024;
 
 /// How long a slow consumer's writer may keep trying to finish its current write and send
 /// the `SlowConsumer` error before the socket is closed. A client that stopped reading will
@@ -69,7 +77,7 @@ where
 {
     let (queue, queued) = mpsc::channel(shared.send_queue);
     let overflowed = CancellationToken::new();
-    let mut writer = shared
+    let writer = shared
         .tracker
         .spawn(write_loop(writer, queued, overflowed.clone()));
     let outbox = Outbox::new(queue, overflowed.clone());
@@ -82,12 +90,19 @@ where
         session: &mut session,
     };
     let reason = read_loop(&mut frames, &mut ctx, &shared.shutdown, &overflowed).await;
-    drop(frames);
+    leave(&shared.hub, &session, &outbox, peer, &reason);
+    // The registry's copy of the sender is gone; dropping ours lets the writer see the end
+    // of the queue once it has written everything in it.
+    drop(outbox);
+    close(frames.into_inner(), writer, peer, &reason).await;
+}
 
-    match &session {
-        Session::Registered(name) => shared.hub.leave(name, &reason, crate::now_millis()),
+/// Leaves the room (a registered client) or logs the end of a handshake that never finished.
+fn leave(hub: &Hub, session: &Session, outbox: &Outbox, peer: SocketAddr, reason: &LeaveReason) {
+    match session {
+        Session::Registered(name) => hub.leave(name, reason, crate::now_millis()),
         Session::Handshake => {
-            if reason == LeaveReason::ShuttingDown {
+            if *reason == LeaveReason::ShuttingDown {
                 if let Ok(frame) = encode(&ServerFrame::Error {
                     kind: ErrorKind::ShuttingDown,
                     detail: "the server is shutting down".to_owned(),
@@ -102,17 +117,44 @@ where
             }
         }
     }
-    // The registry's copy of the sender is gone; dropping ours lets the writer see the end
-    // of the queue once it has written everything in it.
-    drop(outbox);
-    match timeout(FLUSH_TIMEOUT, &mut writer).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(err))) => tracing::debug!(%peer, "Write failed: {err}"),
-        Ok(Err(err)) => tracing::error!(%peer, "Writer task failed: {err}"),
+}
+
+/// Lets the writer flush and shut the stream down, then, where the peer may still be
+/// sending, reads and discards its last bytes for a moment: closing a socket with unread
+/// input resets the connection, which can destroy the final frame before the peer reads it.
+/// The whole close takes at most [`FLUSH_TIMEOUT`].
+async fn close<R>(
+    mut reader: R,
+    mut writer: JoinHandle<io::Result<()>>,
+    peer: SocketAddr,
+    reason: &LeaveReason,
+) where
+    R: AsyncRead + Unpin,
+{
+    let deadline = Instant::now() + FLUSH_TIMEOUT;
+    let flushed = match timeout_at(deadline, &mut writer).await {
+        Ok(Ok(Ok(()))) => true,
+        Ok(Ok(Err(err))) => {
+            tracing::debug!(%peer, "Write failed: {err}");
+            false
+        }
+        Ok(Err(err)) => {
+            tracing::error!(%peer, "Writer task failed: {err}");
+            false
+        }
         Err(_) => {
             tracing::warn!(%peer, "Gave up writing to the client after {FLUSH_TIMEOUT:?}");
             writer.abort();
+            false
         }
+    };
+    // After a refusal the peer is likely still sending; after `Bye` a client is waiting
+    // for the close and answers it with its own. At shutdown nobody waits for anyone.
+    let peer_may_still_send = matches!(reason, LeaveReason::Bye | LeaveReason::Refused(_));
+    if flushed && peer_may_still_send {
+        let until = deadline.min(Instant::now() + LINGER);
+        let mut rest = (&mut reader).take(LINGER_BYTES);
+        let _ = timeout_at(until, tokio::io::copy(&mut rest, &mut tokio::io::sink())).await;
     }
 }
 

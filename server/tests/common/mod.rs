@@ -144,12 +144,14 @@ impl TestClient {
         }
     }
 
-    /// Waits for the server to close the connection; frames before that are returned.
+    /// Waits for the server to close the connection, then closes this end as a real
+    /// client does; the frames before the close are returned.
     pub async fn until_closed(&mut self) -> Vec<ServerFrame> {
         let mut frames = Vec::new();
         while let Some(frame) = self.next().await {
             frames.push(frame);
         }
+        let _ = self.conn.shutdown().await;
         frames
     }
 
