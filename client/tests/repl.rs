@@ -100,7 +100,7 @@ fn repl_tab_completes_commands_and_online_names() {
 
 #[test]
 fn repl_reconnects_after_the_server_restarts_and_keeps_what_was_typed() {
-    let mut server = Server::start();
+    let server = Server::start();
     let mut alice = repl(&server, "alice");
     alice.expect("* online (1): alice").unwrap();
     alice.send("typed before").unwrap();
