@@ -148,11 +148,6 @@ impl Hub {
         self.state().registry.names()
     }
 
-    /// How many clients are registered.
-    pub fn online(&self) -> usize {
-        self.state().registry.len()
-    }
-
     /// Refuses further joins and queues `notice` to everyone; returns how many were told.
     pub fn close(&self, notice: &ServerFrame) -> Result<usize, CodecError> {
         let notice = encode(notice)?;

@@ -167,9 +167,10 @@ fn refuse(ctx: &Context<'_>, err: &CommandError) -> Flow {
         Session::Registered(name) => name.to_string(),
         Session::Handshake => "unregistered client".to_owned(),
     };
+    // Everyday mistakes of a person are INFO; anything a correct client never sends is WARN.
     match kind {
-        ErrorKind::NoSuchUser => {
-            tracing::info!(peer = %ctx.peer, %kind, "Refused from {who}: {err}")
+        ErrorKind::NoSuchUser | ErrorKind::NameTaken => {
+            tracing::info!(peer = %ctx.peer, %kind, "Refused from {who}: {err}");
         }
         _ => tracing::warn!(peer = %ctx.peer, %kind, "Refused from {who}: {err}"),
     }
