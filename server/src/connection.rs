@@ -308,3 +308,156 @@ where
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A write half that takes at most `max` bytes per call and records each call, so a test
+    /// can see partial writes handled and count the syscalls a real socket would get.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        vectored: bool,
+        max: usize,
+        bytes: Vec<u8>,
+        calls: usize,
+        flushed: bool,
+        shut: bool,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.max);
+            self.bytes.extend_from_slice(&buf[..n]);
+            self.calls += 1;
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let mut left = self.max;
+            for buf in bufs {
+                let n = buf.len().min(left);
+                self.bytes.extend_from_slice(&buf[..n]);
+                left -= n;
+            }
+            self.calls += 1;
+            Poll::Ready(Ok(self.max - left))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.flushed = true;
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.shut = true;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frames(n: usize) -> Vec<EncodedFrame> {
+        (0..n)
+            .map(|i| {
+                encode(&ServerFrame::System {
+                    text: format!("notice {i}"),
+                    at: i as i64,
+                })
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn wire(frames: &[EncodedFrame]) -> Vec<u8> {
+        frames.iter().flat_map(|f| f.as_bytes().to_vec()).collect()
+    }
+
+    /// Whatever a write call accepts, a batch reaches the stream whole and in order, with
+    /// vectored writes or without.
+    #[tokio::test]
+    async fn a_batch_survives_partial_writes() {
+        let batch = frames(5);
+        for vectored in [true, false] {
+            for max in [1, 7, 23, 1 << 20] {
+                let mut out = Recorder {
+                    vectored,
+                    max,
+                    ..Recorder::default()
+                };
+                write_batch(&mut out, &batch, vectored).await.unwrap();
+                assert_eq!(out.bytes, wire(&batch), "vectored {vectored}, max {max}");
+            }
+        }
+    }
+
+    /// Frames waiting in the queue go out in one write call, then one flush; when every
+    /// sender is gone the stream is shut down.
+    #[tokio::test]
+    async fn the_writer_sends_everything_queued_in_one_call_and_shuts_down_at_the_end() {
+        let batch = frames(40);
+        for vectored in [true, false] {
+            let (tx, rx) = mpsc::channel(64);
+            for frame in &batch {
+                tx.try_send(frame.clone()).unwrap();
+            }
+            drop(tx);
+            let mut out = Recorder {
+                vectored,
+                max: usize::MAX,
+                ..Recorder::default()
+            };
+            write_loop(&mut out, rx, CancellationToken::new())
+                .await
+                .unwrap();
+            assert_eq!(out.bytes, wire(&batch));
+            assert_eq!(out.calls, 1, "vectored {vectored}");
+            assert!(out.flushed && out.shut);
+        }
+    }
+
+    /// Once the queue overflowed, the writer stops writing what was queued and, since the
+    /// stream is between frames, tells the client why before closing.
+    #[tokio::test]
+    async fn an_overflowed_writer_sends_the_slow_consumer_error_and_stops() {
+        let (tx, rx) = mpsc::channel(4);
+        let overflowed = CancellationToken::new();
+        overflowed.cancel();
+        for frame in frames(3) {
+            tx.try_send(frame).unwrap();
+        }
+        let mut out = Recorder {
+            vectored: true,
+            max: usize::MAX,
+            ..Recorder::default()
+        };
+        write_loop(&mut out, rx, overflowed).await.unwrap();
+        let sent: Vec<Result<ServerFrame, _>> =
+            chat_proto::codec::decode_chunks([out.bytes.as_slice()], 1 << 20);
+        assert!(
+            matches!(
+                sent.as_slice(),
+                [Ok(ServerFrame::Error {
+                    kind: ErrorKind::SlowConsumer,
+                    ..
+                })]
+            ),
+            "{sent:?}"
+        );
+        assert!(out.shut);
+        drop(tx);
+    }
+}
