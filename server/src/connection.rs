@@ -65,7 +65,7 @@ pub struct Shared {
     pub send_queue: usize,
     /// Cancelled when the server stops; every reader loop then ends.
     pub shutdown: CancellationToken,
-    /// Tracks writer tasks, so shutdown can wait for them to flush.
+    /// Tracks every connection task and writer task, so shutdown can wait for them to flush.
     pub tracker: TaskTracker,
 }
 

@@ -102,6 +102,23 @@ fn flags_override_the_file_and_unknown_keys_only_warn() {
     assert_eq!(process.wait().0.code(), Some(0));
 }
 
+/// The default host, `localhost`, is resolved and bound (to whichever of its addresses
+/// binds first), and clients reach the server at the address it logs.
+#[tokio::test]
+async fn the_default_host_localhost_binds() {
+    let dir = scratch_dir("localhost");
+    let mut process = ServerProcess::spawn(&dir, &["--port", "0"]);
+    let addr = process.listening_addr();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let mut ann = TestClient::connect(addr).await;
+    assert!(matches!(
+        ann.hello("ann").await,
+        ServerFrame::Welcome { .. }
+    ));
+    process.terminate();
+    assert_eq!(process.wait().0.code(), Some(0));
+}
+
 /// `^\d\d-\d\d-\d\d \d\d:\d\d \| LEVEL \| `: the time to the minute, then the level.
 fn has_house_prefix(line: &str) -> bool {
     let shape: String = line
