@@ -454,3 +454,80 @@ fn check_fits(frame: &ClientFrame, max_body: usize) -> Result<(), ClientError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::ServerConnection;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Until the server sends pings, a scripted peer plays the server's part of a keepalive:
+    /// a `Ping` is answered with `Pong` and never reaches the caller.
+    #[tokio::test]
+    async fn a_server_ping_is_answered_with_pong_and_not_passed_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = ServerConnection::new(stream, 1024);
+            let hello = conn.read_frame().await.unwrap();
+            assert!(
+                matches!(hello, Some(ClientFrame::Hello { .. })),
+                "{hello:?}"
+            );
+            for frame in [
+                ServerFrame::Welcome {
+                    version: PROTOCOL_VERSION,
+                    username: "Ann".into(),
+                    online: 1,
+                },
+                ServerFrame::Ping,
+                ServerFrame::System {
+                    text: "after the ping".into(),
+                    at: 0,
+                },
+            ] {
+                conn.write_frame(&frame).await.unwrap();
+            }
+            conn.read_frame().await.unwrap()
+        });
+        let run = async {
+            let mut session = Client::new("127.0.0.1", port).connect("ann").await?;
+            assert_eq!(session.name(), "Ann", "the registered spelling wins");
+            session.next_frame().await
+        };
+        let frame = timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            frame,
+            Some(ServerFrame::System {
+                text: "after the ping".into(),
+                at: 0
+            })
+        );
+        let answer = timeout(Duration::from_secs(10), peer)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer, Some(ClientFrame::Pong));
+    }
+
+    #[test]
+    fn a_message_over_the_servers_buffsize_is_refused_locally() {
+        let client = Client::new("localhost", 1).with_max_body(64);
+        let fits = ClientFrame::Msg {
+            text: "x".repeat(60),
+        };
+        let too_big = ClientFrame::Msg {
+            text: "x".repeat(64),
+        };
+        assert!(client.check_fits(&fits).is_ok());
+        assert!(matches!(
+            client.check_fits(&too_big),
+            Err(ClientError::TooLarge { max: 64, .. })
+        ));
+    }
+}

@@ -2,12 +2,7 @@
 
 mod common;
 
-use common::{listener, Server};
-
-/// Chat lines only (`name: text`), without join and leave notices.
-fn chat_lines(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|l| !l.starts_with("* ")).collect()
-}
+use common::{chat_lines, listener, Server};
 
 #[test]
 fn listen_count_2_sees_two_sends_from_another_process_and_exits_0() {

@@ -2,11 +2,7 @@
 
 mod common;
 
-use common::{listener, run, Server};
-
-fn chat_lines(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|l| !l.starts_with("* ")).collect()
-}
+use common::{chat_lines, listener, run, Server};
 
 #[test]
 fn send_stdin_delivers_100_lines_in_order() {

@@ -367,6 +367,11 @@ fn with_newline(mut text: String) -> String {
     text
 }
 
+/// The chat lines of `listen` output (`name: text`, whispers), without join and leave notices.
+pub fn chat_lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter(|l| !l.starts_with("* ")).collect()
+}
+
 /// A port on 127.0.0.1 where nothing listens (it was free a moment ago).
 pub fn dead_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
