@@ -1,0 +1,115 @@
+//! Arbitrary bytes, delivered in arbitrary pieces, through the streaming decoder that every
+//! connection uses, read both as client frames and as server frames.
+//!
+//! Input layout (the seed corpus follows it; see `proto/examples/seed_corpus.rs`):
+//!
+//! ```text
+//! byte 0          n: how many piece lengths follow (taken modulo 17)
+//! next 2·n bytes  the first n piece lengths, u16 big-endian each
+//! the rest        the byte stream, cut into those pieces; what is left is the last piece
+//! ```
+//!
+//! Checked for every input:
+//! - decoding never panics, and gives frames or typed errors, never an I/O error;
+//! - cutting the stream into pieces never changes what it decodes to;
+//! - only `Malformed` is followed by more items: the other errors end the stream;
+//! - every frame yielded encodes again to bytes that decode, under the same limit, to the
+//!   same frame.
+#![no_main]
+
+use std::fmt::Debug;
+
+use chat_proto::codec::{self, decode_chunks, CodecError};
+use chat_proto::{ClientFrame, ServerFrame};
+use libfuzzer_sys::fuzz_target;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The most piece lengths one input can give.
+const MAX_CUTS: u8 = 16;
+
+/// Client frames are read under the server's default `buffsize`, the limit they meet in
+/// practice.
+const SERVER_MAX_FRAME: usize = 1024;
+
+/// Server frames are read under 64 KiB rather than the client's 1 MiB, so that libFuzzer
+/// inputs (`-max_len=70000`) reach the limit; the decoder's logic does not depend on its size.
+const CLIENT_FUZZ_MAX_FRAME: usize = 64 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    let pieces = pieces(data);
+    check::<ClientFrame>(&pieces, SERVER_MAX_FRAME);
+    check::<ServerFrame>(&pieces, CLIENT_FUZZ_MAX_FRAME);
+});
+
+/// Splits an input into the byte stream's pieces, as the layout above says.
+fn pieces(data: &[u8]) -> Vec<&[u8]> {
+    let Some((&n, mut rest)) = data.split_first() else {
+        return vec![];
+    };
+    let mut lens = Vec::new();
+    for _ in 0..n % (MAX_CUTS + 1) {
+        let Some((len, after)) = rest.split_first_chunk::<2>() else {
+            break;
+        };
+        lens.push(usize::from(u16::from_be_bytes(*len)));
+        rest = after;
+    }
+    let mut out = Vec::with_capacity(lens.len() + 1);
+    for len in lens {
+        let (piece, after) = rest.split_at(len.min(rest.len()));
+        out.push(piece);
+        rest = after;
+    }
+    out.push(rest);
+    out
+}
+
+fn check<T>(pieces: &[&[u8]], max_frame: usize)
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let chunked = decode_chunks::<T>(pieces.iter().copied(), max_frame);
+    let whole = pieces.concat();
+    let at_once = decode_chunks::<T>([whole.as_slice()], max_frame);
+    assert_eq!(
+        chunked.len(),
+        at_once.len(),
+        "pieces changed the item count"
+    );
+    for (a, b) in chunked.iter().zip(&at_once) {
+        assert!(same(a, b), "pieces changed an item: {a:?} vs {b:?}");
+    }
+
+    let last = chunked.len().saturating_sub(1);
+    for (i, item) in chunked.into_iter().enumerate() {
+        match item {
+            Ok(frame) => {
+                let wire = codec::encode(&frame).expect("a decoded frame encodes");
+                let again = decode_chunks::<T>([wire.as_bytes().as_ref()], max_frame);
+                match again.as_slice() {
+                    [Ok(back)] => assert_eq!(back, &frame, "re-encoding changed the frame"),
+                    other => panic!("{frame:?} re-encoded to {other:?}"),
+                }
+            }
+            Err(CodecError::Io(e)) => panic!("an in-memory stream gave an I/O error: {e}"),
+            Err(e) => assert!(
+                !e.is_fatal() || i == last,
+                "items followed a fatal error: {e}"
+            ),
+        }
+    }
+}
+
+/// Whether two decoders said the same thing.
+fn same<T: PartialEq>(a: &Result<T, CodecError>, b: &Result<T, CodecError>) -> bool {
+    use CodecError::*;
+    match (a, b) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(FrameTooLarge { len: a, max: m }), Err(FrameTooLarge { len: b, max: n })) => {
+            a == b && m == n
+        }
+        (Err(Truncated { buffered: a }), Err(Truncated { buffered: b })) => a == b,
+        (Err(Malformed(a)), Err(Malformed(b))) => a.to_string() == b.to_string(),
+        _ => false,
+    }
+}
