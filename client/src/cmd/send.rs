@@ -7,11 +7,11 @@
 //! would fill its own queue on the server with echoes and be dropped as a slow consumer.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Context;
 use chat_proto::input::{self, Input, InputError};
-use chat_proto::ClientFrame;
+use chat_proto::{ClientFrame, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::{sleep_until, Instant};
 
@@ -77,7 +77,7 @@ impl Send {
     }
 }
 
-/// What a sent line is waiting for.
+/// A sent line not yet confirmed.
 #[derive(Debug)]
 struct Pending {
     /// 1-based line number in stdin, for error messages.
@@ -86,86 +86,135 @@ struct Pending {
     frame: ClientFrame,
 }
 
+/// The state of `send -`: what stdin has given, what is unconfirmed, what failed.
+#[derive(Debug)]
+struct Pipeline {
+    /// Sent lines in the order their replies will come.
+    pending: VecDeque<Pending>,
+    /// Lines read so far.
+    line_no: usize,
+    /// Stdin ended (or said `/quit`).
+    eof: bool,
+    /// Lines refused here or by the server.
+    failed: usize,
+    /// When the oldest pending line is overdue.
+    deadline: Instant,
+    /// How long a line may wait for its reply.
+    timeout: Duration,
+}
+
 /// Sends every stdin line; fails at the end if any line was not delivered.
 async fn send_stdin(session: &mut Session) -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut pending: VecDeque<Pending> = VecDeque::new();
-    let mut line_no = 0;
-    let mut eof = false;
-    let mut failed = 0;
-    let mut deadline = Instant::now();
-    let timeout = session.timeout();
-    let mut out = std::io::stdout().lock();
-    loop {
-        if eof && pending.is_empty() {
-            break;
-        }
+    let mut pipe = Pipeline {
+        pending: VecDeque::new(),
+        line_no: 0,
+        eof: false,
+        failed: 0,
+        deadline: Instant::now(),
+        timeout: session.timeout(),
+    };
+    while !(pipe.eof && pipe.pending.is_empty()) {
         tokio::select! {
-            line = lines.next_line(), if !eof && pending.len() < WINDOW => {
-                let Some(line) = line.with_context(|| format!("cannot read line {} of stdin", line_no + 1))? else {
-                    eof = true;
-                    continue;
-                };
-                line_no += 1;
-                let frame = match input::parse(&line) {
-                    Err(InputError::Blank) => continue,
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("line {line_no} not sent: {e}");
-                        continue;
-                    }
-                    Ok(Input::Quit) => {
-                        eof = true;
-                        continue;
-                    }
-                    Ok(Input::Help) => {
-                        print_line(&mut out, &input::help_text())?;
-                        continue;
-                    }
-                    Ok(input) => input.into_frame().expect("Help and Quit were handled above"),
-                };
-                match session.send(&frame).await {
-                    Err(e @ ClientError::TooLarge { .. }) => {
-                        failed += 1;
-                        eprintln!("line {line_no} not sent: {e}");
-                        continue;
-                    }
-                    other => other?,
-                }
-                if pending.is_empty() {
-                    deadline = Instant::now() + timeout;
-                }
-                pending.push_back(Pending { line: line_no, frame });
+            line = lines.next_line(), if !pipe.eof && pipe.pending.len() < WINDOW => {
+                let line = line.with_context(|| {
+                    format!("cannot read line {} of stdin", pipe.line_no + 1)
+                })?;
+                pipe.on_line(session, line).await?;
             }
             frame = session.next_frame() => {
-                let frame = frame?.ok_or_else(|| ClientError::Closed { addr: session.addr().to_owned() })?;
-                let Some(reply) = session.reply_of(&frame) else { continue };
-                let Some(sent) = pending.pop_front() else { continue };
-                deadline = Instant::now() + timeout;
-                match reply {
-                    Reply::Refused { detail, .. } => {
-                        failed += 1;
-                        eprintln!("line {} not delivered: {detail}", sent.line);
-                    }
-                    Reply::Users(users) => {
-                        for user in users {
-                            print_line(&mut out, &user)?;
-                        }
-                    }
-                    Reply::Echo { .. } | Reply::WhisperCopy { .. } => {
-                        tracing::debug!(line = sent.line, frame = ?sent.frame, "Delivered");
-                    }
-                }
+                let frame = frame?.ok_or_else(|| ClientError::Closed {
+                    addr: session.addr().to_owned(),
+                })?;
+                pipe.on_frame(session, &frame)?;
             }
-            () = sleep_until(deadline), if !pending.is_empty() => {
-                return Err(ClientError::Timeout { addr: session.addr().to_owned(), waited: timeout })
-                    .with_context(|| format!("line {} was not confirmed", pending[0].line));
+            () = sleep_until(pipe.deadline), if !pipe.pending.is_empty() => {
+                let err = ClientError::Timeout {
+                    addr: session.addr().to_owned(),
+                    waited: pipe.timeout,
+                };
+                return Err(err).context(format!("line {} was not confirmed", pipe.pending[0].line));
             }
         }
     }
-    out.flush().ok();
-    if failed > 0 {
-        anyhow::bail!("{failed} of {line_no} lines were not delivered (see above)");
+    if pipe.failed > 0 {
+        anyhow::bail!(
+            "{} of {} lines were not delivered (see above)",
+            pipe.failed,
+            pipe.line_no
+        );
     }
     Ok(())
+}
+
+impl Pipeline {
+    /// Parses and sends one stdin line (`None`: end of input).
+    async fn on_line(&mut self, session: &mut Session, line: Option<String>) -> anyhow::Result<()> {
+        let Some(line) = line else {
+            self.eof = true;
+            return Ok(());
+        };
+        self.line_no += 1;
+        let frame = match input::parse(&line) {
+            Err(InputError::Blank) => return Ok(()),
+            Err(e) => {
+                self.refused_here(&e);
+                return Ok(());
+            }
+            Ok(Input::Quit) => {
+                self.eof = true;
+                return Ok(());
+            }
+            Ok(Input::Help) => {
+                print_line(&mut std::io::stdout().lock(), &input::help_text())?;
+                return Ok(());
+            }
+            Ok(input) => input
+                .into_frame()
+                .expect("Help and Quit were handled above"),
+        };
+        match session.send(&frame).await {
+            Err(e @ ClientError::TooLarge { .. }) => {
+                self.refused_here(&e);
+                return Ok(());
+            }
+            other => other?,
+        }
+        if self.pending.is_empty() {
+            self.deadline = Instant::now() + self.timeout;
+        }
+        self.pending.push_back(Pending {
+            line: self.line_no,
+            frame,
+        });
+        Ok(())
+    }
+
+    /// Matches a server frame against the oldest pending line.
+    fn on_frame(&mut self, session: &Session, frame: &ServerFrame) -> anyhow::Result<()> {
+        let Some(reply) = session.reply_of(frame) else {
+            return Ok(());
+        };
+        let Some(sent) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        self.deadline = Instant::now() + self.timeout;
+        match reply {
+            Reply::Refused { detail, .. } => {
+                self.failed += 1;
+                eprintln!("line {} not delivered: {detail}", sent.line);
+            }
+            Reply::Users(users) => print_users(&users, session.name())?,
+            Reply::Echo { .. } | Reply::WhisperCopy { .. } => {
+                tracing::debug!(line = sent.line, frame = ?sent.frame, "Delivered");
+            }
+        }
+        Ok(())
+    }
+
+    /// A line refused before it reached the server.
+    fn refused_here(&mut self, err: &dyn std::fmt::Display) {
+        self.failed += 1;
+        eprintln!("line {} not sent: {err}", self.line_no);
+    }
 }
