@@ -90,3 +90,21 @@ fn a_user_list_of_ten_thousand_longest_names_fits_the_client_limit() {
         vec![Outcome::Frame(frame)]
     );
 }
+
+/// A broadcast has the bytes the README shows: the wire format does not drift unnoticed.
+#[test]
+fn a_server_msg_has_the_documented_wire_bytes() {
+    let frame = ServerFrame::Msg {
+        from: "bob".into(),
+        text: "hi".into(),
+        at: 1_700_000_000_000,
+    };
+    let expected: &[u8] = &[
+        0x00, 0x00, 0x00, 0x11, // length 17
+        0x01, // variant 1: Msg
+        0x03, b'b', b'o', b'b', // from
+        0x02, b'h', b'i', // text
+        0xfd, 0x00, 0xd0, 0xca, 0x9f, 0x17, 0x03, 0x00, 0x00, // at: zig-zag, 8-byte varint
+    ];
+    assert_eq!(codec::encode(&frame).unwrap().as_bytes().as_ref(), expected);
+}
