@@ -64,6 +64,18 @@ pub enum ConfigError {
         /// What would have been accepted.
         expected: String,
     },
+    /// A key names a file that cannot be used (a TLS certificate, say).
+    #[error("{}: [{section}] {key}: {problem}", path.display())]
+    File {
+        /// The config file.
+        path: PathBuf,
+        /// The section, without brackets.
+        section: String,
+        /// The key.
+        key: String,
+        /// What is wrong with the file it names; its message names that file.
+        problem: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A loaded `config.ini`, or the built-in defaults when there is none.
@@ -146,6 +158,33 @@ impl ConfigFile {
                 value: raw.to_owned(),
                 expected: expected.to_owned(),
             }),
+        }
+    }
+
+    /// `[section] key` as a file path, if set. A relative path is taken from the directory
+    /// of the config file, not the working directory, so that files kept beside
+    /// `config.ini` are found however the program was started.
+    pub fn file_path(&self, section: &str, key: &str) -> Option<PathBuf> {
+        let raw = Path::new(self.raw(section, key)?);
+        let dir = self.path.as_deref().and_then(Path::parent);
+        Some(match dir {
+            Some(dir) if raw.is_relative() => dir.join(raw),
+            _ => raw.to_owned(),
+        })
+    }
+
+    /// The error for a file named by `[section] key` that cannot be used.
+    pub fn file_error(
+        &self,
+        section: &str,
+        key: &str,
+        problem: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ConfigError {
+        ConfigError::File {
+            path: self.path.clone().unwrap_or_else(|| DEFAULT_FILE.into()),
+            section: section.to_owned(),
+            key: key.to_owned(),
+            problem: problem.into(),
         }
     }
 
@@ -272,6 +311,29 @@ mod tests {
         assert!(
             err.to_string().starts_with("no/such/chat.ini: cannot read"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_relative_file_path_is_taken_from_the_config_files_directory() {
+        let file = ConfigFile::parse(
+            Path::new("etc/chat/config.ini"),
+            "[tls]\ncert = cert.pem\nkey = /keys/key.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.file_path("tls", "cert"),
+            Some(PathBuf::from("etc/chat/cert.pem"))
+        );
+        assert_eq!(
+            file.file_path("tls", "key"),
+            Some(PathBuf::from("/keys/key.pem"))
+        );
+        assert_eq!(file.file_path("tls", "ca"), None);
+        let err = file.file_error("tls", "cert", "etc/chat/cert.pem: cannot read");
+        assert_eq!(
+            err.to_string(),
+            "etc/chat/config.ini: [tls] cert: etc/chat/cert.pem: cannot read"
         );
     }
 

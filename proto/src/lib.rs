@@ -7,6 +7,7 @@
 //! - [`validate`]: the rules for names and messages.
 //! - `config` (feature `config`): finding and reading `config.ini`.
 //! - `logging` (feature `logging`): the house log format.
+//! - `tls` (feature `tls`): reading the PEM certificates and keys TLS needs.
 //!
 //! ```
 //! use chat_proto::{codec, ClientFrame};
@@ -26,6 +27,8 @@ pub mod frame;
 pub mod input;
 #[cfg(feature = "logging")]
 pub mod logging;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod validate;
 
 pub use codec::{CodecError, EncodedFrame};
