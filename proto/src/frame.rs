@@ -166,6 +166,9 @@ pub enum ErrorKind {
     SlowConsumer,
     /// The server is stopping; the connection is closed.
     ShuttingDown,
+    /// Rate-limited again and again (`flood_disconnect_after` refusals within
+    /// `flood_window`); the connection is closed.
+    Flooding,
 }
 
 impl ErrorKind {
@@ -190,7 +193,8 @@ impl ErrorKind {
             | ErrorKind::AuthFailed
             | ErrorKind::Timeout
             | ErrorKind::SlowConsumer
-            | ErrorKind::ShuttingDown => true,
+            | ErrorKind::ShuttingDown
+            | ErrorKind::Flooding => true,
         }
     }
 
@@ -213,6 +217,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::SlowConsumer => "slow_consumer",
             ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::Flooding => "flooding",
         }
     }
 }

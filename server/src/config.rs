@@ -5,9 +5,12 @@
 //! Every key read here is documented in the shipped `config.ini`.
 
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 
+use crate::auth::Password;
 use crate::cli::Cli;
 
 /// `[limits] send_queue` when the file does not set it.
@@ -17,15 +20,71 @@ use crate::cli::Cli;
 /// at most 1024 shared frames (each a reference to a buffer already sent to everyone else).
 pub const DEFAULT_SEND_QUEUE: usize = 1024;
 
+/// `[limits] handshake_timeout` when the file does not set it: ten seconds is ages for a
+/// client (it sends `Hello` at once) and short enough that idle sockets cannot pile up.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[limits] messages_per_second` when the file does not set it: faster than anyone types,
+/// slow enough that one client cannot drown the room.
+pub const DEFAULT_MESSAGES_PER_SECOND: f64 = 5.0;
+
+/// `[limits] burst` when the file does not set it: a pasted paragraph or a quick exchange
+/// goes through at once.
+pub const DEFAULT_BURST: u32 = 10;
+
+/// `[limits] flood_disconnect_after` when the file does not set it: refusals within
+/// [`DEFAULT_FLOOD_WINDOW`] that end the connection. A person who hits the limit stops long
+/// before; a script flooding at ten times the rate gets there in about a second.
+pub const DEFAULT_FLOOD_DISCONNECT_AFTER: u32 = 50;
+
+/// `[limits] flood_window` when the file does not set it.
+pub const DEFAULT_FLOOD_WINDOW: Duration = Duration::from_secs(10);
+
+/// `[limits] ping_interval` when the file does not set it: silence after which the server
+/// checks that a client is still there. Well under the idle timeouts of common NAT boxes.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// `[limits] ping_timeout` when the file does not set it: how long a pinged client has to
+/// send any frame back.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `[limits] max_clients` when the file does not set it: below the common default of 1024
+/// open files per process, so the server refuses politely before `accept` starts failing.
+pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+
+/// `[limits] max_per_ip` when the file does not set it: room for an office behind one NAT
+/// address, while one host cannot take every slot.
+pub const DEFAULT_MAX_PER_IP: usize = 64;
+
+/// The longest any time limit may be: a day. Also keeps every deadline far from the ends of
+/// the clock's range.
+pub const MAX_SECONDS: f64 = 86_400.0;
+
 /// The keys of `[limits]` the server reads.
-pub const LIMITS_KEYS: &[&str] = &["send_queue"];
+pub const LIMITS_KEYS: &[&str] = &[
+    "send_queue",
+    "handshake_timeout",
+    "messages_per_second",
+    "burst",
+    "flood_disconnect_after",
+    "flood_window",
+    "ping_interval",
+    "ping_timeout",
+    "max_clients",
+    "max_per_ip",
+];
+
+/// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
+pub const SERVER_ONLY_KEYS: &[&str] = &["password"];
 
 /// Sections of the shared `config.ini` that belong to other programs (the client): not
 /// warned about, not read.
 pub const FOREIGN_SECTIONS: &[&str] = &["client"];
 
 /// Everything the server needs to run, after flags and file are resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// For each limit, `None` or `0` means "off", as documented in `config.ini`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Name or address to listen on; a name may resolve to several addresses (see
     /// [`crate::server::bind`]).
@@ -37,8 +96,68 @@ pub struct Config {
     /// Bound of each client's outbound queue, in frames; a client whose queue is full when a
     /// frame arrives for it is a slow consumer and is removed.
     pub send_queue: usize,
+    /// How long a connection may take to be welcomed; `None`: forever.
+    pub handshake_timeout: Option<Duration>,
+    /// Sustained rate of metered frames per client ([`crate::flood`]); `0.0` turns flood
+    /// control off.
+    pub messages_per_second: f64,
+    /// Metered frames a client may send at once before the rate applies.
+    pub burst: u32,
+    /// Refusals within `flood_window` that end the connection; `0`: never.
+    pub flood_disconnect_after: u32,
+    /// The window `flood_disconnect_after` counts refusals in.
+    pub flood_window: Duration,
+    /// Silence after which a registered client is pinged; `None`: never.
+    pub ping_interval: Option<Duration>,
+    /// How long a pinged client has to send a frame before it is closed.
+    pub ping_timeout: Duration,
+    /// Connections served at once, registered or not; `0`: no limit.
+    pub max_clients: usize,
+    /// Connections served at once from one IP address; `0`: no limit.
+    pub max_per_ip: usize,
+    /// `[server] password`: what `Hello` must carry; `None` (absent or empty): anyone may join.
+    pub password: Option<Password>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
+}
+
+/// A number of seconds as written in `config.ini`: fractions allowed (`0.5`), at most
+/// [`MAX_SECONDS`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Seconds(Duration);
+
+impl FromStr for Seconds {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text.parse::<f64>() {
+            Ok(secs) if (0.0..=MAX_SECONDS).contains(&secs) => {
+                Ok(Seconds(Duration::from_secs_f64(secs)))
+            }
+            _ => Err(()),
+        }
+    }
+}
+
+/// Reads a duration key in seconds; with `zero_is_off`, `0` gives `None`.
+fn seconds(
+    file: &ConfigFile,
+    key: &str,
+    default: Duration,
+    zero_is_off: bool,
+) -> Result<Option<Duration>, ConfigError> {
+    let (expected, least) = if zero_is_off {
+        ("a number of seconds (0 to 86400; 0 turns it off)", 0.0)
+    } else {
+        (
+            "a number of seconds (more than 0, at most 86400)",
+            f64::MIN_POSITIVE,
+        )
+    };
+    let Seconds(value) = file.get("limits", key, Seconds(default), expected, |s| {
+        s.0.as_secs_f64() >= least
+    })?;
+    Ok(Some(value).filter(|d| !d.is_zero()))
 }
 
 /// A resolved [`Config`] and what the file had that the server does not know.
@@ -66,7 +185,12 @@ impl Config {
         if let Some(port) = cli.port {
             config.port = port;
         }
-        let mut known = vec![("server", ServerSection::KEYS), ("limits", LIMITS_KEYS)];
+        let server_keys: Vec<&str> = ServerSection::KEYS
+            .iter()
+            .chain(SERVER_ONLY_KEYS)
+            .copied()
+            .collect();
+        let mut known = vec![("server", &server_keys[..]), ("limits", LIMITS_KEYS)];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
             .unknown_keys(&known)
@@ -90,11 +214,54 @@ impl Config {
             "a number of frames (1 to 1000000)",
             |n| (1..=1_000_000).contains(n),
         )?;
+        let defaults = Config::default();
+        let count = |key: &str, default: usize| {
+            file.get(
+                "limits",
+                key,
+                default,
+                "a number (0 to 1000000; 0 means no limit)",
+                |n| *n <= 1_000_000,
+            )
+        };
         Ok(Config {
             host: server.host,
             port: server.port,
             buffsize: server.buffsize,
             send_queue,
+            handshake_timeout: seconds(file, "handshake_timeout", DEFAULT_HANDSHAKE_TIMEOUT, true)?,
+            messages_per_second: file.get(
+                "limits",
+                "messages_per_second",
+                DEFAULT_MESSAGES_PER_SECOND,
+                "a rate per second (0 to 1000000; 0 turns flood control off)",
+                |r| (0.0..=1_000_000.0).contains(r),
+            )?,
+            burst: file.get(
+                "limits",
+                "burst",
+                DEFAULT_BURST,
+                "a number of messages (1 to 1000000)",
+                |n| (1..=1_000_000).contains(n),
+            )?,
+            flood_disconnect_after: file.get(
+                "limits",
+                "flood_disconnect_after",
+                DEFAULT_FLOOD_DISCONNECT_AFTER,
+                "a number of refused messages (0 to 1000000; 0 never disconnects)",
+                |n| *n <= 1_000_000,
+            )?,
+            flood_window: seconds(file, "flood_window", DEFAULT_FLOOD_WINDOW, false)?
+                .unwrap_or(DEFAULT_FLOOD_WINDOW),
+            ping_interval: seconds(file, "ping_interval", DEFAULT_PING_INTERVAL, true)?,
+            ping_timeout: seconds(file, "ping_timeout", DEFAULT_PING_TIMEOUT, false)?
+                .unwrap_or(DEFAULT_PING_TIMEOUT),
+            max_clients: count("max_clients", defaults.max_clients)?,
+            max_per_ip: count("max_per_ip", defaults.max_per_ip)?,
+            password: file
+                .raw("server", "password")
+                .filter(|p| !p.is_empty())
+                .map(Password::new),
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -109,6 +276,16 @@ impl Default for Config {
             port: server.port,
             buffsize: server.buffsize,
             send_queue: DEFAULT_SEND_QUEUE,
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            messages_per_second: DEFAULT_MESSAGES_PER_SECOND,
+            burst: DEFAULT_BURST,
+            flood_disconnect_after: DEFAULT_FLOOD_DISCONNECT_AFTER,
+            flood_window: DEFAULT_FLOOD_WINDOW,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+            ping_timeout: DEFAULT_PING_TIMEOUT,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            max_per_ip: DEFAULT_MAX_PER_IP,
+            password: None,
             source: None,
         }
     }
@@ -153,6 +330,40 @@ mod tests {
             err.to_string(),
             "test.ini: [limits] send_queue = \"0\": expected a number of frames (1 to 1000000)"
         );
+    }
+
+    #[test]
+    fn zero_turns_a_limit_off_and_seconds_take_fractions() {
+        let config = Config::from_file(&parse(
+            "[server]\npassword =\n[limits]\nhandshake_timeout = 0\nping_interval = 0.25\n\
+             messages_per_second = 0\nmax_clients = 0\nmax_per_ip = 3\n",
+        ))
+        .unwrap();
+        assert_eq!(config.handshake_timeout, None);
+        assert_eq!(config.ping_interval, Some(Duration::from_millis(250)));
+        assert_eq!(config.messages_per_second, 0.0);
+        assert_eq!((config.max_clients, config.max_per_ip), (0, 3));
+        assert_eq!(config.password, None, "an empty password is no password");
+        let with = Config::from_file(&parse("[server]\npassword = s3cret\n")).unwrap();
+        assert!(with.password.is_some_and(|p| p.matches("s3cret")));
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused() {
+        for (line, expected) in [
+            ("ping_timeout = 0", "more than 0"),
+            ("flood_window = 0", "more than 0"),
+            ("handshake_timeout = -1", "0 turns it off"),
+            ("handshake_timeout = 1e9", "0 to 86400"),
+            ("burst = 0", "1 to 1000000"),
+            ("messages_per_second = nan", "a rate per second"),
+            ("messages_per_second = inf", "a rate per second"),
+            ("max_per_ip = -1", "0 means no limit"),
+        ] {
+            let err = Config::from_file(&parse(&format!("[limits]\n{line}\n"))).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(expected), "{line}: {text}");
+        }
     }
 
     #[test]

@@ -10,10 +10,14 @@
 //! queue in batches: all frames waiting go out in one vectored write (or one buffer for a
 //! stream without vectored writes), and the stream is flushed only when the queue is empty.
 //!
+//! Beside the socket, the reader loop waits on the connection's [`Watchdog`] (handshake
+//! timeout, keepalive pings) and charges frames to its [`FloodControl`].
+//!
 //! A connection ends in one of these ways, always logged with the peer and the reason: `Bye`,
-//! end of stream, a fatal refusal (wrong version, oversize frame), a broken stream, the
-//! queue overflowing (slow consumer), or server shutdown. It then leaves the room, and the
-//! writer gets [`FLUSH_TIMEOUT`] to write what is still queued before the socket is closed.
+//! end of stream, a fatal refusal (wrong version, oversize frame, wrong password, flooding),
+//! a broken stream, a deadline (no `Hello` in time, no answer to a ping), the queue
+//! overflowing (slow consumer), or server shutdown. It then leaves the room, and the writer
+//! gets [`FLUSH_TIMEOUT`] to write what is still queued before the socket is closed.
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -26,13 +30,17 @@ use chat_proto::{ClientFrame, CodecError, EncodedFrame, ErrorKind, FrameReader, 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::Admission;
 use crate::commands::{self, Context, Flow, Session};
+use crate::config::Config;
+use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::Hub;
 use crate::registry::{LeaveReason, Outbox};
+use crate::watchdog::{Alarm, Watchdog};
 
 /// How long a closing connection may spend writing what is still queued for its client.
 /// Bounds a shutdown as well: every connection is closing then.
@@ -59,10 +67,10 @@ pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_millis(500);
 pub struct Shared {
     /// The room.
     pub hub: Arc<Hub>,
-    /// Largest frame body accepted from a client.
-    pub buffsize: usize,
-    /// Bound of each client's outbound queue, in frames.
-    pub send_queue: usize,
+    /// The settings: frame limit, queue bound, deadlines, flood control, password.
+    pub config: Arc<Config>,
+    /// The connection limits, checked before a connection is served.
+    pub admission: Admission,
     /// Cancelled when the server stops; every reader loop then ends.
     pub shutdown: CancellationToken,
     /// Tracks every connection task and writer task, so shutdown can wait for them to flush.
@@ -75,21 +83,34 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (queue, queued) = mpsc::channel(shared.send_queue);
+    let (queue, queued) = mpsc::channel(shared.config.send_queue);
     let overflowed = CancellationToken::new();
     let writer = shared
         .tracker
         .spawn(write_loop(writer, queued, overflowed.clone()));
     let outbox = Outbox::new(queue, overflowed.clone());
-    let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.buffsize);
+    let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
     let mut ctx = Context {
         hub: &shared.hub,
         outbox: &outbox,
         peer,
         session: &mut session,
+        password: shared.config.password.as_ref(),
     };
-    let reason = read_loop(&mut frames, &mut ctx, &shared.shutdown, &overflowed).await;
+    let now = Instant::now();
+    let mut guards = Guards {
+        watchdog: Watchdog::new(&shared.config, now),
+        flood: FloodControl::new(&shared.config, now),
+    };
+    let reason = read_loop(
+        &mut frames,
+        &mut ctx,
+        &mut guards,
+        &shared.shutdown,
+        &overflowed,
+    )
+    .await;
     leave(&shared.hub, &session, &outbox, peer, &reason);
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
@@ -152,16 +173,143 @@ async fn close<R>(
     // for the close and answers it with its own. At shutdown nobody waits for anyone.
     let peer_may_still_send = matches!(reason, LeaveReason::Bye | LeaveReason::Refused(_));
     if flushed && peer_may_still_send {
-        let until = deadline.min(Instant::now() + LINGER);
-        let mut rest = (&mut reader).take(LINGER_BYTES);
-        let _ = timeout_at(until, tokio::io::copy(&mut rest, &mut tokio::io::sink())).await;
+        linger(&mut reader, deadline).await;
     }
 }
 
+/// Reads and discards what the peer still sends, until it closes, [`LINGER`] passes, or
+/// `deadline`, whichever is first: closing with unread input would reset the connection.
+async fn linger<R>(reader: &mut R, deadline: Instant)
+where
+    R: AsyncRead + Unpin,
+{
+    let until = deadline.min(Instant::now() + LINGER);
+    let mut rest = reader.take(LINGER_BYTES);
+    let _ = timeout_at(until, tokio::io::copy(&mut rest, &mut tokio::io::sink())).await;
+}
+
+/// Answers a connection the server will not serve (full, too many from one address) with
+/// `Error{kind}` and closes it, all within [`FLUSH_TIMEOUT`]. No tasks, no queue, no reader
+/// buffer: a refused peer costs one small write.
+pub async fn turn_away<R, W>(mut reader: R, mut writer: W, kind: ErrorKind, detail: String)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + FLUSH_TIMEOUT;
+    let Ok(frame) = encode(&ServerFrame::Error { kind, detail }) else {
+        return;
+    };
+    let sent = timeout_at(deadline, async {
+        writer.write_all(frame.as_bytes()).await?;
+        writer.shutdown().await
+    })
+    .await;
+    // A client sends `Hello` right after connecting; without this the unread `Hello` would
+    // reset the connection and could destroy the error before it is read.
+    if matches!(sent, Ok(Ok(()))) {
+        linger(&mut reader, deadline).await;
+    }
+}
+
+/// What the reader loop keeps beside the session: its clock and its flood control.
+#[derive(Debug)]
+struct Guards {
+    /// Handshake deadline and keepalive.
+    watchdog: Watchdog,
+    /// `None` when flood control is off.
+    flood: Option<FloodControl>,
+}
+
+/// What woke the reader loop.
+#[derive(Debug)]
+enum Event {
+    /// A deadline of the [`Watchdog`].
+    Alarm(Alarm),
+    /// The socket: a frame, the end, or an error.
+    Frame(Result<Option<ClientFrame>, CodecError>),
+}
+
+/// What flood control says about one metered frame.
+#[derive(Debug)]
+enum Charge {
+    /// Handle it.
+    Go,
+    /// Refused (the client was told); read the next frame.
+    Skip,
+    /// A flood: close with this reason (the client was told).
+    Close(LeaveReason),
+}
+
+impl Guards {
+    /// Charges one metered frame; answers a refusal with `RateLimited` or `Flooding`.
+    fn charge(&mut self, ctx: &Context<'_>) -> Charge {
+        let Some(flood) = &mut self.flood else {
+            return Charge::Go;
+        };
+        match flood.charge(Instant::now()) {
+            Verdict::Allowed => Charge::Go,
+            Verdict::Refused { first } => {
+                let limit = flood.describe();
+                if first {
+                    tracing::warn!(peer = %ctx.peer, "Rate limiting: {limit}");
+                } else {
+                    tracing::debug!(peer = %ctx.peer, "Rate limited: {limit}");
+                }
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::RateLimited,
+                    detail: format!("too many messages, {limit}: this one was not handled"),
+                });
+                Charge::Skip
+            }
+            Verdict::Disconnect { refused, window } => {
+                let why = format!(
+                    "flooding: {refused} messages refused within {}",
+                    seconds(window)
+                );
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::Flooding,
+                    detail: format!("disconnected for {why}"),
+                });
+                Charge::Close(LeaveReason::Refused(why))
+            }
+        }
+    }
+}
+
+/// `10 s`, `0.5 s`: a duration as the config file writes it.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// Sleeps until the alarm's time and returns it; never returns when there is none.
+async fn alarm_at(next: Option<(Instant, Alarm)>) -> Alarm {
+    match next {
+        Some((at, alarm)) => {
+            sleep_until(at).await;
+            alarm
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Tells the client its time is up and gives the reason to leave with.
+fn time_out(ctx: &Context<'_>, why: String) -> LeaveReason {
+    ctx.reply(&ServerFrame::Error {
+        kind: ErrorKind::Timeout,
+        detail: why.clone(),
+    });
+    LeaveReason::TimedOut(why)
+}
+
 /// Reads and dispatches frames until the connection should end, and says why.
+///
+/// Deadlines come before frames in the `select!`: a client that keeps sending cannot keep
+/// its handshake open past the deadline.
 async fn read_loop<R>(
     frames: &mut FrameReader<R, ClientFrame>,
     ctx: &mut Context<'_>,
+    guards: &mut Guards,
     shutdown: &CancellationToken,
     overflowed: &CancellationToken,
 ) -> LeaveReason
@@ -170,34 +318,73 @@ where
 {
     let peer = ctx.peer;
     loop {
-        let next = tokio::select! {
+        let registered = matches!(ctx.session, Session::Registered(_));
+        let next_alarm = guards.watchdog.next(registered);
+        let event = tokio::select! {
             biased;
             () = overflowed.cancelled() => return LeaveReason::SlowConsumer,
             () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
-            next = frames.read_frame() => next,
+            alarm = alarm_at(next_alarm) => Event::Alarm(alarm),
+            next = frames.read_frame() => Event::Frame(next),
         };
-        match next {
-            Ok(Some(frame)) => {
+        if let Event::Frame(Ok(Some(_)) | Err(CodecError::Malformed(_))) = &event {
+            guards.watchdog.heard(Instant::now());
+        }
+        match event {
+            Event::Alarm(Alarm::PingDue) => {
+                ctx.reply(&ServerFrame::Ping);
+                guards.watchdog.pinged(Instant::now());
+            }
+            Event::Alarm(Alarm::HandshakeExpired(limit)) => {
+                return time_out(ctx, format!("no Hello within {}", seconds(limit)));
+            }
+            Event::Alarm(Alarm::PingUnanswered(limit)) => {
+                return time_out(
+                    ctx,
+                    format!("no answer to a ping within {}", seconds(limit)),
+                );
+            }
+            Event::Frame(Ok(Some(frame))) => {
+                if flood::is_metered(&frame) {
+                    match guards.charge(ctx) {
+                        Charge::Go => {}
+                        Charge::Skip => continue,
+                        Charge::Close(reason) => return reason,
+                    }
+                }
                 if let Flow::Close(reason) = commands::dispatch(frame, ctx) {
                     return reason;
                 }
             }
-            Ok(None) => return LeaveReason::Closed,
-            Err(CodecError::Malformed(err)) => {
+            Event::Frame(Ok(None)) => return LeaveReason::Closed,
+            Event::Frame(Err(CodecError::Malformed(err))) => {
+                match guards.charge(ctx) {
+                    Charge::Go => {}
+                    Charge::Skip => continue,
+                    Charge::Close(reason) => return reason,
+                }
                 tracing::warn!(%peer, "Bad frame: {err}");
                 ctx.reply(&ServerFrame::Error {
                     kind: ErrorKind::BadFrame,
                     detail: format!("not a valid client frame: {err}"),
                 });
             }
-            Err(err @ CodecError::FrameTooLarge { .. }) => {
+            Event::Frame(Err(err @ CodecError::FrameTooLarge { .. })) => {
                 ctx.reply(&ServerFrame::Error {
                     kind: ErrorKind::FrameTooLarge,
                     detail: err.to_string(),
                 });
                 return LeaveReason::Refused(err.to_string());
             }
-            Err(err) => return LeaveReason::Broken(err.to_string()),
+            Event::Frame(Err(err @ CodecError::Truncated { .. })) => {
+                // The peer closed its sending side mid-frame; it may still be reading.
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::BadFrame,
+                    detail: err.to_string(),
+                });
+                return LeaveReason::Broken(err.to_string());
+            }
+            Event::Frame(Err(err)) => return LeaveReason::Broken(err.to_string()),
         }
     }
 }

@@ -3,9 +3,12 @@
 //! A map of the crate, in the order a frame meets it:
 //!
 //! - [`cli`] and [`config`]: flags, then `config.ini`, then built-in defaults, into one [`Config`].
-//! - [`server`]: the accept loop and the graceful shutdown ([`run`] is its entry point).
+//! - [`server`]: the accept loop and the graceful shutdown ([`run`] is its entry point);
+//!   [`admission`]: the connection limits it checks first.
 //! - [`connection`]: one client; a reader loop (handshake, then commands) and a writer task
-//!   that owns the socket's write half and the client's bounded queue.
+//!   that owns the socket's write half and the client's bounded queue. Beside it,
+//!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
+//! - [`auth`]: the optional server password, compared in constant time.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
 //! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every client, in
 //!   one order for everyone.
@@ -14,13 +17,17 @@
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
 
+pub mod admission;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod flood;
 pub mod hub;
 pub mod registry;
 pub mod server;
+pub mod watchdog;
 
 pub use config::Config;
 pub use server::{bind, run};

@@ -108,6 +108,8 @@ pub enum LeaveReason {
     Refused(String),
     /// The connection broke: a read error or a frame cut off mid-way.
     Broken(String),
+    /// A deadline passed: no `Hello` in time, or no answer to a `Ping`.
+    TimedOut(String),
 }
 
 impl LeaveReason {
@@ -115,7 +117,10 @@ impl LeaveReason {
     pub fn is_fault(&self) -> bool {
         matches!(
             self,
-            LeaveReason::SlowConsumer | LeaveReason::Refused(_) | LeaveReason::Broken(_)
+            LeaveReason::SlowConsumer
+                | LeaveReason::Refused(_)
+                | LeaveReason::Broken(_)
+                | LeaveReason::TimedOut(_)
         )
     }
 }
@@ -129,6 +134,7 @@ impl fmt::Display for LeaveReason {
             LeaveReason::ShuttingDown => f.write_str("server shutting down"),
             LeaveReason::Refused(why) => write!(f, "refused: {why}"),
             LeaveReason::Broken(why) => write!(f, "connection broken: {why}"),
+            LeaveReason::TimedOut(why) => write!(f, "timed out: {why}"),
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::net::{lookup_host, TcpListener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::hub::Hub;
@@ -53,8 +54,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     tracing::info!("Listening on {addr}");
     let shared = Shared {
         hub: Arc::new(Hub::new()),
-        buffsize: config.buffsize,
-        send_queue: config.send_queue,
+        admission: Admission::new(config.max_clients, config.max_per_ip),
+        config: Arc::new(config),
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
     };
@@ -88,7 +89,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     Ok(())
 }
 
-/// Accepts connections forever, each served by its own task.
+/// Accepts connections forever, each served by its own task while it holds a place under
+/// the connection limits; one over them is answered with an error and closed at once.
 async fn accept_loop(listener: &TcpListener, shared: &Shared) {
     loop {
         match listener.accept().await {
@@ -99,9 +101,24 @@ async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                     tracing::debug!(%peer, "Cannot set TCP_NODELAY: {err}");
                 }
                 let (reader, writer) = stream.into_split();
-                shared
-                    .tracker
-                    .spawn(connection::serve(reader, writer, peer, shared.clone()));
+                match shared.admission.admit(peer.ip()) {
+                    Ok(ticket) => {
+                        let serve = connection::serve(reader, writer, peer, shared.clone());
+                        shared.tracker.spawn(async move {
+                            serve.await;
+                            drop(ticket);
+                        });
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(%peer, "Refused connection: {refusal}");
+                        shared.tracker.spawn(connection::turn_away(
+                            reader,
+                            writer,
+                            refusal.kind(),
+                            refusal.to_string(),
+                        ));
+                    }
+                }
             }
             Err(err) => {
                 tracing::error!("Accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");

@@ -136,7 +136,7 @@ async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message
     let server = start_with(Config {
         buffsize: 64 * 1024,
         send_queue: 8,
-        ..Config::default()
+        ..common::test_config()
     })
     .await;
     let mut talker = server.register("talker").await;

@@ -150,9 +150,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with the shipped settings, on a free port.
+    /// A server with the shipped settings, on a free port, without flood control: tests
+    /// send a hundred lines at once, faster than the shipped rate allows.
     pub fn start() -> Server {
-        Server::start_with("[server]\nhost = 127.0.0.1\nport = 0\nbuffsize = 1024\n", 0)
+        Server::start_with(
+            "[server]\nhost = 127.0.0.1\nport = 0\nbuffsize = 1024\n\
+             [limits]\nmessages_per_second = 0\n",
+            0,
+        )
     }
 
     /// A server reading `config` as its `config.ini`, on `port` (0: any free port).

@@ -1,7 +1,9 @@
 //! `Hello`: the handshake. Registers the client under a free, valid name.
 //!
 //! A wrong protocol version ends the connection (nothing else it sends can be trusted to
-//! mean what we think); a bad or taken name does not, so the client can ask again.
+//! mean what we think), and so does a wrong or missing password (a client that does not know
+//! it has no business here, and a closed connection makes guessing slow); a bad or taken name
+//! does not, so the client can ask again.
 
 use std::sync::Arc;
 
@@ -11,14 +13,13 @@ use super::{CommandError, Context, Flow, Session};
 use crate::hub::JoinError;
 use crate::registry::ClientHandle;
 
-/// Checks the version and the name, then joins the room: `Welcome` to the newcomer,
-/// `<name> joined` to everyone else.
+/// Checks the version, the password and the name, then joins the room: `Welcome` to the
+/// newcomer, `<name> joined` to everyone else.
 pub fn handle(
     ctx: &mut Context<'_>,
     version: u32,
     username: String,
-    // Checked once the server has a password setting; accepted and ignored until then.
-    _password: Option<String>,
+    password: Option<String>,
 ) -> Result<Flow, CommandError> {
     if let Session::Registered(name) = &ctx.session {
         return Err(CommandError::AlreadyRegistered(name.clone()));
@@ -28,6 +29,11 @@ pub fn handle(
             client: version,
             server: PROTOCOL_VERSION,
         });
+    }
+    if let Some(expected) = ctx.password {
+        if !password.is_some_and(|given| expected.matches(&given)) {
+            return Err(CommandError::AuthFailed);
+        }
     }
     validate::username(&username).map_err(|source| CommandError::InvalidName {
         name: username.clone(),

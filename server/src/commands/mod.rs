@@ -24,6 +24,7 @@ use chat_proto::codec::encode;
 use chat_proto::validate::{MessageError, NameError};
 use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
 
+use crate::auth::Password;
 use crate::hub::Hub;
 use crate::registry::{LeaveReason, Outbox};
 
@@ -47,6 +48,8 @@ pub struct Context<'a> {
     pub peer: SocketAddr,
     /// Handshake or registered; `Hello` moves it forward.
     pub session: &'a mut Session,
+    /// `[server] password`, which `Hello` must carry when set.
+    pub password: Option<&'a Password>,
 }
 
 impl Context<'_> {
@@ -119,6 +122,9 @@ pub enum CommandError {
     /// The server is stopping and takes no new users.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// `Hello` lacked the server password or carried another. The detail never quotes it.
+    #[error("wrong or missing password")]
+    AuthFailed,
 }
 
 impl CommandError {
@@ -135,6 +141,7 @@ impl CommandError {
                 ErrorKind::InvalidMessage
             }
             CommandError::ShuttingDown => ErrorKind::ShuttingDown,
+            CommandError::AuthFailed => ErrorKind::AuthFailed,
         }
     }
 }
@@ -167,13 +174,9 @@ fn refuse(ctx: &Context<'_>, err: &CommandError) -> Flow {
         Session::Registered(name) => name.to_string(),
         Session::Handshake => "unregistered client".to_owned(),
     };
-    // Everyday mistakes of a person are INFO; anything a correct client never sends is WARN.
-    match kind {
-        ErrorKind::NoSuchUser | ErrorKind::NameTaken => {
-            tracing::info!(peer = %ctx.peer, %kind, "Refused from {who}: {err}");
-        }
-        _ => tracing::warn!(peer = %ctx.peer, %kind, "Refused from {who}: {err}"),
-    }
+    // Every refusal is a WARN line, a typo'd whisper target included: one level shows all
+    // that a peer had refused (probing for names, say), with its address and the reason.
+    tracing::warn!(peer = %ctx.peer, %kind, "Refused from {who}: {err}");
     ctx.reply(&ServerFrame::Error {
         kind,
         detail: err.to_string(),

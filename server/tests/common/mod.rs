@@ -13,6 +13,7 @@ use std::time::Duration;
 use chat_proto::codec::CLIENT_MAX_FRAME;
 use chat_proto::{ClientConnection, ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 use chat_server::Config;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -32,9 +33,21 @@ pub struct TestServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Starts the server with its built-in defaults on a free port of 127.0.0.1.
+/// Starts the server with [`test_config`] on a free port of 127.0.0.1.
 pub async fn start_server() -> TestServer {
-    start_with(Config::default()).await
+    start_with(test_config()).await
+}
+
+/// The built-in defaults without flood control and connection limits, which tests that
+/// send hundreds of messages or open hundreds of connections from 127.0.0.1 would hit. A
+/// test about one of those limits sets it on top of this.
+pub fn test_config() -> Config {
+    Config {
+        messages_per_second: 0.0,
+        max_clients: 0,
+        max_per_ip: 0,
+        ..Config::default()
+    }
 }
 
 /// Starts the server with `config` (host and port are ignored) on a free port of 127.0.0.1.
@@ -80,11 +93,12 @@ impl TestServer {
     }
 }
 
-/// A protocol client whose every read has a timeout.
+/// A protocol client whose every read has a timeout; over plain TCP unless made with
+/// [`TestClient::over`].
 #[derive(Debug)]
-pub struct TestClient {
+pub struct TestClient<S = TcpStream> {
     /// The typed connection, as every real client uses it.
-    pub conn: ClientConnection<TcpStream>,
+    pub conn: ClientConnection<S>,
 }
 
 impl TestClient {
@@ -94,6 +108,13 @@ impl TestClient {
             .await
             .expect("connect in time")
             .expect("connect");
+        TestClient::over(stream)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
+    /// A client over a stream already connected (a TLS one, say), not yet registered.
+    pub fn over(stream: S) -> TestClient<S> {
         TestClient {
             conn: ClientConnection::new(stream, CLIENT_MAX_FRAME),
         }
