@@ -26,6 +26,12 @@ pub const DEFAULT_PORT: u16 = 6969;
 /// frame body the server accepts from a client.
 pub const DEFAULT_BUFFSIZE: usize = 1024;
 
+/// The largest `buffsize` accepted: half of [`crate::codec::CLIENT_MAX_FRAME`].
+///
+/// A broadcast is the sender's frame plus the sender's name and a timestamp, and it must fit
+/// every client's limit; half leaves room for that with a wide margin.
+pub const MAX_BUFFSIZE: usize = crate::codec::CLIENT_MAX_FRAME / 2;
+
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -246,8 +252,8 @@ impl ServerSection {
                 "server",
                 "buffsize",
                 DEFAULT_BUFFSIZE,
-                "a frame size in bytes (16 to 16777216)",
-                |n| (16..=crate::codec::MAX_ENCODED_BODY).contains(n),
+                "a frame size in bytes (16 to 524288)",
+                |n| (16..=MAX_BUFFSIZE).contains(n),
             )?,
         })
     }

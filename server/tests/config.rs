@@ -31,7 +31,7 @@ fn a_bad_value_stops_start_up_with_one_line_naming_it_and_exit_code_2() {
         ),
         (
             "[server]\nbuffsize = 0\n",
-            "chat-server: config.ini: [server] buffsize = \"0\": expected a frame size in bytes (16 to 16777216)\n",
+            "chat-server: config.ini: [server] buffsize = \"0\": expected a frame size in bytes (16 to 524288)\n",
         ),
         (
             "[limits]\nsend_queue = lots\n",
