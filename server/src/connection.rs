@@ -363,6 +363,12 @@ where
                     Charge::Skip => continue,
                     Charge::Close(reason) => return reason,
                 }
+                // bincode's own messages can span lines; a log entry must not.
+                let err = err
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 tracing::warn!(%peer, "Bad frame: {err}");
                 ctx.reply(&ServerFrame::Error {
                     kind: ErrorKind::BadFrame,

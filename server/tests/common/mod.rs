@@ -3,6 +3,8 @@
 //! tests wait for a frame, a closed stream, a log line or a process exit.
 #![allow(dead_code)]
 
+pub mod logs;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,6 +104,15 @@ pub struct TestClient<S = TcpStream> {
 }
 
 impl TestClient {
+    /// The client's own address: the `peer` the server's log lines name.
+    pub fn peer(&self) -> String {
+        self.conn
+            .get_ref()
+            .local_addr()
+            .expect("a local address")
+            .to_string()
+    }
+
     /// Connects without registering.
     pub async fn connect(addr: SocketAddr) -> TestClient {
         let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
