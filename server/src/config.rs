@@ -12,6 +12,7 @@ use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 
 use crate::auth::Password;
 use crate::cli::Cli;
+use crate::tls::{Tls, TLS_KEYS};
 
 /// `[limits] send_queue` when the file does not set it.
 ///
@@ -117,6 +118,8 @@ pub struct Config {
     pub max_per_ip: usize,
     /// `[server] password`: what `Hello` must carry; `None` (absent or empty): anyone may join.
     pub password: Option<Password>,
+    /// `[tls] cert` and `key`, loaded: `Some` serves TLS instead of plain TCP.
+    pub tls: Option<Tls>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
 }
@@ -190,7 +193,11 @@ impl Config {
             .chain(SERVER_ONLY_KEYS)
             .copied()
             .collect();
-        let mut known = vec![("server", &server_keys[..]), ("limits", LIMITS_KEYS)];
+        let mut known = vec![
+            ("server", &server_keys[..]),
+            ("limits", LIMITS_KEYS),
+            ("tls", TLS_KEYS),
+        ];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
             .unknown_keys(&known)
@@ -262,6 +269,7 @@ impl Config {
                 .raw("server", "password")
                 .filter(|p| !p.is_empty())
                 .map(Password::new),
+            tls: Tls::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -286,6 +294,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
             password: None,
+            tls: None,
             source: None,
         }
     }

@@ -9,6 +9,7 @@
 //!   that owns the socket's write half and the client's bounded queue. Beside it,
 //!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
 //! - [`auth`]: the optional server password, compared in constant time.
+//! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
 //! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every client, in
 //!   one order for everyone.
@@ -27,6 +28,7 @@ pub mod flood;
 pub mod hub;
 pub mod registry;
 pub mod server;
+pub mod tls;
 pub mod watchdog;
 
 pub use config::Config;

@@ -4,21 +4,27 @@
 //! [`run`] completes, the server stops accepting, queues `System "server shutting down"` to
 //! everyone (and refuses new joins from then on), cancels every connection's reader, and
 //! waits, bounded in time, for the writers to flush what is queued.
+//!
+//! With `[tls]` set, each accepted socket makes its TLS handshake in its own task before it
+//! is served ([`crate::tls`]); the accept loop itself never waits on a peer.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::ServerFrame;
-use tokio::net::{lookup_host, TcpListener};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{lookup_host, TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Refusal, Ticket};
 use crate::config::Config;
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::hub::Hub;
+use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
 /// so a persistent failure does not spin a core while connections close and free some.
@@ -52,6 +58,9 @@ pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -> io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("Listening on {addr}");
+    if let Some(tls) = &config.tls {
+        tracing::info!("TLS with the certificate {}", tls.cert().display());
+    }
     let shared = Shared {
         hub: Arc::new(Hub::new()),
         admission: Admission::new(config.max_clients, config.max_per_ip),
@@ -89,6 +98,55 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     Ok(())
 }
 
+/// Opens an accepted socket in its own task: plain TCP as it is, TLS after the handshake
+/// (here, so that a slow handshake holds up nobody else), then serves it or turns it away.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    admitted: Result<Ticket, Refusal>,
+    shared: Shared,
+) {
+    let config = Arc::clone(&shared.config);
+    let Some(tls) = &config.tls else {
+        let (reader, writer) = stream.into_split();
+        return serve_or_refuse(reader, writer, peer, admitted, shared).await;
+    };
+    // A refused peer only gets its error: not worth a long wait.
+    let limit = match admitted {
+        Ok(_) => config
+            .handshake_timeout
+            .unwrap_or(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
+        Err(_) => FLUSH_TIMEOUT,
+    };
+    if let Some(stream) = tls.handshake(stream, peer, limit, &shared.shutdown).await {
+        let (reader, writer) = tokio::io::split(stream);
+        serve_or_refuse(reader, writer, peer, admitted, shared).await;
+    }
+}
+
+/// Serves an admitted connection, holding its place under the limits until it ends, or
+/// turns a refused one away with its error.
+async fn serve_or_refuse<R, W>(
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    admitted: Result<Ticket, Refusal>,
+    shared: Shared,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    match admitted {
+        Ok(ticket) => {
+            connection::serve(reader, writer, peer, shared).await;
+            drop(ticket);
+        }
+        Err(refusal) => {
+            connection::turn_away(reader, writer, refusal.kind(), refusal.to_string()).await;
+        }
+    }
+}
+
 /// Accepts connections forever, each served by its own task while it holds a place under
 /// the connection limits; one over them is answered with an error and closed at once.
 async fn accept_loop(listener: &TcpListener, shared: &Shared) {
@@ -100,25 +158,13 @@ async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                 if let Err(err) = stream.set_nodelay(true) {
                     tracing::debug!(%peer, "Cannot set TCP_NODELAY: {err}");
                 }
-                let (reader, writer) = stream.into_split();
-                match shared.admission.admit(peer.ip()) {
-                    Ok(ticket) => {
-                        let serve = connection::serve(reader, writer, peer, shared.clone());
-                        shared.tracker.spawn(async move {
-                            serve.await;
-                            drop(ticket);
-                        });
-                    }
-                    Err(refusal) => {
-                        tracing::warn!(%peer, "Refused connection: {refusal}");
-                        shared.tracker.spawn(connection::turn_away(
-                            reader,
-                            writer,
-                            refusal.kind(),
-                            refusal.to_string(),
-                        ));
-                    }
+                let admitted = shared.admission.admit(peer.ip());
+                if let Err(refusal) = &admitted {
+                    tracing::warn!(%peer, "Refused connection: {refusal}");
                 }
+                shared
+                    .tracker
+                    .spawn(open(stream, peer, admitted, shared.clone()));
             }
             Err(err) => {
                 tracing::error!("Accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");

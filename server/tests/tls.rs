@@ -1,0 +1,249 @@
+//! TLS: with `[tls] cert` and `key` the listener speaks TLS, and everything above the stream
+//! behaves as over plain TCP. Certificates are made at run time: a private CA and a server
+//! certificate for `localhost` and 127.0.0.1 signed by it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_proto::ServerFrame;
+use chat_server::tls::Tls;
+use chat_server::Config;
+use common::{scratch_dir, start_with, test_config, TestClient, TestServer, TIMEOUT};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+/// A private CA and a server certificate it signed, as PEM files in a scratch directory.
+struct Pki {
+    /// The CA certificate, as a client would be given it.
+    ca: CertificateDer<'static>,
+    /// The server's certificate (for `localhost` and 127.0.0.1).
+    cert: PathBuf,
+    /// The server's private key.
+    key: PathBuf,
+    /// Where the files are, for more files a test needs.
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(test: &str) -> Pki {
+        let dir = scratch_dir(test);
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "chat test CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+        Pki {
+            ca: ca.der().clone(),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        }
+    }
+
+    /// The test settings, serving TLS with this certificate.
+    fn config(&self) -> Config {
+        Config {
+            tls: Some(Tls::load(&self.cert, &self.key).expect("the test certificate loads")),
+            ..test_config()
+        }
+    }
+
+    /// A TLS client that trusts only this CA.
+    async fn connect(&self, server: &TestServer) -> TestClient<TlsStream<TcpStream>> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = tokio::time::timeout(
+            TIMEOUT,
+            TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .expect("the TLS handshake finishes in time")
+        .expect("the server's certificate is trusted");
+        TestClient::over(tls)
+    }
+
+    /// A TLS client registered as `name`.
+    async fn register(&self, server: &TestServer, name: &str) -> TestClient<TlsStream<TcpStream>> {
+        let mut client = self.connect(server).await;
+        match client.hello(name).await {
+            ServerFrame::Welcome { username, .. } => assert_eq!(username, name),
+            other => panic!("{name}: expected Welcome, got {other:?}"),
+        }
+        client
+    }
+}
+
+/// Reads raw bytes until the server closes the connection; panics if it stays open past
+/// [`TIMEOUT`].
+async fn until_closed(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(TIMEOUT, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return,
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("the server kept the connection open"),
+        }
+    }
+}
+
+/// Over TLS, with a client that trusts the server's CA: `Welcome`, a broadcast reaching both
+/// clients with the sender's registered name, a whisper, and `Bye` closing cleanly.
+#[tokio::test]
+async fn tls_clients_are_welcomed_and_chat_as_over_plain_tcp() {
+    let pki = Pki::new("tls-chat");
+    let server = start_with(pki.config()).await;
+    let mut ann = pki.register(&server, "ann").await;
+    let mut bob = pki.register(&server, "bob").await;
+
+    ann.say("hello over TLS").await;
+    for client in [&mut ann, &mut bob] {
+        match client.recv_skipping_notices().await {
+            ServerFrame::Msg { from, text, .. } => {
+                assert_eq!((from.as_str(), text.as_str()), ("ann", "hello over TLS"));
+            }
+            other => panic!("expected the broadcast, got {other:?}"),
+        }
+    }
+    bob.send(chat_proto::ClientFrame::Whisper {
+        to: "ann".into(),
+        text: "psst".into(),
+    })
+    .await;
+    assert!(
+        matches!(ann.recv_skipping_notices().await, ServerFrame::Whisper { from, .. } if from == "bob")
+    );
+    bob.send(chat_proto::ClientFrame::Bye).await;
+    assert!(bob
+        .until_closed()
+        .await
+        .iter()
+        .all(|f| !matches!(f, ServerFrame::Error { .. })));
+    assert_eq!(ann.until_notice("bob left").await, []);
+    server.shutdown().await;
+}
+
+/// A plain-TCP client on the TLS port (speaking the chat protocol, or nothing at all) is
+/// closed; meanwhile TLS clients are accepted and served, so a handshake that never comes
+/// holds up nobody, and the registered client misses nothing.
+#[tokio::test]
+async fn plain_tcp_on_the_tls_port_is_closed_without_hurting_anyone() {
+    let pki = Pki::new("tls-plain-client");
+    let server = start_with(Config {
+        handshake_timeout: Some(Duration::from_millis(300)),
+        ..pki.config()
+    })
+    .await;
+    let mut ann = pki.register(&server, "ann").await;
+
+    // Connected, silent: its TLS handshake never starts.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    // The chat protocol in the clear: not a TLS record.
+    let mut plain = TcpStream::connect(server.addr).await.unwrap();
+    let hello = chat_proto::codec::encode(&common::hello("mallory")).unwrap();
+    plain.write_all(hello.as_bytes()).await.unwrap();
+
+    // While the silent one still waits for its handshake, a new TLS client is served.
+    let mut bob = pki.register(&server, "bob").await;
+    ann.say("still here").await;
+    for client in [&mut ann, &mut bob] {
+        match client.recv_skipping_notices().await {
+            ServerFrame::Msg { text, .. } => assert_eq!(text, "still here"),
+            other => panic!("expected the broadcast, got {other:?}"),
+        }
+    }
+
+    until_closed(&mut plain).await;
+    // The silent one is closed by the handshake timeout, with a log line.
+    until_closed(&mut silent).await;
+
+    ann.send(chat_proto::ClientFrame::ListUsers).await;
+    assert_eq!(
+        ann.recv_skipping_notices().await,
+        ServerFrame::UserList {
+            users: vec!["ann".into(), "bob".into()]
+        },
+        "nobody registered in the clear"
+    );
+    server.shutdown().await;
+}
+
+/// Runs the real binary in `dir` until it exits; its exit code and stderr.
+fn run_to_exit(dir: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--port", "0"])
+        .current_dir(dir)
+        .output()
+        .expect("run chat-server");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `[tls]` section the server cannot serve stops start-up with exit code 2 and one line
+/// naming the config file, the key and the file at fault.
+#[test]
+fn unusable_tls_files_stop_start_up_naming_the_file() {
+    let pki = Pki::new("tls-bad-files");
+    std::fs::write(
+        pki.dir.join("other-key.pem"),
+        KeyPair::generate().unwrap().serialize_pem(),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "cert = missing.pem\nkey = key.pem\n",
+            "config.ini: [tls] cert: missing.pem: cannot read: ",
+        ),
+        (
+            "cert = key.pem\nkey = key.pem\n",
+            "config.ini: [tls] cert: key.pem: no PEM CERTIFICATE in it",
+        ),
+        (
+            "cert = cert.pem\nkey = cert.pem\n",
+            "config.ini: [tls] key: cert.pem: no PEM PRIVATE KEY in it",
+        ),
+        (
+            "cert = cert.pem\nkey = other-key.pem\n",
+            "config.ini: [tls] key: other-key.pem: not usable with cert.pem: ",
+        ),
+        ("cert = cert.pem\n", "config.ini: [tls] key: missing: "),
+    ];
+    for (tls, expected) in cases {
+        std::fs::write(
+            pki.dir.join("config.ini"),
+            format!("[server]\nhost = 127.0.0.1\n[tls]\n{tls}"),
+        )
+        .unwrap();
+        let (code, stderr) = run_to_exit(&pki.dir);
+        assert_eq!(code, Some(2), "{tls}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("chat-server: {expected}")) && stderr.lines().count() == 1,
+            "{tls}: {stderr}"
+        );
+    }
+}
