@@ -67,6 +67,8 @@ pub enum Command {
     Listen(cmd::listen::Listen),
     /// Chat interactively: line editing, history, Tab completion
     Repl(cmd::repl::Repl),
+    /// Measure the server: deliveries/s, loss and latency with many clients, or idle memory
+    Bench(cmd::bench::Bench),
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).

@@ -4,6 +4,7 @@
 //! `--log-file`); `repl` owns its threads and logs only to a file. Errors end up in
 //! [`error_line`], which adds what to try for the failures people hit.
 
+pub mod bench;
 pub mod listen;
 pub mod repl;
 pub mod send;
@@ -36,6 +37,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return repl.run(&settings);
     }
+    if let Command::Bench(bench) = cli.command {
+        // Thousands of connections: it builds its own multi-threaded runtime.
+        init_logging(&settings)?;
+        return bench.run(&settings);
+    }
     init_logging(&settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -47,7 +53,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Whisper(whisper) => whisper.run(&settings).await,
             Command::Users(users) => users.run(&settings).await,
             Command::Listen(listen) => listen.run(&settings).await,
-            Command::Repl(_) => unreachable!("handled above, before the runtime starts"),
+            Command::Repl(_) | Command::Bench(_) => {
+                unreachable!("handled above, before the runtime starts")
+            }
         }
     });
     // A read of stdin may still be blocked in tokio's thread pool (`send -` stopped early);

@@ -1,0 +1,537 @@
+//! `chat-client bench`: how fast the server fans messages out, and how much an idle client
+//! costs it.
+//!
+//! A load run, with the same method as the load generator used for other servers so the
+//! figures sit side by side:
+//!
+//! 1. `--clients` receivers connect and register (at most `--connect-concurrency`
+//!    handshakes at once), each reading from the moment it is registered; then the
+//!    `--publishers` connect.
+//! 2. Each publisher sends `--messages` messages of `--size` bytes whose text carries the
+//!    publisher, a sequence number and the send time ([`stamp`]). At saturation it writes
+//!    batches of 64 but never more than `--window` messages ahead of the slowest receiver,
+//!    so the server is measured, not its queues; with `--rate` the publishers together
+//!    offer that many messages a second, for latency at a fixed load.
+//! 3. It ends when every receiver has every message, or when deliveries stop for
+//!    `--timeout` seconds; what is missing then is lost.
+//!
+//! Deliveries/s is what all receivers received ÷ the time from the first send to the last
+//! receive; latency is send to receive, on one clock, in an HDR histogram.
+//!
+//! An idle run (`--idle`) registers `--clients` clients that only listen, waits until the
+//! join notices have all arrived, and reads the server's resident memory (`--server-pid`)
+//! before and after: bytes per idle client.
+
+mod clients;
+mod report;
+mod stamp;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chat_proto::validate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+
+use self::clients::{join, spawn_receiver, Joined, Plan, Publisher, Received, Run, Sent};
+use self::report::{cpu_seconds, status_kb, IdleReport, Latency, LoadReport};
+use self::stamp::Stamp;
+use crate::cmd::UsageError;
+use crate::settings::Settings;
+use crate::ClientError;
+
+/// Read-buffer growth for a receiver under load: one read takes what the server wrote
+/// since the last one.
+const LOAD_CHUNK: usize = 64 * 1024;
+
+/// Read-buffer growth for an idle client: enough for a join notice, so ten thousand of
+/// them cost this process little.
+const IDLE_CHUNK: usize = 256;
+
+/// How often the progress bar and the end-of-run checks look at the counters. The figures
+/// come from the receivers' own clocks, so this does not affect them.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Measure deliveries/s, loss and latency with many receivers (or idle memory with --idle).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Clients are named <NAME>-r0.. (receivers) and <NAME>-p0.. (publishers), \
+                        NAME from --name. Exit status 1 when a message was lost or not sent.\n\
+                        Against a server with a message rate limit, switch it off first \
+                        ([limits] messages_per_second = 0 in its config.ini)."
+)]
+pub struct Bench {
+    /// Receiving clients (N)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    clients: usize,
+    /// Publishing clients (P); they are in the room too and read everything
+    #[arg(long, value_name = "P", default_value_t = 1)]
+    publishers: usize,
+    /// Messages each publisher sends (M)
+    #[arg(long, value_name = "M", default_value_t = 10_000)]
+    messages: u64,
+    /// Text bytes per message (B), at least 33 (the stamp)
+    #[arg(long, value_name = "B", default_value_t = 64)]
+    size: usize,
+    /// Messages per second offered by all publishers together, for latency at a fixed
+    /// load [default: as fast as the window allows]
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Most messages in flight ahead of the slowest receiver; 0 for no limit
+    #[arg(long, value_name = "W", default_value_t = 1000)]
+    window: u64,
+    /// Register the clients and stay idle instead; with --server-pid, report the server's
+    /// resident memory per client
+    #[arg(long)]
+    idle: bool,
+    /// The server's process id, to read its memory and CPU time from /proc
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Handshakes in progress at once while connecting
+    #[arg(long, value_name = "C", default_value_t = 64)]
+    connect_concurrency: usize,
+    /// Worker threads of this process [default: one per core]
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Print the results as one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the clients connect and what they are called.
+#[derive(Debug, Clone)]
+struct Target {
+    /// The server's address, as the first client reached it.
+    addr: SocketAddr,
+    /// `--name`: the start of every client's name.
+    prefix: String,
+    /// Limit for each handshake.
+    wait: Duration,
+}
+
+impl Bench {
+    /// Runs the benchmark on its own multi-threaded runtime and prints the results.
+    pub fn run(self, settings: &Settings) -> anyhow::Result<()> {
+        self.check(settings)?;
+        raise_fd_limit(self.clients + self.publishers)?;
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = self.threads {
+            runtime.worker_threads(threads.max(1));
+        }
+        let runtime = runtime
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let outcome = runtime.block_on(async {
+            if self.idle {
+                let report = self.idle(settings).await?;
+                self.print(&report)?;
+                Ok(())
+            } else {
+                let report = self.load(settings).await?;
+                self.print(&report)?;
+                if report.lost > 0 {
+                    bail!("{} of {} messages lost", report.lost, report.expected);
+                }
+                if report.sent < self.publishers as u64 * self.messages {
+                    bail!(
+                        "the publishers sent {} of {} messages",
+                        report.sent,
+                        self.publishers as u64 * self.messages
+                    );
+                }
+                Ok(())
+            }
+        });
+        // Connections still closing need no waiting for.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        outcome
+    }
+
+    /// Refuses, before connecting, what could not work: no receivers, a size under the
+    /// stamp or over the server's limit, names the server would refuse.
+    fn check(&self, settings: &Settings) -> anyhow::Result<()> {
+        if self.clients == 0 || (!self.idle && self.publishers == 0) {
+            return Err(UsageError("--clients and --publishers must be at least 1".into()).into());
+        }
+        if self.size < stamp::HEADER_LEN {
+            return Err(UsageError(format!(
+                "--size must be at least {} (the stamp every message carries)",
+                stamp::HEADER_LEN
+            ))
+            .into());
+        }
+        if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err(UsageError("--rate must be a positive number".into()).into());
+        }
+        let widest = Stamp {
+            publisher: u16::MAX,
+            seq: self.messages,
+            sent_ns: u64::MAX,
+        };
+        settings.client().check_fits(&widest.frame(self.size))?;
+        if self.publishers > usize::from(u16::MAX) {
+            return Err(UsageError("--publishers must be at most 65535".into()).into());
+        }
+        for name in [
+            receiver_name(&settings.name, self.clients - 1),
+            publisher_name(&settings.name, self.publishers.max(1) - 1),
+        ] {
+            validate::username(&name).map_err(|e| {
+                UsageError(format!(
+                    "--name {:?} makes client names like {name:?}: {e}",
+                    settings.name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Connects everyone, runs the publishers, and measures until every receiver has
+    /// every message or deliveries stop.
+    async fn load(&self, settings: &Settings) -> anyhow::Result<LoadReport> {
+        let run = Arc::new(Run::new(self.clients, self.window, settings.timeout));
+        let per_receiver = self.publishers as u64 * self.messages;
+        let started = Instant::now();
+        let (target, receivers) = self
+            .connect_receivers(settings, &run, per_receiver, LOAD_CHUNK)
+            .await?;
+        let mut publishers = Vec::with_capacity(self.publishers);
+        for id in 0..self.publishers {
+            let name = publisher_name(&target.prefix, id);
+            let joined = join(target.addr, &name, LOAD_CHUNK, target.wait)
+                .await
+                .with_context(|| format!("publisher {name}"))?;
+            let id = u16::try_from(id).expect("checked: at most 65535 publishers");
+            publishers.push(Publisher::new(id, joined, per_receiver, run.clone()));
+        }
+        let setup_s = started.elapsed().as_secs_f64();
+
+        let server_cpu = self.server_pid.and_then(|pid| cpu_seconds(Some(pid)));
+        let own_cpu = cpu_seconds(None);
+        let plan = Plan {
+            messages: self.messages,
+            size: self.size,
+            rate: self.rate.map(|r| r / self.publishers as f64),
+        };
+        let senders: Vec<JoinHandle<Sent>> = publishers
+            .into_iter()
+            .map(|p| tokio::spawn(p.send(plan, run.clone())))
+            .collect();
+        let expected_total = per_receiver * self.clients as u64;
+        let mut progress = Progress::new("delivering", expected_total);
+        let mut last = 0;
+        let mut last_change = Instant::now();
+        while run.finished.load(Ordering::SeqCst) < self.clients {
+            tokio::time::sleep(POLL).await;
+            let delivered = run.delivered.load(Ordering::Relaxed);
+            progress.set(delivered);
+            if delivered != last {
+                last = delivered;
+                last_change = Instant::now();
+            } else if last_change.elapsed() > settings.timeout {
+                break;
+            }
+        }
+        progress.finish();
+        let server_cpu = self
+            .server_pid
+            .and_then(|pid| Some(cpu_seconds(Some(pid))? - server_cpu?));
+        let own_cpu = cpu_seconds(None).zip(own_cpu).map(|(b, a)| b - a);
+        run.stop.cancel();
+
+        let mut seen = Vec::with_capacity(receivers.len());
+        for receiver in receivers {
+            seen.push(receiver.await.context("a receiver task failed")?);
+        }
+        let mut sent = Vec::with_capacity(senders.len());
+        for sender in senders {
+            sent.push(sender.await.context("a publisher task failed")?);
+        }
+        Ok(self.load_report(&run, setup_s, &seen, &sent, server_cpu, own_cpu))
+    }
+
+    /// The figures of a finished load run.
+    fn load_report(
+        &self,
+        run: &Run,
+        setup_s: f64,
+        seen: &[Received],
+        sent: &[Sent],
+        server_cpu_s: Option<f64>,
+        bench_cpu_s: Option<f64>,
+    ) -> LoadReport {
+        let total_sent: u64 = sent.iter().map(|s| s.sent).sum();
+        let expected = total_sent * self.clients as u64;
+        let received: u64 = seen.iter().map(|r| r.count).sum();
+        let first_send = sent.iter().filter_map(|s| s.first_ns).min().unwrap_or(0);
+        let last_receive = seen.iter().map(|r| r.last_ns).max().unwrap_or(0);
+        let elapsed_s = last_receive.saturating_sub(first_send) as f64 / 1e9;
+        let per_s = |n: f64| if elapsed_s > 0.0 { n / elapsed_s } else { 0.0 };
+        let mut errors: Vec<String> = sent
+            .iter()
+            .filter_map(|s| s.error.clone())
+            .chain(seen.iter().flat_map(|r| r.errors.iter().cloned()))
+            .chain(sent.iter().flat_map(|s| s.received.errors.iter().cloned()))
+            .chain(seen.iter().filter_map(|r| {
+                r.disconnected
+                    .as_ref()
+                    .map(|why| format!("receiver disconnected: {why}"))
+            }))
+            .collect();
+        errors.dedup();
+        errors.truncate(5);
+        let histogram = run.histogram.lock().unwrap_or_else(|e| e.into_inner());
+        LoadReport {
+            mode: "load",
+            clients: self.clients,
+            publishers: self.publishers,
+            messages: self.messages,
+            size: self.size,
+            rate: self.rate,
+            window: self.window,
+            setup_s,
+            sent: total_sent,
+            expected,
+            received,
+            lost: expected.saturating_sub(received),
+            out_of_order: seen.iter().map(|r| r.out_of_order).sum(),
+            receivers_disconnected: seen.iter().filter(|r| r.disconnected.is_some()).count(),
+            errors,
+            elapsed_s,
+            deliveries_per_s: per_s(received as f64),
+            mb_per_s: per_s(received as f64 * self.size as f64) / 1e6,
+            latency: Latency::of(&histogram),
+            max_behind_schedule_ms: sent.iter().map(|s| s.max_behind_ms).fold(0.0, f64::max),
+            server_cpu_s,
+            bench_cpu_s,
+            server_rss_kb: self.server_pid.and_then(|pid| status_kb(pid, "VmRSS")),
+        }
+    }
+
+    /// Registers the clients, waits for the room to go quiet, reads the server's memory.
+    async fn idle(&self, settings: &Settings) -> anyhow::Result<IdleReport> {
+        let rss = || self.server_pid.and_then(|pid| status_kb(pid, "VmRSS"));
+        let before = rss();
+        let run = Arc::new(Run::new(self.clients, 0, settings.timeout));
+        let started = Instant::now();
+        let (_, clients) = self
+            .connect_receivers(settings, &run, u64::MAX, IDLE_CHUNK)
+            .await?;
+        let setup_s = started.elapsed().as_secs_f64();
+        // Each join is announced to everyone already there; measure once all of that has
+        // been delivered, so queued notices do not count as the clients' memory.
+        let quiet_started = Instant::now();
+        let mut last = run.bytes_in.load(Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = run.bytes_in.load(Ordering::Relaxed);
+            if now == last || quiet_started.elapsed() > settings.timeout * 10 {
+                break;
+            }
+            last = now;
+        }
+        let quiet_s = quiet_started.elapsed().as_secs_f64();
+        let idle = rss();
+        let gone_early = run.finished.load(Ordering::SeqCst);
+        run.stop.cancel();
+        for client in clients {
+            client.await.context("a client task failed")?;
+        }
+        Ok(IdleReport {
+            mode: "idle",
+            clients: self.clients,
+            setup_s,
+            quiet_s,
+            server_rss_kb_before: before,
+            server_rss_kb_idle: idle,
+            bytes_per_client: before
+                .zip(idle)
+                .map(|(b, i)| (i as f64 - b as f64) * 1024.0 / self.clients as f64),
+            disconnected: gone_early,
+        })
+    }
+
+    /// Connects and registers `--clients` receivers, at most `--connect-concurrency` at a
+    /// time; each starts reading as soon as it is registered (the join notices of those
+    /// after it must not fill its queue on the server).
+    async fn connect_receivers(
+        &self,
+        settings: &Settings,
+        run: &Arc<Run>,
+        expected: u64,
+        chunk: usize,
+    ) -> anyhow::Result<(Target, Vec<JoinHandle<Received>>)> {
+        let (target, first) = first_join(settings, chunk).await?;
+        let mut handles = Vec::with_capacity(self.clients);
+        handles.push(spawn_receiver(first, 0, expected, run.clone()));
+        let gate = Arc::new(Semaphore::new(self.connect_concurrency.max(1)));
+        let (ready_tx, mut ready) = mpsc::unbounded_channel::<Result<(), anyhow::Error>>();
+        for slot in 1..self.clients {
+            let (gate, ready_tx, run, target) =
+                (gate.clone(), ready_tx.clone(), run.clone(), target.clone());
+            handles.push(tokio::spawn(async move {
+                let name = receiver_name(&target.prefix, slot);
+                let permit = gate.acquire_owned().await;
+                let joined = join(target.addr, &name, chunk, target.wait).await;
+                drop(permit);
+                match joined {
+                    Ok(joined) => {
+                        let _ = ready_tx.send(Ok(()));
+                        spawn_receiver(joined, slot, expected, run)
+                            .await
+                            .unwrap_or_default()
+                    }
+                    Err(err) => {
+                        let why = err.to_string();
+                        let _ = ready_tx.send(Err(anyhow::Error::new(err)
+                            .context(format!("receiver {name} could not join"))));
+                        Received {
+                            disconnected: Some(why),
+                            ..Received::default()
+                        }
+                    }
+                }
+            }));
+        }
+        drop(ready_tx);
+        let mut progress = Progress::new("connecting", self.clients as u64);
+        progress.set(1);
+        for joined in 2..=self.clients as u64 {
+            match ready.recv().await {
+                Some(Ok(())) => progress.set(joined),
+                Some(Err(err)) => {
+                    run.stop.cancel();
+                    return Err(err);
+                }
+                None => bail!("the connecting tasks stopped early"),
+            }
+        }
+        progress.finish();
+        Ok((target, handles))
+    }
+
+    /// The report as JSON or as lines for people, on stdout.
+    fn print(&self, report: &(impl serde::Serialize + std::fmt::Display)) -> anyhow::Result<()> {
+        let text = if self.json {
+            serde_json::to_string(report)?
+        } else {
+            report.to_string()
+        };
+        crate::cmd::print_line(&mut std::io::stdout().lock(), &text)?;
+        Ok(())
+    }
+}
+
+/// Registers receiver 0, trying each address the host resolves to, and keeps the address
+/// that worked for everyone else.
+async fn first_join(settings: &Settings, chunk: usize) -> anyhow::Result<(Target, Joined)> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((settings.host.as_str(), settings.port))
+        .await
+        .with_context(|| format!("cannot resolve {}", settings.host))?
+        .collect();
+    let name = receiver_name(&settings.name, 0);
+    let mut last_err = None;
+    for addr in addrs {
+        match join(addr, &name, chunk, settings.timeout).await {
+            Ok(joined) => {
+                let target = Target {
+                    addr,
+                    prefix: settings.name.clone(),
+                    wait: settings.timeout,
+                };
+                return Ok((target, joined));
+            }
+            Err(err @ ClientError::Connect { .. }) => last_err = Some(err),
+            Err(err) => return Err(err).context(format!("receiver {name} could not join")),
+        }
+    }
+    Err(last_err.map_or_else(
+        || anyhow::anyhow!("{} resolves to no address", settings.host),
+        anyhow::Error::new,
+    ))
+}
+
+/// Receiver `i`'s name.
+fn receiver_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}-r{i}")
+}
+
+/// Publisher `i`'s name.
+fn publisher_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}-p{i}")
+}
+
+/// Raises this process's open-file limit to fit `connections` sockets, as far as the hard
+/// limit allows; a clear error when even that is too low.
+fn raise_fd_limit(connections: usize) -> anyhow::Result<()> {
+    // Standard streams, the runtime's own descriptors, the resolver: a margin.
+    let needed = connections as u64 + 64;
+    let limit = rlimit::increase_nofile_limit(needed).context("cannot read the open-file limit")?;
+    if limit < needed {
+        bail!(
+            "{connections} connections need {needed} open files but the limit is {limit}; \
+             raise it (ulimit -n {needed}) and try again"
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, drawn only on a terminal and only once a phase has taken over
+/// a second, so short runs and pipes see nothing.
+struct Progress {
+    /// The bar, hidden until it is worth showing.
+    bar: ProgressBar,
+    /// When the phase began.
+    started: Instant,
+    /// Whether it may be shown at all (stderr is a terminal).
+    allowed: bool,
+    /// Whether it is being drawn.
+    shown: bool,
+}
+
+impl Progress {
+    /// A hidden bar for a phase of `total` steps.
+    fn new(label: &'static str, total: u64) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {human_pos}/{human_len} {per_sec}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label);
+        Progress {
+            bar,
+            started: Instant::now(),
+            allowed: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    /// Moves the bar to `done`, showing it once the phase has lasted a second.
+    fn set(&mut self, done: u64) {
+        self.bar.set_position(done);
+        if self.allowed && !self.shown && self.started.elapsed() > Duration::from_secs(1) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+    }
+
+    /// Removes the bar.
+    fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("shown", &self.shown)
+            .finish()
+    }
+}

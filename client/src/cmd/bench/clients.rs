@@ -1,0 +1,540 @@
+//! The benchmark's connections: joining, receivers that count, publishers that send.
+//!
+//! Connections speak the protocol directly (`chat_proto` frames over a bare socket) rather
+//! than through [`crate::Session`]: a receiver cuts frames with the protocol's
+//! [`FrameCodec`] and reads only the text of each message ([`stamp::msg_text`]), so one
+//! process can keep up with a server delivering millions of messages a second.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use chat_proto::codec::{decode_body, encode, FrameCodec, CLIENT_MAX_FRAME};
+use chat_proto::{ClientFrame, CodecError, ServerFrame, PROTOCOL_VERSION};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use super::report::{new_histogram, Samples};
+use super::stamp::{self, Stamp};
+use crate::ClientError;
+
+/// Messages a publisher writes per system call at saturation.
+pub const BATCH: u64 = 64;
+
+/// What every connection of one run shares.
+#[derive(Debug)]
+pub struct Run {
+    /// The clock publishers stamp messages with and receivers compare against.
+    epoch: Instant,
+    /// Measured messages received so far, per receiver; `u64::MAX` once it stopped, so a
+    /// finished or lost receiver never holds publishers back.
+    progress: Vec<AtomicU64>,
+    /// Measured messages received by all receivers together.
+    pub delivered: AtomicU64,
+    /// Bytes read by every connection: an idle run waits for this to stop moving.
+    pub bytes_in: AtomicU64,
+    /// Receivers that have stopped.
+    pub finished: AtomicUsize,
+    /// Send-to-receive latency of every delivery, in nanoseconds.
+    pub histogram: Mutex<Histogram<u64>>,
+    /// Messages sent by all publishers together.
+    sent: AtomicU64,
+    /// Most messages sent ahead of the slowest receiver; 0 for no limit.
+    window: u64,
+    /// How long the window may stay shut before a publisher gives up.
+    stall: Duration,
+    /// Set by a publisher about to wait for the window: receivers then wake it.
+    publisher_waiting: AtomicBool,
+    /// Where a waiting publisher sleeps.
+    progressed: Notify,
+    /// Ends every connection's loop.
+    pub stop: CancellationToken,
+}
+
+impl Run {
+    /// State for `receivers` receivers, publishers kept within `window` messages of the
+    /// slowest one and giving up after `stall` without progress.
+    pub fn new(receivers: usize, window: u64, stall: Duration) -> Run {
+        Run {
+            epoch: Instant::now(),
+            progress: (0..receivers).map(|_| AtomicU64::new(0)).collect(),
+            delivered: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
+            histogram: Mutex::new(new_histogram()),
+            sent: AtomicU64::new(0),
+            window,
+            stall,
+            publisher_waiting: AtomicBool::new(false),
+            progressed: Notify::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Nanoseconds since the run began.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Messages received by the receiver furthest behind.
+    fn slowest(&self) -> u64 {
+        self.progress
+            .iter()
+            .map(|p| p.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Waits until `n` more messages fit in the window; an error after [`Run::stall`]
+    /// without room, which means a receiver stopped receiving without disconnecting.
+    async fn wait_window(&self, n: u64) -> Result<(), String> {
+        if self.window == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        loop {
+            let progressed = self.progressed.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            self.publisher_waiting.store(true, Ordering::SeqCst);
+            let sent = self.sent.load(Ordering::SeqCst);
+            if sent + n <= self.slowest().saturating_add(self.window) {
+                return Ok(());
+            }
+            let left = self.stall.saturating_sub(started.elapsed());
+            if left.is_zero() || timeout(left, progressed).await.is_err() {
+                return Err(format!(
+                    "no receiver progress for {:?} with {} messages in flight",
+                    self.stall,
+                    sent - self.slowest().min(sent)
+                ));
+            }
+        }
+    }
+
+    /// Records that receiver `slot` has `count` messages, waking a waiting publisher.
+    fn advance(&self, slot: usize, count: u64) {
+        self.progress[slot].store(count, Ordering::Release);
+        if self.publisher_waiting.swap(false, Ordering::SeqCst) {
+            self.progressed.notify_waiters();
+        }
+    }
+}
+
+/// A registered connection: the socket and whatever arrived behind `Welcome`.
+#[derive(Debug)]
+pub struct Joined {
+    /// The socket, after the handshake.
+    stream: TcpStream,
+    /// Bytes read but not yet decoded.
+    buf: BytesMut,
+    /// How much the read buffer grows by when it runs short.
+    chunk: usize,
+}
+
+/// Connects to `addr` and registers as `name`, within `wait`.
+///
+/// `chunk` is how much room the read buffer makes for each read: small for idle clients,
+/// which should cost the benchmark little; large (tens of kB) for receivers under load, so
+/// one read takes everything the server wrote since the last.
+pub async fn join(
+    addr: SocketAddr,
+    name: &str,
+    chunk: usize,
+    wait: Duration,
+) -> Result<Joined, ClientError> {
+    let addr_text = addr.to_string();
+    let handshake = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: addr_text.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let transport = |source: CodecError| ClientError::Transport {
+            addr: addr_text.clone(),
+            source,
+        };
+        let hello = encode(&ClientFrame::Hello {
+            version: PROTOCOL_VERSION,
+            username: name.to_owned(),
+            password: None,
+        })
+        .map_err(transport)?;
+        stream
+            .write_all(hello.as_bytes())
+            .await
+            .map_err(|e| transport(e.into()))?;
+        let mut buf = BytesMut::with_capacity(chunk);
+        let mut codec = FrameCodec::new(CLIENT_MAX_FRAME);
+        loop {
+            if let Some(body) = codec.decode(&mut buf).map_err(transport)? {
+                return match decode_body::<ServerFrame>(&body).map_err(transport)? {
+                    ServerFrame::Welcome { .. } => Ok(Joined { stream, buf, chunk }),
+                    ServerFrame::Error { kind, detail } => {
+                        Err(ClientError::Refused { kind, detail })
+                    }
+                    other => Err(ClientError::Unexpected {
+                        addr: addr_text.clone(),
+                        frame: format!("{other:?}"),
+                    }),
+                };
+            }
+            if stream
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| transport(e.into()))?
+                == 0
+            {
+                return Err(ClientError::Closed {
+                    addr: addr_text.clone(),
+                });
+            }
+        }
+    };
+    timeout(wait, handshake)
+        .await
+        .map_err(|_| ClientError::Timeout {
+            addr: addr.to_string(),
+            waited: wait,
+        })?
+}
+
+impl Joined {
+    /// The reading side (socket half and buffer) and the writing side.
+    fn split(self) -> (Reader, OwnedWriteHalf) {
+        let (read, write) = self.stream.into_split();
+        let reader = Reader {
+            read,
+            buf: self.buf,
+            chunk: self.chunk,
+        };
+        (reader, write)
+    }
+}
+
+/// The reading side of a registered connection.
+#[derive(Debug)]
+pub struct Reader {
+    /// The socket's read half.
+    read: OwnedReadHalf,
+    /// Bytes read but not yet decoded.
+    buf: BytesMut,
+    /// How much the buffer grows by when it runs short.
+    chunk: usize,
+}
+
+/// What one connection saw.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Measured messages received.
+    pub count: u64,
+    /// When the last one arrived (nanoseconds since the run began).
+    pub last_ns: u64,
+    /// Whether it received every message it expected.
+    pub completed: bool,
+    /// Why the connection ended before the run did, if it did.
+    pub disconnected: Option<String>,
+    /// `Error` frames from the server.
+    pub errors: Vec<String>,
+    /// Messages that were not next in their publisher's sequence.
+    pub out_of_order: u64,
+}
+
+/// Where a connection's `Pong` answers go: its own write half, or a publisher's queue (a
+/// publisher's write half belongs to its sending loop).
+#[derive(Debug)]
+pub enum Pongs {
+    /// Write them at once.
+    Write(OwnedWriteHalf),
+    /// Ask the publisher to write them with its next batch.
+    Forward(mpsc::UnboundedSender<()>),
+}
+
+/// A connection's part of a run: a receiver's slot, or a publisher reading its room traffic.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    /// Receiver number `n`: its progress holds publishers back and its latencies count.
+    Receiver(usize),
+    /// A publisher's own connection: it reads (everyone's messages, its own echoed) so the
+    /// server never finds its queue full, and counts them apart.
+    Publisher,
+}
+
+/// Reads until `expected` measured messages arrived, the server closes, or the run stops.
+pub async fn receive(
+    reader: Reader,
+    mut pongs: Pongs,
+    role: Role,
+    expected: u64,
+    run: Arc<Run>,
+) -> Received {
+    let Reader {
+        mut read,
+        mut buf,
+        chunk,
+    } = reader;
+    let mut codec = FrameCodec::new(CLIENT_MAX_FRAME);
+    let mut seen = Received::default();
+    let mut samples = Samples::default();
+    let mut next_seq: Vec<u64> = Vec::new();
+    let mut reported = 0;
+    let mut now = run.now_ns();
+    let measure = matches!(role, Role::Receiver(_));
+    'read: loop {
+        let mut owed_pongs = 0;
+        loop {
+            let body = match codec.decode(&mut buf) {
+                Ok(Some(body)) => body,
+                Ok(None) => break,
+                Err(err) => {
+                    seen.disconnected = Some(err.to_string());
+                    break 'read;
+                }
+            };
+            if let Some(text) = stamp::msg_text(&body) {
+                let Some(stamp) = Stamp::parse(text) else {
+                    continue;
+                };
+                seen.count += 1;
+                seen.last_ns = now;
+                let publisher = usize::from(stamp.publisher);
+                if publisher >= next_seq.len() {
+                    next_seq.resize(publisher + 1, 0);
+                }
+                if stamp.seq != next_seq[publisher] {
+                    seen.out_of_order += 1;
+                }
+                next_seq[publisher] = stamp.seq + 1;
+                if measure {
+                    samples.record(now.saturating_sub(stamp.sent_ns), &run.histogram);
+                }
+                continue;
+            }
+            match decode_body::<ServerFrame>(&body) {
+                Ok(ServerFrame::Ping) => owed_pongs += 1,
+                Ok(ServerFrame::Error { kind, detail }) => {
+                    if seen.errors.len() < 4 {
+                        seen.errors.push(format!("{kind:?}: {detail}"));
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => seen.errors.push(err.to_string()),
+            }
+        }
+        if owed_pongs > 0 {
+            let answered = match &mut pongs {
+                Pongs::Write(write) => answer_pings(write, owed_pongs).await,
+                Pongs::Forward(queue) => {
+                    for _ in 0..owed_pongs {
+                        let _ = queue.send(());
+                    }
+                    Ok(())
+                }
+            };
+            if let Err(err) = answered {
+                seen.disconnected = Some(format!("write: {err}"));
+                break;
+            }
+        }
+        if let Role::Receiver(slot) = role {
+            if seen.count != reported {
+                run.delivered
+                    .fetch_add(seen.count - reported, Ordering::Relaxed);
+                reported = seen.count;
+                run.advance(slot, seen.count);
+            }
+        }
+        if seen.count >= expected {
+            seen.completed = true;
+            break;
+        }
+        if buf.capacity() - buf.len() < chunk / 4 {
+            buf.reserve(chunk);
+        }
+        tokio::select! {
+            biased;
+            () = run.stop.cancelled() => break,
+            read = read.read_buf(&mut buf) => match read {
+                Ok(0) => {
+                    seen.disconnected = Some("closed by the server".to_owned());
+                    break;
+                }
+                Ok(n) => {
+                    now = run.now_ns();
+                    run.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    seen.disconnected = Some(format!("read: {err}"));
+                    break;
+                }
+            },
+        }
+    }
+    samples.flush(&run.histogram);
+    if let Role::Receiver(slot) = role {
+        run.finished.fetch_add(1, Ordering::SeqCst);
+        run.advance(slot, u64::MAX);
+    }
+    seen
+}
+
+/// Writes `n` `Pong` frames.
+async fn answer_pings(write: &mut OwnedWriteHalf, n: usize) -> std::io::Result<()> {
+    let pong = encode(&ClientFrame::Pong).expect("a Pong is far below any frame limit");
+    for _ in 0..n {
+        write.write_all(pong.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// A registered connection turned into a receiver: the task reading it.
+pub fn spawn_receiver(
+    joined: Joined,
+    slot: usize,
+    expected: u64,
+    run: Arc<Run>,
+) -> JoinHandle<Received> {
+    let (reader, write) = joined.split();
+    tokio::spawn(receive(
+        reader,
+        Pongs::Write(write),
+        Role::Receiver(slot),
+        expected,
+        run,
+    ))
+}
+
+/// What a publisher is asked to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Messages to send.
+    pub messages: u64,
+    /// Text bytes per message.
+    pub size: usize,
+    /// Messages per second for this publisher; `None` to send as fast as the window allows.
+    pub rate: Option<f64>,
+}
+
+/// What a publisher did.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Messages written.
+    pub sent: u64,
+    /// When the first left (nanoseconds since the run began).
+    pub first_ns: Option<u64>,
+    /// How far it fell behind its schedule at worst, in milliseconds.
+    pub max_behind_ms: f64,
+    /// Why it stopped early.
+    pub error: Option<String>,
+    /// What its own connection received.
+    pub received: Received,
+}
+
+/// A registered connection that sends the measured messages.
+#[derive(Debug)]
+pub struct Publisher {
+    /// Its number, written into every message.
+    id: u16,
+    /// Its socket's write half.
+    write: OwnedWriteHalf,
+    /// `Pong`s owed to the server, found by the reading task.
+    pongs: mpsc::UnboundedReceiver<()>,
+    /// The task reading its socket.
+    reader: JoinHandle<Received>,
+}
+
+impl Publisher {
+    /// Starts reading `joined` in the background; [`Publisher::send`] then writes to it.
+    pub fn new(id: u16, joined: Joined, expected: u64, run: Arc<Run>) -> Publisher {
+        let (reader, write) = joined.split();
+        let (tx, pongs) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(receive(
+            reader,
+            Pongs::Forward(tx),
+            Role::Publisher,
+            expected,
+            run,
+        ));
+        Publisher {
+            id,
+            write,
+            pongs,
+            reader,
+        }
+    }
+
+    /// Sends the plan's messages, in batches of up to [`BATCH`] per write, within the
+    /// run's window; then waits for the run to stop and reports.
+    pub async fn send(mut self, plan: Plan, run: Arc<Run>) -> Sent {
+        let mut report = Sent::default();
+        if let Err(err) = self.send_all(plan, &run, &mut report).await {
+            report.error = Some(err);
+        }
+        run.stop.cancelled().await;
+        report.received = self.reader.await.unwrap_or_default();
+        // The write half stays open until here: closing it earlier would make the server
+        // drop this publisher while its last messages may still be on their way.
+        drop(self.write);
+        report
+    }
+
+    async fn send_all(&mut self, plan: Plan, run: &Run, report: &mut Sent) -> Result<(), String> {
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut out = Vec::with_capacity(BATCH as usize * (plan.size + 16));
+        let mut seq = 0;
+        while seq < plan.messages {
+            let due = match plan.rate {
+                None => plan.messages,
+                Some(rate) => {
+                    tick.tick().await;
+                    let due = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
+                    let due = due.min(plan.messages);
+                    let behind_ms = due.saturating_sub(seq) as f64 / rate * 1000.0;
+                    report.max_behind_ms = report.max_behind_ms.max(behind_ms);
+                    due
+                }
+            };
+            while seq < due {
+                let n = BATCH.min(due - seq).min(run.window.max(1));
+                run.wait_window(n).await?;
+                out.clear();
+                while self.pongs.try_recv().is_ok() {
+                    let pong = encode(&ClientFrame::Pong).map_err(|e| e.to_string())?;
+                    out.extend_from_slice(pong.as_bytes());
+                }
+                let sent_ns = run.now_ns();
+                report.first_ns.get_or_insert(sent_ns);
+                for seq in seq..seq + n {
+                    let stamp = Stamp {
+                        publisher: self.id,
+                        seq,
+                        sent_ns,
+                    };
+                    let frame = encode(&stamp.frame(plan.size)).map_err(|e| e.to_string())?;
+                    out.extend_from_slice(frame.as_bytes());
+                }
+                run.sent.fetch_add(n, Ordering::SeqCst);
+                self.write
+                    .write_all(&out)
+                    .await
+                    .map_err(|e| format!("write: {e}"))?;
+                seq += n;
+                report.sent = seq;
+            }
+        }
+        Ok(())
+    }
+}
