@@ -6,6 +6,7 @@
 //!   [`Session::whisper`], [`Session::users`]) that wait for the server's answer, the raw
 //!   [`Session::next_frame`] for programs that follow the room, and [`Session::bye`].
 //! - [`render`]: server frames as the lines and JSON lines people and scripts read.
+//! - [`transport`]: plain TCP or TLS under a session, and which CAs a TLS client trusts.
 //! - [`cli`], [`settings`], [`cmd`]: the `chat-client` command line, one file per subcommand.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod cmd;
 pub mod render;
 pub mod settings;
+pub mod transport;
 
 use std::time::Duration;
 
@@ -28,7 +30,9 @@ use chat_proto::config::DEFAULT_BUFFSIZE;
 use chat_proto::{codec, validate, ClientConnection, ClientFrame, CodecError, ErrorKind};
 use chat_proto::{ServerFrame, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
+
+use crate::transport::{Stream, Tls};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.
@@ -44,6 +48,16 @@ pub enum ClientError {
         /// `host:port` as configured.
         addr: String,
         /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed: the server's certificate is not trusted or does not name
+    /// the host, or the server does not speak TLS.
+    #[error("TLS handshake with {addr} failed")]
+    Tls {
+        /// `host:port` as configured.
+        addr: String,
+        /// What rustls said (inside an `io::Error`).
         #[source]
         source: std::io::Error,
     },
@@ -118,6 +132,8 @@ pub struct Client {
     max_body: usize,
     /// How long to wait for a connection or an answer.
     timeout: Duration,
+    /// `Some`: connect over TLS, trusting these certificates.
+    tls: Option<Tls>,
 }
 
 impl Client {
@@ -128,7 +144,14 @@ impl Client {
             port,
             max_body: DEFAULT_BUFFSIZE,
             timeout: DEFAULT_TIMEOUT,
+            tls: None,
         }
+    }
+
+    /// Connects over TLS, trusting `tls`'s certificates, instead of plain TCP.
+    pub fn with_tls(mut self, tls: Tls) -> Client {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets the server's frame limit (its `buffsize`), used to refuse oversize messages locally.
@@ -163,21 +186,33 @@ impl Client {
             source,
         })?;
         let addr = self.addr();
-        let stream = timeout(
-            self.timeout,
+        let deadline = Instant::now() + self.timeout;
+        let timed_out = || ClientError::Timeout {
+            addr: addr.clone(),
+            waited: self.timeout,
+        };
+        let tcp = timeout_at(
+            deadline,
             TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| ClientError::Timeout {
-            addr: addr.clone(),
-            waited: self.timeout,
-        })?
+        .map_err(|_| timed_out())?
         .map_err(|source| ClientError::Connect {
             addr: addr.clone(),
             source,
         })?;
         // Chat lines are small and should leave at once.
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => timeout_at(deadline, tls.connect(&self.host, tcp))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|source| ClientError::Tls {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        };
         let mut session = Session {
             conn: ClientConnection::new(stream, codec::CLIENT_MAX_FRAME),
             addr,
@@ -241,8 +276,8 @@ pub enum Reply {
 /// the n-th request; [`Session::reply_of`] recognises replies among the room's traffic.
 #[derive(Debug)]
 pub struct Session {
-    /// The framed socket.
-    conn: ClientConnection<TcpStream>,
+    /// The framed connection, plain or TLS.
+    conn: ClientConnection<Stream>,
     /// `host:port`, for error messages.
     addr: String,
     /// The name as the server registered it (the spelling in `from` fields).
@@ -459,6 +494,7 @@ fn check_fits(frame: &ClientFrame, max_body: usize) -> Result<(), ClientError> {
 mod tests {
     use chat_proto::ServerConnection;
     use tokio::net::TcpListener;
+    use tokio::time::timeout;
 
     use super::*;
 

@@ -3,7 +3,9 @@
 //! Each value comes from the first of: its flag, then `[server]` in the config file (found
 //! the same way the server finds it: `--config PATH`, else `./config.ini`, else built-in
 //! defaults), then the built-in default. The name comes from `--name`, else `CHAT_NAME`
-//! (clap reads it), else the login name (`USER`, then `LOGNAME`).
+//! (clap reads it), else the login name (`USER`, then `LOGNAME`). TLS is on with `--tls`,
+//! `--ca FILE`, `[client] tls = true` or `[client] ca = FILE`; a CA file (flag first) means
+//! trusting that CA only, otherwise the system's CAs are trusted.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 use chat_proto::validate::{self, NameError};
 
 use crate::cli::Args;
+use crate::transport::{Tls, TrustError};
 use crate::Client;
 
 /// Everything a subcommand needs to reach the server, resolved once.
@@ -31,6 +34,8 @@ pub struct Settings {
     pub log_level: Option<String>,
     /// `--log-file`, if given.
     pub log_file: Option<PathBuf>,
+    /// `Some`: connect over TLS, trusting these CAs.
+    pub tls: Option<Tls>,
 }
 
 /// Why the settings cannot be used. These are the user's to fix before running again, so
@@ -54,6 +59,9 @@ pub enum SettingsError {
         #[source]
         source: NameError,
     },
+    /// The `--ca` file cannot be used.
+    #[error(transparent)]
+    Ca(#[from] TrustError),
 }
 
 impl Settings {
@@ -77,15 +85,34 @@ impl Settings {
             name: resolve_name(args.name.as_deref(), env)?,
             log_level: args.log_level.clone(),
             log_file: args.log_file.clone(),
+            tls: resolve_tls(args, &file)?,
         })
     }
 
     /// A [`Client`] for the configured server with its limits.
     pub fn client(&self) -> Client {
-        Client::new(self.host.clone(), self.port)
+        let client = Client::new(self.host.clone(), self.port)
             .with_max_body(self.buffsize)
-            .with_timeout(self.timeout)
+            .with_timeout(self.timeout);
+        match &self.tls {
+            Some(tls) => client.with_tls(tls.clone()),
+            None => client,
+        }
     }
+}
+
+/// TLS from `--ca`, then `[client] ca`, then `--tls` or `[client] tls` (system CAs).
+fn resolve_tls(args: &Args, file: &ConfigFile) -> Result<Option<Tls>, SettingsError> {
+    if let Some(ca) = &args.ca {
+        return Ok(Some(Tls::with_ca(ca)?));
+    }
+    if let Some(ca) = file.file_path("client", "ca") {
+        return Tls::with_ca(&ca)
+            .map(Some)
+            .map_err(|e| file.file_error("client", "ca", e).into());
+    }
+    let on = args.tls || file.get("client", "tls", false, "true or false", |_| true)?;
+    Ok(on.then(Tls::system_roots))
 }
 
 fn resolve_name(
