@@ -167,11 +167,11 @@ impl ConfigFile {
         }
     }
 
-    /// `[section] key` as a file path, if set. A relative path is taken from the directory
-    /// of the config file, not the working directory, so that files kept beside
-    /// `config.ini` are found however the program was started.
+    /// `[section] key` as a file path, if set and not empty. A relative path is taken from
+    /// the directory of the config file, not the working directory, so that files kept
+    /// beside `config.ini` are found however the program was started.
     pub fn file_path(&self, section: &str, key: &str) -> Option<PathBuf> {
-        let raw = Path::new(self.raw(section, key)?);
+        let raw = Path::new(self.raw(section, key).filter(|v| !v.is_empty())?);
         let dir = self.path.as_deref().and_then(Path::parent);
         Some(match dir {
             Some(dir) if raw.is_relative() => dir.join(raw),
@@ -324,7 +324,7 @@ mod tests {
     fn a_relative_file_path_is_taken_from_the_config_files_directory() {
         let file = ConfigFile::parse(
             Path::new("etc/chat/config.ini"),
-            "[tls]\ncert = cert.pem\nkey = /keys/key.pem\n",
+            "[tls]\ncert = cert.pem\nkey = /keys/key.pem\n[client]\nca =\n",
         )
         .unwrap();
         assert_eq!(
@@ -336,6 +336,7 @@ mod tests {
             Some(PathBuf::from("/keys/key.pem"))
         );
         assert_eq!(file.file_path("tls", "ca"), None);
+        assert_eq!(file.file_path("client", "ca"), None, "empty is unset");
         let err = file.file_error("tls", "cert", "etc/chat/cert.pem: cannot read");
         assert_eq!(
             err.to_string(),
