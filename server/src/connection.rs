@@ -77,6 +77,23 @@ pub struct Shared {
     pub tracker: TaskTracker,
 }
 
+impl Shared {
+    /// What connections share under `config`: an empty room, no connection yet.
+    ///
+    /// [`crate::run`] makes one for its listener; a harness that drives connections
+    /// in-process over other streams (the `session` fuzz target) makes its own and calls
+    /// [`serve`].
+    pub fn new(config: Config) -> Shared {
+        Shared {
+            hub: Arc::new(Hub::new()),
+            admission: Admission::new(config.max_clients, config.max_per_ip),
+            config: Arc::new(config),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+}
+
 /// Serves one client until it leaves, then flushes and closes.
 pub async fn serve<R, W>(reader: R, writer: W, peer: SocketAddr, shared: Shared)
 where

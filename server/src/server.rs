@@ -17,13 +17,10 @@ use std::time::Duration;
 use chat_proto::ServerFrame;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::admission::{Admission, Refusal, Ticket};
+use crate::admission::{Refusal, Ticket};
 use crate::config::Config;
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
-use crate::hub::Hub;
 use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
@@ -61,13 +58,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     if let Some(tls) = &config.tls {
         tracing::info!("TLS with the certificate {}", tls.cert().display());
     }
-    let shared = Shared {
-        hub: Arc::new(Hub::new()),
-        admission: Admission::new(config.max_clients, config.max_per_ip),
-        config: Arc::new(config),
-        shutdown: CancellationToken::new(),
-        tracker: TaskTracker::new(),
-    };
+    let shared = Shared::new(config);
 
     tokio::select! {
         () = accept_loop(&listener, &shared) => {}
