@@ -42,6 +42,10 @@ pub struct Args {
     /// Name to chat under [default: your login name]
     #[arg(long, env = "CHAT_NAME", global = true)]
     pub name: Option<String>,
+    /// The server's password, for a server with [server] password (prefer CHAT_PASSWORD:
+    /// other users can see command lines)
+    #[arg(long, env = "CHAT_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
     /// Seconds to wait for the server to connect or to answer
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds, global = true)]
     pub timeout: Duration,

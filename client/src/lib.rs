@@ -30,13 +30,20 @@ use chat_proto::config::DEFAULT_BUFFSIZE;
 use chat_proto::{codec, validate, ClientConnection, ClientFrame, CodecError, ErrorKind};
 use chat_proto::{ServerFrame, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::transport::{Stream, Tls};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a session waits without hearing from the server before it sends `Ping`; then
+/// the server has the session's timeout to answer, or the session ends with
+/// [`ClientError::Timeout`]. Longer than the server's own `ping_interval` (30 s by default),
+/// so that with a live server its pings arrive first and this one is never needed; a dead
+/// server or a broken path is noticed within about a minute.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(45);
 
 /// Why talking to the server failed. Each variant says what a person needs to act on it;
 /// the command line adds what to try.
@@ -120,6 +127,16 @@ pub enum ClientError {
     },
 }
 
+/// The server password (`--password`, `CHAT_PASSWORD`); `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
 /// Where a server is and what it accepts: everything needed before a name is registered.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -134,6 +151,10 @@ pub struct Client {
     timeout: Duration,
     /// `Some`: connect over TLS, trusting these certificates.
     tls: Option<Tls>,
+    /// The server password to send in `Hello`, if the server wants one.
+    password: Option<Password>,
+    /// Silence from the server after which a session pings it.
+    keepalive: Duration,
 }
 
 impl Client {
@@ -145,7 +166,21 @@ impl Client {
             max_body: DEFAULT_BUFFSIZE,
             timeout: DEFAULT_TIMEOUT,
             tls: None,
+            password: None,
+            keepalive: DEFAULT_KEEPALIVE,
         }
+    }
+
+    /// Sends `password` in `Hello`, for a server with `[server] password`.
+    pub fn with_password(mut self, password: Option<Password>) -> Client {
+        self.password = password;
+        self
+    }
+
+    /// Sets how long a session waits in silence before it pings the server.
+    pub fn with_keepalive(mut self, keepalive: Duration) -> Client {
+        self.keepalive = keepalive;
+        self
     }
 
     /// Connects over TLS, trusting `tls`'s certificates, instead of plain TCP.
@@ -221,12 +256,16 @@ impl Client {
             max_body: self.max_body,
             timeout: self.timeout,
             pong_owed: false,
+            keepalive: self.keepalive,
+            last_heard: Instant::now(),
+            ping_owed: false,
+            pinged_at: None,
         };
         session
             .write(&ClientFrame::Hello {
                 version: PROTOCOL_VERSION,
                 username: name.to_owned(),
-                password: None,
+                password: self.password.as_ref().map(|p| p.0.clone()),
             })
             .await?;
         let deadline = Instant::now() + self.timeout;
@@ -291,6 +330,14 @@ pub struct Session {
     /// A `Ping` was read and its `Pong` is not yet written; written before anything else, so
     /// cancelling a read never loses it.
     pong_owed: bool,
+    /// Silence after which we ping the server.
+    keepalive: Duration,
+    /// When the last frame from the server arrived.
+    last_heard: Instant,
+    /// The server has been silent for `keepalive`: our `Ping` is due (written like `Pong`).
+    ping_owed: bool,
+    /// When our unanswered `Ping` went out.
+    pinged_at: Option<Instant>,
 }
 
 impl Session {
@@ -329,21 +376,55 @@ impl Session {
     ///
     /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
     /// becomes [`ClientError::Refused`], since the connection is over after it.
-    /// Cancel-safe: dropping the future loses no frame.
+    /// Keeps the connection honest the way the server does: after [`DEFAULT_KEEPALIVE`] of
+    /// silence it sends `Ping` (the answer, `Pong`, is returned like any frame), and a server
+    /// that then stays silent for the session's timeout ends it with
+    /// [`ClientError::Timeout`]. Cancel-safe: dropping the future loses no frame.
     pub async fn next_frame(&mut self) -> Result<Option<ServerFrame>, ClientError> {
         loop {
-            if self.pong_owed {
+            for (owed, frame) in [
+                (self.pong_owed, ClientFrame::Pong),
+                (self.ping_owed, ClientFrame::Ping),
+            ] {
+                if !owed {
+                    continue;
+                }
                 self.conn
-                    .feed_frame(&ClientFrame::Pong)
+                    .feed_frame(&frame)
                     .await
                     .map_err(|e| self.transport(e))?;
-                self.pong_owed = false;
+                if frame == ClientFrame::Pong {
+                    self.pong_owed = false;
+                } else {
+                    self.ping_owed = false;
+                    self.pinged_at = Some(Instant::now());
+                }
                 self.conn.flush().await.map_err(|e| self.transport(e))?;
             }
-            let frame = match self.conn.read_frame().await {
+            let deadline = match self.pinged_at {
+                None => self.last_heard + self.keepalive,
+                Some(at) => at + self.timeout,
+            };
+            let read = tokio::select! {
+                read = self.conn.read_frame() => Some(read),
+                () = sleep_until(deadline) => None,
+            };
+            let Some(read) = read else {
+                if self.pinged_at.is_some() {
+                    return Err(ClientError::Timeout {
+                        addr: self.addr.clone(),
+                        waited: self.timeout,
+                    });
+                }
+                self.ping_owed = true;
+                continue;
+            };
+            let frame = match read {
                 Ok(frame) => frame,
                 Err(e) => return Err(self.transport(e)),
             };
+            self.last_heard = Instant::now();
+            self.pinged_at = None;
             match frame {
                 Some(ServerFrame::Ping) => self.pong_owed = true,
                 Some(ServerFrame::Error { kind, detail }) if kind.is_fatal() => {
@@ -549,6 +630,60 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(answer, Some(ClientFrame::Pong));
+    }
+
+    /// The client side of keepalive: a server silent for the keepalive interval is pinged;
+    /// one that answers keeps the session, one that stays silent for the timeout ends it
+    /// with `Timeout`, naming the server.
+    #[tokio::test]
+    async fn a_silent_server_is_pinged_and_given_up_on_when_it_stays_silent() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = ServerConnection::new(stream, 1024);
+            assert!(matches!(
+                conn.read_frame().await,
+                Ok(Some(ClientFrame::Hello { .. }))
+            ));
+            conn.write_frame(&ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                username: "ann".into(),
+                online: 1,
+            })
+            .await
+            .unwrap();
+            // Answers three pings, then plays dead, keeping the socket open.
+            for _ in 0..3 {
+                assert_eq!(conn.read_frame().await.unwrap(), Some(ClientFrame::Ping));
+                conn.write_frame(&ServerFrame::Pong).await.unwrap();
+            }
+            assert_eq!(conn.read_frame().await.unwrap(), Some(ClientFrame::Ping));
+            conn
+        });
+        let run = async {
+            let mut session = Client::new("127.0.0.1", port)
+                .with_keepalive(Duration::from_millis(100))
+                .with_timeout(Duration::from_millis(500))
+                .connect("ann")
+                .await?;
+            for _ in 0..3 {
+                assert_eq!(session.next_frame().await?, Some(ServerFrame::Pong));
+            }
+            session.next_frame().await
+        };
+        let outcome = timeout(Duration::from_secs(10), run).await.unwrap();
+        match outcome {
+            Err(err @ ClientError::Timeout { .. }) => assert_eq!(
+                err.to_string(),
+                format!("no answer from 127.0.0.1:{port} within 0.5 s")
+            ),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        timeout(Duration::from_secs(10), peer)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -15,7 +15,7 @@ use chat_proto::validate::{self, NameError};
 
 use crate::cli::Args;
 use crate::transport::{Tls, TrustError};
-use crate::Client;
+use crate::{Client, Password};
 
 /// Everything a subcommand needs to reach the server, resolved once.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct Settings {
     pub log_file: Option<PathBuf>,
     /// `Some`: connect over TLS, trusting these CAs.
     pub tls: Option<Tls>,
+    /// `--password` or `CHAT_PASSWORD`, for a server with `[server] password`.
+    pub password: Option<Password>,
 }
 
 /// Why the settings cannot be used. These are the user's to fix before running again, so
@@ -86,6 +88,7 @@ impl Settings {
             log_level: args.log_level.clone(),
             log_file: args.log_file.clone(),
             tls: resolve_tls(args, &file)?,
+            password: args.password.clone().map(Password),
         })
     }
 
@@ -93,7 +96,8 @@ impl Settings {
     pub fn client(&self) -> Client {
         let client = Client::new(self.host.clone(), self.port)
             .with_max_body(self.buffsize)
-            .with_timeout(self.timeout);
+            .with_timeout(self.timeout)
+            .with_password(self.password.clone());
         match &self.tls {
             Some(tls) => client.with_tls(tls.clone()),
             None => client,
