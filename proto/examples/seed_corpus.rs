@@ -1,16 +1,21 @@
-//! Writes the seed corpus of the `decode` fuzz target: streams of valid frames of both
-//! directions, plus one example of each way a stream goes wrong, so that libFuzzer starts
-//! from inputs that reach deep into the decoder.
+//! Writes the seed corpora of the fuzz targets, so that libFuzzer starts from inputs that
+//! reach deep into the code:
+//!
+//! - `decode`: streams of valid frames of both directions, plus one example of each way a
+//!   stream goes wrong. Each seed is a byte `n`, then `n` piece lengths (u16 big-endian),
+//!   then the byte stream.
+//! - `session`: short sessions of simulated clients (chatting, a stalled reader under a
+//!   small queue, a flood, hostile bytes), in that target's operation layout (see
+//!   `fuzz/fuzz_targets/session.rs`).
 //!
 //! ```sh
-//! cargo run -p chat-proto --example seed_corpus            # into fuzz/corpus/decode
-//! cargo run -p chat-proto --example seed_corpus -- <dir>   # anywhere else
+//! cargo run -p chat-proto --example seed_corpus            # into fuzz/corpus/<target>
+//! cargo run -p chat-proto --example seed_corpus -- <dir>   # into <dir>/<target>
 //! ```
 //!
-//! Each seed follows the fuzz target's input layout: a byte `n`, then `n` piece lengths
-//! (u16 big-endian), then the byte stream. The files are named `seed-*`; the fuzz
-//! directory's `.gitignore` keeps those and ignores what libFuzzer adds. The test
-//! `seed_corpus` checks that the checked-in files are what this program writes.
+//! The files are named `seed-*`; the fuzz directory's `.gitignore` keeps those and ignores
+//! what libFuzzer adds. The test `seed_corpus` checks that the checked-in files are what
+//! this program writes.
 
 use std::path::PathBuf;
 
@@ -21,19 +26,27 @@ use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 const SERVER_MAX_FRAME: usize = 1024;
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args_os()
+    let root = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode"));
-    std::fs::create_dir_all(&dir)?;
-    for (name, bytes) in seeds() {
-        std::fs::write(dir.join(&name), bytes)?;
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus"));
+    for (target, seeds) in corpora() {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir)?;
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes)?;
+        }
+        println!("wrote {} seeds to {}", seeds.len(), dir.display());
     }
-    println!("wrote {} seeds to {}", seeds().len(), dir.display());
     Ok(())
 }
 
-/// Every seed, as (file name, contents).
+/// Every fuzz target's seeds, as (target, [(file name, contents)]).
+pub fn corpora() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
+    vec![("decode", seeds()), ("session", session_seeds())]
+}
+
+/// Every seed of the `decode` target, as (file name, contents).
 pub fn seeds() -> Vec<(String, Vec<u8>)> {
     let hello = encode_all(&[ClientFrame::Hello {
         version: PROTOCOL_VERSION,
@@ -79,6 +92,144 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         seed("malformed-then-hello", &[3], &malformed_then_good),
         seed("truncated-hello", &[], &truncated),
     ]
+}
+
+/// Every seed of the `session` target, as (file name, contents).
+pub fn session_seeds() -> Vec<(String, Vec<u8>)> {
+    let (ann, bob) = (0, 1);
+    let msg = |text: &str| ClientFrame::Msg { text: text.into() };
+    let burst: Vec<ClientFrame> = (0..40).map(|i| msg(&format!("burst {i}"))).collect();
+    // More than a stalled reader's 4 KiB pipe, the batch its writer holds (up to 256 frames)
+    // and a small queue take together, so it is dropped as a slow consumer.
+    let flood_of_text: Vec<ClientFrame> = (0..400)
+        .map(|i| msg(&format!("{i:>3} {}", "x".repeat(40))))
+        .collect();
+    let chat = Session::new(0)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .settle()
+        .frame(ann, &msg("hi bob"))
+        .frame(
+            bob,
+            &ClientFrame::Whisper {
+                to: "ANN".into(),
+                text: "psst".into(),
+            },
+        )
+        .frame(ann, &ClientFrame::ListUsers)
+        .frame(ann, &ClientFrame::Ping)
+        .settle()
+        .frame(bob, &ClientFrame::Bye)
+        .close(ann);
+    let stalled = Session::new(setup::SMALL_QUEUE)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .settle()
+        .stall(bob)
+        .raw(ann, &encode_all(&flood_of_text))
+        .settle()
+        .resume(bob)
+        .frame(ann, &msg("after the drop"));
+    let flood = Session::new(setup::FLOOD_CONTROL)
+        .hello(ann, names::ANN)
+        .raw(ann, &encode_all(&burst))
+        .settle()
+        .frame(ann, &msg("still flooding?"));
+    let hostile = Session::new(0)
+        .frame(ann, &msg("before hello"))
+        .hello(ann, names::ANN)
+        .hello(bob, names::ANN_UPPER)
+        .hello(bob, names::SPACE)
+        .frame(ann, &msg(""))
+        .hello(ann, names::BOB)
+        .raw(bob, &[0, 0, 0, 3, 0xFF, 0xFE, 0xFD])
+        .raw(bob, &[0xFF, 0xFF, 0xFF, 0xFF])
+        .raw(2, &[0, 0, 0, 9, 1])
+        .close(2)
+        .settle();
+    let typed = Session::new(0).typed(ann, &[0, 0, 0, 0, 1, 3, b'a', b'n', b'n', 0]);
+    vec![
+        (String::from("seed-session-chat"), chat.0),
+        (String::from("seed-session-stalled-reader"), stalled.0),
+        (String::from("seed-session-flood"), flood.0),
+        (String::from("seed-session-hostile"), hostile.0),
+        (String::from("seed-session-typed"), typed.0),
+    ]
+}
+
+/// The `session` target's setup bits (its first byte).
+mod setup {
+    /// A send queue of 8 frames, so a burst overflows it.
+    pub const SMALL_QUEUE: u8 = 1;
+    /// Flood control at its defaults (off otherwise).
+    pub const FLOOD_CONTROL: u8 = 2;
+}
+
+/// Indexes into the `session` target's list of names.
+mod names {
+    pub const ANN: u8 = 0;
+    pub const ANN_UPPER: u8 = 1;
+    pub const BOB: u8 = 2;
+    pub const SPACE: u8 = 7;
+}
+
+/// A `session` input: the setup byte, then operations (`client << 4 | op`, then the
+/// operation's own bytes).
+struct Session(Vec<u8>);
+
+impl Session {
+    fn new(setup: u8) -> Session {
+        Session(vec![setup])
+    }
+
+    fn op(mut self, client: u8, op: u8, bytes: &[u8]) -> Session {
+        self.0.push(client << 4 | op);
+        self.0.extend_from_slice(bytes);
+        self
+    }
+
+    /// An operation whose bytes are a u16 big-endian length, then `payload`.
+    fn sized(self, client: u8, op: u8, payload: &[u8]) -> Session {
+        let len = u16::try_from(payload.len()).expect("a seed payload is under 64 KiB");
+        let mut bytes = len.to_be_bytes().to_vec();
+        bytes.extend_from_slice(payload);
+        self.op(client, op, &bytes)
+    }
+
+    /// A frame body (the target adds the length prefix).
+    fn frame(self, client: u8, frame: &ClientFrame) -> Session {
+        let wire = encode_all(std::slice::from_ref(frame));
+        self.sized(client, 0, &wire[4..])
+    }
+
+    fn raw(self, client: u8, bytes: &[u8]) -> Session {
+        self.sized(client, 1, bytes)
+    }
+
+    /// Bytes the target reads with `arbitrary` as a client frame.
+    fn typed(self, client: u8, bytes: &[u8]) -> Session {
+        self.sized(client, 2, bytes)
+    }
+
+    fn hello(self, client: u8, name: u8) -> Session {
+        self.op(client, 3, &[name])
+    }
+
+    fn settle(self) -> Session {
+        self.op(0, 4, &[])
+    }
+
+    fn stall(self, client: u8) -> Session {
+        self.op(client, 5, &[])
+    }
+
+    fn resume(self, client: u8) -> Session {
+        self.op(client, 6, &[])
+    }
+
+    fn close(self, client: u8) -> Session {
+        self.op(client, 7, &[])
+    }
 }
 
 /// One client frame of each kind, in the order a session sends them.

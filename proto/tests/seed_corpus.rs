@@ -1,4 +1,4 @@
-//! The fuzz target's checked-in seed corpus is what `--example seed_corpus` writes.
+//! The fuzz targets' checked-in seed corpora are what `--example seed_corpus` writes.
 
 #[path = "../examples/seed_corpus.rs"]
 #[allow(dead_code)]
@@ -11,10 +11,17 @@ use std::path::Path;
 /// lingers, so a change to the encoding cannot leave the fuzzer starting from stale bytes.
 #[test]
 fn the_checked_in_seeds_are_current() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode");
+    for (target, seeds) in seed_corpus::corpora() {
+        check(target, &seeds);
+    }
+}
+
+fn check(target: &str, seeds: &[(String, Vec<u8>)]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let regenerate = "regenerate with `cargo run -p chat-proto --example seed_corpus`";
-    let seeds = seed_corpus::seeds();
-    for (name, bytes) in &seeds {
+    for (name, bytes) in seeds {
         let on_disk = std::fs::read(dir.join(name))
             .unwrap_or_else(|e| panic!("seed {name}: {e}; {regenerate}"));
         assert!(on_disk == *bytes, "seed {name} is stale; {regenerate}");
