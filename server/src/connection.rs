@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  socket read half ──► FrameReader (≤ buffsize) ──► commands::dispatch ──► hub / own queue
-//!  socket write half ◄── writer task ◄── bounded queue of EncodedFrame ◄──┘
+//!  socket write half ◄── writer task ◄── bounded queue of wire bytes ◄──┘
 //! ```
 //!
 //! The stream is taken as two halves, so the same code serves plain TCP (`into_split`, no
@@ -24,9 +24,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use chat_proto::codec::encode;
-use chat_proto::{ClientFrame, CodecError, EncodedFrame, ErrorKind, FrameReader, ServerFrame};
+use chat_proto::{ClientFrame, CodecError, ErrorKind, FrameReader, ServerFrame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -114,6 +114,7 @@ where
         peer,
         session: &mut session,
         password: shared.config.password.as_ref(),
+        burst: Default::default(),
     };
     let now = Instant::now();
     let mut guards = Guards {
@@ -128,6 +129,7 @@ where
         &overflowed,
     )
     .await;
+    ctx.flush();
     leave(&shared.hub, &session, &outbox, peer, &reason);
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
@@ -335,6 +337,18 @@ where
 {
     let peer = ctx.peer;
     loop {
+        if !frames.has_frame() {
+            // Everything read so far is handled: its messages go out together.
+            ctx.flush();
+        }
+        if ctx.outbox.is_congested() {
+            // Answers to this client pile up: read no more of its requests until its
+            // writer catches up (a burst read in one go must not overflow its own queue).
+            ctx.flush();
+            if !ctx.outbox.wait_for_room(SLOW_CONSUMER_GRACE).await {
+                return LeaveReason::SlowConsumer;
+            }
+        }
         let registered = matches!(ctx.session, Session::Registered(_));
         let next_alarm = guards.watchdog.next(registered);
         let event = tokio::select! {
@@ -417,7 +431,7 @@ where
 /// overflowed.
 async fn write_loop<W>(
     mut out: W,
-    mut queue: mpsc::Receiver<EncodedFrame>,
+    mut queue: mpsc::Receiver<Bytes>,
     overflowed: CancellationToken,
 ) -> io::Result<()>
 where
@@ -471,16 +485,15 @@ where
 }
 
 /// Writes every frame of `batch`, with as few syscalls as the stream allows.
-async fn write_batch<W>(out: &mut W, batch: &[EncodedFrame], vectored: bool) -> io::Result<()>
+async fn write_batch<W>(out: &mut W, batch: &[Bytes], vectored: bool) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {
     match batch {
         [] => Ok(()),
-        [one] => out.write_all(one.as_bytes()).await,
+        [one] => out.write_all(one).await,
         _ if vectored => {
-            let mut slices: Vec<IoSlice<'_>> =
-                batch.iter().map(|f| IoSlice::new(f.as_bytes())).collect();
+            let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|f| IoSlice::new(f)).collect();
             let mut rest = &mut slices[..];
             while !rest.is_empty() {
                 let written = out.write_vectored(rest).await?;
@@ -492,9 +505,9 @@ where
             Ok(())
         }
         _ => {
-            let mut buf = BytesMut::with_capacity(batch.iter().map(EncodedFrame::len).sum());
+            let mut buf = BytesMut::with_capacity(batch.iter().map(Bytes::len).sum());
             for frame in batch {
-                buf.extend_from_slice(frame.as_bytes());
+                buf.extend_from_slice(frame);
             }
             out.write_all(&buf).await
         }
@@ -580,7 +593,7 @@ mod tests {
         }
     }
 
-    fn frames(n: usize) -> Vec<EncodedFrame> {
+    fn frames(n: usize) -> Vec<Bytes> {
         (0..n)
             .map(|i| {
                 encode(&ServerFrame::System {
@@ -588,12 +601,13 @@ mod tests {
                     at: i as i64,
                 })
                 .unwrap()
+                .into_bytes()
             })
             .collect()
     }
 
-    fn wire(frames: &[EncodedFrame]) -> Vec<u8> {
-        frames.iter().flat_map(|f| f.as_bytes().to_vec()).collect()
+    fn wire(frames: &[Bytes]) -> Vec<u8> {
+        frames.iter().flat_map(|f| f.to_vec()).collect()
     }
 
     /// Whatever a write call accepts, a batch reaches the stream whole and in order, with

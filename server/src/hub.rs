@@ -10,11 +10,19 @@
 //! Two broadcasts from two connection tasks are therefore queued to every client in the same
 //! order, and a newcomer's `Welcome` is queued before any broadcast it can see.
 //!
+//! **Bursts.** Messages a client sent together (read from its socket in one go) are encoded
+//! one by one into a [`Burst`] and queued to everyone as one buffer, under one lock: a
+//! publisher's burst of 64 costs each recipient one queue entry instead of 64. The burst is
+//! sent before anything else the client causes (a reply, a whisper, its leaving), so the
+//! order everyone sees is the order the client sent in.
+//!
 //! A client whose queue is full is marked as a slow consumer by its [`crate::registry::Outbox`]
 //! and receives nothing more; its connection then leaves with that reason. The others never
 //! wait for it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::{Bytes, BytesMut};
 
 use chat_proto::codec::encode;
 use chat_proto::{CodecError, EncodedFrame, Millis, ServerFrame, PROTOCOL_VERSION};
@@ -41,6 +49,52 @@ pub enum WhisperError {
     /// The frame could not be encoded (larger than any frame may be).
     #[error(transparent)]
     Encode(#[from] CodecError),
+}
+
+/// Broadcasts from one client waiting to be queued together: their frames, encoded back to
+/// back. Held by the client's connection; [`Hub::flush`] sends it.
+#[derive(Debug, Default)]
+pub struct Burst {
+    /// Whole frames, prefix and body each.
+    wire: BytesMut,
+    /// How many frames `wire` holds.
+    frames: usize,
+}
+
+impl Burst {
+    /// Frames held at most before the burst is sent anyway: a client that never pauses
+    /// still has its messages delivered, and a queue entry stays small.
+    pub const MAX_FRAMES: usize = 64;
+
+    /// Bytes held at most before the burst is sent anyway.
+    pub const MAX_BYTES: usize = 16 * 1024;
+
+    /// Adds one encoded frame.
+    pub fn push(&mut self, frame: &EncodedFrame) {
+        self.wire.extend_from_slice(frame.as_bytes());
+        self.frames += 1;
+    }
+
+    /// Whether the burst should be sent before it grows further.
+    pub fn is_full(&self) -> bool {
+        self.frames >= Self::MAX_FRAMES || self.wire.len() >= Self::MAX_BYTES
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.frames == 0
+    }
+
+    /// How many frames are waiting.
+    pub fn len(&self) -> usize {
+        self.frames
+    }
+
+    /// The frames as one buffer, leaving the burst empty.
+    fn take(&mut self) -> Bytes {
+        self.frames = 0;
+        self.wire.split().freeze()
+    }
 }
 
 /// The in-process hub: one room on one server.
@@ -92,7 +146,7 @@ impl Hub {
             me.offer(welcome);
         }
         let joined = system(format!("{name} joined"), at);
-        fan_out(&state.registry, &joined, Some(&name));
+        fan_out(&state.registry, joined.as_bytes(), Some(&name));
         Ok(online)
     }
 
@@ -101,15 +155,29 @@ impl Hub {
     pub fn leave(&self, name: &str, reason: &LeaveReason, at: Millis) {
         let mut state = self.state();
         if state.registry.remove(name, reason).is_some() && !state.closing {
-            fan_out(&state.registry, &system(format!("{name} left"), at), None);
+            fan_out(
+                &state.registry,
+                system(format!("{name} left"), at).as_bytes(),
+                None,
+            );
         }
     }
 
     /// Queues `frame` to every registered client, encoded once.
     pub fn broadcast(&self, frame: &ServerFrame) -> Result<(), CodecError> {
         let frame = encode(frame)?;
-        fan_out(&self.state().registry, &frame, None);
+        fan_out(&self.state().registry, frame.as_bytes(), None);
         Ok(())
+    }
+
+    /// Queues everything in `burst` to every registered client as one buffer (one queue
+    /// entry each), and empties it.
+    pub fn flush(&self, burst: &mut Burst) {
+        if burst.is_empty() {
+            return;
+        }
+        let wire = burst.take();
+        fan_out(&self.state().registry, &wire, None);
     }
 
     /// Queues a whisper to the client named `to` (any case) and a copy to its sender `from`.
@@ -153,7 +221,7 @@ impl Hub {
         let notice = encode(notice)?;
         let mut state = self.state();
         state.closing = true;
-        fan_out(&state.registry, &notice, None);
+        fan_out(&state.registry, notice.as_bytes(), None);
         Ok(state.registry.len())
     }
 }
@@ -163,14 +231,86 @@ fn system(text: String, at: Millis) -> EncodedFrame {
     encode(&ServerFrame::System { text, at }).expect("a system notice is far below the frame limit")
 }
 
-/// Offers the same bytes to every client, `except` one (by registered name).
-fn fan_out(registry: &Registry, frame: &EncodedFrame, except: Option<&Arc<str>>) {
+/// Offers the same bytes (whole frames) to every client, `except` one (by registered name).
+fn fan_out(registry: &Registry, wire: &Bytes, except: Option<&Arc<str>>) {
     for handle in registry.handles() {
         if except.is_some_and(|name| Arc::ptr_eq(name, handle.name())) {
             continue;
         }
-        if handle.offer(frame.clone()) == Delivery::Overflowed {
+        if handle.offer_wire(wire.clone()) == Delivery::Overflowed {
             tracing::debug!("Queue of {} is full; dropping it", handle.name());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::codec::{decode_chunks, CLIENT_MAX_FRAME};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::registry::Outbox;
+
+    fn joined(hub: &Hub, name: &str) -> mpsc::Receiver<Bytes> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let outbox = Outbox::new(tx, CancellationToken::new());
+        let peer = "127.0.0.1:1".parse().unwrap();
+        hub.join(ClientHandle::new(name.into(), peer, outbox), 0)
+            .unwrap();
+        while rx.try_recv().is_ok() {}
+        rx
+    }
+
+    fn msg(i: i64) -> ServerFrame {
+        ServerFrame::Msg {
+            from: "ann".into(),
+            text: format!("message {i}"),
+            at: i,
+        }
+    }
+
+    /// A burst reaches nobody until it is flushed, then every client as one queue entry
+    /// holding its frames in the order they were added; a later broadcast comes after it.
+    #[test]
+    fn a_burst_is_one_queue_entry_per_client_in_order() {
+        let hub = Hub::new();
+        let mut queues = [joined(&hub, "ann"), joined(&hub, "bob")];
+        for q in &mut queues {
+            while q.try_recv().is_ok() {}
+        }
+        let mut burst = Burst::default();
+        for i in 0..3 {
+            burst.push(&encode(&msg(i)).unwrap());
+        }
+        assert!(queues.iter_mut().all(|q| q.try_recv().is_err()));
+        hub.flush(&mut burst);
+        assert!(burst.is_empty());
+        hub.broadcast(&msg(3)).unwrap();
+        for q in &mut queues {
+            let entries: Vec<Bytes> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+            assert_eq!(entries.len(), 2, "the burst, then the broadcast");
+            let frames: Vec<ServerFrame> =
+                decode_chunks(entries.iter().map(|e| e.as_ref()), CLIENT_MAX_FRAME)
+                    .into_iter()
+                    .map(Result::unwrap)
+                    .collect();
+            assert_eq!(frames, (0..4).map(msg).collect::<Vec<_>>());
+        }
+    }
+
+    /// A burst says it is full at its frame limit, so a client that never pauses still has
+    /// its messages delivered in bounded pieces.
+    #[test]
+    fn a_burst_is_full_at_its_frame_limit() {
+        let mut burst = Burst::default();
+        let frame = encode(&msg(0)).unwrap();
+        for _ in 1..Burst::MAX_FRAMES {
+            burst.push(&frame);
+        }
+        assert!(!burst.is_full());
+        burst.push(&frame);
+        assert!(burst.is_full());
+        assert_eq!(burst.len(), Burst::MAX_FRAMES);
     }
 }

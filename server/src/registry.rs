@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use chat_proto::validate::name_key;
 use chat_proto::EncodedFrame;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -24,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 /// let one reader stall everyone who talks.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    /// The queue the client's writer task drains.
-    queue: mpsc::Sender<EncodedFrame>,
+    /// The queue the client's writer task drains: wire bytes of one frame, or of a burst of
+    /// broadcasts encoded back to back ([`crate::hub::Burst`]).
+    queue: mpsc::Sender<Bytes>,
     /// Cancelled once the queue overflowed: the connection then leaves as a slow consumer,
     /// and nothing more is queued, so the client never sees a gap followed by more messages.
     overflowed: CancellationToken,
@@ -44,16 +47,45 @@ pub enum Delivery {
 
 impl Outbox {
     /// Wraps a queue's sender and the token that marks the queue as overflowed.
-    pub fn new(queue: mpsc::Sender<EncodedFrame>, overflowed: CancellationToken) -> Self {
+    pub fn new(queue: mpsc::Sender<Bytes>, overflowed: CancellationToken) -> Self {
         Outbox { queue, overflowed }
     }
 
     /// Queues `frame` without waiting.
     pub fn offer(&self, frame: EncodedFrame) -> Delivery {
+        self.offer_wire(frame.into_bytes())
+    }
+
+    /// Whether less than half of the queue is free. The client's own requests then wait
+    /// ([`Outbox::wait_for_room`]): a client that sends a burst of requests must not have
+    /// their answers overflow its own queue while it is reading them.
+    pub fn is_congested(&self) -> bool {
+        self.queue.capacity() < self.queue.max_capacity().div_ceil(2)
+    }
+
+    /// Waits until half of the queue is free again. After `limit` the client is not reading:
+    /// it is marked as overflowed (a slow consumer) and `false` is returned.
+    ///
+    /// Polls every millisecond rather than reserving slots, which would take freed slots
+    /// away from broadcasts to this client; it runs only while the queue is congested.
+    pub async fn wait_for_room(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.is_congested() && !self.queue.is_closed() {
+            if tokio::time::Instant::now() >= deadline {
+                self.overflowed.cancel();
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
+    }
+
+    /// Queues whole frames, already encoded back to back, without waiting; one queue entry.
+    pub fn offer_wire(&self, wire: Bytes) -> Delivery {
         if self.overflowed.is_cancelled() {
             return Delivery::Dropped;
         }
-        match self.queue.try_send(frame) {
+        match self.queue.try_send(wire) {
             Ok(()) => Delivery::Queued,
             Err(TrySendError::Full(_)) => {
                 self.overflowed.cancel();
@@ -89,6 +121,11 @@ impl ClientHandle {
     /// Queues a frame for this client without waiting; see [`Outbox::offer`].
     pub fn offer(&self, frame: EncodedFrame) -> Delivery {
         self.outbox.offer(frame)
+    }
+
+    /// Queues whole frames encoded back to back; see [`Outbox::offer_wire`].
+    pub fn offer_wire(&self, wire: Bytes) -> Delivery {
+        self.outbox.offer_wire(wire)
     }
 }
 
@@ -218,7 +255,7 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn handle(name: &str) -> (ClientHandle, mpsc::Receiver<EncodedFrame>) {
+    fn handle(name: &str) -> (ClientHandle, mpsc::Receiver<Bytes>) {
         let (tx, rx) = mpsc::channel(2);
         let outbox = Outbox::new(tx, CancellationToken::new());
         let peer = "127.0.0.1:1".parse().unwrap();

@@ -380,10 +380,13 @@ async fn ten_thousand_list_users_back_to_back_are_all_answered_to_a_reader() {
     scene.nobody_else_noticed(&["mallory joined"]).await;
 }
 
-/// Flood control off, and the client never reads: its answers fill its bounded queue, and
-/// it is dropped as a slow consumer instead of the server buffering 10,000 answers.
+/// Flood control off, and the client never reads: its answers fill the socket's buffers
+/// and then its bounded queue, and it is dropped as a slow consumer instead of the server
+/// buffering 200,000 answers. (Requests wait while the client's queue is congested, so the
+/// burst must outgrow what the kernel buffers for the socket, 4 MiB by default.)
 #[tokio::test]
-async fn ten_thousand_list_users_from_a_client_that_does_not_read_make_it_a_slow_consumer() {
+async fn two_hundred_thousand_list_users_from_a_client_that_does_not_read_make_it_a_slow_consumer()
+{
     let scene = Scene::with(Config {
         send_queue: 64,
         ..test_config()
@@ -395,7 +398,7 @@ async fn ten_thousand_list_users_from_a_client_that_does_not_read_make_it_a_slow
     let stream = socket.connect(scene.server.addr).await.unwrap();
     let mut offender = Raw::register(stream, "mallory").await;
     // The server may close the connection before it has read everything: ignore the error.
-    let _ = offender.writer.write_all(&list_users_burst(10_000)).await;
+    let _ = offender.writer.write_all(&list_users_burst(200_000)).await;
     logs::warned(&offender.peer, "reason=slow consumer").await;
     // What did arrive is a run of answers, and the stream ends.
     while let Ok(Ok(Some(frame))) =

@@ -17,6 +17,7 @@ mod ping;
 mod pong;
 mod whisper;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use chat_proto::validate::{MessageError, NameError};
 use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
 
 use crate::auth::Password;
-use crate::hub::Hub;
+use crate::hub::{Burst, Hub};
 use crate::registry::{LeaveReason, Outbox};
 
 /// Where a connection stands: the only state a command may change.
@@ -50,6 +51,9 @@ pub struct Context<'a> {
     pub session: &'a mut Session,
     /// `[server] password`, which `Hello` must carry when set.
     pub password: Option<&'a Password>,
+    /// This client's messages not yet queued to the room: the connection sends them once
+    /// it has handled every frame it had read ([`Context::flush`]).
+    pub burst: RefCell<Burst>,
 }
 
 impl Context<'_> {
@@ -61,8 +65,27 @@ impl Context<'_> {
         }
     }
 
-    /// Queues `frame` for the sender only.
+    /// Queues `frame` for everyone, the sender included, encoded once; held in the burst
+    /// until [`Context::flush`] (or until the burst is full).
+    pub fn broadcast(&self, frame: &ServerFrame) -> Result<(), CodecError> {
+        let frame = encode(frame)?;
+        let mut burst = self.burst.borrow_mut();
+        burst.push(&frame);
+        if burst.is_full() {
+            self.hub.flush(&mut burst);
+        }
+        Ok(())
+    }
+
+    /// Queues the held broadcasts to the room. Called before anything else reaches any
+    /// queue on this client's behalf, so nothing overtakes them.
+    pub fn flush(&self) {
+        self.hub.flush(&mut self.burst.borrow_mut());
+    }
+
+    /// Queues `frame` for the sender only, after the broadcasts it sent before.
     pub fn reply(&self, frame: &ServerFrame) {
+        self.flush();
         match encode(frame) {
             Ok(frame) => {
                 self.outbox.offer(frame);
@@ -148,6 +171,10 @@ impl CommandError {
 
 /// Runs the handler for `frame` and answers a refusal with an `Error` frame.
 pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
+    if !matches!(frame, ClientFrame::Msg { .. }) {
+        // Whatever this frame does, the messages sent before it come first.
+        ctx.flush();
+    }
     let result = match frame {
         ClientFrame::Hello {
             version,

@@ -10,12 +10,11 @@ pub fn handle(ctx: &mut Context<'_>, text: String) -> Result<Flow, CommandError>
     let from = ctx.name()?;
     validate::message(&text)?;
     tracing::debug!(peer = %ctx.peer, "{from}: {text}");
-    ctx.hub
-        .broadcast(&ServerFrame::Msg {
-            from: from.to_string(),
-            text,
-            at: crate::now_millis(),
-        })
-        .map_err(CommandError::TooLarge)?;
+    ctx.broadcast(&ServerFrame::Msg {
+        from: from.to_string(),
+        text,
+        at: crate::now_millis(),
+    })
+    .map_err(CommandError::TooLarge)?;
     Ok(Flow::Continue)
 }
