@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
 use chat_proto::{ClientFrame, FrameReader, ServerFrame};
 use chat_server::Config;
-use common::{hello, logs, start_with, test_config, TestClient};
+use common::{hello, logs, start_with, status_kib, test_config, TestClient};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -33,16 +33,6 @@ const WINDOW: usize = 64;
 /// made practically unbounded (`send_queue = 1000000`) the same run grew by 77 MiB and never
 /// dropped the stalled client.
 const RSS_GROWTH_BOUND_KIB: u64 = 48 * 1024;
-
-/// A field of /proc/self/status, in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
-}
 
 fn text(i: usize) -> String {
     let mut text = format!("{i:05} ");

@@ -224,6 +224,17 @@ pub fn notice(frame: &ServerFrame) -> Option<&str> {
     }
 }
 
+/// A field of /proc/self/status (`"VmRSS:"`, `"VmHWM:"`), in KiB: this process's memory,
+/// which is the in-process server's plus the test's own.
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
 /// A fresh, empty directory for one test (under cargo's scratch space for tests).
 pub fn scratch_dir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
