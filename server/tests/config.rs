@@ -3,24 +3,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use chat_proto::ServerFrame;
-use common::{scratch_dir, ServerProcess, TestClient};
-
-/// Runs the binary in `dir` with `args` until it exits; returns its code and stderr.
-fn run_to_exit(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run chat-server");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{run_to_exit, scratch_dir, ServerProcess, TestClient};
 
 #[test]
 fn a_bad_value_stops_start_up_with_one_line_naming_it_and_exit_code_2() {

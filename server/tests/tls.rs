@@ -4,15 +4,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::ServerFrame;
 use chat_server::tls::Tls;
 use chat_server::Config;
-use common::{scratch_dir, start_with, test_config, TestClient, TestServer, TIMEOUT};
+use common::{run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, TIMEOUT};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -191,19 +190,6 @@ async fn plain_tcp_on_the_tls_port_is_closed_without_hurting_anyone() {
     server.shutdown().await;
 }
 
-/// Runs the real binary in `dir` until it exits; its exit code and stderr.
-fn run_to_exit(dir: &Path) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--port", "0"])
-        .current_dir(dir)
-        .output()
-        .expect("run chat-server");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A `[tls]` section the server cannot serve stops start-up with exit code 2 and one line
 /// naming the config file, the key and the file at fault.
 #[test]
@@ -239,7 +225,7 @@ fn unusable_tls_files_stop_start_up_naming_the_file() {
             format!("[server]\nhost = 127.0.0.1\n[tls]\n{tls}"),
         )
         .unwrap();
-        let (code, stderr) = run_to_exit(&pki.dir);
+        let (code, stderr) = run_to_exit(&pki.dir, &["--port", "0"]);
         assert_eq!(code, Some(2), "{tls}: {stderr}");
         assert!(
             stderr.starts_with(&format!("chat-server: {expected}")) && stderr.lines().count() == 1,

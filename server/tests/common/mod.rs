@@ -224,6 +224,19 @@ pub fn notice(frame: &ServerFrame) -> Option<&str> {
     }
 }
 
+/// Runs the binary in `dir` with `args` until it exits; returns its code and stderr.
+pub fn run_to_exit(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run chat-server");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A field of /proc/self/status (`"VmRSS:"`, `"VmHWM:"`), in KiB: this process's memory,
 /// which is the in-process server's plus the test's own.
 pub fn status_kib(field: &str) -> u64 {
