@@ -41,13 +41,16 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Every fuzz target's seeds, as (target, [(file name, contents)]).
-pub fn corpora() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
+/// One target's seeds, as (file name, contents).
+pub type Seeds = Vec<(String, Vec<u8>)>;
+
+/// Every fuzz target's seeds, by target.
+pub fn corpora() -> Vec<(&'static str, Seeds)> {
     vec![("decode", seeds()), ("session", session_seeds())]
 }
 
-/// Every seed of the `decode` target, as (file name, contents).
-pub fn seeds() -> Vec<(String, Vec<u8>)> {
+/// Every seed of the `decode` target.
+pub fn seeds() -> Seeds {
     let hello = encode_all(&[ClientFrame::Hello {
         version: PROTOCOL_VERSION,
         username: "ann".into(),
@@ -94,8 +97,8 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-/// Every seed of the `session` target, as (file name, contents).
-pub fn session_seeds() -> Vec<(String, Vec<u8>)> {
+/// Every seed of the `session` target.
+pub fn session_seeds() -> Seeds {
     let (ann, bob) = (0, 1);
     let msg = |text: &str| ClientFrame::Msg { text: text.into() };
     let burst: Vec<ClientFrame> = (0..40).map(|i| msg(&format!("burst {i}"))).collect();
