@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_proto::ServerFrame;
+use chat_proto::{ErrorKind, ServerFrame};
 use chat_server::tls::Tls;
 use chat_server::Config;
 use common::{run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, TIMEOUT};
@@ -186,6 +186,32 @@ async fn plain_tcp_on_the_tls_port_is_closed_without_hurting_anyone() {
             users: vec!["ann".into(), "bob".into()]
         },
         "nobody registered in the clear"
+    );
+    server.shutdown().await;
+}
+
+/// Over the connection limit, a TLS client still learns why: the handshake is made, then
+/// `Error{ServerFull}` comes over TLS, and the connection is closed.
+#[tokio::test]
+async fn a_full_server_tells_a_tls_client_why_over_tls() {
+    let pki = Pki::new("tls-full");
+    let server = start_with(Config {
+        max_clients: 1,
+        ..pki.config()
+    })
+    .await;
+    let _ann = pki.register(&server, "ann").await;
+    let mut refused = pki.connect(&server).await;
+    let frames = refused.until_closed().await;
+    assert!(
+        matches!(
+            frames.as_slice(),
+            [ServerFrame::Error {
+                kind: ErrorKind::ServerFull,
+                ..
+            }]
+        ),
+        "{frames:?}"
     );
     server.shutdown().await;
 }
