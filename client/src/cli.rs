@@ -42,6 +42,14 @@ pub struct Args {
     /// Name to chat under [default: your login name]
     #[arg(long, env = "CHAT_NAME", global = true)]
     pub name: Option<String>,
+    /// Connect over TLS, trusting the CAs this system trusts [default: [client] tls in the
+    /// config file, else off]
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Connect over TLS, trusting only the CA certificate(s) in this PEM file: for a server
+    /// whose certificate comes from a private CA [default: [client] ca]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca: Option<PathBuf>,
     /// The server's password, for a server with [server] password (prefer CHAT_PASSWORD:
     /// other users can see command lines)
     #[arg(long, env = "CHAT_PASSWORD", hide_env_values = true, global = true)]

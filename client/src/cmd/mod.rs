@@ -115,6 +115,11 @@ pub fn error_line(err: &anyhow::Error) -> String {
 pub fn hint(err: &ClientError) -> Option<&'static str> {
     Some(match err {
         ClientError::Connect { .. } => "is chat-server running? (try --host/--port)",
+        ClientError::Tls { source, .. } if crate::transport::is_untrusted_certificate(source) => {
+            "the server's certificate is not signed by a CA trusted here, or does not name \
+             --host: pass --ca FILE with the CA that signed it"
+        }
+        ClientError::Tls { .. } => "does the server speak TLS? (drop --tls for a plain server)",
         ClientError::Timeout { .. } => {
             "is the server overloaded or the address wrong? (try --timeout)"
         }
@@ -137,7 +142,7 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {
-            "is that address a chat-server? (check --host/--port)"
+            "is that address a chat-server, and does it want --tls? (check --host/--port)"
         }
     })
 }
