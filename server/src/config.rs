@@ -57,6 +57,12 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 /// address, while one host cannot take every slot.
 pub const DEFAULT_MAX_PER_IP: usize = 64;
 
+/// `[limits] announce_up_to` when the file does not set it: joins and leaves are announced
+/// while the room has at most this many people. Each announcement reaches everyone, so a
+/// room filling up to N people costs N²/2 notices: fine for a thousand (half a million small
+/// frames), a storm for ten thousand, who would hear of nothing else.
+pub const DEFAULT_ANNOUNCE_UP_TO: usize = 1000;
+
 /// The longest any time limit may be: a day. Also keeps every deadline far from the ends of
 /// the clock's range.
 pub const MAX_SECONDS: f64 = 86_400.0;
@@ -73,6 +79,7 @@ pub const LIMITS_KEYS: &[&str] = &[
     "ping_timeout",
     "max_clients",
     "max_per_ip",
+    "announce_up_to",
 ];
 
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
@@ -116,6 +123,8 @@ pub struct Config {
     pub max_clients: usize,
     /// Connections served at once from one IP address; `0`: no limit.
     pub max_per_ip: usize,
+    /// Largest room in which joins and leaves are announced; `0`: always announced.
+    pub announce_up_to: usize,
     /// `[server] password`: what `Hello` must carry; `None` (absent or empty): anyone may join.
     pub password: Option<Password>,
     /// `[tls] cert` and `key`, loaded: `Some` serves TLS instead of plain TCP.
@@ -265,6 +274,7 @@ impl Config {
                 .unwrap_or(DEFAULT_PING_TIMEOUT),
             max_clients: count("max_clients", defaults.max_clients)?,
             max_per_ip: count("max_per_ip", defaults.max_per_ip)?,
+            announce_up_to: count("announce_up_to", defaults.announce_up_to)?,
             password: file
                 .raw("server", "password")
                 .filter(|p| !p.is_empty())
@@ -293,6 +303,7 @@ impl Default for Config {
             ping_timeout: DEFAULT_PING_TIMEOUT,
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
+            announce_up_to: DEFAULT_ANNOUNCE_UP_TO,
             password: None,
             tls: None,
             source: None,

@@ -85,7 +85,7 @@ impl Shared {
     /// [`serve`].
     pub fn new(config: Config) -> Shared {
         Shared {
-            hub: Arc::new(Hub::new()),
+            hub: Arc::new(Hub::new().announcing_up_to(config.announce_up_to)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),

@@ -102,6 +102,8 @@ impl Burst {
 pub struct Hub {
     /// The registry and the closing flag, changed together under one lock.
     state: Mutex<State>,
+    /// Largest room in which joins and leaves are announced; 0: any size.
+    announce_up_to: usize,
 }
 
 /// What the hub's lock guards.
@@ -118,6 +120,21 @@ impl Hub {
     /// An empty room.
     pub fn new() -> Self {
         Hub::default()
+    }
+
+    /// Announces joins and leaves only while the room has at most `people` (0: always).
+    ///
+    /// Every announcement goes to everyone, so filling a room of N costs N²/2 notices: ten
+    /// thousand people joining would send fifty million, and hear of nothing else.
+    pub fn announcing_up_to(mut self, people: usize) -> Self {
+        self.announce_up_to = people;
+        self
+    }
+
+    /// Whether a join or leave in a room of `people` (counting the one joining or leaving)
+    /// is announced.
+    fn announces(&self, people: usize) -> bool {
+        self.announce_up_to == 0 || people <= self.announce_up_to
     }
 
     /// The state, even if a thread panicked while holding the lock: every change under it is
@@ -145,8 +162,10 @@ impl Hub {
         if let (Ok(welcome), Some(me)) = (encode(&welcome), state.registry.get(&name)) {
             me.offer(welcome);
         }
-        let joined = system(format!("{name} joined"), at);
-        fan_out(&state.registry, joined.as_bytes(), Some(&name));
+        if self.announces(online) {
+            let joined = system(format!("{name} joined"), at);
+            fan_out(&state.registry, joined.as_bytes(), Some(&name));
+        }
         Ok(online)
     }
 
@@ -154,7 +173,9 @@ impl Hub {
     /// everyone else `<name> left`.
     pub fn leave(&self, name: &str, reason: &LeaveReason, at: Millis) {
         let mut state = self.state();
-        if state.registry.remove(name, reason).is_some() && !state.closing {
+        let people = state.registry.len();
+        if state.registry.remove(name, reason).is_some() && !state.closing && self.announces(people)
+        {
             fan_out(
                 &state.registry,
                 system(format!("{name} left"), at).as_bytes(),
@@ -297,6 +318,32 @@ mod tests {
                     .collect();
             assert_eq!(frames, (0..4).map(msg).collect::<Vec<_>>());
         }
+    }
+
+    /// Above the announcement limit joins and leaves pass silently; at or below it everyone
+    /// else hears of them.
+    #[test]
+    fn joins_and_leaves_are_announced_only_up_to_the_limit() {
+        let hub = Hub::new().announcing_up_to(2);
+        let mut ann = joined(&hub, "ann");
+        let _bob = joined(&hub, "bob");
+        let notices = |q: &mut mpsc::Receiver<Bytes>| -> Vec<ServerFrame> {
+            let wire: Vec<Bytes> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+            decode_chunks(wire.iter().map(|w| w.as_ref()), CLIENT_MAX_FRAME)
+                .into_iter()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert!(
+            matches!(&notices(&mut ann)[..], [ServerFrame::System { text, .. }] if text == "bob joined")
+        );
+        let _carol = joined(&hub, "carol");
+        hub.leave("carol", &LeaveReason::Bye, 0);
+        assert_eq!(notices(&mut ann), [], "a third person is over the limit");
+        hub.leave("bob", &LeaveReason::Bye, 0);
+        assert!(
+            matches!(&notices(&mut ann)[..], [ServerFrame::System { text, .. }] if text == "bob left")
+        );
     }
 
     /// A burst says it is full at its frame limit, so a client that never pauses still has
