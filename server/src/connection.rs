@@ -484,8 +484,9 @@ where
     }
 }
 
-/// Writes every frame of `batch`, with as few syscalls as the stream allows.
-async fn write_batch<W>(out: &mut W, batch: &[Bytes], vectored: bool) -> io::Result<()>
+/// Writes every frame of `batch`, with as few syscalls as the stream allows. Public for the
+/// benchmarks (`benches/fanout.rs`).
+pub async fn write_batch<W>(out: &mut W, batch: &[Bytes], vectored: bool) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {

@@ -1,0 +1,114 @@
+//! The hot pieces of a broadcast, without sockets, so a regression shows without a load
+//! test: encoding a message once, queueing it (alone, and as a burst of 64) to 1,000
+//! clients, and the writer turning 256 queued frames into one vectored write.
+//!
+//! `cargo bench -p chat-server --bench fanout`; the load test is `chat-client bench`.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use chat_proto::codec::encode;
+use chat_proto::ServerFrame;
+use chat_server::connection::write_batch;
+use chat_server::hub::{Burst, Hub};
+use chat_server::registry::{ClientHandle, Outbox};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Receivers in the room.
+const CLIENTS: usize = 1000;
+
+/// A room message with a 64-byte text, as the load test sends.
+fn message(i: i64) -> ServerFrame {
+    ServerFrame::Msg {
+        from: "bench-p0".into(),
+        text: format!("{i:064}"),
+        at: 1_779_000_000_000 + i,
+    }
+}
+
+fn encode_once(c: &mut Criterion) {
+    let frame = message(0);
+    c.bench_function("encode_once/msg_64B", |b| {
+        b.iter(|| encode(black_box(&frame)).unwrap())
+    });
+}
+
+/// A hub with [`CLIENTS`] registered clients (joins unannounced) and their queues.
+fn room() -> (Hub, Vec<mpsc::Receiver<Bytes>>) {
+    let hub = Hub::new().announcing_up_to(1);
+    let peer = "127.0.0.1:1".parse().unwrap();
+    let queues = (0..CLIENTS)
+        .map(|i| {
+            let (tx, mut rx) = mpsc::channel(1024);
+            let outbox = Outbox::new(tx, CancellationToken::new());
+            hub.join(ClientHandle::new(format!("r{i}").into(), peer, outbox), 0)
+                .unwrap();
+            while rx.try_recv().is_ok() {}
+            rx
+        })
+        .collect();
+    (hub, queues)
+}
+
+/// Empties every queue, as the writers would.
+fn drain(queues: &mut [mpsc::Receiver<Bytes>]) {
+    for q in queues {
+        while q.try_recv().is_ok() {}
+    }
+}
+
+fn fan_out(c: &mut Criterion) {
+    let (hub, mut queues) = room();
+    let mut group = c.benchmark_group("fan_out_1000");
+    group.throughput(Throughput::Elements(CLIENTS as u64));
+    group.bench_function("one_message", |b| {
+        b.iter(|| {
+            hub.broadcast(black_box(&message(1))).unwrap();
+            drain(&mut queues);
+        })
+    });
+    let frames: Vec<_> = (0..64).map(|i| encode(&message(i)).unwrap()).collect();
+    group.throughput(Throughput::Elements(64 * CLIENTS as u64));
+    group.bench_function("burst_of_64", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut burst = Burst::default();
+                frames.iter().for_each(|f| burst.push(f));
+                burst
+            },
+            |burst| {
+                hub.flush(burst);
+                drain(&mut queues);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn writer_batching(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let batch: Vec<Bytes> = (0..256)
+        .map(|i| encode(&message(i)).unwrap().into_bytes())
+        .collect();
+    let bytes: usize = batch.iter().map(Bytes::len).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes);
+    let mut group = c.benchmark_group("writer");
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.bench_function("batch_of_256_vectored", |b| {
+        b.iter(|| {
+            out.clear();
+            runtime
+                .block_on(write_batch(&mut out, black_box(&batch), true))
+                .unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode_once, fan_out, writer_batching);
+criterion_main!(benches);
