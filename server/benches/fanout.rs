@@ -6,12 +6,11 @@
 
 use std::hint::black_box;
 
-use bytes::Bytes;
 use chat_proto::codec::encode;
 use chat_proto::ServerFrame;
 use chat_server::connection::write_batch;
 use chat_server::hub::{Burst, Hub};
-use chat_server::registry::{ClientHandle, Outbox};
+use chat_server::registry::{ClientHandle, Outbox, Wire};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +35,7 @@ fn encode_once(c: &mut Criterion) {
 }
 
 /// A hub with [`CLIENTS`] registered clients (joins unannounced) and their queues.
-fn room() -> (Hub, Vec<mpsc::Receiver<Bytes>>) {
+fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
     let hub = Hub::new().announcing_up_to(1);
     let peer = "127.0.0.1:1".parse().unwrap();
     let queues = (0..CLIENTS)
@@ -53,7 +52,7 @@ fn room() -> (Hub, Vec<mpsc::Receiver<Bytes>>) {
 }
 
 /// Empties every queue, as the writers would.
-fn drain(queues: &mut [mpsc::Receiver<Bytes>]) {
+fn drain(queues: &mut [mpsc::Receiver<Wire>]) {
     for q in queues {
         while q.try_recv().is_ok() {}
     }
@@ -92,10 +91,10 @@ fn writer_batching(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let batch: Vec<Bytes> = (0..256)
-        .map(|i| encode(&message(i)).unwrap().into_bytes())
+    let batch: Vec<Wire> = (0..256)
+        .map(|i| encode(&message(i)).unwrap().into_bytes().into())
         .collect();
-    let bytes: usize = batch.iter().map(Bytes::len).sum();
+    let bytes: usize = batch.iter().map(|f| f.len()).sum();
     let mut out: Vec<u8> = Vec::with_capacity(bytes);
     let mut group = c.benchmark_group("writer");
     group.throughput(Throughput::Elements(batch.len() as u64));

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use chat_proto::codec::encode;
 use chat_proto::{ClientFrame, CodecError, ErrorKind, FrameReader, ServerFrame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -39,7 +39,7 @@ use crate::commands::{self, Context, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::Hub;
-use crate::registry::{LeaveReason, Outbox};
+use crate::registry::{LeaveReason, Outbox, Wire};
 use crate::watchdog::{Alarm, Watchdog};
 
 /// How long a closing connection may spend writing what is still queued for its client.
@@ -431,7 +431,7 @@ where
 /// overflowed.
 async fn write_loop<W>(
     mut out: W,
-    mut queue: mpsc::Receiver<Bytes>,
+    mut queue: mpsc::Receiver<Wire>,
     overflowed: CancellationToken,
 ) -> io::Result<()>
 where
@@ -486,15 +486,15 @@ where
 
 /// Writes every frame of `batch`, with as few syscalls as the stream allows. Public for the
 /// benchmarks (`benches/fanout.rs`).
-pub async fn write_batch<W>(out: &mut W, batch: &[Bytes], vectored: bool) -> io::Result<()>
+pub async fn write_batch<W>(out: &mut W, batch: &[Wire], vectored: bool) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {
     match batch {
         [] => Ok(()),
-        [one] => out.write_all(one).await,
+        [one] => out.write_all(&one[..]).await,
         _ if vectored => {
-            let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|f| IoSlice::new(f)).collect();
+            let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|f| IoSlice::new(&f[..])).collect();
             let mut rest = &mut slices[..];
             while !rest.is_empty() {
                 let written = out.write_vectored(rest).await?;
@@ -506,9 +506,9 @@ where
             Ok(())
         }
         _ => {
-            let mut buf = BytesMut::with_capacity(batch.iter().map(Bytes::len).sum());
+            let mut buf = BytesMut::with_capacity(batch.iter().map(|f| f.len()).sum());
             for frame in batch {
-                buf.extend_from_slice(frame);
+                buf.extend_from_slice(&frame[..]);
             }
             out.write_all(&buf).await
         }
@@ -594,7 +594,7 @@ mod tests {
         }
     }
 
-    fn frames(n: usize) -> Vec<Bytes> {
+    fn frames(n: usize) -> Vec<Wire> {
         (0..n)
             .map(|i| {
                 encode(&ServerFrame::System {
@@ -603,11 +603,12 @@ mod tests {
                 })
                 .unwrap()
                 .into_bytes()
+                .into()
             })
             .collect()
     }
 
-    fn wire(frames: &[Bytes]) -> Vec<u8> {
+    fn wire(frames: &[Wire]) -> Vec<u8> {
         frames.iter().flat_map(|f| f.to_vec()).collect()
     }
 

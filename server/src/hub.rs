@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use chat_proto::codec::encode;
 use chat_proto::{CodecError, EncodedFrame, Millis, ServerFrame, PROTOCOL_VERSION};
 
-use crate::registry::{ClientHandle, Delivery, LeaveReason, NameTaken, Registry};
+use crate::registry::{ClientHandle, Delivery, LeaveReason, NameTaken, Registry, Wire};
 
 /// Why a client could not join.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,7 +164,7 @@ impl Hub {
         }
         if self.announces(online) {
             let joined = system(format!("{name} joined"), at);
-            fan_out(&state.registry, joined.as_bytes(), Some(&name));
+            fan_out(&state.registry, &wire(joined), Some(&name));
         }
         Ok(online)
     }
@@ -178,7 +178,7 @@ impl Hub {
         {
             fan_out(
                 &state.registry,
-                system(format!("{name} left"), at).as_bytes(),
+                &wire(system(format!("{name} left"), at)),
                 None,
             );
         }
@@ -187,7 +187,7 @@ impl Hub {
     /// Queues `frame` to every registered client, encoded once.
     pub fn broadcast(&self, frame: &ServerFrame) -> Result<(), CodecError> {
         let frame = encode(frame)?;
-        fan_out(&self.state().registry, frame.as_bytes(), None);
+        fan_out(&self.state().registry, &wire(frame), None);
         Ok(())
     }
 
@@ -197,8 +197,8 @@ impl Hub {
         if burst.is_empty() {
             return;
         }
-        let wire = burst.take();
-        fan_out(&self.state().registry, &wire, None);
+        let burst = Arc::new(burst.take());
+        fan_out(&self.state().registry, &burst, None);
     }
 
     /// Queues a whisper to the client named `to` (any case) and a copy to its sender `from`.
@@ -242,7 +242,7 @@ impl Hub {
         let notice = encode(notice)?;
         let mut state = self.state();
         state.closing = true;
-        fan_out(&state.registry, notice.as_bytes(), None);
+        fan_out(&state.registry, &wire(notice), None);
         Ok(state.registry.len())
     }
 }
@@ -252,8 +252,13 @@ fn system(text: String, at: Millis) -> EncodedFrame {
     encode(&ServerFrame::System { text, at }).expect("a system notice is far below the frame limit")
 }
 
+/// A frame as a queue entry.
+fn wire(frame: EncodedFrame) -> Wire {
+    Arc::new(frame.into_bytes())
+}
+
 /// Offers the same bytes (whole frames) to every client, `except` one (by registered name).
-fn fan_out(registry: &Registry, wire: &Bytes, except: Option<&Arc<str>>) {
+fn fan_out(registry: &Registry, wire: &Wire, except: Option<&Arc<str>>) {
     for handle in registry.handles() {
         if except.is_some_and(|name| Arc::ptr_eq(name, handle.name())) {
             continue;
@@ -273,7 +278,7 @@ mod tests {
     use super::*;
     use crate::registry::Outbox;
 
-    fn joined(hub: &Hub, name: &str) -> mpsc::Receiver<Bytes> {
+    fn joined(hub: &Hub, name: &str) -> mpsc::Receiver<Wire> {
         let (tx, mut rx) = mpsc::channel(16);
         let outbox = Outbox::new(tx, CancellationToken::new());
         let peer = "127.0.0.1:1".parse().unwrap();
@@ -309,10 +314,10 @@ mod tests {
         assert!(burst.is_empty());
         hub.broadcast(&msg(3)).unwrap();
         for q in &mut queues {
-            let entries: Vec<Bytes> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+            let entries: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
             assert_eq!(entries.len(), 2, "the burst, then the broadcast");
             let frames: Vec<ServerFrame> =
-                decode_chunks(entries.iter().map(|e| e.as_ref()), CLIENT_MAX_FRAME)
+                decode_chunks(entries.iter().map(|e| &e[..]), CLIENT_MAX_FRAME)
                     .into_iter()
                     .map(Result::unwrap)
                     .collect();
@@ -327,9 +332,9 @@ mod tests {
         let hub = Hub::new().announcing_up_to(2);
         let mut ann = joined(&hub, "ann");
         let _bob = joined(&hub, "bob");
-        let notices = |q: &mut mpsc::Receiver<Bytes>| -> Vec<ServerFrame> {
-            let wire: Vec<Bytes> = std::iter::from_fn(|| q.try_recv().ok()).collect();
-            decode_chunks(wire.iter().map(|w| w.as_ref()), CLIENT_MAX_FRAME)
+        let notices = |q: &mut mpsc::Receiver<Wire>| -> Vec<ServerFrame> {
+            let wire: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+            decode_chunks(wire.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
                 .into_iter()
                 .map(Result::unwrap)
                 .collect()

@@ -18,6 +18,14 @@ use chat_proto::EncodedFrame;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
+/// What a client's queue holds: whole frames, one or a burst encoded back to back, shared by
+/// every recipient.
+///
+/// Behind an `Arc` so a queue slot is one pointer: tokio's queue allocates its slots 32 at a
+/// time and keeps what it grew to, so with `Bytes` (four words) a client that once had a
+/// burst of notices queued would keep a kilobyte per 32 of them for good.
+pub type Wire = Arc<Bytes>;
+
 /// The sending end of one client's bounded outbound queue, plus the switch that marks the
 /// client as too slow.
 ///
@@ -28,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Outbox {
     /// The queue the client's writer task drains: wire bytes of one frame, or of a burst of
     /// broadcasts encoded back to back ([`crate::hub::Burst`]).
-    queue: mpsc::Sender<Bytes>,
+    queue: mpsc::Sender<Wire>,
     /// Cancelled once the queue overflowed: the connection then leaves as a slow consumer,
     /// and nothing more is queued, so the client never sees a gap followed by more messages.
     overflowed: CancellationToken,
@@ -47,13 +55,13 @@ pub enum Delivery {
 
 impl Outbox {
     /// Wraps a queue's sender and the token that marks the queue as overflowed.
-    pub fn new(queue: mpsc::Sender<Bytes>, overflowed: CancellationToken) -> Self {
+    pub fn new(queue: mpsc::Sender<Wire>, overflowed: CancellationToken) -> Self {
         Outbox { queue, overflowed }
     }
 
     /// Queues `frame` without waiting.
     pub fn offer(&self, frame: EncodedFrame) -> Delivery {
-        self.offer_wire(frame.into_bytes())
+        self.offer_wire(Arc::new(frame.into_bytes()))
     }
 
     /// Whether less than half of the queue is free. The client's own requests then wait
@@ -81,7 +89,7 @@ impl Outbox {
     }
 
     /// Queues whole frames, already encoded back to back, without waiting; one queue entry.
-    pub fn offer_wire(&self, wire: Bytes) -> Delivery {
+    pub fn offer_wire(&self, wire: Wire) -> Delivery {
         if self.overflowed.is_cancelled() {
             return Delivery::Dropped;
         }
@@ -124,7 +132,7 @@ impl ClientHandle {
     }
 
     /// Queues whole frames encoded back to back; see [`Outbox::offer_wire`].
-    pub fn offer_wire(&self, wire: Bytes) -> Delivery {
+    pub fn offer_wire(&self, wire: Wire) -> Delivery {
         self.outbox.offer_wire(wire)
     }
 }
@@ -255,7 +263,7 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn handle(name: &str) -> (ClientHandle, mpsc::Receiver<Bytes>) {
+    fn handle(name: &str) -> (ClientHandle, mpsc::Receiver<Wire>) {
         let (tx, rx) = mpsc::channel(2);
         let outbox = Outbox::new(tx, CancellationToken::new());
         let peer = "127.0.0.1:1".parse().unwrap();
