@@ -124,7 +124,11 @@ impl Run {
     /// Records that receiver `slot` has `count` messages, waking a waiting publisher.
     fn advance(&self, slot: usize, count: u64) {
         self.progress[slot].store(count, Ordering::Release);
-        if self.publisher_waiting.swap(false, Ordering::SeqCst) {
+        // A plain load first: a thousand receivers writing one shared flag on every read
+        // would fight over its cache line.
+        if self.publisher_waiting.load(Ordering::SeqCst)
+            && self.publisher_waiting.swap(false, Ordering::SeqCst)
+        {
             self.progressed.notify_waiters();
         }
     }
@@ -291,6 +295,9 @@ pub async fn receive(
     let mut reported = 0;
     let mut now = run.now_ns();
     let measure = matches!(role, Role::Receiver(_));
+    // Made once: a new one per read would take the token's lock, shared by every receiver.
+    let stopped = run.stop.cancelled();
+    tokio::pin!(stopped);
     'read: loop {
         let mut owed_pongs = 0;
         loop {
@@ -364,7 +371,7 @@ pub async fn receive(
         }
         tokio::select! {
             biased;
-            () = run.stop.cancelled() => break,
+            () = &mut stopped => break,
             read = read.read_buf(&mut buf) => match read {
                 Ok(0) => {
                     seen.disconnected = Some("closed by the server".to_owned());
