@@ -119,6 +119,14 @@ async fn register_when_room(server: &TestServer, name: &str) -> TestClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_idle_connections_cannot_exhaust_the_server() {
     const IDLE: usize = 1000;
+    // Both ends of every connection live in this process: about 2,000 descriptors, over
+    // the soft limit of 1,024 many systems start a process with.
+    let limit = rlimit::increase_nofile_limit(4 * IDLE as u64).expect("read the open-file limit");
+    assert!(
+        limit >= 2 * IDLE as u64 + 100,
+        "this test needs about {} open files; the hard limit is {limit}",
+        2 * IDLE + 100
+    );
     logs::capture();
     let server = start_with(Config {
         max_clients: IDLE + 1,
