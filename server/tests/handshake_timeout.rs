@@ -95,23 +95,6 @@ async fn idle(server: &TestServer) -> (String, FrameReader<TcpStream, ServerFram
     (peer, FrameReader::new(stream, CLIENT_MAX_FRAME))
 }
 
-/// Registers `name`, retrying while the server is still full: a connection's place is given
-/// back just after its socket closes, so the first try may come a moment too early.
-async fn register_when_room(server: &TestServer, name: &str) -> TestClient {
-    for _ in 0..1000 {
-        let mut client = server.connect().await;
-        match client.hello(name).await {
-            ServerFrame::Welcome { .. } => return client,
-            ServerFrame::Error {
-                kind: ErrorKind::ServerFull,
-                ..
-            } => tokio::task::yield_now().await,
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("no room for {name} after the idle connections closed");
-}
-
 /// A thousand connections that never say `Hello` fill a server of a thousand and one
 /// places. A real client still joins (the last place), one more is refused with
 /// `ServerFull`; then the handshake timeout closes every idle one, each told `Timeout`
@@ -184,7 +167,7 @@ async fn a_thousand_idle_connections_cannot_exhaust_the_server() {
         peers.difference(&logged).count()
     );
 
-    let mut carol = register_when_room(&server, "carol").await;
+    let mut carol = server.register_when_room("carol").await;
     carol.say("and for me").await;
     assert!(matches!(carol.recv().await, ServerFrame::Msg { .. }));
     server.shutdown().await;

@@ -22,23 +22,6 @@ async fn refused(server: &TestServer, kind: ErrorKind) -> String {
     client.peer()
 }
 
-/// Registers `name`, retrying while the place of a connection that just closed is still
-/// being given back (it is, just after its socket closes).
-async fn register_when_room(server: &TestServer, name: &str) -> TestClient {
-    for _ in 0..1000 {
-        let mut client = server.connect().await;
-        match client.hello(name).await {
-            ServerFrame::Welcome { .. } => return client,
-            ServerFrame::Error {
-                kind: ErrorKind::ServerFull | ErrorKind::TooManyConnections,
-                ..
-            } => tokio::task::yield_now().await,
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("no room for {name}");
-}
-
 #[tokio::test]
 async fn over_max_clients_a_connection_is_told_server_full_and_closed() {
     logs::capture();
@@ -62,7 +45,7 @@ async fn over_max_clients_a_connection_is_told_server_full_and_closed() {
     // A place freed is a place taken.
     bob.send(ClientFrame::Bye).await;
     bob.until_closed().await;
-    let _carol = register_when_room(&server, "carol").await;
+    let _carol = server.register_when_room("carol").await;
     server.shutdown().await;
 }
 

@@ -83,6 +83,25 @@ impl TestServer {
         client
     }
 
+    /// Registers `name` once there is room: a closed connection's place under `max_clients`
+    /// or `max_per_ip` is given back just after its socket closes, so the first tries may
+    /// still be refused. Retries (at most 1,000 times, yielding between) only on those two
+    /// refusals; any other answer fails the test.
+    pub async fn register_when_room(&self, name: &str) -> TestClient {
+        for _ in 0..1000 {
+            let mut client = self.connect().await;
+            match client.hello(name).await {
+                ServerFrame::Welcome { .. } => return client,
+                ServerFrame::Error {
+                    kind: ErrorKind::ServerFull | ErrorKind::TooManyConnections,
+                    ..
+                } => tokio::task::yield_now().await,
+                other => panic!("{name}: expected Welcome, got {other:?}"),
+            }
+        }
+        panic!("no room for {name}");
+    }
+
     /// Triggers the shutdown and waits for `run` to return.
     pub async fn shutdown(mut self) {
         let _ = self.stop.take().expect("shut down once").send(());
