@@ -54,6 +54,7 @@ fn send_stdin_reports_each_refused_line_and_delivers_the_others() {
     let input = format!("one\n/dance\n{long}\n\ntwo\n/whisper nobody hi\nthree\n");
     let out = run(server.client("alice").args(["send", "-"]), &input).expect_code(1);
     let errors: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(errors.len(), 4, "{out:#?}");
     assert!(
         errors[0].starts_with("line 2 not sent: unknown command /dance"),
         "{out:#?}"

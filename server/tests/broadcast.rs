@@ -222,3 +222,35 @@ async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message
     server.register("stalled").await;
     server.shutdown().await;
 }
+
+/// Message text is logged only at DEBUG: at the default INFO level, what people say, in a
+/// room message or a whisper, never reaches the log, while their joins and leaves do.
+#[tokio::test]
+async fn message_text_stays_out_of_the_log_at_info() {
+    common::logs::capture();
+    let server = start_server().await;
+    let mut ann = server.register("ann").await;
+    let mut bob = server.register("bob").await;
+    ann.say("zanzibar-quartz-7").await;
+    assert!(matches!(
+        ann.recv_skipping_notices().await,
+        ServerFrame::Msg { text, .. } if text == "zanzibar-quartz-7"
+    ));
+    bob.send(ClientFrame::Whisper {
+        to: "ann".into(),
+        text: "obsidian-lark-3".into(),
+    })
+    .await;
+    assert!(matches!(
+        ann.recv_skipping_notices().await,
+        ServerFrame::Whisper { text, .. } if text == "obsidian-lark-3"
+    ));
+    // Leaving is logged after everything ann's and bob's frames caused, so once the leave
+    // line is there, any line about the messages would be too.
+    ann.send(ClientFrame::Bye).await;
+    ann.until_closed().await;
+    common::logs::wait_for("saying ann left", |l| l.contains("ann left")).await;
+    let leaks = common::logs::lines(|l| l.contains("zanzibar") || l.contains("obsidian"));
+    assert!(leaks.is_empty(), "message text in the log: {leaks:#?}");
+    server.shutdown().await;
+}
