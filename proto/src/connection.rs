@@ -256,6 +256,7 @@ mod tests {
     #[tokio::test]
     async fn a_burst_is_read_many_frames_at_a_time() {
         let frame = ClientFrame::Msg {
+            room: "lobby".into(),
             text: "x".repeat(64),
         };
         let wire = encode(&frame).unwrap();

@@ -9,25 +9,32 @@
 //! `skip_serializing_if`): bincode cannot read them back.
 //!
 //! ```text
-//!  client                               server
-//!    │── Hello{version, username} ────────►│
-//!    │◄──────── Welcome{version, username} ─│   (or Error{NameTaken, ..}: try another Hello)
-//!    │── Msg{text} ────────────────────────►│
-//!    │◄──────────── Msg{from, text, at} ────│   (to everyone, the sender included)
-//!    │── Whisper{to, text} ────────────────►│
-//!    │◄──── Whisper{from, to, text, at} ────│   (to `to` and to the sender only)
-//!    │── ListUsers ────────────────────────►│
-//!    │◄─────────────── UserList{users} ─────│
-//!    │── Bye ──────────────────────────────►│
-//!    │◄──────────────────────────── close ──│
+//!  client                                   server
+//!    │── Hello{version, username} ────────────►│
+//!    │◄── Welcome{version, username, online, ..}│   (or Error{NameTaken, ..}: try another Hello)
+//!    │── Join{room} ──────────────────────────►│
+//!    │◄─────────────── Joined{room, members} ───│   (the others: UserJoined{room, user, at})
+//!    │── Msg{room, text} ─────────────────────►│
+//!    │◄────────── Msg{room, from, text, at} ────│   (to every member, the sender included)
+//!    │── Whisper{to, text} ───────────────────►│
+//!    │◄────── Whisper{from, to, text, at} ──────│   (to `to` and to the sender only)
+//!    │── ListUsers / ListRooms / ListMembers ─►│
+//!    │◄──────── UserList / RoomList / Members ──│
+//!    │── Part{room} ──────────────────────────►│
+//!    │◄──────────────────────── Parted{room} ───│   (the others: UserLeft{room, user, at, reason})
+//!    │── Bye ─────────────────────────────────►│
+//!    │◄────────────────────────────── close ────│   (each room hears UserLeft{reason: Quit})
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 /// The version a client states in [`ClientFrame::Hello`]; the server refuses any other.
 ///
-/// Bump it on any change that alters the bytes of an existing frame.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Bump it on any change that alters the bytes of an existing frame. Version 2 added rooms:
+/// `Msg` names its room in both directions and `Welcome` states the server's limits.
+/// `Hello` and `Error` keep their place and layout across versions, so that a client of
+/// any version can read why it was refused.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -36,6 +43,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub type Millis = i64;
 
 /// Everything a client can say to the server.
+///
+/// A `room` here is what the person typed: any case, with or without a leading `#`; the
+/// server answers with the room's name as shown ([`crate::validate::room`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ClientFrame {
@@ -49,8 +59,10 @@ pub enum ClientFrame {
         /// The server's shared password, when it has one.
         password: Option<String>,
     },
-    /// A message for everyone in the room.
+    /// A message for everyone in one room the sender is in.
     Msg {
+        /// The room, as typed.
+        room: String,
         /// What the person typed; see [`crate::validate::message`].
         text: String,
     },
@@ -61,7 +73,7 @@ pub enum ClientFrame {
         /// What the person typed.
         text: String,
     },
-    /// Ask for [`ServerFrame::UserList`].
+    /// Ask for [`ServerFrame::UserList`]: everyone online, whatever their rooms.
     ListUsers,
     /// Ask for [`ServerFrame::Pong`]: a liveness check of the server.
     Ping,
@@ -69,13 +81,87 @@ pub enum ClientFrame {
     Pong,
     /// A clean goodbye: the server frees the name and closes the connection.
     Bye,
+    /// Enter a room, creating it if nobody is in it; answered by [`ServerFrame::Joined`].
+    /// Joining a room one is already in only repeats the answer.
+    Join {
+        /// The room, as typed.
+        room: String,
+    },
+    /// Leave a room; answered by [`ServerFrame::Parted`]. The room ends with its last member.
+    Part {
+        /// The room, as typed.
+        room: String,
+    },
+    /// Ask for [`ServerFrame::RoomList`]: every room on the server.
+    ListRooms,
+    /// Ask for [`ServerFrame::Members`]: who is in one room (one need not be in it).
+    ListMembers {
+        /// The room, as typed.
+        room: String,
+    },
+}
+
+/// One line of [`ServerFrame::RoomList`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct RoomSummary {
+    /// The room's name as shown.
+    pub name: String,
+    /// How many people are in it (at least one: a room ends with its last member).
+    pub members: u32,
+}
+
+/// Why someone left a room, in [`ServerFrame::UserLeft`]: typed, so a client can render
+/// "alice left (timed out)" without parsing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum LeftReason {
+    /// They left this room (`Part`) and may still be online.
+    Parted,
+    /// They said goodbye (`Bye`): they are offline.
+    Quit,
+    /// Their connection closed or broke.
+    Disconnected,
+    /// They did not answer the server's keepalive in time.
+    TimedOut,
+    /// They stopped reading and their queue filled up.
+    SlowConsumer,
+    /// The server disconnected them for breaking a rule (flooding, an oversize frame, ...).
+    Refused,
+}
+
+impl LeftReason {
+    /// A short stable name (`timed_out`), for `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftReason::Parted => "parted",
+            LeftReason::Quit => "quit",
+            LeftReason::Disconnected => "disconnected",
+            LeftReason::TimedOut => "timed_out",
+            LeftReason::SlowConsumer => "slow_consumer",
+            LeftReason::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for LeftReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LeftReason::Parted => "parted",
+            LeftReason::Quit => "quit",
+            LeftReason::Disconnected => "disconnected",
+            LeftReason::TimedOut => "timed out",
+            LeftReason::SlowConsumer => "too slow",
+            LeftReason::Refused => "disconnected by the server",
+        })
+    }
 }
 
 /// Everything the server can say to a client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ServerFrame {
-    /// The handshake succeeded: the client is registered under `username`.
+    /// The handshake succeeded: the client is registered under `username`, in no room yet.
     Welcome {
         /// The server's [`PROTOCOL_VERSION`].
         version: u32,
@@ -83,9 +169,16 @@ pub enum ServerFrame {
         username: String,
         /// How many users are online, this one included.
         online: u32,
+        /// The server's `buffsize`: the largest frame body it accepts, so a client can
+        /// refuse an oversize message itself instead of being disconnected for it.
+        buffsize: u32,
+        /// How many rooms one person may be in at once (`0`: no limit).
+        rooms_per_user: u32,
     },
-    /// A room message.
+    /// A message in a room; sent to every member, its sender included, in one order.
     Msg {
+        /// The room's name as shown.
+        room: String,
         /// The registered name of the sender, set by the server.
         from: String,
         /// The message text.
@@ -109,9 +202,9 @@ pub enum ServerFrame {
         /// Registered names, as their owners typed them.
         users: Vec<String>,
     },
-    /// A notice from the server: joins, leaves, shutdown.
+    /// A notice from the server to everyone: today only that it is shutting down.
     System {
-        /// Human-readable text, e.g. `bob joined`.
+        /// Human-readable text, e.g. `server shutting down`.
         text: String,
         /// When it happened.
         at: Millis,
@@ -128,6 +221,54 @@ pub enum ServerFrame {
     Pong,
     /// The server's liveness check: answer with [`ClientFrame::Pong`] or be disconnected.
     Ping,
+    /// Answer to [`ClientFrame::Join`]: the client is in `room` and hears everything said
+    /// there from now on; `members` is who is in it (the client included), so a client can
+    /// show the room at once and keep it current from [`ServerFrame::UserJoined`] and
+    /// [`ServerFrame::UserLeft`].
+    Joined {
+        /// The room's name as shown: as its first member typed it.
+        room: String,
+        /// Everyone in the room, sorted case-insensitively.
+        members: Vec<String>,
+    },
+    /// Answer to [`ClientFrame::Part`]: the client is no longer in `room` and hears nothing
+    /// more from it.
+    Parted {
+        /// The room's name as shown.
+        room: String,
+    },
+    /// Answer to [`ClientFrame::ListRooms`]: every room, sorted case-insensitively.
+    RoomList {
+        /// Each room with its member count.
+        rooms: Vec<RoomSummary>,
+    },
+    /// Answer to [`ClientFrame::ListMembers`].
+    Members {
+        /// The room's name as shown.
+        room: String,
+        /// Everyone in it, sorted case-insensitively.
+        users: Vec<String>,
+    },
+    /// Someone else entered a room the client is in.
+    UserJoined {
+        /// The room's name as shown.
+        room: String,
+        /// Their registered name.
+        user: String,
+        /// When it happened.
+        at: Millis,
+    },
+    /// Someone else left a room the client is in.
+    UserLeft {
+        /// The room's name as shown.
+        room: String,
+        /// Their registered name.
+        user: String,
+        /// When it happened.
+        at: Millis,
+        /// Why: a `Part`, a goodbye, a lost connection, ...
+        reason: LeftReason,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -169,6 +310,16 @@ pub enum ErrorKind {
     /// Rate-limited again and again (`flood_disconnect_after` refusals within
     /// `flood_window`); the connection is closed.
     Flooding,
+    /// A message to, or a `Part` of, a room the client is not in.
+    NotInRoom,
+    /// The room name breaks the rules of [`crate::validate::room`].
+    InvalidRoom,
+    /// The client is already in `rooms_per_user` rooms; part one first.
+    TooManyRooms,
+    /// The server already holds `max_rooms` rooms; join an existing one.
+    RoomsFull,
+    /// A member list asked for a room that does not exist (nobody is in it).
+    NoSuchRoom,
 }
 
 impl ErrorKind {
@@ -185,7 +336,12 @@ impl ErrorKind {
             | ErrorKind::NameTaken
             | ErrorKind::NoSuchUser
             | ErrorKind::InvalidMessage
-            | ErrorKind::RateLimited => false,
+            | ErrorKind::RateLimited
+            | ErrorKind::NotInRoom
+            | ErrorKind::InvalidRoom
+            | ErrorKind::TooManyRooms
+            | ErrorKind::RoomsFull
+            | ErrorKind::NoSuchRoom => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -218,6 +374,11 @@ impl ErrorKind {
             ErrorKind::SlowConsumer => "slow_consumer",
             ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::Flooding => "flooding",
+            ErrorKind::NotInRoom => "not_in_room",
+            ErrorKind::InvalidRoom => "invalid_room",
+            ErrorKind::TooManyRooms => "too_many_rooms",
+            ErrorKind::RoomsFull => "rooms_full",
+            ErrorKind::NoSuchRoom => "no_such_room",
         }
     }
 }

@@ -1,13 +1,13 @@
 //! What a person types, turned into something to send or do.
 //!
-//! Plain text is a message; a line starting with `/` is a command; `//text` is a message
-//! that starts with `/`. The parser lives here so every client understands the same lines,
+//! Plain text is a message for the current room; a line starting with `/` is a command;
+//! `//text` is a message that starts with `/`. The parser lives here so every client understands the same lines,
 //! and each command's usage text lives beside it so `/help` and error messages agree.
 //! [`Input`]'s `Display` writes the line that parses back to it.
 
 use std::fmt;
 
-use crate::validate::{self, MessageError, NameError};
+use crate::validate::{self, MessageError, NameError, RoomError};
 use crate::ClientFrame;
 
 /// A command a person can type.
@@ -17,6 +17,16 @@ pub enum Command {
     Whisper,
     /// `/list_users`.
     ListUsers,
+    /// `/join <room>`.
+    Join,
+    /// `/part [room]`.
+    Part,
+    /// `/switch <room>`.
+    Switch,
+    /// `/rooms`.
+    Rooms,
+    /// `/members [room]`.
+    Members,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -25,9 +35,14 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 4] = [
+    pub const ALL: [Command; 9] = [
         Command::Whisper,
         Command::ListUsers,
+        Command::Join,
+        Command::Part,
+        Command::Switch,
+        Command::Rooms,
+        Command::Members,
         Command::Help,
         Command::Quit,
     ];
@@ -37,6 +52,11 @@ impl Command {
         match self {
             Command::Whisper => "whisper",
             Command::ListUsers => "list_users",
+            Command::Join => "join",
+            Command::Part => "part",
+            Command::Switch => "switch",
+            Command::Rooms => "rooms",
+            Command::Members => "members",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -47,6 +67,11 @@ impl Command {
         match self {
             Command::Whisper => &["w", "msg"],
             Command::ListUsers => &["users", "who"],
+            Command::Join => &["j"],
+            Command::Part => &["leave"],
+            Command::Switch => &["go"],
+            Command::Rooms => &["list"],
+            Command::Members => &["names"],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -57,6 +82,11 @@ impl Command {
         match self {
             Command::Whisper => "/whisper <user> <message>",
             Command::ListUsers => "/list_users",
+            Command::Join => "/join <room>",
+            Command::Part => "/part [room]",
+            Command::Switch => "/switch <room>",
+            Command::Rooms => "/rooms",
+            Command::Members => "/members [room]",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -66,7 +96,12 @@ impl Command {
     pub fn summary(self) -> &'static str {
         match self {
             Command::Whisper => "send a private message to one user",
-            Command::ListUsers => "list who is online",
+            Command::ListUsers => "list who is online, in every room",
+            Command::Join => "join a room (creating it) and make it the current room",
+            Command::Part => "leave a room (the current one without a name)",
+            Command::Switch => "make another joined room the current room",
+            Command::Rooms => "list every room with its member count",
+            Command::Members => "list who is in a room (the current one without a name)",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -92,14 +127,17 @@ pub fn help_text() -> String {
     for c in Command::ALL {
         out.push_str(&format!("{:width$}  {}\n", c.usage(), c.summary()));
     }
-    out.push_str("Any other line is sent to everyone; start it with // to send a leading /.");
+    out.push_str(
+        "Any other line is sent to the current room; start it with // to send a leading /.\n\
+         Rooms may be written with or without '#': /join #rust and /join rust are the same.",
+    );
     out
 }
 
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// A message for the room.
+    /// A message for the current room.
     Message {
         /// The text, without the escaping `/` of a `//` line.
         text: String,
@@ -113,6 +151,28 @@ pub enum Input {
     },
     /// Ask who is online.
     ListUsers,
+    /// Join a room and make it current.
+    Join {
+        /// The room's name, without `#`.
+        room: String,
+    },
+    /// Leave a room.
+    Part {
+        /// The room's name, without `#`; `None`: the current room.
+        room: Option<String>,
+    },
+    /// Make another joined room current (local).
+    Switch {
+        /// The room's name, without `#`.
+        room: String,
+    },
+    /// Ask for every room.
+    Rooms,
+    /// Ask who is in a room.
+    Members {
+        /// The room's name, without `#`; `None`: the current room.
+        room: Option<String>,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
@@ -120,13 +180,26 @@ pub enum Input {
 }
 
 impl Input {
-    /// The frame to send, or `None` for the local actions `Help` and `Quit`.
-    pub fn into_frame(self) -> Option<ClientFrame> {
+    /// The frame to send, with `current` standing for the room where the line names none, or
+    /// `None` for the local actions `Switch`, `Help` and `Quit`.
+    pub fn into_frame(self, current: &str) -> Option<ClientFrame> {
+        let or_current = |room: Option<String>| room.unwrap_or_else(|| current.to_owned());
         match self {
-            Input::Message { text } => Some(ClientFrame::Msg { text }),
+            Input::Message { text } => Some(ClientFrame::Msg {
+                room: current.to_owned(),
+                text,
+            }),
             Input::Whisper { to, text } => Some(ClientFrame::Whisper { to, text }),
             Input::ListUsers => Some(ClientFrame::ListUsers),
-            Input::Help | Input::Quit => None,
+            Input::Join { room } => Some(ClientFrame::Join { room }),
+            Input::Part { room } => Some(ClientFrame::Part {
+                room: or_current(room),
+            }),
+            Input::Rooms => Some(ClientFrame::ListRooms),
+            Input::Members { room } => Some(ClientFrame::ListMembers {
+                room: or_current(room),
+            }),
+            Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
     }
 }
@@ -138,6 +211,15 @@ impl fmt::Display for Input {
             Input::Message { text } => f.write_str(text),
             Input::Whisper { to, text } => write!(f, "/{} {to} {text}", Command::Whisper.name()),
             Input::ListUsers => write!(f, "/{}", Command::ListUsers.name()),
+            Input::Join { room } => write!(f, "/{} #{room}", Command::Join.name()),
+            Input::Part { room: None } => write!(f, "/{}", Command::Part.name()),
+            Input::Part { room: Some(room) } => write!(f, "/{} #{room}", Command::Part.name()),
+            Input::Switch { room } => write!(f, "/{} #{room}", Command::Switch.name()),
+            Input::Rooms => write!(f, "/{}", Command::Rooms.name()),
+            Input::Members { room: None } => write!(f, "/{}", Command::Members.name()),
+            Input::Members { room: Some(room) } => {
+                write!(f, "/{} #{room}", Command::Members.name())
+            }
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -165,6 +247,9 @@ pub enum InputError {
     /// A whisper to a name that cannot exist.
     #[error("{0}")]
     Name(#[from] NameError),
+    /// A room name the server would refuse.
+    #[error("{0}")]
+    Room(#[from] RoomError),
     /// A message text the server would refuse.
     #[error("{0}")]
     Message(#[from] MessageError),
@@ -204,8 +289,30 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
             Err(InputError::Usage { command })
         }
     };
+    let one_room = || -> Result<String, InputError> {
+        match args.split_whitespace().collect::<Vec<_>>()[..] {
+            [room] => Ok(validate::room(room)?.to_owned()),
+            _ => Err(InputError::Usage { command }),
+        }
+    };
+    let maybe_room = || -> Result<Option<String>, InputError> {
+        if args.trim().is_empty() {
+            Ok(None)
+        } else {
+            one_room().map(Some)
+        }
+    };
     match command {
         Command::ListUsers => no_args(Input::ListUsers),
+        Command::Rooms => no_args(Input::Rooms),
+        Command::Join => Ok(Input::Join { room: one_room()? }),
+        Command::Switch => Ok(Input::Switch { room: one_room()? }),
+        Command::Part => Ok(Input::Part {
+            room: maybe_room()?,
+        }),
+        Command::Members => Ok(Input::Members {
+            room: maybe_room()?,
+        }),
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),
         Command::Whisper => {
@@ -273,8 +380,32 @@ mod tests {
         assert_eq!(parse("/help"), Ok(Input::Help));
         assert_eq!(parse("/quit"), Ok(Input::Quit));
         assert_eq!(
-            parse("/list_users").unwrap().into_frame(),
+            parse("/list_users").unwrap().into_frame("lobby"),
             Some(ClientFrame::ListUsers)
+        );
+        assert_eq!(
+            parse("/join #Rust"),
+            Ok(Input::Join {
+                room: "Rust".into()
+            })
+        );
+        assert_eq!(
+            parse("/part").unwrap().into_frame("rust"),
+            Some(ClientFrame::Part {
+                room: "rust".into()
+            })
+        );
+        assert_eq!(
+            parse("hi").unwrap().into_frame("rust"),
+            Some(ClientFrame::Msg {
+                room: "rust".into(),
+                text: "hi".into()
+            })
+        );
+        assert_eq!(parse("/switch go").unwrap().into_frame("rust"), None);
+        assert_eq!(
+            parse("/names #ops").unwrap().into_frame("rust"),
+            Some(ClientFrame::ListMembers { room: "ops".into() })
         );
     }
 
@@ -301,6 +432,10 @@ mod tests {
             "/whisper bob",
             "/whisper bob   ",
             "/list_users x",
+            "/join",
+            "/join a b",
+            "/switch",
+            "/rooms x",
         ] {
             let err = parse(line).unwrap_err();
             assert!(matches!(err, InputError::Usage { .. }), "{line}: {err:?}");
@@ -309,6 +444,10 @@ mod tests {
         assert_eq!(
             parse("/whisper b@d hi"),
             Err(InputError::Name(NameError::BadChar { ch: '@' }))
+        );
+        assert_eq!(
+            parse("/join #b@d"),
+            Err(InputError::Room(RoomError::BadChar { ch: '@' }))
         );
     }
 

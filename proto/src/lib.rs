@@ -4,7 +4,7 @@
 //! - [`codec`]: length-prefixed bincode; the frame limit; [`codec::encode`] once for many.
 //! - [`connection`]: typed reads and writes over any async byte stream.
 //! - [`input`]: what a person types (`/whisper bob hi`) into what to send.
-//! - [`validate`]: the rules for names and messages.
+//! - [`validate`]: the rules for names, rooms and messages.
 //! - `config` (feature `config`): finding and reading `config.ini`.
 //! - `logging` (feature `logging`): the house log format.
 //! - `tls` (feature `tls`): reading the PEM certificates and keys TLS needs.
@@ -12,7 +12,7 @@
 //! ```
 //! use chat_proto::{codec, ClientFrame};
 //!
-//! let frame = ClientFrame::Msg { text: "hi".into() };
+//! let frame = ClientFrame::Msg { room: "lobby".into(), text: "hi".into() };
 //! let wire = codec::encode(&frame).unwrap();
 //! let back: Vec<Result<ClientFrame, _>> = codec::decode_chunks([wire.as_bytes().as_ref()], 1024);
 //! assert_eq!(back.into_iter().next().unwrap().unwrap(), frame);
@@ -33,4 +33,6 @@ pub mod validate;
 
 pub use codec::{CodecError, EncodedFrame};
 pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
-pub use frame::{ClientFrame, ErrorKind, Millis, ServerFrame, PROTOCOL_VERSION};
+pub use frame::{
+    ClientFrame, ErrorKind, LeftReason, Millis, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+};
