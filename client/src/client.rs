@@ -1,0 +1,173 @@
+//! [`Client`]: where a server is and what it accepts, up to the handshake that gives a
+//! [`Session`].
+
+use std::time::Duration;
+
+use chat_proto::config::DEFAULT_BUFFSIZE;
+use chat_proto::{codec, validate, ClientConnection, ClientFrame};
+use chat_proto::{ServerFrame, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+use crate::transport::{Stream, Tls};
+use crate::{ClientError, Session, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT};
+
+/// The server password (`--password`, `CHAT_PASSWORD`); `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Where a server is and what it accepts: everything needed before a name is registered.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Host name or address to connect to.
+    host: String,
+    /// TCP port.
+    port: u16,
+    /// The server's `buffsize`: bigger frames are refused here instead of getting us
+    /// disconnected there.
+    max_body: usize,
+    /// How long to wait for a connection or an answer.
+    timeout: Duration,
+    /// `Some`: connect over TLS, trusting these certificates.
+    tls: Option<Tls>,
+    /// The server password to send in `Hello`, if the server wants one.
+    password: Option<Password>,
+    /// Silence from the server after which a session pings it.
+    keepalive: Duration,
+}
+
+impl Client {
+    /// A client for the server at `host:port`, assuming the default `buffsize` and timeout.
+    pub fn new(host: impl Into<String>, port: u16) -> Client {
+        Client {
+            host: host.into(),
+            port,
+            max_body: DEFAULT_BUFFSIZE,
+            timeout: DEFAULT_TIMEOUT,
+            tls: None,
+            password: None,
+            keepalive: DEFAULT_KEEPALIVE,
+        }
+    }
+
+    /// Sends `password` in `Hello`, for a server with `[server] password`.
+    pub fn with_password(mut self, password: Option<Password>) -> Client {
+        self.password = password;
+        self
+    }
+
+    /// Sets how long a session waits in silence before it pings the server.
+    pub fn with_keepalive(mut self, keepalive: Duration) -> Client {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Connects over TLS, trusting `tls`'s certificates, instead of plain TCP.
+    pub fn with_tls(mut self, tls: Tls) -> Client {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the server's frame limit (its `buffsize`), used to refuse oversize messages locally.
+    pub fn with_max_body(mut self, max_body: usize) -> Client {
+        self.max_body = max_body;
+        self
+    }
+
+    /// Sets how long to wait for the connection and for each answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Fails with [`ClientError::TooLarge`] when the server would refuse `frame` for its
+    /// size: lets a command refuse a message before connecting at all.
+    pub fn check_fits(&self, frame: &ClientFrame) -> Result<(), ClientError> {
+        check_fits(frame, self.max_body)
+    }
+
+    /// `host:port`, as error messages name the server.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Connects and registers as `name`; returns once the server has sent `Welcome`.
+    ///
+    /// A refused name (taken, invalid) is [`ClientError::Refused`] with its [`ErrorKind`].
+    pub async fn connect(&self, name: &str) -> Result<Session, ClientError> {
+        validate::username(name).map_err(|source| ClientError::BadName {
+            name: name.to_owned(),
+            source,
+        })?;
+        let addr = self.addr();
+        let deadline = Instant::now() + self.timeout;
+        let timed_out = || ClientError::Timeout {
+            addr: addr.clone(),
+            waited: self.timeout,
+        };
+        let tcp = timeout_at(
+            deadline,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|source| ClientError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+        // Chat lines are small and should leave at once.
+        let _ = tcp.set_nodelay(true);
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => timeout_at(deadline, tls.connect(&self.host, tcp))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|source| ClientError::Tls {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        };
+        let mut session = Session::new(
+            ClientConnection::new(stream, codec::CLIENT_MAX_FRAME),
+            addr,
+            name,
+            self.max_body,
+            self.timeout,
+            self.keepalive,
+        );
+        session
+            .write(&ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                username: name.to_owned(),
+                password: self.password.as_ref().map(|p| p.0.clone()),
+            })
+            .await?;
+        let deadline = Instant::now() + self.timeout;
+        match session.next_frame_until(deadline).await? {
+            ServerFrame::Welcome {
+                username, online, ..
+            } => {
+                session.name = username;
+                session.online = online;
+                Ok(session)
+            }
+            ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
+            other => Err(session.unexpected(&other)),
+        }
+    }
+}
+
+/// The one size rule: a frame body over the server's `buffsize` would get us disconnected.
+pub(crate) fn check_fits(frame: &ClientFrame, max_body: usize) -> Result<(), ClientError> {
+    let len = codec::body_len(frame);
+    if len > max_body as u64 {
+        return Err(ClientError::TooLarge { len, max: max_body });
+    }
+    Ok(())
+}

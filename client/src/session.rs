@@ -1,0 +1,450 @@
+//! [`Session`]: a registered connection, its typed requests and the raw frame stream.
+
+use std::time::Duration;
+
+use chat_proto::{ClientConnection, ClientFrame, CodecError, ErrorKind, ServerFrame};
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use crate::client::check_fits;
+use crate::transport::Stream;
+use crate::ClientError;
+
+/// What the server sent back for something this session sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Our own message, broadcast back to us: it reached everyone.
+    Echo {
+        /// The text as the server broadcast it.
+        text: String,
+    },
+    /// Our copy of a whisper we sent: it reached its target.
+    WhisperCopy {
+        /// The recipient, as registered.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// The answer to `ListUsers`.
+    Users(Vec<String>),
+    /// A request refused with a non-fatal error; the session goes on.
+    Refused {
+        /// What went wrong.
+        kind: ErrorKind,
+        /// The server's words.
+        detail: String,
+    },
+}
+
+/// A registered connection: everything after `Welcome`.
+///
+/// The server answers each client's frames in the order sent, so the n-th [`Reply`] answers
+/// the n-th request; [`Session::reply_of`] recognises replies among the room's traffic.
+#[derive(Debug)]
+pub struct Session {
+    /// The framed connection, plain or TLS.
+    conn: ClientConnection<Stream>,
+    /// `host:port`, for error messages.
+    addr: String,
+    /// The name as the server registered it (the spelling in `from` fields).
+    pub(crate) name: String,
+    /// Users online when we joined, us included.
+    pub(crate) online: u32,
+    /// The server's `buffsize`.
+    max_body: usize,
+    /// How long a request waits for its reply.
+    timeout: Duration,
+    /// A `Ping` was read and its `Pong` is not yet written; written before anything else, so
+    /// cancelling a read never loses it.
+    pong_owed: bool,
+    /// Silence after which we ping the server.
+    keepalive: Duration,
+    /// When the last frame from the server arrived.
+    last_heard: Instant,
+    /// The server has been silent for `keepalive`: our `Ping` is due (written like `Pong`).
+    ping_owed: bool,
+    /// When our unanswered `Ping` went out.
+    pinged_at: Option<Instant>,
+}
+
+impl Session {
+    /// A session over `conn`, registered as `name` once `Welcome` arrives.
+    pub(crate) fn new(
+        conn: ClientConnection<Stream>,
+        addr: String,
+        name: &str,
+        max_body: usize,
+        timeout: Duration,
+        keepalive: Duration,
+    ) -> Session {
+        Session {
+            conn,
+            addr,
+            name: name.to_owned(),
+            online: 0,
+            max_body,
+            timeout,
+            pong_owed: false,
+            keepalive,
+            last_heard: Instant::now(),
+            ping_owed: false,
+            pinged_at: None,
+        }
+    }
+
+    /// The name we are registered under, as the server spells it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many users were online when we joined, us included.
+    pub fn online(&self) -> u32 {
+        self.online
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// How long a request waits for its reply.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Fails with [`ClientError::TooLarge`] when the server would refuse `frame` for its size.
+    pub fn check_fits(&self, frame: &ClientFrame) -> Result<(), ClientError> {
+        check_fits(frame, self.max_body)
+    }
+
+    /// Sends one frame without waiting for an answer (see [`Session::request`] for that).
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.check_fits(frame)?;
+        self.write(frame).await
+    }
+
+    /// The next frame from the server; `Ok(None)` when it closed the connection cleanly.
+    ///
+    /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
+    /// becomes [`ClientError::Refused`], since the connection is over after it.
+    /// Keeps the connection honest the way the server does: after [`DEFAULT_KEEPALIVE`] of
+    /// silence it sends `Ping` (the answer, `Pong`, is returned like any frame), and a server
+    /// that then stays silent for the session's timeout ends it with
+    /// [`ClientError::Timeout`]. Cancel-safe: dropping the future loses no frame.
+    pub async fn next_frame(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+        loop {
+            for (owed, frame) in [
+                (self.pong_owed, ClientFrame::Pong),
+                (self.ping_owed, ClientFrame::Ping),
+            ] {
+                if !owed {
+                    continue;
+                }
+                self.conn
+                    .feed_frame(&frame)
+                    .await
+                    .map_err(|e| self.transport(e))?;
+                if frame == ClientFrame::Pong {
+                    self.pong_owed = false;
+                } else {
+                    self.ping_owed = false;
+                    self.pinged_at = Some(Instant::now());
+                }
+                self.conn.flush().await.map_err(|e| self.transport(e))?;
+            }
+            let deadline = match self.pinged_at {
+                None => self.last_heard + self.keepalive,
+                Some(at) => at + self.timeout,
+            };
+            let read = tokio::select! {
+                read = self.conn.read_frame() => Some(read),
+                () = sleep_until(deadline) => None,
+            };
+            let Some(read) = read else {
+                if self.pinged_at.is_some() {
+                    return Err(ClientError::Timeout {
+                        addr: self.addr.clone(),
+                        waited: self.timeout,
+                    });
+                }
+                self.ping_owed = true;
+                continue;
+            };
+            let frame = match read {
+                Ok(frame) => frame,
+                Err(e) => return Err(self.transport(e)),
+            };
+            self.last_heard = Instant::now();
+            self.pinged_at = None;
+            match frame {
+                Some(ServerFrame::Ping) => self.pong_owed = true,
+                Some(ServerFrame::Error { kind, detail }) if kind.is_fatal() => {
+                    return Err(ClientError::Refused { kind, detail })
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Whether `frame` answers something this session sent, and how.
+    pub fn reply_of(&self, frame: &ServerFrame) -> Option<Reply> {
+        match frame {
+            ServerFrame::Msg { from, text, .. } if *from == self.name => {
+                Some(Reply::Echo { text: text.clone() })
+            }
+            ServerFrame::Whisper { from, to, text, .. } if *from == self.name => {
+                Some(Reply::WhisperCopy {
+                    to: to.clone(),
+                    text: text.clone(),
+                })
+            }
+            ServerFrame::UserList { users } => Some(Reply::Users(users.clone())),
+            ServerFrame::Error { kind, detail } => Some(Reply::Refused {
+                kind: *kind,
+                detail: detail.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Sends `frame` and waits for its reply, skipping the room's other traffic.
+    ///
+    /// A refusal is [`ClientError::Refused`]; any other reply is returned.
+    pub async fn request(&mut self, frame: &ClientFrame) -> Result<Reply, ClientError> {
+        self.send(frame).await?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let frame = self.next_frame_until(deadline).await?;
+            match self.reply_of(&frame) {
+                Some(Reply::Refused { kind, detail }) => {
+                    return Err(ClientError::Refused { kind, detail })
+                }
+                Some(reply) => return Ok(reply),
+                None => {}
+            }
+        }
+    }
+
+    /// Sends a message to everyone; returns once the server has broadcast it back to us.
+    pub async fn say(&mut self, text: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Msg { text: text.into() };
+        match self.request(&frame).await? {
+            Reply::Echo { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Sends a private message; returns once our copy arrives, i.e. `to` received it.
+    pub async fn whisper(&mut self, to: &str, text: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Whisper {
+            to: to.into(),
+            text: text.into(),
+        };
+        match self.request(&frame).await? {
+            Reply::WhisperCopy { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Who is online (us included), as the server sorts them.
+    pub async fn users(&mut self) -> Result<Vec<String>, ClientError> {
+        match self.request(&ClientFrame::ListUsers).await? {
+            Reply::Users(users) => Ok(users),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Says `Bye` and waits until the server closes the connection, so that the name is
+    /// free again when this returns (`send a; send b` under one name works back to back).
+    pub async fn bye(mut self) -> Result<(), ClientError> {
+        self.write(&ClientFrame::Bye).await?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match timeout_at(deadline, self.conn.read_frame()).await {
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        addr: self.addr.clone(),
+                        waited: self.timeout,
+                    })
+                }
+                // Closed: cleanly, or with a reset that races our own close.
+                Ok(Ok(None)) | Ok(Err(_)) => return Ok(()),
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
+
+    /// The next frame, or [`ClientError::Timeout`] at `deadline`, or
+    /// [`ClientError::Closed`] when the server hangs up first.
+    pub(crate) async fn next_frame_until(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<ServerFrame, ClientError> {
+        match timeout_at(deadline, self.next_frame()).await {
+            Err(_) => Err(ClientError::Timeout {
+                addr: self.addr.clone(),
+                waited: self.timeout,
+            }),
+            Ok(Ok(Some(frame))) => Ok(frame),
+            Ok(Ok(None)) => Err(ClientError::Closed {
+                addr: self.addr.clone(),
+            }),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// Writes one frame, no size check (the handshake and `Bye` are always small).
+    pub(crate) async fn write(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.conn
+            .write_frame(frame)
+            .await
+            .map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, source: CodecError) -> ClientError {
+        ClientError::Transport {
+            addr: self.addr.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn unexpected(&self, what: &dyn std::fmt::Debug) -> ClientError {
+        ClientError::Unexpected {
+            addr: self.addr.clone(),
+            frame: format!("{what:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_proto::ServerConnection;
+    use tokio::net::TcpListener;
+    use tokio::time::timeout;
+
+    use super::*;
+    use crate::Client;
+    use chat_proto::PROTOCOL_VERSION;
+
+    /// Until the server sends pings, a scripted peer plays the server's part of a keepalive:
+    /// a `Ping` is answered with `Pong` and never reaches the caller.
+    #[tokio::test]
+    async fn a_server_ping_is_answered_with_pong_and_not_passed_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = ServerConnection::new(stream, 1024);
+            let hello = conn.read_frame().await.unwrap();
+            assert!(
+                matches!(hello, Some(ClientFrame::Hello { .. })),
+                "{hello:?}"
+            );
+            for frame in [
+                ServerFrame::Welcome {
+                    version: PROTOCOL_VERSION,
+                    username: "Ann".into(),
+                    online: 1,
+                },
+                ServerFrame::Ping,
+                ServerFrame::System {
+                    text: "after the ping".into(),
+                    at: 0,
+                },
+            ] {
+                conn.write_frame(&frame).await.unwrap();
+            }
+            conn.read_frame().await.unwrap()
+        });
+        let run = async {
+            let mut session = Client::new("127.0.0.1", port).connect("ann").await?;
+            assert_eq!(session.name(), "Ann", "the registered spelling wins");
+            session.next_frame().await
+        };
+        let frame = timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            frame,
+            Some(ServerFrame::System {
+                text: "after the ping".into(),
+                at: 0
+            })
+        );
+        let answer = timeout(Duration::from_secs(10), peer)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer, Some(ClientFrame::Pong));
+    }
+
+    /// The client side of keepalive: a server silent for the keepalive interval is pinged;
+    /// one that answers keeps the session, one that stays silent for the timeout ends it
+    /// with `Timeout`, naming the server.
+    #[tokio::test]
+    async fn a_silent_server_is_pinged_and_given_up_on_when_it_stays_silent() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut conn = ServerConnection::new(stream, 1024);
+            assert!(matches!(
+                conn.read_frame().await,
+                Ok(Some(ClientFrame::Hello { .. }))
+            ));
+            conn.write_frame(&ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                username: "ann".into(),
+                online: 1,
+            })
+            .await
+            .unwrap();
+            // Answers three pings, then plays dead, keeping the socket open.
+            for _ in 0..3 {
+                assert_eq!(conn.read_frame().await.unwrap(), Some(ClientFrame::Ping));
+                conn.write_frame(&ServerFrame::Pong).await.unwrap();
+            }
+            assert_eq!(conn.read_frame().await.unwrap(), Some(ClientFrame::Ping));
+            conn
+        });
+        let run = async {
+            let mut session = Client::new("127.0.0.1", port)
+                .with_keepalive(Duration::from_millis(100))
+                .with_timeout(Duration::from_millis(500))
+                .connect("ann")
+                .await?;
+            for _ in 0..3 {
+                assert_eq!(session.next_frame().await?, Some(ServerFrame::Pong));
+            }
+            session.next_frame().await
+        };
+        let outcome = timeout(Duration::from_secs(10), run).await.unwrap();
+        match outcome {
+            Err(err @ ClientError::Timeout { .. }) => assert_eq!(
+                err.to_string(),
+                format!("no answer from 127.0.0.1:{port} within 0.5 s")
+            ),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        timeout(Duration::from_secs(10), peer)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_message_over_the_servers_buffsize_is_refused_locally() {
+        let client = Client::new("localhost", 1).with_max_body(64);
+        let fits = ClientFrame::Msg {
+            text: "x".repeat(60),
+        };
+        let too_big = ClientFrame::Msg {
+            text: "x".repeat(64),
+        };
+        assert!(client.check_fits(&fits).is_ok());
+        assert!(matches!(
+            client.check_fits(&too_big),
+            Err(ClientError::TooLarge { max: 64, .. })
+        ));
+    }
+}
