@@ -63,6 +63,16 @@ pub const DEFAULT_MAX_PER_IP: usize = 64;
 /// frames), a storm for ten thousand, who would hear of nothing else.
 pub const DEFAULT_ANNOUNCE_UP_TO: usize = 1000;
 
+/// `[limits] rooms_per_user` when the file does not set it: more rooms than anyone follows
+/// (IRC networks allow 20 to 120 channels), while one client cannot spread itself over
+/// thousands of rooms to multiply what each of its leaves costs.
+pub const DEFAULT_ROOMS_PER_USER: usize = 50;
+
+/// `[limits] max_rooms` when the file does not set it: a room costs about a hundred bytes
+/// plus its members, so ten thousand are nothing to hold, and the cap stops one client that
+/// creates and parts rooms in a loop from growing the room map without end.
+pub const DEFAULT_MAX_ROOMS: usize = 10_000;
+
 /// The longest any time limit may be: a day. Also keeps every deadline far from the ends of
 /// the clock's range.
 pub const MAX_SECONDS: f64 = 86_400.0;
@@ -80,6 +90,8 @@ pub const LIMITS_KEYS: &[&str] = &[
     "max_clients",
     "max_per_ip",
     "announce_up_to",
+    "rooms_per_user",
+    "max_rooms",
 ];
 
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
@@ -125,6 +137,10 @@ pub struct Config {
     pub max_per_ip: usize,
     /// Largest room in which joins and leaves are announced; `0`: always announced.
     pub announce_up_to: usize,
+    /// Rooms one client may be in at once; `0`: no limit.
+    pub rooms_per_user: usize,
+    /// Rooms the server holds at once; `0`: no limit.
+    pub max_rooms: usize,
     /// `[server] password`: what `Hello` must carry; `None` (absent or empty): anyone may join.
     pub password: Option<Password>,
     /// `[tls] cert` and `key`, loaded: `Some` serves TLS instead of plain TCP.
@@ -275,6 +291,8 @@ impl Config {
             max_clients: count("max_clients", defaults.max_clients)?,
             max_per_ip: count("max_per_ip", defaults.max_per_ip)?,
             announce_up_to: count("announce_up_to", defaults.announce_up_to)?,
+            rooms_per_user: count("rooms_per_user", defaults.rooms_per_user)?,
+            max_rooms: count("max_rooms", defaults.max_rooms)?,
             password: file
                 .raw("server", "password")
                 .filter(|p| !p.is_empty())
@@ -304,6 +322,8 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_per_ip: DEFAULT_MAX_PER_IP,
             announce_up_to: DEFAULT_ANNOUNCE_UP_TO,
+            rooms_per_user: DEFAULT_ROOMS_PER_USER,
+            max_rooms: DEFAULT_MAX_ROOMS,
             password: None,
             tls: None,
             source: None,
@@ -379,6 +399,8 @@ mod tests {
             ("messages_per_second = nan", "a rate per second"),
             ("messages_per_second = inf", "a rate per second"),
             ("max_per_ip = -1", "0 means no limit"),
+            ("rooms_per_user = many", "0 means no limit"),
+            ("max_rooms = 2000000", "0 means no limit"),
         ] {
             let err = Config::from_file(&parse(&format!("[limits]\n{line}\n"))).unwrap_err();
             let text = err.to_string();

@@ -28,7 +28,7 @@ use bytes::BytesMut;
 use chat_proto::codec::encode;
 use chat_proto::{ClientFrame, CodecError, ErrorKind, FrameReader, ServerFrame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
@@ -38,7 +38,7 @@ use crate::admission::Admission;
 use crate::commands::{self, Context, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
-use crate::hub::Hub;
+use crate::hub::{Hub, Limits};
 use crate::registry::{LeaveReason, Outbox, Wire};
 use crate::watchdog::{Alarm, Watchdog};
 
@@ -85,7 +85,7 @@ impl Shared {
     /// [`serve`].
     pub fn new(config: Config) -> Shared {
         Shared {
-            hub: Arc::new(Hub::new().announcing_up_to(config.announce_up_to)),
+            hub: Arc::new(Hub::with_limits(Limits::from_config(&config))),
             admission: Admission::new(config.max_clients, config.max_per_ip),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
@@ -102,10 +102,13 @@ where
 {
     let (queue, queued) = mpsc::channel(shared.config.send_queue);
     let overflowed = CancellationToken::new();
-    let writer = shared
-        .tracker
-        .spawn(write_loop(writer, queued, overflowed.clone()));
     let outbox = Outbox::new(queue, overflowed.clone());
+    let writer = shared.tracker.spawn(write_loop(
+        writer,
+        queued,
+        overflowed.clone(),
+        outbox.drained(),
+    ));
     let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
     let mut ctx = Context {
@@ -140,7 +143,7 @@ where
 /// Leaves the room (a registered client) or logs the end of a handshake that never finished.
 fn leave(hub: &Hub, session: &Session, outbox: &Outbox, peer: SocketAddr, reason: &LeaveReason) {
     match session {
-        Session::Registered(name) => hub.leave(name, reason, crate::now_millis()),
+        Session::Registered { name, .. } => hub.leave(name, reason, crate::now_millis()),
         Session::Handshake => {
             if *reason == LeaveReason::ShuttingDown {
                 if let Ok(frame) = encode(&ServerFrame::Error {
@@ -349,7 +352,7 @@ where
                 return LeaveReason::SlowConsumer;
             }
         }
-        let registered = matches!(ctx.session, Session::Registered(_));
+        let registered = matches!(ctx.session, Session::Registered { .. });
         let next_alarm = guards.watchdog.next(registered);
         let event = tokio::select! {
             biased;
@@ -433,6 +436,7 @@ async fn write_loop<W>(
     mut out: W,
     mut queue: mpsc::Receiver<Wire>,
     overflowed: CancellationToken,
+    drained: Arc<Notify>,
 ) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
@@ -452,6 +456,8 @@ where
         if received == 0 {
             return out.shutdown().await;
         }
+        // The reader may be waiting for room in the queue (`Outbox::wait_for_room`).
+        drained.notify_waiters();
         let stopped_mid_write = {
             let write = async {
                 write_batch(&mut out, &batch, vectored).await?;
@@ -646,7 +652,7 @@ mod tests {
                 max: usize::MAX,
                 ..Recorder::default()
             };
-            write_loop(&mut out, rx, CancellationToken::new())
+            write_loop(&mut out, rx, CancellationToken::new(), Arc::default())
                 .await
                 .unwrap();
             assert_eq!(out.bytes, wire(&batch));
@@ -670,7 +676,9 @@ mod tests {
             max: usize::MAX,
             ..Recorder::default()
         };
-        write_loop(&mut out, rx, overflowed).await.unwrap();
+        write_loop(&mut out, rx, overflowed, Arc::default())
+            .await
+            .unwrap();
         let sent: Vec<Result<ServerFrame, _>> =
             chat_proto::codec::decode_chunks([out.bytes.as_slice()], 1 << 20);
         assert!(

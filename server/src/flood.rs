@@ -7,7 +7,8 @@
 //! is disconnected. `messages_per_second = 0` turns all of this off (load tests, benchmarks).
 //!
 //! Metered: every frame that makes the server work for others or answer at length (`Hello`,
-//! `Msg`, `Whisper`, `ListUsers`) and every malformed frame. Not metered: `Ping`, `Pong` and
+//! `Msg`, `Whisper`, `Join` and `Part`, whose notices reach a whole room, and the lists
+//! `ListUsers`, `ListRooms`, `ListMembers`) and every malformed frame. Not metered: `Ping`, `Pong` and
 //! `Bye`, so keepalive and goodbye always get through. A client that sends metered frames
 //! without reading the answers is stopped by its bounded send queue instead (slow consumer).
 
@@ -24,7 +25,11 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         ClientFrame::Hello { .. }
         | ClientFrame::Msg { .. }
         | ClientFrame::Whisper { .. }
-        | ClientFrame::ListUsers => true,
+        | ClientFrame::ListUsers
+        | ClientFrame::Join { .. }
+        | ClientFrame::Part { .. }
+        | ClientFrame::ListRooms
+        | ClientFrame::ListMembers { .. } => true,
         ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye => false,
     }
 }
@@ -205,6 +210,11 @@ mod tests {
         assert!(!is_metered(&ClientFrame::Pong));
         assert!(!is_metered(&ClientFrame::Bye));
         assert!(is_metered(&ClientFrame::ListUsers));
-        assert!(is_metered(&ClientFrame::Msg { text: "x".into() }));
+        assert!(is_metered(&ClientFrame::Msg {
+            room: "lobby".into(),
+            text: "x".into()
+        }));
+        assert!(is_metered(&ClientFrame::Join { room: "a".into() }));
+        assert!(is_metered(&ClientFrame::ListRooms));
     }
 }

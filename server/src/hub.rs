@@ -2,34 +2,45 @@
 //!
 //! A frame for several clients is encoded once ([`chat_proto::codec::encode`]) and the same
 //! bytes are offered to each client's queue. Commands and connections talk only to the
-//! [`Hub`], so a hub that also reaches other nodes (through a broker) can replace this one
-//! without touching them.
+//! [`Hub`], so a hub that also reaches other nodes (through a broker), or that appends each
+//! room's messages to a log before fanning them out, can replace this one without touching
+//! them: a room message enters through [`Hub::flush`] as a [`Burst`] for one room, which is
+//! exactly the batch a log appends in one transaction.
 //!
-//! **One order for everyone.** Every fan-out, join and leave runs under one `std` mutex, and a
-//! fan-out only `try_send`s (it never waits), so the lock is held for a loop of queue pushes.
-//! Two broadcasts from two connection tasks are therefore queued to every client in the same
-//! order, and a newcomer's `Welcome` is queued before any broadcast it can see.
+//! **One order per room.** Every fan-out, join, part and leave runs under one `std` mutex,
+//! and a fan-out only `try_send`s (it never waits), so the lock is held for a loop of queue
+//! pushes. Two messages to one room from two connection tasks are therefore queued to every
+//! member in the same order; a newcomer's `Joined` is queued before any message it can see,
+//! and a `Parted` after the last one it hears.
 //!
-//! **Bursts.** Messages a client sent together (read from its socket in one go) are encoded
-//! one by one into a [`Burst`] and queued to everyone as one buffer, under one lock: a
-//! publisher's burst of 64 costs each recipient one queue entry instead of 64. The burst is
-//! sent before anything else the client causes (a reply, a whisper, its leaving), so the
-//! order everyone sees is the order the client sent in.
+//! **Bursts.** Messages a client sent together to one room (read from its socket in one go)
+//! are encoded one by one into a [`Burst`] and queued to the room's members as one buffer,
+//! under one lock: a publisher's burst of 64 costs each recipient one queue entry instead of
+//! 64. The burst is sent before anything else the client causes (a message to another room,
+//! a reply, a whisper, a part, its leaving), so the order everyone sees is the order the
+//! client sent in.
 //!
 //! A client whose queue is full is marked as a slow consumer by its [`crate::registry::Outbox`]
-//! and receives nothing more; its connection then leaves with that reason. The others never
-//! wait for it.
+//! and receives nothing more; its connection then leaves every room with that reason. The
+//! others never wait for it. Each client has one queue whatever its rooms, so a slow reader
+//! is dropped once.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 
 use chat_proto::codec::encode;
-use chat_proto::{CodecError, EncodedFrame, Millis, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::validate::room_key;
+use chat_proto::{
+    CodecError, EncodedFrame, LeftReason, Millis, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+};
 
+use crate::config::Config;
 use crate::registry::{ClientHandle, Delivery, LeaveReason, NameTaken, Registry, Wire};
+use crate::room::Room;
 
-/// Why a client could not join.
+/// Why a client could not register.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
     /// Someone online has the name in another case or the same.
@@ -38,6 +49,23 @@ pub enum JoinError {
     /// The server has told everyone it is stopping; nobody new may join.
     #[error("the server is shutting down")]
     ShuttingDown,
+}
+
+/// Why a room request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// A part of, or a message to, a room the client is not in.
+    #[error("you are not in #{0}")]
+    NotInRoom(String),
+    /// The client is in `rooms_per_user` rooms already.
+    #[error("you are already in {0} rooms, the most one person may be in: part one first")]
+    TooManyRooms(usize),
+    /// The server holds `max_rooms` rooms already, so no new one can be made.
+    #[error("the server already has {0} rooms, its limit: join an existing room")]
+    RoomsFull(usize),
+    /// Nobody is in a room of that name.
+    #[error("there is no room #{0}")]
+    NoSuchRoom(String),
 }
 
 /// Why a whisper was not delivered.
@@ -51,10 +79,21 @@ pub enum WhisperError {
     Encode(#[from] CodecError),
 }
 
-/// Broadcasts from one client waiting to be queued together: their frames, encoded back to
-/// back. Held by the client's connection; [`Hub::flush`] sends it.
+/// A room as a client that joined it knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedRoom {
+    /// [`room_key`] of its name: what the hub finds it by.
+    pub key: Arc<str>,
+    /// Its name as shown, for the frames the client's messages become.
+    pub name: Arc<str>,
+}
+
+/// Broadcasts from one client to one room waiting to be queued together: their frames,
+/// encoded back to back. Held by the client's connection; [`Hub::flush`] sends it.
 #[derive(Debug, Default)]
 pub struct Burst {
+    /// [`room_key`] of the room every frame in `wire` goes to; `None` while empty.
+    room: Option<Arc<str>>,
     /// Whole frames, prefix and body each.
     wire: BytesMut,
     /// How many frames `wire` holds.
@@ -69,8 +108,18 @@ impl Burst {
     /// Bytes held at most before the burst is sent anyway.
     pub const MAX_BYTES: usize = 16 * 1024;
 
-    /// Adds one encoded frame.
-    pub fn push(&mut self, frame: &EncodedFrame) {
+    /// Whether `frame` for `room` can join this burst: it is empty or for the same room.
+    /// Otherwise the burst must be flushed first, so that the messages keep their order.
+    pub fn accepts(&self, room: &Arc<str>) -> bool {
+        self.room.as_ref().is_none_or(|held| held == room)
+    }
+
+    /// Adds one encoded frame for `room`; the caller checked [`Burst::accepts`].
+    pub fn push(&mut self, room: &Arc<str>, frame: &EncodedFrame) {
+        debug_assert!(self.accepts(room), "a burst holds frames for one room");
+        if self.room.is_none() {
+            self.room = Some(room.clone());
+        }
         self.wire.extend_from_slice(frame.as_bytes());
         self.frames += 1;
     }
@@ -90,115 +139,257 @@ impl Burst {
         self.frames
     }
 
-    /// The frames as one buffer, leaving the burst empty.
-    fn take(&mut self) -> Bytes {
+    /// The room and the frames as one buffer, leaving the burst empty.
+    fn take(&mut self) -> Option<(Arc<str>, Bytes)> {
+        let room = self.room.take()?;
         self.frames = 0;
-        self.wire.split().freeze()
+        Some((room, self.wire.split().freeze()))
     }
 }
 
-/// The in-process hub: one room on one server.
+/// The limits the hub enforces and states in `Welcome`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest room in which joins and leaves are announced; 0: any size.
+    pub announce_up_to: usize,
+    /// Rooms one client may be in; 0: no limit.
+    pub rooms_per_user: usize,
+    /// Rooms the server holds; 0: no limit.
+    pub max_rooms: usize,
+    /// `[server] buffsize`, told to clients in `Welcome`.
+    pub buffsize: usize,
+}
+
+impl Limits {
+    /// The hub's share of the server's settings.
+    pub fn from_config(config: &Config) -> Limits {
+        Limits {
+            announce_up_to: config.announce_up_to,
+            rooms_per_user: config.rooms_per_user,
+            max_rooms: config.max_rooms,
+            buffsize: config.buffsize,
+        }
+    }
+
+    /// Whether a join or leave in a room of `people` (counting the one joining or leaving)
+    /// is announced.
+    ///
+    /// Every announcement goes to everyone in the room, so filling a room of N costs N²/2
+    /// notices: ten thousand people joining would send fifty million, and hear of nothing
+    /// else.
+    fn announces(&self, people: usize) -> bool {
+        self.announce_up_to == 0 || people <= self.announce_up_to
+    }
+}
+
+/// The in-process hub: every room on one server.
 #[derive(Debug, Default)]
 pub struct Hub {
-    /// The registry and the closing flag, changed together under one lock.
+    /// The registry, the rooms and the closing flag, changed together under one lock.
     state: Mutex<State>,
-    /// Largest room in which joins and leaves are announced; 0: any size.
-    announce_up_to: usize,
+    /// What the hub enforces.
+    limits: Limits,
 }
 
 /// What the hub's lock guards.
 #[derive(Debug, Default)]
 struct State {
-    /// Who is online.
+    /// Who is online, and in which rooms.
     registry: Registry,
+    /// [`room_key`] → room; a room exists while it has members.
+    rooms: HashMap<Arc<str>, Room>,
     /// Set once the shutdown notice went out: later joins are refused so that nobody
     /// registers without having been told.
     closing: bool,
 }
 
 impl Hub {
-    /// An empty room.
+    /// No rooms, no limits but the built-in `announce_up_to` of 0 (always announce).
     pub fn new() -> Self {
         Hub::default()
     }
 
-    /// Announces joins and leaves only while the room has at most `people` (0: always).
-    ///
-    /// Every announcement goes to everyone, so filling a room of N costs N²/2 notices: ten
-    /// thousand people joining would send fifty million, and hear of nothing else.
-    pub fn announcing_up_to(mut self, people: usize) -> Self {
-        self.announce_up_to = people;
-        self
-    }
-
-    /// Whether a join or leave in a room of `people` (counting the one joining or leaving)
-    /// is announced.
-    fn announces(&self, people: usize) -> bool {
-        self.announce_up_to == 0 || people <= self.announce_up_to
+    /// A hub enforcing `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
+        Hub {
+            state: Mutex::default(),
+            limits,
+        }
     }
 
     /// The state, even if a thread panicked while holding the lock: every change under it is
-    /// a single map operation or a loop of non-blocking sends, so it is never half-done.
+    /// a few map operations or a loop of non-blocking sends, never left half-done by a
+    /// panic in between (there is no code that can panic between them).
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers `handle`, queues its `Welcome` and tells everyone else `<name> joined`.
+    /// Registers `handle` (in no room yet) and queues its `Welcome`.
     ///
     /// Returns how many are online, the newcomer included.
-    pub fn join(&self, handle: ClientHandle, at: Millis) -> Result<usize, JoinError> {
-        let name = handle.name().clone();
+    pub fn register(&self, handle: ClientHandle) -> Result<usize, JoinError> {
         let mut state = self.state();
         if state.closing {
             return Err(JoinError::ShuttingDown);
         }
-        state.registry.add(handle)?;
-        let online = state.registry.len();
         let welcome = ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
-            username: name.to_string(),
-            online: u32::try_from(online).unwrap_or(u32::MAX),
+            username: handle.name().to_string(),
+            online: u32::try_from(state.registry.len() + 1).unwrap_or(u32::MAX),
+            buffsize: clamp_u32(self.limits.buffsize),
+            rooms_per_user: clamp_u32(self.limits.rooms_per_user),
         };
-        if let (Ok(welcome), Some(me)) = (encode(&welcome), state.registry.get(&name)) {
+        let me = handle.clone();
+        state.registry.add(handle)?;
+        if let Ok(welcome) = encode(&welcome) {
             me.offer(welcome);
         }
-        if self.announces(online) {
-            let joined = system(format!("{name} joined"), at);
-            fan_out(&state.registry, &wire(joined), Some(&name));
-        }
-        Ok(online)
+        Ok(state.registry.len())
     }
 
-    /// Removes `name` with `reason` (logged) and, unless the server is stopping, tells
-    /// everyone else `<name> left`.
-    pub fn leave(&self, name: &str, reason: &LeaveReason, at: Millis) {
+    /// Puts `name` in the room `room` (a valid name without `#`), creating it, queues
+    /// `Joined` to it and `UserJoined` to the room's other members.
+    ///
+    /// Joining a room one is in already repeats `Joined` and tells nobody.
+    pub fn join(&self, name: &str, room: &str, at: Millis) -> Result<JoinedRoom, RoomError> {
+        let key: Arc<str> = room_key(room).into();
         let mut state = self.state();
-        let people = state.registry.len();
-        if state.registry.remove(name, reason).is_some() && !state.closing && self.announces(people)
-        {
-            fan_out(
-                &state.registry,
-                &wire(system(format!("{name} left"), at)),
-                None,
-            );
+        let State {
+            registry, rooms, ..
+        } = &mut *state;
+        let Some(member) = registry.member_mut(name) else {
+            return Err(RoomError::NotInRoom(room.to_owned()));
+        };
+        let already = member.rooms.contains(&key);
+        if !already {
+            let limit = self.limits.rooms_per_user;
+            if limit != 0 && member.rooms.len() >= limit {
+                return Err(RoomError::TooManyRooms(limit));
+            }
+            let limit = self.limits.max_rooms;
+            if limit != 0 && rooms.len() >= limit && !rooms.contains_key(&key) {
+                return Err(RoomError::RoomsFull(limit));
+            }
         }
+        let handle = member.handle.clone();
+        let who = member.key.clone();
+        let place = rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(room.into()));
+        if !already {
+            member.rooms.push(key.clone());
+            place.add(who.clone(), handle.clone());
+        }
+        let shown = place.name().clone();
+        let joined = ServerFrame::Joined {
+            room: shown.to_string(),
+            members: place.names(),
+        };
+        match encode(&joined) {
+            Ok(joined) => {
+                handle.offer(joined);
+            }
+            Err(err) => tracing::error!("Cannot encode the member list of #{shown}: {err}"),
+        }
+        if !already && self.limits.announces(place.len()) {
+            let notice = presence(ServerFrame::UserJoined {
+                room: shown.to_string(),
+                user: handle.name().to_string(),
+                at,
+            });
+            fan_out(place.handles(), &notice, Some(handle.name()));
+        }
+        Ok(JoinedRoom { key, name: shown })
     }
 
-    /// Queues `frame` to every registered client, encoded once.
-    pub fn broadcast(&self, frame: &ServerFrame) -> Result<(), CodecError> {
-        let frame = encode(frame)?;
-        fan_out(&self.state().registry, &wire(frame), None);
+    /// Takes `name` out of the room with key `room`, queues `Parted` to it and `UserLeft`
+    /// to the others; the room ends with its last member.
+    pub fn part(&self, name: &str, room: &JoinedRoom, at: Millis) -> Result<(), RoomError> {
+        let mut state = self.state();
+        let State {
+            registry, rooms, ..
+        } = &mut *state;
+        let Some(member) = registry.member_mut(name) else {
+            return Err(RoomError::NotInRoom(room.name.to_string()));
+        };
+        let Some(at_index) = member.rooms.iter().position(|k| *k == room.key) else {
+            return Err(RoomError::NotInRoom(room.name.to_string()));
+        };
+        member.rooms.remove(at_index);
+        let handle = member.handle.clone();
+        let who = member.key.clone();
+        if let Ok(parted) = encode(&ServerFrame::Parted {
+            room: room.name.to_string(),
+        }) {
+            handle.offer(parted);
+        }
+        remove_from_room(
+            rooms,
+            &room.key,
+            &who,
+            handle.name(),
+            LeftReason::Parted,
+            at,
+            &self.limits,
+        );
         Ok(())
     }
 
-    /// Queues everything in `burst` to every registered client as one buffer (one queue
+    /// Removes `name` with `reason` (logged) and, unless the server is stopping, tells each
+    /// of its rooms that it left and why.
+    pub fn leave(&self, name: &str, reason: &LeaveReason, at: Millis) {
+        let mut state = self.state();
+        let State {
+            registry,
+            rooms,
+            closing,
+        } = &mut *state;
+        let Some(member) = registry.remove(name, reason) else {
+            return;
+        };
+        let told = reason.told_as();
+        for key in &member.rooms {
+            if *closing {
+                if let Some(place) = rooms.get_mut(key) {
+                    place.remove(&member.key);
+                    if place.is_empty() {
+                        rooms.remove(key);
+                    }
+                }
+            } else {
+                remove_from_room(
+                    rooms,
+                    key,
+                    &member.key,
+                    member.handle.name(),
+                    told,
+                    at,
+                    &self.limits,
+                );
+            }
+        }
+    }
+
+    /// Queues `frame` to every member of the room with key `room`, encoded once. For tests
+    /// and benchmarks; connections send through [`Hub::flush`].
+    pub fn broadcast(&self, room: &str, frame: &ServerFrame) -> Result<(), CodecError> {
+        let frame = wire(encode(frame)?);
+        if let Some(place) = self.state().rooms.get(room) {
+            fan_out(place.handles(), &frame, None);
+        }
+        Ok(())
+    }
+
+    /// Queues everything in `burst` to every member of its room as one buffer (one queue
     /// entry each), and empties it.
     pub fn flush(&self, burst: &mut Burst) {
-        if burst.is_empty() {
+        let Some((room, frames)) = burst.take() else {
             return;
+        };
+        let frames = Arc::new(frames);
+        if let Some(place) = self.state().rooms.get(&room) {
+            fan_out(place.handles(), &frames, None);
         }
-        let burst = Arc::new(burst.take());
-        fan_out(&self.state().registry, &burst, None);
     }
 
     /// Queues a whisper to the client named `to` (any case) and a copy to its sender `from`.
@@ -237,19 +428,83 @@ impl Hub {
         self.state().registry.names()
     }
 
+    /// Every room with its member count, sorted case-insensitively.
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        let state = self.state();
+        let mut keyed: Vec<_> = state.rooms.iter().collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keyed
+            .into_iter()
+            .map(|(_, room)| RoomSummary {
+                name: room.name().to_string(),
+                members: clamp_u32(room.len()),
+            })
+            .collect()
+    }
+
+    /// The room `room` (a valid name without `#`) as shown, and its members sorted
+    /// case-insensitively.
+    pub fn members(&self, room: &str) -> Result<(String, Vec<String>), RoomError> {
+        let state = self.state();
+        let place = state
+            .rooms
+            .get(&*room_key(room))
+            .ok_or_else(|| RoomError::NoSuchRoom(room.to_owned()))?;
+        Ok((place.name().to_string(), place.names()))
+    }
+
     /// Refuses further joins and queues `notice` to everyone; returns how many were told.
     pub fn close(&self, notice: &ServerFrame) -> Result<usize, CodecError> {
-        let notice = encode(notice)?;
+        let notice = wire(encode(notice)?);
         let mut state = self.state();
         state.closing = true;
-        fan_out(&state.registry, &wire(notice), None);
+        fan_out(state.registry.handles(), &notice, None);
         Ok(state.registry.len())
     }
 }
 
-/// A `System` notice, encoded. Encoding a short notice cannot exceed any frame limit.
-fn system(text: String, at: Millis) -> EncodedFrame {
-    encode(&ServerFrame::System { text, at }).expect("a system notice is far below the frame limit")
+/// Takes the member `who` out of the room `key`, tells the rest (within the announcement
+/// limit) and drops the room once empty.
+fn remove_from_room(
+    rooms: &mut HashMap<Arc<str>, Room>,
+    key: &str,
+    who: &str,
+    name: &Arc<str>,
+    reason: LeftReason,
+    at: Millis,
+    limits: &Limits,
+) {
+    let Some(place) = rooms.get_mut(key) else {
+        return;
+    };
+    let people = place.len();
+    if !place.remove(who) {
+        return;
+    }
+    if place.is_empty() {
+        rooms.remove(key);
+        return;
+    }
+    if limits.announces(people) {
+        let notice = presence(ServerFrame::UserLeft {
+            room: place.name().to_string(),
+            user: name.to_string(),
+            at,
+            reason,
+        });
+        fan_out(place.handles(), &notice, None);
+    }
+}
+
+/// A count on the wire, where it is a `u32`.
+fn clamp_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A presence frame, encoded. Its strings are a room and a user name, at most 32 ASCII
+/// characters each, so it cannot exceed any frame limit.
+fn presence(frame: ServerFrame) -> Wire {
+    wire(encode(&frame).expect("a presence frame is far below the frame limit"))
 }
 
 /// A frame as a queue entry.
@@ -257,9 +512,14 @@ fn wire(frame: EncodedFrame) -> Wire {
     Arc::new(frame.into_bytes())
 }
 
-/// Offers the same bytes (whole frames) to every client, `except` one (by registered name).
-fn fan_out(registry: &Registry, wire: &Wire, except: Option<&Arc<str>>) {
-    for handle in registry.handles() {
+/// Offers the same bytes (whole frames) to every client of `to`, `except` one (by
+/// registered name).
+fn fan_out<'a>(
+    to: impl Iterator<Item = &'a ClientHandle>,
+    wire: &Wire,
+    except: Option<&Arc<str>>,
+) {
+    for handle in to {
         if except.is_some_and(|name| Arc::ptr_eq(name, handle.name())) {
             continue;
         }
@@ -278,42 +538,60 @@ mod tests {
     use super::*;
     use crate::registry::Outbox;
 
-    fn joined(hub: &Hub, name: &str) -> mpsc::Receiver<Wire> {
+    fn registered(hub: &Hub, name: &str) -> mpsc::Receiver<Wire> {
         let (tx, mut rx) = mpsc::channel(16);
         let outbox = Outbox::new(tx, CancellationToken::new());
         let peer = "127.0.0.1:1".parse().unwrap();
-        hub.join(ClientHandle::new(name.into(), peer, outbox), 0)
+        hub.register(ClientHandle::new(name.into(), peer, outbox))
             .unwrap();
         while rx.try_recv().is_ok() {}
         rx
     }
 
-    fn msg(i: i64) -> ServerFrame {
+    /// A client registered and in `room`, its queue emptied.
+    fn member(hub: &Hub, name: &str, room: &str) -> (mpsc::Receiver<Wire>, JoinedRoom) {
+        let mut rx = registered(hub, name);
+        let joined = hub.join(name, room, 0).unwrap();
+        while rx.try_recv().is_ok() {}
+        (rx, joined)
+    }
+
+    fn frames(q: &mut mpsc::Receiver<Wire>) -> Vec<ServerFrame> {
+        let wire: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+        decode_chunks(wire.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn msg(room: &str, i: i64) -> ServerFrame {
         ServerFrame::Msg {
+            room: room.into(),
             from: "ann".into(),
             text: format!("message {i}"),
             at: i,
         }
     }
 
-    /// A burst reaches nobody until it is flushed, then every client as one queue entry
-    /// holding its frames in the order they were added; a later broadcast comes after it.
+    /// A burst reaches nobody until it is flushed, then every member of its room as one
+    /// queue entry holding its frames in the order they were added, and nobody outside the
+    /// room; a later broadcast comes after it.
     #[test]
-    fn a_burst_is_one_queue_entry_per_client_in_order() {
+    fn a_burst_is_one_queue_entry_per_member_in_order() {
         let hub = Hub::new();
-        let mut queues = [joined(&hub, "ann"), joined(&hub, "bob")];
-        for q in &mut queues {
-            while q.try_recv().is_ok() {}
-        }
+        let (mut ann, lobby) = member(&hub, "ann", "lobby");
+        let (mut bob, _) = member(&hub, "bob", "lobby");
+        let (mut carol, _) = member(&hub, "carol", "elsewhere");
+        frames(&mut ann); // bob's arrival
         let mut burst = Burst::default();
         for i in 0..3 {
-            burst.push(&encode(&msg(i)).unwrap());
+            burst.push(&lobby.key, &encode(&msg("lobby", i)).unwrap());
         }
-        assert!(queues.iter_mut().all(|q| q.try_recv().is_err()));
+        assert!(ann.try_recv().is_err() && bob.try_recv().is_err());
         hub.flush(&mut burst);
         assert!(burst.is_empty());
-        hub.broadcast(&msg(3)).unwrap();
-        for q in &mut queues {
+        hub.broadcast(&lobby.key, &msg("lobby", 3)).unwrap();
+        for q in [&mut ann, &mut bob] {
             let entries: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
             assert_eq!(entries.len(), 2, "the burst, then the broadcast");
             let frames: Vec<ServerFrame> =
@@ -321,34 +599,172 @@ mod tests {
                     .into_iter()
                     .map(Result::unwrap)
                     .collect();
-            assert_eq!(frames, (0..4).map(msg).collect::<Vec<_>>());
+            assert_eq!(frames, (0..4).map(|i| msg("lobby", i)).collect::<Vec<_>>());
         }
+        assert_eq!(frames(&mut carol), [], "carol is in another room");
+    }
+
+    /// A burst holds one room's messages: a message for another room is not accepted until
+    /// the burst was flushed, so the sender's order survives.
+    #[test]
+    fn a_burst_holds_one_room() {
+        let a: Arc<str> = "a".into();
+        let b: Arc<str> = "b".into();
+        let mut burst = Burst::default();
+        assert!(burst.accepts(&a) && burst.accepts(&b));
+        burst.push(&a, &encode(&msg("a", 0)).unwrap());
+        assert!(burst.accepts(&a));
+        assert!(!burst.accepts(&b));
+    }
+
+    /// Joining answers `Joined` with every member (the joiner included), tells the others
+    /// `UserJoined`, shows the room as its first member typed it, and a second join of the
+    /// same room only repeats the answer.
+    #[test]
+    fn joining_answers_the_member_list_and_tells_the_others() {
+        let hub = Hub::new();
+        let (mut ann, _) = member(&hub, "ann", "Rust");
+        let mut bob = registered(&hub, "bob");
+        let joined = hub.join("bob", "rust", 5).unwrap();
+        assert_eq!(&*joined.name, "Rust");
+        assert_eq!(
+            frames(&mut bob),
+            [ServerFrame::Joined {
+                room: "Rust".into(),
+                members: vec!["ann".into(), "bob".into()]
+            }]
+        );
+        assert_eq!(
+            frames(&mut ann),
+            [ServerFrame::UserJoined {
+                room: "Rust".into(),
+                user: "bob".into(),
+                at: 5
+            }]
+        );
+        hub.join("bob", "RUST", 6).unwrap();
+        assert!(matches!(&frames(&mut bob)[..], [ServerFrame::Joined { .. }]));
+        assert_eq!(frames(&mut ann), [], "a repeated join is not news");
+    }
+
+    /// Parting answers `Parted`, tells the rest `UserLeft{Parted}`, stops delivery at once,
+    /// and the room ends with its last member.
+    #[test]
+    fn parting_stops_delivery_and_the_last_part_ends_the_room() {
+        let hub = Hub::new();
+        let (mut ann, room) = member(&hub, "ann", "ops");
+        let (mut bob, _) = member(&hub, "bob", "ops");
+        frames(&mut ann);
+        hub.part("bob", &room, 7).unwrap();
+        assert_eq!(
+            frames(&mut bob),
+            [ServerFrame::Parted { room: "ops".into() }]
+        );
+        assert_eq!(
+            frames(&mut ann),
+            [ServerFrame::UserLeft {
+                room: "ops".into(),
+                user: "bob".into(),
+                at: 7,
+                reason: LeftReason::Parted
+            }]
+        );
+        hub.broadcast(&room.key, &msg("ops", 1)).unwrap();
+        assert_eq!(frames(&mut bob), []);
+        assert_eq!(
+            hub.part("bob", &room, 8),
+            Err(RoomError::NotInRoom("ops".into()))
+        );
+        hub.part("ann", &room, 9).unwrap();
+        assert_eq!(hub.rooms(), []);
+        assert_eq!(
+            hub.members("ops"),
+            Err(RoomError::NoSuchRoom("ops".into()))
+        );
+    }
+
+    /// A client leaving the server leaves every room it was in, each told why.
+    #[test]
+    fn leaving_tells_every_room_why() {
+        let hub = Hub::new();
+        let (mut ann, _) = member(&hub, "ann", "a");
+        hub.join("ann", "b", 0).unwrap();
+        let (mut bob, _) = member(&hub, "bob", "a");
+        hub.join("bob", "b", 0).unwrap();
+        frames(&mut ann);
+        frames(&mut bob);
+        hub.leave("bob", &LeaveReason::TimedOut("no pong".into()), 3);
+        let told: Vec<(String, LeftReason)> = frames(&mut ann)
+            .into_iter()
+            .map(|f| match f {
+                ServerFrame::UserLeft { room, reason, .. } => (room, reason),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            told,
+            [
+                ("a".to_owned(), LeftReason::TimedOut),
+                ("b".to_owned(), LeftReason::TimedOut)
+            ]
+        );
+        assert_eq!(
+            hub.rooms(),
+            [
+                RoomSummary {
+                    name: "a".into(),
+                    members: 1
+                },
+                RoomSummary {
+                    name: "b".into(),
+                    members: 1
+                }
+            ]
+        );
+    }
+
+    /// `rooms_per_user` and `max_rooms` refuse the join that would pass them, and nothing
+    /// else: a room that exists can still be joined when the server is at `max_rooms`.
+    #[test]
+    fn room_limits_refuse_only_what_passes_them() {
+        let hub = Hub::with_limits(Limits {
+            rooms_per_user: 2,
+            max_rooms: 3,
+            ..Limits::default()
+        });
+        let _ann = registered(&hub, "ann");
+        let _bob = registered(&hub, "bob");
+        hub.join("ann", "a", 0).unwrap();
+        hub.join("ann", "b", 0).unwrap();
+        assert_eq!(hub.join("ann", "c", 0), Err(RoomError::TooManyRooms(2)));
+        assert!(hub.join("ann", "A", 0).is_ok(), "a room one is in");
+        hub.join("bob", "c", 0).unwrap();
+        assert_eq!(hub.join("bob", "d", 0), Err(RoomError::RoomsFull(3)));
+        assert!(hub.join("bob", "a", 0).is_ok(), "an existing room");
     }
 
     /// Above the announcement limit joins and leaves pass silently; at or below it everyone
-    /// else hears of them.
+    /// else in the room hears of them.
     #[test]
     fn joins_and_leaves_are_announced_only_up_to_the_limit() {
-        let hub = Hub::new().announcing_up_to(2);
-        let mut ann = joined(&hub, "ann");
-        let _bob = joined(&hub, "bob");
-        let notices = |q: &mut mpsc::Receiver<Wire>| -> Vec<ServerFrame> {
-            let wire: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
-            decode_chunks(wire.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
-                .into_iter()
-                .map(Result::unwrap)
-                .collect()
-        };
-        assert!(
-            matches!(&notices(&mut ann)[..], [ServerFrame::System { text, .. }] if text == "bob joined")
-        );
-        let _carol = joined(&hub, "carol");
+        let hub = Hub::with_limits(Limits {
+            announce_up_to: 2,
+            ..Limits::default()
+        });
+        let (mut ann, _) = member(&hub, "ann", "lobby");
+        let _bob = member(&hub, "bob", "lobby");
+        assert!(matches!(
+            &frames(&mut ann)[..],
+            [ServerFrame::UserJoined { user, .. }] if user == "bob"
+        ));
+        let _carol = member(&hub, "carol", "lobby");
         hub.leave("carol", &LeaveReason::Bye, 0);
-        assert_eq!(notices(&mut ann), [], "a third person is over the limit");
+        assert_eq!(frames(&mut ann), [], "a third person is over the limit");
         hub.leave("bob", &LeaveReason::Bye, 0);
-        assert!(
-            matches!(&notices(&mut ann)[..], [ServerFrame::System { text, .. }] if text == "bob left")
-        );
+        assert!(matches!(
+            &frames(&mut ann)[..],
+            [ServerFrame::UserLeft { user, reason: LeftReason::Quit, .. }] if user == "bob"
+        ));
     }
 
     /// A burst says it is full at its frame limit, so a client that never pauses still has
@@ -356,12 +772,13 @@ mod tests {
     #[test]
     fn a_burst_is_full_at_its_frame_limit() {
         let mut burst = Burst::default();
-        let frame = encode(&msg(0)).unwrap();
+        let room: Arc<str> = "lobby".into();
+        let frame = encode(&msg("lobby", 0)).unwrap();
         for _ in 1..Burst::MAX_FRAMES {
-            burst.push(&frame);
+            burst.push(&room, &frame);
         }
         assert!(!burst.is_full());
-        burst.push(&frame);
+        burst.push(&room, &frame);
         assert!(burst.is_full());
         assert_eq!(burst.len(), Burst::MAX_FRAMES);
     }

@@ -1,4 +1,4 @@
-//! chat-server: one room, typed frames, encode-once broadcast.
+//! chat-server: rooms, typed frames, encode-once broadcast.
 //!
 //! A map of the crate, in the order a frame meets it:
 //!
@@ -11,9 +11,10 @@
 //! - [`auth`]: the optional server password, compared in constant time.
 //! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
-//! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every client, in
-//!   one order for everyone.
-//! - [`registry`]: who is online, by case-insensitive name.
+//! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every member of a
+//!   room, in one order per room for everyone.
+//! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
+//!   and in which rooms.
 //!
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
@@ -27,6 +28,7 @@ pub mod connection;
 pub mod flood;
 pub mod hub;
 pub mod registry;
+pub mod room;
 pub mod server;
 pub mod tls;
 pub mod watchdog;

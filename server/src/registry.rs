@@ -1,4 +1,5 @@
-//! Who is online: registered names and the queue that reaches each client.
+//! Who is online: registered names, the queue that reaches each client, and the rooms each
+//! one is in.
 //!
 //! Names are keyed case-insensitively ([`chat_proto::validate::name_key`]) and shown as their
 //! owners typed them. The registry itself does no locking and no sending: the [`crate::hub`]
@@ -14,8 +15,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chat_proto::validate::name_key;
-use chat_proto::EncodedFrame;
+use chat_proto::{EncodedFrame, LeftReason};
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// What a client's queue holds: whole frames, one or a burst encoded back to back, shared by
@@ -40,6 +42,9 @@ pub struct Outbox {
     /// Cancelled once the queue overflowed: the connection then leaves as a slow consumer,
     /// and nothing more is queued, so the client never sees a gap followed by more messages.
     overflowed: CancellationToken,
+    /// Woken by the writer each time it takes frames out of the queue, for
+    /// [`Outbox::wait_for_room`].
+    drained: Arc<Notify>,
 }
 
 /// What became of a frame offered to an [`Outbox`].
@@ -56,7 +61,17 @@ pub enum Delivery {
 impl Outbox {
     /// Wraps a queue's sender and the token that marks the queue as overflowed.
     pub fn new(queue: mpsc::Sender<Wire>, overflowed: CancellationToken) -> Self {
-        Outbox { queue, overflowed }
+        Outbox {
+            queue,
+            overflowed,
+            drained: Arc::default(),
+        }
+    }
+
+    /// What the writer wakes after each batch it takes out of the queue
+    /// (`Notify::notify_waiters`), so that [`Outbox::wait_for_room`] needs no polling.
+    pub fn drained(&self) -> Arc<Notify> {
+        self.drained.clone()
     }
 
     /// Queues `frame` without waiting.
@@ -74,18 +89,23 @@ impl Outbox {
     /// Waits until half of the queue is free again. After `limit` the client is not reading:
     /// it is marked as overflowed (a slow consumer) and `false` is returned.
     ///
-    /// Polls every millisecond rather than reserving slots, which would take freed slots
-    /// away from broadcasts to this client; it runs only while the queue is congested.
+    /// Woken by the writer ([`Outbox::drained`]) rather than reserving slots, which would take
+    /// freed slots away from broadcasts to this client. The wake-up is registered before the
+    /// queue is looked at, so a batch taken in between cannot be missed.
     pub async fn wait_for_room(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.is_congested() && !self.queue.is_closed() {
-            if tokio::time::Instant::now() >= deadline {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if !self.is_congested() || self.queue.is_closed() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
                 self.overflowed.cancel();
                 return false;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        true
     }
 
     /// Queues whole frames, already encoded back to back, without waiting; one queue entry.
@@ -137,8 +157,8 @@ impl ClientHandle {
     }
 }
 
-/// Why a client left; logged by [`Registry::remove`] and, for registered clients, the reason
-/// others are told `<name> left`.
+/// Why a client left; logged by [`Registry::remove`] and, for registered clients, told to
+/// the people in its rooms ([`LeaveReason::told_as`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaveReason {
     /// The client said `Bye`.
@@ -158,6 +178,19 @@ pub enum LeaveReason {
 }
 
 impl LeaveReason {
+    /// What the people in the client's rooms are told ([`chat_proto::ServerFrame::UserLeft`]).
+    pub fn told_as(&self) -> LeftReason {
+        match self {
+            LeaveReason::Bye => LeftReason::Quit,
+            LeaveReason::Closed | LeaveReason::Broken(_) | LeaveReason::ShuttingDown => {
+                LeftReason::Disconnected
+            }
+            LeaveReason::SlowConsumer => LeftReason::SlowConsumer,
+            LeaveReason::Refused(_) => LeftReason::Refused,
+            LeaveReason::TimedOut(_) => LeftReason::TimedOut,
+        }
+    }
+
     /// Whether the leave points at a misbehaving or failing peer, logged as a warning.
     pub fn is_fault(&self) -> bool {
         matches!(
@@ -192,55 +225,86 @@ pub struct NameTaken {
     pub taken: Arc<str>,
 }
 
+/// A registered client and the rooms it is in.
+#[derive(Debug)]
+pub struct Member {
+    /// The way to reach it.
+    pub handle: ClientHandle,
+    /// Its name key, shared with the member maps of its rooms.
+    pub key: Arc<str>,
+    /// [`chat_proto::validate::room_key`] of every room it is in, in the order it joined
+    /// them; short ([`crate::config::Config::rooms_per_user`]), so a list beats a set.
+    pub rooms: Vec<Arc<str>>,
+}
+
 /// Registered clients by case-insensitive name.
 #[derive(Debug, Default)]
 pub struct Registry {
-    /// [`name_key`] → handle.
-    clients: HashMap<String, ClientHandle>,
+    /// [`name_key`] → the client.
+    clients: HashMap<Arc<str>, Member>,
 }
 
 impl Registry {
-    /// An empty room.
+    /// Nobody online.
     pub fn new() -> Self {
         Registry::default()
     }
 
-    /// Registers `handle` unless its name, in any case, is taken.
+    /// Registers `handle`, in no room yet, unless its name, in any case, is taken.
     pub fn add(&mut self, handle: ClientHandle) -> Result<(), NameTaken> {
         use std::collections::hash_map::Entry;
-        match self.clients.entry(name_key(&handle.name)) {
+        let key: Arc<str> = name_key(&handle.name).into();
+        match self.clients.entry(key.clone()) {
             Entry::Occupied(taken) => Err(NameTaken {
-                taken: taken.get().name.clone(),
+                taken: taken.get().handle.name.clone(),
             }),
             Entry::Vacant(slot) => {
-                slot.insert(handle);
+                slot.insert(Member {
+                    handle,
+                    key,
+                    rooms: Vec::new(),
+                });
                 Ok(())
             }
         }
     }
 
     /// Removes `name` (any case) and logs why; the only way a client leaves the registry.
-    pub fn remove(&mut self, name: &str, reason: &LeaveReason) -> Option<ClientHandle> {
-        let handle = self.clients.remove(&name_key(name))?;
-        let (name, peer) = (&handle.name, handle.peer);
+    /// The caller takes it out of the rooms it returns with.
+    pub fn remove(&mut self, name: &str, reason: &LeaveReason) -> Option<Member> {
+        let member = self.clients.remove(&*name_key(name))?;
+        let (name, peer) = (&member.handle.name, member.handle.peer);
         if reason.is_fault() {
             tracing::warn!(%peer, %reason, online = self.clients.len(), "{name} left");
         } else {
             tracing::info!(%peer, %reason, online = self.clients.len(), "{name} left");
         }
-        Some(handle)
+        Some(member)
     }
 
     /// The client registered as `name`, in any case.
     pub fn get(&self, name: &str) -> Option<&ClientHandle> {
-        self.clients.get(&name_key(name))
+        self.member(name).map(|m| &m.handle)
+    }
+
+    /// The client registered as `name`, in any case, with its rooms.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.clients.get(&*name_key(name))
+    }
+
+    /// The client registered as `name`, in any case, to change its rooms.
+    pub fn member_mut(&mut self, name: &str) -> Option<&mut Member> {
+        self.clients.get_mut(&*name_key(name))
     }
 
     /// Every registered name as typed, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
         let mut keyed: Vec<_> = self.clients.iter().collect();
         keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed.into_iter().map(|(_, h)| h.name.to_string()).collect()
+        keyed
+            .into_iter()
+            .map(|(_, m)| m.handle.name.to_string())
+            .collect()
     }
 
     /// How many clients are registered.
@@ -255,7 +319,7 @@ impl Registry {
 
     /// Every registered client, in no particular order.
     pub fn handles(&self) -> impl Iterator<Item = &ClientHandle> {
-        self.clients.values()
+        self.clients.values().map(|m| &m.handle)
     }
 }
 

@@ -13,15 +13,15 @@ use super::{CommandError, Context, Flow, Session};
 use crate::hub::JoinError;
 use crate::registry::ClientHandle;
 
-/// Checks the version, the password and the name, then joins the room: `Welcome` to the
-/// newcomer, `<name> joined` to everyone else.
+/// Checks the version, the password and the name, then registers the client: `Welcome`,
+/// and no room yet (the client joins the rooms it wants).
 pub fn handle(
     ctx: &mut Context<'_>,
     version: u32,
     username: String,
     password: Option<String>,
 ) -> Result<Flow, CommandError> {
-    if let Session::Registered(name) = &ctx.session {
+    if let Session::Registered { name, .. } = &ctx.session {
         return Err(CommandError::AlreadyRegistered(name.clone()));
     }
     if version != PROTOCOL_VERSION {
@@ -43,12 +43,15 @@ pub fn handle(
     let handle = ClientHandle::new(name.clone(), ctx.peer, ctx.outbox.clone());
     let online = ctx
         .hub
-        .join(handle, crate::now_millis())
+        .register(handle)
         .map_err(|err| match err {
             JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
             JoinError::ShuttingDown => CommandError::ShuttingDown,
         })?;
     tracing::info!(peer = %ctx.peer, online, "{name} joined");
-    *ctx.session = Session::Registered(name);
+    *ctx.session = Session::Registered {
+        name,
+        rooms: Vec::new(),
+    };
     Ok(Flow::Continue)
 }

@@ -11,8 +11,12 @@
 
 mod bye;
 mod hello;
+mod join;
+mod list_members;
+mod list_rooms;
 mod list_users;
 mod msg;
+mod part;
 mod ping;
 mod pong;
 mod whisper;
@@ -22,11 +26,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chat_proto::codec::encode;
-use chat_proto::validate::{MessageError, NameError};
+use chat_proto::validate::{self, MessageError, NameError};
 use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
 
 use crate::auth::Password;
-use crate::hub::{Burst, Hub};
+use crate::hub::{Burst, Hub, JoinedRoom, RoomError};
 use crate::registry::{LeaveReason, Outbox};
 
 /// Where a connection stands: the only state a command may change.
@@ -34,8 +38,15 @@ use crate::registry::{LeaveReason, Outbox};
 pub enum Session {
     /// Connected, no `Hello` accepted yet: only `Hello` is allowed.
     Handshake,
-    /// Registered under this name (as typed).
-    Registered(Arc<str>),
+    /// Registered under this name (as typed), in these rooms.
+    Registered {
+        /// The name as registered.
+        name: Arc<str>,
+        /// The rooms joined, as the hub confirmed them. A copy of what the hub knows, kept
+        /// here so that a message finds its room without taking the hub's lock: only this
+        /// connection's own `Join` and `Part` change it.
+        rooms: Vec<JoinedRoom>,
+    },
 }
 
 /// What a handler needs: the room, the sender's own queue, and the session it may advance.
@@ -60,17 +71,43 @@ impl Context<'_> {
     /// The sender's registered name, or `NotRegistered` before the handshake.
     pub fn name(&self) -> Result<Arc<str>, CommandError> {
         match &*self.session {
-            Session::Registered(name) => Ok(name.clone()),
+            Session::Registered { name, .. } => Ok(name.clone()),
             Session::Handshake => Err(CommandError::NotRegistered),
         }
     }
 
-    /// Queues `frame` for everyone, the sender included, encoded once; held in the burst
-    /// until [`Context::flush`] (or until the burst is full).
-    pub fn broadcast(&self, frame: &ServerFrame) -> Result<(), CodecError> {
+    /// The rooms the sender is in, to change after the hub confirmed a join or a part.
+    pub fn rooms_mut(&mut self) -> Result<&mut Vec<JoinedRoom>, CommandError> {
+        match &mut *self.session {
+            Session::Registered { rooms, .. } => Ok(rooms),
+            Session::Handshake => Err(CommandError::NotRegistered),
+        }
+    }
+
+    /// The joined room a client named as `typed` (any case, `#` or not): `InvalidRoom` for
+    /// a name no room can have, `NotInRoom` for a room the sender is not in.
+    pub fn joined(&self, typed: &str) -> Result<JoinedRoom, CommandError> {
+        let room = room_name(typed)?;
+        let Session::Registered { rooms, .. } = &*self.session else {
+            return Err(CommandError::NotRegistered);
+        };
+        rooms
+            .iter()
+            .find(|joined| joined.name.eq_ignore_ascii_case(room))
+            .cloned()
+            .ok_or_else(|| CommandError::Room(RoomError::NotInRoom(room.to_owned())))
+    }
+
+    /// Queues `frame` for every member of `room`, the sender included, encoded once; held in
+    /// the burst until [`Context::flush`] (or until the burst is full, or a message for
+    /// another room comes).
+    pub fn broadcast(&self, room: &Arc<str>, frame: &ServerFrame) -> Result<(), CodecError> {
         let frame = encode(frame)?;
         let mut burst = self.burst.borrow_mut();
-        burst.push(&frame);
+        if !burst.accepts(room) {
+            self.hub.flush(&mut burst);
+        }
+        burst.push(room, &frame);
         if burst.is_full() {
             self.hub.flush(&mut burst);
         }
@@ -133,6 +170,18 @@ pub enum CommandError {
     /// Someone online has the name (compared case-insensitively).
     #[error("the name {0:?} is taken")]
     NameTaken(Arc<str>),
+    /// A room name no room can have.
+    #[error("invalid room name {room:?}: {source}")]
+    InvalidRoom {
+        /// The room as sent.
+        room: String,
+        /// Which rule it breaks.
+        #[source]
+        source: validate::RoomError,
+    },
+    /// The hub refused a room request: not in it, too many rooms, no such room.
+    #[error(transparent)]
+    Room(#[from] RoomError),
     /// A whisper to a name that is not online.
     #[error("no user named {0:?} is online")]
     NoSuchUser(String),
@@ -159,6 +208,11 @@ impl CommandError {
             CommandError::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             CommandError::InvalidName { .. } => ErrorKind::InvalidName,
             CommandError::NameTaken(_) => ErrorKind::NameTaken,
+            CommandError::InvalidRoom { .. } => ErrorKind::InvalidRoom,
+            CommandError::Room(RoomError::NotInRoom(_)) => ErrorKind::NotInRoom,
+            CommandError::Room(RoomError::TooManyRooms(_)) => ErrorKind::TooManyRooms,
+            CommandError::Room(RoomError::RoomsFull(_)) => ErrorKind::RoomsFull,
+            CommandError::Room(RoomError::NoSuchRoom(_)) => ErrorKind::NoSuchRoom,
             CommandError::NoSuchUser(_) => ErrorKind::NoSuchUser,
             CommandError::InvalidMessage(_) | CommandError::TooLarge(_) => {
                 ErrorKind::InvalidMessage
@@ -181,12 +235,16 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
             username,
             password,
         } => hello::handle(ctx, version, username, password),
-        ClientFrame::Msg { text } => msg::handle(ctx, text),
+        ClientFrame::Msg { room, text } => msg::handle(ctx, room, text),
         ClientFrame::Whisper { to, text } => whisper::handle(ctx, to, text),
         ClientFrame::ListUsers => list_users::handle(ctx),
         ClientFrame::Ping => ping::handle(ctx),
         ClientFrame::Pong => pong::handle(ctx),
         ClientFrame::Bye => bye::handle(ctx),
+        ClientFrame::Join { room } => join::handle(ctx, room),
+        ClientFrame::Part { room } => part::handle(ctx, room),
+        ClientFrame::ListRooms => list_rooms::handle(ctx),
+        ClientFrame::ListMembers { room } => list_members::handle(ctx, room),
     };
     match result {
         Ok(flow) => flow,
@@ -194,11 +252,19 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
     }
 }
 
+/// A room name as typed, checked, without its `#`.
+fn room_name(typed: &str) -> Result<&str, CommandError> {
+    validate::room(typed).map_err(|source| CommandError::InvalidRoom {
+        room: typed.to_owned(),
+        source,
+    })
+}
+
 /// Tells the sender why, logs it, and closes the connection when the kind is fatal.
 fn refuse(ctx: &Context<'_>, err: &CommandError) -> Flow {
     let kind = err.kind();
     let who = match &*ctx.session {
-        Session::Registered(name) => name.to_string(),
+        Session::Registered { name, .. } => name.to_string(),
         Session::Handshake => "unregistered client".to_owned(),
     };
     // Every refusal is a WARN line, a typo'd whisper target included: one level shows all

@@ -1,0 +1,72 @@
+//! One room: who is in it, under the name its first member gave it.
+//!
+//! A room holds handles to its members' queues, keyed like the registry (case-insensitive
+//! names), so a fan-out to the room is one loop over its own members and never looks at the
+//! rest of the server. It does no locking and no sending of its own: the [`crate::hub`] keeps
+//! every room behind its one lock, which is what gives each room one order for everyone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::registry::ClientHandle;
+
+/// The members of one room.
+#[derive(Debug)]
+pub struct Room {
+    /// The name as shown: as its first member typed it (without `#`).
+    name: Arc<str>,
+    /// [`chat_proto::validate::name_key`] of each member → its handle.
+    members: HashMap<Arc<str>, ClientHandle>,
+}
+
+impl Room {
+    /// An empty room called `name`; the hub adds its first member at once.
+    pub fn new(name: Arc<str>) -> Room {
+        Room {
+            name,
+            members: HashMap::new(),
+        }
+    }
+
+    /// The name as shown.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Adds a member under its name key; `false` if it was already in.
+    pub fn add(&mut self, key: Arc<str>, handle: ClientHandle) -> bool {
+        self.members.insert(key, handle).is_none()
+    }
+
+    /// Removes the member with name key `key`; `false` if it was not in.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.members.remove(key).is_some()
+    }
+
+    /// Whether the member with name key `key` is in.
+    pub fn contains(&self, key: &str) -> bool {
+        self.members.contains_key(key)
+    }
+
+    /// How many are in.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether nobody is in: the hub then drops the room.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Every member's name as typed, sorted case-insensitively (by key).
+    pub fn names(&self) -> Vec<String> {
+        let mut keyed: Vec<_> = self.members.iter().collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keyed.into_iter().map(|(_, h)| h.name().to_string()).collect()
+    }
+
+    /// Every member, in no particular order.
+    pub fn handles(&self) -> impl Iterator<Item = &ClientHandle> {
+        self.members.values()
+    }
+}
