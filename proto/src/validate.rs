@@ -165,10 +165,7 @@ mod tests {
         assert_eq!(room(&format!("#{}", "r".repeat(32))), Ok(&*"r".repeat(32)));
         assert_eq!(room(""), Err(RoomError::Empty));
         assert_eq!(room("#"), Err(RoomError::Empty));
-        assert_eq!(
-            room(&"r".repeat(33)),
-            Err(RoomError::TooLong { len: 33 })
-        );
+        assert_eq!(room(&"r".repeat(33)), Err(RoomError::TooLong { len: 33 }));
         assert_eq!(room("a room"), Err(RoomError::BadChar { ch: ' ' }));
         assert_eq!(room("rust#"), Err(RoomError::BadChar { ch: '#' }));
         assert_eq!(room("café"), Err(RoomError::BadChar { ch: 'é' }));
