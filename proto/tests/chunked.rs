@@ -93,6 +93,7 @@ fn a_changed_limit_applies_to_frames_already_buffered() {
         password: None,
     };
     let big = ClientFrame::Msg {
+        room: "lobby".into(),
         text: "x".repeat(2 * SERVER_MAX_FRAME),
     };
     let big_len = codec::body_len(&big);

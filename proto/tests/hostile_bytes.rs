@@ -5,11 +5,11 @@ mod common;
 
 use bincode::Options;
 use chat_proto::codec::{self, bincode_options, decode_body, CodecError, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
 use common::{
-    client_frame_with, client_frames, cut_points, encode_all, frame_limit, framed, hostile_bytes,
-    outcomes, read_through_connection, server_frame_with, split_at, stream_text, user_list,
-    Outcome, SERVER_MAX_FRAME,
+    client_frame_with, client_frames, cut_points, encode_all, every_unit_variant, frame_limit,
+    framed, hostile_bytes, outcomes, read_through_connection, room_list, server_frame_with,
+    split_at, stream_text, user_list, Outcome, SERVER_MAX_FRAME,
 };
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
@@ -74,7 +74,7 @@ fn predicted<T: DeserializeOwned>(bytes: &[u8], max: usize) -> Vec<Outcome<T>> {
 fn noisy_stream() -> impl Strategy<Value = Vec<u8>> {
     let segment = prop_oneof![
         client_frame_with(stream_text()).prop_map(|f| encode_all(&[f])),
-        server_frame_with(stream_text(), user_list(50).boxed()).prop_map(|f| encode_all(&[f])),
+        small_server_frame().prop_map(|f| encode_all(&[f])),
         prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| framed(&b)),
         prop::collection::vec(any::<u8>(), 0..16),
         any::<u32>().prop_map(|len| len.to_be_bytes().to_vec()),
@@ -83,6 +83,11 @@ fn noisy_stream() -> impl Strategy<Value = Vec<u8>> {
         hostile_bytes(),
         prop::collection::vec(segment, 0..12).prop_map(|s| s.concat()),
     ]
+}
+
+/// A server frame with small text and short lists: cheap to generate dozens of.
+fn small_server_frame() -> impl Strategy<Value = ServerFrame> {
+    server_frame_with(stream_text(), user_list(50).boxed(), room_list(50).boxed())
 }
 
 /// A varint as bincode writes it, for hand-made bodies.
@@ -96,10 +101,20 @@ fn tag_of<T: serde::Serialize>(frame: &T) -> u64 {
 }
 
 /// Variant indices past the last variant, from the first unknown one to the largest a
-/// varint can hold. (`Bye` and `Ping` are the last variants; the exhaustive matches in
-/// `common` remind whoever appends one.)
+/// varint can hold. (`ListMembers` and `UserLeft` are the last variants; the exhaustive
+/// matches in `common` remind whoever appends one.)
 fn unknown_tag(first_unknown: u64) -> impl Strategy<Value = u64> {
     prop_oneof![first_unknown..=250, first_unknown..=u64::MAX]
+}
+
+/// The server frame with the highest variant index.
+fn last_server_variant() -> ServerFrame {
+    ServerFrame::UserLeft {
+        room: String::new(),
+        user: String::new(),
+        at: 0,
+        reason: LeftReason::Parted,
+    }
 }
 
 /// Byte sequences that are never valid UTF-8: a stray continuation byte, bytes that never
@@ -227,7 +242,7 @@ proptest! {
     /// behind it still decodes.
     #[test]
     fn an_unknown_tag_is_malformed_and_the_stream_goes_on(
-        tag in unknown_tag(tag_of(&ClientFrame::Bye) + 1),
+        tag in unknown_tag(tag_of(&ClientFrame::ListMembers { room: String::new() }) + 1),
         tail in prop::collection::vec(any::<u8>(), 0..32),
         next in client_frame_with(stream_text()),
     ) {
@@ -240,28 +255,63 @@ proptest! {
     /// good frame behind it still decodes.
     #[test]
     fn an_unknown_server_tag_is_malformed_and_the_stream_goes_on(
-        tag in unknown_tag(tag_of(&ServerFrame::Ping) + 1),
+        tag in unknown_tag(tag_of(&last_server_variant()) + 1),
         tail in prop::collection::vec(any::<u8>(), 0..32),
-        next in server_frame_with(stream_text(), user_list(50).boxed()),
+        next in small_server_frame(),
     ) {
         let mut body = varint(tag);
         body.extend_from_slice(&tail);
         assert_malformed_then(&body, next, |_| true)?;
     }
 
-    /// Text that is not UTF-8 is `Malformed` (bincode's `InvalidUtf8Encoding`), and the good
-    /// frame behind it still decodes.
+    /// A `LeftReason` or an `ErrorKind` index past the last one is `Malformed` for a client,
+    /// and the good frame behind it still decodes.
+    #[test]
+    fn an_unknown_reason_or_error_kind_is_malformed(
+        reason in unknown_tag(every_unit_variant::<LeftReason>().len() as u64),
+        kind in unknown_tag(every_unit_variant::<ErrorKind>().len() as u64),
+        next in small_server_frame(),
+    ) {
+        // UserLeft: room "", user "", at 0, then the reason.
+        let mut body = varint(tag_of(&last_server_variant()));
+        body.extend_from_slice(&[0, 0, 0]);
+        body.extend_from_slice(&varint(reason));
+        assert_malformed_then(&body, next.clone(), |_| true)?;
+        // Error: the kind, then detail "".
+        let mut body = varint(tag_of(&ServerFrame::Error {
+            kind: ErrorKind::BadFrame,
+            detail: String::new(),
+        }));
+        body.extend_from_slice(&varint(kind));
+        body.push(0);
+        assert_malformed_then(&body, next, |_| true)?;
+    }
+
+    /// Text that is not UTF-8, in a message's room or in its text, is `Malformed` (bincode's
+    /// `InvalidUtf8Encoding`), and the good frame behind it still decodes.
     #[test]
     fn bad_utf8_is_malformed_and_the_stream_goes_on(
         head in "\\PC{0,20}",
         bad in invalid_utf8(),
         tail in "\\PC{0,20}",
+        in_room in any::<bool>(),
         next in client_frame_with(stream_text()),
     ) {
-        let text: Vec<u8> = [head.as_bytes(), &bad, tail.as_bytes()].concat();
-        let mut body = varint(tag_of(&ClientFrame::Msg { text: String::new() }));
-        body.extend_from_slice(&varint(text.len() as u64));
-        body.extend_from_slice(&text);
+        let bad_text: Vec<u8> = [head.as_bytes(), &bad, tail.as_bytes()].concat();
+        let good_text = b"lobby".to_vec();
+        let (room, text) = if in_room {
+            (bad_text, good_text)
+        } else {
+            (good_text, bad_text)
+        };
+        let mut body = varint(tag_of(&ClientFrame::Msg {
+            room: String::new(),
+            text: String::new(),
+        }));
+        for field in [room, text] {
+            body.extend_from_slice(&varint(field.len() as u64));
+            body.extend_from_slice(&field);
+        }
         assert_malformed_then(&body, next, |e| {
             matches!(e, bincode::ErrorKind::InvalidUtf8Encoding(_))
         })?;
@@ -280,8 +330,9 @@ proptest! {
         assert_malformed_then(&body, next, |_| true)?;
     }
 
-    /// A string or a name list claiming more than the body holds, up to 2^64 − 1, is
-    /// `Malformed` at once, for either direction, and the good frame behind it decodes.
+    /// A string, a name list or a room list claiming more than the body holds, up to
+    /// 2^64 − 1, is `Malformed` at once, for either direction, and the good frame behind it
+    /// decodes.
     #[test]
     fn an_inner_length_past_the_body_is_malformed(
         claim_over in 1u64..=u64::MAX,
@@ -289,17 +340,23 @@ proptest! {
         next in client_frame_with(stream_text()),
     ) {
         let claim = (tail.len() as u64).saturating_add(claim_over);
-        let msg_tag = tag_of(&ClientFrame::Msg { text: String::new() });
-        let mut body = varint(msg_tag);
-        body.extend_from_slice(&varint(claim));
-        body.extend_from_slice(&tail);
-        assert_malformed_then(&body, next, |_| true)?;
+        let claiming = |tag: u64, before: &[u8]| {
+            let mut body = varint(tag);
+            body.extend_from_slice(before);
+            body.extend_from_slice(&varint(claim));
+            body.extend_from_slice(&tail);
+            body
+        };
+        let join_tag = tag_of(&ClientFrame::Join { room: String::new() });
+        assert_malformed_then(&claiming(join_tag, &[]), next, |_| true)?;
 
         let list_tag = tag_of(&ServerFrame::UserList { users: vec![] });
-        let mut body = varint(list_tag);
-        body.extend_from_slice(&varint(claim));
-        body.extend_from_slice(&tail);
-        assert_malformed_then(&body, ServerFrame::Pong, |_| true)?;
+        assert_malformed_then(&claiming(list_tag, &[]), ServerFrame::Pong, |_| true)?;
+        let rooms_tag = tag_of(&ServerFrame::RoomList { rooms: vec![] });
+        assert_malformed_then(&claiming(rooms_tag, &[]), ServerFrame::Pong, |_| true)?;
+        // `Joined`'s member list comes after its room: an empty room name, then the claim.
+        let joined_tag = tag_of(&ServerFrame::Joined { room: String::new(), members: vec![] });
+        assert_malformed_then(&claiming(joined_tag, &[0]), ServerFrame::Pong, |_| true)?;
     }
 }
 

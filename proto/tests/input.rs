@@ -4,7 +4,10 @@ mod common;
 
 use chat_proto::input::{self, Command, Input, InputError};
 use chat_proto::ClientFrame;
-use common::{unicode_text, valid_input, valid_message_text, valid_username, valid_whisper_text};
+use common::{
+    every_input_is_generated, typed_room, unicode_text, valid_input, valid_message_text,
+    valid_room, valid_username, valid_whisper_text,
+};
 use proptest::prelude::*;
 
 /// A command's name or one of its aliases, in random letter case.
@@ -33,6 +36,16 @@ fn spelled_command() -> impl Strategy<Value = (Command, String)> {
     })
 }
 
+/// A command that takes a room, spelled as [`spelled_command`] spells it.
+fn spelled_room_command() -> impl Strategy<Value = (Command, String)> {
+    spelled_command().prop_filter("takes a room", |(command, _)| {
+        matches!(
+            command,
+            Command::Join | Command::Part | Command::Switch | Command::Members
+        )
+    })
+}
+
 /// Lines a person might type, sensible or not: free text, `/` and `//` lines, known
 /// commands with arbitrary arguments, and any Unicode including control characters.
 fn typed_line() -> impl Strategy<Value = String> {
@@ -50,6 +63,16 @@ fn typed_line() -> impl Strategy<Value = String> {
             valid_message_text()
         )
             .prop_map(|((_, name), g1, to, g2, text)| format!("/{name}{g1}{to}{g2}{text}")),
+        (
+            spelled_command(),
+            " {1,3}",
+            typed_room(),
+            "[ \t]{0,3}",
+            unicode_text(8)
+        )
+            .prop_map(|((_, name), g1, (room, _), g2, rest)| format!(
+                "/{name}{g1}{room}{g2}{rest}"
+            )),
     ]
 }
 
@@ -100,13 +123,15 @@ proptest! {
         prop_assert_eq!(input::parse(&line), Err(InputError::UnknownCommand { name }));
     }
 
-    /// Commands work by name or alias in any letter case, and local commands take no
-    /// arguments.
+    /// Commands work by name or alias in any letter case; room commands take the room with
+    /// or without `#` and yield it without; commands without arguments refuse any, and room
+    /// commands refuse a second word.
     #[test]
     fn commands_parse_in_any_case_and_by_alias(
         (command, spelled) in spelled_command(),
         to in valid_username(),
         text in valid_whisper_text(),
+        (typed, room) in typed_room(),
     ) {
         let (line, expected) = match command {
             Command::Whisper => (
@@ -114,6 +139,14 @@ proptest! {
                 Input::Whisper { to, text },
             ),
             Command::ListUsers => (format!("/{spelled}"), Input::ListUsers),
+            Command::Join => (format!("/{spelled} {typed}"), Input::Join { room }),
+            Command::Part => (format!("/{spelled} {typed}"), Input::Part { room: Some(room) }),
+            Command::Switch => (format!("/{spelled} {typed}"), Input::Switch { room }),
+            Command::Rooms => (format!("/{spelled}"), Input::Rooms),
+            Command::Members => (
+                format!("/{spelled} {typed}"),
+                Input::Members { room: Some(room) },
+            ),
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
@@ -126,18 +159,60 @@ proptest! {
         }
     }
 
-    /// What is sent is what was typed: a message or whisper becomes the frame with the same
-    /// text, `/list_users` becomes `ListUsers`, and `/help` and `/quit` send nothing.
+    /// `/part` and `/members` without a room mean the current room; `/join` and `/switch`
+    /// without one are refused with their usage.
     #[test]
-    fn inputs_become_the_matching_frame(input in valid_input()) {
-        let frame = input.clone().into_frame();
-        match input {
-            Input::Message { text } => prop_assert_eq!(frame, Some(ClientFrame::Msg { text })),
-            Input::Whisper { to, text } => {
-                prop_assert_eq!(frame, Some(ClientFrame::Whisper { to, text }))
+    fn the_room_is_optional_only_where_the_usage_says(
+        (command, spelled) in spelled_command(),
+        gap in "[ \t]{0,3}",
+    ) {
+        let parsed = input::parse(&format!("/{spelled}{gap}"));
+        match command {
+            Command::Part => prop_assert_eq!(parsed, Ok(Input::Part { room: None })),
+            Command::Members => prop_assert_eq!(parsed, Ok(Input::Members { room: None })),
+            Command::Join | Command::Switch | Command::Whisper => {
+                prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
-            Input::ListUsers => prop_assert_eq!(frame, Some(ClientFrame::ListUsers)),
-            Input::Help | Input::Quit => prop_assert_eq!(frame, None),
+            Command::ListUsers | Command::Rooms | Command::Help | Command::Quit => {
+                prop_assert!(parsed.is_ok(), "{:?}", parsed)
+            }
         }
+    }
+
+    /// A room command given a name `validate::room` refuses is refused with that same reason.
+    #[test]
+    fn room_commands_refuse_what_the_server_would(
+        (_, spelled) in spelled_room_command(),
+        room in "#?[^\\s]{1,40}",
+    ) {
+        let parsed = input::parse(&format!("/{spelled} {room}"));
+        match chat_proto::validate::room(&room) {
+            Ok(name) => prop_assert!(
+                parsed.as_ref().is_ok_and(|i| i.to_string().ends_with(&format!("#{name}"))),
+                "{:?} gave {:?}", room, parsed
+            ),
+            Err(e) => prop_assert_eq!(parsed, Err(InputError::Room(e))),
+        }
+    }
+
+    /// What is sent is what was typed: a message goes to the current room, a room command
+    /// names its room or else the current one, `/rooms` lists rooms, and the local commands
+    /// (`/switch`, `/help`, `/quit`) send nothing.
+    #[test]
+    fn inputs_become_the_matching_frame(input in valid_input(), current in valid_room()) {
+        every_input_is_generated(&input);
+        let frame = input.clone().into_frame(&current);
+        let or_current = |room: Option<String>| room.unwrap_or_else(|| current.clone());
+        let expected = match input {
+            Input::Message { text } => Some(ClientFrame::Msg { room: current.clone(), text }),
+            Input::Whisper { to, text } => Some(ClientFrame::Whisper { to, text }),
+            Input::ListUsers => Some(ClientFrame::ListUsers),
+            Input::Join { room } => Some(ClientFrame::Join { room }),
+            Input::Part { room } => Some(ClientFrame::Part { room: or_current(room) }),
+            Input::Rooms => Some(ClientFrame::ListRooms),
+            Input::Members { room } => Some(ClientFrame::ListMembers { room: or_current(room) }),
+            Input::Switch { .. } | Input::Help | Input::Quit => None,
+        };
+        prop_assert_eq!(frame, expected);
     }
 }

@@ -41,13 +41,21 @@ fn case_input(case: &str) -> (Work, Vec<u8>) {
     match case {
         "four_gib_prefix_server" => (Work::ServerReads, four_gib_prefix()),
         "four_gib_prefix_client" => (Work::ClientReads, four_gib_prefix()),
+        // Tag 1 is `Msg` both ways; its first field is the room, a string.
         "huge_string_server" => (Work::ServerReads, claims(&[1], 1 << 60)),
         "huge_string_client" => (Work::ClientReads, claims(&[1], 1 << 60)),
+        // Tag 7 is `Join`: its room, a string.
+        "huge_room_server" => (Work::ServerReads, claims(&[7], 1 << 60)),
+        // Tag 3 is `UserList`, tag 10 `RoomList`; tag 8 is `Joined`, an empty room, then
+        // its member list.
         "huge_list_client" => (Work::ClientReads, claims(&[3], 1 << 60)),
+        "huge_room_list_client" => (Work::ClientReads, claims(&[10], 1 << 60)),
+        "huge_members_client" => (Work::ClientReads, claims(&[8, 0], 1 << 60)),
         "random_stream_server" => (Work::ServerReads, random_bytes(1 << 20, 1)),
         "random_stream_client" => (Work::ClientReads, random_bytes(1 << 20, 2)),
         "random_body_client" => (Work::ClientReads, random_body(1 << 20)),
         "empty_names_client" => (Work::ClientReads, empty_names(CLIENT_MAX_FRAME)),
+        "empty_rooms_client" => (Work::ClientReads, empty_rooms(CLIENT_MAX_FRAME)),
         "meter_check" => (Work::Allocate(32 << 20), Vec::new()),
         other => panic!("unknown memory case {other}"),
     }
@@ -84,6 +92,17 @@ fn empty_names(len: usize) -> Vec<u8> {
     let mut body = vec![3];
     body.extend(bincode_options(16).serialize(&count).unwrap());
     body.resize(len - header + body.len(), 0);
+    framed(&body)
+}
+
+/// A valid `RoomList` body of `len` bytes naming as many empty rooms of no members as fit
+/// (two bytes each): the most rooms a frame of that size can decode to.
+fn empty_rooms(len: usize) -> Vec<u8> {
+    let header = 1 + 9;
+    let count = ((len - header) / 2) as u64;
+    let mut body = vec![10];
+    body.extend(bincode_options(16).serialize(&count).unwrap());
+    body.resize(body.len() + 2 * count as usize, 0);
     framed(&body)
 }
 
@@ -235,13 +254,16 @@ fn a_four_gib_prefix_is_refused_in_little_memory() {
     assert_cheap("four_gib_prefix_client", &["frame_too_large"]);
 }
 
-/// A string claiming 2^60 bytes, or a list claiming 2^60 names, fails as `Malformed`
-/// without allocating for the claim.
+/// A string (a message's room, a join's room) claiming 2^60 bytes, or a list claiming 2^60
+/// names or rooms, fails as `Malformed` without allocating for the claim.
 #[test]
 fn a_string_claiming_two_to_the_sixty_bytes_is_refused_in_little_memory() {
     assert_cheap("huge_string_server", &["malformed"]);
     assert_cheap("huge_string_client", &["malformed"]);
+    assert_cheap("huge_room_server", &["malformed"]);
     assert_cheap("huge_list_client", &["malformed"]);
+    assert_cheap("huge_room_list_client", &["malformed"]);
+    assert_cheap("huge_members_client", &["malformed"]);
 }
 
 /// 1 MiB of random bytes, as a stream or as one full-size body, gives a typed error.
@@ -261,6 +283,15 @@ fn a_mebibyte_of_random_bytes_is_refused_in_little_memory() {
 #[test]
 fn the_largest_user_list_a_client_accepts_costs_under_64_mib() {
     let (outcome, growth) = run_case("empty_names_client");
+    assert_eq!(outcome, "frame");
+    assert!(growth < 4 * BUDGET, "growth {growth}");
+}
+
+/// The same for a full-size `RoomList` of about half a million empty rooms: some 16 MiB
+/// (32 bytes per `RoomSummary`), under the same bound.
+#[test]
+fn the_largest_room_list_a_client_accepts_costs_under_64_mib() {
+    let (outcome, growth) = run_case("empty_rooms_client");
     assert_eq!(outcome, "frame");
     assert!(growth < 4 * BUDGET, "growth {growth}");
 }

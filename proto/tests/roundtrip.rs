@@ -3,9 +3,9 @@
 mod common;
 
 use chat_proto::codec::{self, decode_body, CLIENT_MAX_FRAME, PREFIX_LEN};
-use chat_proto::validate::MAX_NAME_LEN;
-use chat_proto::ServerFrame;
-use common::{client_frame, outcomes, server_frame, Outcome, SERVER_MAX_FRAME};
+use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
+use chat_proto::{ErrorKind, LeftReason, RoomSummary, ServerFrame};
+use common::{client_frame, every_unit_variant, outcomes, server_frame, Outcome, SERVER_MAX_FRAME};
 use proptest::prelude::*;
 
 /// Decodes one encoded frame through the streaming decoder, the way a connection reads it.
@@ -91,20 +91,59 @@ fn a_user_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// A broadcast has the bytes the README shows: the wire format does not drift unnoticed.
+/// A `RoomList` at the default `max_rooms` (10,000), every name of the longest allowed length
+/// and every count at its widest varint, fits in `CLIENT_MAX_FRAME` and comes back intact.
 #[test]
-fn a_server_msg_has_the_documented_wire_bytes() {
-    let frame = ServerFrame::Msg {
-        from: "bob".into(),
-        text: "hi".into(),
-        at: 1_700_000_000_000,
-    };
-    let expected: &[u8] = &[
-        0x00, 0x00, 0x00, 0x11, // length 17
-        0x01, // variant 1: Msg
-        0x03, b'b', b'o', b'b', // from
-        0x02, b'h', b'i', // text
-        0xfd, 0x00, 0xd0, 0xca, 0x9f, 0x17, 0x03, 0x00, 0x00, // at: zig-zag, 8-byte varint
-    ];
-    assert_eq!(codec::encode(&frame).unwrap().as_bytes().as_ref(), expected);
+fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
+    let rooms: Vec<RoomSummary> = (0..10_000)
+        .map(|i| RoomSummary {
+            name: format!("{i:0>width$}", width = MAX_ROOM_LEN),
+            members: u32::MAX,
+        })
+        .collect();
+    let frame = ServerFrame::RoomList { rooms };
+    let wire = codec::encode(&frame).unwrap();
+    assert!(wire.body().len() <= CLIENT_MAX_FRAME, "{}", wire.len());
+    assert_eq!(
+        decode_one(wire.as_bytes(), CLIENT_MAX_FRAME),
+        vec![Outcome::Frame(frame)]
+    );
+}
+
+/// The wire knows 22 error kinds and 6 leave reasons, at indices 0.. in declaration order,
+/// each with its own stable name; the five room errors (17–21) leave the connection open.
+#[test]
+fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
+    let kinds = every_unit_variant::<ErrorKind>();
+    assert_eq!(kinds.len(), 22);
+    assert_eq!(kinds[0], ErrorKind::BadFrame);
+    assert_eq!(kinds[16], ErrorKind::Flooding);
+    assert_eq!(
+        kinds[17..],
+        [
+            ErrorKind::NotInRoom,
+            ErrorKind::InvalidRoom,
+            ErrorKind::TooManyRooms,
+            ErrorKind::RoomsFull,
+            ErrorKind::NoSuchRoom,
+        ]
+    );
+    assert!(kinds[17..].iter().all(|k| !k.is_fatal()));
+    let names: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    assert_eq!(names.len(), kinds.len(), "two kinds share a name");
+
+    let reasons = every_unit_variant::<LeftReason>();
+    assert_eq!(
+        reasons,
+        [
+            LeftReason::Parted,
+            LeftReason::Quit,
+            LeftReason::Disconnected,
+            LeftReason::TimedOut,
+            LeftReason::SlowConsumer,
+            LeftReason::Refused,
+        ]
+    );
+    let names: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.as_str()).collect();
+    assert_eq!(names.len(), reasons.len(), "two reasons share a name");
 }

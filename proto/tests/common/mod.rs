@@ -5,8 +5,10 @@
 
 use chat_proto::codec::{self, decode_body, CodecError, CLIENT_MAX_FRAME};
 use chat_proto::input::Input;
-use chat_proto::validate::MAX_NAME_LEN;
-use chat_proto::{ClientFrame, Connection, ErrorKind, FrameReader, ServerFrame};
+use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
+use chat_proto::{
+    ClientFrame, Connection, ErrorKind, FrameReader, LeftReason, RoomSummary, ServerFrame,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tokio::io::AsyncWriteExt;
@@ -54,13 +56,39 @@ pub fn millis() -> impl Strategy<Value = i64> {
     prop_oneof![any::<i64>(), 0i64..=4_102_444_800_000]
 }
 
+/// Every value of a field-less enum, read back from the wire by variant index (0, 1, ...
+/// until the first index that decodes to nothing).
+pub fn every_unit_variant<T: serde::de::DeserializeOwned>() -> Vec<T> {
+    (0u8..=250)
+        .map_while(|i| decode_body::<T>(&[i]).ok())
+        .collect()
+}
+
 /// Every [`ErrorKind`], read back from the wire by variant index so that a variant added
 /// later is generated without touching this file.
 pub fn error_kind() -> impl Strategy<Value = ErrorKind> {
-    let all: Vec<ErrorKind> = (0u8..=250)
-        .map_while(|i| decode_body::<ErrorKind>(&[i]).ok())
-        .collect();
-    prop::sample::select(all)
+    prop::sample::select(every_unit_variant::<ErrorKind>())
+}
+
+/// Every [`LeftReason`], found the same way as [`error_kind`].
+pub fn left_reason() -> impl Strategy<Value = LeftReason> {
+    prop::sample::select(every_unit_variant::<LeftReason>())
+}
+
+/// One line of a `RoomList`: any name (the wire carries any text) and any count, the count's
+/// varint of every length.
+pub fn room_summary(name: BoxedStrategy<String>) -> impl Strategy<Value = RoomSummary> {
+    (name, prop_oneof![0u32..=300, any::<u32>()])
+        .prop_map(|(name, members)| RoomSummary { name, members })
+}
+
+/// A `RoomList`'s rooms: usually a handful, sometimes up to `max`.
+pub fn room_list(max: usize) -> impl Strategy<Value = Vec<RoomSummary>> {
+    let name = || unicode_text(MAX_ROOM_LEN + 1).boxed();
+    prop_oneof![
+        3 => prop::collection::vec(room_summary(name()), 0..16),
+        1 => prop::collection::vec(room_summary(name()), 0..=max),
+    ]
 }
 
 /// Any client frame, with text up to `max_bytes` in each string.
@@ -78,46 +106,85 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
                 password
             }
         ),
-        text.clone().prop_map(|text| ClientFrame::Msg { text }),
-        (text.clone(), text).prop_map(|(to, text)| ClientFrame::Whisper { to, text }),
+        (text.clone(), text.clone()).prop_map(|(room, text)| ClientFrame::Msg { room, text }),
+        (text.clone(), text.clone()).prop_map(|(to, text)| ClientFrame::Whisper { to, text }),
         Just(ClientFrame::ListUsers),
         Just(ClientFrame::Ping),
         Just(ClientFrame::Pong),
         Just(ClientFrame::Bye),
+        text.clone().prop_map(|room| ClientFrame::Join { room }),
+        text.clone().prop_map(|room| ClientFrame::Part { room }),
+        Just(ClientFrame::ListRooms),
+        text.prop_map(|room| ClientFrame::ListMembers { room }),
     ]
 }
 
 /// Any server frame, with text up to `max_bytes` in each string and lists of up to a few
-/// thousand names.
+/// thousand names or rooms.
 pub fn server_frame(max_bytes: usize) -> impl Strategy<Value = ServerFrame> {
-    server_frame_with(sized_text(max_bytes).boxed(), user_list(3_000).boxed())
+    server_frame_with(
+        sized_text(max_bytes).boxed(),
+        user_list(3_000).boxed(),
+        room_list(3_000).boxed(),
+    )
 }
 
-/// Any server frame, its strings drawn from `text` and its name lists from `users`.
+/// Any server frame, its strings drawn from `text`, its name lists from `users` and its room
+/// lists from `rooms`.
 pub fn server_frame_with(
     text: BoxedStrategy<String>,
     users: BoxedStrategy<Vec<String>>,
+    rooms: BoxedStrategy<Vec<RoomSummary>>,
 ) -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        (any::<u32>(), text.clone(), any::<u32>()).prop_map(|(version, username, online)| {
-            ServerFrame::Welcome {
-                version,
-                username,
-                online,
+        (
+            any::<u32>(),
+            text.clone(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(version, username, online, buffsize, rooms_per_user)| {
+                ServerFrame::Welcome {
+                    version,
+                    username,
+                    online,
+                    buffsize,
+                    rooms_per_user,
+                }
+            }),
+        (text.clone(), text.clone(), text.clone(), millis()).prop_map(|(room, from, text, at)| {
+            ServerFrame::Msg {
+                room,
+                from,
+                text,
+                at,
             }
-        }),
-        (text.clone(), text.clone(), millis()).prop_map(|(from, text, at)| ServerFrame::Msg {
-            from,
-            text,
-            at
         }),
         (text.clone(), text.clone(), text.clone(), millis())
             .prop_map(|(from, to, text, at)| ServerFrame::Whisper { from, to, text, at }),
-        users.prop_map(|users| ServerFrame::UserList { users }),
+        users
+            .clone()
+            .prop_map(|users| ServerFrame::UserList { users }),
         (text.clone(), millis()).prop_map(|(text, at)| ServerFrame::System { text, at }),
-        (error_kind(), text).prop_map(|(kind, detail)| ServerFrame::Error { kind, detail }),
+        (error_kind(), text.clone()).prop_map(|(kind, detail)| ServerFrame::Error { kind, detail }),
         Just(ServerFrame::Pong),
         Just(ServerFrame::Ping),
+        (text.clone(), users.clone())
+            .prop_map(|(room, members)| ServerFrame::Joined { room, members }),
+        text.clone().prop_map(|room| ServerFrame::Parted { room }),
+        rooms.prop_map(|rooms| ServerFrame::RoomList { rooms }),
+        (text.clone(), users).prop_map(|(room, users)| ServerFrame::Members { room, users }),
+        (text.clone(), text.clone(), millis())
+            .prop_map(|(room, user, at)| ServerFrame::UserJoined { room, user, at }),
+        (text.clone(), text, millis(), left_reason()).prop_map(|(room, user, at, reason)| {
+            ServerFrame::UserLeft {
+                room,
+                user,
+                at,
+                reason,
+            }
+        }),
     ]
 }
 
@@ -140,12 +207,18 @@ pub fn client_frames() -> impl Strategy<Value = Vec<ClientFrame>> {
     prop::collection::vec(client_frame_with(stream_text()), 0..40)
 }
 
+/// Server frames as they come in a stream: small text, lists of up to 200.
+pub fn stream_server_frame() -> impl Strategy<Value = ServerFrame> {
+    server_frame_with(
+        stream_text(),
+        user_list(200).boxed(),
+        room_list(200).boxed(),
+    )
+}
+
 /// Several server frames in a row.
 pub fn server_frames() -> impl Strategy<Value = Vec<ServerFrame>> {
-    prop::collection::vec(
-        server_frame_with(stream_text(), user_list(200).boxed()),
-        0..40,
-    )
+    prop::collection::vec(stream_server_frame(), 0..40)
 }
 
 /// Where to cut a byte stream: positions, as fractions of whatever length it turns out to have.
@@ -176,6 +249,25 @@ pub fn valid_username() -> impl Strategy<Value = String> {
         .expect("the name pattern is a valid regex")
 }
 
+/// A room name as [`chat_proto::validate::room`] returns it: 1 to 32 of `A-Z a-z 0-9 _ - .`,
+/// no `#`.
+pub fn valid_room() -> impl Strategy<Value = String> {
+    proptest::string::string_regex(&format!("[A-Za-z0-9_.-]{{1,{MAX_ROOM_LEN}}}"))
+        .expect("the room pattern is a valid regex")
+}
+
+/// A valid room as a person may type it: with or without one leading `#`.
+pub fn typed_room() -> impl Strategy<Value = (String, String)> {
+    (valid_room(), any::<bool>()).prop_map(|(room, hash)| {
+        let typed = if hash {
+            format!("#{room}")
+        } else {
+            room.clone()
+        };
+        (typed, room)
+    })
+}
+
 /// A message text the validator accepts: Unicode without control characters (tab allowed),
 /// not blank.
 pub fn valid_message_text() -> impl Strategy<Value = String> {
@@ -198,9 +290,30 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         2 => (valid_username(), valid_whisper_text())
             .prop_map(|(to, text)| Input::Whisper { to, text }),
         1 => Just(Input::ListUsers),
+        1 => valid_room().prop_map(|room| Input::Join { room }),
+        1 => prop::option::of(valid_room()).prop_map(|room| Input::Part { room }),
+        1 => valid_room().prop_map(|room| Input::Switch { room }),
+        1 => Just(Input::Rooms),
+        1 => prop::option::of(valid_room()).prop_map(|room| Input::Members { room }),
         1 => Just(Input::Help),
         1 => Just(Input::Quit),
     ]
+}
+
+/// Stops the build when an input is added, so that [`valid_input`] learns it.
+pub fn every_input_is_generated(input: &Input) {
+    match input {
+        Input::Message { .. }
+        | Input::Whisper { .. }
+        | Input::ListUsers
+        | Input::Join { .. }
+        | Input::Part { .. }
+        | Input::Switch { .. }
+        | Input::Rooms
+        | Input::Members { .. }
+        | Input::Help
+        | Input::Quit => {}
+    }
 }
 
 /// `bytes` cut at `cuts`, in order, as a socket might deliver them (empty pieces included).
@@ -376,7 +489,11 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::ListUsers
         | ClientFrame::Ping
         | ClientFrame::Pong
-        | ClientFrame::Bye => {}
+        | ClientFrame::Bye
+        | ClientFrame::Join { .. }
+        | ClientFrame::Part { .. }
+        | ClientFrame::ListRooms
+        | ClientFrame::ListMembers { .. } => {}
     }
 }
 
@@ -390,6 +507,12 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::System { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Pong
-        | ServerFrame::Ping => {}
+        | ServerFrame::Ping
+        | ServerFrame::Joined { .. }
+        | ServerFrame::Parted { .. }
+        | ServerFrame::RoomList { .. }
+        | ServerFrame::Members { .. }
+        | ServerFrame::UserJoined { .. }
+        | ServerFrame::UserLeft { .. } => {}
     }
 }
