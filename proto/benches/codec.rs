@@ -14,9 +14,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::hint::black_box;
 use tokio_util::codec::Decoder;
 
-/// A chat line as the server broadcasts it: 64 bytes of text.
+/// A chat line as the server broadcasts it: 64 bytes of text in `lobby`.
 fn typical_msg() -> ServerFrame {
     ServerFrame::Msg {
+        room: "lobby".into(),
         from: "alice".into(),
         text: "x".repeat(64),
         at: 1_700_000_000_000,

@@ -1,12 +1,13 @@
 //! Writes the seed corpora of the fuzz targets, so that libFuzzer starts from inputs that
 //! reach deep into the code:
 //!
-//! - `decode`: streams of valid frames of both directions, plus one example of each way a
-//!   stream goes wrong. Each seed is a byte `n`, then `n` piece lengths (u16 big-endian),
+//! - `decode`: streams of valid frames of both directions (every variant, room traffic
+//!   and presence included), plus one example of each way a stream goes wrong. Each seed is a byte `n`, then `n` piece lengths (u16 big-endian),
 //!   then the byte stream.
-//! - `session`: short sessions of simulated clients (chatting, a stalled reader under a
-//!   small queue, a flood, hostile bytes), in that target's operation layout (see
-//!   `fuzz/fuzz_targets/session.rs`).
+//! - `session`: short sessions of simulated clients (chatting in `lobby`, several rooms, a
+//!   stalled reader under a small queue, a flood, hostile bytes), in that target's operation
+//!   layout (see `fuzz/fuzz_targets/session.rs`). Each client joins a room after its
+//!   `Welcome`, as protocol 2 requires before it can say anything.
 //!
 //! ```sh
 //! cargo run -p chat-proto --example seed_corpus            # into fuzz/corpus/<target>
@@ -20,7 +21,8 @@
 use std::path::PathBuf;
 
 use chat_proto::codec;
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::validate::DEFAULT_ROOM;
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION};
 
 /// The server's default `buffsize`, the fuzz target's limit for client frames.
 const SERVER_MAX_FRAME: usize = 1024;
@@ -59,8 +61,10 @@ pub fn seeds() -> Seeds {
     let client_session = encode_all(&client_session());
     let server_session = encode_all(&server_session());
 
+    // Body: tag, the room (length byte + 5), the text's 3-byte length, the text.
     let at_limit = encode_all(&[ClientFrame::Msg {
-        text: "x".repeat(SERVER_MAX_FRAME - 4),
+        room: DEFAULT_ROOM.into(),
+        text: "x".repeat(SERVER_MAX_FRAME - 1 - (1 + DEFAULT_ROOM.len()) - 3),
     }]);
     assert_eq!(
         at_limit.len(),
@@ -70,6 +74,18 @@ pub fn seeds() -> Seeds {
 
     let full_room = encode_all(&[ServerFrame::UserList {
         users: (0..1_800).map(|i| format!("user{i:0>28}")).collect(),
+    }]);
+    let many_rooms = encode_all(&[ServerFrame::RoomList {
+        rooms: (0..1_500)
+            .map(|i| RoomSummary {
+                name: format!("room{i:0>28}"),
+                members: i * 47,
+            })
+            .collect(),
+    }]);
+    let busy_room = encode_all(&[ServerFrame::Joined {
+        room: "Rust".into(),
+        members: (0..1_800).map(|i| format!("user{i:0>28}")).collect(),
     }]);
 
     let mut over_limit = u32::try_from(SERVER_MAX_FRAME + 1)
@@ -91,6 +107,8 @@ pub fn seeds() -> Seeds {
         seed("server-session", &[], &server_session),
         seed("server-session-in-pieces", &[5, 0, 40], &server_session),
         seed("server-full-room", &[], &full_room),
+        seed("server-many-rooms", &[], &many_rooms),
+        seed("server-busy-room-joined", &[], &busy_room),
         seed("over-limit-then-hello", &[], &over_limit),
         seed("malformed-then-hello", &[3], &malformed_then_good),
         seed("truncated-hello", &[], &truncated),
@@ -99,8 +117,9 @@ pub fn seeds() -> Seeds {
 
 /// Every seed of the `session` target.
 pub fn session_seeds() -> Seeds {
-    let (ann, bob) = (0, 1);
-    let msg = |text: &str| ClientFrame::Msg { text: text.into() };
+    let (ann, bob, carol) = (0, 1, 2);
+    let lobby = || join(DEFAULT_ROOM);
+    let msg = |text: &str| msg_in(DEFAULT_ROOM, text);
     let burst: Vec<ClientFrame> = (0..40).map(|i| msg(&format!("burst {i}"))).collect();
     // More than a stalled reader's 4 KiB pipe, the batch its writer holds (up to 256 frames)
     // and a small queue take together, so it is dropped as a slow consumer.
@@ -110,6 +129,9 @@ pub fn session_seeds() -> Seeds {
     let chat = Session::new(0)
         .hello(ann, names::ANN)
         .hello(bob, names::BOB)
+        .settle()
+        .frame(ann, &lobby())
+        .frame(bob, &lobby())
         .settle()
         .frame(ann, &msg("hi bob"))
         .frame(
@@ -124,9 +146,57 @@ pub fn session_seeds() -> Seeds {
         .settle()
         .frame(bob, &ClientFrame::Bye)
         .close(ann);
+    let rooms = Session::new(0)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .hello(carol, names::CAROL)
+        .settle()
+        .frame(ann, &join("#Rust"))
+        .frame(bob, &join("rust"))
+        .frame(bob, &lobby())
+        .frame(carol, &lobby())
+        .settle()
+        .frame(ann, &msg_in("RUST", "only rust hears this"))
+        .frame(carol, &msg_in("rust", "carol is not in rust"))
+        .frame(bob, &msg("lobby, not rust"))
+        .frame(carol, &ClientFrame::ListRooms)
+        .frame(
+            carol,
+            &ClientFrame::ListMembers {
+                room: "#rust".into(),
+            },
+        )
+        .frame(
+            carol,
+            &ClientFrame::ListMembers {
+                room: "nowhere".into(),
+            },
+        )
+        .frame(ann, &join("#rust"))
+        .frame(ann, &join("bad room"))
+        .settle()
+        .frame(
+            bob,
+            &ClientFrame::Part {
+                room: "Rust".into(),
+            },
+        )
+        .frame(
+            bob,
+            &ClientFrame::Part {
+                room: "rust".into(),
+            },
+        )
+        .frame(ann, &msg_in("rust", "bob left"))
+        .settle()
+        .close(carol)
+        .frame(ann, &ClientFrame::Bye);
     let stalled = Session::new(setup::SMALL_QUEUE)
         .hello(ann, names::ANN)
         .hello(bob, names::BOB)
+        .settle()
+        .frame(ann, &lobby())
+        .frame(bob, &lobby())
         .settle()
         .stall(bob)
         .raw(ann, &encode_all(&flood_of_text))
@@ -135,14 +205,18 @@ pub fn session_seeds() -> Seeds {
         .frame(ann, &msg("after the drop"));
     let flood = Session::new(setup::FLOOD_CONTROL)
         .hello(ann, names::ANN)
+        .frame(ann, &lobby())
         .raw(ann, &encode_all(&burst))
         .settle()
         .frame(ann, &msg("still flooding?"));
     let hostile = Session::new(0)
         .frame(ann, &msg("before hello"))
+        .frame(ann, &lobby())
         .hello(ann, names::ANN)
+        .frame(ann, &msg("before join"))
         .hello(bob, names::ANN_UPPER)
         .hello(bob, names::SPACE)
+        .frame(ann, &lobby())
         .frame(ann, &msg(""))
         .hello(ann, names::BOB)
         .raw(bob, &[0, 0, 0, 3, 0xFF, 0xFE, 0xFD])
@@ -153,11 +227,25 @@ pub fn session_seeds() -> Seeds {
     let typed = Session::new(0).typed(ann, &[0, 0, 0, 0, 1, 3, b'a', b'n', b'n', 0]);
     vec![
         (String::from("seed-session-chat"), chat.0),
+        (String::from("seed-session-rooms"), rooms.0),
         (String::from("seed-session-stalled-reader"), stalled.0),
         (String::from("seed-session-flood"), flood.0),
         (String::from("seed-session-hostile"), hostile.0),
         (String::from("seed-session-typed"), typed.0),
     ]
+}
+
+/// `Join` of `room`, as typed.
+fn join(room: &str) -> ClientFrame {
+    ClientFrame::Join { room: room.into() }
+}
+
+/// A message for `room`, as typed.
+fn msg_in(room: &str, text: &str) -> ClientFrame {
+    ClientFrame::Msg {
+        room: room.into(),
+        text: text.into(),
+    }
 }
 
 /// The `session` target's setup bits (its first byte).
@@ -173,6 +261,7 @@ mod names {
     pub const ANN: u8 = 0;
     pub const ANN_UPPER: u8 = 1;
     pub const BOB: u8 = 2;
+    pub const CAROL: u8 = 3;
     pub const SPACE: u8 = 7;
 }
 
@@ -243,21 +332,29 @@ fn client_session() -> Vec<ClientFrame> {
             username: "zoë".into(),
             password: Some("sesame".into()),
         },
-        ClientFrame::Msg {
-            text: "hello, world ✓".into(),
-        },
+        join(DEFAULT_ROOM),
+        join("#Rust"),
+        msg_in(DEFAULT_ROOM, "hello, world ✓"),
+        msg_in("rust", "hi rust"),
         ClientFrame::Whisper {
             to: "bob".into(),
             text: "psst".into(),
         },
         ClientFrame::ListUsers,
+        ClientFrame::ListRooms,
+        ClientFrame::ListMembers {
+            room: "#rust".into(),
+        },
+        ClientFrame::Part {
+            room: "rust".into(),
+        },
         ClientFrame::Ping,
         ClientFrame::Pong,
         ClientFrame::Bye,
     ]
 }
 
-/// One server frame of each kind.
+/// One server frame of each kind, presence with every leave reason.
 fn server_session() -> Vec<ServerFrame> {
     let at = 1_700_000_000_000;
     let mut frames = vec![
@@ -265,8 +362,20 @@ fn server_session() -> Vec<ServerFrame> {
             version: PROTOCOL_VERSION,
             username: "ann".into(),
             online: 2,
+            buffsize: SERVER_MAX_FRAME as u32,
+            rooms_per_user: 50,
+        },
+        ServerFrame::Joined {
+            room: DEFAULT_ROOM.into(),
+            members: vec!["ann".into(), "bob".into()],
+        },
+        ServerFrame::UserJoined {
+            room: DEFAULT_ROOM.into(),
+            user: "carol".into(),
+            at,
         },
         ServerFrame::Msg {
+            room: DEFAULT_ROOM.into(),
             from: "bob".into(),
             text: "hi ann".into(),
             at,
@@ -278,23 +387,60 @@ fn server_session() -> Vec<ServerFrame> {
             at,
         },
         ServerFrame::UserList {
-            users: vec!["ann".into(), "bob".into()],
+            users: vec!["ann".into(), "bob".into(), "carol".into()],
+        },
+        ServerFrame::RoomList {
+            rooms: vec![
+                RoomSummary {
+                    name: DEFAULT_ROOM.into(),
+                    members: 3,
+                },
+                RoomSummary {
+                    name: "Rust".into(),
+                    members: 1,
+                },
+            ],
+        },
+        ServerFrame::Members {
+            room: "Rust".into(),
+            users: vec!["bob".into()],
+        },
+        ServerFrame::Parted {
+            room: DEFAULT_ROOM.into(),
         },
         ServerFrame::System {
-            text: "bob joined".into(),
+            text: "server shutting down".into(),
             at,
         },
         ServerFrame::Pong,
         ServerFrame::Ping,
     ];
-    // A few error kinds, recoverable and fatal. Not every kind: appending a kind is a
-    // compatible change and should not make the checked-in seeds stale.
+    frames.extend(
+        [
+            LeftReason::Parted,
+            LeftReason::Quit,
+            LeftReason::Disconnected,
+            LeftReason::TimedOut,
+            LeftReason::SlowConsumer,
+            LeftReason::Refused,
+        ]
+        .map(|reason| ServerFrame::UserLeft {
+            room: "Rust".into(),
+            user: "carol".into(),
+            at,
+            reason,
+        }),
+    );
+    // A few error kinds, recoverable and fatal, room errors among them. Not every kind:
+    // appending a kind is a compatible change and should not make the checked-in seeds stale.
     frames.extend(
         [
             ErrorKind::BadFrame,
             ErrorKind::NameTaken,
             ErrorKind::FrameTooLarge,
             ErrorKind::ShuttingDown,
+            ErrorKind::NotInRoom,
+            ErrorKind::InvalidRoom,
         ]
         .map(|kind| ServerFrame::Error {
             kind,
