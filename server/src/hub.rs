@@ -514,11 +514,7 @@ fn wire(frame: EncodedFrame) -> Wire {
 
 /// Offers the same bytes (whole frames) to every client of `to`, `except` one (by
 /// registered name).
-fn fan_out<'a>(
-    to: impl Iterator<Item = &'a ClientHandle>,
-    wire: &Wire,
-    except: Option<&Arc<str>>,
-) {
+fn fan_out<'a>(to: impl Iterator<Item = &'a ClientHandle>, wire: &Wire, except: Option<&Arc<str>>) {
     for handle in to {
         if except.is_some_and(|name| Arc::ptr_eq(name, handle.name())) {
             continue;
@@ -643,7 +639,10 @@ mod tests {
             }]
         );
         hub.join("bob", "RUST", 6).unwrap();
-        assert!(matches!(&frames(&mut bob)[..], [ServerFrame::Joined { .. }]));
+        assert!(matches!(
+            &frames(&mut bob)[..],
+            [ServerFrame::Joined { .. }]
+        ));
         assert_eq!(frames(&mut ann), [], "a repeated join is not news");
     }
 
@@ -677,10 +676,7 @@ mod tests {
         );
         hub.part("ann", &room, 9).unwrap();
         assert_eq!(hub.rooms(), []);
-        assert_eq!(
-            hub.members("ops"),
-            Err(RoomError::NoSuchRoom("ops".into()))
-        );
+        assert_eq!(hub.members("ops"), Err(RoomError::NoSuchRoom("ops".into())));
     }
 
     /// A client leaving the server leaves every room it was in, each told why.

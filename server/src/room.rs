@@ -62,7 +62,10 @@ impl Room {
     pub fn names(&self) -> Vec<String> {
         let mut keyed: Vec<_> = self.members.iter().collect();
         keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed.into_iter().map(|(_, h)| h.name().to_string()).collect()
+        keyed
+            .into_iter()
+            .map(|(_, h)| h.name().to_string())
+            .collect()
     }
 
     /// Every member, in no particular order.

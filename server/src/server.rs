@@ -89,9 +89,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     Ok(())
 }
 
-/// Opens an accepted socket in its own task: plain TCP as it is, TLS after the handshake
-/// (here, so that a slow handshake holds up nobody else), then serves it or turns it away.
-async fn open(
+/// Opens an accepted socket that must speak TLS (`[tls]` is set) in its own task: the handshake here, so that a slow one
+/// holds up nobody else, then serves it or turns it away.
+///
+/// Its own task rather than a branch of a task every connection runs: a task is allocated
+/// at the size of its largest state, and the TLS handshake's would more than double what
+/// each idle plain-TCP client costs (3.1 kB of task instead of 1.3 kB).
+async fn open_tls(
     stream: TcpStream,
     peer: SocketAddr,
     admitted: Result<Ticket, Refusal>,
@@ -99,8 +103,7 @@ async fn open(
 ) {
     let config = Arc::clone(&shared.config);
     let Some(tls) = &config.tls else {
-        let (reader, writer) = stream.into_split();
-        return serve_or_refuse(reader, writer, peer, admitted, shared).await;
+        return;
     };
     // A refused peer only gets its error: not worth a long wait.
     let limit = match admitted {
@@ -153,9 +156,19 @@ async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                 if let Err(refusal) = &admitted {
                     tracing::warn!(%peer, "Refused connection: {refusal}");
                 }
-                shared
-                    .tracker
-                    .spawn(open(stream, peer, admitted, shared.clone()));
+                let tracker = &shared.tracker;
+                if shared.config.tls.is_some() {
+                    tracker.spawn(open_tls(stream, peer, admitted, shared.clone()));
+                } else {
+                    let (reader, writer) = stream.into_split();
+                    tracker.spawn(serve_or_refuse(
+                        reader,
+                        writer,
+                        peer,
+                        admitted,
+                        shared.clone(),
+                    ));
+                }
             }
             Err(err) => {
                 tracing::error!("Accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");
