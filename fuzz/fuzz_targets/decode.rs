@@ -14,10 +14,19 @@
 //! - cutting the stream into pieces never changes what it decodes to;
 //! - only `Malformed` is followed by more items: the other errors end the stream;
 //! - every frame yielded encodes again to bytes that decode, under the same limit, to the
-//!   same frame.
+//!   same frame, and `codec::body_len` states that body's length exactly (clients rely on it
+//!   to refuse an oversize message themselves);
+//! - every frame's typed fields (`ErrorKind`, `LeftReason`) render without panicking.
+//!
+//! Both enums are matched exhaustively in [`Frame::touch`], so a variant added to the
+//! protocol stops this build until it is listed here (and, ideally, given a seed in
+//! `proto/examples/seed_corpus.rs`). Since protocol 2 that covers the room frames (`Join`,
+//! `Part`, `ListRooms`, `ListMembers`; `Joined`, `Parted`, `RoomList`, `Members`) and the
+//! presence frames (`UserJoined`, `UserLeft` with its `LeftReason`).
 #![no_main]
 
 use std::fmt::Debug;
+use std::hint::black_box;
 
 use chat_proto::codec::{self, decode_chunks, CodecError};
 use chat_proto::{ClientFrame, ServerFrame};
@@ -64,10 +73,56 @@ fn pieces(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn check<T>(pieces: &[&[u8]], max_frame: usize)
-where
-    T: Serialize + DeserializeOwned + PartialEq + Debug,
-{
+/// A frame type of either direction.
+trait Frame: Serialize + DeserializeOwned + PartialEq + Debug {
+    /// Looks at every field, the way a client renders it.
+    fn touch(&self);
+}
+
+impl Frame for ClientFrame {
+    fn touch(&self) {
+        match self {
+            ClientFrame::Hello { .. }
+            | ClientFrame::Msg { .. }
+            | ClientFrame::Whisper { .. }
+            | ClientFrame::ListUsers
+            | ClientFrame::Ping
+            | ClientFrame::Pong
+            | ClientFrame::Bye
+            | ClientFrame::Join { .. }
+            | ClientFrame::Part { .. }
+            | ClientFrame::ListRooms
+            | ClientFrame::ListMembers { .. } => {}
+        }
+    }
+}
+
+impl Frame for ServerFrame {
+    fn touch(&self) {
+        match self {
+            ServerFrame::Error { kind, detail } => {
+                black_box((kind.is_fatal(), kind.as_str(), kind.to_string(), detail));
+            }
+            ServerFrame::UserLeft { reason, .. } => {
+                black_box((reason.as_str(), reason.to_string()));
+            }
+            ServerFrame::Welcome { .. }
+            | ServerFrame::Msg { .. }
+            | ServerFrame::Whisper { .. }
+            | ServerFrame::UserList { .. }
+            | ServerFrame::System { .. }
+            | ServerFrame::Pong
+            | ServerFrame::Ping
+            | ServerFrame::Joined { .. }
+            | ServerFrame::Parted { .. }
+            | ServerFrame::RoomList { .. }
+            | ServerFrame::Members { .. }
+            | ServerFrame::UserJoined { .. } => {}
+        }
+    }
+}
+
+fn check<T: Frame>(pieces: &[&[u8]], max_frame: usize) {
     let chunked = decode_chunks::<T>(pieces.iter().copied(), max_frame);
     let whole = pieces.concat();
     let at_once = decode_chunks::<T>([whole.as_slice()], max_frame);
@@ -84,7 +139,13 @@ where
     for (i, item) in chunked.into_iter().enumerate() {
         match item {
             Ok(frame) => {
+                frame.touch();
                 let wire = codec::encode(&frame).expect("a decoded frame encodes");
+                assert_eq!(
+                    codec::body_len(&frame),
+                    wire.body().len() as u64,
+                    "body_len disagrees with the encoder for {frame:?}"
+                );
                 let again = decode_chunks::<T>([wire.as_bytes().as_ref()], max_frame);
                 match again.as_slice() {
                     [Ok(back)] => assert_eq!(back, &frame, "re-encoding changed the frame"),
