@@ -14,7 +14,8 @@ use crate::cmd;
 /// Chat from the terminal or from scripts.
 ///
 /// Exit status: 0 success, 1 failure at run time (server unreachable, name taken, no such
-/// user, timeout), 2 usage error (bad flag, bad config.ini, no usable name).
+/// user or room, bad room name, timeout), 2 usage error (bad flag, bad config.ini, no
+/// usable name).
 #[derive(Debug, Parser)]
 #[command(name = "chat-client", version, about, long_about)]
 pub struct Cli {
@@ -69,13 +70,16 @@ pub struct Args {
 /// The subcommands, one file each under `src/cmd/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Send a message to everyone; exits 0 once the server has delivered it
+    /// Send a message to a room (lobby unless --room); exits 0 once the server has
+    /// delivered it
     Send(cmd::send::Send),
     /// Send a private message to one user; exits 1 when they are not online
     Whisper(cmd::whisper::Whisper),
-    /// List who is online, one name per line
+    /// List who is online (or in one room, with --room), one name per line
     Users(cmd::users::Users),
-    /// Stay connected and print every message and notice, one line each
+    /// List the rooms, one `NAME MEMBERS` line each, sorted by name
+    Rooms(cmd::rooms::Rooms),
+    /// Stay in rooms (lobby unless --room) and print every message and notice, one line each
     Listen(cmd::listen::Listen),
     /// Chat interactively: line editing, history, Tab completion
     Repl(cmd::repl::Repl),

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use chat_proto::config::DEFAULT_BUFFSIZE;
+use chat_proto::PROTOCOL_VERSION;
 use chat_proto::{codec, validate, ClientConnection, ClientFrame};
-use chat_proto::{ServerFrame, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -142,24 +142,13 @@ impl Client {
             self.keepalive,
         );
         session
-            .write(&ClientFrame::Hello {
+            .register(&ClientFrame::Hello {
                 version: PROTOCOL_VERSION,
                 username: name.to_owned(),
                 password: self.password.as_ref().map(|p| p.0.clone()),
             })
             .await?;
-        let deadline = Instant::now() + self.timeout;
-        match session.next_frame_until(deadline).await? {
-            ServerFrame::Welcome {
-                username, online, ..
-            } => {
-                session.name = username;
-                session.online = online;
-                Ok(session)
-            }
-            ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
-            other => Err(session.unexpected(&other)),
-        }
+        Ok(session)
     }
 }
 

@@ -68,6 +68,15 @@ pub enum ClientError {
         #[source]
         source: validate::NameError,
     },
+    /// A room name the server would refuse anyway; checked before anything is sent.
+    #[error("cannot use room {room:?}")]
+    BadRoom {
+        /// The room as given.
+        room: String,
+        /// Which rule it breaks.
+        #[source]
+        source: validate::RoomError,
+    },
     /// The server sent a frame that makes no sense at this point of the conversation.
     #[error("{addr} does not speak the chat protocol as expected (got {frame})")]
     Unexpected {

@@ -2,9 +2,11 @@
 //!
 //! - [`Client`] knows where the server is and its limits; [`Client::connect`] registers a
 //!   name and gives a [`Session`], the only type that can talk once `Welcome` has arrived.
-//! - [`Session`] has typed requests ([`Session::request`] and its wrappers [`Session::say`],
-//!   [`Session::whisper`], [`Session::users`]) that wait for the server's answer, the raw
-//!   [`Session::next_frame`] for programs that follow the room, and [`Session::bye`].
+//! - [`Session`] has typed requests ([`Session::request`] and its wrappers
+//!   [`Session::join`], [`Session::part`], [`Session::say`], [`Session::whisper`],
+//!   [`Session::users`], [`Session::rooms`], [`Session::members`]) that wait for the
+//!   server's answer, the raw [`Session::next_frame`] for programs that follow their rooms,
+//!   and [`Session::bye`]. A new session is in no room until it joins one.
 //! - [`render`]: server frames as the lines and JSON lines people and scripts read.
 //! - [`transport`]: plain TCP or TLS under a session, and which CAs a TLS client trusts.
 //! - [`cli`], [`settings`], [`cmd`]: the `chat-client` command line, one file per subcommand.
@@ -13,7 +15,8 @@
 //! # async fn demo() -> Result<(), chat_client::ClientError> {
 //! let client = chat_client::Client::new("localhost", 6969);
 //! let mut session = client.connect("alice").await?;
-//! session.say("hello").await?; // returns once the server has broadcast it back
+//! let lobby = session.join("lobby").await?; // lobby.members: who is there, alice included
+//! session.say("lobby", "hello").await?; // returns once the server has broadcast it back
 //! session.bye().await?;        // returns once the server has freed the name
 //! # Ok(()) }
 //! ```
@@ -32,7 +35,7 @@ use std::time::Duration;
 
 pub use client::{Client, Password};
 pub use error::ClientError;
-pub use session::{Reply, Session};
+pub use session::{checked_room, Reply, Room, Session};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.

@@ -1,10 +1,16 @@
 //! Server frames as people and scripts read them: one line per event, or one JSON object
 //! per line.
 //!
+//! Every line about a room names it, unless it is the room the reader is looking at
+//! (the REPL's current room, [`Style::line_in`]):
+//!
 //! ```text
-//! alice: hi
+//! #rust alice: hi
 //! [whisper] alice -> bob: psst
-//! * bob joined
+//! #rust * bob joined
+//! #rust * bob left (timed out)
+//! #rust * you joined; here (2): alice, bob
+//! * server shutting down
 //! ```
 //!
 //! Text from the network is printed only after control characters are replaced, so a
@@ -12,8 +18,8 @@
 
 use std::borrow::Cow;
 
-use chat_proto::validate::name_key;
-use chat_proto::{Millis, ServerFrame};
+use chat_proto::validate::{name_key, room_key};
+use chat_proto::{Millis, RoomSummary, ServerFrame};
 use serde::Serialize;
 
 const RESET: &str = "\x1b[0m";
@@ -21,6 +27,8 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RED: &str = "\x1b[31m";
 const MAGENTA: &str = "\x1b[35m";
+/// A room's `#name` in front of its lines: blue, apart from the names and the text.
+const ROOM: &str = "\x1b[34m";
 /// Other people's names: bold cyan, so lines scan by sender.
 const SENDER: &str = "\x1b[1;36m";
 /// Our own name inside someone else's message: bold on yellow, hard to miss.
@@ -62,15 +70,33 @@ impl Style {
         self.color
     }
 
-    /// The line for `frame`, or `None` for frames people need not see (`Pong`, `Welcome`).
+    /// The line for `frame`, every room named: `#rust alice: hi`. `None` for frames
+    /// people need not see (`Pong`, `Welcome`).
     pub fn line(&self, frame: &ServerFrame) -> Option<String> {
+        self.line_in(frame, None)
+    }
+
+    /// The line for `frame` as seen from the room `here`: messages and presence in `here`
+    /// go untagged (`alice: hi`), those of every other room start with `#room`. Answers
+    /// about a room (joined, left, members) always name it.
+    pub fn line_in(&self, frame: &ServerFrame, here: Option<&str>) -> Option<String> {
+        let tag = |room: &str| {
+            if here.is_some_and(|here| room_key(here) == room_key(room)) {
+                String::new()
+            } else {
+                self.room_tag(room)
+            }
+        };
         Some(match frame {
-            ServerFrame::Msg { from, text, .. } => {
+            ServerFrame::Msg {
+                room, from, text, ..
+            } => {
                 let (from, text) = (clean(from), clean(text));
+                let tag = tag(room);
                 if self.is_me(&from) {
-                    format!("{}: {text}", self.paint(BOLD, &from))
+                    format!("{tag}{}: {text}", self.paint(BOLD, &from))
                 } else {
-                    format!("{}: {}", self.paint(SENDER, &from), self.mention(text))
+                    format!("{tag}{}: {}", self.paint(SENDER, &from), self.mention(text))
                 }
             }
             ServerFrame::Whisper { from, to, text, .. } => self.paint(
@@ -89,8 +115,55 @@ impl Style {
                 clean(&users.join(", "))
             )),
             ServerFrame::Error { detail, .. } => self.error(&clean(detail)),
+            ServerFrame::UserJoined { room, user, .. } => {
+                format!(
+                    "{}{}",
+                    tag(room),
+                    self.notice(&format!("{} joined", clean(user)))
+                )
+            }
+            ServerFrame::UserLeft {
+                room, user, reason, ..
+            } => format!(
+                "{}{}",
+                tag(room),
+                self.notice(&format!("{} left ({reason})", clean(user)))
+            ),
+            ServerFrame::Joined { room, members } => format!(
+                "{}{}",
+                self.room_tag(room),
+                self.notice(&format!(
+                    "you joined; here ({}): {}",
+                    members.len(),
+                    clean(&members.join(", "))
+                ))
+            ),
+            ServerFrame::Parted { room } => {
+                format!("{}{}", self.room_tag(room), self.notice("you left"))
+            }
+            ServerFrame::Members { room, users } => format!(
+                "{}{}",
+                self.room_tag(room),
+                self.notice(&format!(
+                    "members ({}): {}",
+                    users.len(),
+                    clean(&users.join(", "))
+                ))
+            ),
+            ServerFrame::RoomList { rooms } => {
+                let list: Vec<String> = rooms
+                    .iter()
+                    .map(|r| format!("#{} ({})", clean(&r.name), r.members))
+                    .collect();
+                self.notice(&format!("rooms ({}): {}", rooms.len(), list.join(", ")))
+            }
             ServerFrame::Welcome { .. } | ServerFrame::Pong | ServerFrame::Ping => return None,
         })
+    }
+
+    /// `#room ` in front of a line about that room.
+    pub fn room_tag(&self, room: &str) -> String {
+        format!("{} ", self.paint(ROOM, &format!("#{}", clean(room))))
     }
 
     /// A notice from this program or the server: `* text`.
@@ -174,47 +247,145 @@ fn is_unsafe(c: char) -> bool {
 /// not apply), so `jq` filters need no guards.
 #[derive(Debug, Serialize)]
 struct JsonEvent<'a> {
-    /// `msg`, `whisper` or `system`.
+    /// `msg`, `whisper`, `system`, `user_joined`, `user_left` (someone else in a room we
+    /// are in); `joined`, `parted`, `members`, `users` (answers to us).
     #[serde(rename = "type")]
     kind: &'static str,
-    /// Sender; `null` for system notices.
+    /// The room it happened in, as the server names it; `null` for whispers, system
+    /// notices and the list of everyone online.
+    room: Option<&'a str>,
+    /// Sender of a message or whisper; `null` otherwise.
     from: Option<&'a str>,
     /// Recipient of a whisper; `null` otherwise.
     to: Option<&'a str>,
-    /// The text, exactly as sent (JSON escapes what needs escaping).
-    text: &'a str,
-    /// When the server saw it: RFC 3339, UTC, milliseconds.
-    time: String,
+    /// Who joined or left, for `user_joined` and `user_left`; `null` otherwise.
+    user: Option<&'a str>,
+    /// Why they left, for `user_left`: `parted`, `quit`, `disconnected`, `timed_out`,
+    /// `slow_consumer` or `refused`; `null` otherwise.
+    reason: Option<&'static str>,
+    /// Who is in the room (`joined`, `members`) or online (`users`); `null` otherwise.
+    users: Option<&'a [String]>,
+    /// The text, exactly as sent (JSON escapes what needs escaping); `null` for presence
+    /// and answers.
+    text: Option<&'a str>,
+    /// When the server saw it: RFC 3339, UTC, milliseconds; `null` for answers, which
+    /// carry no time.
+    time: Option<String>,
 }
 
-/// The JSON line for a chat message, whisper or notice; `None` for other frames.
-pub fn json(frame: &ServerFrame) -> Option<String> {
-    let event = match frame {
-        ServerFrame::Msg { from, text, at } => JsonEvent {
-            kind: "msg",
-            from: Some(from),
-            to: None,
-            text,
-            time: rfc3339(*at),
-        },
-        ServerFrame::Whisper { from, to, text, at } => JsonEvent {
-            kind: "whisper",
-            from: Some(from),
-            to: Some(to),
-            text,
-            time: rfc3339(*at),
-        },
-        ServerFrame::System { text, at } => JsonEvent {
-            kind: "system",
+impl<'a> JsonEvent<'a> {
+    /// An event of `kind` with every other key `null`.
+    fn new(kind: &'static str) -> JsonEvent<'a> {
+        JsonEvent {
+            kind,
+            room: None,
             from: None,
             to: None,
+            user: None,
+            reason: None,
+            users: None,
+            text: None,
+            time: None,
+        }
+    }
+}
+
+/// The JSON line for an event or an answer about a room; `None` for frames scripts need
+/// not see (`Pong`, `Welcome`, errors, which go to stderr) and for the room list, which
+/// [`room_json`] prints a line per room.
+pub fn json(frame: &ServerFrame) -> Option<String> {
+    let event = match frame {
+        ServerFrame::Msg {
+            room,
+            from,
             text,
-            time: rfc3339(*at),
+            at,
+        } => JsonEvent {
+            room: Some(room),
+            from: Some(from),
+            text: Some(text),
+            time: Some(rfc3339(*at)),
+            ..JsonEvent::new("msg")
         },
-        _ => return None,
+        ServerFrame::Whisper { from, to, text, at } => JsonEvent {
+            from: Some(from),
+            to: Some(to),
+            text: Some(text),
+            time: Some(rfc3339(*at)),
+            ..JsonEvent::new("whisper")
+        },
+        ServerFrame::System { text, at } => JsonEvent {
+            text: Some(text),
+            time: Some(rfc3339(*at)),
+            ..JsonEvent::new("system")
+        },
+        ServerFrame::UserJoined { room, user, at } => JsonEvent {
+            room: Some(room),
+            user: Some(user),
+            time: Some(rfc3339(*at)),
+            ..JsonEvent::new("user_joined")
+        },
+        ServerFrame::UserLeft {
+            room,
+            user,
+            at,
+            reason,
+        } => JsonEvent {
+            room: Some(room),
+            user: Some(user),
+            reason: Some(reason.as_str()),
+            time: Some(rfc3339(*at)),
+            ..JsonEvent::new("user_left")
+        },
+        ServerFrame::Joined { room, members } => JsonEvent {
+            room: Some(room),
+            users: Some(members),
+            ..JsonEvent::new("joined")
+        },
+        ServerFrame::Parted { room } => JsonEvent {
+            room: Some(room),
+            ..JsonEvent::new("parted")
+        },
+        ServerFrame::Members { room, users } => JsonEvent {
+            room: Some(room),
+            users: Some(users),
+            ..JsonEvent::new("members")
+        },
+        ServerFrame::UserList { users } => JsonEvent {
+            users: Some(users),
+            ..JsonEvent::new("users")
+        },
+        ServerFrame::RoomList { .. }
+        | ServerFrame::Error { .. }
+        | ServerFrame::Welcome { .. }
+        | ServerFrame::Pong
+        | ServerFrame::Ping => return None,
     };
     // A struct of strings always serialises.
     Some(serde_json::to_string(&event).expect("strings always serialise to JSON"))
+}
+
+/// One room of a room list as `rooms` prints it: `NAME MEMBERS` (`rust 3`). Room names
+/// have no spaces, so `cut -d' '` and `read name count` split it.
+pub fn room_line(room: &RoomSummary) -> String {
+    format!("{} {}", clean(&room.name), room.members)
+}
+
+/// One room of a room list as `rooms --json` prints it: `{"room": "rust", "members": 3}`.
+pub fn room_json(room: &RoomSummary) -> String {
+    /// The line's keys, in this order.
+    #[derive(Serialize)]
+    struct RoomJson<'a> {
+        /// The room's name as shown.
+        room: &'a str,
+        /// How many people are in it.
+        members: u32,
+    }
+    let line = RoomJson {
+        room: &room.name,
+        members: room.members,
+    };
+    serde_json::to_string(&line).expect("a name and a number always serialise to JSON")
 }
 
 /// Server milliseconds as `2021-10-15T14:30:00.123Z`.
@@ -226,13 +397,25 @@ pub fn rfc3339(at: Millis) -> String {
 
 #[cfg(test)]
 mod tests {
+    use chat_proto::LeftReason;
+
     use super::*;
 
-    fn msg(from: &str, text: &str) -> ServerFrame {
+    fn msg(room: &str, from: &str, text: &str) -> ServerFrame {
         ServerFrame::Msg {
+            room: room.into(),
             from: from.into(),
             text: text.into(),
             at: 1_634_308_200_123,
+        }
+    }
+
+    fn left(reason: LeftReason) -> ServerFrame {
+        ServerFrame::UserLeft {
+            room: "rust".into(),
+            user: "bob".into(),
+            at: 0,
+            reason,
         }
     }
 
@@ -240,8 +423,8 @@ mod tests {
     fn plain_lines_have_the_documented_shapes() {
         let style = Style::plain().with_me("bob");
         assert_eq!(
-            style.line(&msg("alice", "hi bob")).unwrap(),
-            "alice: hi bob"
+            style.line(&msg("rust", "alice", "hi bob")).unwrap(),
+            "#rust alice: hi bob"
         );
         let whisper = ServerFrame::Whisper {
             from: "alice".into(),
@@ -253,11 +436,11 @@ mod tests {
             style.line(&whisper).unwrap(),
             "[whisper] alice -> bob: psst"
         );
-        let joined = ServerFrame::System {
-            text: "bob joined".into(),
+        let shutdown = ServerFrame::System {
+            text: "server shutting down".into(),
             at: 0,
         };
-        assert_eq!(style.line(&joined).unwrap(), "* bob joined");
+        assert_eq!(style.line(&shutdown).unwrap(), "* server shutting down");
         let users = ServerFrame::UserList {
             users: vec!["alice".into(), "bob".into()],
         };
@@ -266,11 +449,89 @@ mod tests {
     }
 
     #[test]
+    fn presence_and_room_answers_name_their_room() {
+        let style = Style::plain();
+        let joined = ServerFrame::UserJoined {
+            room: "rust".into(),
+            user: "bob".into(),
+            at: 0,
+        };
+        assert_eq!(style.line(&joined).unwrap(), "#rust * bob joined");
+        assert_eq!(
+            style.line(&left(LeftReason::TimedOut)).unwrap(),
+            "#rust * bob left (timed out)"
+        );
+        assert_eq!(
+            style.line(&left(LeftReason::Parted)).unwrap(),
+            "#rust * bob left (parted)"
+        );
+        let welcome = ServerFrame::Joined {
+            room: "Rust".into(),
+            members: vec!["alice".into(), "bob".into()],
+        };
+        assert_eq!(
+            style.line(&welcome).unwrap(),
+            "#Rust * you joined; here (2): alice, bob"
+        );
+        let parted = ServerFrame::Parted {
+            room: "Rust".into(),
+        };
+        assert_eq!(style.line(&parted).unwrap(), "#Rust * you left");
+        let members = ServerFrame::Members {
+            room: "ops".into(),
+            users: vec!["carol".into()],
+        };
+        assert_eq!(style.line(&members).unwrap(), "#ops * members (1): carol");
+        let rooms = ServerFrame::RoomList {
+            rooms: vec![
+                RoomSummary {
+                    name: "lobby".into(),
+                    members: 3,
+                },
+                RoomSummary {
+                    name: "Rust".into(),
+                    members: 1,
+                },
+            ],
+        };
+        assert_eq!(
+            style.line(&rooms).unwrap(),
+            "* rooms (2): #lobby (3), #Rust (1)"
+        );
+    }
+
+    /// The REPL's current room goes untagged (in any case); other rooms, and answers about
+    /// a room, keep their tag.
+    #[test]
+    fn lines_of_the_current_room_go_untagged() {
+        let style = Style::plain();
+        let here = Some("Lobby");
+        assert_eq!(
+            style.line_in(&msg("lobby", "alice", "hi"), here).unwrap(),
+            "alice: hi"
+        );
+        assert_eq!(
+            style.line_in(&msg("rust", "alice", "hi"), here).unwrap(),
+            "#rust alice: hi"
+        );
+        let joined = ServerFrame::UserJoined {
+            room: "lobby".into(),
+            user: "bob".into(),
+            at: 0,
+        };
+        assert_eq!(style.line_in(&joined, here).unwrap(), "* bob joined");
+        let parted = ServerFrame::Parted {
+            room: "lobby".into(),
+        };
+        assert_eq!(style.line_in(&parted, here).unwrap(), "#lobby * you left");
+    }
+
+    #[test]
     fn control_characters_never_reach_the_terminal() {
         let line = Style::plain()
-            .line(&msg("mallory", "\x1b[2Jgotcha\r\n\ttab"))
+            .line(&msg("x", "mallory", "\x1b[2Jgotcha\r\n\ttab"))
             .unwrap();
-        assert_eq!(line, "mallory: \u{fffd}[2Jgotcha\u{fffd}\u{fffd}\ttab");
+        assert_eq!(line, "#x mallory: \u{fffd}[2Jgotcha\u{fffd}\u{fffd}\ttab");
     }
 
     #[test]
@@ -280,7 +541,10 @@ mod tests {
             me: Some("Bob".into()),
         };
         let line = style
-            .line(&msg("alice", "hey bob, bobby and BOB."))
+            .line_in(
+                &msg("lobby", "alice", "hey bob, bobby and BOB."),
+                Some("lobby"),
+            )
             .unwrap();
         assert_eq!(
             line,
@@ -288,37 +552,84 @@ mod tests {
                 "{SENDER}alice{RESET}: hey {MENTION}bob{RESET}, bobby and {MENTION}BOB{RESET}."
             )
         );
-        let own = style.line(&msg("bob", "I am bob")).unwrap();
+        let own = style.line(&msg("lobby", "bob", "I am bob")).unwrap();
         assert!(!own.contains(MENTION), "{own:?}");
+        assert!(own.starts_with(&format!("{ROOM}#lobby{RESET} ")), "{own:?}");
     }
 
     #[test]
     fn plain_style_writes_no_escape_codes() {
         let style = Style::plain().with_me("bob");
-        let line = style.line(&msg("alice", "bob!")).unwrap();
+        let line = style.line(&msg("lobby", "alice", "bob!")).unwrap();
         assert!(!line.contains('\x1b'), "{line:?}");
     }
 
     #[test]
     fn json_lines_carry_every_key_and_utc_time() {
-        let line = json(&msg("alice", "say \"hi\"")).unwrap();
+        let line = json(&msg("rust", "alice", "say \"hi\"")).unwrap();
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
             value,
             serde_json::json!({
-                "type": "msg", "from": "alice", "to": null,
-                "text": "say \"hi\"", "time": "2021-10-15T14:30:00.123Z"
+                "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
+                "reason": null, "users": null, "text": "say \"hi\"",
+                "time": "2021-10-15T14:30:00.123Z"
             })
         );
-        let system = json(&ServerFrame::System {
-            text: "bob left".into(),
+        let whisper = json(&ServerFrame::Whisper {
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "psst".into(),
             at: 0,
         })
         .unwrap();
         assert_eq!(
-            system,
-            r#"{"type":"system","from":null,"to":null,"text":"bob left","time":"1970-01-01T00:00:00.000Z"}"#
+            whisper,
+            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z"}"#
         );
         assert_eq!(json(&ServerFrame::Pong), None);
+    }
+
+    #[test]
+    fn json_presence_names_the_user_and_the_reason() {
+        assert_eq!(
+            json(&left(LeftReason::TimedOut)).unwrap(),
+            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z"}"#
+        );
+        let joined: serde_json::Value = serde_json::from_str(
+            &json(&ServerFrame::UserJoined {
+                room: "rust".into(),
+                user: "bob".into(),
+                at: 0,
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            (&joined["type"], &joined["user"], &joined["reason"]),
+            (
+                &"user_joined".into(),
+                &"bob".into(),
+                &serde_json::Value::Null
+            )
+        );
+        assert_eq!(
+            json(&ServerFrame::Joined {
+                room: "rust".into(),
+                members: vec!["alice".into(), "bob".into()],
+            })
+            .unwrap(),
+            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null}"#
+        );
+    }
+
+    #[test]
+    fn room_list_lines_are_name_then_count() {
+        let room = RoomSummary {
+            name: "Rust".into(),
+            members: 3,
+        };
+        assert_eq!(room_line(&room), "Rust 3");
+        assert_eq!(room_json(&room), r#"{"room":"Rust","members":3}"#);
     }
 }

@@ -1,8 +1,14 @@
 //! [`Session`]: a registered connection, its typed requests and the raw frame stream.
+//!
+//! After `Welcome` a session is in no room: [`Session::join`] enters one (the command line
+//! joins [`chat_proto::validate::DEFAULT_ROOM`] unless told others). The session keeps
+//! track of the rooms it is in from the server's `Joined` and `Parted` answers, whichever
+//! way they were asked for, so [`Session::rooms_joined`] is always what the server thinks.
 
 use std::time::Duration;
 
-use chat_proto::{ClientConnection, ClientFrame, CodecError, ErrorKind, ServerFrame};
+use chat_proto::validate::{self, room_key};
+use chat_proto::{ClientConnection, ClientFrame, CodecError, ErrorKind, RoomSummary, ServerFrame};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::client::check_fits;
@@ -12,8 +18,10 @@ use crate::ClientError;
 /// What the server sent back for something this session sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// Our own message, broadcast back to us: it reached everyone.
+    /// Our own message, broadcast back to us: it reached everyone in the room.
     Echo {
+        /// The room's name as shown.
+        room: String,
         /// The text as the server broadcast it.
         text: String,
     },
@@ -26,6 +34,17 @@ pub enum Reply {
     },
     /// The answer to `ListUsers`.
     Users(Vec<String>),
+    /// The answer to `Join`: we are in the room.
+    Joined(Room),
+    /// The answer to `Part`: we are no longer in the room.
+    Parted {
+        /// The room's name as shown.
+        room: String,
+    },
+    /// The answer to `ListRooms`, sorted by name.
+    Rooms(Vec<RoomSummary>),
+    /// The answer to `ListMembers`.
+    Members(Room),
     /// A request refused with a non-fatal error; the session goes on.
     Refused {
         /// What went wrong.
@@ -33,6 +52,16 @@ pub enum Reply {
         /// The server's words.
         detail: String,
     },
+}
+
+/// A room and who is in it, as a join or a member list answers: enough to show the room at
+/// once, without asking again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    /// The room's name as shown (as its first member typed it, without `#`).
+    pub name: String,
+    /// Everyone in it, sorted case-insensitively.
+    pub members: Vec<String>,
 }
 
 /// A registered connection: everything after `Welcome`.
@@ -46,11 +75,15 @@ pub struct Session {
     /// `host:port`, for error messages.
     addr: String,
     /// The name as the server registered it (the spelling in `from` fields).
-    pub(crate) name: String,
-    /// Users online when we joined, us included.
-    pub(crate) online: u32,
-    /// The server's `buffsize`.
+    name: String,
+    /// Users online when we registered, us included.
+    online: u32,
+    /// The server's `buffsize`: from `Welcome`, else what the configuration said.
     max_body: usize,
+    /// How many rooms the server lets us be in at once; `0`: no limit.
+    rooms_per_user: u32,
+    /// The rooms we are in, as the server names them, in the order joined.
+    rooms: Vec<String>,
     /// How long a request waits for its reply.
     timeout: Duration,
     /// A `Ping` was read and its `Pong` is not yet written; written before anything else, so
@@ -82,6 +115,8 @@ impl Session {
             name: name.to_owned(),
             online: 0,
             max_body,
+            rooms_per_user: 0,
+            rooms: Vec::new(),
             timeout,
             pong_owed: false,
             keepalive,
@@ -91,14 +126,61 @@ impl Session {
         }
     }
 
+    /// Says `hello` and waits for `Welcome`, taking the name as registered and the
+    /// server's limits from it. A refusal is [`ClientError::Refused`].
+    pub(crate) async fn register(&mut self, hello: &ClientFrame) -> Result<(), ClientError> {
+        self.write(hello).await?;
+        let deadline = Instant::now() + self.timeout;
+        match self.next_frame_until(deadline).await? {
+            ServerFrame::Welcome {
+                username,
+                online,
+                buffsize,
+                rooms_per_user,
+                ..
+            } => {
+                self.name = username;
+                self.online = online;
+                if buffsize > 0 {
+                    self.max_body = buffsize as usize;
+                }
+                self.rooms_per_user = rooms_per_user;
+                Ok(())
+            }
+            ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
     /// The name we are registered under, as the server spells it.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// How many users were online when we joined, us included.
+    /// How many users were online when we registered, us included.
     pub fn online(&self) -> u32 {
         self.online
+    }
+
+    /// The largest frame body the server accepts (its `buffsize`, as `Welcome` stated it):
+    /// bigger messages are refused here rather than getting us disconnected.
+    pub fn buffsize(&self) -> usize {
+        self.max_body
+    }
+
+    /// How many rooms the server lets one person be in at once; `None`: no limit.
+    pub fn rooms_per_user(&self) -> Option<u32> {
+        (self.rooms_per_user > 0).then_some(self.rooms_per_user)
+    }
+
+    /// The rooms we are in, as the server names them, in the order joined.
+    pub fn rooms_joined(&self) -> &[String] {
+        &self.rooms
+    }
+
+    /// Whether we are in `room` (any case, with or without `#`).
+    pub fn is_in(&self, room: &str) -> bool {
+        self.position_of(room).is_some()
     }
 
     /// `host:port` of the server.
@@ -126,7 +208,7 @@ impl Session {
     ///
     /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
     /// becomes [`ClientError::Refused`], since the connection is over after it.
-    /// Keeps the connection honest the way the server does: after [`DEFAULT_KEEPALIVE`] of
+    /// Keeps the connection honest the way the server does: after [`crate::DEFAULT_KEEPALIVE`] of
     /// silence it sends `Ping` (the answer, `Pong`, is returned like any frame), and a server
     /// that then stays silent for the session's timeout ends it with
     /// [`ClientError::Timeout`]. Cancel-safe: dropping the future loses no frame.
@@ -177,6 +259,18 @@ impl Session {
             self.pinged_at = None;
             match frame {
                 Some(ServerFrame::Ping) => self.pong_owed = true,
+                Some(ServerFrame::Joined { ref room, .. }) => {
+                    if !self.is_in(room) {
+                        self.rooms.push(room.clone());
+                    }
+                    return Ok(frame);
+                }
+                Some(ServerFrame::Parted { ref room }) => {
+                    if let Some(at) = self.position_of(room) {
+                        self.rooms.remove(at);
+                    }
+                    return Ok(frame);
+                }
                 Some(ServerFrame::Error { kind, detail }) if kind.is_fatal() => {
                     return Err(ClientError::Refused { kind, detail })
                 }
@@ -188,9 +282,12 @@ impl Session {
     /// Whether `frame` answers something this session sent, and how.
     pub fn reply_of(&self, frame: &ServerFrame) -> Option<Reply> {
         match frame {
-            ServerFrame::Msg { from, text, .. } if *from == self.name => {
-                Some(Reply::Echo { text: text.clone() })
-            }
+            ServerFrame::Msg {
+                room, from, text, ..
+            } if *from == self.name => Some(Reply::Echo {
+                room: room.clone(),
+                text: text.clone(),
+            }),
             ServerFrame::Whisper { from, to, text, .. } if *from == self.name => {
                 Some(Reply::WhisperCopy {
                     to: to.clone(),
@@ -198,6 +295,16 @@ impl Session {
                 })
             }
             ServerFrame::UserList { users } => Some(Reply::Users(users.clone())),
+            ServerFrame::Joined { room, members } => Some(Reply::Joined(Room {
+                name: room.clone(),
+                members: members.clone(),
+            })),
+            ServerFrame::Parted { room } => Some(Reply::Parted { room: room.clone() }),
+            ServerFrame::RoomList { rooms } => Some(Reply::Rooms(rooms.clone())),
+            ServerFrame::Members { room, users } => Some(Reply::Members(Room {
+                name: room.clone(),
+                members: users.clone(),
+            })),
             ServerFrame::Error { kind, detail } => Some(Reply::Refused {
                 kind: *kind,
                 detail: detail.clone(),
@@ -224,11 +331,59 @@ impl Session {
         }
     }
 
-    /// Sends a message to everyone; returns once the server has broadcast it back to us.
-    pub async fn say(&mut self, text: &str) -> Result<(), ClientError> {
-        let frame = ClientFrame::Msg { text: text.into() };
+    /// Enters `room` (any case, with or without `#`), creating it if nobody is in it;
+    /// returns the room as the server names it, with everyone in it (us included).
+    ///
+    /// A name the server would refuse is [`ClientError::BadRoom`], before anything is sent.
+    pub async fn join(&mut self, room: &str) -> Result<Room, ClientError> {
+        let frame = ClientFrame::Join {
+            room: checked_room(room)?.to_owned(),
+        };
+        match self.request(&frame).await? {
+            Reply::Joined(room) => Ok(room),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Leaves `room`; returns once the server confirms that nothing more comes from it.
+    pub async fn part(&mut self, room: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Part {
+            room: checked_room(room)?.to_owned(),
+        };
+        match self.request(&frame).await? {
+            Reply::Parted { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Sends a message to everyone in `room`, which we must be in; returns once the
+    /// server has broadcast it back to us.
+    pub async fn say(&mut self, room: &str, text: &str) -> Result<(), ClientError> {
+        let frame = ClientFrame::Msg {
+            room: checked_room(room)?.to_owned(),
+            text: text.into(),
+        };
         match self.request(&frame).await? {
             Reply::Echo { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Every room on the server with its member count, sorted by name.
+    pub async fn rooms(&mut self) -> Result<Vec<RoomSummary>, ClientError> {
+        match self.request(&ClientFrame::ListRooms).await? {
+            Reply::Rooms(rooms) => Ok(rooms),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Who is in `room` (we need not be); [`ErrorKind::NoSuchRoom`] when nobody is.
+    pub async fn members(&mut self, room: &str) -> Result<Room, ClientError> {
+        let frame = ClientFrame::ListMembers {
+            room: checked_room(room)?.to_owned(),
+        };
+        match self.request(&frame).await? {
+            Reply::Members(room) => Ok(room),
             other => Err(self.unexpected(&other)),
         }
     }
@@ -300,6 +455,12 @@ impl Session {
             .map_err(|e| self.transport(e))
     }
 
+    /// Where `room` is in [`Session::rooms_joined`], compared as the server compares rooms.
+    fn position_of(&self, room: &str) -> Option<usize> {
+        let key = room_key(room.strip_prefix('#').unwrap_or(room));
+        self.rooms.iter().position(|r| room_key(r) == key)
+    }
+
     fn transport(&self, source: CodecError) -> ClientError {
         ClientError::Transport {
             addr: self.addr.clone(),
@@ -313,6 +474,14 @@ impl Session {
             frame: format!("{what:?}"),
         }
     }
+}
+
+/// `room` without its `#`, or [`ClientError::BadRoom`] for a name the server would refuse.
+pub fn checked_room(room: &str) -> Result<&str, ClientError> {
+    validate::room(room).map_err(|source| ClientError::BadRoom {
+        room: room.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -344,6 +513,8 @@ mod tests {
                     version: PROTOCOL_VERSION,
                     username: "Ann".into(),
                     online: 1,
+                    buffsize: 1024,
+                    rooms_per_user: 50,
                 },
                 ServerFrame::Ping,
                 ServerFrame::System {
@@ -358,6 +529,9 @@ mod tests {
         let run = async {
             let mut session = Client::new("127.0.0.1", port).connect("ann").await?;
             assert_eq!(session.name(), "Ann", "the registered spelling wins");
+            assert_eq!(session.buffsize(), 1024, "the server's limit, from Welcome");
+            assert_eq!(session.rooms_per_user(), Some(50));
+            assert!(session.rooms_joined().is_empty(), "in no room until one is joined");
             session.next_frame().await
         };
         let frame = timeout(Duration::from_secs(10), run)
@@ -396,6 +570,8 @@ mod tests {
                 version: PROTOCOL_VERSION,
                 username: "ann".into(),
                 online: 1,
+                buffsize: 1024,
+                rooms_per_user: 0,
             })
             .await
             .unwrap();
@@ -436,10 +612,12 @@ mod tests {
     fn a_message_over_the_servers_buffsize_is_refused_locally() {
         let client = Client::new("localhost", 1).with_max_body(64);
         let fits = ClientFrame::Msg {
-            text: "x".repeat(60),
+            room: "lobby".into(),
+            text: "x".repeat(54),
         };
         let too_big = ClientFrame::Msg {
-            text: "x".repeat(64),
+            room: "lobby".into(),
+            text: "x".repeat(58),
         };
         assert!(client.check_fits(&fits).is_ok());
         assert!(matches!(

@@ -1,20 +1,37 @@
-//! `chat-client listen`: follow the room, one line per event, for people and for pipes.
+//! `chat-client listen`: follow one or more rooms, one line per event, for people and for
+//! pipes.
+//!
+//! Every `Join` goes out at once and the frames are read in one loop from then on, so
+//! nothing said in the first room while the others are being joined is lost. The server
+//! answers in order, so the n-th answer (`Joined` or `Error`) is the n-th join's: a refused
+//! join ends the command with exit status 1.
 
-use chat_proto::ServerFrame;
+use std::collections::VecDeque;
 
-use crate::cmd::print_line;
+use anyhow::Context as _;
+use chat_proto::{ClientFrame, ServerFrame};
+
+use crate::cmd::{print_line, resolve_rooms};
 use crate::render::{self, Style};
 use crate::settings::Settings;
 use crate::ClientError;
 
-/// Stay connected and print every message and notice, one line each.
+/// Stay in rooms (lobby unless --room) and print every message and notice, one line each.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Lines: `alice: hi`, `[whisper] alice -> bob: psst`, `* bob joined`.\n\
-                        JSON: {\"type\": \"msg\"|\"whisper\"|\"system\", \"from\", \"to\", \"text\", \"time\"},\n\
-                        null where a key does not apply; time is RFC 3339 in UTC with milliseconds."
+    after_help = "Lines: `#rust alice: hi`, `[whisper] alice -> bob: psst`, \
+                        `#rust * bob joined`, `#rust * bob left (timed out)`; first \
+                        `#rust * you joined; here (2): alice, bob` for each room.\n\
+                        JSON: {\"type\", \"room\", \"from\", \"to\", \"user\", \"reason\", \
+                        \"users\", \"text\", \"time\"}, every key on every line, null where \
+                        it does not apply; type is msg, whisper, system, user_joined, \
+                        user_left or joined; room is null for a whisper; time is RFC 3339 in \
+                        UTC with milliseconds."
 )]
 pub struct Listen {
+    /// A room to listen to, with or without '#'; repeat for several [default: lobby]
+    #[arg(long = "room", value_name = "ROOM")]
+    rooms: Vec<String>,
     /// Exit 0 after N chat messages (messages and whispers; notices do not count)
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -24,9 +41,10 @@ pub struct Listen {
 }
 
 impl Listen {
-    /// Connects and prints events until `--count` is reached, stdout closes, or the server
-    /// goes away (exit 1).
+    /// Joins the rooms and prints events until `--count` is reached, stdout closes, or the
+    /// server goes away (exit 1).
     pub async fn run(self, settings: &Settings) -> anyhow::Result<()> {
+        let rooms = resolve_rooms(&self.rooms)?;
         let mut session = settings.client().connect(&settings.name).await?;
         tracing::info!(
             "Connected to {} as {} ({} online)",
@@ -34,6 +52,13 @@ impl Listen {
             session.name(),
             session.online()
         );
+        let mut joining = VecDeque::with_capacity(rooms.len());
+        for room in rooms {
+            session
+                .send(&ClientFrame::Join { room: room.clone() })
+                .await?;
+            joining.push_back(room);
+        }
         let style = Style::plain().with_me(session.name());
         let mut out = std::io::stdout().lock();
         let mut seen = 0;
@@ -44,13 +69,26 @@ impl Listen {
                 .ok_or_else(|| ClientError::Closed {
                     addr: session.addr().to_owned(),
                 })?;
-            if let ServerFrame::Error { detail, .. } = &frame {
-                // A refusal of something we never sent; worth a note, not an exit.
-                tracing::warn!("Server error: {detail}");
-                continue;
-            }
-            if matches!(frame, ServerFrame::Msg { .. } | ServerFrame::Whisper { .. }) {
-                seen += 1;
+            match &frame {
+                ServerFrame::Joined { .. } => {
+                    joining.pop_front();
+                }
+                ServerFrame::Error { kind, detail } => {
+                    if let Some(room) = joining.pop_front() {
+                        let refused = ClientError::Refused {
+                            kind: *kind,
+                            detail: detail.clone(),
+                        };
+                        // Leave cleanly, so the name is free at once; the refusal is the news.
+                        let _ = session.bye().await;
+                        return Err(refused).context(format!("cannot listen to #{room}"));
+                    }
+                    // A refusal of something we never sent; worth a note, not an exit.
+                    tracing::warn!("Server error: {detail}");
+                    continue;
+                }
+                ServerFrame::Msg { .. } | ServerFrame::Whisper { .. } => seen += 1,
+                _ => {}
             }
             let line = if self.json {
                 render::json(&frame)

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod listen;
 pub mod repl;
+pub mod rooms;
 pub mod send;
 pub mod users;
 pub mod whisper;
@@ -16,11 +17,16 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
+use chat_proto::validate::{room_key, DEFAULT_ROOM};
 use chat_proto::ErrorKind;
 
 use crate::cli::{Cli, Command};
 use crate::settings::{Settings, SettingsError};
-use crate::ClientError;
+use crate::{checked_room, ClientError};
+
+/// What to try after a room name the server refuses, or would.
+const ROOM_RULES: &str =
+    "room names are 1-32 letters, digits, '_', '-' or '.' (#rust and rust are one room)";
 
 /// An error in what the user asked for (a bad message line, a bad flag value found late):
 /// exit status 2, like clap's own usage errors.
@@ -52,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Send(send) => send.run(&settings).await,
             Command::Whisper(whisper) => whisper.run(&settings).await,
             Command::Users(users) => users.run(&settings).await,
+            Command::Rooms(rooms) => rooms.run(&settings).await,
             Command::Listen(listen) => listen.run(&settings).await,
             Command::Repl(_) | Command::Bench(_) => {
                 unreachable!("handled above, before the runtime starts")
@@ -128,6 +135,7 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             "split it into shorter messages (the limit is [server] buffsize in config.ini)"
         }
         ClientError::BadName { .. } => "pass another with --name NAME or CHAT_NAME",
+        ClientError::BadRoom { .. } => ROOM_RULES,
         ClientError::Refused { kind, .. } => match kind {
             ErrorKind::NameTaken | ErrorKind::InvalidName => {
                 "pick another name with --name NAME or CHAT_NAME"
@@ -139,12 +147,40 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
                 "try again later"
             }
             ErrorKind::AuthFailed => "check the server password",
+            ErrorKind::InvalidRoom => ROOM_RULES,
+            ErrorKind::NotInRoom => "join the room first (--room ROOM; /join ROOM in the repl)",
+            ErrorKind::TooManyRooms => {
+                "leave a room first, or join fewer at once (the server's [limits] rooms_per_user)"
+            }
+            ErrorKind::RoomsFull => {
+                "the server holds all the rooms it may ([limits] max_rooms); join one that \
+                 exists (`chat-client rooms` lists them)"
+            }
+            ErrorKind::NoSuchRoom => {
+                "a room exists while someone is in it; `chat-client rooms` lists them"
+            }
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {
             "is that address a chat-server, and does it want --tls? (check --host/--port)"
         }
     })
+}
+
+/// The rooms of a `--room` flag (repeatable), checked before connecting: without `#`, each
+/// once (compared as the server compares them), in the order given; `lobby` when none.
+pub fn resolve_rooms(given: &[String]) -> Result<Vec<String>, ClientError> {
+    if given.is_empty() {
+        return Ok(vec![DEFAULT_ROOM.to_owned()]);
+    }
+    let mut rooms: Vec<String> = Vec::with_capacity(given.len());
+    for room in given {
+        let room = checked_room(room)?;
+        if !rooms.iter().any(|r| room_key(r) == room_key(room)) {
+            rooms.push(room.to_owned());
+        }
+    }
+    Ok(rooms)
 }
 
 /// `err` and its causes on one line, the way `{:#}` prints an `anyhow::Error`.
@@ -188,5 +224,21 @@ mod tests {
         assert_eq!(exit_code(&err), ExitCode::FAILURE);
         let usage = anyhow::Error::from(SettingsError::NoName);
         assert_eq!(exit_code(&usage), ExitCode::from(2));
+    }
+
+    #[test]
+    fn room_flags_are_checked_deduplicated_and_default_to_lobby() {
+        assert_eq!(resolve_rooms(&[]).unwrap(), ["lobby"]);
+        let given = ["#Rust", "ops", "rust"].map(String::from);
+        assert_eq!(resolve_rooms(&given).unwrap(), ["Rust", "ops"]);
+        let bad = anyhow::Error::from(resolve_rooms(&["b@d".to_owned()]).unwrap_err());
+        assert_eq!(
+            error_line(&bad),
+            format!(
+                "cannot use room \"b@d\": a room name may only use letters, digits, '_', '-' \
+                 and '.', not '@' — {ROOM_RULES}"
+            )
+        );
+        assert_eq!(exit_code(&bad), ExitCode::FAILURE);
     }
 }

@@ -1,4 +1,5 @@
-//! The benchmark's connections: joining, receivers that count, publishers that send.
+//! The benchmark's connections: registering and joining `lobby`, receivers that count,
+//! publishers that send.
 //!
 //! Connections speak the protocol directly (`chat_proto` frames over a bare socket) rather
 //! than through [`crate::Session`]: a receiver cuts frames with the protocol's
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use chat_proto::codec::{decode_body, encode, FrameCodec, CLIENT_MAX_FRAME};
+use chat_proto::validate::DEFAULT_ROOM;
 use chat_proto::{ClientFrame, CodecError, ServerFrame, PROTOCOL_VERSION};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -134,7 +136,7 @@ impl Run {
     }
 }
 
-/// A registered connection: the socket and whatever arrived behind `Welcome`.
+/// A registered connection in `lobby`: the socket and whatever arrived behind `Joined`.
 #[derive(Debug)]
 pub struct Joined {
     /// The socket, after the handshake.
@@ -145,7 +147,7 @@ pub struct Joined {
     chunk: usize,
 }
 
-/// Connects to `addr` and registers as `name`, within `wait`.
+/// Connects to `addr`, registers as `name` and joins `lobby`, within `wait`.
 ///
 /// `chunk` is how much room the read buffer makes for each read: small for idle clients,
 /// which should cost the benchmark little; large (tens of kB) for receivers under load, so
@@ -179,20 +181,41 @@ pub async fn join(
             .write_all(hello.as_bytes())
             .await
             .map_err(|e| transport(e.into()))?;
+        let join = encode(&ClientFrame::Join {
+            room: DEFAULT_ROOM.to_owned(),
+        })
+        .map_err(transport)?;
         let mut buf = BytesMut::with_capacity(chunk);
         let mut codec = FrameCodec::new(CLIENT_MAX_FRAME);
+        let mut welcomed = false;
         loop {
-            if let Some(body) = codec.decode(&mut buf).map_err(transport)? {
-                return match decode_body::<ServerFrame>(&body).map_err(transport)? {
-                    ServerFrame::Welcome { .. } => Ok(Joined { stream, buf, chunk }),
-                    ServerFrame::Error { kind, detail } => {
-                        Err(ClientError::Refused { kind, detail })
+            while let Some(body) = codec.decode(&mut buf).map_err(transport)? {
+                match decode_body::<ServerFrame>(&body).map_err(transport)? {
+                    ServerFrame::Welcome { .. } if !welcomed => {
+                        welcomed = true;
+                        stream
+                            .write_all(join.as_bytes())
+                            .await
+                            .map_err(|e| transport(e.into()))?;
                     }
-                    other => Err(ClientError::Unexpected {
-                        addr: addr_text.clone(),
-                        frame: format!("{other:?}"),
-                    }),
-                };
+                    ServerFrame::Joined { .. } if welcomed => {
+                        return Ok(Joined { stream, buf, chunk })
+                    }
+                    ServerFrame::Error { kind, detail } => {
+                        return Err(ClientError::Refused { kind, detail })
+                    }
+                    ServerFrame::Ping => answer_pings(&mut stream, 1)
+                        .await
+                        .map_err(|e| transport(e.into()))?,
+                    // Others coming and going in lobby while we join.
+                    ServerFrame::UserJoined { .. } | ServerFrame::UserLeft { .. } if welcomed => {}
+                    other => {
+                        return Err(ClientError::Unexpected {
+                            addr: addr_text.clone(),
+                            frame: format!("{other:?}"),
+                        })
+                    }
+                }
             }
             if stream
                 .read_buf(&mut buf)
@@ -397,7 +420,7 @@ pub async fn receive(
 }
 
 /// Writes `n` `Pong` frames.
-async fn answer_pings(write: &mut OwnedWriteHalf, n: usize) -> std::io::Result<()> {
+async fn answer_pings(write: &mut (impl AsyncWriteExt + Unpin), n: usize) -> std::io::Result<()> {
     let pong = encode(&ClientFrame::Pong).expect("a Pong is far below any frame limit");
     for _ in 0..n {
         write.write_all(pong.as_bytes()).await?;

@@ -19,6 +19,7 @@
 //! benchmark, not the server.
 
 use chat_proto::codec::bincode_options;
+use chat_proto::validate::DEFAULT_ROOM;
 use chat_proto::ClientFrame;
 
 /// Bytes in the fixed part of a message text; the smallest `--size`.
@@ -42,8 +43,8 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The `ClientFrame::Msg` carrying this stamp, padded to `size` bytes of text
-    /// (at least [`HEADER_LEN`]).
+    /// The `ClientFrame::Msg` to `lobby` carrying this stamp, padded to `size` bytes of
+    /// text (at least [`HEADER_LEN`]).
     pub fn frame(&self, size: usize) -> ClientFrame {
         let mut text = format!(
             "{}{:04x}{:012x}{:016x}",
@@ -51,7 +52,10 @@ impl Stamp {
         );
         let len = size.max(HEADER_LEN);
         text.extend(std::iter::repeat_n('.', len - text.len()));
-        ClientFrame::Msg { text }
+        ClientFrame::Msg {
+            room: DEFAULT_ROOM.to_owned(),
+            text,
+        }
     }
 
     /// The stamp in a message text; `None` for a message that is not a benchmark's.
@@ -101,22 +105,24 @@ fn hex8(ascii: u64) -> Option<u32> {
 
 /// The text of a `ServerFrame::Msg` body, borrowed from the body; `None` for any other frame.
 ///
-/// Reads the fields in the frame's own layout (`from`, `text`, `at`) with the protocol's
-/// bincode options, so it cannot drift from what `chat_proto::codec::encode` writes
-/// without the round-trip test below failing.
+/// Reads the fields in the frame's own layout (`room`, `from`, `text`, `at`) with the
+/// protocol's bincode options, so it cannot drift from what `chat_proto::codec::encode`
+/// writes without the round-trip test below failing.
 pub fn msg_text(body: &[u8]) -> Option<&[u8]> {
     let (&tag, fields) = body.split_first()?;
     if tag != MSG_TAG {
         return None;
     }
-    // Names and benchmark texts are short: a length under 251 is one varint byte.
-    if let [from_len @ 0..=250, rest @ ..] = fields {
-        if let [text_len @ 0..=250, rest @ ..] = rest.get(usize::from(*from_len)..)? {
-            return rest.get(..usize::from(*text_len));
+    // Rooms, names and benchmark texts are short: a length under 251 is one varint byte.
+    if let [room_len @ 0..=250, rest @ ..] = fields {
+        if let [from_len @ 0..=250, rest @ ..] = rest.get(usize::from(*room_len)..)? {
+            if let [text_len @ 0..=250, rest @ ..] = rest.get(usize::from(*from_len)..)? {
+                return rest.get(..usize::from(*text_len));
+            }
         }
     }
     use bincode::Options;
-    let (_from, text, _at): (&[u8], &[u8], i64) =
+    let (_room, _from, text, _at): (&[u8], &[u8], &[u8], i64) =
         bincode_options(fields.len()).deserialize(fields).ok()?;
     Some(text)
 }
@@ -136,12 +142,14 @@ mod tests {
             seq: 0x2a,
             sent_ns: 0x1234_5678_9abc,
         };
-        let ClientFrame::Msg { text } = stamp.frame(64) else {
+        let ClientFrame::Msg { room, text } = stamp.frame(64) else {
             panic!("a message frame")
         };
+        assert_eq!(room, "lobby");
         assert_eq!(text.len(), 64);
         chat_proto::validate::message(&text).unwrap();
         let broadcast = encode(&ServerFrame::Msg {
+            room,
             from: "bench-p3".into(),
             text: text.clone(),
             at: 1_779_000_000_000,
@@ -158,6 +166,7 @@ mod tests {
         for len in [40, 250, 251, 300, 1000] {
             let text = "y".repeat(len);
             let frame = encode(&ServerFrame::Msg {
+                room: "r".repeat(32),
                 from: "z".repeat(32),
                 text: text.clone(),
                 at: -5,
@@ -189,13 +198,24 @@ mod tests {
     fn other_frames_and_texts_are_not_stamps() {
         let frames = [
             ServerFrame::Welcome {
-                version: 1,
+                version: 2,
                 username: "x".into(),
                 online: 1,
+                buffsize: 1024,
+                rooms_per_user: 50,
             },
             ServerFrame::System {
                 text: "d0003 joined".into(),
                 at: 1,
+            },
+            ServerFrame::UserJoined {
+                room: "lobby".into(),
+                user: "d0003".into(),
+                at: 1,
+            },
+            ServerFrame::Joined {
+                room: "lobby".into(),
+                members: vec!["d0003".into()],
             },
             ServerFrame::Pong,
             ServerFrame::Ping,
