@@ -531,7 +531,10 @@ mod tests {
             assert_eq!(session.name(), "Ann", "the registered spelling wins");
             assert_eq!(session.buffsize(), 1024, "the server's limit, from Welcome");
             assert_eq!(session.rooms_per_user(), Some(50));
-            assert!(session.rooms_joined().is_empty(), "in no room until one is joined");
+            assert!(
+                session.rooms_joined().is_empty(),
+                "in no room until one is joined"
+            );
             session.next_frame().await
         };
         let frame = timeout(Duration::from_secs(10), run)

@@ -149,13 +149,8 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             ErrorKind::AuthFailed => "check the server password",
             ErrorKind::InvalidRoom => ROOM_RULES,
             ErrorKind::NotInRoom => "join the room first (--room ROOM; /join ROOM in the repl)",
-            ErrorKind::TooManyRooms => {
-                "leave a room first, or join fewer at once (the server's [limits] rooms_per_user)"
-            }
-            ErrorKind::RoomsFull => {
-                "the server holds all the rooms it may ([limits] max_rooms); join one that \
-                 exists (`chat-client rooms` lists them)"
-            }
+            ErrorKind::TooManyRooms => "join fewer rooms (the server's [limits] rooms_per_user)",
+            ErrorKind::RoomsFull => "`chat-client rooms` lists the rooms there are",
             ErrorKind::NoSuchRoom => {
                 "a room exists while someone is in it; `chat-client rooms` lists them"
             }

@@ -4,8 +4,8 @@
 //!
 //! The server answers each frame in the order sent, so the task keeps what it sent in a
 //! queue ([`Pending`]) and matches each answer ([`Session::reply_of`]) to the oldest: a
-//! refusal is then shown with what it refused (`! not sent to #rust: ... — /join rust
-//! first`), an answer to `/join` makes the room current, and the editor, waiting to draw
+//! refusal is then shown with what it refused (`! not sent: you are not in #rust — /join
+//! rust first`), an answer to `/join` makes the room current, and the editor, waiting to draw
 //! the next prompt, learns that the room has changed.
 
 use std::collections::VecDeque;
@@ -345,11 +345,10 @@ impl Screen {
 fn refusal(sent: &ClientFrame, kind: ErrorKind, detail: &str) -> String {
     let detail = crate::render::clean(detail);
     let what = match sent {
-        ClientFrame::Msg { room, .. } => format!("not sent to #{room}"),
-        ClientFrame::Whisper { to, .. } => format!("not sent to {to}"),
+        ClientFrame::Msg { .. } | ClientFrame::Whisper { .. } => "not sent".to_owned(),
         ClientFrame::Join { room } => format!("cannot join #{room}"),
-        ClientFrame::Part { room } => format!("cannot leave #{room}"),
-        ClientFrame::ListMembers { room } => format!("no members of #{room}"),
+        ClientFrame::Part { .. } => "cannot leave".to_owned(),
+        ClientFrame::ListMembers { .. } => "no member list".to_owned(),
         _ => "refused".to_owned(),
     };
     let room = match sent {
@@ -359,13 +358,11 @@ fn refusal(sent: &ClientFrame, kind: ErrorKind, detail: &str) -> String {
         | ClientFrame::ListMembers { room } => room.as_str(),
         _ => "ROOM",
     };
+    // The server's words say what the limit is; these say what to type next.
     let hint = match kind {
         ErrorKind::NotInRoom => Some(format!("/join {room} first")),
-        ErrorKind::NoSuchRoom => Some("nobody is in it; /rooms lists the rooms".to_owned()),
-        ErrorKind::TooManyRooms => Some("/part a room first".to_owned()),
-        ErrorKind::RoomsFull => {
-            Some("the server has all the rooms it may; /rooms lists them".to_owned())
-        }
+        ErrorKind::NoSuchRoom | ErrorKind::RoomsFull => Some("/rooms lists the rooms".to_owned()),
+        ErrorKind::TooManyRooms => Some("/part ROOM leaves one".to_owned()),
         ErrorKind::InvalidRoom => {
             Some("room names are 1-32 letters, digits, '_', '-' or '.'".to_owned())
         }
@@ -402,13 +399,13 @@ mod tests {
             text: "hi".into(),
         };
         assert_eq!(
-            refusal(&msg, ErrorKind::NotInRoom, "you are not in rust"),
-            "not sent to #rust: you are not in rust — /join rust first"
+            refusal(&msg, ErrorKind::NotInRoom, "you are not in #rust"),
+            "not sent: you are not in #rust — /join rust first"
         );
         let join = ClientFrame::Join { room: "ops".into() };
         assert_eq!(
             refusal(&join, ErrorKind::TooManyRooms, "at most 2 rooms"),
-            "cannot join #ops: at most 2 rooms — /part a room first"
+            "cannot join #ops: at most 2 rooms — /part ROOM leaves one"
         );
     }
 }
