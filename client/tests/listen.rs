@@ -1,84 +1,206 @@
-//! `chat-client listen`: what a person or a script following the room sees.
+//! `chat-client listen`: what a person or a script following rooms sees.
 
 mod common;
 
 use common::{chat_lines, listener, Server};
+use serde_json::Value;
 
 #[test]
-fn listen_count_2_sees_two_sends_from_another_process_and_exits_0() {
-    let mut server = Server::start();
-    let bob = listener(&mut server, "bob", &["--count", "2"]);
+fn listen_count_2_sees_two_sends_and_their_comings_and_goings_then_exits_0() {
+    let server = Server::start();
+    let bob = listener(&server, "bob", &["--count", "2"]);
     server.chat("alice", &["send", "first"]).expect_code(0);
     server
         .chat("alice", &["send", "second", "message"])
         .expect_code(0);
     let out = bob.finish().expect_code(0);
+    // `send` joins lobby, speaks, and says Bye: the room hears each step, with the reason.
     assert_eq!(
-        chat_lines(&out.stdout),
-        ["alice: first", "alice: second message"]
+        out.stdout,
+        "#lobby * alice joined\n\
+         #lobby alice: first\n\
+         #lobby * alice left (quit)\n\
+         #lobby * alice joined\n\
+         #lobby alice: second message\n"
     );
-    assert!(out.stdout.starts_with("* alice joined\n"), "{out:#?}");
 }
 
 #[test]
-fn listen_prints_whispers_and_notices_in_the_documented_shapes() {
-    let mut server = Server::start();
-    let bob = listener(&mut server, "bob", &["--count", "1"]);
+fn listen_room_alpha_hears_alpha_and_not_lobby() {
+    let server = Server::start();
+    let bob = listener(&server, "bob", &["--room", "alpha", "--count", "1"]);
+    let carol = listener(&server, "carol", &["--count", "1"]);
+    // Lobby first: if bob heard lobby, this would be his one message.
+    server.chat("alice", &["send", "to lobby"]).expect_code(0);
+    server
+        .chat("alice", &["send", "--room", "#alpha", "to alpha"])
+        .expect_code(0);
+    let bob = bob.finish().expect_code(0);
+    assert_eq!(
+        bob.stdout,
+        "#alpha * alice joined\n#alpha alice: to alpha\n"
+    );
+    let carol = carol.finish().expect_code(0);
+    assert_eq!(
+        carol.stdout,
+        "#lobby * alice joined\n#lobby alice: to lobby\n"
+    );
+}
+
+#[test]
+fn listen_to_several_rooms_tags_each_line_with_the_room_as_its_first_member_typed_it() {
+    let server = Server::start();
+    let bob = listener(
+        &server,
+        "bob",
+        &["--room", "alpha", "--room", "#Beta", "--count", "2"],
+    );
+    server
+        .chat("alice", &["send", "--room", "BETA", "b"])
+        .expect_code(0);
+    server
+        .chat("alice", &["send", "--room", "alpha", "a"])
+        .expect_code(0);
+    let out = bob.finish().expect_code(0);
+    assert_eq!(
+        chat_lines(&out.stdout),
+        ["#Beta alice: b", "#alpha alice: a"]
+    );
+}
+
+#[test]
+fn listen_prints_whispers_without_a_room() {
+    let server = Server::start();
+    let bob = listener(&server, "bob", &["--count", "1"]);
     server
         .chat("alice", &["whisper", "bob", "psst"])
         .expect_code(0);
     let out = bob.finish().expect_code(0);
-    assert_eq!(out.stdout, "* alice joined\n[whisper] alice -> bob: psst\n");
+    // A whisper joins no room, so lobby hears no one come or go.
+    assert_eq!(out.stdout, "[whisper] alice -> bob: psst\n");
+}
+
+/// The keys of every `--json` line, in order.
+const KEYS: [&str; 9] = [
+    "type", "room", "from", "to", "user", "reason", "users", "text", "time",
+];
+
+fn parse_json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
 }
 
 #[test]
 fn listen_json_prints_one_object_per_line_with_every_key() {
-    let mut server = Server::start();
-    let bob = listener(&mut server, "bob", &["--count", "2", "--json"]);
+    let server = Server::start();
+    let mut bob = common::Spawned::new(
+        server
+            .client("bob")
+            .args(["listen", "--json", "--count", "2"]),
+    );
+    let first = bob
+        .stdout
+        .wait_for("bob's own join", |l| l.contains(r#""type":"joined""#));
     server.chat("alice", &["send", "say \"hi\""]).expect_code(0);
     server
         .chat("alice", &["whisper", "bob", "psst"])
         .expect_code(0);
     let out = bob.finish().expect_code(0);
-    let events: Vec<serde_json::Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+    let lines: Vec<&str> = std::iter::once(first.as_str())
+        .chain(out.stdout.lines())
         .collect();
-    let chat: Vec<_> = events.iter().filter(|e| e["type"] != "system").collect();
-    assert_eq!(chat.len(), 2, "{events:#?}");
+    let events = parse_json_lines(&lines.join("\n"));
+    let mut sorted_keys = KEYS.to_vec();
+    sorted_keys.sort_unstable();
+    for (line, event) in lines.iter().zip(&events) {
+        let mut keys: Vec<&str> = event
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, sorted_keys, "{line}");
+        // In this order on the line, so people can read them too.
+        let at = |key: &str| line.find(&format!("\"{key}\":")).expect("the key is there");
+        assert!(KEYS.windows(2).all(|w| at(w[0]) < at(w[1])), "{line}");
+    }
+    let null = Value::Null;
+    let [joined, alice_joined, msg, alice_left, whisper] = &events[..] else {
+        panic!("five events: {events:#?}");
+    };
     assert_eq!(
         (
-            &chat[0]["type"],
-            &chat[0]["from"],
-            &chat[0]["to"],
-            &chat[0]["text"]
+            &joined["type"],
+            &joined["room"],
+            &joined["users"],
+            &joined["time"]
+        ),
+        (
+            &"joined".into(),
+            &"lobby".into(),
+            &serde_json::json!(["bob"]),
+            &null
+        )
+    );
+    assert_eq!(
+        (
+            &alice_joined["type"],
+            &alice_joined["room"],
+            &alice_joined["user"],
+            &alice_joined["reason"]
+        ),
+        (
+            &"user_joined".into(),
+            &"lobby".into(),
+            &"alice".into(),
+            &null
+        )
+    );
+    assert_eq!(
+        (
+            &msg["type"],
+            &msg["room"],
+            &msg["from"],
+            &msg["to"],
+            &msg["text"]
         ),
         (
             &"msg".into(),
+            &"lobby".into(),
             &"alice".into(),
-            &serde_json::Value::Null,
+            &null,
             &"say \"hi\"".into()
         )
     );
     assert_eq!(
         (
-            &chat[1]["type"],
-            &chat[1]["from"],
-            &chat[1]["to"],
-            &chat[1]["text"]
+            &alice_left["type"],
+            &alice_left["user"],
+            &alice_left["reason"],
+            &alice_left["text"]
+        ),
+        (&"user_left".into(), &"alice".into(), &"quit".into(), &null)
+    );
+    assert_eq!(
+        (
+            &whisper["type"],
+            &whisper["room"],
+            &whisper["from"],
+            &whisper["to"],
+            &whisper["text"]
         ),
         (
             &"whisper".into(),
+            &null,
             &"alice".into(),
             &"bob".into(),
             &"psst".into()
         )
     );
-    assert_eq!(events[0]["type"], "system");
-    assert_eq!(events[0]["text"], "alice joined");
-    assert_eq!(events[0]["from"], serde_json::Value::Null);
-    for event in &events {
+    for event in &events[1..] {
         let time = event["time"].as_str().expect("time is a string");
         chrono::DateTime::parse_from_rfc3339(time)
             .unwrap_or_else(|e| panic!("time {time:?} is not RFC 3339: {e}"));
@@ -88,7 +210,7 @@ fn listen_json_prints_one_object_per_line_with_every_key() {
 #[test]
 fn listen_exits_1_with_a_clear_message_when_the_server_goes_away() {
     let mut server = Server::start();
-    let bob = listener(&mut server, "bob", &[]);
+    let bob = listener(&server, "bob", &[]);
     server.stop();
     let out = bob.finish().expect_code(1).expect_one_error_line();
     assert!(

@@ -9,12 +9,8 @@ const CONFIG: &str = "[server]\nhost = 127.0.0.1\nport = 0\nbuffsize = 1024\npas
 
 #[test]
 fn the_right_password_by_flag_or_environment_gets_in() {
-    let mut server = Server::start_with(CONFIG, 0);
-    let bob = listener(
-        &mut server,
-        "bob",
-        &["--count", "2", "--password", "s3cret"],
-    );
+    let server = Server::start_with(CONFIG, 0);
+    let bob = listener(&server, "bob", &["--count", "2", "--password", "s3cret"]);
     server
         .chat("alice", &["--password", "s3cret", "send", "by flag"])
         .expect_code(0);
@@ -30,7 +26,7 @@ fn the_right_password_by_flag_or_environment_gets_in() {
     let seen = bob.finish().expect_code(0);
     assert_eq!(
         common::chat_lines(&seen.stdout),
-        ["alice: by flag", "carol: by environment"]
+        ["#lobby alice: by flag", "#lobby carol: by environment"]
     );
 }
 

@@ -3,12 +3,13 @@
 mod common;
 
 use common::{listener, Server, WAIT};
-use expectrl::{ControlCode, Expect};
+use expectrl::{ControlCode, Expect, Regex};
 
-/// Starts `chat-client repl` as `name` in a pseudo-terminal and waits for its first notice.
-fn repl(server: &Server, name: &str) -> expectrl::session::OsSession {
+/// Starts `chat-client repl` as `name` (plus `extra` flags) in a pseudo-terminal and waits
+/// for its first notice.
+fn repl(server: &Server, name: &str, extra: &[&str]) -> expectrl::session::OsSession {
     let mut cmd = server.client(name);
-    cmd.arg("repl").env("TERM", "xterm-256color");
+    cmd.arg("repl").args(extra).env("TERM", "xterm-256color");
     let mut session = expectrl::Session::spawn(cmd).expect("repl starts in a pty");
     session.set_expect_timeout(Some(WAIT));
     session
@@ -20,14 +21,19 @@ fn repl(server: &Server, name: &str) -> expectrl::session::OsSession {
 #[test]
 fn repl_sends_lists_whispers_and_keeps_a_half_typed_line_intact() {
     let mut server = Server::start();
-    let mut bob = listener(&mut server, "bob", &[]);
-    let mut alice = repl(&server, "alice");
+    let mut bob = listener(&server, "bob", &[]);
+    let mut alice = repl(&server, "alice", &[]);
     alice.expect("* online (2): alice, bob").unwrap();
+    alice
+        .expect("#lobby * you joined; here (2): alice, bob")
+        .unwrap();
+    alice.expect("#lobby> ").unwrap();
 
     alice.send("hello everyone\r").unwrap();
-    alice.expect("alice: hello everyone").unwrap();
+    // The current room's lines go untagged.
+    alice.expect(Regex("[^ ]alice: hello everyone")).unwrap();
     bob.stdout
-        .wait_for("alice's message", |l| l == "alice: hello everyone");
+        .wait_for("alice's message", |l| l == "#lobby alice: hello everyone");
 
     alice.send("/list_users\r").unwrap();
     alice.expect("* online (2): alice, bob").unwrap();
@@ -45,12 +51,12 @@ fn repl_sends_lists_whispers_and_keeps_a_half_typed_line_intact() {
         .expect_code(0);
     alice.expect("carol: incoming while typing").unwrap();
     // The prompt is redrawn below the new line with the half-typed text intact ...
-    alice.expect("> half typed").unwrap();
+    alice.expect("#lobby> half typed").unwrap();
     // ... and Enter sends it whole.
     alice.send(" and finished\r").unwrap();
     alice.expect("alice: half typed and finished").unwrap();
     bob.stdout.wait_for("the finished line", |l| {
-        l == "alice: half typed and finished"
+        l == "#lobby alice: half typed and finished"
     });
 
     // Ctrl-D leaves cleanly: Bye, exit 0, the others see the leave.
@@ -61,7 +67,7 @@ fn repl_sends_lists_whispers_and_keeps_a_half_typed_line_intact() {
         expectrl::process::unix::WaitStatus::Exited(alice.get_process().pid(), 0)
     );
     bob.stdout
-        .wait_for("alice leaving", |l| l == "* alice left");
+        .wait_for("alice leaving", |l| l == "#lobby * alice left (quit)");
     // The server logs the leave with its reason; its stderr is read by another thread, so
     // wait for the line rather than look at what has been read so far.
     server
@@ -77,11 +83,93 @@ fn repl_sends_lists_whispers_and_keeps_a_half_typed_line_intact() {
 }
 
 #[test]
+fn repl_joins_switches_and_parts_rooms_and_tags_the_other_rooms_lines() {
+    let server = Server::start();
+    let mut bob = listener(&server, "bob", &["--room", "rust"]);
+    let mut alice = repl(&server, "alice", &[]);
+    alice.expect("#lobby> ").unwrap();
+
+    // Tab knows the rooms once listed.
+    alice.send("/rooms\r").unwrap();
+    alice.expect("* rooms (2): #lobby (1), #rust (1)").unwrap();
+    alice.send("/join ru\t").unwrap();
+    alice.expect("/join rust ").unwrap();
+    alice.send("\r").unwrap();
+    alice
+        .expect("#rust * you joined; here (2): alice, bob")
+        .unwrap();
+    // The room joined is current: the prompt says so and plain lines go there.
+    alice.expect("#rust> ").unwrap();
+    bob.stdout
+        .wait_for("alice joining", |l| l == "#rust * alice joined");
+    alice.send("hi rust\r").unwrap();
+    alice.expect(Regex("[^ ]alice: hi rust")).unwrap();
+    bob.stdout
+        .wait_for("alice's message", |l| l == "#rust alice: hi rust");
+
+    // A line in another joined room carries its tag.
+    server
+        .chat("carol", &["send", "in the lobby"])
+        .expect_code(0);
+    alice.expect("#lobby carol: in the lobby").unwrap();
+
+    alice.send("/members\r").unwrap();
+    alice.expect("#rust * members (2): alice, bob").unwrap();
+
+    // Switching: only to a joined room.
+    alice.send("/switch nowhere\r").unwrap();
+    alice
+        .expect("! not in #nowhere; /join nowhere first, or switch to one of #lobby, #rust")
+        .unwrap();
+    alice.expect("#rust> ").unwrap();
+    alice.send("/switch l\t").unwrap();
+    alice.expect("/switch lobby ").unwrap();
+    alice.send("\r").unwrap();
+    alice.expect("#lobby> ").unwrap();
+    // Now rust's lines are the tagged ones.
+    server
+        .chat("bob2", &["send", "--room", "rust", "rust again"])
+        .expect_code(0);
+    alice.expect("#rust bob2: rust again").unwrap();
+
+    // Parting the current room makes the other joined room current.
+    alice.send("/part\r").unwrap();
+    alice.expect("#lobby * you left").unwrap();
+    alice.expect("#rust> ").unwrap();
+    alice.send("still here\r").unwrap();
+    bob.stdout
+        .wait_for("alice in rust after parting lobby", |l| {
+            l == "#rust alice: still here"
+        });
+
+    // A refusal says what it refused and what to do.
+    alice.send("/members nowhere\r").unwrap();
+    alice
+        .expect("! no member list: there is no room #nowhere — /rooms lists the rooms")
+        .unwrap();
+
+    alice.send("/help\r").unwrap();
+    for usage in [
+        "/join <room>",
+        "/part [room]",
+        "/switch <room>",
+        "/rooms",
+        "/members [room]",
+    ] {
+        alice.expect(usage).unwrap();
+    }
+    alice.send("/quit\r").unwrap();
+    bob.stdout
+        .wait_for("alice leaving", |l| l == "#rust * alice left (quit)");
+}
+
+#[test]
 fn repl_tab_completes_commands_and_online_names() {
-    let mut server = Server::start();
-    let mut bob = listener(&mut server, "bob", &[]);
-    let mut alice = repl(&server, "alice");
+    let server = Server::start();
+    let mut bob = listener(&server, "bob", &[]);
+    let mut alice = repl(&server, "alice", &[]);
     alice.expect("* online (2): alice, bob").unwrap();
+    alice.expect("#lobby> ").unwrap();
     alice.send("/wh\t").unwrap();
     alice.expect("/whisper ").unwrap();
     alice.send("b\t").unwrap();
@@ -94,27 +182,33 @@ fn repl_tab_completes_commands_and_online_names() {
     alice.expect("/whisper <user> <message>").unwrap();
     alice.send("/quit\r").unwrap();
     bob.stdout
-        .wait_for("alice leaving", |l| l == "* alice left");
+        .wait_for("alice leaving", |l| l == "#lobby * alice left (quit)");
 }
 
 #[test]
-fn repl_reconnects_after_the_server_restarts_and_keeps_what_was_typed() {
+fn repl_reconnects_after_the_server_restarts_rejoins_its_rooms_and_keeps_what_was_typed() {
     let server = Server::start();
-    let mut alice = repl(&server, "alice");
+    let mut alice = repl(&server, "alice", &["--room", "ops", "--room", "lobby"]);
     alice.expect("* online (1): alice").unwrap();
+    alice.expect("#ops> ").unwrap();
     alice.send("typed before").unwrap();
     alice.expect("typed before").unwrap();
 
-    let mut server = server.restart();
+    let server = server.restart();
     alice.expect("lost the connection to").unwrap();
     alice.expect("reconnected to").unwrap();
-    alice.expect("> typed before").unwrap();
-    server.wait_joined("alice");
+    alice.expect("#ops * you joined; here (1): alice").unwrap();
+    alice
+        .expect("#lobby * you joined; here (1): alice")
+        .unwrap();
+    // Still in ops, with the half-typed line.
+    alice.expect("#ops> typed before").unwrap();
 
-    let mut bob = listener(&mut server, "bob", &[]);
+    let bob = listener(&server, "bob", &["--room", "ops", "--count", "1"]);
     alice.send(" and after\r").unwrap();
-    bob.stdout
-        .wait_for("the line typed across the restart", |l| {
-            l == "alice: typed before and after"
-        });
+    let seen = bob.finish().expect_code(0);
+    assert_eq!(
+        common::chat_lines(&seen.stdout),
+        ["#ops alice: typed before and after"]
+    );
 }

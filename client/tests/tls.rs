@@ -60,15 +60,15 @@ fn arg(path: &Path) -> &str {
 #[test]
 fn send_with_the_servers_ca_reaches_a_tls_listener() {
     let pki = Pki::new();
-    let mut server = pki.server("");
+    let server = pki.server("");
     let ca = pki.path("ca.pem");
-    let bob = listener(&mut server, "bob", &["--count", "1", "--ca", arg(&ca)]);
+    let bob = listener(&server, "bob", &["--count", "1", "--ca", arg(&ca)]);
     let out = server
         .chat("alice", &["--tls", "--ca", arg(&ca), "send", "hi"])
         .expect_code(0);
     assert_eq!(out.stderr, "", "{out:#?}");
     let seen = bob.finish().expect_code(0);
-    assert_eq!(chat_lines(&seen.stdout), ["alice: hi"]);
+    assert_eq!(chat_lines(&seen.stdout), ["#lobby alice: hi"]);
 }
 
 #[test]
@@ -110,11 +110,11 @@ fn tls_without_the_right_ca_fails_with_exit_1_and_says_what_to_do() {
 #[test]
 fn the_config_files_client_section_turns_tls_on() {
     let pki = Pki::new();
-    let mut server = pki.server("[client]\nca = trusted/ca.pem\n");
+    let server = pki.server("[client]\nca = trusted/ca.pem\n");
     std::fs::create_dir(server.dir().join("trusted")).unwrap();
     std::fs::copy(pki.path("ca.pem"), server.dir().join("trusted/ca.pem")).unwrap();
-    let bob = listener(&mut server, "bob", &["--count", "1"]);
+    let bob = listener(&server, "bob", &["--count", "1"]);
     server.chat("alice", &["send", "hi"]).expect_code(0);
     let seen = bob.finish().expect_code(0);
-    assert_eq!(chat_lines(&seen.stdout), ["alice: hi"]);
+    assert_eq!(chat_lines(&seen.stdout), ["#lobby alice: hi"]);
 }

@@ -6,30 +6,34 @@ use common::{listener, Server};
 
 #[test]
 fn whisper_reaches_its_target_only() {
-    let mut server = Server::start();
-    let bob = listener(&mut server, "bob", &["--count", "1"]);
-    let mut carol = listener(&mut server, "carol", &[]);
+    let server = Server::start();
+    let bob = listener(&server, "bob", &["--count", "1"]);
+    let mut carol = listener(&server, "carol", &[]);
     server
         .chat("alice", &["whisper", "BOB", "psst"])
         .expect_code(0);
     let seen = bob.finish().expect_code(0);
-    assert!(
-        seen.stdout.ends_with("[whisper] alice -> bob: psst\n"),
+    // bob hears carol join lobby, then the whisper.
+    assert_eq!(
+        seen.stdout,
+        "#lobby * carol joined\n[whisper] alice -> bob: psst\n",
         "{seen:#?}"
     );
-    // carol sees alice come and go (and bob leave), and not the whisper.
-    carol
-        .stdout
-        .wait_for("alice joined", |l| l == "* alice joined");
-    let mut between = Vec::new();
+    // Then a message to lobby: everything carol saw before it are notices, no whisper.
+    server.chat("alice", &["send", "after"]).expect_code(0);
+    let mut before = Vec::new();
     loop {
         let line = carol.stdout.next().expect("carol is still listening");
-        if line == "* alice left" {
+        if line == "#lobby alice: after" {
             break;
         }
-        between.push(line);
+        before.push(line);
     }
-    assert!(between.iter().all(|l| l == "* bob left"), "{between:?}");
+    assert!(before.iter().all(|l| common::is_notice(l)), "{before:?}");
+    assert!(
+        before.contains(&"#lobby * bob left (quit)".to_owned()),
+        "{before:?}"
+    );
 }
 
 #[test]

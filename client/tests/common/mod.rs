@@ -211,9 +211,9 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Waits for the server to log that `name` joined: the client is registered and will
-    /// receive everything broadcast from now on.
-    pub fn wait_joined(&mut self, name: &str) {
+    /// Waits for the server to log that `name` registered (`NAME joined`, the server's
+    /// word for it); registered is not yet in a room.
+    pub fn wait_registered(&mut self, name: &str) {
         let needle = format!("{name} joined");
         self.log
             .wait_for(&format!("saying {needle:?}"), |l| l.contains(&needle));
@@ -372,9 +372,19 @@ fn with_newline(mut text: String) -> String {
     text
 }
 
-/// The chat lines of `listen` output (`name: text`, whispers), without join and leave notices.
+/// The chat lines of `listen` output (`#room name: text`, whispers), without notices
+/// (`#room * bob joined`, `* server shutting down`).
 pub fn chat_lines(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|l| !l.starts_with("* ")).collect()
+    stdout.lines().filter(|l| !is_notice(l)).collect()
+}
+
+/// Whether `line` is a notice, with or without its `#room` tag.
+pub fn is_notice(line: &str) -> bool {
+    let untagged = match line.strip_prefix('#') {
+        Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
+        None => line,
+    };
+    untagged.starts_with("* ")
 }
 
 /// A port on 127.0.0.1 where nothing listens (it was free a moment ago).
@@ -383,12 +393,20 @@ pub fn dead_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// Starts `listen` as `name` (plus `extra` flags) and returns once the server has
-/// registered it, so that everything sent afterwards reaches it.
-pub fn listener(server: &mut Server, name: &str, extra: &[&str]) -> Spawned {
+/// Starts `listen` as `name` (plus `extra` flags) and returns once it has printed that it
+/// joined each of its rooms (one per `--room`, else lobby), so that everything sent to them
+/// afterwards reaches it. Those lines are read here, so `finish` does not return them.
+pub fn listener(server: &Server, name: &str, extra: &[&str]) -> Spawned {
     let mut cmd = server.client(name);
     cmd.arg("listen").args(extra);
-    let child = Spawned::new(&mut cmd);
-    server.wait_joined(name);
+    let mut child = Spawned::new(&mut cmd);
+    let rooms = extra.iter().filter(|a| **a == "--room").count().max(1);
+    for _ in 0..rooms {
+        child
+            .stdout
+            .wait_for(&format!("saying {name} joined its rooms"), |l| {
+                l.contains(" * you joined; here (") || l.contains(r#""type":"joined""#)
+            });
+    }
     child
 }
