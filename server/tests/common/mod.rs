@@ -13,7 +13,9 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use chat_proto::codec::CLIENT_MAX_FRAME;
-use chat_proto::{ClientConnection, ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{
+    ClientConnection, ClientFrame, ErrorKind, LeftReason, ServerFrame, PROTOCOL_VERSION,
+};
 use chat_server::Config;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -73,8 +75,16 @@ impl TestServer {
         TestClient::connect(self.addr).await
     }
 
-    /// A client registered as `name`; its `Welcome` is consumed.
+    /// A client registered as `name` and in `lobby`, as `chat-client` is by default; its
+    /// `Welcome` and `Joined` are consumed.
     pub async fn register(&self, name: &str) -> TestClient {
+        let mut client = self.register_only(name).await;
+        client.join(LOBBY).await;
+        client
+    }
+
+    /// A client registered as `name`, in no room; its `Welcome` is consumed.
+    pub async fn register_only(&self, name: &str) -> TestClient {
         let mut client = self.connect().await;
         match client.hello(name).await {
             ServerFrame::Welcome { username, .. } => assert_eq!(username, name),
@@ -87,11 +97,15 @@ impl TestServer {
     /// or `max_per_ip` is given back just after its socket closes, so the first tries may
     /// still be refused. Retries (at most 1,000 times, yielding between) only on those two
     /// refusals; any other answer fails the test.
+    /// The client is in `lobby` once registered.
     pub async fn register_when_room(&self, name: &str) -> TestClient {
         for _ in 0..1000 {
             let mut client = self.connect().await;
             match client.hello(name).await {
-                ServerFrame::Welcome { .. } => return client,
+                ServerFrame::Welcome { .. } => {
+                    client.join(LOBBY).await;
+                    return client;
+                }
                 ServerFrame::Error {
                     kind: ErrorKind::ServerFull | ErrorKind::TooManyConnections,
                     ..
@@ -161,9 +175,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         self.recv().await
     }
 
-    /// Sends a room message.
+    /// Sends a message to `lobby`.
     pub async fn say(&mut self, text: &str) {
-        self.send(ClientFrame::Msg { text: text.into() }).await;
+        self.say_in(LOBBY, text).await;
+    }
+
+    /// Sends a message to `room`.
+    pub async fn say_in(&mut self, room: &str, text: &str) {
+        self.send(ClientFrame::Msg {
+            room: room.into(),
+            text: text.into(),
+        })
+        .await;
+    }
+
+    /// Joins `room` and returns its member list from `Joined`, skipping presence frames
+    /// of other rooms that arrive first; any other answer fails the test.
+    pub async fn join(&mut self, room: &str) -> Vec<String> {
+        self.send(ClientFrame::Join { room: room.into() }).await;
+        match self.recv_skipping_notices().await {
+            ServerFrame::Joined { members, .. } => members,
+            other => panic!("expected Joined for #{room}, got {other:?}"),
+        }
     }
 
     /// The next frame, or `None` when the server closed the connection.
@@ -184,15 +217,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         error_of(self.recv_skipping_notices().await)
     }
 
-    /// The next frame that is not a join/leave notice.
+    /// The next frame that is not a presence frame (`UserJoined`, `UserLeft`).
     pub async fn recv_skipping_notices(&mut self) -> ServerFrame {
         loop {
             match self.recv().await {
-                ServerFrame::System { text, .. }
-                    if text.ends_with(" joined") || text.ends_with(" left") => {}
+                ServerFrame::UserJoined { .. } | ServerFrame::UserLeft { .. } => {}
                 frame => return frame,
             }
         }
+    }
+
+    /// The next frame, which must be a presence frame (`UserJoined`, `UserLeft`).
+    pub async fn recv_presence(&mut self) -> Presence {
+        let frame = self.recv().await;
+        presence(&frame).unwrap_or_else(|| panic!("expected a presence frame, got {frame:?}"))
     }
 
     /// Waits for the server to close the connection, then closes this end as a real
@@ -205,18 +243,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         let _ = self.conn.shutdown().await;
         frames
     }
-
-    /// Waits for the `System` notice `text`, returning what came before it.
-    pub async fn until_notice(&mut self, text: &str) -> Vec<ServerFrame> {
-        let mut before = Vec::new();
-        loop {
-            match self.recv().await {
-                ServerFrame::System { text: t, .. } if t == text => return before,
-                frame => before.push(frame),
-            }
-        }
-    }
 }
+
+/// The room every test client joins unless told otherwise, as `chat-client` does.
+pub const LOBBY: &str = "lobby";
 
 /// `Hello` with the right protocol version.
 pub fn hello(name: &str) -> ClientFrame {
@@ -235,7 +265,63 @@ pub fn error_of(frame: ServerFrame) -> (ErrorKind, String) {
     }
 }
 
-/// The `System` notice text of `frame`, if it is one.
+/// A presence frame without its time: who joined or left which room, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// `UserJoined`: `user` came into `room`.
+    Joined {
+        /// The room's name as shown.
+        room: String,
+        /// Who joined.
+        user: String,
+    },
+    /// `UserLeft`: `user` is no longer in `room`, for `reason`.
+    Left {
+        /// The room's name as shown.
+        room: String,
+        /// Who left.
+        user: String,
+        /// Why.
+        reason: LeftReason,
+    },
+}
+
+/// `user` joined [`LOBBY`].
+pub fn joined(user: &str) -> Presence {
+    Presence::Joined {
+        room: LOBBY.into(),
+        user: user.into(),
+    }
+}
+
+/// `user` left [`LOBBY`] for `reason`.
+pub fn left(user: &str, reason: LeftReason) -> Presence {
+    Presence::Left {
+        room: LOBBY.into(),
+        user: user.into(),
+        reason,
+    }
+}
+
+/// The presence news of `frame`, if it is `UserJoined` or `UserLeft`.
+pub fn presence(frame: &ServerFrame) -> Option<Presence> {
+    match frame {
+        ServerFrame::UserJoined { room, user, .. } => Some(Presence::Joined {
+            room: room.clone(),
+            user: user.clone(),
+        }),
+        ServerFrame::UserLeft {
+            room, user, reason, ..
+        } => Some(Presence::Left {
+            room: room.clone(),
+            user: user.clone(),
+            reason: *reason,
+        }),
+        _ => None,
+    }
+}
+
+/// The `System` notice text of `frame`, if it is one (today only the shutdown notice).
 pub fn notice(frame: &ServerFrame) -> Option<&str> {
     match frame {
         ServerFrame::System { text, .. } => Some(text),
