@@ -3,30 +3,35 @@
 mod common;
 
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
-use common::{error_of, notice, start_server};
+use common::{error_of, joined, start_server, test_config, LOBBY};
 
+/// `Welcome` as the test server sends it: its `buffsize` and the default of 50 rooms.
+fn welcome(username: &str, online: u32) -> ServerFrame {
+    ServerFrame::Welcome {
+        version: PROTOCOL_VERSION,
+        username: username.into(),
+        online,
+        buffsize: test_config().buffsize as u32,
+        rooms_per_user: 50,
+    }
+}
+
+/// A newcomer is welcomed with the server's limits and is in no room; once it joins
+/// `lobby` it gets the member list, and everyone already there is told.
 #[tokio::test]
 async fn a_newcomer_is_welcomed_and_everyone_else_told() {
     let server = start_server().await;
     let mut ann = server.connect().await;
-    assert_eq!(
-        ann.hello("ann").await,
-        ServerFrame::Welcome {
-            version: PROTOCOL_VERSION,
-            username: "ann".into(),
-            online: 1
-        }
-    );
+    assert_eq!(ann.hello("ann").await, welcome("ann", 1));
+    assert_eq!(ann.join(LOBBY).await, ["ann"]);
     let mut bob = server.connect().await;
-    assert_eq!(
-        bob.hello("Bob").await,
-        ServerFrame::Welcome {
-            version: PROTOCOL_VERSION,
-            username: "Bob".into(),
-            online: 2
-        }
-    );
-    assert_eq!(notice(&ann.recv().await), Some("Bob joined"));
+    assert_eq!(bob.hello("Bob").await, welcome("Bob", 2));
+    // Registering alone tells nobody: Ann's next frame is the answer to her own request
+    // (a notice about Bob would have been queued to her before his Welcome was sent).
+    ann.send(ClientFrame::Ping).await;
+    assert_eq!(ann.recv().await, ServerFrame::Pong);
+    assert_eq!(bob.join(LOBBY).await, ["ann", "Bob"]);
+    assert_eq!(ann.recv_presence().await, joined("Bob"));
     // Bob is not told about himself: his next frame is the answer to his own request.
     bob.send(ClientFrame::Ping).await;
     assert_eq!(bob.recv().await, ServerFrame::Pong);
@@ -99,6 +104,7 @@ async fn commands_before_hello_are_refused_and_the_handshake_still_works() {
     let mut client = server.connect().await;
     for frame in [
         ClientFrame::Msg {
+            room: LOBBY.into(),
             text: "sneaky".into(),
         },
         ClientFrame::Whisper {
@@ -117,7 +123,8 @@ async fn commands_before_hello_are_refused_and_the_handshake_still_works() {
         ServerFrame::Welcome { .. }
     ));
     // The watcher saw nothing of the refused frames: the join is its first frame.
-    assert_eq!(notice(&watcher.recv().await), Some("late joined"));
+    assert_eq!(client.join(LOBBY).await, ["late", "watcher"]);
+    assert_eq!(watcher.recv_presence().await, joined("late"));
     server.shutdown().await;
 }
 
