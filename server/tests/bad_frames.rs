@@ -3,15 +3,15 @@
 
 mod common;
 
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
-use common::{notice, start_server};
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
+use common::{joined, left, start_server, LOBBY};
 
 #[tokio::test]
 async fn a_malformed_body_gets_bad_frame_and_the_connection_goes_on() {
     let server = start_server().await;
     let mut ann = server.register("ann").await;
     let mut bob = server.register("bob").await;
-    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    assert_eq!(ann.recv_presence().await, joined("bob"));
     // Variant 200 does not exist; then a string whose bytes are not UTF-8.
     for body in [&[200u8][..], &[1, 2, 0xff, 0xfe][..]] {
         let mut raw = (body.len() as u32).to_be_bytes().to_vec();
@@ -30,7 +30,7 @@ async fn an_oversize_length_prefix_gets_frame_too_large_then_a_close() {
     let server = start_server().await;
     let mut ann = server.register("ann").await;
     let mut bob = server.register("bob").await;
-    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    assert_eq!(ann.recv_presence().await, joined("bob"));
     // 4 GiB - 1 announced; the server refuses before reading any of it.
     bob.conn
         .write_raw(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
@@ -43,7 +43,7 @@ async fn an_oversize_length_prefix_gets_frame_too_large_then_a_close() {
         }
         other => panic!("expected one FrameTooLarge then a close, got {other:?}"),
     }
-    assert_eq!(notice(&ann.recv().await), Some("bob left"));
+    assert_eq!(ann.recv_presence().await, left("bob", LeftReason::Refused));
     server.shutdown().await;
 }
 
@@ -52,6 +52,7 @@ async fn a_message_over_buffsize_is_refused_with_a_close() {
     let server = start_server().await;
     let mut ann = server.register("ann").await;
     ann.send(ClientFrame::Msg {
+        room: LOBBY.into(),
         text: "x".repeat(2000),
     })
     .await;

@@ -5,14 +5,14 @@ mod common;
 
 use std::collections::HashMap;
 
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
 use chat_server::Config;
-use common::{start_server, start_with, TestClient};
+use common::{joined, left, presence, start_server, start_with, TestClient, LOBBY};
 
 /// Messages each sender sends in the ordering test.
 const PER_SENDER: usize = 200;
 
-/// Reads `count` room messages (skipping join notices) as `(from, text)`.
+/// Reads `count` room messages (skipping presence frames) as `(from, text)`.
 async fn read_messages(client: &mut TestClient, count: usize) -> Vec<(String, String)> {
     let mut got = Vec::with_capacity(count);
     while got.len() < count {
@@ -42,6 +42,7 @@ async fn every_client_sees_every_message_in_one_order() {
             if i < 3 {
                 for n in 0..PER_SENDER {
                     let frame = ClientFrame::Msg {
+                        room: LOBBY.into(),
                         text: format!("s{i} message {n}"),
                     };
                     client.conn.feed_frame(&frame).await.unwrap();
@@ -90,8 +91,16 @@ async fn the_server_sets_from_and_at() {
     ann.say("hello").await;
     for client in [&mut ann, &mut bob] {
         match client.recv_skipping_notices().await {
-            ServerFrame::Msg { from, text, at } => {
-                assert_eq!((from.as_str(), text.as_str()), ("Ann", "hello"));
+            ServerFrame::Msg {
+                room,
+                from,
+                text,
+                at,
+            } => {
+                assert_eq!(
+                    (room.as_str(), from.as_str(), text.as_str()),
+                    (LOBBY, "Ann", "hello")
+                );
                 assert!(at >= before && at <= chrono_now(), "at = {at}");
             }
             other => panic!("expected Msg, got {other:?}"),
@@ -130,7 +139,7 @@ async fn an_invalid_message_is_refused_and_reaches_nobody() {
 }
 
 /// A registered client that never reads is dropped as a slow consumer once its queue is
-/// full; the others keep receiving every message, in order, and are told it left.
+/// full; the others keep receiving every message, in order, and are told it left and why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message() {
     let server = start_with(Config {
@@ -145,28 +154,28 @@ async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message
     // 32 KB messages fill the stalled client's socket buffers, then its 8-frame queue.
     let body = "x".repeat(32 * 1024);
     let mut sent = 0;
-    let mut left = false;
+    let mut gone_seen = false;
     let mut watcher_got = 0;
-    while !left {
+    while !gone_seen {
         assert!(sent < 2_000, "the stalled client was never dropped");
         talker.say(&format!("{sent} {body}")).await;
-        // The talker waits for its own echo, reading any notice before it.
+        // The talker waits for its own echo, reading any presence frame before it.
         loop {
-            match talker.recv().await {
-                ServerFrame::Msg { text, .. } => {
+            let frame = talker.recv().await;
+            match (&frame, presence(&frame)) {
+                (ServerFrame::Msg { text, .. }, _) => {
                     assert!(text.starts_with(&format!("{sent} ")));
                     break;
                 }
-                ServerFrame::System { text, .. } => {
+                (_, Some(news)) => {
+                    let gone = left("stalled", LeftReason::SlowConsumer);
                     assert!(
-                        text == "watcher joined"
-                            || text == "stalled joined"
-                            || text == "stalled left",
-                        "{text}"
+                        news == joined("watcher") || news == joined("stalled") || news == gone,
+                        "{news:?}"
                     );
-                    left |= text == "stalled left";
+                    gone_seen |= news == gone;
                 }
-                other => panic!("talker got {other:?}"),
+                _ => panic!("talker got {frame:?}"),
             }
         }
         // The watcher reads along and gets every message in order.
@@ -180,8 +189,11 @@ async fn a_client_that_stops_reading_is_dropped_and_nobody_else_misses_a_message
                     watcher_got += 1;
                     break;
                 }
-                ServerFrame::System { text, .. } => assert!(text == "stalled left", "{text}"),
-                other => panic!("watcher got {other:?}"),
+                other => assert_eq!(
+                    presence(&other),
+                    Some(left("stalled", LeftReason::SlowConsumer)),
+                    "watcher got {other:?}"
+                ),
             }
         }
         sent += 1;

@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
 use chat_server::Config;
-use common::{logs, start_with, test_config};
+use common::{joined, left, logs, presence, start_with, test_config};
 
 #[tokio::test]
 async fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
@@ -34,8 +34,9 @@ async fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
                     pings += 1;
                     alive.send(ClientFrame::Pong).await;
                 }
-                ServerFrame::System { text, .. } => notices.push(text),
-                other => panic!("alive got {other:?}"),
+                other => {
+                    notices.push(presence(&other).unwrap_or_else(|| panic!("alive got {other:?}")))
+                }
             }
         }
         alive.say("still here").await;
@@ -61,7 +62,10 @@ async fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
 
     let (pings, notices, echo) = alive.await.expect("the answering client's task");
     assert!(pings >= 3, "{pings}");
-    assert_eq!(notices, ["dead joined", "dead left"]);
+    assert_eq!(
+        notices,
+        [joined("dead"), left("dead", LeftReason::TimedOut)]
+    );
     assert_eq!(echo, "still here");
     server.shutdown().await;
 }

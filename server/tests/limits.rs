@@ -7,7 +7,7 @@ mod common;
 use chat_proto::codec::CLIENT_MAX_FRAME;
 use chat_proto::{ClientConnection, ClientFrame, ErrorKind, ServerFrame};
 use chat_server::Config;
-use common::{logs, notice, start_with, test_config, TestClient, TestServer};
+use common::{joined, logs, start_with, test_config, TestClient, TestServer};
 use tokio::net::TcpSocket;
 
 /// Connects and expects one error of `kind`, then the close; returns the peer address.
@@ -32,7 +32,7 @@ async fn over_max_clients_a_connection_is_told_server_full_and_closed() {
     .await;
     let mut ann = server.register("ann").await;
     let mut bob = server.register("bob").await;
-    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    assert_eq!(ann.recv_presence().await, joined("bob"));
     let peer = refused(&server, ErrorKind::ServerFull).await;
     logs::warned(
         &peer,

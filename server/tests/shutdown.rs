@@ -3,7 +3,9 @@
 mod common;
 
 use chat_proto::ServerFrame;
-use common::{notice, scratch_dir, start_server, ServerProcess, TestClient};
+use common::{
+    joined, notice, presence, scratch_dir, start_server, ServerProcess, TestClient, LOBBY,
+};
 
 #[tokio::test]
 async fn everyone_is_told_then_disconnected_after_what_was_queued() {
@@ -11,7 +13,7 @@ async fn everyone_is_told_then_disconnected_after_what_was_queued() {
     let addr = server.addr;
     let mut ann = server.register("ann").await;
     let mut bob = server.register("bob").await;
-    assert_eq!(notice(&ann.recv().await), Some("bob joined"));
+    assert_eq!(ann.recv_presence().await, joined("bob"));
     let mut lurker = server.connect().await;
     bob.say("last words").await;
     // Wait until the message is through the server, so it is queued before the shutdown.
@@ -19,6 +21,7 @@ async fn everyone_is_told_then_disconnected_after_what_was_queued() {
 
     server.shutdown().await;
 
+    // Nobody hears of the others leaving once the shutdown began: only the notice follows.
     let rest = ann.until_closed().await;
     assert!(
         matches!(rest.as_slice(),
@@ -31,6 +34,7 @@ async fn everyone_is_told_then_disconnected_after_what_was_queued() {
         rest.iter().filter_map(notice).collect::<Vec<_>>(),
         ["server shutting down"]
     );
+    assert!(rest.iter().all(|f| presence(f).is_none()), "{rest:?}");
     // Not registered: told with an error, then closed.
     match lurker.until_closed().await.as_slice() {
         [ServerFrame::Error { kind, .. }] => {
@@ -66,6 +70,7 @@ async fn sigterm_to_the_binary_notifies_clients_and_exits_0() {
         ServerFrame::Welcome { .. }
     ));
     process.wait_for_line("ann joined");
+    assert_eq!(ann.join(LOBBY).await, ["ann"]);
 
     process.terminate();
 

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_proto::{ErrorKind, ServerFrame};
+use chat_proto::{ErrorKind, LeftReason, ServerFrame};
 use chat_server::tls::Tls;
 use chat_server::Config;
-use common::{run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, TIMEOUT};
+use common::{
+    left, run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, LOBBY, TIMEOUT,
+};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -85,13 +87,14 @@ impl Pki {
         TestClient::over(tls)
     }
 
-    /// A TLS client registered as `name`.
+    /// A TLS client registered as `name` and in `lobby`.
     async fn register(&self, server: &TestServer, name: &str) -> TestClient<TlsStream<TcpStream>> {
         let mut client = self.connect(server).await;
         match client.hello(name).await {
             ServerFrame::Welcome { username, .. } => assert_eq!(username, name),
             other => panic!("{name}: expected Welcome, got {other:?}"),
         }
+        client.join(LOBBY).await;
         client
     }
 }
@@ -141,7 +144,7 @@ async fn tls_clients_are_welcomed_and_chat_as_over_plain_tcp() {
         .await
         .iter()
         .all(|f| !matches!(f, ServerFrame::Error { .. })));
-    assert_eq!(ann.until_notice("bob left").await, []);
+    assert_eq!(ann.recv_presence().await, left("bob", LeftReason::Quit));
     server.shutdown().await;
 }
 
