@@ -2,18 +2,21 @@
 //! works and a close where the stream cannot go on, the server logs a WARN line with the
 //! peer address and the reason, and nobody else notices anything.
 //!
-//! "Nobody else notices": a bystander, registered before the offence, receives after it
-//! exactly the next broadcast (plus the offender's own join and leave notices, where the
-//! offender registered) and nothing else. Every client gets frames in the one order the
-//! server handled them, so anything leaked to the bystander would arrive before that
-//! broadcast.
+//! "Nobody else notices": a bystander in `lobby`, there before the offence, receives after
+//! it exactly the next broadcast (plus the offender's own `UserJoined` and `UserLeft`, where
+//! the offender registered and joined `lobby`) and nothing else. Every client gets frames in
+//! the one order the server handled them, so anything leaked to the bystander would arrive
+//! before that broadcast.
 
 mod common;
 
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, ErrorKind, FrameReader, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, FrameReader, LeftReason, ServerFrame};
 use chat_server::Config;
-use common::{error_of, hello, logs, notice, start_with, test_config, TestClient, TestServer};
+use common::{
+    error_of, hello, joined, left, logs, presence, start_with, test_config, Presence, TestClient,
+    TestServer, LOBBY,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpSocket, TcpStream};
@@ -35,7 +38,7 @@ impl Scene {
         let server = start_with(config).await;
         let mut bystander = server.register("bystander").await;
         let speaker = server.register("speaker").await;
-        assert_eq!(notice(&bystander.recv().await), Some("speaker joined"));
+        assert_eq!(bystander.recv_presence().await, joined("speaker"));
         Scene {
             server,
             bystander,
@@ -43,9 +46,9 @@ impl Scene {
         }
     }
 
-    /// The speaker broadcasts; the bystander must receive exactly `notices`, then that
-    /// broadcast.
-    async fn nobody_else_noticed(mut self, notices: &[&str]) {
+    /// The speaker broadcasts; the bystander must receive exactly the presence frames
+    /// `notices`, then that broadcast.
+    async fn nobody_else_noticed(mut self, notices: &[Presence]) {
         let text = "business as usual";
         self.speaker.say(text).await;
         let mut before = Vec::new();
@@ -58,8 +61,8 @@ impl Scene {
                 frame => before.push(frame),
             }
         }
-        let seen: Vec<Option<&str>> = before.iter().map(notice).collect();
-        let expected: Vec<Option<&str>> = notices.iter().map(|n| Some(*n)).collect();
+        let seen: Vec<Option<Presence>> = before.iter().map(presence).collect();
+        let expected: Vec<Option<Presence>> = notices.iter().cloned().map(Some).collect();
         assert_eq!(seen, expected, "the bystander saw {before:?}");
         self.server.shutdown().await;
     }
@@ -158,12 +161,13 @@ async fn an_unknown_variant_tag_gets_bad_frame_and_the_connection_goes_on() {
     assert_eq!(kind, ErrorKind::BadFrame);
     assert!(detail.contains("variant"), "{detail}");
     logs::warned(&offender.peer(), "Bad frame: invalid value: integer `200`").await;
-    // The stream is still in step: a real Hello now registers.
+    // The stream is still in step: a real Hello now registers, and a Join joins.
     assert!(matches!(
         offender.hello("mallory").await,
         ServerFrame::Welcome { .. }
     ));
-    scene.nobody_else_noticed(&["mallory joined"]).await;
+    offender.join(LOBBY).await;
+    scene.nobody_else_noticed(&[joined("mallory")]).await;
 }
 
 #[tokio::test]
@@ -193,6 +197,7 @@ async fn a_frame_before_hello_is_refused_with_not_registered() {
     let mut offender = scene.server.connect().await;
     offender
         .send(ClientFrame::Msg {
+            room: LOBBY.into(),
             text: "let me in".into(),
         })
         .await;
@@ -214,7 +219,7 @@ async fn a_second_hello_after_registering_is_refused_and_the_name_kept() {
     assert_eq!(kind, ErrorKind::AlreadyRegistered);
     logs::warned(&offender.peer(), "Refused from mallory: already registered").await;
     still_works(&mut offender, true).await;
-    scene.nobody_else_noticed(&["mallory joined"]).await;
+    scene.nobody_else_noticed(&[joined("mallory")]).await;
 }
 
 #[tokio::test]
@@ -273,7 +278,7 @@ async fn an_empty_message_is_refused_and_reaches_nobody() {
     )
     .await;
     still_works(&mut offender, true).await;
-    scene.nobody_else_noticed(&["mallory joined"]).await;
+    scene.nobody_else_noticed(&[joined("mallory")]).await;
 }
 
 #[tokio::test]
@@ -282,14 +287,15 @@ async fn a_message_over_the_limit_is_refused_with_a_close() {
     let mut offender = scene.server.register("mallory").await;
     offender
         .send(ClientFrame::Msg {
+            room: LOBBY.into(),
             text: "x".repeat(test_config().buffsize * 2),
         })
         .await;
     error_then_close(&mut offender, ErrorKind::FrameTooLarge).await;
-    let left = logs::warned(&offender.peer(), "mallory left").await;
-    assert!(left.contains("frame of"), "no reason in {left}");
+    let line = logs::warned(&offender.peer(), "mallory left").await;
+    assert!(line.contains("frame of"), "no reason in {line}");
     scene
-        .nobody_else_noticed(&["mallory joined", "mallory left"])
+        .nobody_else_noticed(&[joined("mallory"), left("mallory", LeftReason::Refused)])
         .await;
 }
 
@@ -306,11 +312,11 @@ async fn a_whisper_to_an_unknown_user_is_refused_and_reaches_nobody() {
     assert_eq!(offender.recv_error().await.0, ErrorKind::NoSuchUser);
     logs::warned(&offender.peer(), "no user named \"ghost\" is online").await;
     still_works(&mut offender, true).await;
-    scene.nobody_else_noticed(&["mallory joined"]).await;
+    scene.nobody_else_noticed(&[joined("mallory")]).await;
 }
 
-/// A registered raw connection whose halves are used by different tasks, so that a test
-/// can write requests while reading answers.
+/// A registered raw connection in `lobby`, whose halves are used by different tasks, so
+/// that a test can write requests while reading answers.
 struct Raw {
     reader: FrameReader<OwnedReadHalf, ServerFrame>,
     writer: tokio::net::tcp::OwnedWriteHalf,
@@ -322,14 +328,22 @@ impl Raw {
         let peer = stream.local_addr().unwrap().to_string();
         let (reader, mut writer) = stream.into_split();
         let mut reader = FrameReader::new(reader, CLIENT_MAX_FRAME);
-        writer
-            .write_all(encode(&hello(name)).unwrap().as_bytes())
-            .await
-            .unwrap();
+        let join = ClientFrame::Join { room: LOBBY.into() };
+        for frame in [hello(name), join] {
+            writer
+                .write_all(encode(&frame).unwrap().as_bytes())
+                .await
+                .unwrap();
+        }
         let welcome = tokio::time::timeout(common::TIMEOUT, reader.read_frame()).await;
         assert!(
             matches!(welcome, Ok(Ok(Some(ServerFrame::Welcome { .. })))),
             "{welcome:?}"
+        );
+        let joined = tokio::time::timeout(common::TIMEOUT, reader.read_frame()).await;
+        assert!(
+            matches!(joined, Ok(Ok(Some(ServerFrame::Joined { .. })))),
+            "{joined:?}"
         );
         Raw {
             reader,
@@ -381,7 +395,7 @@ async fn ten_thousand_list_users_back_to_back_are_all_answered_to_a_reader() {
         }
     }
     let _writer = write.await.unwrap();
-    scene.nobody_else_noticed(&["mallory joined"]).await;
+    scene.nobody_else_noticed(&[joined("mallory")]).await;
 }
 
 /// Flood control off, and the client never reads: its answers fill the socket's buffers
@@ -421,13 +435,13 @@ async fn two_hundred_thousand_list_users_from_a_client_that_does_not_read_make_i
         );
     }
     scene
-        .nobody_else_noticed(&["mallory joined", "mallory left"])
+        .nobody_else_noticed(&[joined("mallory"), left("mallory", LeftReason::SlowConsumer)])
         .await;
 }
 
-/// Flood control on: `ListUsers` is metered, so after the burst (the `Hello` took one token)
-/// come `RateLimited` refusals, and the refusal that reaches `flood_disconnect_after` ends
-/// the connection with `Flooding`.
+/// Flood control on: `ListUsers` is metered, so after the burst (the `Hello` and the `Join`
+/// took two tokens) come `RateLimited` refusals, and the refusal that reaches
+/// `flood_disconnect_after` ends the connection with `Flooding`.
 #[tokio::test]
 async fn ten_thousand_list_users_under_flood_control_are_cut_off_as_a_flood() {
     let scene = Scene::with(Config {
@@ -453,7 +467,7 @@ async fn ten_thousand_list_users_under_flood_control_are_cut_off_as_a_flood() {
             other => break other,
         }
     };
-    assert_eq!((answers, refusals), (9, 49));
+    assert_eq!((answers, refusals), (8, 49));
     assert!(
         matches!(
             last,
@@ -472,6 +486,6 @@ async fn ten_thousand_list_users_under_flood_control_are_cut_off_as_a_flood() {
     )
     .await;
     scene
-        .nobody_else_noticed(&["mallory joined", "mallory left"])
+        .nobody_else_noticed(&[joined("mallory"), left("mallory", LeftReason::Refused)])
         .await;
 }
