@@ -4,9 +4,9 @@
 
 mod common;
 
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
 use chat_server::Config;
-use common::{logs, notice, start_with, test_config};
+use common::{joined, left, logs, presence, start_with, test_config, LOBBY};
 
 /// A bucket that does not refill during a test: one token per thousand seconds.
 fn strict(burst: u32, disconnect_after: u32) -> Config {
@@ -24,9 +24,9 @@ async fn past_the_burst_messages_are_refused_and_a_flood_is_disconnected() {
     let server = start_with(strict(4, 5)).await;
     let mut reader = server.register("reader").await;
     let mut flooder = server.register("flooder").await;
-    assert_eq!(notice(&reader.recv().await), Some("flooder joined"));
-    // The Hello took one token of four: three messages pass.
-    for i in 0..3 {
+    assert_eq!(reader.recv_presence().await, joined("flooder"));
+    // The Hello and the Join took two tokens of four: two messages pass.
+    for i in 0..2 {
         flooder.say(&format!("hi {i}")).await;
         assert!(matches!(flooder.recv().await, ServerFrame::Msg { .. }));
     }
@@ -65,16 +65,23 @@ async fn past_the_burst_messages_are_refused_and_a_flood_is_disconnected() {
         other => panic!("expected Flooding then a close, got {other:?}"),
     }
     logs::warned(&flooder.peer(), "flooder left").await;
-    // The reader got the three messages that passed and nothing refused.
+    // The reader got the two messages that passed and nothing refused, then heard that the
+    // flooder was disconnected by the server.
     let mut texts = Vec::new();
     loop {
         match reader.recv().await {
             ServerFrame::Msg { text, .. } => texts.push(text),
-            ServerFrame::System { text, .. } if text == "flooder left" => break,
-            other => panic!("reader got {other:?}"),
+            other => {
+                assert_eq!(
+                    presence(&other),
+                    Some(left("flooder", LeftReason::Refused)),
+                    "reader got {other:?}"
+                );
+                break;
+            }
         }
     }
-    assert_eq!(texts, ["hi 0", "hi 1", "hi 2"]);
+    assert_eq!(texts, ["hi 0", "hi 1"]);
     server.shutdown().await;
 }
 
@@ -89,6 +96,7 @@ async fn a_zero_rate_lets_a_burst_of_500_through() {
     for i in 0..500 {
         ann.conn
             .feed_frame(&ClientFrame::Msg {
+                room: LOBBY.into(),
                 text: format!("m{i}"),
             })
             .await
@@ -104,7 +112,8 @@ async fn a_zero_rate_lets_a_burst_of_500_through() {
     server.shutdown().await;
 }
 
-/// The shipped defaults let a person's quick exchange through: ten messages at once.
+/// The shipped defaults let a person's quick exchange through: ten frames at once, the
+/// Hello and the Join to `lobby` among them.
 #[tokio::test]
 async fn the_default_burst_suits_people_typing() {
     let server = start_with(Config {
@@ -114,8 +123,8 @@ async fn the_default_burst_suits_people_typing() {
     })
     .await;
     let mut ann = server.register("ann").await;
-    // The Hello took one token of ten.
-    for i in 0..9 {
+    // The Hello and the Join took two tokens of ten.
+    for i in 0..8 {
         ann.say(&format!("quick {i}")).await;
         assert!(matches!(ann.recv().await, ServerFrame::Msg { .. }), "{i}");
     }
