@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
 use chat_proto::{ClientFrame, FrameReader, ServerFrame};
 use chat_server::Config;
-use common::{hello, logs, start_with, status_kib, test_config, TestClient};
+use common::{hello, logs, start_with, status_kib, test_config, TestClient, LOBBY};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -34,6 +34,11 @@ const WINDOW: usize = 64;
 /// dropped the stalled client.
 const RSS_GROWTH_BOUND_KIB: u64 = 48 * 1024;
 
+/// `Join` for `lobby`, where every client of this test talks.
+fn join() -> ClientFrame {
+    ClientFrame::Join { room: LOBBY.into() }
+}
+
 fn text(i: usize) -> String {
     let mut text = format!("{i:05} ");
     text.push_str(&"x".repeat(MESSAGE_BYTES - text.len()));
@@ -41,7 +46,7 @@ fn text(i: usize) -> String {
 }
 
 /// Reads until `MESSAGES` room messages have arrived, checking each is the next in order;
-/// notices (joins, the stalled client leaving) are skipped, anything else fails.
+/// presence frames (joins, the stalled client leaving) are skipped, anything else fails.
 async fn receive_all(mut client: TestClient, name: String) -> String {
     let mut next = 0;
     while next < MESSAGES {
@@ -54,7 +59,7 @@ async fn receive_all(mut client: TestClient, name: String) -> String {
                 );
                 next += 1;
             }
-            ServerFrame::System { .. } => {}
+            ServerFrame::UserJoined { .. } | ServerFrame::UserLeft { .. } => {}
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -72,21 +77,27 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
     let send_queue = config.send_queue;
     let server = start_with(config).await;
 
-    // The stalled reader: registers, then never reads again. A small receive buffer, so
-    // the kernel absorbs little before the server's queue takes over.
+    // The stalled reader: registers and joins lobby, then never reads again. A small
+    // receive buffer, so the kernel absorbs little before the server's queue takes over.
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stalled = socket.connect(server.addr).await.unwrap();
     let stalled_peer = stalled.local_addr().unwrap().to_string();
     let (stalled_read, mut stalled_write) = stalled.into_split();
     let mut stalled_frames = FrameReader::<_, ServerFrame>::new(stalled_read, CLIENT_MAX_FRAME);
-    stalled_write
-        .write_all(encode(&hello("stalled")).unwrap().as_bytes())
-        .await
-        .unwrap();
+    for frame in [hello("stalled"), join()] {
+        stalled_write
+            .write_all(encode(&frame).unwrap().as_bytes())
+            .await
+            .unwrap();
+    }
     assert!(matches!(
         stalled_frames.read_frame().await,
         Ok(Some(ServerFrame::Welcome { .. }))
+    ));
+    assert!(matches!(
+        stalled_frames.read_frame().await,
+        Ok(Some(ServerFrame::Joined { .. }))
     ));
 
     let mut receivers = Vec::new();
@@ -100,10 +111,12 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
     // every broadcast, its own echoes included, in order.
     let stream = TcpStream::connect(server.addr).await.unwrap();
     let (read, mut write) = stream.into_split();
-    write
-        .write_all(encode(&hello("sender")).unwrap().as_bytes())
-        .await
-        .unwrap();
+    for frame in [hello("sender"), join()] {
+        write
+            .write_all(encode(&frame).unwrap().as_bytes())
+            .await
+            .unwrap();
+    }
     let window = Arc::new(Semaphore::new(WINDOW));
     let echoes = {
         let window = window.clone();
@@ -122,7 +135,10 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
                         next += 1;
                         window.add_permits(1);
                     }
-                    ServerFrame::Welcome { .. } | ServerFrame::System { .. } => {}
+                    ServerFrame::Welcome { .. }
+                    | ServerFrame::Joined { .. }
+                    | ServerFrame::UserJoined { .. }
+                    | ServerFrame::UserLeft { .. } => {}
                     other => panic!("sender: {other:?}"),
                 }
             }
@@ -130,7 +146,11 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
     };
     for i in 0..MESSAGES {
         window.acquire().await.expect("open").forget();
-        let frame = encode(&ClientFrame::Msg { text: text(i) }).unwrap();
+        let frame = encode(&ClientFrame::Msg {
+            room: LOBBY.into(),
+            text: text(i),
+        })
+        .unwrap();
         write.write_all(frame.as_bytes()).await.unwrap();
     }
     echoes.await.expect("the sender got every message in order");

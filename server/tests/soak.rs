@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use chat_proto::ServerFrame;
-use common::{start_with, status_kib, test_config, TestClient, TestServer, TIMEOUT};
+use common::{start_with, status_kib, test_config, TestClient, TestServer, LOBBY, TIMEOUT};
 use tokio::time::Instant;
 
 /// Listeners that stay connected through every wave.
@@ -73,26 +73,27 @@ impl Heard {
     }
 }
 
-/// Reads room messages until `total` have come.
+/// Reads room messages until `total` have come, skipping presence frames.
 async fn listen(mut client: TestClient, total: usize) -> (Heard, TestClient) {
     let mut heard = Heard::default();
     while heard.count < total {
-        match client.recv().await {
+        match client.recv_skipping_notices().await {
             ServerFrame::Msg { from, text, .. } => heard.take(&from, &text),
-            ServerFrame::System { .. } => {}
             other => panic!("a listener got {other:?}"),
         }
     }
     (heard, client)
 }
 
-/// One churning client: joins, says its messages, says `Bye` and waits for the close.
+/// One churning client: registers, joins `lobby`, says its messages, says `Bye` and waits
+/// for the close.
 async fn churn(server_addr: std::net::SocketAddr, name: String) {
     let mut client = TestClient::connect(server_addr).await;
     match client.hello(&name).await {
         ServerFrame::Welcome { .. } => {}
         other => panic!("{name} was not welcomed: {other:?}"),
     }
+    client.join(LOBBY).await;
     for n in 0..MESSAGES {
         client.say(&format!("{name} message {n}")).await;
     }
