@@ -70,3 +70,34 @@ async fn a_whisper_to_someone_offline_is_refused_and_the_session_goes_on() {
     assert_eq!(ann.recv().await, ServerFrame::Pong);
     server.shutdown().await;
 }
+
+/// Whispers go person to person, whatever their rooms: one reaches a user in no room, and
+/// a user in no room can answer.
+#[tokio::test]
+async fn a_whisper_needs_no_room_in_common() {
+    let server = start_server().await;
+    let mut ann = server.register("ann").await;
+    let mut hermit = server.register_only("hermit").await;
+    ann.send(ClientFrame::Whisper {
+        to: "hermit".into(),
+        text: "anyone home?".into(),
+    })
+    .await;
+    let expected = (
+        "ann".to_owned(),
+        "hermit".to_owned(),
+        "anyone home?".to_owned(),
+    );
+    assert_eq!(whisper_parts(hermit.recv().await), expected);
+    assert_eq!(whisper_parts(ann.recv().await), expected);
+    hermit
+        .send(ClientFrame::Whisper {
+            to: "ann".into(),
+            text: "yes".into(),
+        })
+        .await;
+    let expected = ("hermit".to_owned(), "ann".to_owned(), "yes".to_owned());
+    assert_eq!(whisper_parts(ann.recv().await), expected);
+    assert_eq!(whisper_parts(hermit.recv().await), expected);
+    server.shutdown().await;
+}
