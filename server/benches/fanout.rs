@@ -1,15 +1,16 @@
 //! The hot pieces of a broadcast, without sockets, so a regression shows without a load
-//! test: encoding a message once, queueing it (alone, and as a burst of 64) to 1,000
-//! clients, and the writer turning 256 queued frames into one vectored write.
+//! test: encoding a message once, queueing it (alone, and as a burst of 64) to the 1,000
+//! members of a room, and the writer turning 256 queued frames into one vectored write.
 //!
 //! `cargo bench -p chat-server --bench fanout`; the load test is `chat-client bench`.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use chat_proto::codec::encode;
 use chat_proto::ServerFrame;
 use chat_server::connection::write_batch;
-use chat_server::hub::{Burst, Hub};
+use chat_server::hub::{Burst, Hub, Limits};
 use chat_server::registry::{ClientHandle, Outbox, Wire};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tokio::sync::mpsc;
@@ -18,9 +19,13 @@ use tokio_util::sync::CancellationToken;
 /// Receivers in the room.
 const CLIENTS: usize = 1000;
 
+/// The room every receiver is in (its name is its key: lowercase, no `#`).
+const ROOM: &str = "lobby";
+
 /// A room message with a 64-byte text, as the load test sends.
 fn message(i: i64) -> ServerFrame {
     ServerFrame::Msg {
+        room: ROOM.into(),
         from: "bench-p0".into(),
         text: format!("{i:064}"),
         at: 1_779_000_000_000 + i,
@@ -34,16 +39,22 @@ fn encode_once(c: &mut Criterion) {
     });
 }
 
-/// A hub with [`CLIENTS`] registered clients (joins unannounced) and their queues.
+/// A hub with [`CLIENTS`] registered clients, all in [`ROOM`] (joins unannounced), and
+/// their queues.
 fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
-    let hub = Hub::new().announcing_up_to(1);
+    let hub = Hub::with_limits(Limits {
+        announce_up_to: 1,
+        ..Limits::default()
+    });
     let peer = "127.0.0.1:1".parse().unwrap();
     let queues = (0..CLIENTS)
         .map(|i| {
             let (tx, mut rx) = mpsc::channel(1024);
             let outbox = Outbox::new(tx, CancellationToken::new());
-            hub.join(ClientHandle::new(format!("r{i}").into(), peer, outbox), 0)
+            let name = format!("r{i}");
+            hub.register(ClientHandle::new(name.as_str().into(), peer, outbox))
                 .unwrap();
+            hub.join(&name, ROOM, 0).unwrap();
             while rx.try_recv().is_ok() {}
             rx
         })
@@ -64,17 +75,18 @@ fn fan_out(c: &mut Criterion) {
     group.throughput(Throughput::Elements(CLIENTS as u64));
     group.bench_function("one_message", |b| {
         b.iter(|| {
-            hub.broadcast(black_box(&message(1))).unwrap();
+            hub.broadcast(ROOM, black_box(&message(1))).unwrap();
             drain(&mut queues);
         })
     });
     let frames: Vec<_> = (0..64).map(|i| encode(&message(i)).unwrap()).collect();
+    let room: Arc<str> = ROOM.into();
     group.throughput(Throughput::Elements(64 * CLIENTS as u64));
     group.bench_function("burst_of_64", |b| {
         b.iter_batched_ref(
             || {
                 let mut burst = Burst::default();
-                frames.iter().for_each(|f| burst.push(f));
+                frames.iter().for_each(|f| burst.push(&room, f));
                 burst
             },
             |burst| {
