@@ -97,9 +97,11 @@ impl Client {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// Connects and registers as `name`; returns once the server has sent `Welcome`.
+    /// Connects and registers as `name`; returns once the server has sent `Welcome`. The
+    /// session is in no room yet: [`Session::join`] enters one.
     ///
-    /// A refused name (taken, invalid) is [`ClientError::Refused`] with its [`ErrorKind`].
+    /// A refused name (taken, invalid) is [`ClientError::Refused`] with its
+    /// [`chat_proto::ErrorKind`].
     pub async fn connect(&self, name: &str) -> Result<Session, ClientError> {
         validate::username(name).map_err(|source| ClientError::BadName {
             name: name.to_owned(),

@@ -15,8 +15,7 @@ fn whisper_reaches_its_target_only() {
     let seen = bob.finish().expect_code(0);
     // bob hears carol join lobby, then the whisper.
     assert_eq!(
-        seen.stdout,
-        "#lobby * carol joined\n[whisper] alice -> bob: psst\n",
+        seen.stdout, "#lobby * carol joined\n[whisper] alice -> bob: psst\n",
         "{seen:#?}"
     );
     // Then a message to lobby: everything carol saw before it are notices, no whisper.

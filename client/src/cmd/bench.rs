@@ -4,9 +4,9 @@
 //! A load run, with the same method as the load generator used for other servers so the
 //! figures sit side by side:
 //!
-//! 1. `--clients` receivers connect and register (at most `--connect-concurrency`
-//!    handshakes at once), each reading from the moment it is registered; then the
-//!    `--publishers` connect.
+//! 1. `--clients` receivers connect, register and join `lobby` (at most
+//!    `--connect-concurrency` handshakes at once), each reading from the moment it is in
+//!    the room; then the `--publishers` connect and join it too.
 //! 2. Each publisher sends `--messages` messages of `--size` bytes whose text carries the
 //!    publisher, a sequence number and the send time ([`stamp`]). At saturation it writes
 //!    batches of 64 but never more than `--window` messages ahead of the slowest receiver,
@@ -18,9 +18,9 @@
 //! Deliveries/s is what all receivers received ÷ the time from the first send to the last
 //! receive; latency is send to receive, on one clock, in an HDR histogram.
 //!
-//! An idle run (`--idle`) registers `--clients` clients that only listen, waits until the
-//! join notices have all arrived, and reads the server's resident memory (`--server-pid`)
-//! before and after: bytes per idle client.
+//! An idle run (`--idle`) puts `--clients` clients in `lobby` that only listen, waits until
+//! the join notices have all arrived, and reads the server's resident memory
+//! (`--server-pid`) before and after: bytes per idle client.
 
 mod clients;
 mod report;
