@@ -47,7 +47,7 @@ fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
         ..Limits::default()
     });
     let peer = "127.0.0.1:1".parse().unwrap();
-    let queues = (0..CLIENTS)
+    let mut queues = (0..CLIENTS)
         .map(|i| {
             let (tx, mut rx) = mpsc::channel(1024);
             let outbox = Outbox::new(tx, CancellationToken::new());
@@ -58,7 +58,12 @@ fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
             while rx.try_recv().is_ok() {}
             rx
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // What is measured reaches every member: a wrong room key would measure nothing.
+    hub.broadcast(ROOM, &message(0)).unwrap();
+    for q in &mut queues {
+        assert!(q.try_recv().is_ok(), "a member of #{ROOM} got nothing");
+    }
     (hub, queues)
 }
 
