@@ -212,3 +212,26 @@ fn repl_reconnects_after_the_server_restarts_rejoins_its_rooms_and_keeps_what_wa
         ["#ops alice: typed before and after"]
     );
 }
+
+/// Without a terminal the REPL reads a script from stdin and prints plainly; the answers
+/// to the last lines are shown before it leaves.
+#[test]
+fn repl_runs_a_piped_script_to_the_last_answer() {
+    let server = Server::start();
+    let out = common::run(
+        server.client("alice").arg("repl"),
+        "/join ops\nin ops\n/members nowhere\n",
+    )
+    .expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"#ops * you joined; here (1): alice"),
+        "{out:#?}"
+    );
+    assert!(lines.contains(&"alice: in ops"), "{out:#?}");
+    assert_eq!(
+        lines.last(),
+        Some(&"! no member list: there is no room #nowhere — /rooms lists the rooms"),
+        "{out:#?}"
+    );
+}

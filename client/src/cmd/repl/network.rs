@@ -15,7 +15,7 @@ use std::time::Duration;
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
 use rustyline::ExternalPrinter;
 use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::known::Known;
 use crate::cmd::describe;
@@ -204,7 +204,10 @@ async fn converse(
                 Err(e) => return End::Lost(e),
             },
             request = requests.recv() => match request {
-                None | Some(Request::Quit) => return End::Quit,
+                None | Some(Request::Quit) => {
+                    drain(session, &mut pending, screen).await;
+                    return End::Quit;
+                }
                 Some(Request::Send { frame, done }) => match session.send(&frame).await {
                     Ok(()) => pending.push_back(Pending {
                         make_current: matches!(frame, ClientFrame::Join { .. }),
@@ -218,6 +221,19 @@ async fn converse(
                 },
             },
         }
+    }
+}
+
+/// Shows the answers still due before leaving, so that the last lines' outcomes are seen
+/// (`repl < script` ends as soon as the script does); waits at most the session's timeout.
+async fn drain(session: &mut Session, pending: &mut VecDeque<Pending>, screen: &mut Screen) {
+    let deadline = Instant::now() + session.timeout();
+    while !pending.is_empty() {
+        let Ok(Ok(Some(frame))) = timeout_at(deadline, session.next_frame()).await else {
+            return;
+        };
+        let answered = session.reply_of(&frame).and_then(|_| pending.pop_front());
+        screen.frame(&frame, answered.as_ref());
     }
 }
 
