@@ -9,9 +9,9 @@
 //! ```
 //!
 //! The line editor owns the terminal and the main thread; the one task that owns the
-//! connection ([`network`]) prints through rustyline's external printer, which clears the
+//! connection (`network`) prints through rustyline's external printer, which clears the
 //! prompt, prints the line and redraws the prompt with whatever was half typed. Both share
-//! [`known::Known`]: who is online, which rooms exist, which we are in and which is
+//! `known::Known`: who is online, which rooms exist, which we are in and which is
 //! current. A plain line goes to the current room, shown in the prompt; lines from the
 //! other joined rooms carry their `#room`. After `/join` and `/part` the editor waits for
 //! the server's answer before drawing the next prompt, so the prompt always names the room
