@@ -99,9 +99,11 @@ where
     }
 }
 
-/// The smallest read a [`FrameReader`] makes: enough for a typical chat frame, and all an
-/// idle connection holds while it waits.
-pub const MIN_READ: usize = 256;
+/// The smallest read a [`FrameReader`] makes: enough for a typical chat frame (a `Hello`
+/// and a `Join` together, or a line of text), and all an idle connection holds while it
+/// waits. Idle connections are most of a server's connections, so every byte here counts
+/// once per person online; a sender that needs more has its reads doubled at once.
+pub const MIN_READ: usize = 128;
 
 /// The largest read a [`FrameReader`] makes: a client sending as fast as it can has its
 /// frames taken dozens per system call.

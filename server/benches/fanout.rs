@@ -11,10 +11,9 @@ use chat_proto::codec::encode;
 use chat_proto::ServerFrame;
 use chat_server::connection::write_batch;
 use chat_server::hub::{Burst, Hub, Limits};
-use chat_server::registry::{ClientHandle, Outbox, Wire};
+use chat_server::outbox::{self, Outgoing, Wire};
+use chat_server::registry::ClientHandle;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Receivers in the room.
 const CLIENTS: usize = 1000;
@@ -41,7 +40,7 @@ fn encode_once(c: &mut Criterion) {
 
 /// A hub with [`CLIENTS`] registered clients, all in [`ROOM`] (joins unannounced), and
 /// their queues.
-fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
+fn room() -> (Hub, Vec<Outgoing>) {
     let hub = Hub::with_limits(Limits {
         announce_up_to: 1,
         ..Limits::default()
@@ -49,28 +48,30 @@ fn room() -> (Hub, Vec<mpsc::Receiver<Wire>>) {
     let peer = "127.0.0.1:1".parse().unwrap();
     let mut queues = (0..CLIENTS)
         .map(|i| {
-            let (tx, mut rx) = mpsc::channel(1024);
-            let outbox = Outbox::new(tx, CancellationToken::new());
+            let (outbox, mut rx) = outbox::channel(1024);
             let name = format!("r{i}");
-            hub.register(ClientHandle::new(name.as_str().into(), peer, outbox))
+            hub.register(ClientHandle::new(name.as_str().into(), outbox), peer)
                 .unwrap();
             hub.join(&name, ROOM, 0).unwrap();
-            while rx.try_recv().is_ok() {}
+            rx.take_queued();
             rx
         })
         .collect::<Vec<_>>();
     // What is measured reaches every member: a wrong room key would measure nothing.
     hub.broadcast(ROOM, &message(0)).unwrap();
     for q in &mut queues {
-        assert!(q.try_recv().is_ok(), "a member of #{ROOM} got nothing");
+        assert!(
+            !q.take_queued().is_empty(),
+            "a member of #{ROOM} got nothing"
+        );
     }
     (hub, queues)
 }
 
 /// Empties every queue, as the writers would.
-fn drain(queues: &mut [mpsc::Receiver<Wire>]) {
+fn drain(queues: &mut [Outgoing]) {
     for q in queues {
-        while q.try_recv().is_ok() {}
+        q.take_queued();
     }
 }
 

@@ -28,7 +28,6 @@ use bytes::BytesMut;
 use chat_proto::codec::encode;
 use chat_proto::{ClientFrame, CodecError, ErrorKind, FrameReader, ServerFrame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
@@ -39,7 +38,8 @@ use crate::commands::{self, Context, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
-use crate::registry::{LeaveReason, Outbox, Wire};
+use crate::outbox::{self, Next, Outbox, Outgoing, Wire};
+use crate::registry::LeaveReason;
 use crate::watchdog::{Alarm, Watchdog};
 
 /// How long a closing connection may spend writing what is still queued for its client.
@@ -100,15 +100,8 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (queue, queued) = mpsc::channel(shared.config.send_queue);
-    let overflowed = CancellationToken::new();
-    let outbox = Outbox::new(queue, overflowed.clone());
-    let writer = shared.tracker.spawn(write_loop(
-        writer,
-        queued,
-        overflowed.clone(),
-        outbox.drained(),
-    ));
+    let (outbox, outgoing) = outbox::channel(shared.config.send_queue);
+    let writer = shared.tracker.spawn(write_loop(writer, outgoing));
     let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
     let mut ctx = Context {
@@ -124,20 +117,15 @@ where
         watchdog: Watchdog::new(&shared.config, now),
         flood: FloodControl::new(&shared.config, now),
     };
-    let reason = read_loop(
-        &mut frames,
-        &mut ctx,
-        &mut guards,
-        &shared.shutdown,
-        &overflowed,
-    )
-    .await;
+    let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     ctx.flush();
     leave(&shared.hub, &session, &outbox, peer, &reason);
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
     drop(outbox);
-    close(frames.into_inner(), writer, peer, &reason).await;
+    // Boxed, like the other rare waits: the task is sized for its largest state, and every
+    // idle client keeps its task.
+    Box::pin(close(frames.into_inner(), writer, peer, &reason)).await;
 }
 
 /// Leaves the room (a registered client) or logs the end of a handshake that never finished.
@@ -333,7 +321,6 @@ async fn read_loop<R>(
     ctx: &mut Context<'_>,
     guards: &mut Guards,
     shutdown: &CancellationToken,
-    overflowed: &CancellationToken,
 ) -> LeaveReason
 where
     R: AsyncRead + Unpin,
@@ -348,7 +335,7 @@ where
             // Answers to this client pile up: read no more of its requests until its
             // writer catches up (a burst read in one go must not overflow its own queue).
             ctx.flush();
-            if !ctx.outbox.wait_for_room(SLOW_CONSUMER_GRACE).await {
+            if !Box::pin(ctx.outbox.wait_for_room(SLOW_CONSUMER_GRACE)).await {
                 return LeaveReason::SlowConsumer;
             }
         }
@@ -356,7 +343,7 @@ where
         let next_alarm = guards.watchdog.next(registered);
         let event = tokio::select! {
             biased;
-            () = overflowed.cancelled() => return LeaveReason::SlowConsumer,
+            () = ctx.outbox.overflowed() => return LeaveReason::SlowConsumer,
             () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
             alarm = alarm_at(next_alarm) => Event::Alarm(alarm),
             next = frames.read_frame() => Event::Frame(next),
@@ -432,12 +419,10 @@ where
 /// The writer task: drains the queue in batches until every sender is gone, then shuts the
 /// stream down. Stops early, after a best-effort `SlowConsumer` error, once the queue
 /// overflowed.
-async fn write_loop<W>(
-    mut out: W,
-    mut queue: mpsc::Receiver<Wire>,
-    overflowed: CancellationToken,
-    drained: Arc<Notify>,
-) -> io::Result<()>
+///
+/// The rare ends (a slow consumer's farewell, the grace for a write under way) are boxed,
+/// so that the task every idle client keeps is sized for the common loop only.
+async fn write_loop<W>(mut out: W, mut queue: Outgoing) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
 {
@@ -445,19 +430,14 @@ where
     loop {
         // A fresh batch each round: an idle client holds no batch memory.
         let mut batch = Vec::new();
-        let received = tokio::select! {
-            biased;
-            () = overflowed.cancelled() => {
-                farewell(&mut out, Instant::now() + SLOW_CONSUMER_GRACE).await;
+        match queue.next(&mut batch, MAX_BATCH).await {
+            Next::Frames(_) => {}
+            Next::Closed => return out.shutdown().await,
+            Next::Overflowed => {
+                Box::pin(farewell(&mut out, Instant::now() + SLOW_CONSUMER_GRACE)).await;
                 return Ok(());
             }
-            received = queue.recv_many(&mut batch, MAX_BATCH) => received,
-        };
-        if received == 0 {
-            return out.shutdown().await;
         }
-        // The reader may be waiting for room in the queue (`Outbox::wait_for_room`).
-        drained.notify_waiters();
         let stopped_mid_write = {
             let write = async {
                 write_batch(&mut out, &batch, vectored).await?;
@@ -473,9 +453,12 @@ where
                     written?;
                     None
                 }
-                () = overflowed.cancelled() => {
+                () = queue.overflowed() => {
                     let deadline = Instant::now() + SLOW_CONSUMER_GRACE;
-                    let finished = matches!(timeout_at(deadline, write).await, Ok(Ok(())));
+                    let finished = matches!(
+                        Box::pin(timeout_at(deadline, write)).await,
+                        Ok(Ok(()))
+                    );
                     Some((finished, deadline))
                 }
             }
@@ -483,7 +466,7 @@ where
         if let Some((finished, deadline)) = stopped_mid_write {
             // Only a stream that is between frames can carry one more.
             if finished {
-                farewell(&mut out, deadline).await;
+                Box::pin(farewell(&mut out, deadline)).await;
             }
             return Ok(());
         }
@@ -642,9 +625,9 @@ mod tests {
     async fn the_writer_sends_everything_queued_in_one_call_and_shuts_down_at_the_end() {
         let batch = frames(40);
         for vectored in [true, false] {
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = outbox::channel(64);
             for frame in &batch {
-                tx.try_send(frame.clone()).unwrap();
+                tx.offer_wire(frame.clone());
             }
             drop(tx);
             let mut out = Recorder {
@@ -652,9 +635,7 @@ mod tests {
                 max: usize::MAX,
                 ..Recorder::default()
             };
-            write_loop(&mut out, rx, CancellationToken::new(), Arc::default())
-                .await
-                .unwrap();
+            write_loop(&mut out, rx).await.unwrap();
             assert_eq!(out.bytes, wire(&batch));
             assert_eq!(out.calls, 1, "vectored {vectored}");
             assert!(out.flushed && out.shut);
@@ -665,20 +646,16 @@ mod tests {
     /// stream is between frames, tells the client why before closing.
     #[tokio::test]
     async fn an_overflowed_writer_sends_the_slow_consumer_error_and_stops() {
-        let (tx, rx) = mpsc::channel(4);
-        let overflowed = CancellationToken::new();
-        overflowed.cancel();
-        for frame in frames(3) {
-            tx.try_send(frame).unwrap();
+        let (tx, rx) = outbox::channel(3);
+        for frame in frames(4) {
+            tx.offer_wire(frame);
         }
         let mut out = Recorder {
             vectored: true,
             max: usize::MAX,
             ..Recorder::default()
         };
-        write_loop(&mut out, rx, overflowed, Arc::default())
-            .await
-            .unwrap();
+        write_loop(&mut out, rx).await.unwrap();
         let sent: Vec<Result<ServerFrame, _>> =
             chat_proto::codec::decode_chunks([out.bytes.as_slice()], 1 << 20);
         assert!(

@@ -20,12 +20,13 @@
 //! a reply, a whisper, a part, its leaving), so the order everyone sees is the order the
 //! client sent in.
 //!
-//! A client whose queue is full is marked as a slow consumer by its [`crate::registry::Outbox`]
+//! A client whose queue is full is marked as a slow consumer by its [`crate::outbox::Outbox`]
 //! and receives nothing more; its connection then leaves every room with that reason. The
 //! others never wait for it. Each client has one queue whatever its rooms, so a slow reader
 //! is dropped once.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{Bytes, BytesMut};
@@ -37,7 +38,8 @@ use chat_proto::{
 };
 
 use crate::config::Config;
-use crate::registry::{ClientHandle, Delivery, LeaveReason, NameTaken, Registry, Wire};
+use crate::outbox::{Delivery, Wire};
+use crate::registry::{ClientHandle, LeaveReason, NameTaken, Registry};
 use crate::room::Room;
 
 /// Why a client could not register.
@@ -227,7 +229,7 @@ impl Hub {
     /// Registers `handle` (in no room yet) and queues its `Welcome`.
     ///
     /// Returns how many are online, the newcomer included.
-    pub fn register(&self, handle: ClientHandle) -> Result<usize, JoinError> {
+    pub fn register(&self, handle: ClientHandle, peer: SocketAddr) -> Result<usize, JoinError> {
         let mut state = self.state();
         if state.closing {
             return Err(JoinError::ShuttingDown);
@@ -240,7 +242,7 @@ impl Hub {
             rooms_per_user: clamp_u32(self.limits.rooms_per_user),
         };
         let me = handle.clone();
-        state.registry.add(handle)?;
+        state.registry.add(handle, peer)?;
         if let Ok(welcome) = encode(&welcome) {
             me.offer(welcome);
         }
@@ -277,6 +279,8 @@ impl Hub {
             .entry(key.clone())
             .or_insert_with(|| Room::new(room.into()));
         if !already {
+            // One slot at a time: most people are in one or two rooms.
+            member.rooms.reserve_exact(1);
             member.rooms.push(key.clone());
             place.add(who.clone(), handle.clone());
         }
@@ -528,32 +532,29 @@ fn fan_out<'a>(to: impl Iterator<Item = &'a ClientHandle>, wire: &Wire, except: 
 #[cfg(test)]
 mod tests {
     use chat_proto::codec::{decode_chunks, CLIENT_MAX_FRAME};
-    use tokio::sync::mpsc;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::registry::Outbox;
+    use crate::outbox::{self, Outgoing};
 
-    fn registered(hub: &Hub, name: &str) -> mpsc::Receiver<Wire> {
-        let (tx, mut rx) = mpsc::channel(16);
-        let outbox = Outbox::new(tx, CancellationToken::new());
+    fn registered(hub: &Hub, name: &str) -> Outgoing {
+        let (outbox, mut rx) = outbox::channel(16);
         let peer = "127.0.0.1:1".parse().unwrap();
-        hub.register(ClientHandle::new(name.into(), peer, outbox))
+        hub.register(ClientHandle::new(name.into(), outbox), peer)
             .unwrap();
-        while rx.try_recv().is_ok() {}
+        rx.take_queued();
         rx
     }
 
     /// A client registered and in `room`, its queue emptied.
-    fn member(hub: &Hub, name: &str, room: &str) -> (mpsc::Receiver<Wire>, JoinedRoom) {
+    fn member(hub: &Hub, name: &str, room: &str) -> (Outgoing, JoinedRoom) {
         let mut rx = registered(hub, name);
         let joined = hub.join(name, room, 0).unwrap();
-        while rx.try_recv().is_ok() {}
+        rx.take_queued();
         (rx, joined)
     }
 
-    fn frames(q: &mut mpsc::Receiver<Wire>) -> Vec<ServerFrame> {
-        let wire: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+    fn frames(q: &mut Outgoing) -> Vec<ServerFrame> {
+        let wire = q.take_queued();
         decode_chunks(wire.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
             .into_iter()
             .map(Result::unwrap)
@@ -583,12 +584,12 @@ mod tests {
         for i in 0..3 {
             burst.push(&lobby.key, &encode(&msg("lobby", i)).unwrap());
         }
-        assert!(ann.try_recv().is_err() && bob.try_recv().is_err());
+        assert!(ann.take_queued().is_empty() && bob.take_queued().is_empty());
         hub.flush(&mut burst);
         assert!(burst.is_empty());
         hub.broadcast(&lobby.key, &msg("lobby", 3)).unwrap();
         for q in [&mut ann, &mut bob] {
-            let entries: Vec<Wire> = std::iter::from_fn(|| q.try_recv().ok()).collect();
+            let entries = q.take_queued();
             assert_eq!(entries.len(), 2, "the burst, then the broadcast");
             let frames: Vec<ServerFrame> =
                 decode_chunks(entries.iter().map(|e| &e[..]), CLIENT_MAX_FRAME)

@@ -6,7 +6,7 @@
 //! - [`server`]: the accept loop and the graceful shutdown ([`run`] is its entry point);
 //!   [`admission`]: the connection limits it checks first.
 //! - [`connection`]: one client; a reader loop (handshake, then commands) and a writer task
-//!   that owns the socket's write half and the client's bounded queue. Beside it,
+//!   that owns the socket's write half and the client's bounded queue ([`outbox`]). Beside it,
 //!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
 //! - [`auth`]: the optional server password, compared in constant time.
 //! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
@@ -27,6 +27,7 @@ pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod hub;
+pub mod outbox;
 pub mod registry;
 pub mod room;
 pub mod server;

@@ -136,7 +136,14 @@ async fn serve_or_refuse<R, W>(
             drop(ticket);
         }
         Err(refusal) => {
-            connection::turn_away(reader, writer, refusal.kind(), refusal.to_string()).await;
+            // Boxed: a refusal is rare, and the task is sized for its largest state.
+            Box::pin(connection::turn_away(
+                reader,
+                writer,
+                refusal.kind(),
+                refusal.to_string(),
+            ))
+            .await;
         }
     }
 }

@@ -40,11 +40,14 @@ pub fn handle(
         source,
     })?;
     let name: Arc<str> = username.into();
-    let handle = ClientHandle::new(name.clone(), ctx.peer, ctx.outbox.clone());
-    let online = ctx.hub.register(handle).map_err(|err| match err {
-        JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
-        JoinError::ShuttingDown => CommandError::ShuttingDown,
-    })?;
+    let handle = ClientHandle::new(name.clone(), ctx.outbox.clone());
+    let online = ctx
+        .hub
+        .register(handle, ctx.peer)
+        .map_err(|err| match err {
+            JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
+            JoinError::ShuttingDown => CommandError::ShuttingDown,
+        })?;
     tracing::info!(peer = %ctx.peer, online, "{name} joined");
     *ctx.session = Session::Registered {
         name,

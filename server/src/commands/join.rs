@@ -16,6 +16,9 @@ pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError>
     tracing::debug!(peer = %ctx.peer, "{name} joined #{}", joined.name);
     let rooms = ctx.rooms_mut()?;
     if !rooms.iter().any(|r| r.key == joined.key) {
+        // One slot at a time: most people are in one or two rooms, and a doubling Vec
+        // would hold four.
+        rooms.reserve_exact(1);
         rooms.push(joined);
     }
     Ok(Flow::Continue)

@@ -31,7 +31,8 @@ use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
 
 use crate::auth::Password;
 use crate::hub::{Burst, Hub, JoinedRoom, RoomError};
-use crate::registry::{LeaveReason, Outbox};
+use crate::outbox::Outbox;
+use crate::registry::LeaveReason;
 
 /// Where a connection stands: the only state a command may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
