@@ -4,22 +4,29 @@
 //! A load run, with the same method as the load generator used for other servers so the
 //! figures sit side by side:
 //!
-//! 1. `--clients` receivers connect, register and join `lobby` (at most
+//! 1. `--clients` receivers connect, register and join a room (at most
 //!    `--connect-concurrency` handshakes at once), each reading from the moment it is in
-//!    the room; then the `--publishers` connect and join it too.
-//! 2. Each publisher sends `--messages` messages of `--size` bytes whose text carries the
-//!    publisher, a sequence number and the send time ([`stamp`]). At saturation it writes
-//!    batches of 64 but never more than `--window` messages ahead of the slowest receiver,
-//!    so the server is measured, not its queues; with `--rate` the publishers together
-//!    offer that many messages a second, for latency at a fixed load.
-//! 3. It ends when every receiver has every message, or when deliveries stop for
-//!    `--timeout` seconds; what is missing then is lost.
+//!    the room; then the `--publishers` connect and join every room. With `--rooms 1` (the
+//!    default) the room is `lobby`; with `--rooms R` receiver `i` joins `NAME-(i mod R)`
+//!    (`NAME` from `--name`), so the rooms differ in size by one receiver at most.
+//! 2. Each publisher sends `--messages` messages of `--size` bytes to each room, the rooms
+//!    in turn (`M × R` in all), whose text carries the publisher, its sequence number in
+//!    that room and the send time (`stamp`). At saturation it writes batches of 64 but
+//!    never more than `--window` messages ahead of the slowest receiver, nor of its own
+//!    connection (which reads every room back), so the server is measured, not its
+//!    queues; with `--rate` the publishers together offer that many messages a second, for
+//!    latency at a fixed load.
+//! 3. It ends when every receiver has every message of its room, or when deliveries stop
+//!    for `--timeout` seconds; what is missing then is lost. A receiver checks each
+//!    publisher's sequence and the room of every message it gets.
 //!
-//! Deliveries/s is what all receivers received ÷ the time from the first send to the last
-//! receive; latency is send to receive, on one clock, in an HDR histogram.
+//! Deliveries are the messages the receivers received (`P × M × N` when nothing is lost,
+//! whatever `R`): deliveries/s is their number ÷ the time from the first send to the last
+//! receive, and their cost is that time, and the server's CPU time, per delivery. Latency
+//! is send to receive, on one clock, in an HDR histogram.
 //!
-//! An idle run (`--idle`) puts `--clients` clients in `lobby` that only listen, waits until
-//! the join notices have all arrived, and reads the server's resident memory
+//! An idle run (`--idle`) puts `--clients` clients in their rooms that only listen, waits
+//! until the join notices have all arrived, and reads the server's resident memory
 //! (`--server-pid`) before and after: bytes per idle client.
 
 mod clients;
@@ -32,13 +39,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use chat_proto::validate;
+use anyhow::{anyhow, bail, Context};
+use chat_proto::validate::{self, DEFAULT_ROOM};
+use chat_proto::ErrorKind;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use self::clients::{join, spawn_receiver, Joined, Plan, Publisher, Received, Run, Sent};
+use self::clients::{
+    join, spawn_receiver, JoinError, Joined, Plan, Publisher, Received, Run, Sent,
+};
 use self::report::{cpu_seconds, status_kb, IdleReport, Latency, LoadReport};
 use self::stamp::Stamp;
 use crate::cmd::UsageError;
@@ -61,28 +71,37 @@ const POLL: Duration = Duration::from_millis(50);
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Clients are named <NAME>-r0.. (receivers) and <NAME>-p0.. (publishers), \
-                        NAME from --name. Exit status 1 when a message was lost or not sent.\n\
+                        NAME from --name; with --rooms R > 1 the rooms are <NAME>-0.. and \
+                        receiver i is in <NAME>-(i mod R). Exit status 1 when a message was \
+                        lost, not sent, or reached a receiver outside its room.\n\
                         Against a server with a message rate limit, switch it off first \
-                        ([limits] messages_per_second = 0 in its config.ini)."
+                        ([limits] messages_per_second = 0 in its config.ini). Each publisher \
+                        joins all R rooms: over 50 needs [limits] rooms_per_user = 0 (or at \
+                        least R), and over 10000 [limits] max_rooms = 0."
 )]
 pub struct Bench {
     /// Receiving clients (N)
     #[arg(long, value_name = "N", default_value_t = 100)]
     clients: usize,
-    /// Publishing clients (P); they are in the room too and read everything
+    /// Publishing clients (P); they are in every room and read everything
     #[arg(long, value_name = "P", default_value_t = 1)]
     publishers: usize,
-    /// Messages each publisher sends (M)
+    /// Rooms (R) the receivers are spread over, round-robin; publishers send to all of
+    /// them in turn. 1: everyone in lobby
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    rooms: usize,
+    /// Messages each publisher sends to each room (M; M × R in all)
     #[arg(long, value_name = "M", default_value_t = 10_000)]
     messages: u64,
     /// Text bytes per message (B), at least 33 (the stamp)
     #[arg(long, value_name = "B", default_value_t = 64)]
     size: usize,
-    /// Messages per second offered by all publishers together, for latency at a fixed
-    /// load [default: as fast as the window allows]
+    /// Messages per second offered by all publishers together, to all rooms, for latency
+    /// at a fixed load [default: as fast as the window allows]
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
-    /// Most messages in flight ahead of the slowest receiver; 0 for no limit
+    /// Most messages in flight ahead of the slowest receiver (in its room) and of each
+    /// publisher's own connection (all rooms); 0 for no limit
     #[arg(long, value_name = "W", default_value_t = 1000)]
     window: u64,
     /// Register the clients and stay idle instead; with --server-pid, report the server's
@@ -138,11 +157,14 @@ impl Bench {
                 if report.lost > 0 {
                     bail!("{} of {} messages lost", report.lost, report.expected);
                 }
-                if report.sent < self.publishers as u64 * self.messages {
+                let planned = self.publishers as u64 * self.messages * self.rooms as u64;
+                if report.sent < planned {
+                    bail!("the publishers sent {} of {planned} messages", report.sent);
+                }
+                if report.wrong_room > 0 {
                     bail!(
-                        "the publishers sent {} of {} messages",
-                        report.sent,
-                        self.publishers as u64 * self.messages
+                        "{} messages reached receivers that are not in their room",
+                        report.wrong_room
                     );
                 }
                 Ok(())
@@ -169,12 +191,28 @@ impl Bench {
         if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(UsageError("--rate must be a positive number".into()).into());
         }
+        if self.rooms == 0 || self.rooms > self.clients {
+            return Err(UsageError(
+                "--rooms must be at least 1 and at most --clients (every room needs a receiver)"
+                    .into(),
+            )
+            .into());
+        }
+        let longest_room = room_name(&settings.name, self.rooms - 1, self.rooms);
+        validate::room(&longest_room).map_err(|e| {
+            UsageError(format!(
+                "--name {:?} makes room names like {longest_room:?}: {e}",
+                settings.name
+            ))
+        })?;
         let widest = Stamp {
             publisher: u16::MAX,
             seq: self.messages,
             sent_ns: u64::MAX,
         };
-        settings.client().check_fits(&widest.frame(self.size))?;
+        settings
+            .client()
+            .check_fits(&widest.frame(&longest_room, self.size))?;
         if self.publishers > usize::from(u16::MAX) {
             return Err(UsageError("--publishers must be at most 65535".into()).into());
         }
@@ -195,20 +233,27 @@ impl Bench {
     /// Connects everyone, runs the publishers, and measures until every receiver has
     /// every message or deliveries stop.
     async fn load(&self, settings: &Settings) -> anyhow::Result<LoadReport> {
-        let run = Arc::new(Run::new(self.clients, self.window, settings.timeout));
+        let run = Arc::new(Run::new(
+            self.clients,
+            self.publishers,
+            self.window,
+            settings.timeout,
+        ));
         let per_receiver = self.publishers as u64 * self.messages;
+        let per_publisher = per_receiver * self.rooms as u64;
         let started = Instant::now();
+        let rooms = self.room_names(&settings.name);
         let (target, receivers) = self
-            .connect_receivers(settings, &run, per_receiver, LOAD_CHUNK)
+            .connect_receivers(settings, &run, &rooms, per_receiver, LOAD_CHUNK)
             .await?;
         let mut publishers = Vec::with_capacity(self.publishers);
         for id in 0..self.publishers {
             let name = publisher_name(&target.prefix, id);
-            let joined = join(target.addr, &name, LOAD_CHUNK, target.wait)
+            let joined = join(target.addr, &name, &rooms, LOAD_CHUNK, target.wait)
                 .await
-                .with_context(|| format!("publisher {name}"))?;
+                .map_err(|e| join_failed(&format!("publisher {name}"), e))?;
             let id = u16::try_from(id).expect("checked: at most 65535 publishers");
-            publishers.push(Publisher::new(id, joined, per_receiver, run.clone()));
+            publishers.push(Publisher::new(id, joined, per_publisher, run.clone()));
         }
         let setup_s = started.elapsed().as_secs_f64();
 
@@ -267,12 +312,16 @@ impl Bench {
         bench_cpu_s: Option<f64>,
     ) -> LoadReport {
         let total_sent: u64 = sent.iter().map(|s| s.sent).sum();
-        let expected = total_sent * self.clients as u64;
+        let expected = sent
+            .iter()
+            .map(|s| expected_deliveries(s.sent, self.rooms, self.clients))
+            .sum();
         let received: u64 = seen.iter().map(|r| r.count).sum();
         let first_send = sent.iter().filter_map(|s| s.first_ns).min().unwrap_or(0);
         let last_receive = seen.iter().map(|r| r.last_ns).max().unwrap_or(0);
         let elapsed_s = last_receive.saturating_sub(first_send) as f64 / 1e9;
         let per_s = |n: f64| if elapsed_s > 0.0 { n / elapsed_s } else { 0.0 };
+        let per_delivery_ns = |s: f64| (received > 0).then(|| s * 1e9 / received as f64);
         let mut errors: Vec<String> = sent
             .iter()
             .filter_map(|s| s.error.clone())
@@ -291,6 +340,7 @@ impl Bench {
             mode: "load",
             clients: self.clients,
             publishers: self.publishers,
+            rooms: self.rooms,
             messages: self.messages,
             size: self.size,
             rate: self.rate,
@@ -301,11 +351,15 @@ impl Bench {
             received,
             lost: expected.saturating_sub(received),
             out_of_order: seen.iter().map(|r| r.out_of_order).sum(),
+            wrong_room: seen.iter().map(|r| r.wrong_room).sum(),
+            publisher_received: sent.iter().map(|s| s.received.count).sum(),
             receivers_disconnected: seen.iter().filter(|r| r.disconnected.is_some()).count(),
             errors,
             elapsed_s,
             deliveries_per_s: per_s(received as f64),
             mb_per_s: per_s(received as f64 * self.size as f64) / 1e6,
+            ns_per_delivery: per_delivery_ns(elapsed_s),
+            server_cpu_ns_per_delivery: server_cpu_s.and_then(per_delivery_ns),
             latency: Latency::of(&histogram),
             max_behind_schedule_ms: sent.iter().map(|s| s.max_behind_ms).fold(0.0, f64::max),
             server_cpu_s,
@@ -318,10 +372,11 @@ impl Bench {
     async fn idle(&self, settings: &Settings) -> anyhow::Result<IdleReport> {
         let rss = || self.server_pid.and_then(|pid| status_kb(pid, "VmRSS"));
         let before = rss();
-        let run = Arc::new(Run::new(self.clients, 0, settings.timeout));
+        let run = Arc::new(Run::new(self.clients, 0, 0, settings.timeout));
         let started = Instant::now();
+        let rooms = self.room_names(&settings.name);
         let (_, clients) = self
-            .connect_receivers(settings, &run, u64::MAX, IDLE_CHUNK)
+            .connect_receivers(settings, &run, &rooms, u64::MAX, IDLE_CHUNK)
             .await?;
         let setup_s = started.elapsed().as_secs_f64();
         // Each join is announced to everyone already there; measure once all of that has
@@ -346,6 +401,7 @@ impl Bench {
         Ok(IdleReport {
             mode: "idle",
             clients: self.clients,
+            rooms: self.rooms,
             setup_s,
             quiet_s,
             server_rss_kb_before: before,
@@ -357,28 +413,49 @@ impl Bench {
         })
     }
 
+    /// The rooms of the run: `lobby` alone, or `NAME-0` to `NAME-(R-1)`.
+    fn room_names(&self, prefix: &str) -> Arc<[String]> {
+        (0..self.rooms)
+            .map(|k| room_name(prefix, k, self.rooms))
+            .collect()
+    }
+
     /// Connects and registers `--clients` receivers, at most `--connect-concurrency` at a
-    /// time; each starts reading as soon as it is registered (the join notices of those
-    /// after it must not fill its queue on the server).
+    /// time, receiver `i` joining `rooms[i mod R]`; each starts reading as soon as it is in
+    /// its room (the join notices of those after it must not fill its queue on the server).
     async fn connect_receivers(
         &self,
         settings: &Settings,
         run: &Arc<Run>,
+        rooms: &Arc<[String]>,
         expected: u64,
         chunk: usize,
     ) -> anyhow::Result<(Target, Vec<JoinHandle<Received>>)> {
-        let (target, first) = first_join(settings, chunk).await?;
+        let (target, first) = first_join(settings, &rooms[0], chunk).await?;
         let mut handles = Vec::with_capacity(self.clients);
         handles.push(spawn_receiver(first, 0, expected, run.clone()));
         let gate = Arc::new(Semaphore::new(self.connect_concurrency.max(1)));
         let (ready_tx, mut ready) = mpsc::unbounded_channel::<Result<(), anyhow::Error>>();
         for slot in 1..self.clients {
-            let (gate, ready_tx, run, target) =
-                (gate.clone(), ready_tx.clone(), run.clone(), target.clone());
+            let (gate, ready_tx, run, target, rooms) = (
+                gate.clone(),
+                ready_tx.clone(),
+                run.clone(),
+                target.clone(),
+                rooms.clone(),
+            );
             handles.push(tokio::spawn(async move {
                 let name = receiver_name(&target.prefix, slot);
+                let room = &rooms[slot % rooms.len()];
                 let permit = gate.acquire_owned().await;
-                let joined = join(target.addr, &name, chunk, target.wait).await;
+                let joined = join(
+                    target.addr,
+                    &name,
+                    std::slice::from_ref(room),
+                    chunk,
+                    target.wait,
+                )
+                .await;
                 drop(permit);
                 match joined {
                     Ok(joined) => {
@@ -389,8 +466,7 @@ impl Bench {
                     }
                     Err(err) => {
                         let why = err.to_string();
-                        let _ = ready_tx.send(Err(anyhow::Error::new(err)
-                            .context(format!("receiver {name} could not join"))));
+                        let _ = ready_tx.send(Err(join_failed(&format!("receiver {name}"), err)));
                         Received {
                             disconnected: Some(why),
                             ..Received::default()
@@ -428,17 +504,22 @@ impl Bench {
     }
 }
 
-/// Registers receiver 0, trying each address the host resolves to, and keeps the address
-/// that worked for everyone else.
-async fn first_join(settings: &Settings, chunk: usize) -> anyhow::Result<(Target, Joined)> {
+/// Registers receiver 0 and puts it in `room`, trying each address the host resolves to,
+/// and keeps the address that worked for everyone else.
+async fn first_join(
+    settings: &Settings,
+    room: &str,
+    chunk: usize,
+) -> anyhow::Result<(Target, Joined)> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((settings.host.as_str(), settings.port))
         .await
         .with_context(|| format!("cannot resolve {}", settings.host))?
         .collect();
     let name = receiver_name(&settings.name, 0);
     let mut last_err = None;
+    let rooms = [room.to_owned()];
     for addr in addrs {
-        match join(addr, &name, chunk, settings.timeout).await {
+        match join(addr, &name, &rooms, chunk, settings.timeout).await {
             Ok(joined) => {
                 let target = Target {
                     addr,
@@ -447,8 +528,8 @@ async fn first_join(settings: &Settings, chunk: usize) -> anyhow::Result<(Target
                 };
                 return Ok((target, joined));
             }
-            Err(err @ ClientError::Connect { .. }) => last_err = Some(err),
-            Err(err) => return Err(err).context(format!("receiver {name} could not join")),
+            Err(JoinError::Client(err @ ClientError::Connect { .. })) => last_err = Some(err),
+            Err(err) => return Err(join_failed(&format!("receiver {name}"), err)),
         }
     }
     Err(last_err.map_or_else(
@@ -465,6 +546,59 @@ fn receiver_name(prefix: &str, i: usize) -> String {
 /// Publisher `i`'s name.
 fn publisher_name(prefix: &str, i: usize) -> String {
     format!("{prefix}-p{i}")
+}
+
+/// Room `k` of a run with `rooms` rooms: `lobby` when there is one, else `PREFIX-k`.
+fn room_name(prefix: &str, k: usize, rooms: usize) -> String {
+    if rooms == 1 {
+        DEFAULT_ROOM.to_owned()
+    } else {
+        format!("{prefix}-{k}")
+    }
+}
+
+/// What the receivers should receive of a publisher that sent `sent` messages to `rooms`
+/// rooms in turn, `clients` receivers spread over them in turn: room `r` was sent the
+/// messages `k < sent` with `k mod rooms = r`, and holds the receivers `i < clients` with
+/// `i mod rooms = r`.
+fn expected_deliveries(sent: u64, rooms: usize, clients: usize) -> u64 {
+    let in_turn = |n: u64, r: u64| (n + rooms as u64 - 1 - r) / rooms as u64;
+    (0..rooms as u64)
+        .map(|r| in_turn(sent, r) * in_turn(clients as u64, r))
+        .sum()
+}
+
+/// The error for a connection (`who`) that could not join, with what to change on the
+/// server when it is one of its limits.
+fn join_failed(who: &str, err: JoinError) -> anyhow::Error {
+    let config = "in the server's config.ini";
+    let advice = match &err {
+        JoinError::Client(_) => None,
+        JoinError::TooManyRooms { wanted, .. } => Some(format!(
+            "set [limits] rooms_per_user = 0 (no limit) or at least {wanted} {config}, or pass \
+             fewer --rooms"
+        )),
+        JoinError::Room { kind, .. } => match kind {
+            ErrorKind::TooManyRooms => Some(format!(
+                "set [limits] rooms_per_user = 0 (no limit) {config}, or pass fewer --rooms"
+            )),
+            ErrorKind::RoomsFull => Some(format!(
+                "set [limits] max_rooms = 0 (no limit) {config}, or pass fewer --rooms"
+            )),
+            ErrorKind::RateLimited | ErrorKind::Flooding => Some(format!(
+                "chat-client bench needs flood control off: [limits] messages_per_second = 0 \
+                 {config}"
+            )),
+            _ => None,
+        },
+    };
+    match (err, advice) {
+        (JoinError::Client(err), _) => {
+            anyhow::Error::new(err).context(format!("{who} could not join"))
+        }
+        (err, Some(advice)) => anyhow!("{who} could not join: {err} — {advice}"),
+        (err, None) => anyhow!("{who} could not join: {err}"),
+    }
 }
 
 /// Raises this process's open-file limit to fit `connections` sockets, as far as the hard

@@ -91,7 +91,9 @@ pub struct LoadReport {
     pub clients: usize,
     /// Publishers (P).
     pub publishers: usize,
-    /// Messages per publisher (M).
+    /// Rooms the receivers are spread over (R); each publisher is in all of them.
+    pub rooms: usize,
+    /// Messages per publisher and room (M).
     pub messages: u64,
     /// Message text bytes (B).
     pub size: usize,
@@ -101,16 +103,22 @@ pub struct LoadReport {
     pub window: u64,
     /// Seconds to connect and register everyone.
     pub setup_s: f64,
-    /// Messages the publishers sent.
+    /// Messages the publishers sent, to all rooms together (`P × M × R` in a full run).
     pub sent: u64,
-    /// `sent × clients`: what the receivers should have received together.
+    /// What the receivers should have received together: each message times the
+    /// receivers in its room (`P × M × N` in a full run, whatever `R`).
     pub expected: u64,
-    /// Measured messages the receivers received together.
+    /// Measured messages the receivers received together: the deliveries.
     pub received: u64,
     /// `expected − received`.
     pub lost: u64,
-    /// Messages that did not come next in their publisher's sequence.
+    /// Messages that did not come next in their publisher's sequence to that room.
     pub out_of_order: u64,
+    /// Messages that reached a receiver outside their room (not counted as received).
+    pub wrong_room: u64,
+    /// Measured messages the publishers' own connections read back (every room's);
+    /// deliveries the server made too, not counted in `received`.
+    pub publisher_received: u64,
     /// Receivers whose connection ended before the run did.
     pub receivers_disconnected: usize,
     /// The first few errors the server sent or connections hit.
@@ -121,6 +129,10 @@ pub struct LoadReport {
     pub deliveries_per_s: f64,
     /// Message text delivered, in megabytes (10^6) per second.
     pub mb_per_s: f64,
+    /// `elapsed_s ÷ received`, in nanoseconds: wall time per delivery.
+    pub ns_per_delivery: Option<f64>,
+    /// `server_cpu_s ÷ received`, in nanoseconds: the server's CPU time per delivery.
+    pub server_cpu_ns_per_delivery: Option<f64>,
     /// Send-to-receive latency over every delivery.
     pub latency: Latency,
     /// How far (ms) a rate-limited publisher fell behind its schedule at worst.
@@ -140,6 +152,8 @@ pub struct IdleReport {
     pub mode: &'static str,
     /// Registered idle clients.
     pub clients: usize,
+    /// Rooms they are spread over.
+    pub rooms: usize,
     /// Seconds to connect and register them all.
     pub setup_s: f64,
     /// Seconds until no more bytes arrived (the join notices all delivered).
@@ -160,9 +174,18 @@ impl fmt::Display for LoadReport {
             Some(rate) => format!("{rate} msg/s offered"),
             None => format!("saturation, window {}", self.window),
         };
+        let rooms = match self.rooms {
+            1 => String::new(),
+            r => format!(" in {r} rooms"),
+        };
+        let per_room = match self.rooms {
+            1 => "",
+            _ => " to each room",
+        };
         writeln!(
             f,
-            "{} receivers, {} publisher(s) x {} messages of {} B ({load}); connected in {:.2} s",
+            "{} receivers{rooms}, {} publisher(s) x {} messages of {} B{per_room} ({load}); \
+             connected in {:.2} s",
             self.clients, self.publishers, self.messages, self.size, self.setup_s
         )?;
         writeln!(
@@ -173,9 +196,13 @@ impl fmt::Display for LoadReport {
             thousands(self.deliveries_per_s),
             self.mb_per_s
         )?;
+        let wrong_room = match self.wrong_room {
+            0 => String::new(),
+            n => format!(", in the wrong room {n}"),
+        };
         writeln!(
             f,
-            "lost: {} of {} (out of order {}, receivers disconnected {})",
+            "lost: {} of {} (out of order {}, receivers disconnected {}{wrong_room})",
             self.lost, self.expected, self.out_of_order, self.receivers_disconnected
         )?;
         let l = &self.latency;
@@ -194,6 +221,12 @@ impl fmt::Display for LoadReport {
                 self.max_behind_schedule_ms
             )?;
         }
+        if let Some(wall) = self.ns_per_delivery {
+            write!(f, "\nper delivery: {wall:.1} ns")?;
+            if let Some(cpu) = self.server_cpu_ns_per_delivery {
+                write!(f, ", server CPU {cpu:.1} ns")?;
+            }
+        }
         if let (Some(cpu), Some(rss)) = (self.server_cpu_s, self.server_rss_kb) {
             write!(f, "\nserver: {cpu:.2} CPU s, {rss} kB resident at the end")?;
         }
@@ -206,9 +239,13 @@ impl fmt::Display for LoadReport {
 
 impl fmt::Display for IdleReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rooms = match self.rooms {
+            1 => String::new(),
+            r => format!(" in {r} rooms"),
+        };
         write!(
             f,
-            "{} idle clients connected in {:.2} s, quiet after {:.1} s",
+            "{} idle clients{rooms} connected in {:.2} s, quiet after {:.1} s",
             self.clients, self.setup_s, self.quiet_s
         )?;
         match (

@@ -13,14 +13,17 @@
 //! └ kind: 'd' a measured message
 //! ```
 //!
+//! The sequence number counts one publisher's messages to one room: a receiver is in one
+//! room, so it expects `0, 1, 2, ...` from each publisher.
+//!
 //! Printable ASCII, so it passes the server's message rules unchanged. Receivers read it
-//! straight out of the frame body ([`msg_text`]) without building a `ServerFrame`: a
+//! straight out of the frame body ([`msg_room_text`]) without building a `ServerFrame`: a
 //! thousand receivers each decoding every message into owned strings would measure the
-//! benchmark, not the server.
+//! benchmark, not the server. Publishers write it into a frame encoded once per room
+//! ([`MsgTemplate`]), so sending costs a copy and 32 digits a message.
 
-use chat_proto::codec::bincode_options;
-use chat_proto::validate::DEFAULT_ROOM;
-use chat_proto::ClientFrame;
+use chat_proto::codec::{bincode_options, encode};
+use chat_proto::{ClientFrame, CodecError};
 
 /// Bytes in the fixed part of a message text; the smallest `--size`.
 pub const HEADER_LEN: usize = 1 + 4 + 12 + 16;
@@ -43,9 +46,9 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The `ClientFrame::Msg` to `lobby` carrying this stamp, padded to `size` bytes of
+    /// The `ClientFrame::Msg` to `room` carrying this stamp, padded to `size` bytes of
     /// text (at least [`HEADER_LEN`]).
-    pub fn frame(&self, size: usize) -> ClientFrame {
+    pub fn frame(&self, room: &str, size: usize) -> ClientFrame {
         let mut text = format!(
             "{}{:04x}{:012x}{:016x}",
             DATA as char, self.publisher, self.seq, self.sent_ns
@@ -53,9 +56,19 @@ impl Stamp {
         let len = size.max(HEADER_LEN);
         text.extend(std::iter::repeat_n('.', len - text.len()));
         ClientFrame::Msg {
-            room: DEFAULT_ROOM.to_owned(),
+            room: room.to_owned(),
             text,
         }
+    }
+
+    /// The stamp's 32 digits (publisher, sequence, send time), as [`Stamp::frame`] writes
+    /// them after the kind byte.
+    fn write_digits(&self, out: &mut [u8; HEADER_LEN - 1]) {
+        let (publisher, rest) = out.split_at_mut(4);
+        let (seq, sent) = rest.split_at_mut(12);
+        put_hex(publisher, u64::from(self.publisher));
+        put_hex(seq, self.seq);
+        put_hex(sent, self.sent_ns);
     }
 
     /// The stamp in a message text; `None` for a message that is not a benchmark's.
@@ -70,6 +83,54 @@ impl Stamp {
             seq: ids & 0xffff_ffff_ffff,
             sent_ns: hex16(text[17..33].try_into().ok()?)?,
         })
+    }
+}
+
+/// `value` as lowercase hex digits filling `out`, most significant first (the low
+/// `out.len()` digits of it).
+fn put_hex(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for digit in out.iter_mut().rev() {
+        *digit = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+/// A publisher's message to one room, encoded once: each message sent is a copy with the
+/// stamp written into it, instead of a new text and a new encoding.
+#[derive(Debug, Clone)]
+pub struct MsgTemplate {
+    /// The whole frame, prefix included, with a zero stamp.
+    wire: Vec<u8>,
+    /// Where the stamp's digits start in `wire`.
+    digits_at: usize,
+}
+
+impl MsgTemplate {
+    /// The frame [`Stamp::frame`] makes for `room` and `size`.
+    pub fn new(room: &str, size: usize) -> Result<MsgTemplate, CodecError> {
+        let zero = Stamp {
+            publisher: 0,
+            seq: 0,
+            sent_ns: 0,
+        };
+        let wire = encode(&zero.frame(room, size))?.as_bytes().to_vec();
+        // The text is the frame's last field, so it ends the wire bytes; the digits follow
+        // its kind byte.
+        let digits_at = wire.len() - size.max(HEADER_LEN) + 1;
+        debug_assert_eq!(wire[digits_at - 1], DATA);
+        Ok(MsgTemplate { wire, digits_at })
+    }
+
+    /// Appends the frame carrying `stamp` to `out`.
+    pub fn write(&self, stamp: &Stamp, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.wire);
+        let at = start + self.digits_at;
+        let digits: &mut [u8; HEADER_LEN - 1] = (&mut out[at..at + HEADER_LEN - 1])
+            .try_into()
+            .expect("the slice has the stamp's length");
+        stamp.write_digits(digits);
     }
 }
 
@@ -103,34 +164,35 @@ fn hex8(ascii: u64) -> Option<u32> {
     Some(((halves | halves >> 16) & 0xffff_ffff) as u32)
 }
 
-/// The text of a `ServerFrame::Msg` body, borrowed from the body; `None` for any other frame.
+/// The room and the text of a `ServerFrame::Msg` body, borrowed from the body; `None` for
+/// any other frame.
 ///
 /// Reads the fields in the frame's own layout (`room`, `from`, `text`, `at`) with the
 /// protocol's bincode options, so it cannot drift from what `chat_proto::codec::encode`
 /// writes without the round-trip test below failing.
-pub fn msg_text(body: &[u8]) -> Option<&[u8]> {
+pub fn msg_room_text(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let (&tag, fields) = body.split_first()?;
     if tag != MSG_TAG {
         return None;
     }
     // Rooms, names and benchmark texts are short: a length under 251 is one varint byte.
     if let [room_len @ 0..=250, rest @ ..] = fields {
-        if let [from_len @ 0..=250, rest @ ..] = rest.get(usize::from(*room_len)..)? {
+        let (room, rest) = rest.split_at_checked(usize::from(*room_len))?;
+        if let [from_len @ 0..=250, rest @ ..] = rest {
             if let [text_len @ 0..=250, rest @ ..] = rest.get(usize::from(*from_len)..)? {
-                return rest.get(..usize::from(*text_len));
+                return Some((room, rest.get(..usize::from(*text_len))?));
             }
         }
     }
     use bincode::Options;
-    let (_room, _from, text, _at): (&[u8], &[u8], &[u8], i64) =
+    let (room, _from, text, _at): (&[u8], &[u8], &[u8], i64) =
         bincode_options(fields.len()).deserialize(fields).ok()?;
-    Some(text)
+    Some((room, text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_proto::codec::encode;
     use chat_proto::ServerFrame;
 
     /// The text a publisher sends is the text a receiver reads back, stamp included, and
@@ -142,10 +204,10 @@ mod tests {
             seq: 0x2a,
             sent_ns: 0x1234_5678_9abc,
         };
-        let ClientFrame::Msg { room, text } = stamp.frame(64) else {
+        let ClientFrame::Msg { room, text } = stamp.frame("bench-7", 64) else {
             panic!("a message frame")
         };
-        assert_eq!(room, "lobby");
+        assert_eq!(room, "bench-7");
         assert_eq!(text.len(), 64);
         chat_proto::validate::message(&text).unwrap();
         let broadcast = encode(&ServerFrame::Msg {
@@ -155,9 +217,37 @@ mod tests {
             at: 1_779_000_000_000,
         })
         .unwrap();
-        let read = msg_text(broadcast.body()).unwrap();
+        let (read_room, read) = msg_room_text(broadcast.body()).unwrap();
+        assert_eq!(read_room, b"bench-7");
         assert_eq!(read, text.as_bytes());
         assert_eq!(Stamp::parse(read), Some(stamp));
+    }
+
+    /// A template with a stamp written in is byte for byte the frame encoded from scratch,
+    /// for short and long rooms and texts.
+    #[test]
+    fn a_template_writes_the_frame_encode_writes() {
+        let stamps = [
+            Stamp {
+                publisher: 0,
+                seq: 0,
+                sent_ns: 0,
+            },
+            Stamp {
+                publisher: 0xbeef,
+                seq: 0x0123_4567_89ab,
+                sent_ns: u64::MAX,
+            },
+        ];
+        for (room, size) in [("lobby", 33), ("b-999", 64), (&*"r".repeat(32), 300)] {
+            let template = MsgTemplate::new(room, size).unwrap();
+            for stamp in stamps {
+                let mut out = vec![7];
+                template.write(&stamp, &mut out);
+                let expected = encode(&stamp.frame(room, size)).unwrap();
+                assert_eq!(&out[1..], &expected.as_bytes()[..], "{room} {size}");
+            }
+        }
     }
 
     /// The short-length shortcut and the general decoder read the same text.
@@ -172,7 +262,11 @@ mod tests {
                 at: -5,
             })
             .unwrap();
-            assert_eq!(msg_text(frame.body()), Some(text.as_bytes()), "{len}");
+            assert_eq!(
+                msg_room_text(frame.body()),
+                Some((&*"r".repeat(32).into_bytes(), text.as_bytes())),
+                "{len}"
+            );
         }
     }
 
@@ -221,7 +315,11 @@ mod tests {
             ServerFrame::Ping,
         ];
         for frame in frames {
-            assert_eq!(msg_text(encode(&frame).unwrap().body()), None, "{frame:?}");
+            assert_eq!(
+                msg_room_text(encode(&frame).unwrap().body()),
+                None,
+                "{frame:?}"
+            );
         }
         assert_eq!(Stamp::parse(b"hello"), None);
         let not_hex = format!("d{}", "x".repeat(HEADER_LEN - 1));
