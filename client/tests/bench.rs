@@ -82,6 +82,141 @@ fn idle_run_registers_every_client() {
     assert_eq!(r["disconnected"], 0, "{r}");
 }
 
+/// With rooms, each receiver gets every publisher's messages to its own room, in order,
+/// and none from the others; the deliveries are `P × M × N` as with one room, and each
+/// publisher reads back what everyone sent to every room.
+#[test]
+fn a_run_over_rooms_delivers_each_room_to_its_receivers() {
+    let server = bench_server();
+    // Seven receivers over three rooms: rooms of 3, 2 and 2.
+    let r = report(
+        &server,
+        &[
+            "--clients",
+            "7",
+            "--rooms",
+            "3",
+            "--publishers",
+            "2",
+            "--messages",
+            "200",
+            "--window",
+            "20",
+        ],
+    );
+    assert_eq!(r["rooms"], 3, "{r}");
+    assert_eq!(r["sent"], 2 * 200 * 3, "{r}");
+    assert_eq!(r["expected"], 2 * 200 * 7, "{r}");
+    assert_eq!(r["received"], 2 * 200 * 7, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    assert_eq!(r["out_of_order"], 0, "{r}");
+    assert_eq!(r["wrong_room"], 0, "{r}");
+    assert_eq!(r["receivers_disconnected"], 0, "{r}");
+    assert_eq!(r["publisher_received"], 2 * (2 * 200 * 3), "{r}");
+    assert!(
+        r["ns_per_delivery"].as_f64().is_some_and(|ns| ns > 0.0),
+        "{r}"
+    );
+}
+
+/// A rate-limited run over rooms sends every room its share and loses none.
+#[test]
+fn a_rate_run_over_rooms_delivers_everything() {
+    let server = bench_server();
+    let r = report(
+        &server,
+        &[
+            "--clients",
+            "4",
+            "--rooms",
+            "4",
+            "--messages",
+            "10",
+            "--rate",
+            "400",
+        ],
+    );
+    assert_eq!(r["sent"], 40, "{r}");
+    assert_eq!(r["received"], 40, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+}
+
+/// One room is `lobby`, where anyone else can hear the benchmark; more rooms are named
+/// after --name, and the report says how many.
+#[test]
+fn one_room_is_lobby_and_more_are_named_after_the_bench() {
+    let server = bench_server();
+    let r = report(&server, &["--idle", "--clients", "6", "--rooms", "3"]);
+    assert_eq!(r["rooms"], 3, "{r}");
+    assert_eq!(r["disconnected"], 0, "{r}");
+    let r = report(&server, &["--clients", "2", "--messages", "5"]);
+    assert_eq!(r["rooms"], 1, "{r}");
+    assert_eq!(r["received"], 10, "{r}");
+}
+
+/// A publisher must be in every room: a server that allows fewer rooms per person makes
+/// the benchmark stop before sending, saying which limit to change.
+#[test]
+fn more_rooms_than_the_server_allows_one_person_is_a_clear_error() {
+    let server = Server::start_with(
+        "[server]\nhost = 127.0.0.1\nport = 0\n\
+         [limits]\nmessages_per_second = 0\nrooms_per_user = 2\n",
+        0,
+    );
+    let out = server
+        .chat(
+            "b",
+            &["bench", "--clients", "3", "--rooms", "3", "--messages", "5"],
+        )
+        .expect_code(1)
+        .expect_one_error_line();
+    assert!(
+        out.stderr.contains("publisher b-p0") && out.stderr.contains("rooms_per_user = 0"),
+        "{out:#?}"
+    );
+}
+
+/// With flood control on, a publisher's joins are refused after the burst: the benchmark
+/// stops and says to switch flood control off.
+#[test]
+fn joining_many_rooms_under_flood_control_is_a_clear_error() {
+    let server = Server::start_with(
+        "[server]\nhost = 127.0.0.1\nport = 0\n[limits]\nrooms_per_user = 0\n",
+        0,
+    );
+    let out = server
+        .chat(
+            "b",
+            &[
+                "bench",
+                "--clients",
+                "20",
+                "--rooms",
+                "20",
+                "--messages",
+                "5",
+            ],
+        )
+        .expect_code(1)
+        .expect_one_error_line();
+    assert!(
+        out.stderr.contains("publisher b-p0") && out.stderr.contains("messages_per_second = 0"),
+        "{out:#?}"
+    );
+}
+
+/// No rooms, or more rooms than receivers, is refused before connecting.
+#[test]
+fn rooms_outside_one_to_clients_are_a_usage_error() {
+    let server = bench_server();
+    for rooms in ["0", "4"] {
+        server
+            .chat("b", &["bench", "--clients", "3", "--rooms", rooms])
+            .expect_code(2)
+            .expect_one_error_line();
+    }
+}
+
 /// A size under the stamp is refused before connecting, as a usage error.
 #[test]
 fn a_size_below_the_stamp_is_a_usage_error() {
