@@ -6,22 +6,39 @@
 //! Input layout (the seed corpus follows it; see `proto/examples/seed_corpus.rs`):
 //!
 //! ```text
-//! byte 0    setup: bit 0 a small send queue (8 frames), bit 1 flood control on
-//! then, until the input ends, operations of one byte: low 3 bits the operation, bits 4-5
+//! byte 0    setup: bit 0 a small send queue (8 frames), bit 1 flood control on,
+//!           bit 2 `max_rooms` 3 (only the witness's rooms can exist; 4 otherwise),
+//!           bit 3 `rooms_per_user` 3, the witness's (no limit otherwise)
+//! then, until the input ends, operations of one byte: low 4 bits the operation, bits 4-7
 //! which client (modulo 3), and each operation's own bytes:
-//!   0 Frame   u16 BE length n, n bytes: a frame body, sent after its length prefix
-//!   1 Raw     u16 BE length n, n bytes, sent as they are
-//!   2 Typed   u16 BE length n, n bytes: read by `arbitrary` as a ClientFrame, encoded, sent
-//!   3 Hello   one byte: a name from NAMES, sent in a Hello of the right version
-//!   4 Settle  let every task run until all are idle
-//!   5 Stall   the client stops reading
-//!   6 Resume  the client reads again
-//!   7 Close   the client closes its sending side
+//!   0 Frame       u16 BE length n, n bytes: a frame body, sent after its length prefix
+//!   1 Raw         u16 BE length n, n bytes, sent as they are
+//!   2 Typed       u16 BE length n, n bytes: read by `arbitrary` as a ClientFrame, encoded, sent
+//!   3 Hello       one byte: a name from NAMES, sent in a Hello of the right version
+//!   4 Settle      let every task run until all are idle
+//!   5 Stall       the client stops reading
+//!   6 Resume      the client reads again
+//!   7 Close       the client closes its sending side
+//!   8 Join        one byte: a room from ROOMS
+//!   9 Part        one byte: a room from ROOMS
+//!  10 Msg         one byte: a room from ROOMS; one byte: a text (see `text`)
+//!  11 Burst       one byte: a room; one byte: n; n % 96 + 1 messages to it in one write
+//!  12 ListRooms
+//!  13 ListMembers one byte: a room from ROOMS
+//!  14 Whisper     one byte: a name from NAMES; one byte: a text
+//!  15 Bye
 //! ```
 //!
-//! Before the first operation a witness, `watcher`, registers; it only reads (answering
-//! pings). After the last, every client closes, and a newcomer, `late`, registers, asks who is
-//! online and says something.
+//! Operations 0 to 7 are those of protocol 1's layout, whose operation took the low 3 bits
+//! (bit 3 was always clear), so inputs written for it keep their meaning.
+//!
+//! Before the first operation a witness, `watcher`, registers and joins the rooms it watches
+//! (`lobby`, `A`, `b`: every valid room of ROOMS but `c` and `d`); it then only reads
+//! (answering pings). After the last operation every client closes, and a newcomer, `late`,
+//! registers, asks who is online, joins `lobby`, lists the rooms and says something.
+//!
+//! `SESSION_DEBUG=1` in the environment prints what every client sent and received before
+//! the checks, to read a crash with.
 //!
 //! Checked for every input (DESIGN.md's invariants, where cheap):
 //! - nothing panics (libFuzzer reports a panic in any task as a crash), and every
@@ -29,20 +46,47 @@
 //! - everything a client received decodes as server frames (a client that stopped reading
 //!   may see its stream end mid-frame);
 //! - the `from` of every `Msg` and `Whisper` is the name some client was welcomed under, and
-//!   that client sent that text;
-//! - one order for everyone: the broadcasts a client received are exactly the witness's
-//!   between `<name> joined` and `<name> left`, in the same order (cut short only for a
-//!   client dropped as a slow consumer or one that stopped reading);
+//!   that client sent that text (to that room, or to that person);
+//! - every request gets the one reply the protocol gives it, in order: a client's requests,
+//!   as the server reads them, and the replies among what it received, pair up. The errors
+//!   are typed (`NotInRoom`, `InvalidRoom`, `TooManyRooms` and `RoomsFull` where, and only
+//!   where, the rules say) and a refusal that is not fatal leaves the connection going:
+//!   every later request is still answered. Member lists are sorted, include the asker when
+//!   it is in the room, and name a room as shown;
+//! - no client receives a `Msg`, `UserJoined` or `UserLeft` for a room it is not in (its own
+//!   `Joined` and `Parted` say which), and a room's name as shown stays the same while the
+//!   client is in it;
+//! - the witness's view of each room it watches is consistent: someone joins only when out
+//!   and leaves only when in, only members speak, and in the end only the witness is left;
+//! - one order per room: for each watched room, the `Msg`, `UserJoined` and `UserLeft`
+//!   frames a client received in it between its `Joined` and its `Parted` (or its leaving)
+//!   are exactly the witness's between `UserJoined` of that client and its `UserLeft`, in
+//!   the same order (cut short only for a client dropped as a slow consumer or one that
+//!   stopped reading); its `Joined` lists exactly who the witness saw in the room then; the
+//!   `UserLeft` gives the reason that client really left for; and every join the witness
+//!   saw is such a stay of some client. A member of several rooms thus gets each room's
+//!   messages in the witness's order;
+//! - one order in the other rooms too (`c`, `d`, those an `arbitrary` frame names, and every
+//!   room once the witness was dropped), client against client: a stay that began while
+//!   another client was in the room lists in its `Joined` who that client saw there, the two
+//!   agree frame for frame while both are in, and whichever ends first is heard of by the
+//!   other, with its reason; in such a room too only members speak, and people join only
+//!   when out and leave only when in;
 //! - afterwards the server still serves: `late` is welcomed, sees only itself and the
-//!   witness online, and gets its own message back.
+//!   witness online and in `lobby`, sees exactly the witness's rooms (so no room outlives
+//!   its last member), and gets its own message back.
 #![no_main]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chat_proto::codec::{decode_chunks, encode, CodecError, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, ErrorKind, FrameReader, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::validate::{self, name_key, room_key, DEFAULT_ROOM};
+use chat_proto::{
+    ClientFrame, ErrorKind, FrameReader, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+};
 use chat_server::config::Config;
 use chat_server::connection::{serve, Shared};
 use libfuzzer_sys::arbitrary::{Arbitrary, Unstructured};
@@ -54,8 +98,8 @@ use tokio::task::JoinHandle;
 /// Simulated clients besides the witness and the newcomer.
 const CLIENTS: usize = 3;
 
-/// Names a `Hello` operation picks from: valid ones, two that differ only by case, the
-/// witness's and the newcomer's, and a few the server must refuse.
+/// Names a `Hello` or `Whisper` operation picks from: valid ones, two that differ only by
+/// case, the witness's and the newcomer's, and a few the server must refuse.
 const NAMES: &[&str] = &[
     "ann",
     "Ann",
@@ -67,6 +111,34 @@ const NAMES: &[&str] = &[
     "a b",
     "tab\tname",
     "a_name_that_is_far_too_long_for_anyone",
+];
+
+/// The witness's name.
+const WITNESS: &str = "watcher";
+
+/// The rooms the witness joins, as it types them: so each is shown this way.
+const WATCHED: &[&str] = &[DEFAULT_ROOM, "A", "b"];
+
+/// Rooms the room operations pick from: the watched ones in several spellings (case, `#`),
+/// two the witness is not in (`c`, `d`: with `max_rooms` 4 only one of them can exist at a
+/// time), and names no room can have.
+const ROOMS: &[&str] = &[
+    "lobby",
+    "LOBBY",
+    "#lobby",
+    "A",
+    "#a",
+    "b",
+    "#B",
+    "c",
+    "#C",
+    "",
+    "#",
+    "a b",
+    "##a",
+    "a_room_name_that_is_far_too_long",
+    "ünï",
+    "d",
 ];
 
 /// Bytes each in-memory pipe holds before a writer waits: small, so that a client that
@@ -83,6 +155,9 @@ const HANG: Duration = Duration::from_secs(24 * 3600);
 /// The send queue of a "small queue" setup: overflows within one burst.
 const SMALL_QUEUE: usize = 8;
 
+/// The most messages one `Burst` operation sends: more than the server puts in one burst.
+const MAX_BURST: u8 = 96;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&setup, ops)) = data.split_first() else {
         return;
@@ -94,6 +169,8 @@ fuzz_target!(|data: &[u8]| {
     if setup & 2 == 0 {
         config.messages_per_second = 0.0;
     }
+    config.max_rooms = if setup & 4 != 0 { 3 } else { 4 };
+    config.rooms_per_user = if setup & 8 != 0 { WATCHED.len() } else { 0 };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -101,6 +178,20 @@ fuzz_target!(|data: &[u8]| {
         .expect("a runtime")
         .block_on(run(config, ops));
 });
+
+/// A text for a message operation: mostly plain and distinct, some the server refuses.
+fn text(b: u8) -> String {
+    match b % 16 {
+        0 => String::new(),
+        1 => "   ".to_owned(),
+        2 => "bell\u{7}".to_owned(),
+        3 => "line\nbreak".to_owned(),
+        4 => "tab\tok".to_owned(),
+        5 => "ünïcode ✓".to_owned(),
+        6 => "x".repeat(900),
+        _ => format!("m{b}"),
+    }
+}
 
 /// One simulated client: the harness's end of its pipe, and what went each way.
 struct Sim {
@@ -120,8 +211,22 @@ struct Sim {
     conn: JoinHandle<()>,
 }
 
+/// The settings the checks need.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    buffsize: usize,
+    flood: bool,
+    rooms_per_user: usize,
+    max_rooms: usize,
+}
+
 async fn run(config: Config, mut ops: &[u8]) {
-    let buffsize = config.buffsize;
+    let rules = Rules {
+        buffsize: config.buffsize,
+        flood: config.messages_per_second > 0.0,
+        rooms_per_user: config.rooms_per_user,
+        max_rooms: config.max_rooms,
+    };
     let shared = Shared::new(config);
     let (watcher, finish_watcher) = spawn_watcher(&shared).await;
     let mut sims: Vec<Sim> = (0..CLIENTS).map(|i| connect(&shared, i + 1)).collect();
@@ -132,11 +237,17 @@ async fn run(config: Config, mut ops: &[u8]) {
         };
         ops = rest;
         let sim = &mut sims[usize::from(op >> 4) % CLIENTS];
-        match op & 7 {
+        // The operation's own bytes; an input that ends inside them ends the run.
+        let mut arg = || -> Option<u8> {
+            let (&b, rest) = ops.split_first()?;
+            ops = rest;
+            Some(b)
+        };
+        let frame = match op & 15 {
             0..=2 => {
                 let (payload, rest) = take_sized(ops);
                 ops = rest;
-                let bytes = match op & 7 {
+                let bytes = match op & 15 {
                     0 => prefixed(payload),
                     1 => payload.to_vec(),
                     _ => match ClientFrame::arbitrary(&mut Unstructured::new(payload)) {
@@ -148,29 +259,90 @@ async fn run(config: Config, mut ops: &[u8]) {
                     },
                 };
                 send(sim, &bytes).await;
+                continue;
             }
             3 => {
-                let Some((&name, rest)) = ops.split_first() else {
-                    break;
-                };
-                ops = rest;
-                let hello = ClientFrame::Hello {
+                let Some(name) = arg() else { break };
+                ClientFrame::Hello {
                     version: PROTOCOL_VERSION,
-                    username: NAMES[usize::from(name) % NAMES.len()].to_owned(),
+                    username: pick(NAMES, name).to_owned(),
                     password: None,
-                };
-                send(sim, encode(&hello).expect("a hello encodes").as_bytes()).await;
+                }
             }
-            4 => settle().await,
+            4 => {
+                settle().await;
+                continue;
+            }
             5 => {
                 sim.stalled = true;
                 sim.reading.send_replace(false);
+                continue;
             }
             6 => {
                 sim.reading.send_replace(true);
+                continue;
             }
-            _ => close(sim).await,
-        }
+            7 => {
+                close(sim).await;
+                continue;
+            }
+            8 => {
+                let Some(room) = arg() else { break };
+                ClientFrame::Join {
+                    room: pick(ROOMS, room).to_owned(),
+                }
+            }
+            9 => {
+                let Some(room) = arg() else { break };
+                ClientFrame::Part {
+                    room: pick(ROOMS, room).to_owned(),
+                }
+            }
+            10 => {
+                let (Some(room), Some(said)) = (arg(), arg()) else {
+                    break;
+                };
+                ClientFrame::Msg {
+                    room: pick(ROOMS, room).to_owned(),
+                    text: text(said),
+                }
+            }
+            11 => {
+                let (Some(room), Some(n)) = (arg(), arg()) else {
+                    break;
+                };
+                let room = pick(ROOMS, room);
+                let burst: Vec<u8> = (0..n % MAX_BURST + 1)
+                    .flat_map(|i| {
+                        let frame = ClientFrame::Msg {
+                            room: room.to_owned(),
+                            text: format!("burst {n}.{i}"),
+                        };
+                        encode(&frame).expect("a small frame encodes").into_bytes()
+                    })
+                    .collect();
+                send(sim, &burst).await;
+                continue;
+            }
+            12 => ClientFrame::ListRooms,
+            13 => {
+                let Some(room) = arg() else { break };
+                ClientFrame::ListMembers {
+                    room: pick(ROOMS, room).to_owned(),
+                }
+            }
+            14 => {
+                let (Some(to), Some(said)) = (arg(), arg()) else {
+                    break;
+                };
+                ClientFrame::Whisper {
+                    to: pick(NAMES, to).to_owned(),
+                    text: text(said),
+                }
+            }
+            _ => ClientFrame::Bye,
+        };
+        send(sim, encode(&frame).expect("a small frame encodes").as_bytes()).await;
     }
 
     // Everyone reads again and leaves; every connection must then end.
@@ -195,7 +367,12 @@ async fn run(config: Config, mut ops: &[u8]) {
         .expect("the witness's connection ends after its Bye")
         .expect("the witness's task does not fail");
 
-    check(&sims, buffsize, &witness, &late);
+    check(&sims, rules, &witness, &late);
+}
+
+/// `list[b % len]`.
+fn pick<'a>(list: &[&'a str], b: u8) -> &'a str {
+    list[usize::from(b) % list.len()]
 }
 
 /// A new in-memory connection served by the server, as peer 127.0.0.1:`port`.
@@ -249,10 +426,10 @@ async fn read_all(
     }
 }
 
-/// Sends `bytes` for `sim`, as far as the server takes them.
+/// Sends `bytes` for `sim`, as far as the server takes them; nothing once `sim` closed.
 async fn send(sim: &mut Sim, bytes: &[u8]) {
-    sim.sent.extend_from_slice(bytes);
     if let Some(tx) = &mut sim.tx {
+        sim.sent.extend_from_slice(bytes);
         // Fails once the server dropped the connection: what a real peer would see.
         let _ = tx.write_all(bytes).await;
     }
@@ -288,16 +465,14 @@ fn prefixed(body: &[u8]) -> Vec<u8> {
     wire
 }
 
+type Frames = FrameReader<ReadHalf<DuplexStream>, ServerFrame>;
+
 /// Registers `name` over a fresh connection and returns the typed reader and the writer.
 async fn register(
     shared: &Shared,
     name: &str,
     port: u16,
-) -> (
-    FrameReader<ReadHalf<DuplexStream>, ServerFrame>,
-    WriteHalf<DuplexStream>,
-    JoinHandle<()>,
-) {
+) -> (Frames, WriteHalf<DuplexStream>, JoinHandle<()>) {
     let (stream, conn) = pipe(shared, port);
     let (rx, mut tx) = split(stream);
     let hello = ClientFrame::Hello {
@@ -315,17 +490,42 @@ async fn write(tx: &mut WriteHalf<DuplexStream>, frame: &ClientFrame) {
         .expect("the server reads a healthy client");
 }
 
-/// Registers the witness and, once it is welcomed, starts its task: it records every frame,
-/// answers pings, and on `finish` says `Bye` and reads until the server closes. The task
-/// returns what it saw.
-async fn spawn_watcher(shared: &Shared) -> (JoinHandle<Vec<ServerFrame>>, oneshot::Sender<()>) {
+/// What the witness saw.
+struct Witness {
+    /// Every frame after its `Joined` replies, pings left out.
+    frames: Vec<ServerFrame>,
+    /// Whether its stream ended before it said `Bye`: it was dropped.
+    ended_early: bool,
+}
+
+/// Registers the witness, has it join the rooms it watches and, once it is in them, starts
+/// its task: it records every frame, answers pings, and on `finish` says `Bye` and reads
+/// until the server closes. The task returns what it saw.
+async fn spawn_watcher(shared: &Shared) -> (JoinHandle<Witness>, oneshot::Sender<()>) {
     let (finish, mut finished) = oneshot::channel::<()>();
-    let (mut frames, mut tx, conn) = register(shared, "watcher", 40_000).await;
-    let welcome = frames.read_frame().await;
-    assert!(
-        matches!(welcome, Ok(Some(ServerFrame::Welcome { .. }))),
-        "the witness was not welcomed: {welcome:?}"
-    );
+    let (mut frames, mut tx, conn) = register(shared, WITNESS, 40_000).await;
+    match next(&mut frames).await {
+        Some(ServerFrame::Welcome { username, .. }) if username == WITNESS => {}
+        other => panic!("the witness was not welcomed: {other:?}"),
+    }
+    for room in WATCHED {
+        write(
+            &mut tx,
+            &ClientFrame::Join {
+                room: (*room).to_owned(),
+            },
+        )
+        .await;
+        let joined = next(&mut frames).await;
+        assert_eq!(
+            joined,
+            Some(ServerFrame::Joined {
+                room: (*room).to_owned(),
+                members: vec![WITNESS.to_owned()],
+            }),
+            "the witness's join of a new room"
+        );
+    }
     let task = tokio::spawn(async move {
         let mut seen = Vec::new();
         let mut said_bye = false;
@@ -351,14 +551,25 @@ async fn spawn_watcher(shared: &Shared) -> (JoinHandle<Vec<ServerFrame>>, onesho
         }
         conn.await
             .expect("the witness's connection task does not fail");
-        seen
+        Witness {
+            frames: seen,
+            ended_early: !said_bye,
+        }
     });
     (task, finish)
 }
 
-/// After everything: a newcomer registers, lists the users, says something and leaves.
-/// Returns the user list it got.
-async fn newcomer(shared: &Shared) -> Vec<String> {
+/// What the newcomer got.
+#[derive(Debug)]
+struct Late {
+    users: Vec<String>,
+    members: Vec<String>,
+    rooms: Vec<RoomSummary>,
+}
+
+/// After everything: a newcomer registers, lists the users, joins `lobby`, lists the rooms,
+/// says something and leaves.
+async fn newcomer(shared: &Shared) -> Late {
     let steps = async {
         let (mut frames, mut tx, conn) = register(shared, "late", 40_100).await;
         match next(&mut frames).await {
@@ -369,13 +580,32 @@ async fn newcomer(shared: &Shared) -> Vec<String> {
         let Some(ServerFrame::UserList { users }) = next(&mut frames).await else {
             panic!("the newcomer got no user list");
         };
+        write(
+            &mut tx,
+            &ClientFrame::Join {
+                room: DEFAULT_ROOM.to_owned(),
+            },
+        )
+        .await;
+        let members = match next(&mut frames).await {
+            Some(ServerFrame::Joined { room, members }) if room == DEFAULT_ROOM => members,
+            other => panic!("the newcomer's join of {DEFAULT_ROOM} was not answered: {other:?}"),
+        };
+        write(&mut tx, &ClientFrame::ListRooms).await;
+        let Some(ServerFrame::RoomList { rooms }) = next(&mut frames).await else {
+            panic!("the newcomer got no room list");
+        };
         write(&mut tx, &late_words()).await;
         match next(&mut frames).await {
-            Some(ServerFrame::Msg { from, text, .. }) => {
+            Some(ServerFrame::Msg {
+                room, from, text, ..
+            }) => {
                 assert_eq!(
-                    (from.as_str(), ClientFrame::Msg { text }),
-                    ("late", late_words())
+                    ClientFrame::Msg { room, text },
+                    late_words(),
+                    "the newcomer's message came back otherwise"
                 );
+                assert_eq!(from, "late");
             }
             other => panic!("the newcomer's message did not come back: {other:?}"),
         }
@@ -383,7 +613,11 @@ async fn newcomer(shared: &Shared) -> Vec<String> {
         while next(&mut frames).await.is_some() {}
         conn.await
             .expect("the newcomer's connection task does not fail");
-        users
+        Late {
+            users,
+            members,
+            rooms,
+        }
     };
     tokio::time::timeout(HANG, steps)
         .await
@@ -393,30 +627,25 @@ async fn newcomer(shared: &Shared) -> Vec<String> {
 /// What the newcomer says.
 fn late_words() -> ClientFrame {
     ClientFrame::Msg {
+        room: DEFAULT_ROOM.to_owned(),
         text: "still serving".to_owned(),
     }
 }
 
-/// The newcomer's next frame that is not a notice or a ping; `None` at the end.
-async fn next(
-    frames: &mut FrameReader<ReadHalf<DuplexStream>, ServerFrame>,
-) -> Option<ServerFrame> {
+/// The next frame that is not a ping; `None` at the end.
+async fn next(frames: &mut Frames) -> Option<ServerFrame> {
     loop {
         match frames.read_frame().await {
-            Ok(Some(ServerFrame::Ping | ServerFrame::System { .. })) => {}
-            other => return other.expect("the newcomer gets well-formed frames"),
+            Ok(Some(ServerFrame::Ping)) => {}
+            other => return other.expect("a healthy client gets well-formed frames"),
         }
     }
 }
 
 /// What one simulated client did and got, decoded.
 struct Seen {
-    /// The name it was welcomed under, if it was.
-    name: Option<String>,
-    /// The frames it sent that the server could read.
-    sent: Vec<ClientFrame>,
-    /// The `Msg` and `System` frames it received after its `Welcome`.
-    broadcasts: Vec<ServerFrame>,
+    /// What it sent, as the server reads it: frames and the framing errors among them.
+    requests: Vec<Result<ClientFrame, CodecError>>,
     /// Every frame it received.
     frames: Vec<ServerFrame>,
     /// Whether what it received may stop short: it stopped reading, or was dropped as a
@@ -424,87 +653,887 @@ struct Seen {
     may_be_cut: bool,
 }
 
-fn check(sims: &[Sim], buffsize: usize, witness: &[ServerFrame], late_saw: &[String]) {
-    let seen: Vec<Seen> = sims.iter().map(|sim| decode(sim, buffsize)).collect();
+impl Seen {
+    /// The frames it sent that the server could read.
+    fn sent(&self) -> impl Iterator<Item = &ClientFrame> {
+        self.requests.iter().filter_map(|r| r.as_ref().ok())
+    }
+}
+
+/// One stay of a client in a room, as its own frames show it.
+#[derive(Debug, Clone)]
+struct Stay {
+    /// [`room_key`] of the room.
+    key: String,
+    /// The room's name as shown in its `Joined`.
+    shown: String,
+    /// The member list of its `Joined`.
+    joined: Vec<String>,
+    /// The room's `Msg`, `UserJoined` and `UserLeft` frames it received while in.
+    events: Vec<ServerFrame>,
+    /// `Joined` again while in: after how many of `events`, and its member list.
+    rejoins: Vec<(usize, Vec<String>)>,
+    /// Whether it ended with the client's `Parted` (otherwise with its leaving).
+    parted: bool,
+}
+
+/// What walking one client's requests and replies found.
+struct Walked {
+    /// The name it was welcomed under, if it was.
+    name: Option<String>,
+    /// Its stays in rooms, in order.
+    stays: Vec<Stay>,
+    /// What the members of its rooms must have been told when it left; `None` when that
+    /// cannot be known (it was cut short).
+    leave: Option<LeftReason>,
+}
+
+fn check(sims: &[Sim], rules: Rules, witness: &Witness, late: &Late) {
+    let seen: Vec<Seen> = sims.iter().map(|sim| decode(sim, rules.buffsize)).collect();
+    let witness_dropped = witness.ended_early
+        || witness.frames.iter().any(|f| {
+            matches!(
+                f,
+                ServerFrame::Error {
+                    kind: ErrorKind::SlowConsumer,
+                    ..
+                }
+            )
+        });
+    for frame in &witness.frames {
+        let fits = match frame {
+            ServerFrame::Msg { .. } | ServerFrame::UserJoined { .. } | ServerFrame::UserLeft { .. } => {
+                true
+            }
+            ServerFrame::Whisper { to, .. } => to == WITNESS,
+            ServerFrame::Error { kind, .. } => {
+                matches!(kind, ErrorKind::SlowConsumer | ErrorKind::Timeout)
+            }
+            _ => false,
+        };
+        assert!(fits, "the witness, which asks nothing, got {frame:?}");
+    }
+    let watched: Option<Vec<(String, &str)>> = (!witness_dropped).then(|| {
+        WATCHED
+            .iter()
+            .map(|shown| (room_key(shown), *shown))
+            .collect()
+    });
+
+    if std::env::var_os("SESSION_DEBUG").is_some() {
+        dump(&seen, witness, late);
+    }
+    let walked: Vec<Walked> = seen
+        .iter()
+        .map(|s| walk(s, rules, watched.as_deref()))
+        .collect();
 
     // Who may speak as whom: every client welcomed under a name, and the newcomer.
-    let late = [late_words()];
-    let speakers: Vec<(&str, &[ClientFrame])> = seen
+    let late_said = [late_words()];
+    // A client cut short before its Welcome came through may have been welcomed under any
+    // valid name it asked for.
+    let speakers: Vec<(&str, Vec<&ClientFrame>)> = walked
         .iter()
-        .filter_map(|s| Some((s.name.as_deref()?, s.sent.as_slice())))
-        .chain([("late", &late[..])])
+        .zip(&seen)
+        .flat_map(|(w, s)| {
+            let names: Vec<&str> = match (&w.name, s.may_be_cut) {
+                (Some(name), _) => vec![name.as_str()],
+                (None, true) => possible_names(s).collect(),
+                (None, false) => vec![],
+            };
+            names.into_iter().map(|name| (name, s.sent().collect()))
+        })
+        .chain([("late", late_said.iter().collect())])
         .collect();
-    for frame in seen.iter().flat_map(|s| &s.frames).chain(witness) {
-        let (from, said) = match frame {
-            ServerFrame::Msg { from, text, .. } => (from, text),
-            ServerFrame::Whisper { from, text, .. } => (from, text),
+    for frame in seen
+        .iter()
+        .flat_map(|s| &s.frames)
+        .chain(&witness.frames)
+    {
+        let spoken = match frame {
+            ServerFrame::Msg {
+                room, from, text, ..
+            } => speakers.iter().any(|(name, sent)| {
+                name == from
+                    && sent.iter().any(|frame| {
+                        matches!(frame, ClientFrame::Msg { room: r, text: t }
+                            if t == text && key_of(r).as_deref() == Some(&room_key(room)))
+                    })
+            }),
+            ServerFrame::Whisper { from, to, text, .. } => {
+                speakers.iter().any(|(name, sent)| {
+                    name == from
+                        && sent.iter().any(|frame| {
+                            matches!(frame, ClientFrame::Whisper { to: t, text: said }
+                                if said == text && name_key(t) == name_key(to))
+                        })
+                })
+            }
             _ => continue,
         };
-        let whisper = matches!(frame, ServerFrame::Whisper { .. });
-        let spoken = speakers.iter().any(|(name, sent)| {
-            name == from
-                && sent.iter().any(|frame| match frame {
-                    ClientFrame::Msg { text } => !whisper && text == said,
-                    ClientFrame::Whisper { text, .. } => whisper && text == said,
-                    _ => false,
-                })
-        });
-        assert!(
-            spoken,
-            "{frame:?}: no client welcomed as {from:?} sent that"
-        );
+        assert!(spoken, "{frame:?}: no client welcomed as its sender sent that");
     }
 
-    // One order for everyone, exactly once each, from join to leave. The witness is the
-    // reference unless it was itself dropped as a slow consumer.
-    let witness_dropped = witness.iter().any(|f| {
-        matches!(
-            f,
-            ServerFrame::Error {
-                kind: ErrorKind::SlowConsumer,
-                ..
-            }
-        )
+    let expected_users: &[&str] = if witness_dropped {
+        &["late"]
+    } else {
+        &["late", WITNESS]
+    };
+    assert_eq!(late.users, expected_users, "who is online after everyone left");
+    assert_eq!(late.members, expected_users, "who is in lobby after everyone left");
+    let mut expected_rooms: Vec<RoomSummary> = if witness_dropped {
+        vec![]
+    } else {
+        WATCHED
+            .iter()
+            .filter(|r| **r != DEFAULT_ROOM)
+            .map(|r| RoomSummary {
+                name: (*r).to_owned(),
+                members: 1,
+            })
+            .collect()
+    };
+    expected_rooms.push(RoomSummary {
+        name: DEFAULT_ROOM.to_owned(),
+        members: u32::try_from(expected_users.len()).unwrap(),
     });
-    if !witness_dropped {
-        let order: Vec<&ServerFrame> = witness.iter().filter(|f| is_broadcast(f)).collect();
-        for s in &seen {
-            let Some(name) = &s.name else { continue };
-            let (joined, left) = (format!("{name} joined"), format!("{name} left"));
-            let fits = (0..order.len()).any(|i| {
-                notice_is(order[i], &joined)
-                    && order.len() > i + s.broadcasts.len()
-                    && order[i + 1..=i + s.broadcasts.len()]
-                        .iter()
-                        .copied()
-                        .eq(s.broadcasts.iter())
-                    && (s.may_be_cut
-                        || order
-                            .get(i + 1 + s.broadcasts.len())
-                            .is_some_and(|f| notice_is(f, &left)))
-            });
+    expected_rooms.sort_by_key(|r| room_key(&r.name));
+    assert_eq!(
+        late.rooms, expected_rooms,
+        "the rooms after everyone but the witness left"
+    );
+
+    // One order per room among the clients, in the rooms the witness does not vouch for.
+    pairwise(&walked, &seen, watched.as_deref());
+    if witness_dropped {
+        return;
+    }
+
+    // One order per room, against the witness.
+    for shown in WATCHED {
+        let log = RoomLog::new(shown, &witness.frames);
+        // How many stays of each name the witness saw, and how many the clients account for.
+        let mut joins: BTreeMap<&str, (usize, usize, bool)> = BTreeMap::new();
+        for event in &log.events {
+            if let ServerFrame::UserJoined { user, .. } = event {
+                joins.entry(user).or_default().0 += 1;
+            }
+        }
+        if log.key == room_key(DEFAULT_ROOM) {
+            // The newcomer's stay, which it does not record.
+            joins.entry("late").or_default().1 += 1;
+        }
+        for (w, s) in walked.iter().zip(&seen) {
+            let Some(name) = &w.name else {
+                if s.may_be_cut {
+                    // Cut short before its Welcome came through: it may have joined rooms
+                    // unseen under any name it asked for.
+                    for name in possible_names(s) {
+                        joins.entry(name).or_default().2 = true;
+                    }
+                }
+                continue;
+            };
+            let mut from = 0;
+            let stays: Vec<&Stay> = w.stays.iter().filter(|st| st.key == log.key).collect();
+            for (i, stay) in stays.iter().enumerate() {
+                let last = i + 1 == stays.len();
+                let cut = s.may_be_cut && last && !stay.parted;
+                let Some(end) = log.fit(from, name, stay, cut, w.leave) else {
+                    panic!(
+                        "{name} saw in #{shown} {stay:#?}\nwhich is not what the witness saw \
+                         between its join and its leave (after event {from}): {:#?}",
+                        log.events
+                    );
+                };
+                from = end;
+            }
+            let entry = joins.entry(name.as_str()).or_default();
+            entry.1 += stays.len();
+            entry.2 |= s.may_be_cut;
+        }
+        for (name, (witnessed, stayed, cut)) in joins {
             assert!(
-                fits,
-                "{name} saw {:#?}\nwhich is not what the witness saw between its join and \
-                 its leave: {order:#?}",
-                s.broadcasts
+                witnessed == stayed || (cut && witnessed > stayed),
+                "the witness saw {name} join #{shown} {witnessed} times; the clients welcomed \
+                 as {name} account for {stayed}"
             );
         }
     }
-    let expected: &[&str] = if witness_dropped {
-        &["late"]
-    } else {
-        &["late", "watcher"]
+}
+
+/// One stay with what is known of its client.
+struct Owned<'a> {
+    name: &'a str,
+    stay: &'a Stay,
+    /// Whether the stay may stop short of what the server sent in it.
+    cut: bool,
+    /// What the room was told when the stay ended.
+    told: Option<LeftReason>,
+}
+
+impl Owned<'_> {
+    /// Whether `frame` is the end of this stay as the other members hear of it.
+    fn is_told_end(&self, frame: &ServerFrame) -> bool {
+        match frame {
+            ServerFrame::UserLeft { user, reason, .. } if user == self.name => {
+                if self.stay.parted {
+                    *reason == LeftReason::Parted
+                } else {
+                    *reason != LeftReason::Parted && self.told.is_none_or(|t| t == *reason)
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One order per room without the witness: in every room but those in `watched` (all of
+/// them once the witness was dropped), each client's stay is the reference for every stay
+/// that began during it. A stay `y` that began at `UserJoined{y}` in stay `x` lists in its
+/// `Joined` exactly who `x` saw in the room then, and the two agree on every frame while
+/// both were in; whichever ended first (and was not cut short) ends with the other hearing
+/// of it, for the right reason.
+fn pairwise(walked: &[Walked], seen: &[Seen], watched: Option<&[(String, &str)]>) {
+    let mut all: Vec<Owned<'_>> = Vec::new();
+    // Names under which some client may have stays it never saw.
+    let mut unsure: BTreeSet<String> = BTreeSet::new();
+    unsure.insert("late".to_owned());
+    for (w, s) in walked.iter().zip(seen) {
+        let Some(name) = &w.name else {
+            if s.may_be_cut {
+                unsure.extend(possible_names(s).map(str::to_owned));
+            }
+            continue;
+        };
+        if s.may_be_cut {
+            unsure.insert(name.clone());
+        }
+        for stay in &w.stays {
+            if watched.is_some_and(|w| w.iter().any(|(key, _)| *key == stay.key)) {
+                continue;
+            }
+            all.push(Owned {
+                name,
+                stay,
+                cut: s.may_be_cut && !stay.parted,
+                told: if stay.parted {
+                    Some(LeftReason::Parted)
+                } else {
+                    w.leave
+                },
+            });
+        }
+    }
+    for x in &all {
+        let mut inside: BTreeMap<String, String> = x
+            .stay
+            .joined
+            .iter()
+            .map(|n| (name_key(n), n.clone()))
+            .collect();
+        for (p, event) in x.stay.events.iter().enumerate() {
+            let (ServerFrame::Msg { from: who, .. }
+            | ServerFrame::UserJoined { user: who, .. }
+            | ServerFrame::UserLeft { user: who, .. }) = event
+            else {
+                unreachable!("a stay holds room frames only");
+            };
+            match event {
+                ServerFrame::Msg { .. } => assert!(
+                    inside.contains_key(&name_key(who)),
+                    "{} saw {who} speak in #{} while out: {event:?}",
+                    x.name,
+                    x.stay.shown
+                ),
+                ServerFrame::UserJoined { .. } => assert!(
+                    inside.insert(name_key(who), who.clone()).is_none(),
+                    "{} saw {who} join #{} while in",
+                    x.name,
+                    x.stay.shown
+                ),
+                _ => {
+                    assert!(
+                        inside.remove(&name_key(who)).is_some(),
+                        "{} saw {who} leave #{} while out",
+                        x.name,
+                        x.stay.shown
+                    );
+                    continue;
+                }
+            }
+            if !matches!(event, ServerFrame::UserJoined { .. }) {
+                continue;
+            }
+            // x's frames from y's join to y's leave (or the end of x's stay).
+            let rest = &x.stay.events[p + 1..];
+            let left = rest.iter().position(|e| {
+                matches!(e, ServerFrame::UserLeft { user, .. } if user == who)
+            });
+            let during = &rest[..left.unwrap_or(rest.len())];
+            let members: Vec<String> = inside.values().cloned().collect();
+            let fits = |y: &Owned<'_>| {
+                let theirs = &y.stay.events;
+                let both = during.len().min(theirs.len());
+                if y.stay.joined != members || during[..both] != theirs[..both] {
+                    return false;
+                }
+                match left {
+                    // x heard y leave: y's stay is all of `during`, unless y was cut.
+                    Some(at) => {
+                        theirs.len() <= during.len()
+                            && (y.cut || (theirs.len() == during.len() && y.is_told_end(&rest[at])))
+                    }
+                    // x's stay ended first: y heard of it next, unless one was cut.
+                    None => match theirs.get(during.len()) {
+                        Some(end) => x.cut || x.is_told_end(end),
+                        None => y.cut,
+                    },
+                }
+            };
+            let found = all
+                .iter()
+                .filter(|y| {
+                    y.name == who && y.stay.key == x.stay.key && !std::ptr::eq(y.stay, x.stay)
+                })
+                .any(fits);
+            assert!(
+                found || unsure.contains(who),
+                "{} saw {who} join #{} at its event {p}, then {during:#?}\nwhich is no stay of \
+                 a client welcomed as {who} (members then: {members:?})",
+                x.name,
+                x.stay.shown
+            );
+        }
+    }
+}
+
+/// The valid names a client asked for in its Hellos.
+fn possible_names(seen: &Seen) -> impl Iterator<Item = &str> {
+    seen.sent().filter_map(|frame| match frame {
+        ClientFrame::Hello { username, .. } if validate::username(username).is_ok() => {
+            Some(username.as_str())
+        }
+        _ => None,
+    })
+}
+
+/// Prints what every client sent and received, for a look at a crash:
+/// `SESSION_DEBUG=1 cargo +nightly fuzz run session <crash file>`.
+fn dump(seen: &[Seen], witness: &Witness, late: &Late) {
+    for (i, s) in seen.iter().enumerate() {
+        eprintln!("client {i} (may be cut: {}) sent:", s.may_be_cut);
+        for request in &s.requests {
+            eprintln!("    {request:?}");
+        }
+        eprintln!("  and received:");
+        for frame in &s.frames {
+            eprintln!("    {frame:?}");
+        }
+    }
+    eprintln!("the witness (ended early: {}) received:", witness.ended_early);
+    for frame in &witness.frames {
+        eprintln!("    {frame:?}");
+    }
+    eprintln!("the newcomer got {late:?}");
+}
+
+/// The key of a room as typed, if it is a valid name.
+fn key_of(typed: &str) -> Option<String> {
+    validate::room(typed).ok().map(room_key)
+}
+
+/// One watched room as the witness saw it.
+struct RoomLog {
+    key: String,
+    /// Its `Msg`, `UserJoined` and `UserLeft` frames.
+    events: Vec<ServerFrame>,
+    /// Who was in it after each prefix of `events`: `members[k]` after `k` events.
+    members: Vec<Vec<String>>,
+}
+
+impl RoomLog {
+    /// The room `shown` in `frames`; checks that its presence frames are consistent.
+    fn new(shown: &str, frames: &[ServerFrame]) -> RoomLog {
+        let key = room_key(shown);
+        let mut events = Vec::new();
+        let mut inside: BTreeMap<String, String> = BTreeMap::new();
+        inside.insert(name_key(WITNESS), WITNESS.to_owned());
+        let mut members = vec![inside.values().cloned().collect()];
+        for frame in frames {
+            let (room, who) = match frame {
+                ServerFrame::Msg { room, from, .. } => (room, from),
+                ServerFrame::UserJoined { room, user, .. } => (room, user),
+                ServerFrame::UserLeft { room, user, .. } => (room, user),
+                _ => continue,
+            };
+            if room_key(room) != key {
+                continue;
+            }
+            assert_eq!(room, shown, "the witness's room is shown as it typed it");
+            match frame {
+                ServerFrame::Msg { .. } => assert!(
+                    inside.contains_key(&name_key(who)),
+                    "{who} spoke in #{shown} while the witness saw it out: {frame:?}"
+                ),
+                ServerFrame::UserJoined { .. } => assert!(
+                    inside.insert(name_key(who), who.clone()).is_none(),
+                    "{who} joined #{shown} while the witness saw it in"
+                ),
+                _ => assert!(
+                    inside.remove(&name_key(who)).is_some_and(|n| n == *who),
+                    "{who} left #{shown} while the witness saw it out"
+                ),
+            }
+            events.push(frame.clone());
+            members.push(inside.values().cloned().collect());
+        }
+        assert_eq!(
+            inside.into_values().collect::<Vec<_>>(),
+            [WITNESS],
+            "in the end only the witness is in #{shown}"
+        );
+        RoomLog {
+            key,
+            events,
+            members,
+        }
+    }
+
+    /// Where `stay` of `name` fits in the log, from event `from` on: its join, exactly its
+    /// events (a prefix if `cut`), its member lists, then its leave (with the reason
+    /// `leave` when known). Returns the index after the leave.
+    fn fit(
+        &self,
+        from: usize,
+        name: &str,
+        stay: &Stay,
+        cut: bool,
+        leave: Option<LeftReason>,
+    ) -> Option<usize> {
+        let n = stay.events.len();
+        (from..self.events.len()).find_map(|i| {
+            if !matches!(&self.events[i], ServerFrame::UserJoined { user, .. } if user == name) {
+                return None;
+            }
+            let body = self.events.get(i + 1..i + 1 + n)?;
+            if body != stay.events.as_slice() || self.members[i + 1] != stay.joined {
+                return None;
+            }
+            if stay
+                .rejoins
+                .iter()
+                .any(|(at, members)| self.members[i + 1 + at] != *members)
+            {
+                return None;
+            }
+            if cut {
+                return Some(i + 1 + n);
+            }
+            match self.events.get(i + 1 + n)? {
+                ServerFrame::UserLeft { user, reason, .. } if user == name => {
+                    let fits = if stay.parted {
+                        *reason == LeftReason::Parted
+                    } else {
+                        *reason != LeftReason::Parted && leave.is_none_or(|l| l == *reason)
+                    };
+                    fits.then_some(i + 2 + n)
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
+/// Whether `names` is sorted as the server sorts member lists: case-insensitively, each
+/// name once.
+fn sorted(names: &[String]) -> bool {
+    names.windows(2).all(|w| name_key(&w[0]) < name_key(&w[1]))
+}
+
+/// Pairs one client's requests with the replies among what it received, checking each
+/// against the protocol's rules, and follows its rooms from its own `Joined` and `Parted`.
+/// `watched`: the witness's rooms (key, name as shown) while the witness is in them all
+/// throughout; `None` once it was dropped.
+fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked {
+    let mut name: Option<String> = None;
+    // key → the stay under way.
+    let mut rooms: BTreeMap<String, Stay> = BTreeMap::new();
+    let mut stays: Vec<Stay> = Vec::new();
+    let mut next = 0;
+    // Set once the connection is over on the server's side, with what its rooms were told
+    // (`None`: nothing, or not known).
+    let mut over: Option<Option<LeftReason>> = None;
+    let is_watched = |key: &str| watched.is_some_and(|w| w.iter().any(|(k, _)| k == key));
+    let shown_of = |key: &str| {
+        watched.and_then(|w| w.iter().find(|(k, _)| k == key).map(|(_, shown)| *shown))
     };
-    assert_eq!(late_saw, expected, "who is online after everyone left");
+
+    for frame in &seen.frames {
+        let me = name.as_deref();
+        // Frames that answer no request.
+        let event = match frame {
+            ServerFrame::Ping => continue,
+            ServerFrame::Error {
+                kind: ErrorKind::Timeout,
+                ..
+            } => {
+                over.get_or_insert(Some(LeftReason::TimedOut));
+                continue;
+            }
+            ServerFrame::Error {
+                kind: ErrorKind::SlowConsumer,
+                ..
+            } => {
+                over.get_or_insert(Some(LeftReason::SlowConsumer));
+                continue;
+            }
+            ServerFrame::System { .. } => panic!("a System frame without a shutdown: {frame:?}"),
+            ServerFrame::Whisper { from, to, .. } if Some(from.as_str()) != me => {
+                assert_eq!(Some(to.as_str()), me, "a whisper for someone else: {frame:?}");
+                continue;
+            }
+            ServerFrame::Msg { room, from, .. } if Some(from.as_str()) != me => {
+                Some(room)
+            }
+            ServerFrame::UserJoined { room, user, .. }
+            | ServerFrame::UserLeft { room, user, .. } => {
+                assert_ne!(Some(user.as_str()), me, "told of itself: {frame:?}");
+                Some(room)
+            }
+            _ => None,
+        };
+        if let Some(room) = event {
+            let Some(stay) = rooms.get_mut(&room_key(room)) else {
+                panic!("{me:?} received {frame:?} for a room it is not in ({rooms:?})");
+            };
+            assert_eq!(*room, stay.shown, "a room's name changed while {me:?} was in it");
+            stay.events.push(frame.clone());
+            continue;
+        }
+
+        // A reply: to the next request that gets one.
+        let request = loop {
+            assert!(
+                over.is_none(),
+                "{me:?} got {frame:?} after its connection was over"
+            );
+            let Some(request) = seen.requests.get(next) else {
+                panic!("{me:?} got {frame:?}, which answers no request it sent");
+            };
+            next += 1;
+            match request {
+                Ok(ClientFrame::Pong) if me.is_some() => {}
+                Ok(ClientFrame::Bye) => {
+                    over = Some(me.map(|_| LeftReason::Quit));
+                }
+                _ => break request,
+            }
+        };
+        macro_rules! fail {
+            () => {
+                panic!(
+                    "{me:?} got {frame:?} in answer to {request:?} (request {}); its rooms: \
+                     {rooms:?}",
+                    next - 1
+                )
+            };
+        }
+        let error = match frame {
+            ServerFrame::Error { kind, .. } => Some(*kind),
+            _ => None,
+        };
+        if rules.flood
+            && error == Some(ErrorKind::RateLimited)
+            && match request {
+                Ok(frame) => chat_server::flood::is_metered(frame),
+                Err(e) => matches!(e, CodecError::Malformed(_)),
+            }
+        {
+            continue;
+        }
+        if rules.flood && error == Some(ErrorKind::Flooding) {
+            over = Some(me.map(|_| LeftReason::Refused));
+            continue;
+        }
+        let request = match request {
+            Err(CodecError::Malformed(_)) if error == Some(ErrorKind::BadFrame) => continue,
+            Err(CodecError::FrameTooLarge { .. }) if error == Some(ErrorKind::FrameTooLarge) => {
+                over = Some(me.map(|_| LeftReason::Refused));
+                continue;
+            }
+            Err(CodecError::Truncated { .. }) if error == Some(ErrorKind::BadFrame) => {
+                over = Some(me.map(|_| LeftReason::Disconnected));
+                continue;
+            }
+            Err(_) => fail!(),
+            Ok(request) => request,
+        };
+        let Some(me) = me else {
+            // Before the handshake only Hello and Bye mean anything.
+            match (request, frame) {
+                (
+                    ClientFrame::Hello {
+                        version, username, ..
+                    },
+                    _,
+                ) if *version != PROTOCOL_VERSION => {
+                    if error != Some(ErrorKind::VersionMismatch) {
+                        fail!();
+                    }
+                    over = Some(None);
+                }
+                (ClientFrame::Hello { username, .. }, _) if validate::username(username).is_err() => {
+                    if error != Some(ErrorKind::InvalidName) {
+                        fail!();
+                    }
+                }
+                (ClientFrame::Hello { .. }, _) if error == Some(ErrorKind::NameTaken) => {}
+                (
+                    ClientFrame::Hello { username, .. },
+                    ServerFrame::Welcome {
+                        version,
+                        username: welcomed,
+                        online,
+                        buffsize,
+                        rooms_per_user,
+                    },
+                ) => {
+                    if welcomed != username
+                        || *version != PROTOCOL_VERSION
+                        || *online < 1
+                        || *buffsize as usize != rules.buffsize
+                        || *rooms_per_user as usize != rules.rooms_per_user
+                    {
+                        fail!();
+                    }
+                    name = Some(welcomed.clone());
+                }
+                (ClientFrame::Hello { .. }, _) => fail!(),
+                (_, _) if error == Some(ErrorKind::NotRegistered) => {}
+                _ => fail!(),
+            }
+            continue;
+        };
+        let me = me.to_owned();
+        match request {
+            ClientFrame::Hello { .. } => {
+                if error != Some(ErrorKind::AlreadyRegistered) {
+                    fail!();
+                }
+            }
+            ClientFrame::Msg { room, text } => {
+                let Some(key) = key_of(room) else {
+                    if error != Some(ErrorKind::InvalidRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                let Some(stay) = rooms.get_mut(&key) else {
+                    if error != Some(ErrorKind::NotInRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                if validate::message(text).is_err() {
+                    if error != Some(ErrorKind::InvalidMessage) {
+                        fail!();
+                    }
+                    continue;
+                }
+                match frame {
+                    ServerFrame::Msg {
+                        room: shown,
+                        from,
+                        text: said,
+                        ..
+                    } if *shown == stay.shown && *from == me && said == text => {
+                        stay.events.push(frame.clone());
+                    }
+                    _ => fail!(),
+                }
+            }
+            ClientFrame::Whisper { to, text } => {
+                if validate::message(text).is_err() {
+                    if error != Some(ErrorKind::InvalidMessage) {
+                        fail!();
+                    }
+                    continue;
+                }
+                match frame {
+                    ServerFrame::Error {
+                        kind: ErrorKind::NoSuchUser,
+                        ..
+                    } => {}
+                    ServerFrame::Whisper {
+                        from,
+                        to: target,
+                        text: said,
+                        ..
+                    } if *from == me && name_key(target) == name_key(to) && said == text => {}
+                    _ => fail!(),
+                }
+            }
+            ClientFrame::ListUsers => match frame {
+                ServerFrame::UserList { users } if sorted(users) && users.contains(&me) => {}
+                _ => fail!(),
+            },
+            ClientFrame::Ping => {
+                if *frame != ServerFrame::Pong {
+                    fail!();
+                }
+            }
+            ClientFrame::Pong | ClientFrame::Bye => unreachable!("answered by nothing"),
+            ClientFrame::Join { room } => {
+                let Some(key) = key_of(room) else {
+                    if error != Some(ErrorKind::InvalidRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                let member = rooms.contains_key(&key);
+                let full = rules.rooms_per_user != 0 && rooms.len() >= rules.rooms_per_user;
+                match frame {
+                    ServerFrame::Error {
+                        kind: ErrorKind::TooManyRooms,
+                        ..
+                    } if !member && full => {}
+                    ServerFrame::Error {
+                        kind: ErrorKind::RoomsFull,
+                        ..
+                    } if !member && !full && !is_watched(&key) => {}
+                    ServerFrame::Joined {
+                        room: shown,
+                        members,
+                    } if !(full && !member)
+                        && room_key(shown) == key
+                        && shown_of(&key).is_none_or(|s| s == shown)
+                        && sorted(members)
+                        && members.contains(&me)
+                        && (!is_watched(&key) || members.iter().any(|m| m == WITNESS)) =>
+                    {
+                        match rooms.get_mut(&key) {
+                            Some(stay) => {
+                                if stay.shown != *shown {
+                                    fail!();
+                                }
+                                stay.rejoins.push((stay.events.len(), members.clone()));
+                            }
+                            None => {
+                                rooms.insert(
+                                    key.clone(),
+                                    Stay {
+                                        key,
+                                        shown: shown.clone(),
+                                        joined: members.clone(),
+                                        events: Vec::new(),
+                                        rejoins: Vec::new(),
+                                        parted: false,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    _ => fail!(),
+                }
+            }
+            ClientFrame::Part { room } => {
+                let Some(key) = key_of(room) else {
+                    if error != Some(ErrorKind::InvalidRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                let Some(stay) = rooms.remove(&key) else {
+                    if error != Some(ErrorKind::NotInRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                if *frame != (ServerFrame::Parted { room: stay.shown.clone() }) {
+                    fail!();
+                }
+                stays.push(Stay {
+                    parted: true,
+                    ..stay
+                });
+            }
+            ClientFrame::ListRooms => match frame {
+                ServerFrame::RoomList { rooms: listed }
+                    if listed.windows(2).all(|w| room_key(&w[0].name) < room_key(&w[1].name))
+                        && listed.len() <= rules.max_rooms
+                        && listed.iter().all(|r| r.members >= 1)
+                        && rooms.values().all(|stay| {
+                            listed.iter().any(|r| r.name == stay.shown)
+                        })
+                        && watched.is_none_or(|w| {
+                            w.iter()
+                                .all(|(_, shown)| listed.iter().any(|r| r.name == *shown))
+                        }) => {}
+                _ => fail!(),
+            },
+            ClientFrame::ListMembers { room } => {
+                let Some(key) = key_of(room) else {
+                    if error != Some(ErrorKind::InvalidRoom) {
+                        fail!();
+                    }
+                    continue;
+                };
+                let stay = rooms.get(&key);
+                match frame {
+                    ServerFrame::Error {
+                        kind: ErrorKind::NoSuchRoom,
+                        ..
+                    } if stay.is_none() && !is_watched(&key) => {}
+                    ServerFrame::Members { room: shown, users }
+                        if room_key(shown) == key
+                            && stay.is_none_or(|s| s.shown == *shown)
+                            && shown_of(&key).is_none_or(|s| s == shown)
+                            && sorted(users)
+                            && users.contains(&me) == stay.is_some()
+                            && (!is_watched(&key) || users.iter().any(|m| m == WITNESS)) => {}
+                    _ => fail!(),
+                }
+            }
+        }
+    }
+
+    let name_known = name.is_some();
+    let leave = if seen.may_be_cut {
+        None
+    } else {
+        match over {
+            Some(told) => told,
+            None => {
+                // Nothing ended the connection early: it read to the end of the stream, so
+                // every request up to a Bye was answered.
+                let rest: Vec<_> = seen.requests[next..]
+                    .iter()
+                    .filter(|r| !(name_known && matches!(r, Ok(ClientFrame::Pong))))
+                    .collect();
+                match rest.first() {
+                    None => Some(LeftReason::Disconnected),
+                    Some(Ok(ClientFrame::Bye)) => Some(LeftReason::Quit),
+                    Some(unanswered) => panic!(
+                        "{name:?}'s connection stopped answering: {unanswered:?} (request \
+                         {next}) got no reply; the requests: {:#?}\nwhat it received: {:#?}",
+                        seen.requests, seen.frames
+                    ),
+                }
+            }
+        }
+    };
+    stays.extend(rooms.into_values());
+    Walked {
+        name,
+        stays,
+        leave: if name_known { leave } else { None },
+    }
 }
 
 /// Decodes what `sim` sent (as the server reads it) and received (as a client reads it).
 fn decode(sim: &Sim, buffsize: usize) -> Seen {
-    let sent = decode_chunks::<ClientFrame>([sim.sent.as_slice()], buffsize)
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
+    let requests = decode_chunks::<ClientFrame>([sim.sent.as_slice()], buffsize);
     let received = sim.received.lock().unwrap();
     let items = decode_chunks::<ServerFrame>([received.as_slice()], CLIENT_MAX_FRAME);
     let mut frames = Vec::new();
@@ -524,13 +1553,6 @@ fn decode(sim: &Sim, buffsize: usize) -> Seen {
         })
         .collect();
     assert!(welcomes.len() <= 1, "welcomed twice: {welcomes:?}");
-    let name = welcomes.first().map(|n| (*n).to_owned());
-    let broadcasts = frames
-        .iter()
-        .skip_while(|f| !matches!(f, ServerFrame::Welcome { .. }))
-        .filter(|f| is_broadcast(f))
-        .cloned()
-        .collect();
     let dropped = frames.iter().any(|f| {
         matches!(
             f,
@@ -541,20 +1563,8 @@ fn decode(sim: &Sim, buffsize: usize) -> Seen {
         )
     });
     Seen {
-        name,
-        sent,
-        broadcasts,
+        requests,
         may_be_cut: sim.stalled || dropped,
         frames,
     }
-}
-
-/// A frame that goes to everyone online.
-fn is_broadcast(frame: &ServerFrame) -> bool {
-    matches!(frame, ServerFrame::Msg { .. } | ServerFrame::System { .. })
-}
-
-/// Whether `frame` is the notice `text`.
-fn notice_is(frame: &ServerFrame, text: &str) -> bool {
-    matches!(frame, ServerFrame::System { text: t, .. } if t == text)
 }
