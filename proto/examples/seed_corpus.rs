@@ -5,9 +5,10 @@
 //!   and presence included), plus one example of each way a stream goes wrong. Each seed is a byte `n`, then `n` piece lengths (u16 big-endian),
 //!   then the byte stream.
 //! - `session`: short sessions of simulated clients (chatting in `lobby`, several rooms, a
-//!   stalled reader under a small queue, a flood, hostile bytes), in that target's operation
-//!   layout (see `fuzz/fuzz_targets/session.rs`). Each client joins a room after its
-//!   `Welcome`, as protocol 2 requires before it can say anything.
+//!   stalled reader under a small queue, a flood, hostile bytes, the room operations and
+//!   the room limits), in that target's operation layout (see
+//!   `fuzz/fuzz_targets/session.rs`). Each client joins a room after its `Welcome`, as
+//!   protocol 2 requires before it can say anything.
 //!
 //! ```sh
 //! cargo run -p chat-proto --example seed_corpus            # into fuzz/corpus/<target>
@@ -225,6 +226,84 @@ pub fn session_seeds() -> Seeds {
         .close(2)
         .settle();
     let typed = Session::new(0).typed(ann, &[0, 0, 0, 0, 1, 3, b'a', b'n', b'n', 0]);
+    // The room operations, under the default room limits (4 rooms, 3 per person): the
+    // witness holds lobby, A and b, so one more room can exist.
+    let room_ops = Session::new(0)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .join(ann, rooms::LOBBY)
+        .join(bob, rooms::A_HASH)
+        .join(bob, rooms::LOBBY_UPPER)
+        .settle()
+        .say(ann, rooms::LOBBY, texts::PLAIN)
+        .say(bob, rooms::A_HASH, texts::PLAIN + 1)
+        .say(ann, rooms::A, texts::PLAIN + 2)
+        .say(bob, rooms::LOBBY_HASH, texts::EMPTY)
+        .join(ann, rooms::C)
+        .join(bob, rooms::C_UPPER)
+        .join(ann, rooms::D)
+        .join(bob, rooms::B)
+        .list_rooms(ann)
+        .list_members(ann, rooms::C_UPPER)
+        .hello(carol, names::CAROL)
+        .list_members(carol, rooms::D)
+        .join(carol, rooms::SPACE)
+        .part(carol, rooms::LOBBY)
+        .settle()
+        .burst(ann, rooms::LOBBY, 70)
+        .whisper(ann, names::BOB, texts::PLAIN + 3)
+        .part(bob, rooms::A)
+        .part(bob, rooms::A_HASH)
+        .say(bob, rooms::A, texts::PLAIN + 4)
+        .settle()
+        .part(ann, rooms::C)
+        .join(carol, rooms::D)
+        .bye(bob)
+        .settle()
+        .close(ann);
+    // The room limits: 3 rooms per person (the witness is in 3), then only the witness's
+    // rooms.
+    let room_limits = Session::new(setup::THREE_ROOMS_EACH)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .join(ann, rooms::LOBBY)
+        .join(ann, rooms::B)
+        .join(ann, rooms::A_HASH)
+        .join(bob, rooms::C)
+        .join(ann, rooms::C_UPPER)
+        .join(ann, rooms::LOBBY_HASH)
+        .join(bob, rooms::D)
+        .say(bob, rooms::C, texts::PLAIN)
+        .part(ann, rooms::LOBBY)
+        .join(ann, rooms::C_UPPER)
+        .settle()
+        .say(bob, rooms::C, texts::PLAIN + 1)
+        .say(ann, rooms::C, texts::PLAIN + 2)
+        .list_rooms(bob);
+    let only_watched = Session::new(setup::ONLY_WATCHED_ROOMS)
+        .hello(ann, names::ANN)
+        .join(ann, rooms::C)
+        .join(ann, rooms::B_UPPER)
+        .list_members(ann, rooms::C)
+        .say(ann, rooms::B, texts::PLAIN)
+        .list_rooms(ann);
+    // A reader in two rooms stalls while both are busy, under a small queue.
+    let stalled_in_rooms = Session::new(setup::SMALL_QUEUE)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .hello(carol, names::CAROL)
+        .join(ann, rooms::LOBBY)
+        .join(ann, rooms::A)
+        .join(bob, rooms::LOBBY)
+        .join(bob, rooms::A)
+        .join(carol, rooms::A)
+        .settle()
+        .stall(bob)
+        .burst(ann, rooms::LOBBY, 40)
+        .burst(carol, rooms::A, 40)
+        .settle()
+        .resume(bob)
+        .say(ann, rooms::A, texts::PLAIN);
     vec![
         (String::from("seed-session-chat"), chat.0),
         (String::from("seed-session-rooms"), rooms.0),
@@ -232,6 +311,10 @@ pub fn session_seeds() -> Seeds {
         (String::from("seed-session-flood"), flood.0),
         (String::from("seed-session-hostile"), hostile.0),
         (String::from("seed-session-typed"), typed.0),
+        (String::from("seed-session-room-ops"), room_ops.0),
+        (String::from("seed-session-room-limits"), room_limits.0),
+        (String::from("seed-session-only-watched-rooms"), only_watched.0),
+        (String::from("seed-session-stalled-in-rooms"), stalled_in_rooms.0),
     ]
 }
 
@@ -254,6 +337,32 @@ mod setup {
     pub const SMALL_QUEUE: u8 = 1;
     /// Flood control at its defaults (off otherwise).
     pub const FLOOD_CONTROL: u8 = 2;
+    /// `max_rooms` 3: only the witness's rooms can exist (4 otherwise).
+    pub const ONLY_WATCHED_ROOMS: u8 = 4;
+    /// `rooms_per_user` 3, as many as the witness is in (no limit otherwise).
+    pub const THREE_ROOMS_EACH: u8 = 8;
+}
+
+/// Indexes into the `session` target's list of rooms.
+mod rooms {
+    pub const LOBBY: u8 = 0;
+    pub const LOBBY_UPPER: u8 = 1;
+    pub const LOBBY_HASH: u8 = 2;
+    pub const A: u8 = 3;
+    pub const A_HASH: u8 = 4;
+    pub const B: u8 = 5;
+    pub const B_UPPER: u8 = 6;
+    pub const C: u8 = 7;
+    pub const C_UPPER: u8 = 8;
+    pub const SPACE: u8 = 11;
+    pub const D: u8 = 15;
+}
+
+/// Texts of the `session` target's message operations (see its `text`).
+mod texts {
+    pub const EMPTY: u8 = 0;
+    /// `m7`; the next ones are `m8`, `m9`, ...
+    pub const PLAIN: u8 = 7;
 }
 
 /// Indexes into the `session` target's list of names.
@@ -266,7 +375,8 @@ mod names {
 }
 
 /// A `session` input: the setup byte, then operations (`client << 4 | op`, then the
-/// operation's own bytes).
+/// operation's own bytes). Operations 0-7 send bytes and steer the clients; 8-15 are
+/// room operations and other frames, with rooms, names and texts picked by index.
 struct Session(Vec<u8>);
 
 impl Session {
@@ -321,6 +431,40 @@ impl Session {
 
     fn close(self, client: u8) -> Session {
         self.op(client, 7, &[])
+    }
+
+    fn join(self, client: u8, room: u8) -> Session {
+        self.op(client, 8, &[room])
+    }
+
+    fn part(self, client: u8, room: u8) -> Session {
+        self.op(client, 9, &[room])
+    }
+
+    fn say(self, client: u8, room: u8, text: u8) -> Session {
+        self.op(client, 10, &[room, text])
+    }
+
+    /// `n` messages to `room` in one write (1 to 96).
+    fn burst(self, client: u8, room: u8, n: u8) -> Session {
+        assert!((1..=96).contains(&n));
+        self.op(client, 11, &[room, n - 1])
+    }
+
+    fn list_rooms(self, client: u8) -> Session {
+        self.op(client, 12, &[])
+    }
+
+    fn list_members(self, client: u8, room: u8) -> Session {
+        self.op(client, 13, &[room])
+    }
+
+    fn whisper(self, client: u8, to: u8, text: u8) -> Session {
+        self.op(client, 14, &[to, text])
+    }
+
+    fn bye(self, client: u8) -> Session {
+        self.op(client, 15, &[])
     }
 }
 
