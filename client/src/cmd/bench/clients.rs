@@ -417,7 +417,12 @@ pub enum Role {
     Publisher(usize),
 }
 
-/// Reads until `expected` measured messages arrived, the server closes, or the run stops.
+/// Reads until the server closes or the run stops, reporting the connection done once
+/// `expected` measured messages arrived.
+///
+/// A connection that has everything stays connected, reading, until the run stops: leaving
+/// earlier would have the server announce it to its rooms, and the publishers, in every
+/// room, would get those notices while the others are still being measured.
 pub async fn receive(
     reader: Reader,
     mut pongs: Pongs,
@@ -513,9 +518,9 @@ pub async fn receive(
             reported = seen.count;
             run.advance(progress, seen.count);
         }
-        if seen.count >= expected {
+        if seen.count >= expected && !seen.completed {
             seen.completed = true;
-            break;
+            done(&mut samples, &run, progress, finished);
         }
         if buf.capacity() - buf.len() < chunk / 4 {
             buf.reserve(chunk);
@@ -539,12 +544,20 @@ pub async fn receive(
             },
         }
     }
+    if !seen.completed {
+        done(&mut samples, &run, progress, finished);
+    }
+    seen
+}
+
+/// A connection that has stopped counting: its samples go into the histogram, it is
+/// counted as finished (a receiver, `finished`), and it holds no publisher back any more.
+fn done(samples: &mut Samples, run: &Run, progress: &AtomicU64, finished: Option<&AtomicUsize>) {
     samples.flush(&run.histogram);
     if let Some(finished) = finished {
         finished.fetch_add(1, Ordering::SeqCst);
     }
     run.advance(progress, u64::MAX);
-    seen
 }
 
 /// Writes `n` `Pong` frames.
