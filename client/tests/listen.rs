@@ -218,3 +218,23 @@ fn listen_exits_1_with_a_clear_message_when_the_server_goes_away() {
         "{out:#?}"
     );
 }
+
+/// The shipped flood control lets a client send ten frames at once (its `Hello` and nine
+/// joins), then five a second: `listen` with more rooms than that asks again for the
+/// rate-limited ones and ends up in all of them, hearing each.
+#[test]
+fn listen_to_more_rooms_than_the_flood_burst_joins_them_all() {
+    let server = Server::start_with(
+        "[server]\nhost = 127.0.0.1\nport = 0\n[limits]\nmessages_per_second = 5\nburst = 10\n",
+        0,
+    );
+    let rooms: Vec<String> = (0..14).map(|i| format!("r{i}")).collect();
+    let mut args: Vec<&str> = rooms.iter().flat_map(|r| ["--room", r.as_str()]).collect();
+    args.extend(["--count", "1"]);
+    let bob = listener(&server, "bob", &args);
+    server
+        .chat("alice", &["send", "--room", "r13", "the last room"])
+        .expect_code(0);
+    let out = bob.finish().expect_code(0);
+    assert_eq!(chat_lines(&out.stdout), ["#r13 alice: the last room"]);
+}

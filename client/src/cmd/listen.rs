@@ -4,12 +4,15 @@
 //! Every `Join` goes out at once and the frames are read in one loop from then on, so
 //! nothing said in the first room while the others are being joined is lost. The server
 //! answers in order, so the n-th answer (`Joined` or `Error`) is the n-th join's: a refused
-//! join ends the command with exit status 1.
+//! join ends the command with exit status 1, except a join refused as `RateLimited` (the
+//! server's flood control lets a client join about nine rooms at once, then five a second),
+//! which is sent again once every join has its answer, a moment later.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use chat_proto::{ClientFrame, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
 
 use crate::cmd::{print_line, resolve_rooms};
 use crate::render::{self, Style};
@@ -40,6 +43,14 @@ pub struct Listen {
     json: bool,
 }
 
+/// How long `listen` waits before it asks again for the rooms the server's flood control
+/// refused: the default bucket refills five joins a second.
+const JOIN_RETRY: Duration = Duration::from_secs(1);
+
+/// How many times `listen` asks again for a room refused as rate-limited before it gives up:
+/// a minute at [`JOIN_RETRY`], enough for far more rooms than `rooms_per_user` allows.
+const JOIN_RETRIES: u32 = 60;
+
 impl Listen {
     /// Joins the rooms and prints events until `--count` is reached, stdout closes, or the
     /// server goes away (exit 1).
@@ -59,10 +70,24 @@ impl Listen {
                 .await?;
             joining.push_back(room);
         }
+        let mut again: Vec<String> = Vec::new();
+        let mut retries = 0;
         let style = Style::plain().with_me(session.name());
         let mut out = std::io::stdout().lock();
         let mut seen = 0;
         while self.count.is_none_or(|n| seen < n) {
+            if joining.is_empty() && !again.is_empty() {
+                // Every join has its answer: pace the rate-limited ones and ask again.
+                // Frames for the rooms already joined wait in the socket meanwhile.
+                retries += 1;
+                tokio::time::sleep(JOIN_RETRY).await;
+                for room in again.drain(..) {
+                    session
+                        .send(&ClientFrame::Join { room: room.clone() })
+                        .await?;
+                    joining.push_back(room);
+                }
+            }
             let frame = session
                 .next_frame()
                 .await?
@@ -72,6 +97,13 @@ impl Listen {
             match &frame {
                 ServerFrame::Joined { .. } => {
                     joining.pop_front();
+                }
+                ServerFrame::Error {
+                    kind: ErrorKind::RateLimited,
+                    ..
+                } if !joining.is_empty() && retries < JOIN_RETRIES => {
+                    again.extend(joining.pop_front());
+                    continue;
                 }
                 ServerFrame::Error { kind, detail } => {
                     if let Some(room) = joining.pop_front() {
