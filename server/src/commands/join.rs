@@ -6,7 +6,7 @@
 //! `max_rooms`. Joining a room one is in repeats the answer: a client that lost track can
 //! always ask again.
 
-use super::{room_name, CommandError, Context, Flow};
+use super::{find_room, room_name, CommandError, Context, Flow};
 
 /// Validates the room name and joins it.
 pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError> {
@@ -15,11 +15,11 @@ pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError>
     let joined = ctx.hub.join(&name, room, crate::now_millis())?;
     tracing::debug!(peer = %ctx.peer, "{name} joined #{}", joined.name);
     let rooms = ctx.rooms_mut()?;
-    if !rooms.iter().any(|r| r.key == joined.key) {
+    if let Err(at) = find_room(rooms, &joined.key) {
         // One slot at a time: most people are in one or two rooms, and a doubling Vec
         // would hold four.
         rooms.reserve_exact(1);
-        rooms.push(joined);
+        rooms.insert(at, joined);
     }
     Ok(Flow::Continue)
 }
