@@ -313,8 +313,14 @@ pub fn session_seeds() -> Seeds {
         (String::from("seed-session-typed"), typed.0),
         (String::from("seed-session-room-ops"), room_ops.0),
         (String::from("seed-session-room-limits"), room_limits.0),
-        (String::from("seed-session-only-watched-rooms"), only_watched.0),
-        (String::from("seed-session-stalled-in-rooms"), stalled_in_rooms.0),
+        (
+            String::from("seed-session-only-watched-rooms"),
+            only_watched.0,
+        ),
+        (
+            String::from("seed-session-stalled-in-rooms"),
+            stalled_in_rooms.0,
+        ),
     ]
 }
 
