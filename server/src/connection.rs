@@ -16,7 +16,7 @@
 //! A connection ends in one of these ways, always logged with the peer and the reason: `Bye`,
 //! end of stream, a fatal refusal (wrong version, oversize frame, wrong password, flooding),
 //! a broken stream, a deadline (no `Hello` in time, no answer to a ping), the queue
-//! overflowing (slow consumer), or server shutdown. It then leaves the room, and the writer
+//! overflowing (slow consumer), or server shutdown. It then leaves its rooms, and the writer
 //! gets [`FLUSH_TIMEOUT`] to write what is still queued before the socket is closed.
 
 use std::io::{self, IoSlice};
@@ -65,7 +65,7 @@ pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_millis(500);
 /// What every connection shares with the server.
 #[derive(Debug, Clone)]
 pub struct Shared {
-    /// The room.
+    /// The rooms and who is online.
     pub hub: Arc<Hub>,
     /// The settings: frame limit, queue bound, deadlines, flood control, password.
     pub config: Arc<Config>,

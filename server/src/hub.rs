@@ -8,7 +8,7 @@
 //! exactly the batch a log appends in one transaction.
 //!
 //! **One order per room.** Every fan-out, join, part and leave runs under one `std` mutex,
-//! and a fan-out only `try_send`s (it never waits), so the lock is held for a loop of queue
+//! and a fan-out only offers (it never waits: [`crate::outbox::Outbox::offer_wire`]), so the lock is held for a loop of queue
 //! pushes. Two messages to one room from two connection tasks are therefore queued to every
 //! member in the same order; a newcomer's `Joined` is queued before any message it can see,
 //! and a `Parted` after the last one it hears.
@@ -68,6 +68,9 @@ pub enum RoomError {
     /// Nobody is in a room of that name.
     #[error("there is no room #{0}")]
     NoSuchRoom(String),
+    /// The server has told everyone it is stopping: rooms change no more.
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 /// Why a whisper was not delivered.
@@ -141,11 +144,13 @@ impl Burst {
         self.frames
     }
 
-    /// The room and the frames as one buffer, leaving the burst empty.
+    /// The room and the frames as one buffer, leaving the burst empty and holding no
+    /// memory: its buffer goes with the frames (a split would keep the spare capacity of a
+    /// large burst, and so its whole allocation, for as long as the client stays).
     fn take(&mut self) -> Option<(Arc<str>, Bytes)> {
         let room = self.room.take()?;
         self.frames = 0;
-        Some((room, self.wire.split().freeze()))
+        Some((room, std::mem::take(&mut self.wire).freeze()))
     }
 }
 
@@ -257,8 +262,14 @@ impl Hub {
         let key: Arc<str> = room_key(room).into();
         let mut state = self.state();
         let State {
-            registry, rooms, ..
+            registry,
+            rooms,
+            closing,
         } = &mut *state;
+        if *closing {
+            // Everyone was told the server is stopping; nothing is announced after that.
+            return Err(RoomError::ShuttingDown);
+        }
         let Some(member) = registry.member_mut(name) else {
             return Err(RoomError::NotInRoom(room.to_owned()));
         };
@@ -306,12 +317,14 @@ impl Hub {
         Ok(JoinedRoom { key, name: shown })
     }
 
-    /// Takes `name` out of the room with key `room`, queues `Parted` to it and `UserLeft`
-    /// to the others; the room ends with its last member.
+    /// Takes `name` out of the room with key `room`, queues `Parted` to it and, unless the
+    /// server is stopping, `UserLeft` to the others; the room ends with its last member.
     pub fn part(&self, name: &str, room: &JoinedRoom, at: Millis) -> Result<(), RoomError> {
         let mut state = self.state();
         let State {
-            registry, rooms, ..
+            registry,
+            rooms,
+            closing,
         } = &mut *state;
         let Some(member) = registry.member_mut(name) else {
             return Err(RoomError::NotInRoom(room.name.to_string()));
@@ -327,12 +340,13 @@ impl Hub {
         }) {
             handle.offer(parted);
         }
+        let told = (!*closing).then_some(LeftReason::Parted);
         remove_from_room(
             rooms,
             &room.key,
             &who,
             handle.name(),
-            LeftReason::Parted,
+            told,
             at,
             &self.limits,
         );
@@ -351,26 +365,18 @@ impl Hub {
         let Some(member) = registry.remove(name, reason) else {
             return;
         };
-        let told = reason.told_as();
+        // Nothing is announced once everyone was told the server is stopping.
+        let told = (!*closing).then(|| reason.told_as());
         for key in &member.rooms {
-            if *closing {
-                if let Some(place) = rooms.get_mut(key) {
-                    place.remove(&member.key);
-                    if place.is_empty() {
-                        rooms.remove(key);
-                    }
-                }
-            } else {
-                remove_from_room(
-                    rooms,
-                    key,
-                    &member.key,
-                    member.handle.name(),
-                    told,
-                    at,
-                    &self.limits,
-                );
-            }
+            remove_from_room(
+                rooms,
+                key,
+                &member.key,
+                member.handle.name(),
+                told,
+                at,
+                &self.limits,
+            );
         }
     }
 
@@ -433,15 +439,24 @@ impl Hub {
     }
 
     /// Every room with its member count, sorted case-insensitively.
+    ///
+    /// Only the names' pointers and the counts are taken under the lock; the sorting and
+    /// the copies are made after it, so ten thousand rooms hold up no fan-out for long.
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        let state = self.state();
-        let mut keyed: Vec<_> = state.rooms.iter().collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut keyed: Vec<(Arc<str>, Arc<str>, usize)> = {
+            let state = self.state();
+            state
+                .rooms
+                .iter()
+                .map(|(key, room)| (key.clone(), room.name().clone(), room.len()))
+                .collect()
+        };
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         keyed
             .into_iter()
-            .map(|(_, room)| RoomSummary {
-                name: room.name().to_string(),
-                members: clamp_u32(room.len()),
+            .map(|(_, name, members)| RoomSummary {
+                name: name.to_string(),
+                members: clamp_u32(members),
             })
             .collect()
     }
@@ -467,14 +482,14 @@ impl Hub {
     }
 }
 
-/// Takes the member `who` out of the room `key`, tells the rest (within the announcement
-/// limit) and drops the room once empty.
+/// Takes the member `who` out of the room `key`, tells the rest why (`told`; `None`: tell
+/// nobody) within the announcement limit, and drops the room once empty.
 fn remove_from_room(
     rooms: &mut HashMap<Arc<str>, Room>,
     key: &str,
     who: &str,
     name: &Arc<str>,
-    reason: LeftReason,
+    told: Option<LeftReason>,
     at: Millis,
     limits: &Limits,
 ) {
@@ -489,6 +504,9 @@ fn remove_from_room(
         rooms.remove(key);
         return;
     }
+    let Some(reason) = told else {
+        return;
+    };
     if limits.announces(people) {
         let notice = presence(ServerFrame::UserLeft {
             room: place.name().to_string(),
@@ -762,6 +780,32 @@ mod tests {
             &frames(&mut ann)[..],
             [ServerFrame::UserLeft { user, reason: LeftReason::Quit, .. }] if user == "bob"
         ));
+    }
+
+    /// Once the shutdown notice went out, nobody hears of joins or parts any more, and
+    /// rooms can no longer be joined.
+    #[test]
+    fn nothing_is_announced_after_the_shutdown_notice() {
+        let hub = Hub::new();
+        let (mut ann, room) = member(&hub, "ann", "ops");
+        let (mut bob, _) = member(&hub, "bob", "ops");
+        frames(&mut ann);
+        hub.close(&ServerFrame::System {
+            text: "server shutting down".into(),
+            at: 0,
+        })
+        .unwrap();
+        frames(&mut ann);
+        frames(&mut bob);
+        hub.part("bob", &room, 1).unwrap();
+        assert_eq!(
+            frames(&mut bob),
+            [ServerFrame::Parted { room: "ops".into() }]
+        );
+        assert_eq!(hub.join("bob", "ops", 2), Err(RoomError::ShuttingDown));
+        hub.leave("ann", &LeaveReason::ShuttingDown, 3);
+        assert_eq!(frames(&mut ann), [], "ann heard nothing after the notice");
+        assert_eq!(hub.rooms(), [], "the room ended with its last member");
     }
 
     /// A burst says it is full at its frame limit, so a client that never pauses still has

@@ -249,6 +249,16 @@ pub struct Outgoing {
     queue: Arc<Queue>,
 }
 
+impl Drop for Outgoing {
+    /// The writer is gone (its stream failed, or it finished): nothing offered from now on
+    /// can be sent, so offers say `Dropped`, as they would to a client that is leaving,
+    /// instead of filling the queue until the client looks like a slow consumer.
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.reader.notify_waiters();
+    }
+}
+
 impl Outgoing {
     /// Waits for frames and moves up to `max` of them into `batch`, oldest first; or says
     /// the queue is closed or overflowed. An overflow is reported first, whatever is queued.
@@ -363,6 +373,15 @@ mod tests {
             Next::Frames(1)
         ));
         assert!(matches!(outgoing.next(&mut batch, 8).await, Next::Closed));
+    }
+
+    /// Once the writer is gone, offers are dropped rather than queued.
+    #[test]
+    fn without_a_writer_offers_are_dropped() {
+        let (outbox, outgoing) = channel(4);
+        drop(outgoing);
+        assert_eq!(outbox.offer_wire(wire(0)), Delivery::Dropped);
+        assert!(!outbox.has_overflowed());
     }
 
     /// A waiting writer is woken by the next frame.

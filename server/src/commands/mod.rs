@@ -56,7 +56,7 @@ pub enum Session {
 /// What a handler needs: the room, the sender's own queue, and the session it may advance.
 #[derive(Debug)]
 pub struct Context<'a> {
-    /// The room.
+    /// The rooms and who is online.
     pub hub: &'a Hub,
     /// The sender's own queue, for replies.
     pub outbox: &'a Outbox,
@@ -216,6 +216,7 @@ impl CommandError {
             CommandError::Room(RoomError::TooManyRooms(_)) => ErrorKind::TooManyRooms,
             CommandError::Room(RoomError::RoomsFull(_)) => ErrorKind::RoomsFull,
             CommandError::Room(RoomError::NoSuchRoom(_)) => ErrorKind::NoSuchRoom,
+            CommandError::Room(RoomError::ShuttingDown) => ErrorKind::ShuttingDown,
             CommandError::NoSuchUser(_) => ErrorKind::NoSuchUser,
             CommandError::InvalidMessage(_) | CommandError::TooLarge(_) => {
                 ErrorKind::InvalidMessage
