@@ -134,6 +134,23 @@ impl Queue {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Whether more than half of the queue is taken (see [`Outbox::is_congested`]).
+    fn congested(&self, state: &State) -> bool {
+        state.frames.len() > self.capacity / 2
+    }
+
+    /// Marks the client as a slow consumer and tells both ends: the reader loop (which ends
+    /// the connection) and the writer (which stops writing what is queued).
+    fn overflow(&self, mut state: MutexGuard<'_, State>) {
+        state.overflowed = true;
+        let writer = state.writer.take();
+        drop(state);
+        self.reader.notify_waiters();
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
 }
 
 impl Outbox {
@@ -144,33 +161,28 @@ impl Outbox {
 
     /// Queues whole frames, already encoded back to back, without waiting; one entry.
     pub fn offer_wire(&self, wire: Wire) -> Delivery {
-        let (delivery, writer) = {
-            let mut state = self.queue.lock();
-            if state.overflowed || state.closed {
-                return Delivery::Dropped;
-            }
-            if state.frames.len() >= self.queue.capacity {
-                state.overflowed = true;
-                (Delivery::Overflowed, state.writer.take())
-            } else {
-                state.frames.push_back(wire);
-                (Delivery::Queued, state.writer.take())
-            }
-        };
-        if delivery == Delivery::Overflowed {
-            self.queue.reader.notify_waiters();
+        let mut state = self.queue.lock();
+        if state.overflowed || state.closed {
+            return Delivery::Dropped;
         }
+        if state.frames.len() >= self.queue.capacity {
+            self.queue.overflow(state);
+            return Delivery::Overflowed;
+        }
+        state.frames.push_back(wire);
+        let writer = state.writer.take();
+        drop(state);
         if let Some(writer) = writer {
             writer.wake();
         }
-        delivery
+        Delivery::Queued
     }
 
     /// Whether more than half of the queue is taken. The client's own requests then wait
     /// ([`Outbox::wait_for_room`]): a client that sends a burst of requests must not have
     /// their answers overflow its own queue while it is reading them.
     pub fn is_congested(&self) -> bool {
-        self.queue.lock().frames.len() > self.queue.capacity / 2
+        self.queue.congested(&self.queue.lock())
     }
 
     /// Whether the queue overflowed: the client is a slow consumer.
@@ -210,19 +222,12 @@ impl Outbox {
                 if state.overflowed {
                     break false;
                 }
-                if state.closed || state.frames.len() <= self.queue.capacity / 2 {
+                if state.closed || !self.queue.congested(&state) {
                     break true;
                 }
             }
             if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                let writer = {
-                    let mut state = self.queue.lock();
-                    state.overflowed = true;
-                    state.writer.take()
-                };
-                if let Some(writer) = writer {
-                    writer.wake();
-                }
+                self.queue.overflow(self.queue.lock());
                 break false;
             }
         };
