@@ -117,6 +117,16 @@ pub struct NameTaken {
     pub taken: Arc<str>,
 }
 
+/// The names of `clients` as typed, sorted by their name keys: the order of every list of
+/// people a client is sent (everyone online, a room's members).
+pub fn sorted_names<'a>(
+    clients: impl Iterator<Item = (&'a Arc<str>, &'a ClientHandle)>,
+) -> Vec<String> {
+    let mut keyed: Vec<_> = clients.collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    keyed.into_iter().map(|(_, h)| h.name.to_string()).collect()
+}
+
 /// A registered client and the rooms it is in.
 #[derive(Debug)]
 pub struct Member {
@@ -195,12 +205,7 @@ impl Registry {
 
     /// Every registered name as typed, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
-        let mut keyed: Vec<_> = self.clients.iter().collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed
-            .into_iter()
-            .map(|(_, m)| m.handle.name.to_string())
-            .collect()
+        sorted_names(self.clients.iter().map(|(key, m)| (key, &m.handle)))
     }
 
     /// How many clients are registered.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::registry::ClientHandle;
+use crate::registry::{sorted_names, ClientHandle};
 
 /// The members of one room.
 #[derive(Debug)]
@@ -60,12 +60,7 @@ impl Room {
 
     /// Every member's name as typed, sorted case-insensitively (by key).
     pub fn names(&self) -> Vec<String> {
-        let mut keyed: Vec<_> = self.members.iter().collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed
-            .into_iter()
-            .map(|(_, h)| h.name().to_string())
-            .collect()
+        sorted_names(self.members.iter())
     }
 
     /// Every member, in no particular order.
