@@ -123,9 +123,7 @@ where
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
     drop(outbox);
-    // Boxed, like the other rare waits: the task is sized for its largest state, and every
-    // idle client keeps its task.
-    Box::pin(close(frames.into_inner(), writer, peer, &reason)).await;
+    close(frames.into_inner(), writer, peer, &reason).await;
 }
 
 /// Leaves the room (a registered client) or logs the end of a handshake that never finished.
@@ -335,7 +333,7 @@ where
             // Answers to this client pile up: read no more of its requests until its
             // writer catches up (a burst read in one go must not overflow its own queue).
             ctx.flush();
-            if !Box::pin(ctx.outbox.wait_for_room(SLOW_CONSUMER_GRACE)).await {
+            if !ctx.outbox.wait_for_room(SLOW_CONSUMER_GRACE).await {
                 return LeaveReason::SlowConsumer;
             }
         }

@@ -89,8 +89,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
     Ok(())
 }
 
-/// Opens an accepted socket that must speak TLS (`[tls]` is set) in its own task: the handshake here, so that a slow one
-/// holds up nobody else, then serves it or turns it away.
+/// Opens an accepted socket that must speak TLS (`[tls]` is set) in its own task: the
+/// handshake here, so that a slow one holds up nobody else, then serves it or turns it away.
 ///
 /// Its own task rather than a branch of a task every connection runs: a task is allocated
 /// at the size of its largest state, and the TLS handshake's would more than double what
@@ -136,14 +136,7 @@ async fn serve_or_refuse<R, W>(
             drop(ticket);
         }
         Err(refusal) => {
-            // Boxed: a refusal is rare, and the task is sized for its largest state.
-            Box::pin(connection::turn_away(
-                reader,
-                writer,
-                refusal.kind(),
-                refusal.to_string(),
-            ))
-            .await;
+            connection::turn_away(reader, writer, refusal.kind(), refusal.to_string()).await;
         }
     }
 }
