@@ -35,7 +35,7 @@ use std::time::Duration;
 
 pub use client::{Client, Password};
 pub use error::ClientError;
-pub use session::{checked_room, Reply, Room, Session};
+pub use session::{checked_room, room_position, Reply, Room, Session};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.

@@ -457,8 +457,7 @@ impl Session {
 
     /// Where `room` is in [`Session::rooms_joined`], compared as the server compares rooms.
     fn position_of(&self, room: &str) -> Option<usize> {
-        let key = room_key(room.strip_prefix('#').unwrap_or(room));
-        self.rooms.iter().position(|r| room_key(r) == key)
+        room_position(&self.rooms, room)
     }
 
     fn transport(&self, source: CodecError) -> ClientError {
@@ -474,6 +473,14 @@ impl Session {
             frame: format!("{what:?}"),
         }
     }
+}
+
+/// Where `room` (any case, with or without `#`) is in `rooms`, a list of room names as
+/// the server shows them, compared as the server compares rooms. Every list of joined rooms
+/// on this side (the session's, `send -`'s, the REPL's) looks rooms up this way.
+pub fn room_position(rooms: &[String], room: &str) -> Option<usize> {
+    let key = room_key(room.strip_prefix('#').unwrap_or(room));
+    rooms.iter().position(|r| room_key(r) == key)
 }
 
 /// `room` without its `#`, or [`ClientError::BadRoom`] for a name the server would refuse.

@@ -26,7 +26,7 @@ use crate::cmd::rooms::print_rooms;
 use crate::cmd::users::print_users;
 use crate::cmd::{print_line, UsageError};
 use crate::settings::Settings;
-use crate::{checked_room, ClientError, Reply, Session};
+use crate::{checked_room, room_position, ClientError, Reply, Session};
 
 /// Lines sent but not yet confirmed, at most. Far below any server queue, and enough to keep
 /// the connection busy while echoes come back.
@@ -293,8 +293,7 @@ impl Pipeline {
 
     /// Where `room` is among the rooms we are in, compared as the server compares them.
     fn position_of(&self, room: &str) -> Option<usize> {
-        let key = room_key(room);
-        self.rooms.iter().position(|r| room_key(r) == key)
+        room_position(&self.rooms, room)
     }
 
     /// We left `room` (or never got in): plain lines go to the room joined last, if any.

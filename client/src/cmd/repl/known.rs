@@ -16,6 +16,8 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::Helper;
 
+use crate::room_position;
+
 /// The shared state, behind one lock held only for a lookup or an update.
 #[derive(Debug, Clone, Default)]
 pub struct Known(Arc<Mutex<State>>);
@@ -35,9 +37,9 @@ struct State {
 }
 
 impl State {
+    /// Where `room` is among the rooms we are in, compared as the server compares them.
     fn position(&self, room: &str) -> Option<usize> {
-        let key = room_key(room);
-        self.joined.iter().position(|r| room_key(r) == key)
+        room_position(&self.joined, room)
     }
 
     /// Out of `room`: plain lines go to the room joined last, if any is left.
