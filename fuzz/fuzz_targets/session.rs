@@ -987,7 +987,9 @@ fn pairwise(walked: &[Walked], seen: &[Seen], watched: Option<&[(String, &str)]>
                     // x's stay ended first: y heard of it next, unless one was cut.
                     None => match theirs.get(during.len()) {
                         Some(end) => x.cut || x.is_told_end(end),
-                        None => y.cut,
+                        // Both end together: y ended first and x, cut short, missed
+                        // hearing of it, or x ended first and y, cut short, missed it.
+                        None => x.cut || y.cut,
                     },
                 }
             };

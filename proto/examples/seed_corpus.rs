@@ -304,6 +304,36 @@ pub fn session_seeds() -> Seeds {
         .settle()
         .resume(bob)
         .say(ann, rooms::A, texts::PLAIN);
+    // Like the last, under a witness that is dropped too (so every room is checked client
+    // against client): the sender in lobby and #A leaves while the stalled reader's queue is
+    // full, and the reader, dropped, never hears of it; the one who left heard nothing more
+    // in #A either, so both stays end together.
+    let cut_in_rooms = Session::new(setup::SMALL_QUEUE)
+        .hello(ann, names::WATCHER)
+        .hello(bob, names::BOB)
+        .hello(carol, names::CAROL)
+        .join(ann, rooms::LOBBY)
+        .join(ann, rooms::A)
+        .join(bob, rooms::LOBBY)
+        .join(bob, rooms::A)
+        .join(carol, rooms::A)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .hello(carol, names::CAROL)
+        .join(ann, rooms::LOBBY)
+        .join(ann, rooms::A)
+        .join(bob, rooms::LOBBY)
+        .join(bob, rooms::A)
+        .join(carol, rooms::A)
+        .settle()
+        .stall(bob)
+        .burst(ann, rooms::LOBBY, 40)
+        .close(ann)
+        .burst(carol, rooms::A, 40)
+        .settle()
+        .burst(carol, rooms::A, 40)
+        .settle()
+        .say(carol, rooms::LOBBY, texts::EMPTY);
     vec![
         (String::from("seed-session-chat"), chat.0),
         (String::from("seed-session-rooms"), rooms.0),
@@ -321,6 +351,7 @@ pub fn session_seeds() -> Seeds {
             String::from("seed-session-stalled-in-rooms"),
             stalled_in_rooms.0,
         ),
+        (String::from("seed-session-cut-in-rooms"), cut_in_rooms.0),
     ]
 }
 
@@ -377,6 +408,8 @@ mod names {
     pub const ANN_UPPER: u8 = 1;
     pub const BOB: u8 = 2;
     pub const CAROL: u8 = 3;
+    /// The witness's name, which the server refuses to anyone else.
+    pub const WATCHER: u8 = 4;
     pub const SPACE: u8 = 7;
 }
 
