@@ -21,6 +21,26 @@ use crate::tls::{Tls, TLS_KEYS};
 /// at most 1024 shared frames (each a reference to a buffer already sent to everyone else).
 pub const DEFAULT_SEND_QUEUE: usize = 1024;
 
+/// `[limits] send_queue_bytes` when the file does not set it: 4 MiB.
+///
+/// Room for what a client that reads can fall behind by: a dozen user lists of ten thousand
+/// people (about 330 kB each), or four thousand messages of the full 1 KiB. A client that far
+/// behind has stopped reading; while it is dropped at 4 MiB, sixty such clients hold at most
+/// 240 MiB, where entries alone (1024 of up to 330 kB) would let each pin over 300 MiB.
+pub const DEFAULT_SEND_QUEUE_BYTES: usize = 4 << 20;
+
+/// The least `[limits] send_queue_bytes` may be: 64 KiB, a few frames of chat, so that a
+/// typo cannot make every client a slow consumer at its first reply.
+pub const MIN_SEND_QUEUE_BYTES: usize = 64 << 10;
+
+/// `[limits] max_queued_bytes` when the file does not set it: 1 GiB.
+///
+/// A fixed figure rather than a share of the machine's memory, so a server behaves the same
+/// wherever it runs: 256 clients at their full 4 MiB each, far more than a healthy server
+/// ever queues (each healthy client holds a few kilobytes), and a fraction of any machine a
+/// chat server for thousands runs on. Lower it on a small machine.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 1 << 30;
+
 /// `[limits] handshake_timeout` when the file does not set it: ten seconds is ages for a
 /// client (it sends `Hello` at once) and short enough that idle sockets cannot pile up.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,6 +100,8 @@ pub const MAX_SECONDS: f64 = 86_400.0;
 /// The keys of `[limits]` the server reads.
 pub const LIMITS_KEYS: &[&str] = &[
     "send_queue",
+    "send_queue_bytes",
+    "max_queued_bytes",
     "handshake_timeout",
     "messages_per_second",
     "burst",
@@ -116,6 +138,12 @@ pub struct Config {
     /// Bound of each client's outbound queue, in frames; a client whose queue is full when a
     /// frame arrives for it is a slow consumer and is removed.
     pub send_queue: usize,
+    /// Bound of each client's outbound queue, in bytes, every frame at its length; past it
+    /// the client is a slow consumer, as past `send_queue`.
+    pub send_queue_bytes: usize,
+    /// The most all outbound queues may hold together, in bytes; past it the clients holding
+    /// the most are dropped as slow consumers. `0`: no ceiling.
+    pub max_queued_bytes: usize,
     /// How long a connection may take to be welcomed; `None`: forever.
     pub handshake_timeout: Option<Duration>,
     /// Sustained rate of metered frames per client ([`crate::flood`]); `0.0` turns flood
@@ -165,6 +193,57 @@ impl FromStr for Seconds {
             _ => Err(()),
         }
     }
+}
+
+/// A size in bytes as written in `config.ini`: a whole number, optionally with a binary
+/// suffix `K`, `M` or `G` (`KiB`, `MiB`, `GiB` too, any case): `4M` is 4,194,304 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByteSize(usize);
+
+impl FromStr for ByteSize {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let text = text.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, suffix) = text.split_at(digits);
+        let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kib" => 10,
+            "m" | "mib" => 20,
+            "g" | "gib" => 30,
+            _ => return Err(()),
+        };
+        let number: usize = number.parse().map_err(|_| ())?;
+        number
+            .checked_mul(1 << shift)
+            .filter(|n| *n <= MAX_BYTES)
+            .map(ByteSize)
+            .ok_or(())
+    }
+}
+
+/// The largest size a byte key takes: 1 TiB, far beyond any machine's memory, and far from
+/// overflowing a sum of many queues.
+const MAX_BYTES: usize = 1 << 40;
+
+/// Reads a size key of `[limits]` in bytes (see [`ByteSize`]), at least `least`.
+fn bytes(
+    file: &ConfigFile,
+    key: &str,
+    default: usize,
+    least: usize,
+) -> Result<usize, ConfigError> {
+    let expected = if least == 0 {
+        "a size in bytes, K, M or G (at most 1024G; 0 turns it off)".to_owned()
+    } else {
+        format!("a size in bytes, K, M or G (at least {least}, at most 1024G)")
+    };
+    let ByteSize(value) =
+        file.get("limits", key, ByteSize(default), &expected, |b| b.0 >= least)?;
+    Ok(value)
 }
 
 /// Reads a duration key in seconds; with `zero_is_off`, `0` gives `None`.
@@ -261,6 +340,13 @@ impl Config {
             port: server.port,
             buffsize: server.buffsize,
             send_queue,
+            send_queue_bytes: bytes(
+                file,
+                "send_queue_bytes",
+                DEFAULT_SEND_QUEUE_BYTES,
+                MIN_SEND_QUEUE_BYTES,
+            )?,
+            max_queued_bytes: bytes(file, "max_queued_bytes", DEFAULT_MAX_QUEUED_BYTES, 0)?,
             handshake_timeout: seconds(file, "handshake_timeout", DEFAULT_HANDSHAKE_TIMEOUT, true)?,
             messages_per_second: file.get(
                 "limits",
@@ -312,6 +398,8 @@ impl Default for Config {
             port: server.port,
             buffsize: server.buffsize,
             send_queue: DEFAULT_SEND_QUEUE,
+            send_queue_bytes: DEFAULT_SEND_QUEUE_BYTES,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             messages_per_second: DEFAULT_MESSAGES_PER_SECOND,
             burst: DEFAULT_BURST,
@@ -338,6 +426,34 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    /// Sizes take a binary suffix in any case; anything else is refused.
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        for (text, bytes) in [
+            ("0", 0),
+            ("65536", 65_536),
+            ("64K", 65_536),
+            ("4M", 4 << 20),
+            ("4 MiB", 4 << 20),
+            ("1g", 1 << 30),
+            ("1024G", 1 << 40),
+        ] {
+            assert_eq!(text.parse(), Ok(ByteSize(bytes)), "{text}");
+        }
+        for bad in ["", "M", "-1", "1.5M", "4T", "1025G", "4 M B", "99999999999999999999"] {
+            assert_eq!(bad.parse::<ByteSize>(), Err(()), "{bad}");
+        }
+    }
+
+    /// A byte budget below the floor is refused with what is expected.
+    #[test]
+    fn a_tiny_send_queue_bytes_is_refused() {
+        let err = Config::from_file(&parse("[limits]\nsend_queue_bytes = 1K\n")).unwrap_err();
+        assert!(err.to_string().contains("at least 65536"), "{err}");
+        let config = Config::from_file(&parse("[limits]\nmax_queued_bytes = 0\n")).unwrap();
+        assert_eq!(config.max_queued_bytes, 0);
+    }
 
     fn parse(text: &str) -> ConfigFile {
         ConfigFile::parse(Path::new("test.ini"), text).unwrap()

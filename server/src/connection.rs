@@ -39,6 +39,7 @@ use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
 use crate::outbox::{self, Next, Outbox, Outgoing, Wire};
+use crate::queued_bytes::QueuedBytes;
 use crate::registry::LeaveReason;
 use crate::watchdog::{Alarm, Watchdog};
 
@@ -75,6 +76,9 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Tracks every connection task and writer task, so shutdown can wait for them to flush.
     pub tracker: TaskTracker,
+    /// The bytes every client's queue holds, under `max_queued_bytes`
+    /// ([`crate::queued_bytes::watch`] keeps it there).
+    pub queued: Arc<QueuedBytes>,
 }
 
 impl Shared {
@@ -86,6 +90,7 @@ impl Shared {
     pub fn new(config: Config) -> Shared {
         Shared {
             hub: Arc::new(Hub::with_limits(Limits::from_config(&config))),
+            queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
@@ -100,7 +105,11 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (outbox, outgoing) = outbox::channel(shared.config.send_queue);
+    let bound = outbox::Bound {
+        frames: shared.config.send_queue,
+        bytes: shared.config.send_queue_bytes,
+    };
+    let (outbox, outgoing) = outbox::bounded(bound, Some(shared.queued.clone()));
     let writer = shared.tracker.spawn(write_loop(writer, outgoing));
     let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
@@ -461,6 +470,7 @@ where
                 }
             }
         };
+        queue.written();
         if let Some((finished, deadline)) = stopped_mid_write {
             // Only a stream that is between frames can carry one more.
             if finished {

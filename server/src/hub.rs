@@ -39,6 +39,7 @@ use chat_proto::{
 
 use crate::config::Config;
 use crate::outbox::{Delivery, Wire};
+use crate::queued_bytes::QueuedBytes;
 use crate::registry::{ClientHandle, LeaveReason, NameTaken, Registry};
 use crate::room::Room;
 
@@ -431,6 +432,37 @@ impl Hub {
             }
         }
         Ok(())
+    }
+
+    /// Drops, as slow consumers, the registered clients holding the most queued bytes, the
+    /// largest first, until what the rest hold is under `total`'s ceiling; returns how many
+    /// were dropped and the bytes they held.
+    ///
+    /// Only the handles and their sizes are taken under the lock. A dropped client's queue
+    /// lets go of what it holds at once, but a batch its writer is in the middle of writing
+    /// is freed only when the writer gives up, so the count goes by what each held rather
+    /// than by the total, which would drop more people than needed.
+    pub fn shed(&self, total: &QueuedBytes) -> (usize, usize) {
+        let mut holders: Vec<(usize, ClientHandle)> = self
+            .state()
+            .registry
+            .handles()
+            .map(|handle| (handle.held_bytes(), handle.clone()))
+            .collect();
+        holders.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
+        let mut left = total.total();
+        let (mut dropped, mut freed) = (0, 0);
+        for (held, handle) in holders {
+            if left <= total.max() || held == 0 {
+                break;
+            }
+            if handle.shed() {
+                dropped += 1;
+                freed += held;
+                left = left.saturating_sub(held);
+            }
+        }
+        (dropped, freed)
     }
 
     /// Every registered name, sorted case-insensitively.

@@ -28,6 +28,7 @@ pub mod connection;
 pub mod flood;
 pub mod hub;
 pub mod outbox;
+pub mod queued_bytes;
 pub mod registry;
 pub mod room;
 pub mod server;

@@ -8,6 +8,16 @@
 //! reader loop and the writer both learn of it ([`Outbox::overflowed`],
 //! [`Next::Overflowed`]).
 //!
+//! Bounded twice: in entries (`[limits] send_queue`) and in bytes (`[limits]
+//! send_queue_bytes`), since one entry may be a 30-byte message or a user list of hundreds of
+//! kilobytes. Every entry counts at its full length, a broadcast shared with others included
+//! (an overcount, never an undercount), from the moment it is queued until the writer has
+//! written it: frames the writer holds in the middle of a write to a stalled socket are
+//! memory too. Every queue also adds its bytes to the server's total
+//! ([`crate::queued_bytes::QueuedBytes`]), which the server keeps under `[limits]
+//! max_queued_bytes` by dropping the clients holding the most. An overflowed queue lets go
+//! of what it held at once.
+//!
 //! Written for what an idle client costs, since most clients of a chat server are idle: one
 //! allocation of about a hundred bytes, and no slots at all while the queue is empty (the
 //! writer takes the frames out by swapping the queue's buffer for an empty one). tokio's
@@ -25,21 +35,47 @@ use bytes::Bytes;
 use chat_proto::EncodedFrame;
 use tokio::sync::Notify;
 
+use crate::queued_bytes::QueuedBytes;
+
 /// What a client's queue holds: whole frames, one or a burst encoded back to back, shared by
 /// every recipient. Behind an `Arc` so a queue slot is one pointer.
 pub type Wire = Arc<Bytes>;
 
-/// A new queue for at most `capacity` entries: the handle everyone offers frames to, and the
-/// end the writer drains.
+/// How much one queue may hold before its client is a slow consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// Entries (`[limits] send_queue`).
+    pub frames: usize,
+    /// Bytes, every entry at its length (`[limits] send_queue_bytes`).
+    pub bytes: usize,
+}
+
+/// A new queue for at most `capacity` entries, of any size, counted in no server total: for
+/// harnesses that look at one queue (unit tests, benchmarks).
 pub fn channel(capacity: usize) -> (Outbox, Outgoing) {
+    bounded(
+        Bound {
+            frames: capacity,
+            bytes: usize::MAX,
+        },
+        None,
+    )
+}
+
+/// A new queue within `bound`, adding what it holds to `total` if given: the handle
+/// everyone offers frames to, and the end the writer drains.
+pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoing) {
     let queue = Arc::new(Queue {
         state: Mutex::new(State {
             frames: VecDeque::new(),
+            bytes: 0,
             overflowed: false,
             closed: false,
             writer: None,
         }),
-        capacity: capacity.max(1),
+        capacity: bound.frames.max(1),
+        byte_capacity: bound.bytes.max(1),
+        total,
         senders: AtomicUsize::new(1),
         wants_room: AtomicBool::new(false),
         reader: Notify::new(),
@@ -48,7 +84,7 @@ pub fn channel(capacity: usize) -> (Outbox, Outgoing) {
         Outbox {
             queue: queue.clone(),
         },
-        Outgoing { queue },
+        Outgoing { queue, in_hand: 0 },
     )
 }
 
@@ -59,6 +95,11 @@ struct Queue {
     state: Mutex<State>,
     /// Entries the queue holds at most; one more marks a slow consumer.
     capacity: usize,
+    /// Bytes the queue holds at most, the writer's batch included; a frame that would take
+    /// it past them marks a slow consumer.
+    byte_capacity: usize,
+    /// The server's total of queued bytes, which this queue's bytes are part of.
+    total: Option<Arc<QueuedBytes>>,
     /// Live [`Outbox`] clones; the last one gone closes the queue, so the writer ends once
     /// it has written what is left.
     senders: AtomicUsize,
@@ -75,6 +116,8 @@ struct Queue {
 struct State {
     /// Queued entries, oldest first.
     frames: VecDeque<Wire>,
+    /// The length of every entry queued or in the writer's hands, not yet written.
+    bytes: usize,
     /// The queue was full when a frame came: the client is a slow consumer.
     overflowed: bool,
     /// Every sender is gone: nothing more will come.
@@ -135,15 +178,43 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether more than half of the queue is taken (see [`Outbox::is_congested`]).
+    /// Whether more than half of the queue is taken, in entries or in bytes (see
+    /// [`Outbox::is_congested`]).
     fn congested(&self, state: &State) -> bool {
-        state.frames.len() > self.capacity / 2
+        state.frames.len() > self.capacity / 2 || state.bytes > self.byte_capacity / 2
+    }
+
+    /// Whether `len` more bytes would take the queue past its byte bound. An empty queue
+    /// takes any one frame (each is bounded by the frame limit), so a bound below the
+    /// largest frame cannot make a client unservable.
+    fn over_bytes(&self, state: &State, len: usize) -> bool {
+        state.bytes > 0 && state.bytes.saturating_add(len) > self.byte_capacity
+    }
+
+    /// Counts `len` more bytes held, here and in the server's total.
+    fn hold(&self, state: &mut State, len: usize) {
+        state.bytes += len;
+        if let Some(total) = &self.total {
+            total.add(len);
+        }
+    }
+
+    /// Counts `len` bytes let go of (written, dropped), here and in the server's total.
+    fn release(&self, state: &mut State, len: usize) {
+        state.bytes -= len;
+        if let Some(total) = &self.total {
+            total.sub(len);
+        }
     }
 
     /// Marks the client as a slow consumer and tells both ends: the reader loop (which ends
-    /// the connection) and the writer (which stops writing what is queued).
+    /// the connection) and the writer (which stops writing what is queued). What is queued
+    /// is let go of now: it will never be sent.
     fn overflow(&self, mut state: MutexGuard<'_, State>) {
         state.overflowed = true;
+        let queued: usize = state.frames.iter().map(|f| f.len()).sum();
+        state.frames = VecDeque::new();
+        self.release(&mut state, queued);
         let writer = state.writer.take();
         drop(state);
         self.reader.notify_waiters();
@@ -165,10 +236,12 @@ impl Outbox {
         if state.overflowed || state.closed {
             return Delivery::Dropped;
         }
-        if state.frames.len() >= self.queue.capacity {
+        if state.frames.len() >= self.queue.capacity || self.queue.over_bytes(&state, wire.len())
+        {
             self.queue.overflow(state);
             return Delivery::Overflowed;
         }
+        self.queue.hold(&mut state, wire.len());
         state.frames.push_back(wire);
         let writer = state.writer.take();
         drop(state);
@@ -178,11 +251,30 @@ impl Outbox {
         Delivery::Queued
     }
 
-    /// Whether more than half of the queue is taken. The client's own requests then wait
-    /// ([`Outbox::wait_for_room`]): a client that sends a burst of requests must not have
-    /// their answers overflow its own queue while it is reading them.
+    /// Whether more than half of the queue is taken, in entries or in bytes. The client's
+    /// own requests then wait ([`Outbox::wait_for_room`]): a client that sends a burst of
+    /// requests must not have their answers overflow its own queue while it is reading
+    /// them, nor pin their bytes when it reads nothing.
     pub fn is_congested(&self) -> bool {
         self.queue.congested(&self.queue.lock())
+    }
+
+    /// The bytes this client's queue holds now, the writer's batch included: what dropping
+    /// it would free (see [`crate::hub::Hub::shed`]).
+    pub fn held_bytes(&self) -> usize {
+        self.queue.lock().bytes
+    }
+
+    /// Marks the client as a slow consumer now, whatever its queue holds: the server is over
+    /// its total of queued bytes and this client holds among the most. `false` if it had
+    /// already overflowed or is leaving.
+    pub fn shed(&self) -> bool {
+        let state = self.queue.lock();
+        if state.overflowed || state.closed {
+            return false;
+        }
+        self.queue.overflow(state);
+        true
     }
 
     /// Whether the queue overflowed: the client is a slow consumer.
@@ -252,14 +344,23 @@ pub enum Next {
 pub struct Outgoing {
     /// Shared with the [`Outbox`] clones.
     queue: Arc<Queue>,
+    /// Bytes taken out by [`Outgoing::next`] and not yet reported written
+    /// ([`Outgoing::written`]): still held, in the writer's batch.
+    in_hand: usize,
 }
 
 impl Drop for Outgoing {
     /// The writer is gone (its stream failed, or it finished): nothing offered from now on
     /// can be sent, so offers say `Dropped`, as they would to a client that is leaving,
-    /// instead of filling the queue until the client looks like a slow consumer.
+    /// instead of filling the queue until the client looks like a slow consumer. Whatever
+    /// is still queued or in the writer's hands is let go of.
     fn drop(&mut self) {
-        self.queue.lock().closed = true;
+        let mut state = self.queue.lock();
+        state.closed = true;
+        let queued: usize = state.frames.iter().map(|f| f.len()).sum();
+        state.frames = VecDeque::new();
+        self.queue.release(&mut state, queued + self.in_hand);
+        drop(state);
         self.queue.reader.notify_waiters();
     }
 }
@@ -281,6 +382,7 @@ impl Outgoing {
                 return Poll::Pending;
             }
             let taken = state.frames.len().min(max);
+            let from = batch.len();
             if taken == state.frames.len() && batch.is_empty() {
                 // The whole buffer goes to the writer; the queue starts again with none, so
                 // an idle client holds no slots.
@@ -288,19 +390,45 @@ impl Outgoing {
             } else {
                 batch.extend(state.frames.drain(..taken));
             }
+            self.in_hand += batch[from..].iter().map(|f| f.len()).sum::<usize>();
             Poll::Ready(Next::Frames(taken))
         })
         .await;
-        if matches!(next, Next::Frames(_)) && self.queue.wants_room.load(Ordering::SeqCst) {
-            self.queue.reader.notify_waiters();
+        if matches!(next, Next::Frames(_)) {
+            self.wake_reader();
         }
         next
     }
 
-    /// Takes everything queued now, without waiting: what a writer would send next. For
-    /// harnesses that drive the hub without writer tasks (unit tests, benchmarks).
+    /// Reports that everything [`Outgoing::next`] handed out has been written: its bytes
+    /// are no longer held, which may make room for the client's own requests.
+    pub fn written(&mut self) {
+        if self.in_hand == 0 {
+            return;
+        }
+        {
+            let mut state = self.queue.lock();
+            self.queue.release(&mut state, self.in_hand);
+        }
+        self.in_hand = 0;
+        self.wake_reader();
+    }
+
+    /// Wakes the reader loop if it waits for room.
+    fn wake_reader(&self) {
+        if self.queue.wants_room.load(Ordering::SeqCst) {
+            self.queue.reader.notify_waiters();
+        }
+    }
+
+    /// Takes everything queued now, without waiting, as if written at once. For harnesses
+    /// that drive the hub without writer tasks (unit tests, benchmarks).
     pub fn take_queued(&mut self) -> Vec<Wire> {
-        self.queue.lock().frames.drain(..).collect()
+        let mut state = self.queue.lock();
+        let taken: Vec<Wire> = state.frames.drain(..).collect();
+        self.queue
+            .release(&mut state, taken.iter().map(|f| f.len()).sum());
+        taken
     }
 
     /// Whether nothing is queued now (the writer flushes the stream then).
@@ -378,6 +506,82 @@ mod tests {
             Next::Frames(1)
         ));
         assert!(matches!(outgoing.next(&mut batch, 8).await, Next::Closed));
+    }
+
+    /// The byte bound counts every entry at its length until the writer reports it written:
+    /// a frame that would take the queue past it marks the client, and what was queued is
+    /// let go of at once, in the queue and in the server's total.
+    #[tokio::test]
+    async fn bytes_count_until_written_and_an_overflow_lets_go() {
+        let total = Arc::new(QueuedBytes::new(0));
+        let bound = Bound {
+            frames: 100,
+            bytes: 10,
+        };
+        let (outbox, mut outgoing) = bounded(bound, Some(total.clone()));
+        let sized = |n: usize| Arc::new(Bytes::from(vec![0; n]));
+        assert_eq!(outbox.offer_wire(sized(4)), Delivery::Queued);
+        assert_eq!(outbox.offer_wire(sized(4)), Delivery::Queued);
+        assert_eq!((outbox.held_bytes(), total.total()), (8, 8));
+        assert!(outbox.is_congested(), "over half of the bytes");
+        let mut batch = Vec::new();
+        assert!(matches!(
+            outgoing.next(&mut batch, 1).await,
+            Next::Frames(1)
+        ));
+        // Taken out but not yet written: still held.
+        assert_eq!(outbox.held_bytes(), 8);
+        assert_eq!(outbox.offer_wire(sized(3)), Delivery::Overflowed);
+        // The queued entry is let go of; the writer's batch is held until it is done.
+        assert_eq!((outbox.held_bytes(), total.total()), (4, 4));
+        outgoing.written();
+        assert_eq!((outbox.held_bytes(), total.total()), (0, 0));
+    }
+
+    /// An empty queue takes one frame larger than its whole byte bound, so no frame can
+    /// make a client unservable; the next frame behind it cannot come.
+    #[test]
+    fn an_empty_queue_takes_one_frame_over_the_byte_bound() {
+        let bound = Bound {
+            frames: 100,
+            bytes: 10,
+        };
+        let (outbox, _outgoing) = bounded(bound, None);
+        assert_eq!(
+            outbox.offer_wire(Arc::new(Bytes::from(vec![0; 50]))),
+            Delivery::Queued
+        );
+        assert_eq!(outbox.offer_wire(wire(0)), Delivery::Overflowed);
+    }
+
+    /// A writer that ends lets go of everything it held and everything still queued.
+    #[tokio::test]
+    async fn a_writer_that_ends_lets_go_of_everything() {
+        let total = Arc::new(QueuedBytes::new(0));
+        let bound = Bound {
+            frames: 100,
+            bytes: 100,
+        };
+        let (outbox, mut outgoing) = bounded(bound, Some(total.clone()));
+        for i in 0..4 {
+            outbox.offer_wire(wire(i));
+        }
+        let mut batch = Vec::new();
+        outgoing.next(&mut batch, 2).await;
+        assert_eq!(total.total(), 4);
+        drop(outgoing);
+        assert_eq!(total.total(), 0);
+    }
+
+    /// Shedding marks the client as a slow consumer whatever its queue holds, once.
+    #[test]
+    fn shedding_marks_the_client_once() {
+        let (outbox, _outgoing) = channel(8);
+        outbox.offer_wire(wire(0));
+        assert!(outbox.shed());
+        assert!(outbox.has_overflowed());
+        assert_eq!(outbox.held_bytes(), 0);
+        assert!(!outbox.shed());
     }
 
     /// Once the writer is gone, offers are dropped rather than queued.

@@ -47,6 +47,16 @@ impl ClientHandle {
     pub fn offer_wire(&self, wire: Wire) -> Delivery {
         self.outbox.offer_wire(wire)
     }
+
+    /// The bytes the client's queue holds; see [`Outbox::held_bytes`].
+    pub fn held_bytes(&self) -> usize {
+        self.outbox.held_bytes()
+    }
+
+    /// Drops the client as a slow consumer; see [`Outbox::shed`].
+    pub fn shed(&self) -> bool {
+        self.outbox.shed()
+    }
 }
 
 /// Why a client left; logged by [`Registry::remove`] and, for registered clients, told to

@@ -59,6 +59,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
         tracing::info!("TLS with the certificate {}", tls.cert().display());
     }
     let shared = Shared::new(config);
+    tokio::spawn(crate::queued_bytes::watch(
+        shared.hub.clone(),
+        shared.queued.clone(),
+        shared.shutdown.clone(),
+    ));
 
     tokio::select! {
         () = accept_loop(&listener, &shared) => {}

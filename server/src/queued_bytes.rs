@@ -1,0 +1,139 @@
+//! The server's ceiling on outbound memory: the bytes every client's queue holds together,
+//! kept under `[limits] max_queued_bytes`.
+//!
+//! Each queue is bounded on its own (`send_queue`, `send_queue_bytes`), but many clients
+//! that each stay just under their bound can still add up to more memory than the machine
+//! has. Every queue adds what it holds to one [`QueuedBytes`]; the queue that takes the
+//! total over the ceiling only wakes [`watch`] (it must not wait, and runs under the hub's
+//! lock), which drops the clients holding the most, as slow consumers, until the total is
+//! under the ceiling again. The largest first: they are the ones not reading, and dropping
+//! them frees the most while disturbing the fewest people.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+
+/// How often [`watch`] logs the total at DEBUG when it changed.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// The bytes all queues hold, and the most they may hold together.
+#[derive(Debug)]
+pub struct QueuedBytes {
+    /// Bytes held now, summed over every queue.
+    total: AtomicUsize,
+    /// The ceiling; `usize::MAX` when `max_queued_bytes` is off.
+    max: usize,
+    /// Wakes [`watch`] when the total went over the ceiling.
+    over: Notify,
+}
+
+impl QueuedBytes {
+    /// A total of nothing under a ceiling of `max` bytes (`0`: no ceiling).
+    pub fn new(max: usize) -> QueuedBytes {
+        QueuedBytes {
+            total: AtomicUsize::new(0),
+            max: if max == 0 { usize::MAX } else { max },
+            over: Notify::new(),
+        }
+    }
+
+    /// The bytes all queues hold now.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// The ceiling.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Whether the total is over the ceiling.
+    pub fn is_over(&self) -> bool {
+        self.total() > self.max
+    }
+
+    /// Counts `len` more bytes held; wakes [`watch`] if that takes the total over the
+    /// ceiling. Never waits.
+    pub fn add(&self, len: usize) {
+        let before = self.total.fetch_add(len, Ordering::Relaxed);
+        if before <= self.max && before + len > self.max {
+            self.over.notify_one();
+        }
+    }
+
+    /// Counts `len` bytes let go of.
+    pub fn sub(&self, len: usize) {
+        self.total.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+/// Keeps `total` under its ceiling until `stop`: each time it goes over, drops the clients
+/// holding the most ([`Hub::shed`]) and says so at WARN. Logs the total at DEBUG every
+/// [`REPORT_EVERY`] while it changes.
+pub async fn watch(hub: Arc<Hub>, total: Arc<QueuedBytes>, stop: CancellationToken) {
+    let mut reported = 0;
+    let mut report = tokio::time::interval(REPORT_EVERY);
+    report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = total.over.notified() => {}
+            _ = report.tick() => {
+                let now = total.total();
+                if now != reported {
+                    tracing::debug!("queued bytes: {now} (max_queued_bytes {})", total.max());
+                    reported = now;
+                }
+                continue;
+            }
+        }
+        if !total.is_over() {
+            continue;
+        }
+        let before = total.total();
+        let (dropped, freed) = hub.shed(&total);
+        tracing::warn!(
+            "outbound queues hold {before} bytes, over max_queued_bytes {}: dropped the {dropped} \
+             clients holding the most ({freed} bytes) as slow consumers",
+            total.max()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Crossing the ceiling wakes the watcher once; staying over does not wake it again
+    /// until the total has come back under.
+    #[tokio::test]
+    async fn crossing_the_ceiling_wakes_the_watcher_once() {
+        let total = QueuedBytes::new(100);
+        total.add(60);
+        assert!(!total.is_over());
+        total.add(60);
+        assert!(total.is_over());
+        total.over.notified().await;
+        total.add(10);
+        let again = total.over.notified();
+        tokio::pin!(again);
+        assert!(futures::poll!(again.as_mut()).is_pending());
+        total.sub(100);
+        total.add(80);
+        again.await;
+        assert_eq!(total.total(), 110);
+    }
+
+    /// `0` turns the ceiling off.
+    #[test]
+    fn zero_is_no_ceiling() {
+        let total = QueuedBytes::new(0);
+        total.add(usize::MAX / 2);
+        assert!(!total.is_over());
+    }
+}
