@@ -15,6 +15,8 @@
 //!   room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
 //!   and in which rooms.
+//! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
+//!   keeps it in one SQLite file.
 //!
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod connection;
 pub mod flood;
 pub mod hub;
+pub mod log;
 pub mod outbox;
 pub mod registry;
 pub mod room;

@@ -1,0 +1,141 @@
+//! The message log's file format: how a file is recognised as ours, created, and upgraded.
+//!
+//! SQLite's header has two numbers for this. `application_id` says whose file it is:
+//! [`APPLICATION_ID`] for ours, so the server never writes into another program's database.
+//! `user_version` counts the [`MIGRATIONS`] applied. A new file is version 0 and goes
+//! through the same migrations as an old one, so there is one way to reach the current
+//! layout; a file from a newer server is refused rather than guessed at.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use super::StoreError;
+
+/// `PRAGMA application_id` of a chat message log: "CHAT" in ASCII. Fixed forever; `file(1)`
+/// and other tools can tell our files by it.
+pub(super) const APPLICATION_ID: i32 = 0x4348_4154;
+
+/// The layouts, in order: entry `i` takes a file from version `i` to `i + 1`. Append only;
+/// never edit an entry once released, since files in the field went through it.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: rooms by key with their last assigned seq (kept when every message is trimmed, so a
+    // seq is never reused); messages clustered by (room, seq), so a page is one range scan;
+    // `at` indexed for trimming by age.
+    "CREATE TABLE rooms (
+         id       INTEGER PRIMARY KEY,
+         key      TEXT NOT NULL UNIQUE,
+         last_seq INTEGER NOT NULL
+     );
+     CREATE TABLE messages (
+         room   INTEGER NOT NULL,
+         seq    INTEGER NOT NULL,
+         sender TEXT NOT NULL,
+         text   TEXT NOT NULL,
+         at     INTEGER NOT NULL,
+         PRIMARY KEY (room, seq)
+     ) WITHOUT ROWID;
+     CREATE INDEX messages_by_age ON messages (at);",
+];
+
+/// The schema version this server reads and writes (what `prepare` leaves in `user_version`).
+#[cfg(test)]
+pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// What a file's header says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A new or empty SQLite file: no tables, no marks. Version 0 of ours.
+    Empty,
+    /// Ours, at this version (at most the newest known).
+    Ours(u32),
+}
+
+/// Makes the file behind `conn` a current message log: refuses a foreign or newer file
+/// before writing anything to it, switches it to WAL, and applies the missing migrations in
+/// one transaction.
+pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    prepare_with(conn, path, MIGRATIONS)
+}
+
+/// [`prepare`] with an explicit list of migrations, so a test can play a newer server.
+pub(super) fn prepare_with(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
+    let supported = migrations.len() as u32;
+    // Read-only until the file is known to be ours: a foreign file is left as it was.
+    kind(conn, path, supported)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+        .map_err(|e| not_ours_or(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| not_ours_or(e, path))?;
+    // Again under the write lock: another process may have set the file up meanwhile.
+    let from = match kind(&tx, path, supported)? {
+        Kind::Empty => 0,
+        Kind::Ours(version) => version,
+    };
+    if from == supported {
+        return Ok(());
+    }
+    let migrate = |reason| StoreError::Migrate {
+        path: path.to_owned(),
+        from,
+        reason,
+    };
+    for step in &migrations[from as usize..] {
+        tx.execute_batch(step).map_err(migrate)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(migrate)?;
+    tx.pragma_update(None, "user_version", supported)
+        .map_err(migrate)?;
+    tx.commit().map_err(migrate)
+}
+
+/// Reads the header and the table count, and refuses what is not ours to write.
+fn kind(conn: &Connection, path: &Path, supported: u32) -> Result<Kind, StoreError> {
+    let not_ours = || StoreError::NotOurs {
+        path: path.to_owned(),
+    };
+    let read = || -> rusqlite::Result<(i32, i32, i64)> {
+        let app = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
+        let version = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let objects = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+        Ok((app, version, objects))
+    };
+    let (app, version, objects) = read().map_err(|e| not_ours_or(e, path))?;
+    match (app, u32::try_from(version)) {
+        (0, Ok(0)) if objects == 0 => Ok(Kind::Empty),
+        (APPLICATION_ID, Ok(found)) if found > supported => Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            supported,
+        }),
+        (APPLICATION_ID, Ok(found)) => Ok(Kind::Ours(found)),
+        _ => Err(not_ours()),
+    }
+}
+
+/// "file is not a database" means the file is not ours; anything else is a failure to use it.
+fn not_ours_or(err: rusqlite::Error, path: &Path) -> StoreError {
+    if err.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+        StoreError::NotOurs {
+            path: path.to_owned(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_owned(),
+            reason: err,
+        }
+    }
+}
