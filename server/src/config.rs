@@ -4,7 +4,7 @@
 //! same file the same way); this module adds the server's own keys and the flag overrides.
 //! Every key read here is documented in the shipped `config.ini`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -116,6 +116,23 @@ pub const LIMITS_KEYS: &[&str] = &[
     "max_rooms",
 ];
 
+/// `[store] path` when the file does not set it: the room log beside `config.ini` (in the
+/// working directory on the built-in defaults), where an operator looks for it first.
+pub const DEFAULT_STORE_PATH: &str = "chat.db";
+
+/// `[store] keep_per_room` when the file does not set it: a hundred days of a room that hears
+/// a thousand messages a day, yet about 10 MB per room at a hundred bytes a message (at most
+/// 100 MB, every message as long as the default `buffsize` allows), so that no room, however
+/// chatty, fills the disk.
+pub const DEFAULT_KEEP_PER_ROOM: u64 = 100_000;
+
+/// The longest `[store] max_age`: a hundred years, far beyond any retention policy, and far
+/// from overflowing milliseconds since the epoch.
+pub const MAX_AGE_DAYS: u64 = 36_500;
+
+/// The keys of `[store]` the server reads.
+pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age"];
+
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
 pub const SERVER_ONLY_KEYS: &[&str] = &["password"];
 
@@ -173,8 +190,122 @@ pub struct Config {
     pub password: Option<Password>,
     /// `[tls] cert` and `key`, loaded: `Some` serves TLS instead of plain TCP.
     pub tls: Option<Tls>,
+    /// `[store]`: the room log; `None` (`path = off`) keeps no history.
+    pub store: Option<StoreConfig>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
+}
+
+/// `[store]`: where the room log lives and how much of it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The SQLite file, already resolved: a relative `path` is taken from the config file's
+    /// directory (from the working directory on the built-in defaults).
+    pub path: PathBuf,
+    /// Messages kept per room, the newest; `None` (`0` in the file): no limit. For
+    /// [`crate::log::Store::trim`], `None` is `u64::MAX`.
+    pub keep_per_room: Option<u64>,
+    /// Messages older than this are dropped; `None` (`off`): kept however old.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for StoreConfig {
+    /// The built-in defaults, equal to the shipped `config.ini`.
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from(DEFAULT_STORE_PATH),
+            keep_per_room: Some(DEFAULT_KEEP_PER_ROOM),
+            max_age: None,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Reads `[store]`: `None` when `path = off`.
+    fn from_file(file: &ConfigFile) -> Result<Option<StoreConfig>, ConfigError> {
+        let StorePath(path) = file.get(
+            "store",
+            "path",
+            StorePath(Some(PathBuf::from(DEFAULT_STORE_PATH))),
+            "a file path, or off to keep no history",
+            |_| true,
+        )?;
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let path = match file.path().and_then(Path::parent) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        };
+        let keep_per_room = file.get(
+            "store",
+            "keep_per_room",
+            DEFAULT_KEEP_PER_ROOM,
+            "a number of messages (0 means no limit)",
+            |_| true,
+        )?;
+        let MaxAge(max_age) = file.get(
+            "store",
+            "max_age",
+            MaxAge(None),
+            "a duration with a unit (3600s, 90m, 12h, 30d; at most 36500d), or off",
+            |_| true,
+        )?;
+        Ok(Some(StoreConfig {
+            path,
+            keep_per_room: Some(keep_per_room).filter(|n| *n != 0),
+            max_age,
+        }))
+    }
+}
+
+/// `[store] path` as written: `off` (any case) for none. An empty value is refused rather
+/// than guessed at: it could mean "the default" as well as "none".
+#[derive(Debug, Clone, PartialEq)]
+struct StorePath(Option<PathBuf>);
+
+impl FromStr for StorePath {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "" => Err(()),
+            off if off.eq_ignore_ascii_case("off") => Ok(StorePath(None)),
+            path => Ok(StorePath(Some(PathBuf::from(path)))),
+        }
+    }
+}
+
+/// `[store] max_age` as written: a whole number with a unit, `s`, `m`, `h` or `d`, up to
+/// [`MAX_AGE_DAYS`]; `off` or a zero for none. The unit is required: a bare `30` could be
+/// seconds (as in `[limits]`) or days, and a wrong guess deletes history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct MaxAge(Option<Duration>);
+
+impl FromStr for MaxAge {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        if text.eq_ignore_ascii_case("off") || text == "0" {
+            return Ok(MaxAge(None));
+        }
+        let (number, scale) = [("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+            .into_iter()
+            .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, scale)))
+            .ok_or(())?;
+        if !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        let secs = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|secs| *secs <= MAX_AGE_DAYS * 86_400)
+            .ok_or(())?;
+        Ok(MaxAge(
+            Some(Duration::from_secs(secs)).filter(|d| !d.is_zero()),
+        ))
+    }
 }
 
 /// A number of seconds as written in `config.ini`: fractions allowed (`0.5`), at most
@@ -301,6 +432,7 @@ impl Config {
             ("server", &server_keys[..]),
             ("limits", LIMITS_KEYS),
             ("tls", TLS_KEYS),
+            ("store", STORE_KEYS),
         ];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
@@ -384,6 +516,7 @@ impl Config {
                 .filter(|p| !p.is_empty())
                 .map(Password::new),
             tls: Tls::from_file(file)?,
+            store: StoreConfig::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -414,6 +547,7 @@ impl Default for Config {
             max_rooms: DEFAULT_MAX_ROOMS,
             password: None,
             tls: None,
+            store: Some(StoreConfig::default()),
             source: None,
         }
     }
@@ -521,6 +655,79 @@ mod tests {
             let err = Config::from_file(&parse(&format!("[limits]\n{line}\n"))).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(expected), "{line}: {text}");
+        }
+    }
+
+    #[test]
+    fn the_store_file_is_taken_from_the_config_files_directory() {
+        let in_etc = |text: &str| {
+            let file = ConfigFile::parse(Path::new("/etc/chat/config.ini"), text).unwrap();
+            Config::from_file(&file).unwrap().store.unwrap().path
+        };
+        assert_eq!(in_etc(""), Path::new("/etc/chat/chat.db"));
+        assert_eq!(
+            in_etc("[store]\npath = logs/chat.db\n"),
+            Path::new("/etc/chat/logs/chat.db")
+        );
+        assert_eq!(
+            in_etc("[store]\npath = /var/lib/chat/chat.db\n"),
+            Path::new("/var/lib/chat/chat.db")
+        );
+        let defaults = Config::from_file(&ConfigFile::default()).unwrap();
+        assert_eq!(
+            defaults.store.unwrap().path,
+            Path::new("chat.db"),
+            "no config file: the working directory"
+        );
+    }
+
+    #[test]
+    fn the_store_is_off_only_when_path_says_off() {
+        for off in ["off", "OFF"] {
+            let config = Config::from_file(&parse(&format!("[store]\npath = {off}\n"))).unwrap();
+            assert_eq!(config.store, None);
+        }
+        let err = Config::from_file(&parse("[store]\npath =\n")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "test.ini: [store] path = \"\": expected a file path, or off to keep no history"
+        );
+    }
+
+    #[test]
+    fn store_limits_take_zero_or_off_for_none_and_ages_need_a_unit() {
+        let store = |text: &str| {
+            Config::from_file(&parse(&format!("[store]\n{text}\n"))).map(|c| c.store.unwrap())
+        };
+        assert_eq!(store("keep_per_room = 0").unwrap().keep_per_room, None);
+        assert_eq!(store("keep_per_room = 7").unwrap().keep_per_room, Some(7));
+        for (age, secs) in [
+            ("3600s", Some(3_600)),
+            ("90m", Some(5_400)),
+            ("12h", Some(43_200)),
+            ("30d", Some(2_592_000)),
+            ("36500d", Some(3_153_600_000)),
+            ("off", None),
+            ("0", None),
+            ("0d", None),
+        ] {
+            let max_age = store(&format!("max_age = {age}")).unwrap().max_age;
+            assert_eq!(max_age, secs.map(Duration::from_secs), "{age}");
+        }
+        for bad in [
+            "max_age = 30",
+            "max_age = 1w",
+            "max_age = -1d",
+            "max_age = 1.5h",
+            "max_age = +3d",
+            "max_age = d",
+            "max_age = 36501d",
+            "max_age = 99999999999999999999s",
+            "keep_per_room = -1",
+            "keep_per_room = lots",
+        ] {
+            let err = store(bad).unwrap_err().to_string();
+            assert!(err.starts_with("test.ini: [store] "), "{bad}: {err}");
         }
     }
 
