@@ -173,7 +173,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn bounds(&self, room: &str) -> Result<Bounds, StoreError>;
 
     /// Drops, in every room, all but the newest `keep_per_room` messages and (if given)
-    /// those with `at` older than `older_than`; returns how many were removed.
+    /// those with `at` older than `older_than` (`at < older_than`: a time, not an age);
+    /// returns how many were removed. `u64::MAX` keeps any number.
     ///
     /// Deletes in short transactions, so appends go on between them on a big log. A room's
     /// last seq is kept even when all its messages go, so no seq is ever reused.

@@ -29,6 +29,11 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// wait at most that long while a big log is trimmed.
 pub const TRIM_CHUNK: u64 = 1000;
 
+/// Rooms the writer keeps in its cache of last seqs. Past this many it starts over, so rooms
+/// written once and never again (one is made per new name anyone joins) cannot pile up in
+/// memory; a forgotten room costs one lookup at its next message.
+const ROOM_CACHE: usize = 65_536;
+
 /// Statements each connection keeps prepared: more than it uses, so none is ever re-parsed.
 const STATEMENT_CACHE: usize = 16;
 
@@ -47,9 +52,9 @@ pub struct SqliteStore {
 struct Writer {
     /// Opened read-write, `synchronous = NORMAL`.
     conn: Connection,
-    /// Room key → row id and last committed seq, filled on a room's first append. Only
-    /// committed state goes in, and a failed append clears it, so it never runs ahead of
-    /// the file.
+    /// Room key → row id and last committed seq, filled on a room's first append, at most
+    /// [`ROOM_CACHE`] of them. Only committed state goes in, and a failed append clears it,
+    /// so it never runs ahead of the file.
     rooms: HashMap<Arc<str>, Room>,
 }
 
@@ -204,6 +209,9 @@ impl Writer {
             }
         }
         tx.commit()?;
+        if rooms.len() + touched.len() > ROOM_CACHE {
+            rooms.clear();
+        }
         for (key, room) in touched {
             rooms.insert(Arc::clone(key), room);
         }
