@@ -92,7 +92,8 @@ impl Frame for ClientFrame {
             | ClientFrame::Join { .. }
             | ClientFrame::Part { .. }
             | ClientFrame::ListRooms
-            | ClientFrame::ListMembers { .. } => {}
+            | ClientFrame::ListMembers { .. }
+            | ClientFrame::History { .. } => {}
         }
     }
 }
@@ -117,7 +118,8 @@ impl Frame for ServerFrame {
             | ServerFrame::Parted { .. }
             | ServerFrame::RoomList { .. }
             | ServerFrame::Members { .. }
-            | ServerFrame::UserJoined { .. } => {}
+            | ServerFrame::UserJoined { .. }
+            | ServerFrame::History { .. } => {}
         }
     }
 }

@@ -19,7 +19,8 @@
 //!   5 Stall       the client stops reading
 //!   6 Resume      the client reads again
 //!   7 Close       the client closes its sending side
-//!   8 Join        one byte: a room from ROOMS
+//!   8 Join        one byte: a room from ROOMS (bit 7: with a backlog of the latest
+//!                 bits 0-5 messages)
 //!   9 Part        one byte: a room from ROOMS
 //!  10 Msg         one byte: a room from ROOMS; one byte: a text (see `text`)
 //!  11 Burst       one byte: a room; one byte: n; n % 96 + 1 messages to it in one write
@@ -85,7 +86,8 @@ use std::time::Duration;
 use chat_proto::codec::{decode_chunks, encode, CodecError, CLIENT_MAX_FRAME};
 use chat_proto::validate::{self, name_key, room_key, DEFAULT_ROOM};
 use chat_proto::{
-    ClientFrame, ErrorKind, FrameReader, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+    Backlog, ClientFrame, Cursor, ErrorKind, FrameReader, LeftReason, RoomSummary, ServerFrame,
+    PROTOCOL_VERSION,
 };
 use chat_server::config::Config;
 use chat_server::connection::{serve, Shared};
@@ -171,6 +173,9 @@ fuzz_target!(|data: &[u8]| {
     }
     config.max_rooms = if setup & 4 != 0 { 3 } else { 4 };
     config.rooms_per_user = if setup & 8 != 0 { WATCHED.len() } else { 0 };
+    // History stays off: the room log's writer is a thread of its own, which a paused
+    // clock would not wait for (see the crash tests for history).
+    config.store = None;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -290,6 +295,11 @@ async fn run(config: Config, mut ops: &[u8]) {
                 let Some(room) = arg() else { break };
                 ClientFrame::Join {
                     room: pick(ROOMS, room).to_owned(),
+                    backlog: if room & 0x80 != 0 {
+                        Backlog::Latest(u32::from(room & 0x3f))
+                    } else {
+                        Backlog::None
+                    },
                 }
             }
             9 => {
@@ -513,6 +523,7 @@ async fn spawn_watcher(shared: &Shared) -> (JoinHandle<Witness>, oneshot::Sender
             &mut tx,
             &ClientFrame::Join {
                 room: (*room).to_owned(),
+                backlog: Backlog::None,
             },
         )
         .await;
@@ -584,6 +595,7 @@ async fn newcomer(shared: &Shared) -> Late {
             &mut tx,
             &ClientFrame::Join {
                 room: DEFAULT_ROOM.to_owned(),
+                backlog: Backlog::None,
             },
         )
         .await;
@@ -675,6 +687,27 @@ struct Stay {
     rejoins: Vec<(usize, Vec<String>)>,
     /// Whether it ended with the client's `Parted` (otherwise with its leaving).
     parted: bool,
+    /// The `seq` of the last `Msg` it heard.
+    last_seq: Option<u64>,
+}
+
+impl Stay {
+    /// Records a room frame heard during the stay; a `Msg` must carry the room's next
+    /// `seq` (a member hears every message while in, and the numbering has no gaps).
+    fn hear(&mut self, frame: &ServerFrame, me: Option<&str>) {
+        if let ServerFrame::Msg { seq, .. } = frame {
+            if let Some(last) = self.last_seq {
+                assert_eq!(
+                    *seq,
+                    last + 1,
+                    "{me:?} in #{}: {frame:?} after seq {last}",
+                    self.shown
+                );
+            }
+            self.last_seq = Some(*seq);
+        }
+        self.events.push(frame.clone());
+    }
 }
 
 /// What walking one client's requests and replies found.
@@ -1171,8 +1204,26 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
         watched.and_then(|w| w.iter().find(|(k, _)| k == key).map(|(_, shown)| *shown))
     };
 
+    // The room whose (empty: this server keeps no history) backlog must come next: the
+    // second half of the answer to a `Join` that asked for one.
+    let mut backlog_of: Option<String> = None;
     for frame in &seen.frames {
         let me = name.as_deref();
+        if let Some(shown) = backlog_of.take() {
+            assert_eq!(
+                *frame,
+                ServerFrame::History {
+                    room: shown,
+                    messages: Vec::new(),
+                    more: false,
+                    next: Cursor::Latest,
+                    backlog: true,
+                    missed: false,
+                },
+                "{me:?}: the backlog right after Joined"
+            );
+            continue;
+        }
         // Frames that answer no request.
         let event = match frame {
             ServerFrame::Ping => continue,
@@ -1195,9 +1246,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                 assert_eq!(Some(to.as_str()), me, "a whisper for someone else: {frame:?}");
                 continue;
             }
-            ServerFrame::Msg { room, from, .. } if Some(from.as_str()) != me => {
-                Some(room)
-            }
+            ServerFrame::Msg { room, from, .. } if Some(from.as_str()) != me => Some(room),
             ServerFrame::UserJoined { room, user, .. }
             | ServerFrame::UserLeft { room, user, .. } => {
                 assert_ne!(Some(user.as_str()), me, "told of itself: {frame:?}");
@@ -1210,7 +1259,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                 panic!("{me:?} received {frame:?} for a room it is not in ({rooms:?})");
             };
             assert_eq!(*room, stay.shown, "a room's name changed while {me:?} was in it");
-            stay.events.push(frame.clone());
+            stay.hear(frame, me);
             continue;
         }
 
@@ -1299,6 +1348,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                         online,
                         buffsize,
                         rooms_per_user,
+                        history,
                     },
                 ) => {
                     if welcomed != username
@@ -1306,6 +1356,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                         || *online < 1
                         || *buffsize as usize != rules.buffsize
                         || *rooms_per_user as usize != rules.rooms_per_user
+                        || *history != 0
                     {
                         fail!();
                     }
@@ -1350,7 +1401,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                         text: said,
                         ..
                     } if *shown == stay.shown && *from == me && said == text => {
-                        stay.events.push(frame.clone());
+                        stay.hear(frame, Some(&me));
                     }
                     _ => fail!(),
                 }
@@ -1386,7 +1437,12 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                 }
             }
             ClientFrame::Pong | ClientFrame::Bye => unreachable!("answered by nothing"),
-            ClientFrame::Join { room } => {
+            ClientFrame::History { room, .. } => match key_of(room) {
+                None if error == Some(ErrorKind::InvalidRoom) => {}
+                Some(_) if error == Some(ErrorKind::HistoryOff) => {}
+                _ => fail!(),
+            },
+            ClientFrame::Join { room, backlog } => {
                 let Some(key) = key_of(room) else {
                     if error != Some(ErrorKind::InvalidRoom) {
                         fail!();
@@ -1414,6 +1470,9 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                         && members.contains(&me)
                         && (!is_watched(&key) || members.iter().any(|m| m == WITNESS)) =>
                     {
+                        if *backlog != Backlog::None {
+                            backlog_of = Some(shown.clone());
+                        }
                         match rooms.get_mut(&key) {
                             Some(stay) => {
                                 if stay.shown != *shown {
@@ -1431,6 +1490,7 @@ fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>) -> Walked
                                         events: Vec::new(),
                                         rejoins: Vec::new(),
                                         parted: false,
+                                        last_seq: None,
                                     },
                                 );
                             }

@@ -23,7 +23,10 @@ use std::path::PathBuf;
 
 use chat_proto::codec;
 use chat_proto::validate::DEFAULT_ROOM;
-use chat_proto::{ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{
+    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
+    PROTOCOL_VERSION,
+};
 
 /// The server's default `buffsize`, the fuzz target's limit for client frames.
 const SERVER_MAX_FRAME: usize = 1024;
@@ -357,7 +360,10 @@ pub fn session_seeds() -> Seeds {
 
 /// `Join` of `room`, as typed.
 fn join(room: &str) -> ClientFrame {
-    ClientFrame::Join { room: room.into() }
+    ClientFrame::Join {
+        room: room.into(),
+        backlog: Backlog::None,
+    }
 }
 
 /// A message for `room`, as typed.
@@ -516,7 +522,14 @@ fn client_session() -> Vec<ClientFrame> {
             password: Some("sesame".into()),
         },
         join(DEFAULT_ROOM),
-        join("#Rust"),
+        ClientFrame::Join {
+            room: "#Rust".into(),
+            backlog: Backlog::Latest(20),
+        },
+        ClientFrame::Join {
+            room: "ops".into(),
+            backlog: Backlog::After(41),
+        },
         msg_in(DEFAULT_ROOM, "hello, world ✓"),
         msg_in("rust", "hi rust"),
         ClientFrame::Whisper {
@@ -527,6 +540,21 @@ fn client_session() -> Vec<ClientFrame> {
         ClientFrame::ListRooms,
         ClientFrame::ListMembers {
             room: "#rust".into(),
+        },
+        ClientFrame::History {
+            room: "rust".into(),
+            from: Cursor::Latest,
+            limit: 100,
+        },
+        ClientFrame::History {
+            room: "rust".into(),
+            from: Cursor::Before(7),
+            limit: 500,
+        },
+        ClientFrame::History {
+            room: "ops".into(),
+            from: Cursor::After(41),
+            limit: 500,
         },
         ClientFrame::Part {
             room: "rust".into(),
@@ -547,6 +575,7 @@ fn server_session() -> Vec<ServerFrame> {
             online: 2,
             buffsize: SERVER_MAX_FRAME as u32,
             rooms_per_user: 50,
+            history: 500,
         },
         ServerFrame::Joined {
             room: DEFAULT_ROOM.into(),
@@ -562,6 +591,36 @@ fn server_session() -> Vec<ServerFrame> {
             from: "bob".into(),
             text: "hi ann".into(),
             at,
+            seq: 42,
+        },
+        ServerFrame::History {
+            room: "Rust".into(),
+            messages: vec![
+                Past {
+                    seq: 6,
+                    from: "bob".into(),
+                    text: "earlier".into(),
+                    at: at - 60_000,
+                },
+                Past {
+                    seq: 7,
+                    from: "ann".into(),
+                    text: "later".into(),
+                    at: at - 1_000,
+                },
+            ],
+            more: true,
+            next: Cursor::Before(6),
+            backlog: true,
+            missed: false,
+        },
+        ServerFrame::History {
+            room: "ops".into(),
+            messages: Vec::new(),
+            more: false,
+            next: Cursor::After(41),
+            backlog: false,
+            missed: true,
         },
         ServerFrame::Whisper {
             from: "bob".into(),

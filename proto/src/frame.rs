@@ -12,10 +12,13 @@
 //!  client                                   server
 //!    │── Hello{version, username} ────────────►│
 //!    │◄── Welcome{version, username, online, ..}│   (or Error{NameTaken, ..}: try another Hello)
-//!    │── Join{room} ──────────────────────────►│
+//!    │── Join{room, backlog} ─────────────────►│
 //!    │◄─────────────── Joined{room, members} ───│   (the others: UserJoined{room, user, at})
+//!    │◄──── History{room, messages, backlog} ───│   (unless backlog is None)
 //!    │── Msg{room, text} ─────────────────────►│
-//!    │◄────────── Msg{room, from, text, at} ────│   (to every member, the sender included)
+//!    │◄───── Msg{room, from, text, at, seq} ────│   (to every member, the sender included)
+//!    │── History{room, from, limit} ──────────►│
+//!    │◄── History{room, messages, more, next} ──│   (a page of the room's log)
 //!    │── Whisper{to, text} ───────────────────►│
 //!    │◄────── Whisper{from, to, text, at} ──────│   (to `to` and to the sender only)
 //!    │── ListUsers / ListRooms / ListMembers ─►│
@@ -32,9 +35,11 @@ use serde::{Deserialize, Serialize};
 ///
 /// Bump it on any change that alters the bytes of an existing frame. Version 2 added rooms:
 /// `Msg` names its room in both directions and `Welcome` states the server's limits.
+/// Version 3 added history: `Msg` carries its `seq`, `Join` says what backlog it wants,
+/// and `Welcome` states the most messages a history page holds.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -81,11 +86,15 @@ pub enum ClientFrame {
     Pong,
     /// A clean goodbye: the server frees the name and closes the connection.
     Bye,
-    /// Enter a room, creating it if nobody is in it; answered by [`ServerFrame::Joined`].
-    /// Joining a room one is already in only repeats the answer.
+    /// Enter a room, creating it if nobody is in it; answered by [`ServerFrame::Joined`],
+    /// then (unless `backlog` is [`Backlog::None`]) by one [`ServerFrame::History`] with
+    /// `backlog` set, before any live message of the room. Joining a room one is already in
+    /// only repeats the answer.
     Join {
         /// The room, as typed.
         room: String,
+        /// Which past messages to send before the live ones.
+        backlog: Backlog,
     },
     /// Leave a room; answered by [`ServerFrame::Parted`]. The room ends with its last member.
     Part {
@@ -99,6 +108,58 @@ pub enum ClientFrame {
         /// The room, as typed.
         room: String,
     },
+    /// Ask for a page of a room's log (one need not be in the room): answered by one
+    /// [`ServerFrame::History`], which says where to continue.
+    History {
+        /// The room, as typed.
+        room: String,
+        /// Where the page starts.
+        from: Cursor,
+        /// The most messages wanted; the server sends at most its own cap (`Welcome`'s
+        /// `history`) and fewer when the page would not fit in one frame.
+        limit: u32,
+    },
+}
+
+/// What a [`ClientFrame::Join`] wants of the room's past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Backlog {
+    /// Nothing: live messages only.
+    None,
+    /// The latest this many (at most the server's cap).
+    Latest(u32),
+    /// Every message after this `seq`, which the client already has: the catch-up after a
+    /// reconnect. When the server no longer keeps all of them, or never assigned that `seq`,
+    /// the answer says `missed` and holds the latest messages instead.
+    After(u64),
+}
+
+/// Where a page of history starts, in [`ClientFrame::History`] and, to continue from, in
+/// [`ServerFrame::History`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Cursor {
+    /// The newest messages.
+    Latest,
+    /// The newest messages older than this `seq` (paging backwards).
+    Before(u64),
+    /// The oldest messages newer than this `seq` (paging forwards).
+    After(u64),
+}
+
+/// One message of a room's past, in [`ServerFrame::History`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Past {
+    /// Its place in the room's log.
+    pub seq: u64,
+    /// The registered name of the sender.
+    pub from: String,
+    /// The message text.
+    pub text: String,
+    /// When the server received it.
+    pub at: Millis,
 }
 
 /// One line of [`ServerFrame::RoomList`].
@@ -174,6 +235,9 @@ pub enum ServerFrame {
         buffsize: u32,
         /// How many rooms one person may be in at once (`0`: no limit).
         rooms_per_user: u32,
+        /// The most messages one [`ServerFrame::History`] holds; `0`: this server keeps no
+        /// history (a backlog is always empty, a history request is refused).
+        history: u32,
     },
     /// A message in a room; sent to every member, its sender included, in one order.
     Msg {
@@ -185,6 +249,10 @@ pub enum ServerFrame {
         text: String,
         /// When the server received it.
         at: Millis,
+        /// Its place in the room's log: 1, 2, 3, ... with no gaps, never reused (with
+        /// history on, across restarts too). A client that remembers the last one it showed
+        /// catches up with `Join{backlog: After(seq)}`.
+        seq: u64,
     },
     /// A private message; sent to its target and, as confirmation, to its sender.
     Whisper {
@@ -269,6 +337,27 @@ pub enum ServerFrame {
         /// Why: a `Part`, a goodbye, a lost connection, ...
         reason: LeftReason,
     },
+    /// Past messages of a room, oldest first: the backlog a `Join` asked for, or a page a
+    /// `History` request asked for.
+    History {
+        /// The room's name as shown (as asked, when nobody is in it).
+        room: String,
+        /// The messages, oldest first.
+        messages: Vec<Past>,
+        /// Whether there are more in the direction of `next` (older for a page back, newer
+        /// for a page forward).
+        more: bool,
+        /// Where the next page in the same direction starts, even when this one is empty, so
+        /// paging can never stall.
+        next: Cursor,
+        /// This is the backlog of a `Join` (sent once, before the room's live messages),
+        /// not the answer to a `History` request.
+        backlog: bool,
+        /// A catch-up (`Backlog::After`) reached past what the server still keeps, or named
+        /// a `seq` it never assigned: some messages are no longer available, and these are
+        /// the latest instead.
+        missed: bool,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -320,6 +409,11 @@ pub enum ErrorKind {
     RoomsFull,
     /// A member list asked for a room that does not exist (nobody is in it).
     NoSuchRoom,
+    /// A history request to a server that keeps no history.
+    HistoryOff,
+    /// The server could not store the message (its disk is full or failing), so it was not
+    /// sent to anyone; sending it again later may work.
+    StoreFailed,
 }
 
 impl ErrorKind {
@@ -341,7 +435,9 @@ impl ErrorKind {
             | ErrorKind::InvalidRoom
             | ErrorKind::TooManyRooms
             | ErrorKind::RoomsFull
-            | ErrorKind::NoSuchRoom => false,
+            | ErrorKind::NoSuchRoom
+            | ErrorKind::HistoryOff
+            | ErrorKind::StoreFailed => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -379,6 +475,8 @@ impl ErrorKind {
             ErrorKind::TooManyRooms => "too_many_rooms",
             ErrorKind::RoomsFull => "rooms_full",
             ErrorKind::NoSuchRoom => "no_such_room",
+            ErrorKind::HistoryOff => "history_off",
+            ErrorKind::StoreFailed => "store_failed",
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::validate::{self, MessageError, NameError, RoomError};
-use crate::ClientFrame;
+use crate::{Backlog, ClientFrame, Cursor};
 
 /// A command a person can type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +27,8 @@ pub enum Command {
     Rooms,
     /// `/members [room]`.
     Members,
+    /// `/history [count]`.
+    History,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -35,7 +37,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 10] = [
         Command::Whisper,
         Command::ListUsers,
         Command::Join,
@@ -43,6 +45,7 @@ impl Command {
         Command::Switch,
         Command::Rooms,
         Command::Members,
+        Command::History,
         Command::Help,
         Command::Quit,
     ];
@@ -57,6 +60,7 @@ impl Command {
             Command::Switch => "switch",
             Command::Rooms => "rooms",
             Command::Members => "members",
+            Command::History => "history",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -72,6 +76,7 @@ impl Command {
             Command::Switch => &["go"],
             Command::Rooms => &["list"],
             Command::Members => &["names"],
+            Command::History => &[],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -87,6 +92,7 @@ impl Command {
             Command::Switch => "/switch <room>",
             Command::Rooms => "/rooms",
             Command::Members => "/members [room]",
+            Command::History => "/history [count]",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -102,6 +108,7 @@ impl Command {
             Command::Switch => "make another joined room the current room",
             Command::Rooms => "list every room with its member count",
             Command::Members => "list who is in a room (the current one without a name)",
+            Command::History => "show earlier messages of the current room (20 without a count)",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -173,15 +180,32 @@ pub enum Input {
         /// The room's name, without `#`; `None`: the current room.
         room: Option<String>,
     },
+    /// Show earlier messages of the current room.
+    History {
+        /// How many, at least 1; `None`: [`HISTORY_COUNT`].
+        count: Option<u32>,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
     Quit,
 }
 
+/// How many past messages `/join` shows: a screenful of context, as IRC bouncers and
+/// Slack show on entering a channel.
+pub const JOIN_BACKLOG: u32 = 20;
+
+/// How many earlier messages `/history` without a count shows: as many as `/join` shows,
+/// so each `/history` goes back one more screenful.
+pub const HISTORY_COUNT: u32 = JOIN_BACKLOG;
+
 impl Input {
     /// The frame to send, with `current` standing for the room where the line names none, or
     /// `None` for the local actions `Switch`, `Help` and `Quit`.
+    ///
+    /// `/history` becomes a request for the latest messages of the current room; a client
+    /// that already shows some of them (the REPL) asks instead for those before the oldest
+    /// it shows, and pages on past the server's cap.
     pub fn into_frame(self, current: &str) -> Option<ClientFrame> {
         let or_current = |room: Option<String>| room.unwrap_or_else(|| current.to_owned());
         match self {
@@ -191,13 +215,21 @@ impl Input {
             }),
             Input::Whisper { to, text } => Some(ClientFrame::Whisper { to, text }),
             Input::ListUsers => Some(ClientFrame::ListUsers),
-            Input::Join { room } => Some(ClientFrame::Join { room }),
+            Input::Join { room } => Some(ClientFrame::Join {
+                room,
+                backlog: Backlog::Latest(JOIN_BACKLOG),
+            }),
             Input::Part { room } => Some(ClientFrame::Part {
                 room: or_current(room),
             }),
             Input::Rooms => Some(ClientFrame::ListRooms),
             Input::Members { room } => Some(ClientFrame::ListMembers {
                 room: or_current(room),
+            }),
+            Input::History { count } => Some(ClientFrame::History {
+                room: current.to_owned(),
+                from: Cursor::Latest,
+                limit: count.unwrap_or(HISTORY_COUNT),
             }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
@@ -220,6 +252,8 @@ impl fmt::Display for Input {
             Input::Members { room: Some(room) } => {
                 write!(f, "/{} #{room}", Command::Members.name())
             }
+            Input::History { count: None } => write!(f, "/{}", Command::History.name()),
+            Input::History { count: Some(n) } => write!(f, "/{} {n}", Command::History.name()),
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -313,6 +347,14 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
         Command::Members => Ok(Input::Members {
             room: maybe_room()?,
         }),
+        Command::History => match args.split_whitespace().collect::<Vec<_>>()[..] {
+            [] => Ok(Input::History { count: None }),
+            [count] => match count.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(Input::History { count: Some(n) }),
+                _ => Err(InputError::Usage { command }),
+            },
+            _ => Err(InputError::Usage { command }),
+        },
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),
         Command::Whisper => {
@@ -407,6 +449,49 @@ mod tests {
             parse("/names #ops").unwrap().into_frame("rust"),
             Some(ClientFrame::ListMembers { room: "ops".into() })
         );
+        assert_eq!(
+            parse("/join rust").unwrap().into_frame("lobby"),
+            Some(ClientFrame::Join {
+                room: "rust".into(),
+                backlog: Backlog::Latest(JOIN_BACKLOG)
+            })
+        );
+    }
+
+    #[test]
+    fn history_takes_an_optional_positive_count() {
+        assert_eq!(parse("/history"), Ok(Input::History { count: None }));
+        assert_eq!(
+            parse("/HISTORY  50 "),
+            Ok(Input::History { count: Some(50) })
+        );
+        assert_eq!(
+            parse("/history 7").unwrap().into_frame("rust"),
+            Some(ClientFrame::History {
+                room: "rust".into(),
+                from: Cursor::Latest,
+                limit: 7
+            })
+        );
+        assert_eq!(
+            parse("/history").unwrap().into_frame("rust"),
+            Some(ClientFrame::History {
+                room: "rust".into(),
+                from: Cursor::Latest,
+                limit: HISTORY_COUNT
+            })
+        );
+        for bad in ["/history 0", "/history -1", "/history ten", "/history 5 6"] {
+            assert_eq!(
+                parse(bad),
+                Err(InputError::Usage {
+                    command: Command::History
+                }),
+                "{bad}"
+            );
+        }
+        let summary = Command::History.summary();
+        assert!(summary.contains(&HISTORY_COUNT.to_string()), "{summary}");
     }
 
     #[test]
@@ -436,6 +521,7 @@ mod tests {
             "/join a b",
             "/switch",
             "/rooms x",
+            "/history x",
         ] {
             let err = parse(line).unwrap_err();
             assert!(matches!(err, InputError::Usage { .. }), "{line}: {err:?}");

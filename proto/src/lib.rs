@@ -34,5 +34,6 @@ pub mod validate;
 pub use codec::{CodecError, EncodedFrame};
 pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
 pub use frame::{
-    ClientFrame, ErrorKind, LeftReason, Millis, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Millis, Past, RoomSummary, ServerFrame,
+    PROTOCOL_VERSION,
 };

@@ -347,7 +347,10 @@ proptest! {
             body.extend_from_slice(&tail);
             body
         };
-        let join_tag = tag_of(&ClientFrame::Join { room: String::new() });
+        let join_tag = tag_of(&ClientFrame::Join {
+            room: String::new(),
+            backlog: chat_proto::Backlog::None,
+        });
         assert_malformed_then(&claiming(join_tag, &[]), next, |_| true)?;
 
         let list_tag = tag_of(&ServerFrame::UserList { users: vec![] });

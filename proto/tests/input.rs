@@ -3,7 +3,7 @@
 mod common;
 
 use chat_proto::input::{self, Command, Input, InputError};
-use chat_proto::ClientFrame;
+use chat_proto::{Backlog, ClientFrame, Cursor};
 use common::{
     every_input_is_generated, typed_room, unicode_text, valid_input, valid_message_text,
     valid_room, valid_username, valid_whisper_text,
@@ -90,6 +90,26 @@ proptest! {
         prop_assert_eq!(input::parse(&line), Ok(input), "line: {:?}", line);
     }
 
+    /// `/history` with or without a count renders to a line that parses back to it, and asks
+    /// for that many of the current room's latest messages (a screenful without a count).
+    #[test]
+    fn history_inputs_parse_back_and_ask_for_the_latest(
+        count in prop::option::of(1u32..),
+        current in valid_room(),
+    ) {
+        let history = Input::History { count };
+        let line = history.to_string();
+        prop_assert_eq!(input::parse(&line), Ok(history.clone()), "line: {:?}", line);
+        prop_assert_eq!(
+            history.into_frame(&current),
+            Some(ClientFrame::History {
+                room: current.clone(),
+                from: Cursor::Latest,
+                limit: count.unwrap_or(input::HISTORY_COUNT),
+            })
+        );
+    }
+
     /// Any line at all parses without panicking; what parses renders to a line that parses
     /// to the same input, so a client can echo a command faithfully.
     #[test]
@@ -132,6 +152,7 @@ proptest! {
         to in valid_username(),
         text in valid_whisper_text(),
         (typed, room) in typed_room(),
+        count in prop::option::of(1u32..),
     ) {
         let (line, expected) = match command {
             Command::Whisper => (
@@ -147,6 +168,10 @@ proptest! {
                 format!("/{spelled} {typed}"),
                 Input::Members { room: Some(room) },
             ),
+            Command::History => match count {
+                Some(n) => (format!("/{spelled} {n}"), Input::History { count }),
+                None => (format!("/{spelled}"), Input::History { count }),
+            },
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
@@ -170,6 +195,7 @@ proptest! {
         match command {
             Command::Part => prop_assert_eq!(parsed, Ok(Input::Part { room: None })),
             Command::Members => prop_assert_eq!(parsed, Ok(Input::Members { room: None })),
+            Command::History => prop_assert_eq!(parsed, Ok(Input::History { count: None })),
             Command::Join | Command::Switch | Command::Whisper => {
                 prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
@@ -207,10 +233,18 @@ proptest! {
             Input::Message { text } => Some(ClientFrame::Msg { room: current.clone(), text }),
             Input::Whisper { to, text } => Some(ClientFrame::Whisper { to, text }),
             Input::ListUsers => Some(ClientFrame::ListUsers),
-            Input::Join { room } => Some(ClientFrame::Join { room }),
+            Input::Join { room } => Some(ClientFrame::Join {
+                room,
+                backlog: Backlog::Latest(input::JOIN_BACKLOG),
+            }),
             Input::Part { room } => Some(ClientFrame::Part { room: or_current(room) }),
             Input::Rooms => Some(ClientFrame::ListRooms),
             Input::Members { room } => Some(ClientFrame::ListMembers { room: or_current(room) }),
+            Input::History { count } => Some(ClientFrame::History {
+                room: current.clone(),
+                from: Cursor::Latest,
+                limit: count.unwrap_or(input::HISTORY_COUNT),
+            }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         };
         prop_assert_eq!(frame, expected);

@@ -9,7 +9,10 @@ use std::fmt::Write as _;
 
 use bincode::Options;
 use chat_proto::codec::{self, bincode_options, decode_body};
-use chat_proto::{ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{
+    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
+    PROTOCOL_VERSION,
+};
 use common::every_unit_variant;
 use common::{every_client_variant_is_generated, every_server_variant_is_generated};
 use serde::Serialize;
@@ -37,10 +40,16 @@ fn examples() -> Vec<(String, Vec<u8>)> {
         },
         ClientFrame::Join {
             room: "#Rust".into(),
+            backlog: Backlog::Latest(20),
         },
         ClientFrame::Msg {
             room: "rust".into(),
             text: "hi".into(),
+        },
+        ClientFrame::History {
+            room: "rust".into(),
+            from: Cursor::Before(301),
+            limit: 500,
         },
     ];
     let server = [
@@ -50,6 +59,7 @@ fn examples() -> Vec<(String, Vec<u8>)> {
             online: 2,
             buffsize: 1024,
             rooms_per_user: 50,
+            history: 500,
         },
         ServerFrame::Joined {
             room: "Rust".into(),
@@ -60,6 +70,20 @@ fn examples() -> Vec<(String, Vec<u8>)> {
             from: "bob".into(),
             text: "hi".into(),
             at,
+            seq: 301,
+        },
+        ServerFrame::History {
+            room: "Rust".into(),
+            messages: vec![Past {
+                seq: 300,
+                from: "ann".into(),
+                text: "yo".into(),
+                at,
+            }],
+            more: true,
+            next: Cursor::Before(300),
+            backlog: false,
+            missed: false,
         },
         ServerFrame::UserLeft {
             room: "Rust".into(),
@@ -197,10 +221,18 @@ fn every_client_frame() -> Vec<ClientFrame> {
         ClientFrame::Ping,
         ClientFrame::Pong,
         ClientFrame::Bye,
-        ClientFrame::Join { room: s() },
+        ClientFrame::Join {
+            room: s(),
+            backlog: Backlog::None,
+        },
         ClientFrame::Part { room: s() },
         ClientFrame::ListRooms,
         ClientFrame::ListMembers { room: s() },
+        ClientFrame::History {
+            room: s(),
+            from: Cursor::Latest,
+            limit: 0,
+        },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -216,12 +248,14 @@ fn every_server_frame() -> Vec<ServerFrame> {
             online: 0,
             buffsize: 0,
             rooms_per_user: 0,
+            history: 0,
         },
         ServerFrame::Msg {
             room: s(),
             from: s(),
             text: s(),
             at: 0,
+            seq: 0,
         },
         ServerFrame::Whisper {
             from: s(),
@@ -263,9 +297,27 @@ fn every_server_frame() -> Vec<ServerFrame> {
             at: 0,
             reason: LeftReason::Parted,
         },
+        ServerFrame::History {
+            room: s(),
+            messages: vec![past()],
+            more: false,
+            next: Cursor::Latest,
+            backlog: false,
+            missed: false,
+        },
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
+}
+
+/// A sample past message, for the tables.
+fn past() -> Past {
+    Past {
+        seq: 0,
+        from: "x".into(),
+        text: "x".into(),
+        at: 0,
+    }
 }
 
 /// The row the README's frame table must hold for `frame`: index, name, fields in order.
@@ -299,16 +351,44 @@ fn the_frame_tables_match_the_frames() {
             }
         }
     }
-    let summary = schema::of(&RoomSummary {
-        name: "x".into(),
-        members: 0,
-    });
-    let schema::Shape::Struct { name, fields } = summary else {
-        panic!("RoomSummary is a struct, not {summary:?}")
-    };
-    let row = format!("| `{name}` | {} |", schema::fields_cell(&fields));
-    if !section.lines().any(|line| line.starts_with(&row)) {
-        missing.push(row);
+    let structs = [
+        schema::of(&RoomSummary {
+            name: "x".into(),
+            members: 0,
+        }),
+        schema::of(&past()),
+    ];
+    for shape in structs {
+        let schema::Shape::Struct { name, fields } = shape else {
+            panic!("a struct, not {shape:?}")
+        };
+        let row = format!("| `{name}` | {} |", schema::fields_cell(&fields));
+        if !section.lines().any(|line| line.starts_with(&row)) {
+            missing.push(row);
+        }
+    }
+    // The enums with data a frame carries: each variant with its index and its value.
+    let variants = [Backlog::None, Backlog::Latest(0), Backlog::After(0)]
+        .map(|b| schema::of(&b))
+        .into_iter()
+        .chain([Cursor::Latest, Cursor::Before(0), Cursor::After(0)].map(|c| schema::of(&c)));
+    for shape in variants {
+        let schema::Shape::Variant {
+            enum_name,
+            index,
+            name,
+            fields,
+        } = shape
+        else {
+            panic!("an enum variant, not {shape:?}")
+        };
+        let value = fields
+            .first()
+            .map_or("(none)".to_owned(), |(_, t)| format!("`{t}`"));
+        let row = format!("| `{enum_name}` | {index} | `{name}` | {value} |");
+        if !section.lines().any(|line| line.starts_with(&row)) {
+            missing.push(row);
+        }
     }
     assert!(
         missing.is_empty(),
@@ -425,6 +505,9 @@ fn the_encoding_rules_the_readme_states_hold() {
     assert_eq!(bytes(&"ann"), [3, b'a', b'n', b'n']);
     assert_eq!(bytes(&"zoë"), [4, b'z', b'o', 0xc3, 0xab]);
     assert_eq!(bytes(&"x".repeat(300))[..3], [0xfb, 0x2c, 0x01]);
+    // Bool: one byte.
+    assert_eq!(bytes(&false), [0]);
+    assert_eq!(bytes(&true), [1]);
     // Option: 00, or 01 then the value.
     assert_eq!(bytes(&None::<String>), [0]);
     assert_eq!(bytes(&Some("pw")), [1, 2, b'p', b'w']);
@@ -469,8 +552,8 @@ fn the_decoding_rules_the_readme_states_hold() {
     // A u32 field whose varint holds more than 32 bits.
     assert!(decode_body::<ClientFrame>(&[0, 0xfd, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]).is_err());
     // A variant index past the last.
-    assert!(decode_body::<ClientFrame>(&[11]).is_err());
-    assert!(decode_body::<ServerFrame>(&[14]).is_err());
+    assert!(decode_body::<ClientFrame>(&[12]).is_err());
+    assert!(decode_body::<ServerFrame>(&[15]).is_err());
     // Bad UTF-8 in a string.
     assert!(decode_body::<ClientFrame>(&[7, 1, 0xff]).is_err());
     // Trailing bytes after a complete frame, and an empty body.
@@ -521,7 +604,9 @@ mod schema {
             Shape::Variant {
                 enum_name, fields, ..
             } if fields.is_empty() => enum_name.to_owned(),
-            Shape::Variant { .. } => panic!("a field holds an enum with data"),
+            // An enum with data (`Backlog`, `Cursor`): by its name too, its variants
+            // documented in a table of their own.
+            Shape::Variant { enum_name, .. } => enum_name.to_owned(),
             Shape::Struct { name, .. } => name.to_owned(),
         }
     }
@@ -638,7 +723,7 @@ mod schema {
         }
 
         fn serialize_bool(self, _: bool) -> Result<Shape, Unsupported> {
-            unsupported("bool")
+            Ok(Shape::Type("bool".into()))
         }
         fn serialize_i8(self, _: i8) -> Result<Shape, Unsupported> {
             unsupported("i8")
@@ -656,7 +741,7 @@ mod schema {
             unsupported("u16")
         }
         fn serialize_u64(self, _: u64) -> Result<Shape, Unsupported> {
-            unsupported("u64")
+            Ok(Shape::Type("u64".into()))
         }
         fn serialize_f32(self, _: f32) -> Result<Shape, Unsupported> {
             unsupported("f32")
@@ -685,12 +770,17 @@ mod schema {
         }
         fn serialize_newtype_variant<T: Serialize + ?Sized>(
             self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: &T,
+            name: &'static str,
+            index: u32,
+            variant: &'static str,
+            value: &T,
         ) -> Result<Shape, Unsupported> {
-            unsupported("a newtype variant")
+            Ok(Shape::Variant {
+                enum_name: name,
+                index,
+                name: variant,
+                fields: vec![("0", type_of(value))],
+            })
         }
         fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
             unsupported("a tuple")

@@ -1,5 +1,6 @@
 //! The hot pieces of a broadcast, without sockets, so a regression shows without a load
-//! test: encoding a message once, queueing it (alone, and as a burst of 64) to the 1,000
+//! test: encoding a message once, queueing it (alone, and as a burst of 64, numbered and
+//! encoded under the lock as a server without history sends it) to the 1,000
 //! members of a room, and the writer turning 256 queued frames into one vectored write.
 //!
 //! `cargo bench -p chat-server --bench fanout`; the load test is `chat-client bench`.
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use chat_proto::codec::encode;
 use chat_proto::ServerFrame;
 use chat_server::connection::write_batch;
-use chat_server::hub::{Burst, Hub, Limits};
+use chat_server::hub::{Burst, Hub, JoinedRoom, Limits, Said};
 use chat_server::outbox::{self, Outgoing, Wire};
 use chat_server::registry::ClientHandle;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -28,6 +29,7 @@ fn message(i: i64) -> ServerFrame {
         from: "bench-p0".into(),
         text: format!("{i:064}"),
         at: 1_779_000_000_000 + i,
+        seq: i as u64 + 1,
     }
 }
 
@@ -85,14 +87,23 @@ fn fan_out(c: &mut Criterion) {
             drain(&mut queues);
         })
     });
-    let frames: Vec<_> = (0..64).map(|i| encode(&message(i)).unwrap()).collect();
-    let room: Arc<str> = ROOM.into();
+    let room = JoinedRoom {
+        key: ROOM.into(),
+        name: ROOM.into(),
+    };
+    let from: Arc<str> = "bench-p0".into();
     group.throughput(Throughput::Elements(64 * CLIENTS as u64));
     group.bench_function("burst_of_64", |b| {
         b.iter_batched_ref(
             || {
                 let mut burst = Burst::default();
-                frames.iter().for_each(|f| burst.push(&room, f));
+                for i in 0..64 {
+                    let said = Said {
+                        text: format!("{i:064}"),
+                        at: 1_779_000_000_000 + i,
+                    };
+                    burst.push(&room, &from, said);
+                }
                 burst
             },
             |burst| {

@@ -361,19 +361,15 @@ impl FromStr for ByteSize {
 const MAX_BYTES: usize = 1 << 40;
 
 /// Reads a size key of `[limits]` in bytes (see [`ByteSize`]), at least `least`.
-fn bytes(
-    file: &ConfigFile,
-    key: &str,
-    default: usize,
-    least: usize,
-) -> Result<usize, ConfigError> {
+fn bytes(file: &ConfigFile, key: &str, default: usize, least: usize) -> Result<usize, ConfigError> {
     let expected = if least == 0 {
         "a size in bytes, K, M or G (at most 1024G; 0 turns it off)".to_owned()
     } else {
         format!("a size in bytes, K, M or G (at least {least}, at most 1024G)")
     };
-    let ByteSize(value) =
-        file.get("limits", key, ByteSize(default), &expected, |b| b.0 >= least)?;
+    let ByteSize(value) = file.get("limits", key, ByteSize(default), &expected, |b| {
+        b.0 >= least
+    })?;
     Ok(value)
 }
 
@@ -575,7 +571,16 @@ mod tests {
         ] {
             assert_eq!(text.parse(), Ok(ByteSize(bytes)), "{text}");
         }
-        for bad in ["", "M", "-1", "1.5M", "4T", "1025G", "4 M B", "99999999999999999999"] {
+        for bad in [
+            "",
+            "M",
+            "-1",
+            "1.5M",
+            "4T",
+            "1025G",
+            "4 M B",
+            "99999999999999999999",
+        ] {
             assert_eq!(bad.parse::<ByteSize>(), Err(()), "{bad}");
         }
     }

@@ -38,9 +38,11 @@ use crate::commands::{self, Context, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
+use crate::log::Store;
 use crate::outbox::{self, Next, Outbox, Outgoing, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::LeaveReason;
+use crate::room_log::{self, RoomLog};
 use crate::watchdog::{Alarm, Watchdog};
 
 /// How long a closing connection may spend writing what is still queued for its client.
@@ -79,6 +81,8 @@ pub struct Shared {
     /// The bytes every client's queue holds, under `max_queued_bytes`
     /// ([`crate::queued_bytes::watch`] keeps it there).
     pub queued: Arc<QueuedBytes>,
+    /// The room log every message goes through when the server keeps history.
+    pub log: Option<RoomLog>,
 }
 
 impl Shared {
@@ -88,13 +92,36 @@ impl Shared {
     /// in-process over other streams (the `session` fuzz target) makes its own and calls
     /// [`serve`].
     pub fn new(config: Config) -> Shared {
+        Shared::with_hub(
+            Arc::new(Hub::with_limits(Limits::from_config(&config))),
+            config,
+        )
+    }
+
+    /// What connections share under `config` when the server keeps history in `store`:
+    /// every message goes through the room log's writer thread, started here.
+    pub fn with_store(config: Config, store: Arc<dyn Store>) -> io::Result<Shared> {
+        let hub = Arc::new(Hub::with_limits(Limits {
+            history: room_log::PAGE_MAX,
+            ..Limits::from_config(&config)
+        }));
+        let log = RoomLog::start(store, hub.clone())?;
+        Ok(Shared {
+            log: Some(log),
+            ..Shared::with_hub(hub, config)
+        })
+    }
+
+    /// What connections share around `hub`, without a room log.
+    fn with_hub(hub: Arc<Hub>, config: Config) -> Shared {
         Shared {
-            hub: Arc::new(Hub::with_limits(Limits::from_config(&config))),
+            hub,
             queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            log: None,
         }
     }
 }
@@ -120,6 +147,9 @@ where
         session: &mut session,
         password: shared.config.password.as_ref(),
         burst: Default::default(),
+        log: shared.log.as_ref(),
+        unconfirmed: Default::default(),
+        waiting: None,
     };
     let now = Instant::now();
     let mut guards = Guards {
@@ -127,7 +157,8 @@ where
         flood: FloodControl::new(&shared.config, now),
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
-    ctx.flush();
+    // Its last messages reach its rooms before its leaving does.
+    ctx.confirmed().await;
     leave(&shared.hub, &session, &outbox, peer, &reason);
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
@@ -346,6 +377,11 @@ where
                 return LeaveReason::SlowConsumer;
             }
         }
+        if let Some(log) = ctx.log.filter(|log| log.is_backlogged()) {
+            // The disk is behind: read no more messages until the room log catches up.
+            ctx.flush();
+            log.drained().await;
+        }
         let registered = matches!(ctx.session, Session::Registered { .. });
         let next_alarm = guards.watchdog.next(registered);
         let event = tokio::select! {
@@ -357,6 +393,10 @@ where
         };
         if let Event::Frame(Ok(Some(_)) | Err(CodecError::Malformed(_))) = &event {
             guards.watchdog.heard(Instant::now());
+        }
+        if !matches!(event, Event::Frame(Ok(Some(ClientFrame::Msg { .. })))) {
+            // Whatever this is, the client's messages before it come first.
+            ctx.confirmed().await;
         }
         match event {
             Event::Alarm(Alarm::PingDue) => {
@@ -382,6 +422,11 @@ where
                 }
                 if let Flow::Close(reason) = commands::dispatch(frame, ctx) {
                     return reason;
+                }
+                if let Some(waiting) = ctx.waiting.take() {
+                    if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
+                        return reason;
+                    }
                 }
             }
             Event::Frame(Ok(None)) => return LeaveReason::Closed,

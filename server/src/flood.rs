@@ -30,7 +30,11 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::Part { .. }
         | ClientFrame::ListRooms
         | ClientFrame::ListMembers { .. } => true,
-        ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye => false,
+        // A history page is answered before the client's next frame is read, so a client
+        // has one read in flight at most, and `history --limit 100000` pages at full speed.
+        ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye | ClientFrame::History { .. } => {
+            false
+        }
     }
 }
 
@@ -214,7 +218,15 @@ mod tests {
             room: "lobby".into(),
             text: "x".into()
         }));
-        assert!(is_metered(&ClientFrame::Join { room: "a".into() }));
+        assert!(is_metered(&ClientFrame::Join {
+            room: "a".into(),
+            backlog: chat_proto::Backlog::None
+        }));
+        assert!(!is_metered(&ClientFrame::History {
+            room: "a".into(),
+            from: chat_proto::Cursor::Latest,
+            limit: 10
+        }));
         assert!(is_metered(&ClientFrame::ListRooms));
     }
 }

@@ -94,64 +94,118 @@ pub struct JoinedRoom {
     pub name: Arc<str>,
 }
 
-/// Broadcasts from one client to one room waiting to be queued together: their frames,
-/// encoded back to back. Held by the client's connection; [`Hub::flush`] sends it.
+/// One message a client said, as the server received it: its `from` and room are those
+/// of the [`Burst`] that holds it, its `seq` is given when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// The text, checked.
+    pub text: String,
+    /// When the server read it.
+    pub at: Millis,
+}
+
+/// Messages from one client to one room, waiting to be sent together. Held by the client's
+/// connection; [`Hub::flush`] (history off) or the room log (history on) sends them.
+///
+/// Held as text, not yet encoded: a message's `seq` is known only when it is sent (under
+/// the hub's lock, or once the room log has stored it), and it is part of the frame.
 #[derive(Debug, Default)]
 pub struct Burst {
-    /// [`room_key`] of the room every frame in `wire` goes to; `None` while empty.
-    room: Option<Arc<str>>,
-    /// Whole frames, prefix and body each.
-    wire: BytesMut,
-    /// How many frames `wire` holds.
-    frames: usize,
+    /// The room every message goes to; `None` while empty.
+    room: Option<JoinedRoom>,
+    /// The sender's registered name.
+    from: Option<Arc<str>>,
+    /// The messages, in the order the client sent them.
+    said: Vec<Said>,
+    /// The bytes of their texts.
+    bytes: usize,
+}
+
+/// A [`Burst`] taken out to be sent: one sender, one room, its messages in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spoken {
+    /// The room, by key and as shown.
+    pub room: JoinedRoom,
+    /// The sender's registered name.
+    pub from: Arc<str>,
+    /// The messages, in the order sent.
+    pub said: Vec<Said>,
+}
+
+impl Spoken {
+    /// Every message as a `Msg` frame, numbered from `first_seq` on, encoded back to back:
+    /// the one buffer every member's queue gets.
+    pub fn encode(&self, first_seq: u64) -> Result<Bytes, CodecError> {
+        let mut wire = BytesMut::new();
+        for (said, seq) in self.said.iter().zip(first_seq..) {
+            let frame = encode(&ServerFrame::Msg {
+                room: self.room.name.to_string(),
+                from: self.from.to_string(),
+                text: said.text.clone(),
+                at: said.at,
+                seq,
+            })?;
+            wire.extend_from_slice(frame.as_bytes());
+        }
+        Ok(wire.freeze())
+    }
 }
 
 impl Burst {
-    /// Frames held at most before the burst is sent anyway: a client that never pauses
+    /// Messages held at most before the burst is sent anyway: a client that never pauses
     /// still has its messages delivered, and a queue entry stays small.
     pub const MAX_FRAMES: usize = 64;
 
-    /// Bytes held at most before the burst is sent anyway.
+    /// Bytes of text held at most before the burst is sent anyway.
     pub const MAX_BYTES: usize = 16 * 1024;
 
-    /// Whether `frame` for `room` can join this burst: it is empty or for the same room.
-    /// Otherwise the burst must be flushed first, so that the messages keep their order.
-    pub fn accepts(&self, room: &Arc<str>) -> bool {
-        self.room.as_ref().is_none_or(|held| held == room)
+    /// Whether a message for the room with key `room` can join this burst: it is empty or
+    /// for the same room. Otherwise the burst must be sent first, so that the messages keep
+    /// their order.
+    pub fn accepts(&self, room: &str) -> bool {
+        self.room.as_ref().is_none_or(|held| &*held.key == room)
     }
 
-    /// Adds one encoded frame for `room`; the caller checked [`Burst::accepts`].
-    pub fn push(&mut self, room: &Arc<str>, frame: &EncodedFrame) {
-        debug_assert!(self.accepts(room), "a burst holds frames for one room");
+    /// Adds one message from `from` to `room`; the caller checked [`Burst::accepts`].
+    pub fn push(&mut self, room: &JoinedRoom, from: &Arc<str>, said: Said) {
+        debug_assert!(
+            self.accepts(&room.key),
+            "a burst holds messages for one room"
+        );
         if self.room.is_none() {
             self.room = Some(room.clone());
+            self.from = Some(from.clone());
         }
-        self.wire.extend_from_slice(frame.as_bytes());
-        self.frames += 1;
+        self.bytes += said.text.len();
+        self.said.push(said);
     }
 
     /// Whether the burst should be sent before it grows further.
     pub fn is_full(&self) -> bool {
-        self.frames >= Self::MAX_FRAMES || self.wire.len() >= Self::MAX_BYTES
+        self.said.len() >= Self::MAX_FRAMES || self.bytes >= Self::MAX_BYTES
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.frames == 0
+        self.said.is_empty()
     }
 
-    /// How many frames are waiting.
+    /// How many messages are waiting.
     pub fn len(&self) -> usize {
-        self.frames
+        self.said.len()
     }
 
-    /// The room and the frames as one buffer, leaving the burst empty and holding no
-    /// memory: its buffer goes with the frames (a split would keep the spare capacity of a
-    /// large burst, and so its whole allocation, for as long as the client stays).
-    fn take(&mut self) -> Option<(Arc<str>, Bytes)> {
+    /// The messages with their room and sender, leaving the burst empty and holding no
+    /// memory.
+    pub fn take(&mut self) -> Option<Spoken> {
         let room = self.room.take()?;
-        self.frames = 0;
-        Some((room, std::mem::take(&mut self.wire).freeze()))
+        let from = self.from.take()?;
+        self.bytes = 0;
+        Some(Spoken {
+            room,
+            from,
+            said: std::mem::take(&mut self.said),
+        })
     }
 }
 
@@ -166,6 +220,8 @@ pub struct Limits {
     pub max_rooms: usize,
     /// `[server] buffsize`, told to clients in `Welcome`.
     pub buffsize: usize,
+    /// The most messages a `History` frame holds, told in `Welcome`; 0: no history.
+    pub history: usize,
 }
 
 impl Limits {
@@ -176,6 +232,7 @@ impl Limits {
             rooms_per_user: config.rooms_per_user,
             max_rooms: config.max_rooms,
             buffsize: config.buffsize,
+            history: 0,
         }
     }
 
@@ -246,6 +303,7 @@ impl Hub {
             online: u32::try_from(state.registry.len() + 1).unwrap_or(u32::MAX),
             buffsize: clamp_u32(self.limits.buffsize),
             rooms_per_user: clamp_u32(self.limits.rooms_per_user),
+            history: clamp_u32(self.limits.history),
         };
         let me = handle.clone();
         state.registry.add(handle, peer)?;
@@ -260,6 +318,29 @@ impl Hub {
     ///
     /// Joining a room one is in already repeats `Joined` and tells nobody.
     pub fn join(&self, name: &str, room: &str, at: Millis) -> Result<JoinedRoom, RoomError> {
+        self.join_then(name, room, at, false)
+    }
+
+    /// [`Hub::join`], with an empty backlog queued right after `Joined`, under the same
+    /// lock, so that no message comes between: the answer to a join that asked for a
+    /// backlog on a server without history.
+    pub fn join_without_history(
+        &self,
+        name: &str,
+        room: &str,
+        at: Millis,
+    ) -> Result<JoinedRoom, RoomError> {
+        self.join_then(name, room, at, true)
+    }
+
+    /// [`Hub::join`], with an empty backlog after `Joined` when `empty_backlog`.
+    fn join_then(
+        &self,
+        name: &str,
+        room: &str,
+        at: Millis,
+        empty_backlog: bool,
+    ) -> Result<JoinedRoom, RoomError> {
         let key: Arc<str> = room_key(room).into();
         let mut state = self.state();
         let State {
@@ -306,6 +387,11 @@ impl Hub {
                 handle.offer(joined);
             }
             Err(err) => tracing::error!("Cannot encode the member list of #{shown}: {err}"),
+        }
+        if empty_backlog {
+            if let Ok(backlog) = encode(&crate::room_log::empty_backlog(&shown)) {
+                handle.offer(backlog);
+            }
         }
         if !already && self.limits.announces(place.len()) {
             let notice = presence(ServerFrame::UserJoined {
@@ -391,15 +477,33 @@ impl Hub {
         Ok(())
     }
 
-    /// Queues everything in `burst` to every member of its room as one buffer (one queue
-    /// entry each), and empties it.
+    /// Sends everything in `burst` to every member of its room as one buffer (one queue
+    /// entry each), numbered by the room's own count, and empties it. For a server without
+    /// history: with history on, the room log stores a burst first and then
+    /// [`Hub::deliver`]s it.
+    ///
+    /// The `seq`s are given and the frames encoded under the lock, so that the numbering is
+    /// the order everyone receives.
     pub fn flush(&self, burst: &mut Burst) {
-        let Some((room, frames)) = burst.take() else {
+        let Some(spoken) = burst.take() else {
             return;
         };
-        let frames = Arc::new(frames);
-        if let Some(place) = self.state().rooms.get(&room) {
-            fan_out(place.handles(), &frames, None);
+        let mut state = self.state();
+        let Some(place) = state.rooms.get_mut(&spoken.room.key) else {
+            return;
+        };
+        let first = place.take_seqs(spoken.said.len());
+        match spoken.encode(first) {
+            Ok(wire) => fan_out(place.handles(), &Arc::new(wire), None),
+            Err(err) => tracing::error!("Cannot encode a message to #{}: {err}", place.name()),
+        }
+    }
+
+    /// Queues `wire` (whole frames, already numbered) to every member of the room with key
+    /// `room`: the room log's way out, once it has stored them.
+    pub fn deliver(&self, room: &str, wire: Wire) {
+        if let Some(place) = self.state().rooms.get(room) {
+            fan_out(place.handles(), &wire, None);
         }
     }
 
@@ -463,6 +567,11 @@ impl Hub {
             }
         }
         (dropped, freed)
+    }
+
+    /// The name as shown of the room with key `key`, while it exists.
+    pub fn room_name(&self, key: &str) -> Option<Arc<str>> {
+        self.state().rooms.get(key).map(|room| room.name().clone())
     }
 
     /// Every registered name, sorted case-insensitively.
@@ -611,10 +720,19 @@ mod tests {
             .collect()
     }
 
+    /// Message `i` of ann's in `room`, the `i + 1`th of the room.
     fn msg(room: &str, i: i64) -> ServerFrame {
         ServerFrame::Msg {
             room: room.into(),
             from: "ann".into(),
+            text: format!("message {i}"),
+            at: i,
+            seq: i as u64 + 1,
+        }
+    }
+
+    fn said(i: i64) -> Said {
+        Said {
             text: format!("message {i}"),
             at: i,
         }
@@ -631,8 +749,9 @@ mod tests {
         let (mut carol, _) = member(&hub, "carol", "elsewhere");
         frames(&mut ann); // bob's arrival
         let mut burst = Burst::default();
+        let ann_name: Arc<str> = "ann".into();
         for i in 0..3 {
-            burst.push(&lobby.key, &encode(&msg("lobby", i)).unwrap());
+            burst.push(&lobby, &ann_name, said(i));
         }
         assert!(ann.take_queued().is_empty() && bob.take_queued().is_empty());
         hub.flush(&mut burst);
@@ -655,13 +774,58 @@ mod tests {
     /// the burst was flushed, so the sender's order survives.
     #[test]
     fn a_burst_holds_one_room() {
-        let a: Arc<str> = "a".into();
-        let b: Arc<str> = "b".into();
+        let a = JoinedRoom {
+            key: "a".into(),
+            name: "A".into(),
+        };
         let mut burst = Burst::default();
-        assert!(burst.accepts(&a) && burst.accepts(&b));
-        burst.push(&a, &encode(&msg("a", 0)).unwrap());
-        assert!(burst.accepts(&a));
-        assert!(!burst.accepts(&b));
+        assert!(burst.accepts("a") && burst.accepts("b"));
+        burst.push(&a, &"ann".into(), said(0));
+        assert!(burst.accepts("a"));
+        assert!(!burst.accepts("b"));
+    }
+
+    /// Without history, each room numbers its own messages from 1, in the order they are
+    /// sent, and a room made anew counts from 1 again.
+    #[test]
+    fn each_room_numbers_its_messages() {
+        let hub = Hub::new();
+        let (mut ann, lobby) = member(&hub, "ann", "lobby");
+        let other = hub.join("ann", "other", 0).unwrap();
+        let ann_name: Arc<str> = "ann".into();
+        let seqs = |q: &mut Outgoing| -> Vec<(String, u64)> {
+            frames(q)
+                .into_iter()
+                .filter_map(|f| match f {
+                    ServerFrame::Msg { room, seq, .. } => Some((room, seq)),
+                    _ => None,
+                })
+                .collect()
+        };
+        for (room, i) in [(&lobby, 0), (&other, 1), (&lobby, 2)] {
+            let mut burst = Burst::default();
+            burst.push(room, &ann_name, said(i));
+            burst.push(room, &ann_name, said(i));
+            hub.flush(&mut burst);
+        }
+        assert_eq!(
+            seqs(&mut ann),
+            [
+                ("lobby".into(), 1),
+                ("lobby".into(), 2),
+                ("other".into(), 1),
+                ("other".into(), 2),
+                ("lobby".into(), 3),
+                ("lobby".into(), 4)
+            ]
+        );
+        hub.part("ann", &other, 0).unwrap();
+        hub.join("ann", "other", 0).unwrap();
+        frames(&mut ann);
+        let mut burst = Burst::default();
+        burst.push(&other, &ann_name, said(9));
+        hub.flush(&mut burst);
+        assert_eq!(seqs(&mut ann), [("other".into(), 1)]);
     }
 
     /// Joining answers `Joined` with every member (the joiner included), tells the others
@@ -845,13 +1009,16 @@ mod tests {
     #[test]
     fn a_burst_is_full_at_its_frame_limit() {
         let mut burst = Burst::default();
-        let room: Arc<str> = "lobby".into();
-        let frame = encode(&msg("lobby", 0)).unwrap();
-        for _ in 1..Burst::MAX_FRAMES {
-            burst.push(&room, &frame);
+        let room = JoinedRoom {
+            key: "lobby".into(),
+            name: "lobby".into(),
+        };
+        let ann: Arc<str> = "ann".into();
+        for i in 1..Burst::MAX_FRAMES {
+            burst.push(&room, &ann, said(i as i64));
         }
         assert!(!burst.is_full());
-        burst.push(&room, &frame);
+        burst.push(&room, &ann, said(0));
         assert!(burst.is_full());
         assert_eq!(burst.len(), Burst::MAX_FRAMES);
     }

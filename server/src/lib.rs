@@ -34,12 +34,13 @@ pub mod outbox;
 pub mod queued_bytes;
 pub mod registry;
 pub mod room;
+pub mod room_log;
 pub mod server;
 pub mod tls;
 pub mod watchdog;
 
 pub use config::Config;
-pub use server::{bind, run};
+pub use server::{bind, open_store, run};
 
 /// Milliseconds since the Unix epoch: the `at` of every message and notice.
 ///

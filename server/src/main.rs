@@ -3,11 +3,13 @@
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chat_server::cli::Cli;
 use chat_server::config::{Config, Resolved};
+use chat_server::log::Store;
 use clap::Parser;
 
 /// Exit code for a configuration the server cannot use (as clap's usage errors).
@@ -26,7 +28,15 @@ fn main() -> ExitCode {
         eprintln!("chat-server: {err}");
         return ExitCode::from(EXIT_CONFIG);
     }
-    match serve(resolved) {
+    // A room log that cannot be opened is a setting the server cannot use, like a bad key.
+    let store = match chat_server::open_store(&resolved.config) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("chat-server: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match serve(resolved, store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -36,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-fn serve(resolved: Resolved) -> anyhow::Result<()> {
+fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
     let Resolved { config, unknown } = resolved;
     let source = config.source.as_ref().map_or_else(
         || "built-in defaults".to_owned(),
@@ -57,7 +67,7 @@ fn serve(resolved: Resolved) -> anyhow::Result<()> {
         let listener = chat_server::bind(&config.host, config.port)
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-        chat_server::run(listener, config, shutdown).await?;
+        chat_server::run(listener, config, store, shutdown).await?;
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(100));

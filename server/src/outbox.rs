@@ -236,8 +236,7 @@ impl Outbox {
         if state.overflowed || state.closed {
             return Delivery::Dropped;
         }
-        if state.frames.len() >= self.queue.capacity || self.queue.over_bytes(&state, wire.len())
-        {
+        if state.frames.len() >= self.queue.capacity || self.queue.over_bytes(&state, wire.len()) {
             self.queue.overflow(state);
             return Delivery::Overflowed;
         }

@@ -17,6 +17,9 @@ pub struct Room {
     name: Arc<str>,
     /// [`chat_proto::validate::name_key`] of each member → its handle.
     members: HashMap<Arc<str>, ClientHandle>,
+    /// The last `seq` given to a message here, when the server keeps no history (the room
+    /// log numbers messages otherwise): a room made anew counts from 1 again.
+    last_seq: u64,
 }
 
 impl Room {
@@ -25,7 +28,15 @@ impl Room {
         Room {
             name,
             members: HashMap::new(),
+            last_seq: 0,
         }
+    }
+
+    /// Gives the next `n` sequence numbers and returns the first (history off).
+    pub fn take_seqs(&mut self, n: usize) -> u64 {
+        let first = self.last_seq + 1;
+        self.last_seq += n as u64;
+        first
     }
 
     /// The name as shown.

@@ -19,8 +19,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
 
 use crate::admission::{Refusal, Ticket};
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
+use crate::log::{SqliteStore, Store, StoreError};
 use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
@@ -48,17 +49,50 @@ pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
     }))
 }
 
-/// Serves clients on `listener` until `shutdown` completes, then shuts down gracefully.
+/// How often old messages are trimmed from the room log, after once at start.
+pub const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// Opens the room log `[store]` names, or `None` when the server keeps no history. Its
+/// error names the file, for the one line the binary exits with.
+pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError> {
+    match &config.store {
+        None => Ok(None),
+        Some(store) => Ok(Some(Arc::new(SqliteStore::open(&store.path)?))),
+    }
+}
+
+/// Serves clients on `listener` until `shutdown` completes, then shuts down gracefully;
+/// with `store` (opened by [`open_store`]), every room message is kept there first.
 ///
 /// Logs `Listening on <ip>:<port>` first, with the bound address, so a script or a test that
 /// started the server on port 0 can find it.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -> io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    shutdown: impl Future,
+) -> io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("Listening on {addr}");
     if let Some(tls) = &config.tls {
         tracing::info!("TLS with the certificate {}", tls.cert().display());
     }
-    let shared = Shared::new(config);
+    let settings = config.store.clone();
+    let shared = match (store, &settings) {
+        (Some(store), Some(settings)) => {
+            tracing::info!("History in {}", settings.path.display());
+            tokio::spawn(trim(store.clone(), settings.clone()));
+            Shared::with_store(config, store)?
+        }
+        (Some(store), None) => {
+            tracing::info!("History in a store of the caller's");
+            Shared::with_store(config, store)?
+        }
+        (None, _) => {
+            tracing::info!("History off: messages are not kept ([store] path = off)");
+            Shared::new(config)
+        }
+    };
     tokio::spawn(crate::queued_bytes::watch(
         shared.hub.clone(),
         shared.queued.clone(),
@@ -92,6 +126,29 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future) -
         ),
     }
     Ok(())
+}
+
+/// Trims the room log to `[store] keep_per_room` and `max_age` at start, then every
+/// [`TRIM_EVERY`], on the blocking pool. Runs until the runtime stops.
+async fn trim(store: Arc<dyn Store>, settings: StoreConfig) {
+    if settings.keep_per_room.is_none() && settings.max_age.is_none() {
+        return;
+    }
+    let mut every = tokio::time::interval(TRIM_EVERY);
+    loop {
+        every.tick().await;
+        let store = store.clone();
+        let keep = settings.keep_per_room.unwrap_or(u64::MAX);
+        let older_than = settings
+            .max_age
+            .map(|age| crate::now_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        match tokio::task::spawn_blocking(move || store.trim(keep, older_than)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!("Trimmed {removed} old messages from the room log"),
+            Ok(Err(err)) => tracing::error!("Cannot trim the room log: {err}"),
+            Err(err) => tracing::error!("Trimming the room log failed: {err}"),
+        }
+    }
 }
 
 /// Opens an accepted socket that must speak TLS (`[tls]` is set) in its own task: the

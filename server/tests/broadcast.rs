@@ -96,10 +96,11 @@ async fn the_server_sets_from_and_at() {
                 from,
                 text,
                 at,
+                seq,
             } => {
                 assert_eq!(
-                    (room.as_str(), from.as_str(), text.as_str()),
-                    (LOBBY, "Ann", "hello")
+                    (room.as_str(), from.as_str(), text.as_str(), seq),
+                    (LOBBY, "Ann", "hello", 1)
                 );
                 assert!(at >= before && at <= chrono_now(), "at = {at}");
             }

@@ -5,7 +5,8 @@ mod common;
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 use common::{error_of, joined, start_server, test_config, LOBBY};
 
-/// `Welcome` as the test server sends it: its `buffsize` and the default of 50 rooms.
+/// `Welcome` as the test server sends it: its `buffsize`, the default of 50 rooms, and no
+/// history (the test server keeps none).
 fn welcome(username: &str, online: u32) -> ServerFrame {
     ServerFrame::Welcome {
         version: PROTOCOL_VERSION,
@@ -13,6 +14,7 @@ fn welcome(username: &str, online: u32) -> ServerFrame {
         online,
         buffsize: test_config().buffsize as u32,
         rooms_per_user: 50,
+        history: 0,
     }
 }
 

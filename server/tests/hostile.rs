@@ -11,7 +11,7 @@
 mod common;
 
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, ErrorKind, FrameReader, LeftReason, ServerFrame};
+use chat_proto::{Backlog, ClientFrame, ErrorKind, FrameReader, LeftReason, ServerFrame};
 use chat_server::Config;
 use common::{
     error_of, hello, joined, left, logs, presence, start_with, test_config, Presence, TestClient,
@@ -328,7 +328,10 @@ impl Raw {
         let peer = stream.local_addr().unwrap().to_string();
         let (reader, mut writer) = stream.into_split();
         let mut reader = FrameReader::new(reader, CLIENT_MAX_FRAME);
-        let join = ClientFrame::Join { room: LOBBY.into() };
+        let join = ClientFrame::Join {
+            room: LOBBY.into(),
+            backlog: Backlog::None,
+        };
         for frame in [hello(name), join] {
             writer
                 .write_all(encode(&frame).unwrap().as_bytes())

@@ -53,7 +53,10 @@ async fn a_list_flood_is_bounded_in_bytes_and_the_room_loses_nothing() {
     }
     let mut witness = server.register("witness").await;
     let mut sender = server.register("sender").await;
-    assert!(matches!(witness.recv().await, ServerFrame::UserJoined { .. }));
+    assert!(matches!(
+        witness.recv().await,
+        ServerFrame::UserJoined { .. }
+    ));
 
     // The bound starts from here: what the flood and the conversation add.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -65,7 +68,10 @@ async fn a_list_flood_is_bounded_in_bytes_and_the_room_loses_nothing() {
         socket.set_recv_buffer_size(4096).unwrap();
         let mut stream = socket.connect(server.addr).await.unwrap();
         let peer = stream.local_addr().unwrap().to_string();
-        let mut bytes = encode(&hello(&format!("flood{i}"))).unwrap().as_bytes().to_vec();
+        let mut bytes = encode(&hello(&format!("flood{i}")))
+            .unwrap()
+            .as_bytes()
+            .to_vec();
         for _ in 0..REQUESTS {
             bytes.extend_from_slice(encode(&ClientFrame::ListUsers).unwrap().as_bytes());
         }

@@ -6,7 +6,7 @@
 mod common;
 
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, FrameReader, ServerFrame};
+use chat_proto::{Backlog, ClientFrame, FrameReader, ServerFrame};
 use chat_server::Config;
 use common::{hello, logs, start_with, test_config, TestClient, TIMEOUT};
 use tokio::io::AsyncWriteExt;
@@ -50,7 +50,13 @@ async fn stalled(addr: std::net::SocketAddr, name: &str, room: &str) -> Stalled 
     let peer = stream.local_addr().unwrap().to_string();
     let (read, mut write) = stream.into_split();
     let mut frames = FrameReader::new(read, CLIENT_MAX_FRAME);
-    for frame in [hello(name), ClientFrame::Join { room: room.into() }] {
+    for frame in [
+        hello(name),
+        ClientFrame::Join {
+            room: room.into(),
+            backlog: Backlog::None,
+        },
+    ] {
         write
             .write_all(encode(&frame).unwrap().as_bytes())
             .await
@@ -61,7 +67,9 @@ async fn stalled(addr: std::net::SocketAddr, name: &str, room: &str) -> Stalled 
         assert!(
             matches!(
                 frame,
-                Ok(Ok(Some(ServerFrame::Welcome { .. } | ServerFrame::Joined { .. })))
+                Ok(Ok(Some(
+                    ServerFrame::Welcome { .. } | ServerFrame::Joined { .. }
+                )))
             ),
             "{name}: {frame:?}"
         );

@@ -2,7 +2,9 @@
 
 mod common;
 
-use chat_proto::{ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame};
+use chat_proto::{
+    Backlog, ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+};
 use chat_server::Config;
 use common::{error_of, start_server, start_with, test_config, TestClient, LOBBY};
 
@@ -206,6 +208,7 @@ async fn rooms_are_case_insensitive_take_an_optional_hash_and_keep_their_first_s
     let mut bob = server.register_only("bob").await;
     ann.send(ClientFrame::Join {
         room: "#Rust".into(),
+        backlog: Backlog::None,
     })
     .await;
     assert_eq!(
@@ -217,6 +220,7 @@ async fn rooms_are_case_insensitive_take_an_optional_hash_and_keep_their_first_s
     );
     bob.send(ClientFrame::Join {
         room: "RUST".into(),
+        backlog: Backlog::None,
     })
     .await;
     assert_eq!(
@@ -238,6 +242,7 @@ async fn rooms_are_case_insensitive_take_an_optional_hash_and_keep_their_first_s
     // A second join of a room one is in only repeats the answer; nobody is told.
     bob.send(ClientFrame::Join {
         room: "rust".into(),
+        backlog: Backlog::None,
     })
     .await;
     assert_eq!(said(bob.recv().await).2, "hi", "bob's own copy comes first");
@@ -312,16 +317,21 @@ async fn bad_room_requests_get_typed_errors_and_disturb_nobody() {
         (
             ClientFrame::Join {
                 room: "no spaces".into(),
+                backlog: Backlog::None,
             },
             ErrorKind::InvalidRoom,
         ),
         (
-            ClientFrame::Join { room: "#".into() },
+            ClientFrame::Join {
+                room: "#".into(),
+                backlog: Backlog::None,
+            },
             ErrorKind::InvalidRoom,
         ),
         (
             ClientFrame::Join {
                 room: "r".repeat(33),
+                backlog: Backlog::None,
             },
             ErrorKind::InvalidRoom,
         ),
@@ -367,6 +377,7 @@ async fn bad_room_requests_get_typed_errors_and_disturb_nobody() {
     ann.join("three").await;
     ann.send(ClientFrame::Join {
         room: "four".into(),
+        backlog: Backlog::None,
     })
     .await;
     let (kind, detail) = ann.recv_error().await;
@@ -377,6 +388,7 @@ async fn bad_room_requests_get_typed_errors_and_disturb_nobody() {
     bob.join("bobs").await;
     bob.send(ClientFrame::Join {
         room: "fifth".into(),
+        backlog: Backlog::None,
     })
     .await;
     let (kind, detail) = bob.recv_error().await;
@@ -480,6 +492,7 @@ async fn a_room_ends_with_its_last_member() {
     let mut bob = server.register_only("bob").await;
     bob.send(ClientFrame::Join {
         room: "BRIEF".into(),
+        backlog: Backlog::None,
     })
     .await;
     assert!(matches!(bob.recv().await, ServerFrame::Joined { room, .. } if room == "BRIEF"));
@@ -487,11 +500,11 @@ async fn a_room_ends_with_its_last_member() {
 }
 
 #[tokio::test]
-async fn a_version_1_hello_is_refused_as_a_mismatch() {
+async fn an_older_versions_hello_is_refused_as_a_mismatch() {
     let server = start_server().await;
     let mut old = server.connect().await;
     old.send(ClientFrame::Hello {
-        version: 1,
+        version: PROTOCOL_VERSION - 1,
         username: "old".into(),
         password: None,
     })
@@ -499,7 +512,8 @@ async fn a_version_1_hello_is_refused_as_a_mismatch() {
     let (kind, detail) = old.recv_error().await;
     assert_eq!(kind, ErrorKind::VersionMismatch);
     assert!(
-        detail.contains("version 2") && detail.contains("version 1"),
+        detail.contains(&format!("version {PROTOCOL_VERSION}"))
+            && detail.contains(&format!("version {}", PROTOCOL_VERSION - 1)),
         "{detail}"
     );
     assert!(old.next().await.is_none(), "the connection is closed");

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{ClientFrame, FrameReader, ServerFrame};
+use chat_proto::{Backlog, ClientFrame, FrameReader, ServerFrame};
 use chat_server::Config;
 use common::{hello, logs, start_with, status_kib, test_config, TestClient, LOBBY};
 use tokio::io::AsyncWriteExt;
@@ -36,7 +36,10 @@ const RSS_GROWTH_BOUND_KIB: u64 = 48 * 1024;
 
 /// `Join` for `lobby`, where every client of this test talks.
 fn join() -> ClientFrame {
-    ClientFrame::Join { room: LOBBY.into() }
+    ClientFrame::Join {
+        room: LOBBY.into(),
+        backlog: Backlog::None,
+    }
 }
 
 fn text(i: usize) -> String {

@@ -7,7 +7,8 @@ use chat_proto::codec::{self, decode_body, CodecError, CLIENT_MAX_FRAME};
 use chat_proto::input::Input;
 use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
 use chat_proto::{
-    ClientFrame, Connection, ErrorKind, FrameReader, LeftReason, RoomSummary, ServerFrame,
+    Backlog, ClientFrame, Connection, Cursor, ErrorKind, FrameReader, LeftReason, Past,
+    RoomSummary, ServerFrame,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -112,10 +113,50 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
         Just(ClientFrame::Ping),
         Just(ClientFrame::Pong),
         Just(ClientFrame::Bye),
-        text.clone().prop_map(|room| ClientFrame::Join { room }),
+        (text.clone(), backlog()).prop_map(|(room, backlog)| ClientFrame::Join { room, backlog }),
         text.clone().prop_map(|room| ClientFrame::Part { room }),
         Just(ClientFrame::ListRooms),
-        text.prop_map(|room| ClientFrame::ListMembers { room }),
+        text.clone()
+            .prop_map(|room| ClientFrame::ListMembers { room }),
+        (text, cursor(), any::<u32>()).prop_map(|(room, from, limit)| ClientFrame::History {
+            room,
+            from,
+            limit
+        }),
+    ]
+}
+
+/// Any backlog a `Join` can ask for.
+pub fn backlog() -> impl Strategy<Value = Backlog> {
+    prop_oneof![
+        Just(Backlog::None),
+        any::<u32>().prop_map(Backlog::Latest),
+        any::<u64>().prop_map(Backlog::After),
+    ]
+}
+
+/// Any place a history page can start.
+pub fn cursor() -> impl Strategy<Value = Cursor> {
+    prop_oneof![
+        Just(Cursor::Latest),
+        any::<u64>().prop_map(Cursor::Before),
+        any::<u64>().prop_map(Cursor::After),
+    ]
+}
+
+/// Pages of past messages: usually a few, sometimes a few hundred, their strings from `text`.
+pub fn past_messages(text: BoxedStrategy<String>) -> impl Strategy<Value = Vec<Past>> {
+    let past = (any::<u64>(), text.clone(), text, millis())
+        .prop_map(|(seq, from, text, at)| Past {
+            seq,
+            from,
+            text,
+            at,
+        })
+        .boxed();
+    prop_oneof![
+        3 => prop::collection::vec(past.clone(), 0..8),
+        1 => prop::collection::vec(past, 0..=300),
     ]
 }
 
@@ -142,25 +183,35 @@ pub fn server_frame_with(
             text.clone(),
             any::<u32>(),
             any::<u32>(),
+            any::<u32>(),
             any::<u32>()
         )
-            .prop_map(|(version, username, online, buffsize, rooms_per_user)| {
-                ServerFrame::Welcome {
-                    version,
-                    username,
-                    online,
-                    buffsize,
-                    rooms_per_user,
+            .prop_map(
+                |(version, username, online, buffsize, rooms_per_user, history)| {
+                    ServerFrame::Welcome {
+                        version,
+                        username,
+                        online,
+                        buffsize,
+                        rooms_per_user,
+                        history,
+                    }
                 }
-            }),
-        (text.clone(), text.clone(), text.clone(), millis()).prop_map(|(room, from, text, at)| {
-            ServerFrame::Msg {
+            ),
+        (
+            text.clone(),
+            text.clone(),
+            text.clone(),
+            millis(),
+            any::<u64>()
+        )
+            .prop_map(|(room, from, text, at, seq)| ServerFrame::Msg {
                 room,
                 from,
                 text,
                 at,
-            }
-        }),
+                seq,
+            }),
         (text.clone(), text.clone(), text.clone(), millis())
             .prop_map(|(from, to, text, at)| ServerFrame::Whisper { from, to, text, at }),
         users
@@ -177,14 +228,32 @@ pub fn server_frame_with(
         (text.clone(), users).prop_map(|(room, users)| ServerFrame::Members { room, users }),
         (text.clone(), text.clone(), millis())
             .prop_map(|(room, user, at)| ServerFrame::UserJoined { room, user, at }),
-        (text.clone(), text, millis(), left_reason()).prop_map(|(room, user, at, reason)| {
-            ServerFrame::UserLeft {
+        (text.clone(), text.clone(), millis(), left_reason()).prop_map(
+            |(room, user, at, reason)| ServerFrame::UserLeft {
                 room,
                 user,
                 at,
                 reason,
             }
-        }),
+        ),
+        (
+            text.clone(),
+            past_messages(text),
+            any::<bool>(),
+            cursor(),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(room, messages, more, next, backlog, missed)| {
+                ServerFrame::History {
+                    room,
+                    messages,
+                    more,
+                    next,
+                    backlog,
+                    missed,
+                }
+            }),
     ]
 }
 
@@ -493,7 +562,8 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::Join { .. }
         | ClientFrame::Part { .. }
         | ClientFrame::ListRooms
-        | ClientFrame::ListMembers { .. } => {}
+        | ClientFrame::ListMembers { .. }
+        | ClientFrame::History { .. } => {}
     }
 }
 
@@ -513,6 +583,7 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::RoomList { .. }
         | ServerFrame::Members { .. }
         | ServerFrame::UserJoined { .. }
-        | ServerFrame::UserLeft { .. } => {}
+        | ServerFrame::UserLeft { .. }
+        | ServerFrame::History { .. } => {}
     }
 }

@@ -1,19 +1,40 @@
-//! `Join`: enter a room, creating it when nobody is in it.
+//! `Join`: enter a room, creating it when nobody is in it, with the backlog asked for.
 //!
 //! The hub answers `Joined` with the member list, so the client can show the room at once,
 //! and tells the others `UserJoined`. A join is refused when the client is in
 //! `rooms_per_user` rooms already, or when it would make the server hold more than
 //! `max_rooms`. Joining a room one is in repeats the answer: a client that lost track can
 //! always ask again.
+//!
+//! A join that asks for a backlog goes through the room log when the server keeps history
+//! ([`crate::room_log`]), which sends the backlog right after `Joined` and before any later
+//! message, so the two meet exactly; without history the backlog is empty.
 
-use super::{find_room, room_name, CommandError, Context, Flow};
+use chat_proto::Backlog;
 
-/// Validates the room name and joins it.
-pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError> {
+use super::{find_room, room_name, CommandError, Context, Flow, Waiting};
+use crate::hub::JoinedRoom;
+
+/// Validates the room name and joins it, or leaves the join to the room log.
+pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<Flow, CommandError> {
     let name = ctx.name()?;
     let room = room_name(&room)?;
-    let joined = ctx.hub.join(&name, room, crate::now_millis())?;
-    tracing::debug!(peer = %ctx.peer, "{name} joined #{}", joined.name);
+    let at = crate::now_millis();
+    let joined = match (ctx.log, backlog) {
+        (_, Backlog::None) => ctx.hub.join(&name, room, at)?,
+        (Some(log), _) => {
+            let answer = log.join(name, room.to_owned(), at, backlog, ctx.outbox);
+            ctx.waiting = Some(Waiting::Join(answer));
+            return Ok(Flow::Continue);
+        }
+        (None, _) => ctx.hub.join_without_history(&name, room, at)?,
+    };
+    record(ctx, joined)
+}
+
+/// Records a join the hub confirmed in the session.
+pub fn record(ctx: &mut Context<'_>, joined: JoinedRoom) -> Result<Flow, CommandError> {
+    tracing::debug!(peer = %ctx.peer, "{} joined #{}", ctx.name()?, joined.name);
     let rooms = ctx.rooms_mut()?;
     if let Err(at) = find_room(rooms, &joined.key) {
         // One slot at a time: most people are in one or two rooms, and a doubling Vec

@@ -11,6 +11,7 @@
 
 mod bye;
 mod hello;
+mod history;
 mod join;
 mod list_members;
 mod list_rooms;
@@ -27,12 +28,16 @@ use std::sync::Arc;
 
 use chat_proto::codec::encode;
 use chat_proto::validate::{self, MessageError, NameError};
-use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::auth::Password;
-use crate::hub::{Burst, Hub, JoinedRoom, RoomError};
+use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
+use crate::log::StoreError;
 use crate::outbox::Outbox;
 use crate::registry::LeaveReason;
+use crate::room_log::{self, RoomLog};
 
 /// Where a connection stands: the only state a command may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +74,23 @@ pub struct Context<'a> {
     /// This client's messages not yet queued to the room: the connection sends them once
     /// it has handled every frame it had read ([`Context::flush`]).
     pub burst: RefCell<Burst>,
+    /// The room log, when the server keeps history: messages go through it.
+    pub log: Option<&'a RoomLog>,
+    /// Completes once the last burst sent to the room log was delivered: anything else this
+    /// client causes waits for it ([`Context::confirmed`]), so its messages come first.
+    pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
+    /// An answer the handler left for the connection to wait for ([`complete`]).
+    pub waiting: Option<Waiting>,
+}
+
+/// An answer that takes the room log's time: the connection waits for it before it reads
+/// the client's next frame, so that every request is answered in order.
+#[derive(Debug)]
+pub enum Waiting {
+    /// A join the room log performs in its order, with the backlog.
+    Join(oneshot::Receiver<Result<JoinedRoom, RoomError>>),
+    /// A page of history being read.
+    Page(JoinHandle<Result<ServerFrame, StoreError>>),
 }
 
 impl Context<'_> {
@@ -101,26 +123,47 @@ impl Context<'_> {
         }
     }
 
-    /// Queues `frame` for every member of `room`, the sender included, encoded once; held in
-    /// the burst until [`Context::flush`] (or until the burst is full, or a message for
-    /// another room comes).
-    pub fn broadcast(&self, room: &Arc<str>, frame: &ServerFrame) -> Result<(), CodecError> {
-        let frame = encode(frame)?;
+    /// Holds a message from `from` for every member of `room`, the sender included, in the
+    /// burst until [`Context::flush`] (or until the burst is full, or a message for another
+    /// room comes).
+    pub fn say(&self, room: &JoinedRoom, from: &Arc<str>, said: Said) {
         let mut burst = self.burst.borrow_mut();
-        if !burst.accepts(room) {
-            self.hub.flush(&mut burst);
+        if !burst.accepts(&room.key) {
+            self.send(&mut burst);
         }
-        burst.push(room, &frame);
+        burst.push(room, from, said);
         if burst.is_full() {
-            self.hub.flush(&mut burst);
+            self.send(&mut burst);
         }
-        Ok(())
     }
 
-    /// Queues the held broadcasts to the room. Called before anything else reaches any
-    /// queue on this client's behalf, so nothing overtakes them.
+    /// Sends the held messages: to the room at once without history, to the room log
+    /// (which sends them once stored) with it.
+    fn send(&self, burst: &mut Burst) {
+        match self.log {
+            None => self.hub.flush(burst),
+            Some(log) => {
+                if let Some(spoken) = burst.take() {
+                    *self.unconfirmed.borrow_mut() = Some(log.append(spoken, self.outbox));
+                }
+            }
+        }
+    }
+
+    /// Sends the held messages. Called before anything else reaches any queue on this
+    /// client's behalf, so nothing overtakes them.
     pub fn flush(&self) {
-        self.hub.flush(&mut self.burst.borrow_mut());
+        self.send(&mut self.burst.borrow_mut());
+    }
+
+    /// Sends the held messages and waits until the room log has delivered them (at once
+    /// without history): what the client causes next comes after its messages.
+    pub async fn confirmed(&mut self) {
+        self.flush();
+        let pending = self.unconfirmed.borrow_mut().take();
+        if let Some(pending) = pending {
+            let _ = pending.await;
+        }
     }
 
     /// Queues `frame` for the sender only, after the broadcasts it sent before.
@@ -191,12 +234,18 @@ pub enum CommandError {
     /// An empty message or one with control characters.
     #[error("invalid message: {0}")]
     InvalidMessage(#[from] MessageError),
-    /// A frame too large to send to anyone.
-    #[error("message too large to deliver: {0}")]
-    TooLarge(#[source] CodecError),
     /// The server is stopping and takes no new users.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// A frame too large to send to anyone.
+    #[error("message too large to deliver: {0}")]
+    TooLarge(#[source] chat_proto::CodecError),
+    /// A history request to a server that keeps none.
+    #[error("this server keeps no history")]
+    HistoryOff,
+    /// The room log could not be read.
+    #[error("the server could not read its message log: try again later")]
+    StoreFailed,
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -222,6 +271,8 @@ impl CommandError {
                 ErrorKind::InvalidMessage
             }
             CommandError::ShuttingDown => ErrorKind::ShuttingDown,
+            CommandError::HistoryOff => ErrorKind::HistoryOff,
+            CommandError::StoreFailed => ErrorKind::StoreFailed,
             CommandError::AuthFailed => ErrorKind::AuthFailed,
         }
     }
@@ -245,10 +296,39 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         ClientFrame::Ping => ping::handle(ctx),
         ClientFrame::Pong => pong::handle(ctx),
         ClientFrame::Bye => bye::handle(ctx),
-        ClientFrame::Join { room } => join::handle(ctx, room),
+        ClientFrame::Join { room, backlog } => join::handle(ctx, room, backlog),
         ClientFrame::Part { room } => part::handle(ctx, room),
         ClientFrame::ListRooms => list_rooms::handle(ctx),
         ClientFrame::ListMembers { room } => list_members::handle(ctx, room),
+        ClientFrame::History { room, from, limit } => history::handle(ctx, room, from, limit),
+    };
+    match result {
+        Ok(flow) => flow,
+        Err(err) => refuse(ctx, &err),
+    }
+}
+
+/// Waits for the answer a handler left in [`Context::waiting`], and finishes the request:
+/// adds a joined room to the session, queues a page, or refuses.
+pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
+    let result = match waiting {
+        Waiting::Join(answer) => match answer.await {
+            Ok(Ok(joined)) => join::record(ctx, joined),
+            Ok(Err(err)) => Err(CommandError::Room(err)),
+            Err(_) => Err(CommandError::StoreFailed),
+        },
+        Waiting::Page(read) => match read.await {
+            Ok(Ok(page)) => {
+                ctx.reply(&page);
+                Ok(Flow::Continue)
+            }
+            Ok(Err(err)) => {
+                tracing::error!(peer = %ctx.peer, "Cannot read the message log: {err}");
+                ctx.reply(&room_log::unreadable());
+                Ok(Flow::Continue)
+            }
+            Err(_) => Err(CommandError::StoreFailed),
+        },
     };
     match result {
         Ok(flow) => flow,

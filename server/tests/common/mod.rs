@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use chat_proto::codec::CLIENT_MAX_FRAME;
 use chat_proto::{
-    ClientConnection, ClientFrame, ErrorKind, LeftReason, ServerFrame, PROTOCOL_VERSION,
+    Backlog, ClientConnection, ClientFrame, Cursor, ErrorKind, LeftReason, ServerFrame,
+    PROTOCOL_VERSION,
 };
+use chat_server::config::StoreConfig;
 use chat_server::Config;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -43,14 +45,27 @@ pub async fn start_server() -> TestServer {
 }
 
 /// The built-in defaults without flood control and connection limits, which tests that
-/// send hundreds of messages or open hundreds of connections from 127.0.0.1 would hit. A
-/// test about one of those limits sets it on top of this.
+/// send hundreds of messages or open hundreds of connections from 127.0.0.1 would hit, and
+/// without history (which would write `chat.db` where the test runs). A test about one of
+/// those sets it on top of this (history: [`history_config`]).
 pub fn test_config() -> Config {
     Config {
         messages_per_second: 0.0,
         max_clients: 0,
         max_per_ip: 0,
+        store: None,
         ..Config::default()
+    }
+}
+
+/// [`test_config`] with history kept in `chat.db` in `dir` (a test's [`scratch_dir`]).
+pub fn history_config(dir: &Path) -> Config {
+    Config {
+        store: Some(StoreConfig {
+            path: dir.join("chat.db"),
+            ..StoreConfig::default()
+        }),
+        ..test_config()
     }
 }
 
@@ -59,7 +74,8 @@ pub async fn start_with(config: Config) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(chat_server::run(listener, config, async move {
+    let store = chat_server::open_store(&config).expect("the test's room log opens");
+    let task = tokio::spawn(chat_server::run(listener, config, store, async move {
         let _ = stopped.await;
     }));
     TestServer {
@@ -189,10 +205,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         .await;
     }
 
+    /// Joins `room` asking for `backlog`; returns the `Joined` member list and the backlog
+    /// (`History{backlog: true}`) that must follow it at once.
+    pub async fn join_with(&mut self, room: &str, backlog: Backlog) -> (Vec<String>, ServerFrame) {
+        self.send(ClientFrame::Join {
+            room: room.into(),
+            backlog,
+        })
+        .await;
+        let members = match self.recv_skipping_notices().await {
+            ServerFrame::Joined { members, .. } => members,
+            other => panic!("expected Joined for {room}, got {other:?}"),
+        };
+        match self.recv().await {
+            history @ ServerFrame::History { backlog: true, .. } => (members, history),
+            other => panic!("expected the backlog of {room} right after Joined, got {other:?}"),
+        }
+    }
+
+    /// Asks for one page of `room`'s history and returns the answer.
+    pub async fn history(&mut self, room: &str, from: Cursor, limit: u32) -> ServerFrame {
+        self.send(ClientFrame::History {
+            room: room.into(),
+            from,
+            limit,
+        })
+        .await;
+        self.recv_skipping_notices().await
+    }
+
     /// Joins `room` and returns its member list from `Joined`, skipping presence frames
     /// of other rooms that arrive first; any other answer fails the test.
     pub async fn join(&mut self, room: &str) -> Vec<String> {
-        self.send(ClientFrame::Join { room: room.into() }).await;
+        self.send(ClientFrame::Join {
+            room: room.into(),
+            backlog: Backlog::None,
+        })
+        .await;
         match self.recv_skipping_notices().await {
             ServerFrame::Joined { members, .. } => members,
             other => panic!("expected Joined for #{room}, got {other:?}"),
@@ -438,6 +487,13 @@ impl ServerProcess {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("still running").id()
+    }
+
+    /// Sends SIGKILL and waits for the process to die: a crash, with no chance to flush.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("still running");
+        child.kill().expect("kill -9 chat-server");
+        child.wait().expect("wait for the killed chat-server");
     }
 
     /// Sends SIGTERM.

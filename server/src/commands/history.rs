@@ -1,0 +1,31 @@
+//! `History`: one page of a room's log, backwards or forwards from a `seq`.
+//!
+//! One need not be in the room (rooms are open to anyone who joins). The page is read on
+//! the blocking pool beside the room log's writer ([`crate::room_log::RoomLog::page`]); the
+//! connection waits for it before reading the client's next frame, so answers keep the
+//! order of the requests and a client has one read in flight at most.
+
+use chat_proto::validate::room_key;
+use chat_proto::Cursor;
+
+use super::{room_name, CommandError, Context, Flow, Waiting};
+
+/// Validates the room and starts reading the page; `HistoryOff` without a room log.
+pub fn handle(
+    ctx: &mut Context<'_>,
+    room: String,
+    from: Cursor,
+    limit: u32,
+) -> Result<Flow, CommandError> {
+    ctx.name()?;
+    let room = room_name(&room)?;
+    let log = ctx.log.ok_or(CommandError::HistoryOff)?;
+    let key = room_key(room);
+    // Named as shown while the room exists, else as asked.
+    let shown = ctx
+        .hub
+        .room_name(&key)
+        .map_or_else(|| room.to_owned(), |name| name.to_string());
+    ctx.waiting = Some(Waiting::Page(log.page(key, shown, from, limit)));
+    Ok(Flow::Continue)
+}
