@@ -21,6 +21,7 @@ fn typical_msg() -> ServerFrame {
         from: "alice".into(),
         text: "x".repeat(64),
         at: 1_700_000_000_000,
+        seq: 123_456,
     }
 }
 

@@ -124,19 +124,144 @@ pub enum MessageError {
         /// The first offending character.
         ch: char,
     },
+    /// A character that changes the direction text is shown in ([`is_direction_control`]):
+    /// it would reorder what others see, so that the text shown is not the text sent.
+    #[error(
+        "a message cannot contain {}: it reorders the text around it on other people's screens",
+        code_point(*.ch)
+    )]
+    DirectionControl {
+        /// The first offending character.
+        ch: char,
+    },
+    /// A zero-width character ([`is_zero_width`]) that does not sit between two visible
+    /// characters, where it could only hide something or make a message look blank.
+    #[error(
+        "a message can only have {} (it has no width) between two visible characters",
+        code_point(*.ch)
+    )]
+    ZeroWidth {
+        /// The first offending character.
+        ch: char,
+    },
 }
 
-/// Checks a message text: not blank, and no control characters except tab.
+/// Checks a message text: not blank, no control characters except tab, nothing that
+/// reorders the text, and zero-width characters only between two visible characters.
+///
+/// The checks come in that order: the first control character, else the first character
+/// that reorders or hides text, else blankness. Each rule keeps others from being shown
+/// something other than what was sent: a control character rewrites their terminal; a
+/// direction control reorders the text (after U+202E RIGHT-TO-LEFT OVERRIDE, `txt.exe`
+/// shows as `exe.txt`); a zero-width character with nothing visible on one side hides in
+/// the text or makes it look blank. Joiners between letters (Persian, Devanagari) and in
+/// emoji sequences (woman, U+200D, laptop: a woman at a laptop) join two visible
+/// characters, so they pass.
 ///
 /// Whether it fits a frame depends on the reader's limit; see [`crate::codec::body_len`].
+///
+/// ```
+/// use chat_proto::validate::{message, MessageError};
+/// assert_eq!(message("می\u{200C}خواهم"), Ok(()));
+/// assert_eq!(message("👨\u{200D}👩\u{200D}👧"), Ok(()));
+/// assert_eq!(
+///     message("see \u{202E}txt.exe"),
+///     Err(MessageError::DirectionControl { ch: '\u{202E}' })
+/// );
+/// assert_eq!(message("\u{200B}"), Err(MessageError::ZeroWidth { ch: '\u{200B}' }));
+/// ```
 pub fn message(text: &str) -> Result<(), MessageError> {
     if let Some(ch) = text.chars().find(|c| c.is_control() && *c != '\t') {
         return Err(MessageError::ControlChar { ch });
+    }
+    if let Some(err) = first_spoof(text) {
+        return Err(err);
     }
     if text.trim().is_empty() {
         return Err(MessageError::Empty);
     }
     Ok(())
+}
+
+/// Whether `ch` changes the direction text is shown in: the embeddings and overrides
+/// U+202A–U+202E and the isolates U+2066–U+2069, which reorder everything up to their end,
+/// and the marks U+200E, U+200F and U+061C, which make the digits and punctuation beside
+/// them follow their direction (`1 - 2` between two U+200F shows as `2 - 1`).
+///
+/// The marks have a legitimate use (placing punctuation at the end of a right-to-left
+/// phrase), but they are invisible, and a chat line is displayed as a paragraph of its
+/// own, so the reader's display orders it well enough without them.
+pub fn is_direction_control(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Whether `ch` is one of the zero-width characters: U+200B ZERO WIDTH SPACE, U+200C ZERO
+/// WIDTH NON-JOINER, U+200D ZERO WIDTH JOINER, U+2060 WORD JOINER and U+FEFF ZERO WIDTH
+/// NO-BREAK SPACE (the byte-order mark).
+pub fn is_zero_width(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+/// Whether `ch` may stand beside a zero-width character: anything that is not whitespace,
+/// not a control character, and not itself a direction control or a zero-width character.
+///
+/// Letters, digits, punctuation, symbols, emoji, combining marks (a virama, an emoji's
+/// variation selector or skin tone) all count: a joiner between any two of them joins
+/// something. What is left out is what would let a zero-width character sit where nothing
+/// shows: at either end of the text, beside a space, or in a run of invisible characters.
+pub fn is_visible(ch: char) -> bool {
+    !ch.is_whitespace() && !ch.is_control() && !is_direction_control(ch) && !is_zero_width(ch)
+}
+
+/// The first character of `text` that reorders or hides text, as the error to refuse it with.
+fn first_spoof(text: &str) -> Option<MessageError> {
+    let mut before: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if is_direction_control(ch) {
+            return Some(MessageError::DirectionControl { ch });
+        }
+        if is_zero_width(ch) {
+            let after = chars.peek().copied();
+            if !(before.is_some_and(is_visible) && after.is_some_and(is_visible)) {
+                return Some(MessageError::ZeroWidth { ch });
+            }
+        }
+        before = Some(ch);
+    }
+    None
+}
+
+/// `U+202E RIGHT-TO-LEFT OVERRIDE`: a character as people look it up, with its Unicode name
+/// when it is one of the characters the message rules refuse.
+fn code_point(ch: char) -> String {
+    let name = match ch {
+        '\u{061C}' => " ARABIC LETTER MARK",
+        '\u{200B}' => " ZERO WIDTH SPACE",
+        '\u{200C}' => " ZERO WIDTH NON-JOINER",
+        '\u{200D}' => " ZERO WIDTH JOINER",
+        '\u{200E}' => " LEFT-TO-RIGHT MARK",
+        '\u{200F}' => " RIGHT-TO-LEFT MARK",
+        '\u{202A}' => " LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => " RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => " POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => " LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => " RIGHT-TO-LEFT OVERRIDE",
+        '\u{2060}' => " WORD JOINER",
+        '\u{2066}' => " LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => " RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => " FIRST STRONG ISOLATE",
+        '\u{2069}' => " POP DIRECTIONAL ISOLATE",
+        '\u{FEFF}' => " ZERO WIDTH NO-BREAK SPACE",
+        _ => "",
+    };
+    format!("U+{:04X}{name}", u32::from(ch))
 }
 
 #[cfg(test)]
@@ -195,6 +320,106 @@ mod tests {
         assert_eq!(
             message("line\nbreak"),
             Err(MessageError::ControlChar { ch: '\n' })
+        );
+    }
+
+    #[test]
+    fn every_direction_control_is_refused_wherever_it_stands() {
+        let controls = ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}']
+            .into_iter()
+            .chain(['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'])
+            .chain(['\u{200E}', '\u{200F}', '\u{061C}']);
+        for ch in controls {
+            for text in [
+                format!("{ch}hello"),
+                format!("hel{ch}lo"),
+                format!("hello{ch}"),
+                format!("{ch}"),
+            ] {
+                assert_eq!(
+                    message(&text),
+                    Err(MessageError::DirectionControl { ch }),
+                    "{text:?}"
+                );
+            }
+        }
+        // The Trojan Source example: "access level: user" followed by a comment that
+        // displays as if it came before the check.
+        assert_eq!(
+            message(
+                "if access_level != \"user\u{202E} \u{2066}// Check if admin\u{2069} \u{2066}\" {"
+            ),
+            Err(MessageError::DirectionControl { ch: '\u{202E}' })
+        );
+    }
+
+    #[test]
+    fn joiners_between_visible_characters_pass() {
+        for text in [
+            // Persian: "I want", with a non-joiner inside the word.
+            "می\u{200C}خواهم",
+            // Devanagari: ka, virama, zero width joiner, ssa (a half-form ka).
+            "क\u{094D}\u{200D}ष",
+            // Emoji: a family, a woman at a laptop with a skin tone, a rainbow flag
+            // (white flag, variation selector 16, joiner, rainbow).
+            "👨\u{200D}👩\u{200D}👧",
+            "👩\u{1F3FD}\u{200D}💻",
+            "🏳\u{FE0F}\u{200D}🌈 pride",
+            // Thai has no spaces between words; a zero width space marks where to break.
+            "ภาษา\u{200B}ไทย",
+            "no\u{2060}break and a\u{FEFF}b",
+        ] {
+            assert_eq!(message(text), Ok(()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_zero_width_character_with_nothing_visible_beside_it_is_refused() {
+        for (text, ch) in [
+            ("\u{200B}", '\u{200B}'),
+            ("\u{200D}hi", '\u{200D}'),
+            ("hi\u{200C}", '\u{200C}'),
+            ("\u{FEFF}hello", '\u{FEFF}'),
+            ("a \u{200B}b", '\u{200B}'),
+            ("a\u{200B} b", '\u{200B}'),
+            ("a\u{2060}\tb", '\u{2060}'),
+            ("a\u{200D}\u{200D}b", '\u{200D}'),
+            ("a\u{200B}\u{200C}b", '\u{200B}'),
+            ("a\u{200D}\u{200F}b", '\u{200D}'),
+            ("  \u{200B}  ", '\u{200B}'),
+        ] {
+            assert_eq!(
+                message(text),
+                Err(MessageError::ZeroWidth { ch }),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_character_as_people_look_it_up() {
+        assert_eq!(
+            message("hi \u{202E}olleh").unwrap_err().to_string(),
+            "a message cannot contain U+202E RIGHT-TO-LEFT OVERRIDE: it reorders the text \
+             around it on other people's screens"
+        );
+        assert_eq!(
+            message("\u{200B}").unwrap_err().to_string(),
+            "a message can only have U+200B ZERO WIDTH SPACE (it has no width) between two \
+             visible characters"
+        );
+        assert_eq!(
+            message("\u{061C}").unwrap_err().to_string(),
+            "a message cannot contain U+061C ARABIC LETTER MARK: it reorders the text around \
+             it on other people's screens"
+        );
+    }
+
+    #[test]
+    fn a_control_character_is_reported_before_a_direction_control() {
+        assert_eq!(
+            message("\u{202E}bell\u{7}"),
+            Err(MessageError::ControlChar { ch: '\u{7}' })
         );
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use chat_proto::input::{self, Command, Input, InputError};
+use chat_proto::validate;
 use chat_proto::{Backlog, ClientFrame, Cursor};
 use common::{
     every_input_is_generated, typed_room, unicode_text, valid_input, valid_message_text,
@@ -121,7 +122,8 @@ proptest! {
     }
 
     /// A line that does not start with `/` is a message carrying exactly that line, or is
-    /// refused because the text is blank or holds control characters.
+    /// refused because the text is blank or for the reason the message rules give
+    /// (`validate::message`: control characters, characters that reorder or hide text).
     #[test]
     fn plain_lines_are_messages_verbatim(line in unicode_text(80)) {
         prop_assume!(!line.starts_with('/'));
@@ -129,8 +131,8 @@ proptest! {
         match input::parse(&line) {
             Ok(input) => prop_assert_eq!(input, Input::Message { text: bare.to_owned() }),
             Err(InputError::Blank) => prop_assert!(bare.trim().is_empty()),
-            Err(InputError::Message(_)) => {
-                prop_assert!(bare.chars().any(|c| c.is_control() && c != '\t'))
+            Err(InputError::Message(err)) => {
+                prop_assert_eq!(validate::message(bare), Err(err), "line {:?}", line)
             }
             Err(other) => prop_assert!(false, "plain line {:?} gave {:?}", line, other),
         }

@@ -34,11 +34,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
-use crate::commands::{self, Context, Flow, Session};
+use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
 use crate::log::Store;
+use crate::login_backoff::LoginBackoff;
 use crate::outbox::{self, Next, Outbox, Outgoing, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::LeaveReason;
@@ -74,6 +75,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// The connection limits, checked before a connection is served.
     pub admission: Admission,
+    /// Failed passwords per address, which slow the next attempts from there.
+    pub login_backoff: Arc<LoginBackoff>,
     /// Cancelled when the server stops; every reader loop then ends.
     pub shutdown: CancellationToken,
     /// Tracks every connection task and writer task, so shutdown can wait for them to flush.
@@ -118,6 +121,7 @@ impl Shared {
             hub,
             queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
+            login_backoff: Arc::default(),
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -140,21 +144,23 @@ where
     let writer = shared.tracker.spawn(write_loop(writer, outgoing));
     let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
+    let now = Instant::now();
+    let mut guards = Guards {
+        watchdog: Watchdog::new(&shared.config, now),
+        flood: FloodControl::new(&shared.config, now),
+    };
     let mut ctx = Context {
         hub: &shared.hub,
         outbox: &outbox,
         peer,
         session: &mut session,
         password: shared.config.password.as_ref(),
+        login_backoff: &shared.login_backoff,
+        handshake_deadline: guards.watchdog.handshake_deadline(),
         burst: Default::default(),
         log: shared.log.as_ref(),
         unconfirmed: Default::default(),
         waiting: None,
-    };
-    let now = Instant::now();
-    let mut guards = Guards {
-        watchdog: Watchdog::new(&shared.config, now),
-        flood: FloodControl::new(&shared.config, now),
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     // Its last messages reach its rooms before its leaving does.
@@ -276,6 +282,17 @@ enum Event {
     Alarm(Alarm),
     /// The socket: a frame, the end, or an error.
     Frame(Result<Option<ClientFrame>, CodecError>),
+    /// The time of the frame put off by [`Flow::Later`].
+    Turn,
+}
+
+/// What the reader loop sleeps until: a deadline, or a put-off frame's time.
+#[derive(Debug, Clone, Copy)]
+enum Wake {
+    /// A deadline of the [`Watchdog`].
+    Alarm(Alarm),
+    /// The held frame's time.
+    Turn,
 }
 
 /// What flood control says about one metered frame.
@@ -330,14 +347,24 @@ fn seconds(duration: Duration) -> String {
     format!("{} s", duration.as_secs_f64())
 }
 
-/// Sleeps until the alarm's time and returns it; never returns when there is none.
-async fn alarm_at(next: Option<(Instant, Alarm)>) -> Alarm {
+/// Sleeps until the next time and says what it is; never returns when there is none.
+async fn wake_at(next: Option<(Instant, Wake)>) -> Wake {
     match next {
-        Some((at, alarm)) => {
+        Some((at, wake)) => {
             sleep_until(at).await;
-            alarm
+            wake
         }
         None => std::future::pending().await,
+    }
+}
+
+/// The earlier of the watchdog's next deadline and the held frame's time.
+fn next_wake(alarm: Option<(Instant, Alarm)>, held: Option<&Deferred>) -> Option<(Instant, Wake)> {
+    let alarm = alarm.map(|(at, alarm)| (at, Wake::Alarm(alarm)));
+    match held {
+        // The deadline first when both are due at once, as deadlines come before frames.
+        Some(held) if alarm.is_none_or(|(at, _)| held.at < at) => Some((held.at, Wake::Turn)),
+        _ => alarm,
     }
 }
 
@@ -350,10 +377,25 @@ fn time_out(ctx: &Context<'_>, why: String) -> LeaveReason {
     LeaveReason::TimedOut(why)
 }
 
+/// What a dispatched frame leaves to do: `Some` reason to close with, or nothing (a frame
+/// put off is kept in `held`).
+fn settle(flow: Flow, held: &mut Option<Box<Deferred>>) -> Option<LeaveReason> {
+    match flow {
+        Flow::Continue => None,
+        Flow::Close(reason) => Some(reason),
+        Flow::Later(deferred) => {
+            *held = Some(deferred);
+            None
+        }
+    }
+}
+
 /// Reads and dispatches frames until the connection should end, and says why.
 ///
 /// Deadlines come before frames in the `select!`: a client that keeps sending cannot keep
-/// its handshake open past the deadline.
+/// its handshake open past the deadline. While a frame is put off ([`Flow::Later`]) nothing
+/// more is read; the deadlines and shutdown still apply, and at its time it is dispatched
+/// again (not charged to flood control twice).
 async fn read_loop<R>(
     frames: &mut FrameReader<R, ClientFrame>,
     ctx: &mut Context<'_>,
@@ -364,6 +406,7 @@ where
     R: AsyncRead + Unpin,
 {
     let peer = ctx.peer;
+    let mut held: Option<Box<Deferred>> = None;
     loop {
         if !frames.has_frame() {
             // Everything read so far is handled: its messages go out together.
@@ -383,13 +426,16 @@ where
             log.drained().await;
         }
         let registered = matches!(ctx.session, Session::Registered { .. });
-        let next_alarm = guards.watchdog.next(registered);
+        let wake = next_wake(guards.watchdog.next(registered), held.as_deref());
         let event = tokio::select! {
             biased;
             () = ctx.outbox.overflowed() => return LeaveReason::SlowConsumer,
             () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
-            alarm = alarm_at(next_alarm) => Event::Alarm(alarm),
-            next = frames.read_frame() => Event::Frame(next),
+            wake = wake_at(wake) => match wake {
+                Wake::Alarm(alarm) => Event::Alarm(alarm),
+                Wake::Turn => Event::Turn,
+            },
+            next = frames.read_frame(), if held.is_none() => Event::Frame(next),
         };
         if let Event::Frame(Ok(Some(_)) | Err(CodecError::Malformed(_))) = &event {
             guards.watchdog.heard(Instant::now());
@@ -420,13 +466,21 @@ where
                         Charge::Close(reason) => return reason,
                     }
                 }
-                if let Flow::Close(reason) = commands::dispatch(frame, ctx) {
+                if let Some(reason) = settle(commands::dispatch(frame, ctx), &mut held) {
                     return reason;
                 }
                 if let Some(waiting) = ctx.waiting.take() {
                     if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
                         return reason;
                     }
+                }
+            }
+            Event::Turn => {
+                let Some(deferred) = held.take() else {
+                    continue;
+                };
+                if let Some(reason) = settle(commands::dispatch(deferred.frame, ctx), &mut held) {
+                    return reason;
                 }
             }
             Event::Frame(Ok(None)) => return LeaveReason::Closed,

@@ -8,7 +8,8 @@
 //! - [`connection`]: one client; a reader loop (handshake, then commands) and a writer task
 //!   that owns the socket's write half and the client's bounded queue ([`outbox`]). Beside it,
 //!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
-//! - [`auth`]: the optional server password, compared in constant time.
+//! - [`auth`]: the optional server password, compared in constant time;
+//!   [`login_backoff`]: failed passwords per address, which slow the next attempts.
 //! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
 //! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every member of a
@@ -30,6 +31,7 @@ pub mod connection;
 pub mod flood;
 pub mod hub;
 pub mod log;
+pub mod login_backoff;
 pub mod outbox;
 pub mod queued_bytes;
 pub mod registry;

@@ -58,6 +58,12 @@ impl Watchdog {
         }
     }
 
+    /// When the handshake must be over, if it is limited: a command that would wait past
+    /// it refuses at once instead.
+    pub fn handshake_deadline(&self) -> Option<Instant> {
+        self.handshake_deadline
+    }
+
     /// A frame arrived at `now`: the client is alive.
     pub fn heard(&mut self, now: Instant) {
         self.last_heard = now;

@@ -139,6 +139,44 @@ async fn an_invalid_message_is_refused_and_reaches_nobody() {
     server.shutdown().await;
 }
 
+/// Text that would show others something other than what was sent (a right-to-left
+/// override turning `txt.exe` into `exe.txt`, an isolate, a lone zero-width space) is
+/// refused as an invalid message naming the character, in a room and in a whisper, and
+/// reaches nobody; a joiner inside an emoji sequence goes through.
+#[tokio::test]
+async fn text_that_reorders_or_hides_itself_is_refused_naming_the_character() {
+    let server = start_server().await;
+    let mut ann = server.register("ann").await;
+    let mut bob = server.register("bob").await;
+    for (bad, named) in [
+        ("see \u{202E}txt.exe", "U+202E"),
+        ("\u{2067}admin\u{2069} says hi", "U+2067"),
+        ("\u{200B}", "U+200B"),
+    ] {
+        ann.say(bad).await;
+        let (kind, detail) = ann.recv_error().await;
+        assert_eq!(kind, ErrorKind::InvalidMessage, "{bad:?}");
+        assert!(detail.contains(named), "{bad:?}: {detail}");
+        ann.send(ClientFrame::Whisper {
+            to: "bob".into(),
+            text: bad.into(),
+        })
+        .await;
+        let (kind, detail) = ann.recv_error().await;
+        assert_eq!(kind, ErrorKind::InvalidMessage, "whisper {bad:?}");
+        assert!(detail.contains(named), "whisper {bad:?}: {detail}");
+    }
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} at home";
+    ann.say(family).await;
+    match bob.recv_skipping_notices().await {
+        ServerFrame::Msg { from, text, .. } => {
+            assert_eq!((from.as_str(), text.as_str()), ("ann", family))
+        }
+        other => panic!("expected the family message first, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
 /// A registered client that never reads is dropped as a slow consumer once its queue is
 /// full; the others keep receiving every message, in order, and are told it left and why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

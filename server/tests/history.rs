@@ -214,6 +214,7 @@ async fn a_backlog_meets_the_live_messages_exactly_under_traffic() {
     let dir = scratch_dir("history-busy");
     let server = start_with(history_config(&dir)).await;
     let mut ann = server.register("ann").await;
+    say_all(&mut ann, "ann", 3).await;
     let addr = server.addr;
     let talker = tokio::spawn(async move {
         // 2,000 messages without waiting for their echoes: they arrive in bursts.
@@ -228,7 +229,6 @@ async fn a_backlog_meets_the_live_messages_exactly_under_traffic() {
         }
     });
     // Join part-way through the talk.
-    say_all(&mut ann, "ann", 3).await;
     let mut bob = server.register_only("bob").await;
     let (_, backlog) = bob.join_with(LOBBY, Backlog::Latest(50)).await;
     let (messages, _, _, _) = page(backlog);

@@ -337,10 +337,16 @@ pub fn typed_room() -> impl Strategy<Value = (String, String)> {
     })
 }
 
-/// A message text the validator accepts: Unicode without control characters (tab allowed),
-/// not blank.
+/// The characters no message may hold, or may hold only between two visible characters,
+/// as a regex class body: the direction controls and the zero-width characters. Left out of
+/// the valid texts below, so that those stay valid wherever they are put.
+const INVISIBLE: &str =
+    "\\x{061C}\\x{200B}-\\x{200F}\\x{202A}-\\x{202E}\\x{2060}\\x{2066}-\\x{2069}\\x{FEFF}";
+
+/// A message text the validator accepts: Unicode without control characters (tab allowed)
+/// or the invisible characters of the text rules, not blank.
 pub fn valid_message_text() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("([^\\p{Cc}]|\t){1,200}")
+    proptest::string::string_regex(&format!("([^\\p{{Cc}}{INVISIBLE}]|\t){{1,200}}"))
         .expect("the message pattern is a valid regex")
         .prop_filter("not blank", |t| !t.trim().is_empty())
 }
@@ -348,8 +354,47 @@ pub fn valid_message_text() -> impl Strategy<Value = String> {
 /// A whisper's text as the parser yields it: a valid message that does not start with
 /// whitespace (the parser eats the spaces between the name and the text).
 pub fn valid_whisper_text() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("[^\\p{Cc}\\s]([^\\p{Cc}]|\t){0,199}")
-        .expect("the whisper pattern is a valid regex")
+    proptest::string::string_regex(&format!(
+        "[^\\p{{Cc}}\\s{INVISIBLE}]([^\\p{{Cc}}{INVISIBLE}]|\t){{0,199}}"
+    ))
+    .expect("the whisper pattern is a valid regex")
+}
+
+/// The characters that change the direction text is shown in: embeddings, overrides,
+/// isolates and the three marks.
+pub const DIRECTION_CONTROLS: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+];
+
+/// The zero-width characters: space, non-joiner, joiner, word joiner, no-break space.
+pub const ZERO_WIDTHS: [char; 5] = ['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
+
+/// One of [`DIRECTION_CONTROLS`].
+pub fn direction_control() -> impl Strategy<Value = char> {
+    prop::sample::select(DIRECTION_CONTROLS.to_vec())
+}
+
+/// One of [`ZERO_WIDTHS`].
+pub fn zero_width() -> impl Strategy<Value = char> {
+    prop::sample::select(ZERO_WIDTHS.to_vec())
+}
+
+/// Text near the edges of the message rules: letters of several scripts, emoji and the
+/// marks that go with them (skin tone, variation selector, virama), spaces and tabs, the
+/// direction controls and zero-width characters, now and then a control or any character.
+pub fn message_like() -> impl Strategy<Value = String> {
+    let ch = prop_oneof![
+        8 => proptest::char::ranges(vec!['a'..='z', 'A'..='Z', '0'..='9'].into()),
+        2 => prop::sample::select(vec!['ی', 'خ', 'ש', 'क', 'ष', 'ไ', '中', '!', '-', '.']),
+        2 => prop::sample::select(vec!['👨', '👩', '💻', '🏳', '🌈', '\u{1F3FD}', '\u{FE0F}', '\u{94D}']),
+        3 => prop::sample::select(vec![' ', ' ', '\t', '\u{A0}', '\u{3000}']),
+        3 => direction_control(),
+        5 => zero_width(),
+        1 => prop::sample::select(vec!['\u{0}', '\n', '\u{1B}', '\u{7F}', '\u{85}']),
+        1 => any::<char>(),
+    ];
+    prop::collection::vec(ch, 0..=24).prop_map(String::from_iter)
 }
 
 /// Every `Input` the parser can produce.
@@ -364,6 +409,7 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         1 => valid_room().prop_map(|room| Input::Switch { room }),
         1 => Just(Input::Rooms),
         1 => prop::option::of(valid_room()).prop_map(|room| Input::Members { room }),
+        1 => prop::option::of(1u32..=100_000).prop_map(|count| Input::History { count }),
         1 => Just(Input::Help),
         1 => Just(Input::Quit),
     ]
@@ -380,6 +426,7 @@ pub fn every_input_is_generated(input: &Input) {
         | Input::Switch { .. }
         | Input::Rooms
         | Input::Members { .. }
+        | Input::History { .. }
         | Input::Help
         | Input::Quit => {}
     }

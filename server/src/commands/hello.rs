@@ -4,13 +4,20 @@
 //! mean what we think), and so does a wrong or missing password (a client that does not know
 //! it has no business here, and a closed connection makes guessing slow); a bad or taken name
 //! does not, so the client can ask again.
+//!
+//! The password check waits its address's turn ([`crate::login_backoff`]): after three
+//! failures from one address, the `Hello` is held (the connection reads nothing more) until
+//! the turn comes, then handled again; a turn that would come after the handshake deadline
+//! is refused at once, saying when to try again.
 
 use std::sync::Arc;
 
-use chat_proto::{validate, PROTOCOL_VERSION};
+use chat_proto::{validate, ClientFrame, PROTOCOL_VERSION};
+use tokio::time::Instant;
 
-use super::{CommandError, Context, Flow, Session};
+use super::{CommandError, Context, Deferred, Flow, Session};
 use crate::hub::JoinError;
+use crate::login_backoff::{Attempt, FREE_FAILURES};
 use crate::registry::ClientHandle;
 
 /// Checks the version, the password and the name, then registers the client: `Welcome`,
@@ -31,8 +38,44 @@ pub fn handle(
         });
     }
     if let Some(expected) = ctx.password {
-        if !password.is_some_and(|given| expected.matches(&given)) {
-            return Err(CommandError::AuthFailed);
+        let now = Instant::now();
+        let given = password.as_deref();
+        let checked = ctx.login_backoff.attempt(ctx.peer.ip(), now, || {
+            given.is_some_and(|given| expected.matches(given))
+        });
+        match checked {
+            Attempt::Accepted => {}
+            Attempt::Refused { failures, wait } => {
+                if failures == FREE_FAILURES {
+                    tracing::warn!(
+                        peer = %ctx.peer,
+                        "Slowing password attempts from this address after {failures} failures"
+                    );
+                }
+                if !wait.is_zero() {
+                    tracing::debug!(
+                        peer = %ctx.peer,
+                        failures,
+                        "Next password check from this address in {wait:?}"
+                    );
+                }
+                return Err(CommandError::AuthFailed);
+            }
+            Attempt::NotYet { at } => {
+                if ctx
+                    .handshake_deadline
+                    .is_some_and(|deadline| at >= deadline)
+                {
+                    return Err(CommandError::LoginsSlowed { retry_in: at - now });
+                }
+                tracing::debug!(peer = %ctx.peer, "Password check held for {:?}", at - now);
+                let frame = ClientFrame::Hello {
+                    version,
+                    username,
+                    password,
+                };
+                return Ok(Flow::Later(Box::new(Deferred { at, frame })));
+            }
         }
     }
     validate::username(&username).map_err(|source| CommandError::InvalidName {

@@ -25,16 +25,19 @@ mod whisper;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_proto::codec::encode;
 use chat_proto::validate::{self, MessageError, NameError};
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::auth::Password;
 use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
 use crate::log::StoreError;
+use crate::login_backoff::LoginBackoff;
 use crate::outbox::Outbox;
 use crate::registry::LeaveReason;
 use crate::room_log::{self, RoomLog};
@@ -71,6 +74,11 @@ pub struct Context<'a> {
     pub session: &'a mut Session,
     /// `[server] password`, which `Hello` must carry when set.
     pub password: Option<&'a Password>,
+    /// Failed passwords per address, shared by every connection: slows guessing.
+    pub login_backoff: &'a LoginBackoff,
+    /// When the handshake must be over (`None`: never): a password check whose turn comes
+    /// later is refused at once rather than held until the connection times out.
+    pub handshake_deadline: Option<Instant>,
     /// This client's messages not yet queued to the room: the connection sends them once
     /// it has handled every frame it had read ([`Context::flush`]).
     pub burst: RefCell<Burst>,
@@ -185,6 +193,19 @@ pub enum Flow {
     Continue,
     /// Close the connection, flushing what is queued, for this reason.
     Close(LeaveReason),
+    /// Read nothing more for now: handle this frame again at its time. A `Hello` whose
+    /// password check must wait its address's turn ([`crate::login_backoff`]). Boxed, so
+    /// that what every connection keeps while it waits for a frame stays small.
+    Later(Box<Deferred>),
+}
+
+/// A frame put off until `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// When to handle it again.
+    pub at: Instant,
+    /// The frame, as it came.
+    pub frame: ClientFrame,
 }
 
 /// Why a command was refused; the sender gets it as an `Error` frame.
@@ -249,6 +270,16 @@ pub enum CommandError {
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
+    /// The password could not be checked before the handshake deadline: its address failed
+    /// too often and must wait this long for its next check.
+    #[error(
+        "too many failed passwords from your address: try again in {} s",
+        .retry_in.as_secs_f64().ceil()
+    )]
+    LoginsSlowed {
+        /// How long until the address's next check.
+        retry_in: Duration,
+    },
 }
 
 impl CommandError {
@@ -273,7 +304,7 @@ impl CommandError {
             CommandError::ShuttingDown => ErrorKind::ShuttingDown,
             CommandError::HistoryOff => ErrorKind::HistoryOff,
             CommandError::StoreFailed => ErrorKind::StoreFailed,
-            CommandError::AuthFailed => ErrorKind::AuthFailed,
+            CommandError::AuthFailed | CommandError::LoginsSlowed { .. } => ErrorKind::AuthFailed,
         }
     }
 }

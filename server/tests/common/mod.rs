@@ -170,6 +170,20 @@ impl TestClient {
             .expect("connect");
         TestClient::over(stream)
     }
+
+    /// Connects without registering, from `local`, another address of the loopback range
+    /// (`127.0.0.2`, say): a second machine, as far as per-address limits can tell.
+    pub async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> TestClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind(SocketAddr::new(local, 0))
+            .expect("bind to a loopback address");
+        let stream = tokio::time::timeout(TIMEOUT, socket.connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        TestClient::over(stream)
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
