@@ -337,6 +337,17 @@ pub fn session_seeds() -> Seeds {
         .burst(carol, rooms::A, 40)
         .settle()
         .say(carol, rooms::LOBBY, texts::EMPTY);
+    // Joins that ask for a backlog (bit 7 of the room byte: the latest 20), on a server
+    // without history: Joined, then an empty backlog, then the room goes on.
+    let backlog = Session::new(0)
+        .hello(ann, names::ANN)
+        .hello(bob, names::BOB)
+        .join(ann, rooms::LOBBY | 0x80 | 20)
+        .say(ann, rooms::LOBBY, texts::PLAIN)
+        .join(bob, rooms::A_HASH | 0x80 | 20)
+        .join(bob, rooms::LOBBY | 0x80)
+        .say(bob, rooms::LOBBY, texts::PLAIN + 1)
+        .settle();
     vec![
         (String::from("seed-session-chat"), chat.0),
         (String::from("seed-session-rooms"), rooms.0),
@@ -355,6 +366,7 @@ pub fn session_seeds() -> Seeds {
             stalled_in_rooms.0,
         ),
         (String::from("seed-session-cut-in-rooms"), cut_in_rooms.0),
+        (String::from("seed-session-backlog"), backlog.0),
     ]
 }
 
