@@ -292,14 +292,7 @@ pub fn session_seeds() -> Seeds {
         .list_rooms(ann);
     // A reader in two rooms stalls while both are busy, under a small queue.
     let stalled_in_rooms = Session::new(setup::SMALL_QUEUE)
-        .hello(ann, names::ANN)
-        .hello(bob, names::BOB)
-        .hello(carol, names::CAROL)
-        .join(ann, rooms::LOBBY)
-        .join(ann, rooms::A)
-        .join(bob, rooms::LOBBY)
-        .join(bob, rooms::A)
-        .join(carol, rooms::A)
+        .three_in_lobby_and_a(names::ANN)
         .settle()
         .stall(bob)
         .burst(ann, rooms::LOBBY, 40)
@@ -312,22 +305,8 @@ pub fn session_seeds() -> Seeds {
     // full, and the reader, dropped, never hears of it; the one who left heard nothing more
     // in #A either, so both stays end together.
     let cut_in_rooms = Session::new(setup::SMALL_QUEUE)
-        .hello(ann, names::WATCHER)
-        .hello(bob, names::BOB)
-        .hello(carol, names::CAROL)
-        .join(ann, rooms::LOBBY)
-        .join(ann, rooms::A)
-        .join(bob, rooms::LOBBY)
-        .join(bob, rooms::A)
-        .join(carol, rooms::A)
-        .hello(ann, names::ANN)
-        .hello(bob, names::BOB)
-        .hello(carol, names::CAROL)
-        .join(ann, rooms::LOBBY)
-        .join(ann, rooms::A)
-        .join(bob, rooms::LOBBY)
-        .join(bob, rooms::A)
-        .join(carol, rooms::A)
+        .three_in_lobby_and_a(names::WATCHER)
+        .three_in_lobby_and_a(names::ANN)
         .settle()
         .stall(bob)
         .burst(ann, rooms::LOBBY, 40)
@@ -522,6 +501,19 @@ impl Session {
 
     fn bye(self, client: u8) -> Session {
         self.op(client, 15, &[])
+    }
+
+    /// Clients 0, 1 and 2 say `Hello` (0 as `first`, then bob and carol); 0 and 1 join
+    /// lobby and #A, 2 joins #A.
+    fn three_in_lobby_and_a(self, first: u8) -> Session {
+        self.hello(0, first)
+            .hello(1, names::BOB)
+            .hello(2, names::CAROL)
+            .join(0, rooms::LOBBY)
+            .join(0, rooms::A)
+            .join(1, rooms::LOBBY)
+            .join(1, rooms::A)
+            .join(2, rooms::A)
     }
 }
 

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{Backlog, ClientFrame, Cursor, FrameReader, ServerFrame};
-use common::{hello, scratch_dir, ServerProcess, TestClient, LOBBY, TIMEOUT};
+use chat_proto::codec::encode;
+use chat_proto::{ClientFrame, Cursor, FrameReader, ServerFrame};
+use common::{joined_raw, scratch_dir, ServerProcess, TestClient, LOBBY, TIMEOUT};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -48,8 +48,7 @@ fn start(dir: &Path) -> (ServerProcess, std::net::SocketAddr) {
     (server, addr)
 }
 
-/// Registers `name` and joins lobby over a raw stream; returns its two halves with the
-/// Welcome and Joined read.
+/// Registers `name` and joins lobby over a raw stream.
 async fn joined(
     addr: std::net::SocketAddr,
     name: &str,
@@ -57,34 +56,7 @@ async fn joined(
     FrameReader<tokio::net::tcp::OwnedReadHalf, ServerFrame>,
     tokio::net::tcp::OwnedWriteHalf,
 ) {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (read, mut write) = stream.into_split();
-    let mut frames = FrameReader::new(read, CLIENT_MAX_FRAME);
-    for frame in [
-        hello(name),
-        ClientFrame::Join {
-            room: LOBBY.into(),
-            backlog: Backlog::None,
-        },
-    ] {
-        write
-            .write_all(encode(&frame).unwrap().as_bytes())
-            .await
-            .unwrap();
-    }
-    for _ in 0..2 {
-        let frame = tokio::time::timeout(TIMEOUT, frames.read_frame()).await;
-        assert!(
-            matches!(
-                frame,
-                Ok(Ok(Some(
-                    ServerFrame::Welcome { .. } | ServerFrame::Joined { .. }
-                )))
-            ),
-            "{name}: {frame:?}"
-        );
-    }
-    (frames, write)
+    joined_raw(TcpStream::connect(addr).await.unwrap(), name, LOBBY).await
 }
 
 /// One run: stream, kill after `kill_after` received messages, restart, compare.

@@ -5,11 +5,9 @@
 
 mod common;
 
-use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
-use chat_proto::{Backlog, ClientFrame, FrameReader, ServerFrame};
+use chat_proto::{ClientFrame, FrameReader, ServerFrame};
 use chat_server::Config;
-use common::{hello, logs, start_with, test_config, TestClient, TIMEOUT};
-use tokio::io::AsyncWriteExt;
+use common::{joined_raw, logs, start_with, test_config, TestClient, TIMEOUT};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpSocket;
 
@@ -48,32 +46,7 @@ async fn stalled(addr: std::net::SocketAddr, name: &str, room: &str) -> Stalled 
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
     let peer = stream.local_addr().unwrap().to_string();
-    let (read, mut write) = stream.into_split();
-    let mut frames = FrameReader::new(read, CLIENT_MAX_FRAME);
-    for frame in [
-        hello(name),
-        ClientFrame::Join {
-            room: room.into(),
-            backlog: Backlog::None,
-        },
-    ] {
-        write
-            .write_all(encode(&frame).unwrap().as_bytes())
-            .await
-            .unwrap();
-    }
-    for _ in 0..2 {
-        let frame = tokio::time::timeout(TIMEOUT, frames.read_frame()).await;
-        assert!(
-            matches!(
-                frame,
-                Ok(Ok(Some(
-                    ServerFrame::Welcome { .. } | ServerFrame::Joined { .. }
-                )))
-            ),
-            "{name}: {frame:?}"
-        );
-    }
+    let (frames, write) = joined_raw(stream, name, room).await;
     Stalled {
         room: room.into(),
         peer,

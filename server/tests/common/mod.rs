@@ -546,3 +546,40 @@ impl Drop for ServerProcess {
         }
     }
 }
+
+/// Registers `name` on `stream` and joins `room` (no backlog), reading `Welcome` and
+/// `Joined`; returns the two halves, for tests that read and write apart (a stalled reader,
+/// a sender that streams while another task reads).
+pub async fn joined_raw(
+    stream: TcpStream,
+    name: &str,
+    room: &str,
+) -> (
+    chat_proto::FrameReader<tokio::net::tcp::OwnedReadHalf, ServerFrame>,
+    tokio::net::tcp::OwnedWriteHalf,
+) {
+    use tokio::io::AsyncWriteExt;
+    let (read, mut write) = stream.into_split();
+    let mut frames = chat_proto::FrameReader::new(read, CLIENT_MAX_FRAME);
+    let join = ClientFrame::Join {
+        room: room.into(),
+        backlog: Backlog::None,
+    };
+    for frame in [hello(name), join] {
+        let wire = chat_proto::codec::encode(&frame).unwrap();
+        write.write_all(wire.as_bytes()).await.unwrap();
+    }
+    for _ in 0..2 {
+        let frame = tokio::time::timeout(TIMEOUT, frames.read_frame()).await;
+        assert!(
+            matches!(
+                frame,
+                Ok(Ok(Some(
+                    ServerFrame::Welcome { .. } | ServerFrame::Joined { .. }
+                )))
+            ),
+            "{name}: {frame:?}"
+        );
+    }
+    (frames, write)
+}
