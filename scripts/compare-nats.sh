@@ -32,50 +32,16 @@ ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet -p chat-server -p chat-client
 BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
-SERVER_PID=
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# Rate limit, connection caps off: the benchmark is one host sending as fast as it can.
-cat >"$WORK/config.ini" <<INI
-[server]
-host = 127.0.0.1
-port = $CHAT_PORT
-[limits]
-messages_per_second = 0
-max_clients = 0
-max_per_ip = 0
-INI
+# History off: nats-server keeps nothing either (scripts/bench-history.sh compares the two
+# with persistence).
+source scripts/servers.sh
+chat_config "$WORK" off
 : >"$OUT"
-
-wait_port() {
-    for _ in $(seq 100); do
-        if ss -ltnH "sport = :$1" | grep -q LISTEN; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
-
-start_chat() {
-    "$BIN/chat-server" --config "$WORK/config.ini" --log-level error >/dev/null 2>&1 &
-    SERVER_PID=$!
-    wait_port "$CHAT_PORT"
-}
-
-start_nats() {
-    "$NATS_SERVER" -c "$NATS_CONF" >/dev/null 2>&1 &
-    SERVER_PID=$!
-    wait_port "$NATS_PORT"
-}
-
-stop_server() {
-    kill "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
 
 # record SCENARIO SERVER JSON: one line of $OUT.
 record() {
@@ -91,7 +57,7 @@ record() {
 chat() {
     local scenario=$1
     shift
-    start_chat
+    start_chat "$WORK"
     local json
     json=$("$BIN/chat-client" --host 127.0.0.1 --port "$CHAT_PORT" --name bench --timeout 30 \
         bench --json --server-pid "$SERVER_PID" "$@") || true # exit 1 on loss: still recorded

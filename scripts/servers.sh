@@ -1,0 +1,53 @@
+# Shared by the benchmark scripts (sourced, not run): starting and stopping one chat-server
+# or nats-server at a time on loopback. Expects BIN (chat-server's directory), CHAT_PORT,
+# NATS_SERVER, NATS_CONF and NATS_PORT; keeps the running server's pid in SERVER_PID.
+
+SERVER_PID=
+
+# wait_port PORT: until something listens on PORT (10 s at most).
+wait_port() {
+    for _ in $(seq 200); do
+        if ss -ltnH "sport = :$1" | grep -q LISTEN; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# chat_config DIR STORE: DIR/config.ini for a benchmark (rate limit and connection caps off:
+# one host sends as fast as it can), history in STORE (`off`: none).
+chat_config() {
+    mkdir -p "$1"
+    cat >"$1/config.ini" <<INI
+[server]
+host = 127.0.0.1
+port = $CHAT_PORT
+[limits]
+messages_per_second = 0
+max_clients = 0
+max_per_ip = 0
+[store]
+path = $2
+INI
+}
+
+# start_chat DIR: chat-server on DIR/config.ini.
+start_chat() {
+    "$BIN/chat-server" --config "$1/config.ini" --log-level error >/dev/null 2>&1 &
+    SERVER_PID=$!
+    wait_port "$CHAT_PORT"
+}
+
+# start_nats [ARGS...]: nats-server -c $NATS_CONF ARGS.
+start_nats() {
+    "$NATS_SERVER" -c "$NATS_CONF" "$@" >/dev/null 2>&1 &
+    SERVER_PID=$!
+    wait_port "$NATS_PORT"
+}
+
+# stop_server: the one started last, and wait for it.
+stop_server() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
