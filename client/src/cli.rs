@@ -81,6 +81,8 @@ pub enum Command {
     Rooms(cmd::rooms::Rooms),
     /// Stay in rooms (lobby unless --room) and print every message and notice, one line each
     Listen(cmd::listen::Listen),
+    /// Print a room's past messages (lobby unless --room), oldest first
+    History(cmd::history::History),
     /// Chat interactively: line editing, history, Tab completion
     Repl(cmd::repl::Repl),
     /// Measure the server: deliveries/s, loss and latency with many clients, or idle memory
@@ -103,6 +105,17 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn history_flags_default_and_exclude_each_other() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["chat-client", "history"].iter().chain(args).copied())
+        };
+        assert!(parse(&[]).is_ok());
+        assert!(parse(&["--limit", "100000", "--after", "7", "--json"]).is_ok());
+        assert!(parse(&["--before", "3", "--after", "7"]).is_err());
+        assert!(parse(&["--limit", "0"]).is_err());
     }
 
     #[test]

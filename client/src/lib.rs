@@ -4,9 +4,11 @@
 //!   name and gives a [`Session`], the only type that can talk once `Welcome` has arrived.
 //! - [`Session`] has typed requests ([`Session::request`] and its wrappers
 //!   [`Session::join`], [`Session::part`], [`Session::say`], [`Session::whisper`],
-//!   [`Session::users`], [`Session::rooms`], [`Session::members`]) that wait for the
-//!   server's answer, the raw [`Session::next_frame`] for programs that follow their rooms,
-//!   and [`Session::bye`]. A new session is in no room until it joins one.
+//!   [`Session::users`], [`Session::rooms`], [`Session::members`], [`Session::page`]) that
+//!   wait for the server's answer, the raw [`Session::next_frame`] for programs that follow
+//!   their rooms, and [`Session::bye`]. A new session is in no room until it joins one.
+//! - [`catchup`]: the backlog of a join and the paging past the server's cap, so a follower
+//!   of rooms shows each message once, in order (`listen --history/--after`, the REPL).
 //! - [`render`]: server frames as the lines and JSON lines people and scripts read.
 //! - [`transport`]: plain TCP or TLS under a session, and which CAs a TLS client trusts.
 //! - [`cli`], [`settings`], [`cmd`]: the `chat-client` command line, one file per subcommand.
@@ -21,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catchup;
 pub mod cli;
 pub mod cmd;
 pub mod render;
@@ -35,7 +38,7 @@ use std::time::Duration;
 
 pub use client::{Client, Password};
 pub use error::ClientError;
-pub use session::{checked_room, room_position, Reply, Room, Session};
+pub use session::{checked_room, room_position, Page, Reply, Room, Session};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.

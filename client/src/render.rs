@@ -13,13 +13,18 @@
 //! * server shutting down
 //! ```
 //!
+//! A message from a room's log (a backlog, a page of history) is drawn with its time, in
+//! local time and with the date when it is not today: dimmed in the REPL
+//! ([`Style::past_line`]), `[SEQ] HH:MM alice: hi` from `history` ([`history_line`]).
+//!
 //! Text from the network is printed only after control characters are replaced, so a
 //! hostile or buggy server cannot move the cursor or recolour the terminal.
 
 use std::borrow::Cow;
 
 use chat_proto::validate::{name_key, room_key};
-use chat_proto::{Millis, RoomSummary, ServerFrame};
+use chat_proto::{Millis, Past, RoomSummary, ServerFrame};
+use chrono::{DateTime, TimeZone};
 use serde::Serialize;
 
 const RESET: &str = "\x1b[0m";
@@ -33,6 +38,10 @@ const ROOM: &str = "\x1b[34m";
 const SENDER: &str = "\x1b[1;36m";
 /// Our own name inside someone else's message: bold on yellow, hard to miss.
 const MENTION: &str = "\x1b[1;30;43m";
+
+/// What is said where a catch-up could not get every message it asked for: the server no
+/// longer keeps them (or its log started over), and what follows are the latest it has.
+pub const MISSED: &str = "some messages are no longer available";
 
 /// How lines are drawn: colour or not, and whose name to highlight.
 #[derive(Debug, Clone, Default)]
@@ -157,8 +166,49 @@ impl Style {
                     .collect();
                 self.notice(&format!("rooms ({}): {}", rooms.len(), list.join(", ")))
             }
-            ServerFrame::Welcome { .. } | ServerFrame::Pong | ServerFrame::Ping => return None,
+            // A page of history is shown message by message (`past_line`, `history_line`),
+            // in the order the catch-up puts them.
+            ServerFrame::History { .. }
+            | ServerFrame::Welcome { .. }
+            | ServerFrame::Pong
+            | ServerFrame::Ping => return None,
         })
+    }
+
+    /// A message of `room`'s log as the REPL shows it, seen from the room `here`: dimmed,
+    /// with its time (and date, when not the day of `now`): `#rust 14:05 alice: hi`.
+    pub fn past_line<Tz: TimeZone>(
+        &self,
+        room: &str,
+        past: &Past,
+        here: Option<&str>,
+        now: &DateTime<Tz>,
+    ) -> String {
+        let tag = if here.is_some_and(|here| room_key(here) == room_key(room)) {
+            String::new()
+        } else {
+            format!("#{} ", clean(room))
+        };
+        self.paint(
+            DIM,
+            &format!(
+                "{tag}{} {}: {}",
+                clock(past.at, now),
+                clean(&past.from),
+                clean(&past.text)
+            ),
+        )
+    }
+
+    /// The notice that a catch-up of `room` reached past what the server keeps, seen from
+    /// the room `here`: `#rust * some messages are no longer available`.
+    pub fn missed_line(&self, room: &str, here: Option<&str>) -> String {
+        let tag = if here.is_some_and(|here| room_key(here) == room_key(room)) {
+            String::new()
+        } else {
+            self.room_tag(room)
+        };
+        format!("{tag}{}", self.notice(MISSED))
     }
 
     /// `#room ` in front of a line about that room.
@@ -271,6 +321,12 @@ struct JsonEvent<'a> {
     /// When the server saw it: RFC 3339, UTC, milliseconds; `null` for answers, which
     /// carry no time.
     time: Option<String>,
+    /// A room message's place in its room's log (1, 2, 3, ...), so a script can resume
+    /// with `listen --after SEQ`; `null` for everything else.
+    seq: Option<u64>,
+    /// Whether a room message was read from the room's log (a backlog, `history`) rather
+    /// than heard live; `null` for everything else.
+    backlog: Option<bool>,
 }
 
 impl<'a> JsonEvent<'a> {
@@ -286,7 +342,15 @@ impl<'a> JsonEvent<'a> {
             users: None,
             text: None,
             time: None,
+            seq: None,
+            backlog: None,
         }
+    }
+
+    /// The line, serialised.
+    fn line(&self) -> String {
+        // A struct of strings and numbers always serialises.
+        serde_json::to_string(self).expect("strings and numbers always serialise to JSON")
     }
 }
 
@@ -300,11 +364,14 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             from,
             text,
             at,
+            seq,
         } => JsonEvent {
             room: Some(room),
             from: Some(from),
             text: Some(text),
             time: Some(rfc3339(*at)),
+            seq: Some(*seq),
+            backlog: Some(false),
             ..JsonEvent::new("msg")
         },
         ServerFrame::Whisper { from, to, text, at } => JsonEvent {
@@ -356,13 +423,65 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             ..JsonEvent::new("users")
         },
         ServerFrame::RoomList { .. }
+        | ServerFrame::History { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Welcome { .. }
         | ServerFrame::Pong
         | ServerFrame::Ping => return None,
     };
-    // A struct of strings always serialises.
-    Some(serde_json::to_string(&event).expect("strings always serialise to JSON"))
+    Some(event.line())
+}
+
+/// The JSON line for a message of `room`'s log: a `msg` like a live one, with `backlog`
+/// true.
+pub fn json_past(room: &str, past: &Past) -> String {
+    JsonEvent {
+        room: Some(room),
+        from: Some(&past.from),
+        text: Some(&past.text),
+        time: Some(rfc3339(past.at)),
+        seq: Some(past.seq),
+        backlog: Some(true),
+        ..JsonEvent::new("msg")
+    }
+    .line()
+}
+
+/// The JSON line saying that a catch-up of `room` reached past what the server keeps:
+/// `{"type":"missed","room":"rust",...,"text":"some messages are no longer available"}`.
+pub fn json_missed(room: &str) -> String {
+    JsonEvent {
+        room: Some(room),
+        text: Some(MISSED),
+        ..JsonEvent::new("missed")
+    }
+    .line()
+}
+
+/// A message of a room's log as `history` prints it: `[SEQ] HH:MM alice: hi`, the time
+/// local and preceded by the date when it is not the day of `now`.
+pub fn history_line<Tz: TimeZone>(past: &Past, now: &DateTime<Tz>) -> String {
+    format!(
+        "[{}] {} {}: {}",
+        past.seq,
+        clock(past.at, now),
+        clean(&past.from),
+        clean(&past.text)
+    )
+}
+
+/// Server milliseconds as a person reads them beside `now` (in `now`'s time zone, local
+/// time for the command line): `14:05` the same day, `2026-11-30 14:05` another day.
+pub fn clock<Tz: TimeZone>(at: Millis, now: &DateTime<Tz>) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(at)
+        .unwrap_or_default()
+        .with_timezone(&now.timezone());
+    let local = at.naive_local();
+    if local.date() == now.naive_local().date() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    }
 }
 
 /// One room of a room list as `rooms` prints it: `NAME MEMBERS` (`rust 3`). Room names
@@ -407,6 +526,7 @@ mod tests {
             from: from.into(),
             text: text.into(),
             at: 1_634_308_200_123,
+            seq: 7,
         }
     }
 
@@ -573,7 +693,7 @@ mod tests {
             serde_json::json!({
                 "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
                 "reason": null, "users": null, "text": "say \"hi\"",
-                "time": "2021-10-15T14:30:00.123Z"
+                "time": "2021-10-15T14:30:00.123Z", "seq": 7, "backlog": false
             })
         );
         let whisper = json(&ServerFrame::Whisper {
@@ -585,7 +705,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             whisper,
-            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z"}"#
+            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null}"#
         );
         assert_eq!(json(&ServerFrame::Pong), None);
     }
@@ -594,7 +714,7 @@ mod tests {
     fn json_presence_names_the_user_and_the_reason() {
         assert_eq!(
             json(&left(LeftReason::TimedOut)).unwrap(),
-            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z"}"#
+            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null}"#
         );
         let joined: serde_json::Value = serde_json::from_str(
             &json(&ServerFrame::UserJoined {
@@ -619,7 +739,70 @@ mod tests {
                 members: vec!["alice".into(), "bob".into()],
             })
             .unwrap(),
-            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null}"#
+            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null,"seq":null,"backlog":null}"#
+        );
+    }
+
+    fn past(seq: u64, at: Millis) -> Past {
+        Past {
+            seq,
+            from: "alice".into(),
+            text: "old\x1b news".into(),
+            at,
+        }
+    }
+
+    /// Past messages carry their time, with the date only when it is not today, and their
+    /// control characters are replaced like live ones.
+    #[test]
+    fn past_messages_show_their_time_and_the_date_when_not_today() {
+        let now = chrono::Utc
+            .with_ymd_and_hms(2021, 10, 15, 23, 59, 0)
+            .unwrap();
+        let today = 1_634_308_200_123; // 2021-10-15 14:30:00.123 UTC
+        let yesterday = today - 24 * 3600 * 1000;
+        assert_eq!(clock(today, &now), "14:30");
+        assert_eq!(clock(yesterday, &now), "2021-10-14 14:30");
+        assert_eq!(
+            history_line(&past(301, today), &now),
+            "[301] 14:30 alice: old\u{fffd} news"
+        );
+        let style = Style::plain();
+        assert_eq!(
+            style.past_line("rust", &past(1, yesterday), Some("lobby"), &now),
+            "#rust 2021-10-14 14:30 alice: old\u{fffd} news"
+        );
+        assert_eq!(
+            style.past_line("Rust", &past(1, today), Some("rust"), &now),
+            "14:30 alice: old\u{fffd} news"
+        );
+        let dim = Style {
+            color: true,
+            me: None,
+        };
+        let line = dim.past_line("rust", &past(1, today), Some("rust"), &now);
+        assert!(line.starts_with(DIM) && line.ends_with(RESET), "{line:?}");
+        assert_eq!(
+            style.missed_line("rust", None),
+            "#rust * some messages are no longer available"
+        );
+    }
+
+    #[test]
+    fn json_past_messages_are_msgs_from_the_backlog_with_their_seq() {
+        let value: serde_json::Value =
+            serde_json::from_str(&json_past("rust", &past(42, 0))).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
+                "reason": null, "users": null, "text": "old\u{1b} news",
+                "time": "1970-01-01T00:00:00.000Z", "seq": 42, "backlog": true
+            })
+        );
+        assert_eq!(
+            json_missed("rust"),
+            r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null}"#
         );
     }
 

@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use chat_proto::validate::{self, room_key};
-use chat_proto::{ClientConnection, ClientFrame, CodecError, ErrorKind, RoomSummary, ServerFrame};
+use chat_proto::{
+    Backlog, ClientConnection, ClientFrame, CodecError, Cursor, ErrorKind, Past, RoomSummary,
+    ServerFrame,
+};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::client::check_fits;
@@ -45,6 +48,8 @@ pub enum Reply {
     Rooms(Vec<RoomSummary>),
     /// The answer to `ListMembers`.
     Members(Room),
+    /// The answer to a `History` request: one page of a room's log.
+    Page(Page),
     /// A request refused with a non-fatal error; the session goes on.
     Refused {
         /// What went wrong.
@@ -62,6 +67,20 @@ pub struct Room {
     pub name: String,
     /// Everyone in it, sorted case-insensitively.
     pub members: Vec<String>,
+}
+
+/// One page of a room's log, as a `History` request answers it: enough to show it and to
+/// ask for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The room's name as shown (as asked, when nobody is in it).
+    pub room: String,
+    /// The messages, oldest first.
+    pub messages: Vec<Past>,
+    /// Whether there are more in the direction of `next`.
+    pub more: bool,
+    /// Where the next page in the same direction starts.
+    pub next: Cursor,
 }
 
 /// A registered connection: everything after `Welcome`.
@@ -82,6 +101,8 @@ pub struct Session {
     max_body: usize,
     /// How many rooms the server lets us be in at once; `0`: no limit.
     rooms_per_user: u32,
+    /// The most messages one history page holds; `0`: the server keeps no history.
+    history: u32,
     /// The rooms we are in, as the server names them, in the order joined.
     rooms: Vec<String>,
     /// How long a request waits for its reply.
@@ -116,6 +137,7 @@ impl Session {
             online: 0,
             max_body,
             rooms_per_user: 0,
+            history: 0,
             rooms: Vec::new(),
             timeout,
             pong_owed: false,
@@ -137,6 +159,7 @@ impl Session {
                 online,
                 buffsize,
                 rooms_per_user,
+                history,
                 ..
             } => {
                 self.name = username;
@@ -145,6 +168,7 @@ impl Session {
                     self.max_body = buffsize as usize;
                 }
                 self.rooms_per_user = rooms_per_user;
+                self.history = history;
                 Ok(())
             }
             ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
@@ -171,6 +195,12 @@ impl Session {
     /// How many rooms the server lets one person be in at once; `None`: no limit.
     pub fn rooms_per_user(&self) -> Option<u32> {
         (self.rooms_per_user > 0).then_some(self.rooms_per_user)
+    }
+
+    /// The most messages the server puts in one history page (`Welcome`'s `history`), so
+    /// that a longer read knows to page; `0`: the server keeps no history at all.
+    pub fn history_cap(&self) -> u32 {
+        self.history
     }
 
     /// The rooms we are in, as the server names them, in the order joined.
@@ -280,6 +310,9 @@ impl Session {
     }
 
     /// Whether `frame` answers something this session sent, and how.
+    ///
+    /// A `History` with `backlog` set is not a reply of its own: it completes the answer to
+    /// a `Join` that asked for a backlog, whose `Joined` came just before it.
     pub fn reply_of(&self, frame: &ServerFrame) -> Option<Reply> {
         match frame {
             ServerFrame::Msg {
@@ -304,6 +337,19 @@ impl Session {
             ServerFrame::Members { room, users } => Some(Reply::Members(Room {
                 name: room.clone(),
                 members: users.clone(),
+            })),
+            ServerFrame::History {
+                room,
+                messages,
+                more,
+                next,
+                backlog: false,
+                ..
+            } => Some(Reply::Page(Page {
+                room: room.clone(),
+                messages: messages.clone(),
+                more: *more,
+                next: *next,
             })),
             ServerFrame::Error { kind, detail } => Some(Reply::Refused {
                 kind: *kind,
@@ -332,12 +378,14 @@ impl Session {
     }
 
     /// Enters `room` (any case, with or without `#`), creating it if nobody is in it;
-    /// returns the room as the server names it, with everyone in it (us included).
+    /// returns the room as the server names it, with everyone in it (us included). Asks for
+    /// no backlog: what follows is the room's live traffic only.
     ///
     /// A name the server would refuse is [`ClientError::BadRoom`], before anything is sent.
     pub async fn join(&mut self, room: &str) -> Result<Room, ClientError> {
         let frame = ClientFrame::Join {
             room: checked_room(room)?.to_owned(),
+            backlog: Backlog::None,
         };
         match self.request(&frame).await? {
             Reply::Joined(room) => Ok(room),
@@ -365,6 +413,27 @@ impl Session {
         };
         match self.request(&frame).await? {
             Reply::Echo { .. } => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// One page of `room`'s log (we need not be in it): at most `limit` messages from
+    /// `from`, fewer when the server's cap ([`Session::history_cap`]) or its frame size
+    /// says so; the page says where the next one starts. A server without history refuses
+    /// with [`ErrorKind::HistoryOff`].
+    pub async fn page(
+        &mut self,
+        room: &str,
+        from: Cursor,
+        limit: u32,
+    ) -> Result<Page, ClientError> {
+        let frame = ClientFrame::History {
+            room: checked_room(room)?.to_owned(),
+            from,
+            limit,
+        };
+        match self.request(&frame).await? {
+            Reply::Page(page) => Ok(page),
             other => Err(self.unexpected(&other)),
         }
     }
@@ -522,6 +591,7 @@ mod tests {
                     online: 1,
                     buffsize: 1024,
                     rooms_per_user: 50,
+                    history: 500,
                 },
                 ServerFrame::Ping,
                 ServerFrame::System {
@@ -538,6 +608,7 @@ mod tests {
             assert_eq!(session.name(), "Ann", "the registered spelling wins");
             assert_eq!(session.buffsize(), 1024, "the server's limit, from Welcome");
             assert_eq!(session.rooms_per_user(), Some(50));
+            assert_eq!(session.history_cap(), 500, "the page cap, from Welcome");
             assert!(
                 session.rooms_joined().is_empty(),
                 "in no room until one is joined"
@@ -582,6 +653,7 @@ mod tests {
                 online: 1,
                 buffsize: 1024,
                 rooms_per_user: 0,
+                history: 0,
             })
             .await
             .unwrap();

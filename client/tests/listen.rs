@@ -81,8 +81,8 @@ fn listen_prints_whispers_without_a_room() {
 }
 
 /// The keys of every `--json` line, in order.
-const KEYS: [&str; 9] = [
-    "type", "room", "from", "to", "user", "reason", "users", "text", "time",
+const KEYS: [&str; 11] = [
+    "type", "room", "from", "to", "user", "reason", "users", "text", "time", "seq", "backlog",
 ];
 
 fn parse_json_lines(stdout: &str) -> Vec<Value> {
@@ -175,6 +175,15 @@ fn listen_json_prints_one_object_per_line_with_every_key() {
             &"say \"hi\"".into()
         )
     );
+    // The room's first message, heard live.
+    assert_eq!((&msg["seq"], &msg["backlog"]), (&1.into(), &false.into()));
+    for event in [joined, alice_joined, alice_left, whisper] {
+        assert_eq!(
+            (&event["seq"], &event["backlog"]),
+            (&null, &null),
+            "{event}"
+        );
+    }
     assert_eq!(
         (
             &alice_left["type"],
@@ -237,4 +246,100 @@ fn listen_to_more_rooms_than_the_flood_burst_joins_them_all() {
         .expect_code(0);
     let out = bob.finish().expect_code(0);
     assert_eq!(chat_lines(&out.stdout), ["#r13 alice: the last room"]);
+}
+
+/// `m1`, `m2`, ... `m{n}`.
+fn numbered(n: u64) -> Vec<String> {
+    (1..=n).map(|i| format!("m{i}")).collect()
+}
+
+/// `#lobby alice: m{i}` for each `i` in `seqs`.
+fn lobby_lines(seqs: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    seqs.map(|i| format!("#lobby alice: m{i}")).collect()
+}
+
+/// `listen --history 5`: the room's last five messages first, oldest first and looking like
+/// live lines, then the live ones; only live messages count towards `--count`.
+#[test]
+fn listen_history_5_prints_the_last_5_then_live_ones() {
+    let server = Server::start_with_history();
+    server.send_all("alice", "lobby", &numbered(8));
+    let bob = listener(&server, "bob", &["--history", "5", "--count", "1"]);
+    server.chat("alice", &["send", "live"]).expect_code(0);
+    let out = bob.finish().expect_code(0);
+    let mut expected = lobby_lines(4..=8);
+    expected.push("#lobby alice: live".into());
+    assert_eq!(chat_lines(&out.stdout), expected);
+}
+
+/// Past the server's 500-message pages: `--after 50` prints exactly the 650 messages after
+/// seq 50 (paging forward), `--history 600` exactly the latest 600 (paging back, marked as
+/// backlog in JSON), each followed by the live message, once.
+#[test]
+fn listen_after_and_history_past_the_cap_print_exactly_the_gap_then_live_ones() {
+    let server = Server::start_with_history();
+    server.send_all("alice", "lobby", &numbered(700));
+    let bob = listener(&server, "bob", &["--after", "50", "--count", "1"]);
+    let carol = listener(
+        &server,
+        "carol",
+        &["--history", "600", "--count", "1", "--json"],
+    );
+    server.chat("alice", &["send", "live"]).expect_code(0);
+
+    let bob = bob.finish().expect_code(0);
+    let mut expected = lobby_lines(51..=700);
+    expected.push("#lobby alice: live".into());
+    assert_eq!(chat_lines(&bob.stdout), expected);
+
+    let carol = carol.finish().expect_code(0);
+    let messages: Vec<(u64, String, bool)> = parse_json_lines(&carol.stdout)
+        .iter()
+        .filter(|e| e["type"] == "msg")
+        .map(|e| {
+            (
+                e["seq"].as_u64().expect("a seq"),
+                e["text"].as_str().expect("a text").to_owned(),
+                e["backlog"].as_bool().expect("backlog is a bool"),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(u64, String, bool)> =
+        (101..=700).map(|i| (i, format!("m{i}"), true)).collect();
+    expected.push((701, "live".into(), false));
+    assert_eq!(messages, expected);
+}
+
+/// A catch-up from a seq the room never reached cannot be served: `listen` says that some
+/// messages are no longer available, prints the latest instead, then goes on live.
+#[test]
+fn listen_after_a_seq_the_server_does_not_have_says_messages_are_missing() {
+    let server = Server::start_with_history();
+    server.send_all("alice", "lobby", &numbered(3));
+    let bob = listener(&server, "bob", &["--after", "99", "--count", "1"]);
+    server.chat("alice", &["send", "live"]).expect_code(0);
+    let out = bob.finish().expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let missed = lines
+        .iter()
+        .position(|l| *l == "#lobby * some messages are no longer available")
+        .unwrap_or_else(|| panic!("no missed line: {out:#?}"));
+    let first = lines.iter().position(|l| *l == "#lobby alice: m1");
+    assert!(first.is_some_and(|first| missed < first), "{out:#?}");
+    let mut expected = lobby_lines(1..=3);
+    expected.push("#lobby alice: live".into());
+    assert_eq!(chat_lines(&out.stdout), expected);
+}
+
+/// Each room numbers its own messages, so `--after` takes one room: two are a usage error.
+#[test]
+fn listen_after_with_two_rooms_is_a_usage_error() {
+    let server = Server::start_with_history();
+    server
+        .chat(
+            "bob",
+            &["listen", "--room", "a", "--room", "b", "--after", "3"],
+        )
+        .expect_code(2)
+        .expect_one_error_line();
 }

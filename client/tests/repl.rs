@@ -235,3 +235,128 @@ fn repl_runs_a_piped_script_to_the_last_answer() {
         "{out:#?}"
     );
 }
+
+/// `{prefix}1`, `{prefix}2`, ... `{prefix}{n}`.
+fn numbered(prefix: &str, n: u64) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// The numbers after each `{from}: {prefix}` in `output`, in order.
+fn numbers_after(output: &[u8], from_prefix: &str) -> Vec<u64> {
+    let output = String::from_utf8_lossy(output);
+    output
+        .split(from_prefix)
+        .skip(1)
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits
+                .parse()
+                .unwrap_or_else(|_| panic!("no number in {rest:?}"))
+        })
+        .collect()
+}
+
+/// `/join` shows the room's latest 20 messages with their time, before the prompt for the
+/// room; `/history N` shows the N before the oldest shown, then says when there are none.
+#[test]
+fn repl_shows_the_backlog_on_join_and_earlier_messages_on_history() {
+    let server = Server::start_with_history();
+    server.send_all("carol", "rust", &numbered("r", 25));
+    let mut alice = repl(&server, "alice", &[]);
+    alice.expect("#lobby> ").unwrap();
+
+    alice.send("/join rust\r").unwrap();
+    alice.expect("#rust * you joined; here (1): alice").unwrap();
+    // The latest 20, oldest first, each with its time (today: no date).
+    alice.expect(Regex(r"\d\d:\d\d carol: r6\r?\n")).unwrap();
+    let rest = alice.expect("#rust> ").unwrap();
+    assert_eq!(
+        numbers_after(rest.before(), "carol: r"),
+        (7..=25).collect::<Vec<_>>()
+    );
+
+    alice.send("/history 3\r").unwrap();
+    alice.expect("* 3 earlier messages:").unwrap();
+    alice.expect(Regex(r"\d\d:\d\d carol: r3\r?\n")).unwrap();
+    alice.expect("carol: r4").unwrap();
+    alice.expect("carol: r5").unwrap();
+    alice.send("/history\r").unwrap();
+    alice.expect("* 2 earlier messages:").unwrap();
+    alice.expect("carol: r1").unwrap();
+    alice.expect("carol: r2").unwrap();
+    alice.send("/history\r").unwrap();
+    alice.expect("* no earlier messages").unwrap();
+
+    // Live lines are as before: no time in front.
+    server
+        .chat("carol", &["send", "--room", "rust", "now"])
+        .expect_code(0);
+    alice.expect(Regex("[^0-9 ]carol: now")).unwrap();
+    alice.send("/quit\r").unwrap();
+    assert_eq!(
+        alice.get_process_mut().wait().unwrap(),
+        expectrl::process::unix::WaitStatus::Exited(alice.get_process().pid(), 0)
+    );
+}
+
+/// While the REPL is cut off, a stand-in server on the same history file hears three
+/// messages; when the REPL's own server is back it rejoins from the last message it showed
+/// and shows exactly those three, once, then the live ones.
+#[test]
+fn repl_catches_up_after_a_restart_with_exactly_what_it_missed() {
+    let server = Server::start_with_history();
+    let port = server.port;
+    let mut alice = repl(&server, "alice", &[]);
+    alice.expect("#lobby> ").unwrap();
+    server.send_all("carol", "lobby", &numbered("before-", 2));
+    alice.expect("carol: before-2").unwrap();
+
+    // The REPL's port goes dark while another server, on the same log, hears the lobby.
+    let standin = server.restart_on(0);
+    alice.expect("lost the connection to").unwrap();
+    standin.send_all("carol", "lobby", &numbered("during-", 3));
+    let server = standin.restart_on(port);
+
+    alice.expect("reconnected to").unwrap();
+    alice
+        .expect("#lobby * you joined; here (1): alice")
+        .unwrap();
+    let caught_up = alice.expect("carol: during-3").unwrap();
+    assert_eq!(numbers_after(caught_up.before(), "carol: during-"), [1, 2]);
+    assert_eq!(numbers_after(caught_up.before(), "carol: before-"), []);
+
+    server.chat("carol", &["send", "after-1"]).expect_code(0);
+    let live = alice.expect("carol: after-1").unwrap();
+    let between = String::from_utf8_lossy(live.before()).into_owned();
+    assert!(!between.contains("carol: "), "nothing twice: {between:?}");
+    alice.send("/quit\r").unwrap();
+    assert_eq!(
+        alice.get_process_mut().wait().unwrap(),
+        expectrl::process::unix::WaitStatus::Exited(alice.get_process().pid(), 0)
+    );
+}
+
+/// On a server that keeps no history a join shows no past and `/history` says why.
+#[test]
+fn repl_history_on_a_server_without_history_says_so() {
+    let server = Server::start_with(
+        "[server]\nhost = 127.0.0.1\nport = 0\n[limits]\nmessages_per_second = 0\n\
+         [store]\npath = off\n",
+        0,
+    );
+    let out = common::run(
+        server.client("alice").arg("repl"),
+        "/join ops\n/history 5\n",
+    )
+    .expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"#ops * you joined; here (1): alice"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"! this server keeps no history"),
+        "{out:#?}"
+    );
+}

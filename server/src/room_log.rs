@@ -370,25 +370,28 @@ impl Writer {
             } => {
                 let joined = self.hub.join(&name, &room, at);
                 if let Ok(joined) = &joined {
-                    let frame = backlog_frame(&*self.store, joined, backlog);
-                    self.offer(&outbox, frame);
+                    let frame =
+                        backlog_frame(&*self.store, joined, backlog).unwrap_or_else(|err| {
+                            // The join stands; what it missed cannot be read now.
+                            tracing::error!("Cannot read the backlog of #{}: {err}", joined.name);
+                            ServerFrame::History {
+                                room: joined.name.to_string(),
+                                messages: Vec::new(),
+                                more: false,
+                                next: Cursor::Latest,
+                                backlog: true,
+                                missed: true,
+                            }
+                        });
+                    match encode(&frame) {
+                        Ok(wire) => {
+                            outbox.offer(wire);
+                        }
+                        Err(err) => tracing::error!("Cannot encode a backlog: {err}"),
+                    }
                 }
                 let _ = reply.send(joined);
             }
-        }
-    }
-
-    /// Queues `frame` (or the error that took its place) to `outbox`.
-    fn offer(&self, outbox: &Outbox, frame: Result<ServerFrame, StoreError>) {
-        let frame = frame.unwrap_or_else(|err| {
-            tracing::error!("Cannot read the message log: {err}");
-            unreadable()
-        });
-        match encode(&frame) {
-            Ok(wire) => {
-                outbox.offer(wire);
-            }
-            Err(err) => tracing::error!("Cannot encode a page of history: {err}"),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`error_line`], which adds what to try for the failures people hit.
 
 pub mod bench;
+pub mod history;
 pub mod listen;
 pub mod repl;
 pub mod rooms;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Users(users) => users.run(&settings).await,
             Command::Rooms(rooms) => rooms.run(&settings).await,
             Command::Listen(listen) => listen.run(&settings).await,
+            Command::History(history) => history.run(&settings).await,
             Command::Repl(_) | Command::Bench(_) => {
                 unreachable!("handled above, before the runtime starts")
             }
@@ -154,6 +156,10 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             ErrorKind::NoSuchRoom => {
                 "a room exists while someone is in it; `chat-client rooms` lists them"
             }
+            ErrorKind::HistoryOff => {
+                "this server keeps no history (its config.ini has [store] path = off)"
+            }
+            ErrorKind::StoreFailed => "the server's disk is full or failing; try again later",
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {

@@ -15,12 +15,16 @@
 //! current. A plain line goes to the current room, shown in the prompt; lines from the
 //! other joined rooms carry their `#room`. After `/join` and `/part` the editor waits for
 //! the server's answer before drawing the next prompt, so the prompt always names the room
-//! the next line goes to. When the server goes away the task says so, reconnects with
-//! backoff and rejoins every room; the editor never stops, so nothing typed is lost. Logs
-//! go to `--log-file` or nowhere, never under the prompt.
+//! the next line goes to. A join shows the room's latest messages first (dimmed, with their
+//! time), and `/history` the ones before the oldest shown. When the server goes away the
+//! task says so, reconnects with backoff and rejoins every room, showing exactly what was
+//! said meanwhile; the editor never stops, so nothing typed is lost. Logs go to
+//! `--log-file` or nowhere, never under the prompt.
 
 mod known;
 mod network;
+mod screen;
+mod talk;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -34,7 +38,8 @@ use rustyline::{CompletionType, Config, Editor};
 use tokio::sync::mpsc;
 
 use self::known::{ChatHelper, Known};
-use self::network::{network, Output, Request, Screen, Start};
+use self::network::{network, Request, Start};
+use self::screen::{Output, Screen};
 use crate::cmd::resolve_rooms;
 use crate::render::Style;
 use crate::settings::Settings;
@@ -51,7 +56,8 @@ const HISTORY_SIZE: usize = 1000;
     after_help = "Type a message and press Enter to send it to the current room, \
                         shown in the prompt (#lobby> ); lines from your other rooms show \
                         their #room. /join, /part, /switch, /rooms and /members manage \
-                        rooms; /help lists every command; Tab completes commands, rooms and \
+                        rooms; a join shows the room's latest 20 messages, dimmed, and \
+                        /history [N] the N before them; /help lists every command; Tab completes commands, rooms and \
                         names; Ctrl-D or /quit leaves. History is kept in \
                         $XDG_DATA_HOME/chat/history (default ~/.local/share/chat/history)."
 )]
@@ -161,9 +167,21 @@ impl Repl {
                 Ok(
                     Input::Message { .. }
                     | Input::Part { room: None }
-                    | Input::Members { room: None },
+                    | Input::Members { room: None }
+                    | Input::History { .. },
                 ) if current.is_none() => {
                     println!("{}", style.error("you are in no room; /join ROOM first"));
+                    continue;
+                }
+                Ok(Input::History { count }) => {
+                    // Only the network task knows what the room has shown so far.
+                    let request = Request::Earlier {
+                        room: current.unwrap_or_default(),
+                        count: count.unwrap_or(input::HISTORY_COUNT),
+                    };
+                    if requests.blocking_send(request).is_err() {
+                        break;
+                    }
                     continue;
                 }
                 Ok(input) => input,

@@ -3,7 +3,8 @@
 //!
 //! The room is `--room` (default `lobby`); `send` joins it before the first message and
 //! leaves with `Bye` after the last, so the room sees it come and go. A command that needs
-//! no room (`/whisper`, `/list_users`, `/rooms`, `/members`) joins none.
+//! no room (`/whisper`, `/list_users`, `/rooms`, `/members`, `/history`) joins none;
+//! `/history N` prints the room's latest N messages (one page) as `history` does.
 //!
 //! A message is confirmed by its echo (the server broadcasts it to its sender too), a
 //! whisper by the sender's copy, a request by its answer. `send -` keeps reading replies
@@ -22,6 +23,7 @@ use chat_proto::{ClientFrame, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::{sleep_until, Instant};
 
+use crate::cmd::history::print_page;
 use crate::cmd::rooms::print_rooms;
 use crate::cmd::users::print_users;
 use crate::cmd::{print_line, UsageError};
@@ -36,7 +38,7 @@ pub const WINDOW: usize = 32;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Text starting with / is a command (/whisper bob hi, /list_users, /rooms, \
-                        /members); start it with // to send a leading /."
+                        /members, /history N); start it with // to send a leading /."
 )]
 pub struct Send {
     /// The room to send to, with or without '#' [default: lobby]
@@ -93,9 +95,11 @@ impl Send {
             }
             _ => {}
         }
-        let frame = input
-            .into_frame(&room)
-            .expect("Switch, Help and Quit were handled above");
+        let frame = without_backlog(
+            input
+                .into_frame(&room)
+                .expect("Switch, Help and Quit were handled above"),
+        );
         let client = settings.client();
         client.check_fits(&frame)?;
         let mut session = client.connect(&settings.name).await?;
@@ -112,6 +116,7 @@ impl Send {
             Reply::Users(users) => print_users(&users, &settings.name)?,
             Reply::Members(room) => print_users(&room.members, &settings.name)?,
             Reply::Rooms(rooms) => print_rooms(rooms, false)?,
+            Reply::Page(page) => print_page(&page)?,
             Reply::Echo { .. }
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
@@ -230,9 +235,11 @@ impl Pipeline {
                 }
                 return Ok(());
             }
-            Ok(input) => input
-                .into_frame(&self.current)
-                .expect("Switch, Help and Quit were handled above"),
+            Ok(input) => without_backlog(
+                input
+                    .into_frame(&self.current)
+                    .expect("Switch, Help and Quit were handled above"),
+            ),
         };
         match session.send(&frame).await {
             Err(e @ ClientError::TooLarge { .. }) => {
@@ -242,7 +249,7 @@ impl Pipeline {
             other => other?,
         }
         match &frame {
-            ClientFrame::Join { room } => {
+            ClientFrame::Join { room, .. } => {
                 if self.position_of(room).is_none() {
                     self.rooms.push(room.clone());
                 }
@@ -274,13 +281,14 @@ impl Pipeline {
             Reply::Refused { detail, .. } => {
                 self.failed += 1;
                 eprintln!("line {} not delivered: {detail}", sent.line);
-                if let ClientFrame::Join { room } = &sent.frame {
+                if let ClientFrame::Join { room, .. } = &sent.frame {
                     self.forget(room);
                 }
             }
             Reply::Users(users) => print_users(&users, session.name())?,
             Reply::Members(room) => print_users(&room.members, session.name())?,
             Reply::Rooms(rooms) => print_rooms(rooms, false)?,
+            Reply::Page(page) => print_page(&page)?,
             Reply::Echo { .. }
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
@@ -312,5 +320,17 @@ impl Pipeline {
     fn refused_here(&mut self, err: &dyn std::fmt::Display) {
         self.failed += 1;
         eprintln!("line {} not sent: {err}", self.line_no);
+    }
+}
+
+/// `frame`, but a `Join` asks for no backlog: `send` shows no room's traffic, so the past
+/// would only be read to be dropped.
+fn without_backlog(frame: ClientFrame) -> ClientFrame {
+    match frame {
+        ClientFrame::Join { room, .. } => ClientFrame::Join {
+            room,
+            backlog: chat_proto::Backlog::None,
+        },
+        other => other,
     }
 }

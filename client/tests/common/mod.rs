@@ -160,6 +160,17 @@ impl Server {
         )
     }
 
+    /// A server that keeps history in `chat.db` beside its `config.ini` (as the shipped one
+    /// does), without flood control.
+    pub fn start_with_history() -> Server {
+        Server::start_with(
+            "[server]\nhost = 127.0.0.1\nport = 0\nbuffsize = 1024\n\
+             [limits]\nmessages_per_second = 0\n\
+             [store]\npath = chat.db\n",
+            0,
+        )
+    }
+
     /// A server reading `config` as its `config.ini`, on `port` (0: any free port).
     pub fn start_with(config: &str, port: u16) -> Server {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -192,16 +203,22 @@ impl Server {
         }
     }
 
-    /// Kills this server and starts another on the same port and config, as after a crash.
-    pub fn restart(mut self) -> Server {
+    /// Kills this server and starts another on the same port, config and directory (so
+    /// the same history file), as after a crash.
+    pub fn restart(self) -> Server {
         let port = self.port;
+        self.restart_on(port)
+    }
+
+    /// Kills this server and starts another in the same directory (same config, same
+    /// history) on `port` (0: any free port): a stand-in that clients of the old port do
+    /// not reach.
+    pub fn restart_on(mut self, port: u16) -> Server {
         self.stop();
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::copy(
-            self.dir.path().join("config.ini"),
-            dir.path().join("config.ini"),
-        )
-        .expect("config.ini copied");
+        let dir = std::mem::replace(
+            &mut self.dir,
+            tempfile::tempdir().expect("a temporary directory"),
+        );
         Server::start_in(dir, port)
     }
 
@@ -251,6 +268,18 @@ impl Server {
     /// Runs `chat-client ARGS` as `name` to completion, with empty stdin.
     pub fn chat(&self, name: &str, args: &[&str]) -> Outcome {
         run(self.client(name).args(args), "")
+    }
+
+    /// Sends `texts` to `room` as `name`, one message each, in order, with one `send -`;
+    /// returns once the server has confirmed every one.
+    pub fn send_all(&self, name: &str, room: &str, texts: &[String]) {
+        let mut input = texts.join("\n");
+        input.push('\n');
+        run(
+            self.client(name).args(["send", "--room", room, "-"]),
+            &input,
+        )
+        .expect_code(0);
     }
 }
 

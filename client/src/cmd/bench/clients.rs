@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use chat_proto::codec::{decode_body, encode, FrameCodec, CLIENT_MAX_FRAME};
 use chat_proto::validate::room_key;
-use chat_proto::{ClientFrame, CodecError, ErrorKind, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{Backlog, ClientFrame, CodecError, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -318,7 +318,10 @@ pub async fn join(
                 out.clear();
                 let until = rooms.len().min(joined.len() + JOINS_IN_FLIGHT);
                 for room in &rooms[asked..until] {
-                    let frame = encode(&ClientFrame::Join { room: room.clone() });
+                    let frame = encode(&ClientFrame::Join {
+                        room: room.clone(),
+                        backlog: Backlog::None,
+                    });
                     out.extend_from_slice(frame.map_err(transport)?.as_bytes());
                 }
                 asked = until;

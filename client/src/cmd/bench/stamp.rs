@@ -167,7 +167,7 @@ fn hex8(ascii: u64) -> Option<u32> {
 /// The room and the text of a `ServerFrame::Msg` body, borrowed from the body; `None` for
 /// any other frame.
 ///
-/// Reads the fields in the frame's own layout (`room`, `from`, `text`, `at`) with the
+/// Reads the fields in the frame's own layout (`room`, `from`, `text`, `at`, `seq`) with the
 /// protocol's bincode options, so it cannot drift from what `chat_proto::codec::encode`
 /// writes without the round-trip test below failing.
 pub fn msg_room_text(body: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -185,7 +185,7 @@ pub fn msg_room_text(body: &[u8]) -> Option<(&[u8], &[u8])> {
         }
     }
     use bincode::Options;
-    let (room, _from, text, _at): (&[u8], &[u8], &[u8], i64) =
+    let (room, _from, text, _at, _seq): (&[u8], &[u8], &[u8], i64, u64) =
         bincode_options(fields.len()).deserialize(fields).ok()?;
     Some((room, text))
 }
@@ -215,6 +215,7 @@ mod tests {
             from: "bench-p3".into(),
             text: text.clone(),
             at: 1_779_000_000_000,
+            seq: 301,
         })
         .unwrap();
         let (read_room, read) = msg_room_text(broadcast.body()).unwrap();
@@ -260,6 +261,7 @@ mod tests {
                 from: "z".repeat(32),
                 text: text.clone(),
                 at: -5,
+                seq: u64::MAX,
             })
             .unwrap();
             assert_eq!(
@@ -292,11 +294,12 @@ mod tests {
     fn other_frames_and_texts_are_not_stamps() {
         let frames = [
             ServerFrame::Welcome {
-                version: 2,
+                version: 3,
                 username: "x".into(),
                 online: 1,
                 buffsize: 1024,
                 rooms_per_user: 50,
+                history: 500,
             },
             ServerFrame::System {
                 text: "d0003 joined".into(),

@@ -120,7 +120,9 @@ impl Known {
                     .map(|name| (room_key(name), name.clone()))
                     .collect();
             }
-            ServerFrame::Welcome { .. }
+            // Past senders may be long gone: only live frames say who is online.
+            ServerFrame::History { .. }
+            | ServerFrame::Welcome { .. }
             | ServerFrame::System { .. }
             | ServerFrame::Error { .. }
             | ServerFrame::Pong
