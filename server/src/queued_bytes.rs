@@ -97,9 +97,14 @@ pub async fn watch(hub: Arc<Hub>, total: Arc<QueuedBytes>, stop: CancellationTok
         }
         let before = total.total();
         let (dropped, freed) = hub.shed(&total);
+        if dropped == 0 {
+            // Writers caught up between the wake-up and the count: under the ceiling again.
+            tracing::debug!("queued bytes: {before}, back under max_queued_bytes");
+            continue;
+        }
         tracing::warn!(
-            "outbound queues hold {before} bytes, over max_queued_bytes {}: dropped the {dropped} \
-             clients holding the most ({freed} bytes) as slow consumers",
+            "outbound queues hold {before} bytes, over max_queued_bytes {}: dropped {dropped} of \
+             the clients holding the most ({freed} bytes) as slow consumers",
             total.max()
         );
     }
