@@ -3,7 +3,6 @@
 mod common;
 
 use common::Server;
-use serde_json::Value;
 
 /// `m1`, `m2`, ... `m{n}`.
 fn numbered(n: u64) -> Vec<String> {
@@ -90,22 +89,11 @@ fn history_json_has_every_listen_key_and_the_seq() {
             &["history", "--room", "#rust", "--limit", "2", "--json"],
         )
         .expect_code(0);
-    let events: Vec<Value> = json
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect();
+    let events = common::parse_json_lines(&json.stdout);
     assert_eq!(events.len(), 2, "{json:#?}");
     for (event, seq) in events.iter().zip([2, 3]) {
-        let mut keys: Vec<&str> = event
-            .as_object()
-            .expect("an object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
         assert_eq!(
-            keys,
+            common::sorted_keys(event),
             [
                 "backlog", "from", "reason", "room", "seq", "text", "time", "to", "type", "user",
                 "users"

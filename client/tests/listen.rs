@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{chat_lines, listener, Server};
+use common::{chat_lines, listener, parse_json_lines, Server};
 use serde_json::Value;
 
 #[test]
@@ -85,13 +85,6 @@ const KEYS: [&str; 11] = [
     "type", "room", "from", "to", "user", "reason", "users", "text", "time", "seq", "backlog",
 ];
 
-fn parse_json_lines(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
-
 #[test]
 fn listen_json_prints_one_object_per_line_with_every_key() {
     let server = Server::start();
@@ -115,14 +108,7 @@ fn listen_json_prints_one_object_per_line_with_every_key() {
     let mut sorted_keys = KEYS.to_vec();
     sorted_keys.sort_unstable();
     for (line, event) in lines.iter().zip(&events) {
-        let mut keys: Vec<&str> = event
-            .as_object()
-            .expect("an object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        assert_eq!(keys, sorted_keys, "{line}");
+        assert_eq!(common::sorted_keys(event), sorted_keys, "{line}");
         // In this order on the line, so people can read them too.
         let at = |key: &str| line.find(&format!("\"{key}\":")).expect("the key is there");
         assert!(KEYS.windows(2).all(|w| at(w[0]) < at(w[1])), "{line}");

@@ -439,3 +439,23 @@ pub fn listener(server: &Server, name: &str, extra: &[&str]) -> Spawned {
     }
     child
 }
+
+/// Each line of `stdout` as a JSON value (`--json` output); fails the test on any other line.
+pub fn parse_json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// The keys of a JSON object, sorted.
+pub fn sorted_keys(event: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = event
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
