@@ -133,6 +133,13 @@ pub const MAX_AGE_DAYS: u64 = 36_500;
 /// The keys of `[store]` the server reads.
 pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age"];
 
+/// The keys of `[cluster]` the server reads.
+pub const CLUSTER_KEYS: &[&str] = &["nats", "node"];
+
+/// The longest `[cluster] node` name: enough for a fully qualified host name and a port,
+/// short enough to sit in every name claim and, later, every heartbeat.
+pub const MAX_NODE_NAME: usize = 128;
+
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
 pub const SERVER_ONLY_KEYS: &[&str] = &["password"];
 
@@ -192,6 +199,9 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// `[store]`: the room log; `None` (`path = off`) keeps no history.
     pub store: Option<StoreConfig>,
+    /// `[cluster]`: the NATS server that joins this node to others; `None` (no `nats` key,
+    /// or an empty one): the server runs alone and no NATS code runs.
+    pub cluster: Option<ClusterConfig>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
 }
@@ -256,6 +266,113 @@ impl StoreConfig {
             keep_per_room: Some(keep_per_room).filter(|n| *n != 0),
             max_age,
         }))
+    }
+}
+
+/// `[cluster]`: where the NATS server is and what this node calls itself there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `nats`: `nats://HOST:PORT`, or `tls://HOST:PORT` for TLS to NATS, with any
+    /// credentials in the URL (`nats://USER:PASSWORD@HOST:PORT`): what async-nats connects
+    /// to. Logged only through [`ClusterConfig::shown_url`], which hides the credentials.
+    pub nats: String,
+    /// `node`: the name other nodes know this one by, in every name it claims; `None`: the
+    /// host name and the port it listens on, known only once it is bound.
+    pub node: Option<String>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    /// Without the credentials the URL may carry: a config is printed in test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("nats", &self.shown_url())
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl ClusterConfig {
+    /// The NATS URL as it may be logged: a user name or password in it becomes `***`.
+    pub fn shown_url(&self) -> String {
+        match self.nats.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}"),
+                None => self.nats.clone(),
+            },
+            None => self.nats.clone(),
+        }
+    }
+
+    /// Reads `[cluster]`: `None` when `nats` is absent or empty.
+    fn from_file(file: &ConfigFile) -> Result<Option<ClusterConfig>, ConfigError> {
+        if file.raw("cluster", "nats").is_none_or(str::is_empty) {
+            return Ok(None);
+        }
+        let NatsUrl(nats) = file.get(
+            "cluster",
+            "nats",
+            NatsUrl(String::new()),
+            "a NATS URL, nats://HOST:PORT or tls://HOST:PORT (credentials as USER:PASSWORD@HOST)",
+            |_| true,
+        )?;
+        let node = match file.raw("cluster", "node") {
+            None | Some("") => None,
+            Some(_) => {
+                let NodeName(node) = file.get(
+                    "cluster",
+                    "node",
+                    NodeName(String::new()),
+                    "a node name: 1 to 128 ASCII letters, digits, '-', '_', '.' or ':'",
+                    |_| true,
+                )?;
+                Some(node)
+            }
+        };
+        Ok(Some(ClusterConfig { nats, node }))
+    }
+}
+
+/// `[cluster] nats` as written: `nats://` or `tls://`, then a host (after any credentials)
+/// and a port. Checked here so that a typo stops start-up with the key named, instead of a
+/// node retrying forever against an address that cannot be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NatsUrl(String);
+
+impl FromStr for NatsUrl {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let rest = text
+            .strip_prefix("nats://")
+            .or_else(|| text.strip_prefix("tls://"))
+            .ok_or(())?;
+        let host_port = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let (host, port) = host_port.rsplit_once(':').ok_or(())?;
+        if host.is_empty() || host.contains(['/', ' ']) || port.parse::<u16>().is_err() {
+            return Err(());
+        }
+        Ok(NatsUrl(text.to_owned()))
+    }
+}
+
+/// `[cluster] node` as written: the alphabet of names plus `:` (for `host:port`), so that
+/// it can stand in NATS subjects and key-value entries as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NodeName(String);
+
+impl FromStr for NodeName {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let fits = (1..=MAX_NODE_NAME).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if fits {
+            Ok(NodeName(text.to_owned()))
+        } else {
+            Err(())
+        }
     }
 }
 
@@ -429,6 +546,7 @@ impl Config {
             ("limits", LIMITS_KEYS),
             ("tls", TLS_KEYS),
             ("store", STORE_KEYS),
+            ("cluster", CLUSTER_KEYS),
         ];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
@@ -513,6 +631,7 @@ impl Config {
                 .map(Password::new),
             tls: Tls::from_file(file)?,
             store: StoreConfig::from_file(file)?,
+            cluster: ClusterConfig::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -544,6 +663,7 @@ impl Default for Config {
             password: None,
             tls: None,
             store: Some(StoreConfig::default()),
+            cluster: None,
             source: None,
         }
     }
@@ -733,6 +853,41 @@ mod tests {
         ] {
             let err = store(bad).unwrap_err().to_string();
             assert!(err.starts_with("test.ini: [store] "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_cluster_is_on_only_with_a_nats_url_and_the_url_is_checked() {
+        let cluster = |text: &str| Config::from_file(&parse(text)).map(|c| c.cluster);
+        assert_eq!(cluster("").unwrap(), None);
+        assert_eq!(cluster("[cluster]\nnats =\nnode = a\n").unwrap(), None);
+        let on = cluster("[cluster]\nnats = nats://u:p@nats.example:4222\nnode = a-1\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.nats, "nats://u:p@nats.example:4222");
+        assert_eq!(on.node.as_deref(), Some("a-1"));
+        assert_eq!(on.shown_url(), "nats://***@nats.example:4222");
+        assert!(!format!("{on:?}").contains("u:p"), "{on:?}");
+        let tls = cluster("[cluster]\nnats = tls://127.0.0.1:4222\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (tls.shown_url().as_str(), tls.node),
+            ("tls://127.0.0.1:4222", None)
+        );
+        for bad in [
+            "nats = 127.0.0.1:4222",
+            "nats = http://127.0.0.1:4222",
+            "nats = nats://127.0.0.1",
+            "nats = nats://:4222",
+            "nats = nats://host:99999",
+            "nats = nats://host:4222\nnode = two words",
+            "nats = nats://host:4222\nnode = caf\u{e9}",
+        ] {
+            let err = cluster(&format!("[cluster]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("test.ini: [cluster] "), "{bad}: {err}");
         }
     }
 
