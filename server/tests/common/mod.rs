@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod nats;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,132 @@
+//! A real `nats-server` with JetStream, as a child process on a free port of 127.0.0.1 with
+//! its store in a temporary directory: what the cluster tests join their nodes through.
+//!
+//! A test never skips for want of it: without the binary it fails, saying which package to
+//! install. Every wait for it has a timeout and reads its log; nothing sleeps.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use tempfile::TempDir;
+
+use super::TIMEOUT;
+
+/// The line nats-server logs once it accepts clients (JetStream included).
+pub const READY_LINE: &str = "Server is ready";
+
+/// One nats-server, killed when dropped; [`NatsServer::restart`] brings it back on the same
+/// port with the same store.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// The port it listens on, picked once and kept across restarts.
+    port: u16,
+    /// Its JetStream store, removed when the test ends.
+    store: TempDir,
+    /// The running process, if any.
+    child: Option<Child>,
+    /// Every line of its log read so far, for failure messages.
+    seen: Vec<String>,
+}
+
+impl NatsServer {
+    /// Starts one and waits for it to be ready.
+    pub fn start() -> NatsServer {
+        let mut nats = NatsServer::unstarted();
+        nats.restart();
+        nats
+    }
+
+    /// Picks a port and a store but starts nothing: a NATS that is not up yet, for a node
+    /// that must wait for it. [`NatsServer::restart`] starts it.
+    pub fn unstarted() -> NatsServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port on 127.0.0.1")
+            .port();
+        NatsServer {
+            port,
+            store: tempfile::tempdir().expect("a temporary directory for the JetStream store"),
+            child: None,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Where clients connect: `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it with SIGKILL (no goodbye to its clients) and waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9 nats-server");
+            child.wait().expect("wait for the killed nats-server");
+        }
+    }
+
+    /// Starts it (again, after [`NatsServer::kill`], or for the first time after
+    /// [`NatsServer::unstarted`]) on the same port and store, and waits for its ready line.
+    pub fn restart(&mut self) {
+        self.kill();
+        let port = self.port.to_string();
+        let store = self.store.path().to_str().expect("a UTF-8 temporary path");
+        let mut child = Command::new("nats-server")
+            .args(["-js", "-sd", store, "-a", "127.0.0.1", "-p", &port])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run nats-server ({err}): the cluster tests need it; install the \
+                     Debian package nats-server (apt-get install nats-server)"
+                )
+            });
+        let (tx, lines) = mpsc::channel();
+        for out in [
+            Box::new(child.stderr.take().expect("stderr is piped"))
+                as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().expect("stdout is piped")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        self.child = Some(child);
+        loop {
+            match lines.recv_timeout(TIMEOUT) {
+                Ok(line) => {
+                    let ready = line.contains(READY_LINE);
+                    self.seen.push(line);
+                    if ready {
+                        break;
+                    }
+                }
+                Err(err) => panic!(
+                    "nats-server on port {port} did not say {READY_LINE:?} ({err}); its log: {:#?}",
+                    self.seen
+                ),
+            }
+        }
+        // Keep draining its log, so a full pipe never stalls it.
+        std::thread::spawn(move || for _ in lines {});
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
