@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+use crate::cluster::Cluster;
 use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::config::Config;
 use crate::flood::{self, FloodControl, Verdict};
@@ -86,6 +87,8 @@ pub struct Shared {
     pub queued: Arc<QueuedBytes>,
     /// The room log every message goes through when the server keeps history.
     pub log: Option<RoomLog>,
+    /// With `[cluster]`, the link to the other nodes: names are claimed there.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Shared {
@@ -126,6 +129,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             log: None,
+            cluster: None,
         }
     }
 }
@@ -161,11 +165,17 @@ where
         log: shared.log.as_ref(),
         unconfirmed: Default::default(),
         waiting: None,
+        cluster: shared.cluster.as_ref(),
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     // Its last messages reach its rooms before its leaving does.
     ctx.confirmed().await;
     leave(&shared.hub, &session, &outbox, peer, &reason);
+    if let (Session::Registered { name, .. }, Some(cluster)) = (&session, &shared.cluster) {
+        // Before the close, so that a client that waits for it finds its name free on
+        // every node.
+        cluster.names.release(name).await;
+    }
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
     drop(outbox);
@@ -481,6 +491,12 @@ where
                 };
                 if let Some(reason) = settle(commands::dispatch(deferred.frame, ctx), &mut held) {
                     return reason;
+                }
+                // A held `Hello` may now wait for its name's claim in the cluster.
+                if let Some(waiting) = ctx.waiting.take() {
+                    if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
+                        return reason;
+                    }
                 }
             }
             Event::Frame(Ok(None)) => return LeaveReason::Closed,

@@ -5,6 +5,11 @@
 //! everyone (and refuses new joins from then on), cancels every connection's reader, and
 //! waits, bounded in time, for the writers to flush what is queued.
 //!
+//! With `[cluster]` set, the server joins the cluster after binding and before accepting:
+//! until NATS answers, connections wait in the listen backlog (and a shutdown still stops
+//! it). At shutdown, once every connection is closed, the names it still holds are given
+//! back.
+//!
 //! With `[tls]` set, each accepted socket makes its TLS handshake in its own task before it
 //! is served ([`crate::tls`]); the accept loop itself never waits on a peer.
 
@@ -19,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
 
 use crate::admission::{Refusal, Ticket};
+use crate::cluster::{self, Cluster};
 use crate::config::{Config, StoreConfig};
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
@@ -78,7 +84,8 @@ pub async fn run(
         tracing::info!("TLS with the certificate {}", tls.cert().display());
     }
     let settings = config.store.clone();
-    let shared = match (store, &settings) {
+    let cluster_config = config.cluster.clone();
+    let mut shared = match (store, &settings) {
         (Some(store), Some(settings)) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
@@ -93,6 +100,20 @@ pub async fn run(
             Shared::new(config)
         }
     };
+    tokio::pin!(shutdown);
+    if let Some(settings) = &cluster_config {
+        let node = settings
+            .node
+            .clone()
+            .unwrap_or_else(|| cluster::default_node(addr.port()));
+        tokio::select! {
+            joined = Cluster::connect(settings, node) => shared.cluster = Some(Arc::new(joined)),
+            _ = &mut shutdown => {
+                tracing::info!("Shutting down before the cluster was reached");
+                return Ok(());
+            }
+        }
+    }
     tokio::spawn(crate::queued_bytes::watch(
         shared.hub.clone(),
         shared.queued.clone(),
@@ -101,7 +122,7 @@ pub async fn run(
 
     tokio::select! {
         () = accept_loop(&listener, &shared) => {}
-        _ = shutdown => tracing::info!("Shutting down: no longer accepting connections"),
+        _ = &mut shutdown => tracing::info!("Shutting down: no longer accepting connections"),
     }
     drop(listener);
 
@@ -124,6 +145,9 @@ pub async fn run(
             "{} connection tasks still running after {limit:?}; leaving them",
             shared.tracker.len()
         ),
+    }
+    if let Some(cluster) = &shared.cluster {
+        cluster.leave().await;
     }
     Ok(())
 }

@@ -9,13 +9,20 @@
 //! failures from one address, the `Hello` is held (the connection reads nothing more) until
 //! the turn comes, then handled again; a turn that would come after the handshake deadline
 //! is refused at once, saying when to try again.
+//!
+//! In a cluster the name must first be claimed across every node ([`crate::cluster::names`]):
+//! the handler leaves the claim in [`Context::waiting`], the connection waits for it (nobody
+//! else does), and [`claimed`] registers the name once it is this node's.
 
 use std::sync::Arc;
 
 use chat_proto::{validate, ClientFrame, PROTOCOL_VERSION};
 use tokio::time::Instant;
 
-use super::{CommandError, Context, Deferred, Flow, Session};
+use tokio::task::JoinError as TaskError;
+
+use super::{CommandError, Context, Deferred, Flow, Session, Waiting};
+use crate::cluster::ClaimError;
 use crate::hub::JoinError;
 use crate::login_backoff::{Attempt, FREE_FAILURES};
 use crate::registry::ClientHandle;
@@ -83,6 +90,50 @@ pub fn handle(
         source,
     })?;
     let name: Arc<str> = username.into();
+    if let Some(cluster) = ctx.cluster {
+        let cluster = Arc::clone(cluster);
+        let claimed = name.clone();
+        ctx.waiting = Some(Waiting::Claim {
+            name,
+            claim: tokio::spawn(async move { cluster.names.claim(&claimed).await }),
+        });
+        return Ok(Flow::Continue);
+    }
+    register(ctx, name)
+}
+
+/// Finishes a `Hello` whose name's claim across the cluster has ended: registers the name,
+/// or refuses it (taken elsewhere, or NATS did not answer). A claimed name the hub then
+/// refuses (the server began shutting down meanwhile) is given back.
+pub async fn claimed(
+    ctx: &mut Context<'_>,
+    name: Arc<str>,
+    claim: Result<Result<(), ClaimError>, TaskError>,
+) -> Result<Flow, CommandError> {
+    match claim {
+        Ok(Ok(())) => {}
+        Ok(Err(ClaimError::Taken)) => return Err(CommandError::NameTaken(name)),
+        Ok(Err(err @ ClaimError::Unavailable(_))) => {
+            tracing::error!(peer = %ctx.peer, "Cannot claim the name {name:?}: {err}");
+            return Err(CommandError::ClusterUnavailable);
+        }
+        Err(err) => {
+            tracing::error!(peer = %ctx.peer, "The claim of the name {name:?} failed: {err}");
+            return Err(CommandError::ClusterUnavailable);
+        }
+    }
+    let registered = register(ctx, name.clone());
+    if registered.is_err() {
+        if let Some(cluster) = ctx.cluster {
+            cluster.names.release(&name).await;
+        }
+    }
+    registered
+}
+
+/// Registers `name` (valid, and claimed in the cluster if there is one) in the hub:
+/// `Welcome`, and no room yet.
+fn register(ctx: &mut Context<'_>, name: Arc<str>) -> Result<Flow, CommandError> {
     let handle = ClientHandle::new(name.clone(), ctx.outbox.clone());
     let online = ctx
         .hub

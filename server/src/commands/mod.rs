@@ -35,6 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::Password;
+use crate::cluster::{ClaimError, Cluster};
 use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
 use crate::log::StoreError;
 use crate::login_backoff::LoginBackoff;
@@ -89,6 +90,8 @@ pub struct Context<'a> {
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
+    /// With `[cluster]`, where `Hello` claims its name before the hub registers it.
+    pub cluster: Option<&'a Arc<Cluster>>,
 }
 
 /// An answer that takes the room log's time: the connection waits for it before it reads
@@ -99,6 +102,14 @@ pub enum Waiting {
     Join(oneshot::Receiver<Result<JoinedRoom, RoomError>>),
     /// A page of history being read.
     Page(JoinHandle<Result<ServerFrame, StoreError>>),
+    /// A name being claimed across the cluster, for a `Hello`; registered once claimed.
+    Claim {
+        /// The name as typed, already valid.
+        name: Arc<str>,
+        /// The claim, in its own task so that the connection stays responsive to nothing
+        /// but it, and other connections not at all.
+        claim: JoinHandle<Result<(), ClaimError>>,
+    },
 }
 
 impl Context<'_> {
@@ -267,6 +278,10 @@ pub enum CommandError {
     /// The room log could not be read.
     #[error("the server could not read its message log: try again later")]
     StoreFailed,
+    /// The cluster could not be asked (a name claim NATS did not answer): nobody can say
+    /// whether the request would have been allowed.
+    #[error("the cluster is unavailable: try again later")]
+    ClusterUnavailable,
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -303,7 +318,9 @@ impl CommandError {
             }
             CommandError::ShuttingDown => ErrorKind::ShuttingDown,
             CommandError::HistoryOff => ErrorKind::HistoryOff,
-            CommandError::StoreFailed => ErrorKind::StoreFailed,
+            // Until the protocol has a kind of its own for it: like a failed store, the
+            // request was not carried out and may work when tried again.
+            CommandError::StoreFailed | CommandError::ClusterUnavailable => ErrorKind::StoreFailed,
             CommandError::AuthFailed | CommandError::LoginsSlowed { .. } => ErrorKind::AuthFailed,
         }
     }
@@ -360,6 +377,7 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             }
             Err(_) => Err(CommandError::StoreFailed),
         },
+        Waiting::Claim { name, claim } => hello::claimed(ctx, name, claim.await).await,
     };
     match result {
         Ok(flow) => flow,

@@ -1,0 +1,147 @@
+//! Names are unique across the cluster: two nodes joined through one real nats-server (with
+//! JetStream) never let two people hold one name, however close together they ask.
+
+mod common;
+
+use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_server::config::ClusterConfig;
+use chat_server::Config;
+use common::nats::NatsServer;
+use common::{logs, start_with, test_config, TestClient, TestServer};
+
+/// How many times the race is run: each trial is a fresh name asked for on both nodes at
+/// the same moment.
+const RACE_TRIALS: usize = 50;
+
+/// [`test_config`] as a node named `node` of the cluster behind `nats`.
+fn node_config(nats: &NatsServer, node: &str) -> Config {
+    Config {
+        cluster: Some(ClusterConfig {
+            nats: nats.url(),
+            node: Some(node.to_owned()),
+        }),
+        ..test_config()
+    }
+}
+
+/// Two nodes of the cluster behind `nats`, each serving once it has joined.
+async fn two_nodes(nats: &NatsServer) -> (TestServer, TestServer) {
+    let a = start_with(node_config(nats, "a")).await;
+    let b = start_with(node_config(nats, "b")).await;
+    (a, b)
+}
+
+/// Whether `frame` is `Error{NameTaken}`.
+fn is_name_taken(frame: &ServerFrame) -> bool {
+    matches!(
+        frame,
+        ServerFrame::Error {
+            kind: ErrorKind::NameTaken,
+            ..
+        }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_held_on_one_node_is_refused_on_the_other_until_its_holder_says_bye() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+
+    let mut ann = a.register_only("Ann").await;
+    let mut rival = b.connect().await;
+    let refused = rival.hello("aNN").await;
+    assert!(is_name_taken(&refused), "{refused:?}");
+    // The refused client may ask again, as on one node.
+    assert!(matches!(
+        rival.hello("bob").await,
+        ServerFrame::Welcome { .. }
+    ));
+
+    ann.send(ClientFrame::Bye).await;
+    ann.until_closed().await;
+    let mut again = b.connect().await;
+    match again.hello("ann").await {
+        ServerFrame::Welcome { username, .. } => assert_eq!(username, "ann"),
+        other => panic!("ann is free once she said bye on node a, got {other:?}"),
+    }
+    // And now it is node b's: node a refuses it.
+    let mut late = a.connect().await;
+    let refused = late.hello("ANN").await;
+    assert!(is_name_taken(&refused), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_asking_for_one_name_on_two_nodes_at_once_exactly_one_gets_it() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+
+    let mut kept = Vec::new();
+    for trial in 0..RACE_TRIALS {
+        let name = format!("race{trial}");
+        let mut on_a = a.connect().await;
+        let mut on_b = b.connect().await;
+        let (answer_a, answer_b) = tokio::join!(on_a.hello(&name), on_b.hello(&name));
+        let welcomed = [&answer_a, &answer_b]
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Welcome { .. }))
+            .count();
+        assert_eq!(
+            welcomed, 1,
+            "trial {trial}: exactly one Welcome for {name}, got {answer_a:?} and {answer_b:?}"
+        );
+        assert!(
+            is_name_taken(&answer_a) || is_name_taken(&answer_b),
+            "trial {trial}: the other is NameTaken: {answer_a:?}, {answer_b:?}"
+        );
+        kept.push((on_a, on_b));
+    }
+    println!("name race: {RACE_TRIALS} trials, exactly one Welcome in each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_before_nats_says_it_is_retrying_and_serves_once_nats_is_up() {
+    logs::capture();
+    let mut nats = NatsServer::unstarted();
+    let url = nats.url();
+    let node = start_with(node_config(&nats, "early")).await;
+    let line = logs::wait_for("saying NATS cannot be reached", |l| {
+        l.contains(" | WARN | ") && l.contains(&format!("Cannot reach NATS at {url}: "))
+    })
+    .await;
+    assert!(line.ends_with("; retrying"), "{line}");
+
+    // A client that connects meanwhile is served once the node is in the cluster.
+    let mut early = node.connect().await;
+    early.send(common::hello("early")).await;
+    nats.restart();
+    assert!(
+        matches!(early.recv().await, ServerFrame::Welcome { .. }),
+        "the waiting client is welcomed once NATS is up"
+    );
+    // And the name is held in the cluster: a second node refuses it.
+    let other = start_with(node_config(&nats, "other")).await;
+    let mut rival = TestClient::connect(other.addr).await;
+    let refused = rival.hello("EARLY").await;
+    assert!(is_name_taken(&refused), "{refused:?}");
+    let retries = logs::lines(|l| l.contains(&format!("Cannot reach NATS at {url}: ")));
+    assert!(
+        !retries.is_empty() && retries.len() <= 30,
+        "at most one retry line a second: {retries:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_gives_its_names_back_to_the_cluster() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+    let mut zoe = a.register_only("zoe").await;
+    let mut rival = b.connect().await;
+    assert!(is_name_taken(&rival.hello("zoe").await));
+
+    a.shutdown().await;
+    zoe.until_closed().await;
+    assert!(
+        matches!(rival.hello("zoe").await, ServerFrame::Welcome { .. }),
+        "zoe is free on node b once node a stopped"
+    );
+}
