@@ -106,8 +106,8 @@ pub enum Waiting {
     Claim {
         /// The name as typed, already valid.
         name: Arc<str>,
-        /// The claim, in its own task so that the connection stays responsive to nothing
-        /// but it, and other connections not at all.
+        /// The claim, in its own task: this connection reads nothing more until it ends,
+        /// as for any answer it waits for; other connections do not wait for it at all.
         claim: JoinHandle<Result<(), ClaimError>>,
     },
 }
