@@ -10,8 +10,10 @@
 //! Exactly one of two creates of one key succeeds, however close together, so two people
 //! asking for a name on two nodes at once never both get it (no check-then-set). The key is
 //! the name as compared ([`chat_proto::validate::name_key`]); every valid name is a valid
-//! key (`[-/_=.a-zA-Z0-9]+`). The value is the node that holds it. A node deletes only a
-//! key at the revision its own create gave, so it never frees a name someone else holds now.
+//! key (`[-/_=.a-zA-Z0-9]+`). The value is the node that holds it and the name as typed,
+//! one line each ([`Holder`]): a whisper from another node finds where to go, and a list of
+//! everyone shows names as their owners typed them. A node deletes only a key at the
+//! revision its own create gave, so it never frees a name someone else holds now.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -19,6 +21,7 @@ use std::sync::{Mutex, PoisonError};
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
 use chat_proto::validate::name_key;
+use futures::{StreamExt, TryStreamExt};
 
 use super::ClusterError;
 
@@ -54,13 +57,63 @@ pub enum ClaimError {
     Unavailable(#[source] kv::CreateError),
 }
 
+/// How many names a list of everyone reads from NATS at once.
+const LIST_READS_AT_ONCE: usize = 16;
+
+/// Why NATS could not say who holds a name, or who is online.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// Reading one name's value failed.
+    #[error("cannot read a name from NATS: {0}")]
+    Read(#[source] kv::EntryError),
+    /// Listing the names failed to start.
+    #[error("cannot list the names in NATS: {0}")]
+    List(#[source] kv::HistoryError),
+    /// Listing the names failed midway.
+    #[error("cannot list the names in NATS: {0}")]
+    Listing(#[source] kv::WatcherError),
+}
+
+/// Who holds a name: a value in the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The node the name's owner is connected to.
+    pub node: String,
+    /// The name as its owner typed it.
+    pub name: String,
+}
+
+impl Holder {
+    /// The value stored for it: the node, a newline, the name. A valid name has no newline,
+    /// so the last one splits them whatever the node is called.
+    fn value(node: &str, name: &str) -> Bytes {
+        Bytes::from(format!("{node}\n{name}"))
+    }
+
+    /// Reads the value of `key`. A value without a newline (written by a node that stored
+    /// only itself) names the node; the key then stands for the name.
+    fn parse(key: &str, value: &[u8]) -> Holder {
+        let value = String::from_utf8_lossy(value);
+        match value.rsplit_once('\n') {
+            Some((node, name)) => Holder {
+                node: node.to_owned(),
+                name: name.to_owned(),
+            },
+            None => Holder {
+                node: value.into_owned(),
+                name: key.to_owned(),
+            },
+        }
+    }
+}
+
 /// The names bucket and the names this node holds in it.
 #[derive(Debug)]
 pub struct Names {
     /// The bucket.
     kv: kv::Store,
-    /// This node's name: the value of every key it creates.
-    node: Bytes,
+    /// This node's name, the first line of every value it creates.
+    node: String,
     /// Key → the revision this node's create gave it: what a release must match.
     held: Mutex<HashMap<String, u64>>,
 }
@@ -91,7 +144,7 @@ impl Names {
         };
         Ok(Names {
             kv,
-            node: Bytes::copy_from_slice(node.as_bytes()),
+            node: node.to_owned(),
             held: Mutex::default(),
         })
     }
@@ -99,7 +152,7 @@ impl Names {
     /// Claims `name` (valid, any case) for this node: `Taken` when it is held anywhere.
     pub async fn claim(&self, name: &str) -> Result<(), ClaimError> {
         let key = name_key(name);
-        match self.kv.create(&key, self.node.clone()).await {
+        match self.kv.create(&key, Holder::value(&self.node, name)).await {
             Ok(revision) => {
                 self.held().insert(key, revision);
                 Ok(())
@@ -107,6 +160,41 @@ impl Names {
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => Err(ClaimError::Taken),
             Err(err) => Err(ClaimError::Unavailable(err)),
         }
+    }
+
+    /// Who holds `name` (any case) on any node, or `None` when nobody does.
+    pub async fn holder(&self, name: &str) -> Result<Option<Holder>, LookupError> {
+        let key = name_key(name);
+        let value = self.kv.get(&key).await.map_err(LookupError::Read)?;
+        Ok(value.map(|value| Holder::parse(&key, &value)))
+    }
+
+    /// Every name held on any node, as typed, sorted by key: the order of every list of
+    /// people ([`crate::registry::sorted_names`]). A name given back while the list is read
+    /// is left out.
+    pub async fn everyone(&self) -> Result<Vec<String>, LookupError> {
+        let keys: Vec<String> = self
+            .kv
+            .keys()
+            .await
+            .map_err(LookupError::List)?
+            .try_collect()
+            .await
+            .map_err(LookupError::Listing)?;
+        let mut held: Vec<(String, String)> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let value = self.kv.get(&key).await.map_err(LookupError::Read)?;
+                Ok::<_, LookupError>(value.map(|value| {
+                    let name = Holder::parse(&key, &value).name;
+                    (key, name)
+                }))
+            })
+            .buffer_unordered(LIST_READS_AT_ONCE)
+            .try_filter_map(|held| async move { Ok(held) })
+            .try_collect()
+            .await?;
+        held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(held.into_iter().map(|(_, name)| name).collect())
     }
 
     /// Gives `name` back, if this node holds it: deleted only at the revision this node's
@@ -138,5 +226,31 @@ impl Names {
     /// The names held, under a lock never held across an await.
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value names the node and the name as typed, whatever characters the node's name
+    /// has; an old value naming only the node falls back to the key.
+    #[test]
+    fn a_value_carries_the_node_and_the_name_as_typed() {
+        let value = Holder::value("host:7000\nodd", "Ann");
+        assert_eq!(
+            Holder::parse("ann", &value),
+            Holder {
+                node: "host:7000\nodd".to_owned(),
+                name: "Ann".to_owned()
+            }
+        );
+        assert_eq!(
+            Holder::parse("bob", b"b"),
+            Holder {
+                node: "b".to_owned(),
+                name: "bob".to_owned()
+            }
+        );
     }
 }
