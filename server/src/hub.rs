@@ -538,6 +538,30 @@ impl Hub {
         Ok(())
     }
 
+    /// Queues a whisper another node sent to the client named `to` (any case) here: to its
+    /// target only, since its sender, on that node, has its copy from there.
+    pub fn deliver_whisper(
+        &self,
+        from: &str,
+        to: &str,
+        text: String,
+        at: Millis,
+    ) -> Result<(), WhisperError> {
+        let state = self.state();
+        let target = state
+            .registry
+            .get(to)
+            .ok_or_else(|| WhisperError::NoSuchUser(to.to_owned()))?;
+        let frame = encode(&ServerFrame::Whisper {
+            from: from.to_owned(),
+            to: target.name().to_string(),
+            text,
+            at,
+        })?;
+        target.offer(frame);
+        Ok(())
+    }
+
     /// Drops, as slow consumers, the registered clients holding the most queued bytes, the
     /// largest first, until what the rest hold is under `total`'s ceiling; returns how many
     /// were dropped and the bytes they held.

@@ -114,6 +114,9 @@ pub async fn run(
             }
         }
     }
+    if let Some(inbox) = shared.cluster.as_ref().and_then(|c| c.take_inbox()) {
+        tokio::spawn(cluster::whispers::deliver(inbox, shared.hub.clone()));
+    }
     tokio::spawn(crate::queued_bytes::watch(
         shared.hub.clone(),
         shared.queued.clone(),

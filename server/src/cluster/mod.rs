@@ -1,19 +1,24 @@
 //! The cluster: several chat-server nodes joined through one NATS server.
 //!
-//! Built so far: the link to NATS ([`Cluster::connect`], which retries until NATS answers)
-//! and cluster-wide names ([`names`]). Reached only from the handshake and from a leaving
-//! connection, and only when `[cluster]` is set: a server without it never runs any of this.
-//! Room messages, whispers, lists and presence across nodes are not here yet.
+//! Built so far: the link to NATS ([`Cluster::connect`], which retries until NATS answers),
+//! cluster-wide names ([`names`]), and whispers to people on other nodes ([`whispers`]).
+//! Reached only from the handshake, a whisper and a leaving connection, and only when
+//! `[cluster]` is set: a server without it never runs any of this. Room messages, lists and
+//! presence across nodes are not here yet.
 
 pub mod names;
+pub mod whispers;
+
+use std::sync::{Mutex, PoisonError};
 
 use std::time::Duration;
 
-use async_nats::jetstream;
+use async_nats::{jetstream, Subscriber};
 use tokio::time::Instant;
 
 use crate::config::ClusterConfig;
-pub use names::{ClaimError, Names};
+pub use names::{ClaimError, Holder, LookupError, Names};
+pub use whispers::Whisper;
 
 /// The first pause after a failed attempt to reach NATS; each next one doubles, up to
 /// [`MAX_RETRY`]. Short, because a node and its NATS often start together.
@@ -54,7 +59,21 @@ pub enum ClusterError {
         #[source]
         source: async_nats::jetstream::context::KeyValueError,
     },
+    /// Connected, but this node's whisper subject cannot be subscribed to.
+    #[error("cannot subscribe to {subject}: {source}")]
+    Subscribe {
+        /// The node's whisper subject.
+        subject: String,
+        /// What NATS said.
+        #[source]
+        source: async_nats::SubscribeError,
+    },
 }
+
+/// A whisper could not be handed to NATS for another node.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot send a whisper through NATS: {0}")]
+pub struct SendError(#[source] async_nats::PublishError);
 
 /// This node's link to the cluster: who it is and the names it holds.
 #[derive(Debug)]
@@ -63,6 +82,11 @@ pub struct Cluster {
     node: String,
     /// The NATS URL as it may be logged (no credentials).
     shown_url: String,
+    /// The connection to NATS, for whispers to other nodes.
+    client: async_nats::Client,
+    /// Whispers for this node's people, subscribed to before the node serves anyone, until
+    /// [`Cluster::take_inbox`] hands them to the task that delivers them.
+    inbox: Mutex<Option<Subscriber>>,
     /// Cluster-wide names.
     pub names: Names,
 }
@@ -78,7 +102,7 @@ impl Cluster {
         let mut last_said: Option<Instant> = None;
         loop {
             match Cluster::try_connect(&config.nats, &node).await {
-                Ok(names) => {
+                Ok((client, inbox, names)) => {
                     tracing::info!(
                         node = %node,
                         "Joined the cluster through NATS at {shown_url}; names in the bucket {}",
@@ -87,6 +111,8 @@ impl Cluster {
                     return Cluster {
                         node,
                         shown_url,
+                        client,
+                        inbox: Mutex::new(Some(inbox)),
                         names,
                     };
                 }
@@ -102,16 +128,42 @@ impl Cluster {
         }
     }
 
-    /// One attempt: connects and opens the names bucket.
-    async fn try_connect(url: &str, node: &str) -> Result<Names, ClusterError> {
+    /// One attempt: connects, subscribes to this node's whispers and opens the names bucket.
+    async fn try_connect(
+        url: &str,
+        node: &str,
+    ) -> Result<(async_nats::Client, Subscriber, Names), ClusterError> {
         let client = async_nats::ConnectOptions::new()
             .name(format!("chat-server {node}"))
             .connection_timeout(CONNECT_TIMEOUT)
             .connect(url)
             .await
             .map_err(ClusterError::Connect)?;
-        let js = jetstream::new(client);
-        Names::open(&js, node).await
+        let subject = whispers::subject(node);
+        let inbox = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|source| ClusterError::Subscribe { subject, source })?;
+        let js = jetstream::new(client.clone());
+        let names = Names::open(&js, node).await?;
+        Ok((client, inbox, names))
+    }
+
+    /// The whispers for this node's people, once: the server hands them to
+    /// [`whispers::deliver`] as it starts serving.
+    pub fn take_inbox(&self) -> Option<Subscriber> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Sends `whisper` to the node `node`, which delivers it to its target there.
+    pub async fn send_whisper(&self, node: &str, whisper: &Whisper) -> Result<(), SendError> {
+        self.client
+            .publish(whispers::subject(node), whisper.to_payload())
+            .await
+            .map_err(SendError)
     }
 
     /// The node's name.

@@ -90,7 +90,8 @@ pub struct Context<'a> {
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
-    /// With `[cluster]`, where `Hello` claims its name before the hub registers it.
+    /// With `[cluster]`, where `Hello` claims its name before the hub registers it, and a
+    /// whisper finds its target's node.
     pub cluster: Option<&'a Arc<Cluster>>,
 }
 
@@ -110,6 +111,8 @@ pub enum Waiting {
         /// as for any answer it waits for; other connections do not wait for it at all.
         claim: JoinHandle<Result<(), ClaimError>>,
     },
+    /// A whisper whose target is not here, waiting to learn which node holds the name.
+    Whisper(Box<whisper::Pending>),
 }
 
 impl Context<'_> {
@@ -378,6 +381,10 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             Err(_) => Err(CommandError::StoreFailed),
         },
         Waiting::Claim { name, claim } => hello::claimed(ctx, name, claim.await).await,
+        Waiting::Whisper(mut pending) => {
+            let lookup = (&mut pending.lookup).await;
+            whisper::looked_up(ctx, *pending, lookup).await
+        }
     };
     match result {
         Ok(flow) => flow,
