@@ -1,4 +1,4 @@
-//! Whispers span the cluster: two nodes joined through one real
+//! Whispers and the list of users span the cluster: two nodes joined through one real
 //! nats-server (with JetStream), a user on each.
 
 mod common;
@@ -7,7 +7,7 @@ use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
 use chat_server::config::ClusterConfig;
 use chat_server::Config;
 use common::nats::NatsServer;
-use common::{start_with, test_config, TestServer};
+use common::{start_with, test_config, TestClient, TestServer};
 
 /// [`test_config`] as a node named `node` of the cluster behind `nats`.
 fn node_config(nats: &NatsServer, node: &str) -> Config {
@@ -33,6 +33,15 @@ fn whisper_parts(frame: ServerFrame) -> (String, String, String) {
     match frame {
         ServerFrame::Whisper { from, to, text, .. } => (from, to, text),
         other => panic!("expected a Whisper, got {other:?}"),
+    }
+}
+
+/// What `client` gets for `ListUsers`.
+async fn users(client: &mut TestClient) -> Vec<String> {
+    client.send(ClientFrame::ListUsers).await;
+    match client.recv_skipping_notices().await {
+        ServerFrame::UserList { users } => users,
+        other => panic!("expected a UserList, got {other:?}"),
     }
 }
 
@@ -93,4 +102,22 @@ async fn a_whisper_to_a_name_nobody_holds_on_any_node_is_no_such_user() {
     .await;
     let (kind, detail) = ann.recv_error().await;
     assert_eq!(kind, ErrorKind::NoSuchUser, "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_on_either_node_lists_everyone_on_both_and_not_who_left() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+    let mut carol = a.register_only("carol").await;
+    let mut ann = a.register_only("Ann").await;
+    let mut bob = b.register_only("bob").await;
+
+    let everyone = ["Ann", "bob", "carol"];
+    assert_eq!(users(&mut ann).await, everyone);
+    assert_eq!(users(&mut bob).await, everyone);
+
+    carol.send(ClientFrame::Bye).await;
+    carol.until_closed().await;
+    assert_eq!(users(&mut bob).await, ["Ann", "bob"]);
+    assert_eq!(users(&mut ann).await, ["Ann", "bob"]);
 }

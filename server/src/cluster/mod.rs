@@ -1,10 +1,10 @@
 //! The cluster: several chat-server nodes joined through one NATS server.
 //!
 //! Built so far: the link to NATS ([`Cluster::connect`], which retries until NATS answers),
-//! cluster-wide names ([`names`]), and whispers to people on other nodes ([`whispers`]).
-//! Reached only from the handshake, a whisper and a leaving connection, and only when
-//! `[cluster]` is set: a server without it never runs any of this. Room messages, lists and
-//! presence across nodes are not here yet.
+//! cluster-wide names ([`names`]), which also say who is online anywhere, and whispers to
+//! people on other nodes ([`whispers`]). Reached only from the handshake, a whisper, a list
+//! of users and a leaving connection, and only when `[cluster]` is set: a server without it
+//! never runs any of this. Room messages and presence across nodes are not here yet.
 
 pub mod names;
 pub mod whispers;

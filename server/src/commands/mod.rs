@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::Password;
-use crate::cluster::{ClaimError, Cluster};
+use crate::cluster::{ClaimError, Cluster, LookupError};
 use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
 use crate::log::StoreError;
 use crate::login_backoff::LoginBackoff;
@@ -90,8 +90,8 @@ pub struct Context<'a> {
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
-    /// With `[cluster]`, where `Hello` claims its name before the hub registers it, and a
-    /// whisper finds its target's node.
+    /// With `[cluster]`, where `Hello` claims its name before the hub registers it, a
+    /// whisper finds its target's node, and `ListUsers` finds everyone.
     pub cluster: Option<&'a Arc<Cluster>>,
 }
 
@@ -113,6 +113,8 @@ pub enum Waiting {
     },
     /// A whisper whose target is not here, waiting to learn which node holds the name.
     Whisper(Box<whisper::Pending>),
+    /// Everyone online in the cluster, being read from the names bucket.
+    Users(JoinHandle<Result<Vec<String>, LookupError>>),
 }
 
 impl Context<'_> {
@@ -385,6 +387,7 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             let lookup = (&mut pending.lookup).await;
             whisper::looked_up(ctx, *pending, lookup).await
         }
+        Waiting::Users(read) => list_users::listed(ctx, read.await),
     };
     match result {
         Ok(flow) => flow,
