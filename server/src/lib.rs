@@ -16,8 +16,8 @@
 //!   room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
 //!   and in which rooms.
-//! - [`cluster`]: with `[cluster]` set, the link to NATS and names unique across nodes;
-//!   without it, never touched.
+//! - [`cluster`]: with `[cluster]` set, the link to NATS, names unique across nodes,
+//!   whispers to other nodes' people and the list of everyone; without it, never touched.
 //! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
 //!   keeps it in one SQLite file.
 //!
