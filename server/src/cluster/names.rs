@@ -2,8 +2,8 @@
 //! key-value bucket ([`BUCKET`]), claimed with an atomic create.
 //!
 //! ```text
-//!  node A: Hello ann ──► create("ann", "A") ──► revision 7 ──► hub.register ──► Welcome
-//!  node B: Hello Ann ──► create("ann", "B") ──► key exists  ──────────────────► NameTaken
+//!  node A: Hello ann ──► create("ann", "A\nann") ──► revision 7 ──► hub.register ──► Welcome
+//!  node B: Hello Ann ──► create("ann", "B\nAnn") ──► key exists  ──────────────────► NameTaken
 //!  node A: ann leaves ──► delete("ann", expecting revision 7) ──► free on every node
 //! ```
 //!
