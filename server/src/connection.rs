@@ -169,12 +169,12 @@ where
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     // Its last messages reach its rooms before its leaving does.
-    ctx.confirmed().await;
+    Box::pin(ctx.confirmed()).await;
     leave(&shared.hub, &session, &outbox, peer, &reason);
     if let (Session::Registered { name, .. }, Some(cluster)) = (&session, &shared.cluster) {
         // Before the close, so that a client that waits for it finds its name free on
         // every node.
-        cluster.names.release(name).await;
+        Box::pin(cluster.names.release(name)).await;
     }
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.
@@ -433,7 +433,7 @@ where
         if let Some(log) = ctx.log.filter(|log| log.is_backlogged()) {
             // The disk is behind: read no more messages until the room log catches up.
             ctx.flush();
-            log.drained().await;
+            Box::pin(log.drained()).await;
         }
         let registered = matches!(ctx.session, Session::Registered { .. });
         let wake = next_wake(guards.watchdog.next(registered), held.as_deref());
@@ -452,7 +452,9 @@ where
         }
         if !matches!(event, Event::Frame(Ok(Some(ClientFrame::Msg { .. })))) {
             // Whatever this is, the client's messages before it come first.
-            ctx.confirmed().await;
+            // Boxed, as every wait off the hot path: an idle connection's task is sized by
+            // its largest state, and most connections never wait here.
+            Box::pin(ctx.confirmed()).await;
         }
         match event {
             Event::Alarm(Alarm::PingDue) => {
@@ -480,7 +482,7 @@ where
                     return reason;
                 }
                 if let Some(waiting) = ctx.waiting.take() {
-                    if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
+                    if let Flow::Close(reason) = Box::pin(commands::complete(ctx, waiting)).await {
                         return reason;
                     }
                 }
@@ -494,7 +496,7 @@ where
                 }
                 // A held `Hello` may now wait for its name's claim in the cluster.
                 if let Some(waiting) = ctx.waiting.take() {
-                    if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
+                    if let Flow::Close(reason) = Box::pin(commands::complete(ctx, waiting)).await {
                         return reason;
                     }
                 }
