@@ -169,7 +169,9 @@ where
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     // Its last messages reach its rooms before its leaving does.
-    Box::pin(ctx.confirmed()).await;
+    if let Some(delivered) = ctx.flush_to_confirm() {
+        let _ = delivered.await;
+    }
     leave(&shared.hub, &session, &outbox, peer, &reason);
     if let (Session::Registered { name, .. }, Some(cluster)) = (&session, &shared.cluster) {
         // Before the close, so that a client that waits for it finds its name free on
@@ -452,9 +454,9 @@ where
         }
         if !matches!(event, Event::Frame(Ok(Some(ClientFrame::Msg { .. })))) {
             // Whatever this is, the client's messages before it come first.
-            // Boxed, as every wait off the hot path: an idle connection's task is sized by
-            // its largest state, and most connections never wait here.
-            Box::pin(ctx.confirmed()).await;
+            if let Some(delivered) = ctx.flush_to_confirm() {
+                let _ = delivered.await;
+            }
         }
         match event {
             Event::Alarm(Alarm::PingDue) => {

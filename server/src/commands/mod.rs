@@ -86,7 +86,7 @@ pub struct Context<'a> {
     /// The room log, when the server keeps history: messages go through it.
     pub log: Option<&'a RoomLog>,
     /// Completes once the last burst sent to the room log was delivered: anything else this
-    /// client causes waits for it ([`Context::confirmed`]), so its messages come first.
+    /// client causes waits for it ([`Context::flush_to_confirm`]), so its messages come first.
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
@@ -180,14 +180,13 @@ impl Context<'_> {
         self.send(&mut self.burst.borrow_mut());
     }
 
-    /// Sends the held messages and waits until the room log has delivered them (at once
-    /// without history): what the client causes next comes after its messages.
-    pub async fn confirmed(&mut self) {
+    /// Sends the held messages and returns what completes once the room log has delivered
+    /// them, if any are on their way (never without history): what the client causes next
+    /// waits for it, so it comes after its messages. A receiver rather than an `async fn`,
+    /// so that the common case, nothing to wait for, costs no future and no allocation.
+    pub fn flush_to_confirm(&self) -> Option<oneshot::Receiver<()>> {
         self.flush();
-        let pending = self.unconfirmed.borrow_mut().take();
-        if let Some(pending) = pending {
-            let _ = pending.await;
-        }
+        self.unconfirmed.borrow_mut().take()
     }
 
     /// Queues `frame` for the sender only, after the broadcasts it sent before.
