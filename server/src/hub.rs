@@ -518,24 +518,7 @@ impl Hub {
         text: String,
         at: Millis,
     ) -> Result<(), WhisperError> {
-        let state = self.state();
-        let target = state
-            .registry
-            .get(to)
-            .ok_or_else(|| WhisperError::NoSuchUser(to.to_owned()))?;
-        let frame = encode(&ServerFrame::Whisper {
-            from: from.to_owned(),
-            to: target.name().to_string(),
-            text,
-            at,
-        })?;
-        target.offer(frame.clone());
-        if let Some(sender) = state.registry.get(from) {
-            if !Arc::ptr_eq(sender.name(), target.name()) {
-                sender.offer(frame);
-            }
-        }
-        Ok(())
+        self.offer_whisper(from, to, text, at, true)
     }
 
     /// Queues a whisper another node sent to the client named `to` (any case) here: to its
@@ -546,6 +529,19 @@ impl Hub {
         to: &str,
         text: String,
         at: Millis,
+    ) -> Result<(), WhisperError> {
+        self.offer_whisper(from, to, text, at, false)
+    }
+
+    /// Queues a whisper to `to` and, with `copy`, to its sender `from` when it is here and
+    /// another person.
+    fn offer_whisper(
+        &self,
+        from: &str,
+        to: &str,
+        text: String,
+        at: Millis,
+        copy: bool,
     ) -> Result<(), WhisperError> {
         let state = self.state();
         let target = state
@@ -558,7 +554,12 @@ impl Hub {
             text,
             at,
         })?;
-        target.offer(frame);
+        target.offer(frame.clone());
+        if let Some(sender) = state.registry.get(from).filter(|_| copy) {
+            if !Arc::ptr_eq(sender.name(), target.name()) {
+                sender.offer(frame);
+            }
+        }
         Ok(())
     }
 

@@ -4,30 +4,17 @@
 mod common;
 
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
-use chat_server::config::ClusterConfig;
-use chat_server::Config;
 use common::nats::NatsServer;
-use common::{logs, start_with, test_config, TestClient, TestServer};
+use common::{logs, start_with, TestClient, TestServer};
 
 /// How many times the race is run: each trial is a fresh name asked for on both nodes at
 /// the same moment.
 const RACE_TRIALS: usize = 50;
 
-/// [`test_config`] as a node named `node` of the cluster behind `nats`.
-fn node_config(nats: &NatsServer, node: &str) -> Config {
-    Config {
-        cluster: Some(ClusterConfig {
-            nats: nats.url(),
-            node: Some(node.to_owned()),
-        }),
-        ..test_config()
-    }
-}
-
 /// Two nodes of the cluster behind `nats`, each serving once it has joined.
 async fn two_nodes(nats: &NatsServer) -> (TestServer, TestServer) {
-    let a = start_with(node_config(nats, "a")).await;
-    let b = start_with(node_config(nats, "b")).await;
+    let a = start_with(nats.node_config("a")).await;
+    let b = start_with(nats.node_config("b")).await;
     (a, b)
 }
 
@@ -103,7 +90,7 @@ async fn a_node_started_before_nats_says_it_is_retrying_and_serves_once_nats_is_
     logs::capture();
     let mut nats = NatsServer::unstarted();
     let url = nats.url();
-    let node = start_with(node_config(&nats, "early")).await;
+    let node = start_with(nats.node_config("early")).await;
     let line = logs::wait_for("saying NATS cannot be reached", |l| {
         l.contains(" | WARN | ") && l.contains(&format!("Cannot reach NATS at {url}: "))
     })
@@ -119,7 +106,7 @@ async fn a_node_started_before_nats_says_it_is_retrying_and_serves_once_nats_is_
         "the waiting client is welcomed once NATS is up"
     );
     // And the name is held in the cluster: a second node refuses it.
-    let other = start_with(node_config(&nats, "other")).await;
+    let other = start_with(nats.node_config("other")).await;
     let mut rival = TestClient::connect(other.addr).await;
     let refused = rival.hello("EARLY").await;
     assert!(is_name_taken(&refused), "{refused:?}");

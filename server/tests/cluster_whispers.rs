@@ -4,27 +4,14 @@
 mod common;
 
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
-use chat_server::config::ClusterConfig;
-use chat_server::Config;
 use common::nats::NatsServer;
-use common::{start_with, test_config, TestClient, TestServer};
-
-/// [`test_config`] as a node named `node` of the cluster behind `nats`.
-fn node_config(nats: &NatsServer, node: &str) -> Config {
-    Config {
-        cluster: Some(ClusterConfig {
-            nats: nats.url(),
-            node: Some(node.to_owned()),
-        }),
-        ..test_config()
-    }
-}
+use common::{start_with, TestClient, TestServer};
 
 /// Two nodes of the cluster behind `nats`; the second's name has characters a NATS
 /// subject may not hold, as a host name and port do.
 async fn two_nodes(nats: &NatsServer) -> (TestServer, TestServer) {
-    let a = start_with(node_config(nats, "a")).await;
-    let b = start_with(node_config(nats, "b.example:7001")).await;
+    let a = start_with(nats.node_config("a")).await;
+    let b = start_with(nats.node_config("b.example:7001")).await;
     (a, b)
 }
 

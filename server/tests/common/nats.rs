@@ -53,6 +53,17 @@ impl NatsServer {
         }
     }
 
+    /// [`super::test_config`] as a node named `node` of the cluster behind this server.
+    pub fn node_config(&self, node: &str) -> chat_server::Config {
+        chat_server::Config {
+            cluster: Some(chat_server::config::ClusterConfig {
+                nats: self.url(),
+                node: Some(node.to_owned()),
+            }),
+            ..super::test_config()
+        }
+    }
+
     /// Where clients connect: `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
