@@ -36,10 +36,11 @@ use serde::{Deserialize, Serialize};
 /// Bump it on any change that alters the bytes of an existing frame. Version 2 added rooms:
 /// `Msg` names its room in both directions and `Welcome` states the server's limits.
 /// Version 3 added history: `Msg` carries its `seq`, `Join` says what backlog it wants,
-/// and `Welcome` states the most messages a history page holds.
+/// and `Welcome` states the most messages a history page holds. Version 4 added the
+/// cluster: the error kind `ClusterUnavailable` and the leave reason `NodeLost`.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -189,6 +190,8 @@ pub enum LeftReason {
     SlowConsumer,
     /// The server disconnected them for breaking a rule (flooding, an oversize frame, ...).
     Refused,
+    /// They were on another node of the cluster, which stopped or stopped answering.
+    NodeLost,
 }
 
 impl LeftReason {
@@ -201,6 +204,7 @@ impl LeftReason {
             LeftReason::TimedOut => "timed_out",
             LeftReason::SlowConsumer => "slow_consumer",
             LeftReason::Refused => "refused",
+            LeftReason::NodeLost => "node_lost",
         }
     }
 }
@@ -214,6 +218,7 @@ impl std::fmt::Display for LeftReason {
             LeftReason::TimedOut => "timed out",
             LeftReason::SlowConsumer => "too slow",
             LeftReason::Refused => "disconnected by the server",
+            LeftReason::NodeLost => "node lost",
         })
     }
 }
@@ -414,6 +419,10 @@ pub enum ErrorKind {
     /// The server could not store the message (its disk is full or failing), so it was not
     /// sent to anyone; sending it again later may work.
     StoreFailed,
+    /// The server is one node of a cluster and cannot reach the others (its NATS link is
+    /// down), so a room message would reach only this node and could not be kept: it was
+    /// sent to nobody. Whispers and lists of people on this node still work.
+    ClusterUnavailable,
 }
 
 impl ErrorKind {
@@ -437,7 +446,8 @@ impl ErrorKind {
             | ErrorKind::RoomsFull
             | ErrorKind::NoSuchRoom
             | ErrorKind::HistoryOff
-            | ErrorKind::StoreFailed => false,
+            | ErrorKind::StoreFailed
+            | ErrorKind::ClusterUnavailable => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -477,6 +487,7 @@ impl ErrorKind {
             ErrorKind::NoSuchRoom => "no_such_room",
             ErrorKind::HistoryOff => "history_off",
             ErrorKind::StoreFailed => "store_failed",
+            ErrorKind::ClusterUnavailable => "cluster_unavailable",
         }
     }
 }

@@ -129,6 +129,7 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             ErrorKind::NoSuchRoom,
             ErrorKind::HistoryOff,
             ErrorKind::StoreFailed,
+            ErrorKind::ClusterUnavailable,
         ]
     );
     assert!(kinds[17..].iter().all(|k| !k.is_fatal()));
@@ -145,6 +146,7 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             LeftReason::TimedOut,
             LeftReason::SlowConsumer,
             LeftReason::Refused,
+            LeftReason::NodeLost,
         ]
     );
     let names: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.as_str()).collect();

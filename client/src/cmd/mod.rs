@@ -160,6 +160,9 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
                 "this server keeps no history (its config.ini has [store] path = off)"
             }
             ErrorKind::StoreFailed => "the server's disk is full or failing; try again later",
+            ErrorKind::ClusterUnavailable => {
+                "the server cannot reach the rest of its cluster; try again later"
+            }
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {
