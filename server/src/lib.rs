@@ -15,7 +15,7 @@
 //! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every member of a
 //!   room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
-//!   and in which rooms.
+//!   and in which rooms; [`roster`]: in a cluster, the people of the other nodes.
 //! - [`cluster`]: with `[cluster]` set, the link to NATS, names unique across nodes,
 //!   whispers to other nodes' people and the list of everyone; without it, never touched.
 //! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
@@ -40,6 +40,7 @@ pub mod queued_bytes;
 pub mod registry;
 pub mod room;
 pub mod room_log;
+pub mod roster;
 pub mod server;
 pub mod tls;
 pub mod watchdog;

@@ -71,6 +71,7 @@ pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoi
             bytes: 0,
             overflowed: false,
             closed: false,
+            evicted: false,
             writer: None,
         }),
         capacity: bound.frames.max(1),
@@ -122,6 +123,9 @@ struct State {
     overflowed: bool,
     /// Every sender is gone: nothing more will come.
     closed: bool,
+    /// The server ends this connection once what is queued is written (its name went to
+    /// someone else in the cluster): the reader stops, the writer does not.
+    evicted: bool,
     /// The writer task, when it waits for frames or for the overflow.
     writer: Option<Waker>,
 }
@@ -281,14 +285,26 @@ impl Outbox {
         self.queue.lock().overflowed
     }
 
-    /// Completes once the queue has overflowed; for the reader loop, which then ends the
-    /// connection as a slow consumer.
+    /// Ends the connection once what is queued (an error saying why, last) is written:
+    /// its reader loop stops, its writer drains the queue as usual.
+    pub fn evict(&self) {
+        self.queue.lock().evicted = true;
+        self.queue.reader.notify_waiters();
+    }
+
+    /// Whether [`Outbox::evict`] was called.
+    pub fn is_evicted(&self) -> bool {
+        self.queue.lock().evicted
+    }
+
+    /// Completes once the queue has overflowed, or the client was evicted; for the reader
+    /// loop, which then ends the connection as a slow consumer (or as evicted).
     pub async fn overflowed(&self) {
         loop {
             let woken = self.queue.reader.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if self.has_overflowed() {
+            if self.has_overflowed() || self.is_evicted() {
                 return;
             }
             woken.await;

@@ -53,6 +53,11 @@ impl ClientHandle {
         self.outbox.held_bytes()
     }
 
+    /// Ends the client's connection once its queue is written; see [`Outbox::evict`].
+    pub fn evict(&self) {
+        self.outbox.evict();
+    }
+
     /// Drops the client as a slow consumer; see [`Outbox::shed`].
     pub fn shed(&self) -> bool {
         self.outbox.shed()
@@ -226,6 +231,11 @@ impl Registry {
     /// Whether nobody is registered.
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
+    }
+
+    /// Every registered client with its rooms, in no particular order.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.clients.values()
     }
 
     /// Every registered client, in no particular order.

@@ -1,5 +1,9 @@
 //! One room: who is in it, under the name its first member gave it.
 //!
+//! In a cluster a room also lists the people of other nodes who are in it ([`Room::remote`]):
+//! they are counted, listed and announced like anyone, but have no queue here, since their
+//! own node delivers to them.
+//!
 //! A room holds handles to its members' queues, keyed like the registry (case-insensitive
 //! names), so a fan-out to the room is one loop over its own members and never looks at the
 //! rest of the server. It does no locking and no sending of its own: the [`crate::hub`] keeps
@@ -17,6 +21,8 @@ pub struct Room {
     name: Arc<str>,
     /// [`chat_proto::validate::name_key`] of each member → its handle.
     members: HashMap<Arc<str>, ClientHandle>,
+    /// Name key → name as typed, of each member connected to another node.
+    remote: HashMap<Arc<str>, Arc<str>>,
     /// The last `seq` given to a message here, when the server keeps no history (the room
     /// log numbers messages otherwise): a room made anew counts from 1 again.
     last_seq: u64,
@@ -28,6 +34,7 @@ impl Room {
         Room {
             name,
             members: HashMap::new(),
+            remote: HashMap::new(),
             last_seq: 0,
         }
     }
@@ -49,29 +56,54 @@ impl Room {
         self.members.insert(key, handle).is_none()
     }
 
-    /// Removes the member with name key `key`; `false` if it was not in.
+    /// Adds a member of another node; `false` if it was already in.
+    pub fn add_remote(&mut self, key: Arc<str>, name: Arc<str>) -> bool {
+        self.remote.insert(key, name).is_none()
+    }
+
+    /// Removes the member with name key `key`, of this node or another; `false` if it was
+    /// not in.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.members.remove(key).is_some()
+        self.members.remove(key).is_some() || self.remote.remove(key).is_some()
     }
 
-    /// Whether the member with name key `key` is in.
+    /// Whether the member with name key `key` is in, of this node or another.
     pub fn contains(&self, key: &str) -> bool {
-        self.members.contains_key(key)
+        self.members.contains_key(key) || self.remote.contains_key(key)
     }
 
-    /// How many are in.
+    /// How many are in, on every node.
     pub fn len(&self) -> usize {
+        self.members.len() + self.remote.len()
+    }
+
+    /// How many members are connected to this node: those it delivers to.
+    pub fn local_len(&self) -> usize {
         self.members.len()
     }
 
-    /// Whether nobody is in: the hub then drops the room.
+    /// Whether nobody is in, on any node: the hub then drops the room.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.members.is_empty() && self.remote.is_empty()
     }
 
-    /// Every member's name as typed, sorted case-insensitively (by key).
+    /// Every member's name as typed, of every node, sorted case-insensitively (by key).
     pub fn names(&self) -> Vec<String> {
-        sorted_names(self.members.iter())
+        if self.remote.is_empty() {
+            return sorted_names(self.members.iter());
+        }
+        let mut keyed: Vec<(&Arc<str>, &Arc<str>)> = self
+            .members
+            .iter()
+            .map(|(key, handle)| (key, handle.name()))
+            .chain(self.remote.iter())
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        keyed
+            .into_iter()
+            .map(|(_, name)| name.to_string())
+            .collect()
     }
 
     /// Every member, in no particular order.
