@@ -118,6 +118,16 @@ impl Shared {
         })
     }
 
+    /// What connections share on a node of a cluster: history is on (the rooms' streams),
+    /// and the room log is set once the node has joined the cluster.
+    pub fn for_cluster(config: Config) -> Shared {
+        let hub = Arc::new(Hub::with_limits(Limits {
+            history: room_log::PAGE_MAX,
+            ..Limits::from_config(&config)
+        }));
+        Shared::with_hub(hub, config)
+    }
+
     /// What connections share around `hub`, without a room log.
     fn with_hub(hub: Arc<Hub>, config: Config) -> Shared {
         Shared {
@@ -441,7 +451,13 @@ where
         let wake = next_wake(guards.watchdog.next(registered), held.as_deref());
         let event = tokio::select! {
             biased;
-            () = ctx.outbox.overflowed() => return LeaveReason::SlowConsumer,
+            () = ctx.outbox.overflowed() => {
+                if ctx.outbox.is_evicted() {
+                    return LeaveReason::Refused("its name was registered on another node while \
+                                                 this one could not reach the cluster".to_owned());
+                }
+                return LeaveReason::SlowConsumer;
+            }
             () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
             wake = wake_at(wake) => match wake {
                 Wake::Alarm(alarm) => Event::Alarm(alarm),

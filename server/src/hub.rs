@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::{Bytes, BytesMut};
 
 use chat_proto::codec::encode;
-use chat_proto::validate::room_key;
+use chat_proto::validate::{name_key, room_key};
 use chat_proto::{
     CodecError, EncodedFrame, LeftReason, Millis, RoomSummary, ServerFrame, PROTOCOL_VERSION,
 };
@@ -42,6 +42,7 @@ use crate::outbox::{Delivery, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::{ClientHandle, LeaveReason, NameTaken, Registry};
 use crate::room::Room;
+use crate::roster::{Change, Feed, Person, Remote, Roster};
 
 /// Why a client could not register.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +73,9 @@ pub enum RoomError {
     /// The server has told everyone it is stopping: rooms change no more.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// In a cluster, the room's stream could not be opened: NATS is out of reach.
+    #[error("the cluster is unavailable: try again later")]
+    ClusterUnavailable,
 }
 
 /// Why a whisper was not delivered.
@@ -266,6 +270,23 @@ struct State {
     /// Set once the shutdown notice went out: later joins are refused so that nobody
     /// registers without having been told.
     closing: bool,
+    /// In a cluster, the people of the other nodes.
+    roster: Roster,
+    /// How many changes to this node's people were made: the last one's number.
+    version: u64,
+    /// In a cluster, where each change goes, numbered, to be published.
+    feed: Option<Feed>,
+}
+
+impl State {
+    /// Numbers `change` and hands it to the feed, in a cluster: called under the lock
+    /// that made it, so the numbers are the order the changes happened in.
+    fn tell(&mut self, change: impl FnOnce() -> Change) {
+        if let Some(feed) = &self.feed {
+            self.version += 1;
+            let _ = feed.send((self.version, change()));
+        }
+    }
 }
 
 impl Hub {
@@ -310,6 +331,9 @@ impl Hub {
         if let Ok(welcome) = encode(&welcome) {
             me.offer(welcome);
         }
+        state.tell(|| Change::Online {
+            name: me.name().to_string(),
+        });
         Ok(state.registry.len())
     }
 
@@ -347,6 +371,7 @@ impl Hub {
             registry,
             rooms,
             closing,
+            ..
         } = &mut *state;
         if *closing {
             // Everyone was told the server is stopping; nothing is announced after that.
@@ -401,6 +426,12 @@ impl Hub {
             });
             fan_out(place.handles(), &notice, Some(handle.name()));
         }
+        if !already {
+            state.tell(|| Change::Joined {
+                name: handle.name().to_string(),
+                room: shown.to_string(),
+            });
+        }
         Ok(JoinedRoom { key, name: shown })
     }
 
@@ -412,6 +443,7 @@ impl Hub {
             registry,
             rooms,
             closing,
+            ..
         } = &mut *state;
         let Some(member) = registry.member_mut(name) else {
             return Err(RoomError::NotInRoom(room.name.to_string()));
@@ -437,6 +469,10 @@ impl Hub {
             at,
             &self.limits,
         );
+        state.tell(|| Change::Parted {
+            name: handle.name().to_string(),
+            room: room.name.to_string(),
+        });
         Ok(())
     }
 
@@ -448,6 +484,7 @@ impl Hub {
             registry,
             rooms,
             closing,
+            ..
         } = &mut *state;
         let Some(member) = registry.remove(name, reason) else {
             return;
@@ -465,6 +502,10 @@ impl Hub {
                 &self.limits,
             );
         }
+        state.tell(|| Change::Offline {
+            name: member.handle.name().to_string(),
+            reason: reason.told_as(),
+        });
     }
 
     /// Queues `frame` to every member of the room with key `room`, encoded once. For tests
@@ -599,9 +640,205 @@ impl Hub {
         self.state().rooms.get(key).map(|room| room.name().clone())
     }
 
-    /// Every registered name, sorted case-insensitively.
+    /// Every registered name, of this node and (in a cluster) every other, sorted
+    /// case-insensitively.
     pub fn users(&self) -> Vec<String> {
-        self.state().registry.names()
+        let state = self.state();
+        if state.roster.is_empty() {
+            return state.registry.names();
+        }
+        let mut keyed: Vec<(Arc<str>, Arc<str>)> = state
+            .registry
+            .handles()
+            .map(|handle| (name_key(handle.name()).into(), handle.name().clone()))
+            .chain(
+                state
+                    .roster
+                    .everyone()
+                    .map(|(key, person)| (key.clone(), person.name.clone())),
+            )
+            .collect();
+        drop(state);
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        keyed
+            .into_iter()
+            .map(|(_, name)| name.to_string())
+            .collect()
+    }
+
+    /// Starts numbering this node's changes and sending them to `feed` (in a cluster).
+    pub fn set_feed(&self, feed: Feed) {
+        self.state().feed = Some(feed);
+    }
+
+    /// Everyone registered here with their rooms, and the number of the last change they
+    /// include: the snapshot a node that missed changes starts again from.
+    pub fn local_people(&self) -> (u64, Vec<Person>) {
+        let state = self.state();
+        let people = state
+            .registry
+            .members()
+            .map(|member| Person {
+                name: member.handle.name().to_string(),
+                rooms: member
+                    .rooms
+                    .iter()
+                    .filter_map(|key| state.rooms.get(key).map(|r| r.name().to_string()))
+                    .collect(),
+            })
+            .collect();
+        (state.version, people)
+    }
+
+    /// Applies a change another node made to its people: joins and leaves are announced
+    /// here as if they were local.
+    pub fn remote_change(&self, node: &str, change: Change, at: Millis) {
+        let mut state = self.state();
+        let (name, rooms, reason) = match change {
+            Change::Online { name } => {
+                let rooms = remote_rooms(&state, node, &name);
+                (name, Some(rooms), LeftReason::Disconnected)
+            }
+            Change::Offline { name, reason } => (name, None, reason),
+            Change::Joined { name, room } => {
+                let mut rooms = remote_rooms(&state, node, &name);
+                rooms.push((room_key(&room).into(), room.into()));
+                (name, Some(rooms), LeftReason::Parted)
+            }
+            Change::Parted { name, room } => {
+                let key = room_key(&room);
+                let mut rooms = remote_rooms(&state, node, &name);
+                rooms.retain(|(k, _)| **k != *key);
+                (name, Some(rooms), LeftReason::Parted)
+            }
+        };
+        self.set_remote(&mut state, node, &name, rooms, reason, at);
+    }
+
+    /// Replaces everything known of `node`'s people with `people` (a snapshot): whoever
+    /// the snapshot lacks went offline (`Disconnected`), whatever room it lacks was parted.
+    pub fn remote_state(&self, node: &str, people: Vec<Person>, at: Millis) {
+        let mut state = self.state();
+        let mut gone: HashMap<Arc<str>, ()> = state
+            .roster
+            .keys_of(node)
+            .into_iter()
+            .map(|key| (key, ()))
+            .collect();
+        for person in people {
+            gone.remove(&*name_key(&person.name));
+            let rooms = person
+                .rooms
+                .into_iter()
+                .map(|room| (room_key(&room).into(), room.into()))
+                .collect();
+            self.set_remote(
+                &mut state,
+                node,
+                &person.name,
+                Some(rooms),
+                LeftReason::Parted,
+                at,
+            );
+        }
+        for (key, ()) in gone {
+            if let Some(name) = state.roster.get(node, &key).map(|p| p.name.clone()) {
+                self.set_remote(&mut state, node, &name, None, LeftReason::Disconnected, at);
+            }
+        }
+    }
+
+    /// Takes every person of `node` out of every list and room, telling the rooms
+    /// `reason`; returns how many there were.
+    pub fn remote_drop(&self, node: &str, reason: LeftReason, at: Millis) -> usize {
+        let mut state = self.state();
+        let keys = state.roster.keys_of(node);
+        for key in &keys {
+            if let Some(name) = state.roster.get(node, key).map(|p| p.name.clone()) {
+                self.set_remote(&mut state, node, &name, None, reason, at);
+            }
+        }
+        keys.len()
+    }
+
+    /// Sets the rooms of `name` on `node` (`None`: offline), announcing each join, and
+    /// each leave with `reason`.
+    fn set_remote(
+        &self,
+        state: &mut State,
+        node: &str,
+        name: &str,
+        rooms: Option<Vec<(Arc<str>, Arc<str>)>>,
+        reason: LeftReason,
+        at: Millis,
+    ) {
+        let key: Arc<str> = name_key(name).into();
+        let was: Vec<Arc<str>> = state
+            .roster
+            .get(node, &key)
+            .map(|person| person.rooms.clone())
+            .unwrap_or_default();
+        let now: Vec<(Arc<str>, Arc<str>)> = rooms.clone().unwrap_or_default();
+        let name: Arc<str> = state
+            .roster
+            .get(node, &key)
+            .map_or_else(|| name.into(), |person| person.name.clone());
+        let told = (!state.closing).then_some(reason);
+        for left in was.iter().filter(|k| !now.iter().any(|(n, _)| n == *k)) {
+            remove_from_room(&mut state.rooms, left, &key, &name, told, at, &self.limits);
+        }
+        for (room, shown) in now.iter().filter(|(k, _)| !was.contains(k)) {
+            let place = state
+                .rooms
+                .entry(room.clone())
+                .or_insert_with(|| Room::new(shown.clone()));
+            if place.add_remote(key.clone(), name.clone())
+                && !state.closing
+                && self.limits.announces(place.len())
+            {
+                let notice = presence(ServerFrame::UserJoined {
+                    room: place.name().to_string(),
+                    user: name.to_string(),
+                    at,
+                });
+                fan_out(place.handles(), &notice, None);
+            }
+        }
+        match rooms {
+            None => {
+                state.roster.remove(node, &key);
+            }
+            Some(_) => state.roster.insert(
+                node,
+                key,
+                Remote {
+                    name,
+                    rooms: now.into_iter().map(|(k, _)| k).collect(),
+                },
+            ),
+        }
+    }
+
+    /// Tells `name` (registered here) why with `Error{NameTaken}` and ends its connection
+    /// once that is written: its name now belongs to someone on another node.
+    pub fn evict(&self, name: &str, detail: &str) {
+        let state = self.state();
+        let Some(handle) = state.registry.get(name) else {
+            return;
+        };
+        if let Ok(frame) = encode(&ServerFrame::Error {
+            kind: chat_proto::ErrorKind::NameTaken,
+            detail: detail.to_owned(),
+        }) {
+            handle.offer(frame);
+        }
+        handle.evict();
+    }
+
+    /// How many members of the room with key `key` are connected to this node.
+    pub fn local_members(&self, key: &str) -> usize {
+        self.state().rooms.get(key).map_or(0, Room::local_len)
     }
 
     /// Every room with its member count, sorted case-insensitively.
@@ -682,6 +919,27 @@ fn remove_from_room(
         });
         fan_out(place.handles(), &notice, None);
     }
+}
+
+/// The rooms `name` on `node` is in now, by key and as shown.
+fn remote_rooms(state: &State, node: &str, name: &str) -> Vec<(Arc<str>, Arc<str>)> {
+    state
+        .roster
+        .get(node, &name_key(name))
+        .map(|person| {
+            person
+                .rooms
+                .iter()
+                .map(|key| {
+                    let shown = state
+                        .rooms
+                        .get(key)
+                        .map_or_else(|| key.clone(), |r| r.name().clone());
+                    (key.clone(), shown)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A count on the wire, where it is a `u32`.

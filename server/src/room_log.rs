@@ -38,6 +38,7 @@ use chat_proto::codec::encode;
 use chat_proto::{Backlog, Cursor, ErrorKind, Millis, Past, ServerFrame};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::cluster::rooms::RoomStreams;
 use crate::hub::{Hub, JoinedRoom, RoomError, Spoken};
 use crate::log::{NewMessage, Page, Read, Store, StoreError};
 use crate::outbox::Outbox;
@@ -60,24 +61,70 @@ const ROUND_MAX: usize = 256;
 /// How often, at most, a failing store is reported again at ERROR while it keeps failing.
 const REPEAT_ERROR: Duration = Duration::from_secs(10);
 
-/// The handle connections submit to; cheap to clone.
+/// The handle connections submit to; cheap to clone. Either the disk log of one server
+/// (its writer thread, here) or, in a cluster, the rooms' streams in NATS
+/// ([`crate::cluster::rooms`]): the same requests, the same guarantees.
 #[derive(Debug, Clone)]
-pub struct RoomLog {
+pub enum RoomLog {
+    /// The writer thread over a [`Store`].
+    Disk(DiskLog),
+    /// The rooms' JetStream streams.
+    Cluster(Arc<RoomStreams>),
+}
+
+/// The writer thread's handle.
+#[derive(Debug, Clone)]
+pub struct DiskLog {
     /// The writer thread's queue.
     tx: mpsc::UnboundedSender<Request>,
     /// What the thread and the connections share.
-    shared: Arc<Counters>,
-    /// The store, for what is read outside the thread (trimming).
+    shared: Arc<InFlight>,
+    /// The store, for pages read beside the thread.
     store: Arc<dyn Store>,
 }
 
-/// Messages waiting for the disk, and the wake-up for connections that wait for them.
+/// Messages submitted and not yet stored, and the wake-up for connections that wait for
+/// them to drain.
 #[derive(Debug, Default)]
-struct Counters {
+pub struct InFlight {
     /// Messages submitted and not yet stored (or refused).
     pending: AtomicUsize,
     /// Woken when `pending` falls back under [`PENDING_MAX`].
     drained: Notify,
+}
+
+impl InFlight {
+    /// `n` more messages submitted.
+    pub fn add(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` messages stored or refused; wakes the waiting connections when that brings the
+    /// count back under [`PENDING_MAX`].
+    pub fn sub(&self, n: usize) {
+        let before = self.pending.fetch_sub(n, Ordering::Relaxed);
+        if before > PENDING_MAX && before - n <= PENDING_MAX {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Whether so many messages wait that connections should stop reading.
+    pub fn is_backlogged(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) > PENDING_MAX
+    }
+
+    /// Completes once the messages waiting are under [`PENDING_MAX`].
+    pub async fn drained(&self) {
+        loop {
+            let woken = self.drained.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if !self.is_backlogged() {
+                return;
+            }
+            woken.await;
+        }
+    }
 }
 
 /// What a connection asks of the writer thread.
@@ -114,7 +161,7 @@ impl RoomLog {
     /// once every handle is gone and it has served what was submitted.
     pub fn start(store: Arc<dyn Store>, hub: Arc<Hub>) -> std::io::Result<RoomLog> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Counters::default());
+        let shared = Arc::new(InFlight::default());
         let writer = Writer {
             hub,
             store: store.clone(),
@@ -124,32 +171,27 @@ impl RoomLog {
         std::thread::Builder::new()
             .name("room-log".into())
             .spawn(move || writer.run(rx))?;
-        Ok(RoomLog { tx, shared, store })
-    }
-
-    /// The store underneath.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        Ok(RoomLog::Disk(DiskLog { tx, shared, store }))
     }
 
     /// Submits a burst; it is delivered once stored. The receiver completes then (or once
     /// it was refused): what the sender does next must wait for it, so that its own
     /// messages come first.
     pub fn append(&self, spoken: Spoken, sender: &Outbox) -> oneshot::Receiver<()> {
+        let log = match self {
+            RoomLog::Disk(log) => log,
+            RoomLog::Cluster(streams) => return streams.append(spoken, sender),
+        };
         let (done, confirmed) = oneshot::channel();
-        self.shared
-            .pending
-            .fetch_add(spoken.said.len(), Ordering::Relaxed);
+        log.shared.add(spoken.said.len());
         let request = Request::Append {
             spoken,
             sender: sender.clone(),
             done,
         };
-        if let Err(mpsc::error::SendError(Request::Append { spoken, .. })) = self.tx.send(request) {
+        if let Err(mpsc::error::SendError(Request::Append { spoken, .. })) = log.tx.send(request) {
             // The thread is gone (it only ends with the process): nothing can be stored.
-            self.shared
-                .pending
-                .fetch_sub(spoken.said.len(), Ordering::Relaxed);
+            log.shared.sub(spoken.said.len());
         }
         confirmed
     }
@@ -164,8 +206,12 @@ impl RoomLog {
         backlog: Backlog,
         outbox: &Outbox,
     ) -> oneshot::Receiver<Result<JoinedRoom, RoomError>> {
+        let log = match self {
+            RoomLog::Disk(log) => log,
+            RoomLog::Cluster(streams) => return streams.join(name, room, at, backlog, outbox),
+        };
         let (reply, answer) = oneshot::channel();
-        let _ = self.tx.send(Request::Join {
+        let _ = log.tx.send(Request::Join {
             name,
             room,
             at,
@@ -176,8 +222,14 @@ impl RoomLog {
         answer
     }
 
-    /// Reads one page of the room with key `key`, named `shown` in the answer, on the
-    /// blocking pool: at most `limit` messages (at least 1, at most [`PAGE_MAX`]).
+    /// Whether every join must go through the log, a join without backlog included: in a
+    /// cluster a room's first member here starts the room's delivery.
+    pub fn joins_itself(&self) -> bool {
+        matches!(self, RoomLog::Cluster(_))
+    }
+
+    /// Reads one page of the room with key `key`, named `shown` in the answer, beside the
+    /// writer (on the blocking pool): at most `limit` messages (at most [`PAGE_MAX`]).
     pub fn page(
         &self,
         key: String,
@@ -185,27 +237,32 @@ impl RoomLog {
         from: Cursor,
         limit: u32,
     ) -> tokio::task::JoinHandle<Result<ServerFrame, StoreError>> {
-        let store = self.store.clone();
-        let limit = (limit as usize).clamp(1, PAGE_MAX);
+        let log = match self {
+            RoomLog::Disk(log) => log,
+            RoomLog::Cluster(streams) => return streams.page(key, shown, from, limit),
+        };
+        let store = log.store.clone();
+        let limit = (limit as usize).min(PAGE_MAX);
         tokio::task::spawn_blocking(move || page_frame(&*store, &key, &shown, from, limit, false))
     }
 
-    /// Whether so many messages wait for the disk that connections should stop reading.
-    pub fn is_backlogged(&self) -> bool {
-        self.shared.pending.load(Ordering::Relaxed) > PENDING_MAX
+    /// What counts the messages waiting.
+    fn in_flight(&self) -> &InFlight {
+        match self {
+            RoomLog::Disk(log) => &log.shared,
+            RoomLog::Cluster(streams) => streams.in_flight(),
+        }
     }
 
-    /// Completes once the messages waiting for the disk are under [`PENDING_MAX`].
+    /// Whether so many messages wait for the disk (or NATS) that connections should stop
+    /// reading.
+    pub fn is_backlogged(&self) -> bool {
+        self.in_flight().is_backlogged()
+    }
+
+    /// Completes once the messages waiting are under [`PENDING_MAX`].
     pub async fn drained(&self) {
-        loop {
-            let woken = self.shared.drained.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            if !self.is_backlogged() {
-                return;
-            }
-            woken.await;
-        }
+        self.in_flight().drained().await;
     }
 }
 
@@ -216,7 +273,7 @@ struct Writer {
     /// Where they are stored.
     store: Arc<dyn Store>,
     /// Shared with the handles.
-    shared: Arc<Counters>,
+    shared: Arc<InFlight>,
     /// Since when, and when last reported, the store has been failing.
     failing: Option<(Instant, Instant, usize)>,
 }
@@ -313,13 +370,7 @@ impl Writer {
                 }
             }
         }
-        let before = self
-            .shared
-            .pending
-            .fetch_sub(batch.len(), Ordering::Relaxed);
-        if before > PENDING_MAX && before - batch.len() <= PENDING_MAX {
-            self.shared.drained.notify_waiters();
-        }
+        self.shared.sub(batch.len());
     }
 
     /// Reports a failed transaction: at once the first time, then at most every
@@ -372,16 +423,8 @@ impl Writer {
                 if let Ok(joined) = &joined {
                     let frame =
                         backlog_frame(&*self.store, joined, backlog).unwrap_or_else(|err| {
-                            // The join stands; what it missed cannot be read now.
                             tracing::error!("Cannot read the backlog of #{}: {err}", joined.name);
-                            ServerFrame::History {
-                                room: joined.name.to_string(),
-                                messages: Vec::new(),
-                                more: false,
-                                next: Cursor::Latest,
-                                backlog: true,
-                                missed: true,
-                            }
+                            unreadable_backlog(&joined.name)
                         });
                     match encode(&frame) {
                         Ok(wire) => {
@@ -434,6 +477,18 @@ fn backlog_frame(
     }
 }
 
+/// The backlog of a join that stands although what it missed cannot be read now.
+pub fn unreadable_backlog(room: &str) -> ServerFrame {
+    ServerFrame::History {
+        room: room.to_owned(),
+        messages: Vec::new(),
+        more: false,
+        next: Cursor::Latest,
+        backlog: true,
+        missed: true,
+    }
+}
+
 /// The backlog of a room when the server keeps no history, or none was asked for.
 pub fn empty_backlog(room: &str) -> ServerFrame {
     ServerFrame::History {
@@ -461,8 +516,7 @@ fn page_frame(
         Cursor::Before(seq) => Read::Before(seq),
         Cursor::After(seq) => Read::After(seq),
     };
-    let forward = matches!(from, Cursor::After(_));
-    let Page { messages, more } = if limit == 0 {
+    let page = if limit == 0 {
         // Nothing wanted: only whether there is anything, so `more` stays true to its word.
         let any = store.read(key, read, 1)?;
         Page {
@@ -472,6 +526,15 @@ fn page_frame(
     } else {
         store.read(key, read, limit)?
     };
+    Ok(shape(page, shown, from, backlog))
+}
+
+/// A page read from `from` as the `History` frame naming the room `shown`, cut to
+/// [`PAGE_BYTES`], with the cursor to the next page: what the disk log and the cluster's
+/// streams answer alike.
+pub fn shape(page: Page, shown: &str, from: Cursor, backlog: bool) -> ServerFrame {
+    let forward = matches!(from, Cursor::After(_));
+    let Page { messages, more } = page;
     let mut messages: Vec<Past> = messages
         .into_iter()
         .map(|m| Past {
@@ -487,14 +550,14 @@ fn page_frame(
         (false, Some(first), _) => Cursor::Before(first.seq),
         _ => from,
     };
-    Ok(ServerFrame::History {
+    ServerFrame::History {
         room: shown.to_owned(),
         messages,
         more: more || trimmed,
         next,
         backlog,
         missed: false,
-    })
+    }
 }
 
 /// Drops messages from the far end of a page (the oldest of a backward page, the newest of

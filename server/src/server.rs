@@ -24,10 +24,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
 
 use crate::admission::{Refusal, Ticket};
+use crate::cluster::rooms::RoomStreams;
 use crate::cluster::{self, Cluster};
 use crate::config::{Config, StoreConfig};
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
+use crate::room_log::RoomLog;
 use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
@@ -60,7 +62,13 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 /// Opens the room log `[store]` names, or `None` when the server keeps no history. Its
 /// error names the file, for the one line the binary exits with.
+///
+/// A node of a cluster opens none: its history is the rooms' streams in NATS, shared by
+/// every node ([`cluster::rooms`]), so that no node keeps one of its own that would diverge.
 pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError> {
+    if config.cluster.is_some() {
+        return Ok(None);
+    }
     match &config.store {
         None => Ok(None),
         Some(store) => Ok(Some(Arc::new(SqliteStore::open(&store.path)?))),
@@ -86,6 +94,10 @@ pub async fn run(
     let settings = config.store.clone();
     let cluster_config = config.cluster.clone();
     let mut shared = match (store, &settings) {
+        _ if cluster_config.is_some() => {
+            tracing::info!("History in NATS JetStream, one stream per room");
+            Shared::for_cluster(config)
+        }
         (Some(store), Some(settings)) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
@@ -114,8 +126,32 @@ pub async fn run(
             }
         }
     }
-    if let Some(inbox) = shared.cluster.as_ref().and_then(|c| c.take_inbox()) {
-        tokio::spawn(cluster::whispers::deliver(inbox, shared.hub.clone()));
+    let presence_stop = tokio_util::sync::CancellationToken::new();
+    let mut presence = None;
+    if let Some(cluster) = shared.cluster.clone() {
+        let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
+        shared.hub.set_feed(feed);
+        let retention = settings.clone().unwrap_or_default();
+        shared.log = Some(RoomLog::Cluster(RoomStreams::start(
+            cluster.clone(),
+            shared.hub.clone(),
+            retention,
+            Arc::default(),
+        )));
+        if let Some(inboxes) = cluster.take_inboxes() {
+            tokio::spawn(cluster::whispers::deliver(
+                inboxes.whispers,
+                shared.hub.clone(),
+            ));
+            presence = Some(tokio::spawn(cluster::presence::run(
+                cluster,
+                shared.hub.clone(),
+                changes,
+                inboxes.presence,
+                inboxes.links,
+                presence_stop.clone(),
+            )));
+        }
     }
     tokio::spawn(crate::queued_bytes::watch(
         shared.hub.clone(),
@@ -148,6 +184,10 @@ pub async fn run(
             "{} connection tasks still running after {limit:?}; leaving them",
             shared.tracker.len()
         ),
+    }
+    presence_stop.cancel();
+    if let Some(presence) = presence {
+        let _ = presence.await;
     }
     if let Some(cluster) = &shared.cluster {
         cluster.leave().await;

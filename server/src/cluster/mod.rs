@@ -1,12 +1,28 @@
-//! The cluster: several chat-server nodes joined through one NATS server.
+//! The cluster: several chat-server nodes joined through one NATS server (with JetStream).
 //!
-//! Built so far: the link to NATS ([`Cluster::connect`], which retries until NATS answers),
-//! cluster-wide names ([`names`]), which also say who is online anywhere, and whispers to
-//! people on other nodes ([`whispers`]). Reached only from the handshake, a whisper, a list
-//! of users and a leaving connection, and only when `[cluster]` is set: a server without it
-//! never runs any of this. Room messages and presence across nodes are not here yet.
+//! ```text
+//!            ┌──────── NATS ─────────────────────────────────────────────┐
+//!  node A ◄──┤ chat.room.<room>     one JetStream stream per room: the    ├──► node B
+//!            │                      order, the seq and the history        │
+//!            │ KV chat_names        who holds each name (atomic create)   │
+//!            │ chat.presence        heartbeats, joins, parts, snapshots   │
+//!            │ chat.node.<n>.whisper whispers to one node's people        │
+//!            └────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! - [`Cluster::connect`]: the link to NATS, retried with backoff until NATS answers.
+//! - [`rooms`]: room messages. A node publishes each message to its room's stream and
+//!   delivers to its own members what its one consumer per room reads back, in stream
+//!   order: one order and one `seq` on every node, history any node can read.
+//! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
+//!   gone within [`presence::LOST_AFTER`].
+//! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
+//!
+//! Only a server with `[cluster]` set runs any of this.
 
 pub mod names;
+pub mod presence;
+pub mod rooms;
 pub mod whispers;
 
 use std::sync::{Mutex, PoisonError};
@@ -14,6 +30,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::{jetstream, Subscriber};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::ClusterConfig;
@@ -75,18 +92,56 @@ pub enum ClusterError {
 #[error("cannot send a whisper through NATS: {0}")]
 pub struct SendError(#[source] async_nats::PublishError);
 
+/// How long JetStream requests (a publish's acknowledgement, a stream's creation) may
+/// take before the node says the cluster is unavailable.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The pause before the `n`th attempt to reach NATS again after the link broke: 100 ms
+/// doubling to 1 s, so a node is back within a second of NATS.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let shift = u32::try_from(attempts.min(4)).unwrap_or(4);
+    (FIRST_RETRY * 2u32.pow(shift)).min(MAX_RETRY)
+}
+
+/// A change of the link to NATS, for the presence task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// NATS answers (again).
+    Up,
+    /// NATS is out of reach; async-nats keeps trying.
+    Down,
+}
+
+/// What a cluster node subscribes to before it serves anyone, handed to the tasks that
+/// serve them as the server starts ([`Cluster::take_inboxes`]).
+#[derive(Debug)]
+pub struct Inboxes {
+    /// Whispers for this node's people.
+    pub whispers: Subscriber,
+    /// Every node's presence.
+    pub presence: Subscriber,
+    /// The link's ups and downs.
+    pub links: mpsc::UnboundedReceiver<Link>,
+}
+
 /// This node's link to the cluster: who it is and the names it holds.
 #[derive(Debug)]
 pub struct Cluster {
     /// The node's name, in every claim it makes.
     node: String,
+    /// A number this start of the node picked: tells a restarted node from its earlier self.
+    incarnation: u64,
     /// The NATS URL as it may be logged (no credentials).
     shown_url: String,
-    /// The connection to NATS, for whispers to other nodes.
+    /// The connection to NATS.
     client: async_nats::Client,
-    /// Whispers for this node's people, subscribed to before the node serves anyone, until
-    /// [`Cluster::take_inbox`] hands them to the task that delivers them.
-    inbox: Mutex<Option<Subscriber>>,
+    /// JetStream on it: the rooms' streams.
+    js: jetstream::Context,
+    /// Until [`Cluster::take_inboxes`].
+    inboxes: Mutex<Option<Inboxes>>,
+    /// How many times the link came up: a change means NATS is back, and consumers of
+    /// the rooms' streams must be made again (ephemeral ones do not outlive a NATS restart).
+    ups: watch::Receiver<u64>,
     /// Cluster-wide names.
     pub names: Names,
 }
@@ -98,21 +153,37 @@ impl Cluster {
     /// races it against its shutdown.
     pub async fn connect(config: &ClusterConfig, node: String) -> Cluster {
         let shown_url = config.shown_url();
+        let incarnation = new_incarnation();
         let mut pause = FIRST_RETRY;
         let mut last_said: Option<Instant> = None;
         loop {
-            match Cluster::try_connect(&config.nats, &node).await {
-                Ok((client, inbox, names)) => {
+            match Cluster::try_connect(&config.nats, &node, incarnation).await {
+                Ok((client, inboxes, ups, names)) => {
+                    match names.free_earlier_starts().await {
+                        Ok(0) => {}
+                        Ok(freed) => {
+                            tracing::info!("Freed {freed} names this node held before it restarted")
+                        }
+                        Err(err) => tracing::warn!(
+                            "Cannot free the names of this node's earlier start: {err}"
+                        ),
+                    }
                     tracing::info!(
                         node = %node,
+                        incarnation,
                         "Joined the cluster through NATS at {shown_url}; names in the bucket {}",
                         names::BUCKET
                     );
+                    let mut js = jetstream::new(client.clone());
+                    js.set_timeout(REQUEST_TIMEOUT);
                     return Cluster {
                         node,
+                        incarnation,
                         shown_url,
                         client,
-                        inbox: Mutex::new(Some(inbox)),
+                        js,
+                        inboxes: Mutex::new(Some(inboxes)),
+                        ups,
                         names,
                     };
                 }
@@ -128,34 +199,92 @@ impl Cluster {
         }
     }
 
-    /// One attempt: connects, subscribes to this node's whispers and opens the names bucket.
+    /// One attempt: connects, subscribes to this node's whispers and to presence, and
+    /// opens the names bucket.
     async fn try_connect(
         url: &str,
         node: &str,
-    ) -> Result<(async_nats::Client, Subscriber, Names), ClusterError> {
+        incarnation: u64,
+    ) -> Result<(async_nats::Client, Inboxes, watch::Receiver<u64>, Names), ClusterError> {
+        let (links_tx, links) = mpsc::unbounded_channel();
+        let (ups_tx, ups) = watch::channel(0u64);
         let client = async_nats::ConnectOptions::new()
             .name(format!("chat-server {node}"))
             .connection_timeout(CONNECT_TIMEOUT)
+            .max_reconnects(None)
+            .reconnect_delay_callback(reconnect_delay)
+            .event_callback(move |event| {
+                let link = match event {
+                    async_nats::Event::Connected => Some(Link::Up),
+                    async_nats::Event::Disconnected => Some(Link::Down),
+                    _ => None,
+                };
+                if let Some(link) = link {
+                    if link == Link::Up {
+                        ups_tx.send_modify(|ups| *ups += 1);
+                    }
+                    let _ = links_tx.send(link);
+                }
+                async {}
+            })
             .connect(url)
             .await
             .map_err(ClusterError::Connect)?;
-        let subject = whispers::subject(node);
-        let inbox = client
-            .subscribe(subject.clone())
-            .await
-            .map_err(|source| ClusterError::Subscribe { subject, source })?;
-        let js = jetstream::new(client.clone());
-        let names = Names::open(&js, node).await?;
-        Ok((client, inbox, names))
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .subscribe(subject.clone())
+                    .await
+                    .map_err(|source| ClusterError::Subscribe { subject, source })
+            }
+        };
+        let whispers = subscribe(whispers::subject(node)).await?;
+        let presence = subscribe(presence::SUBJECT.to_owned()).await?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(REQUEST_TIMEOUT);
+        let names = Names::open(&js, node, incarnation).await?;
+        let inboxes = Inboxes {
+            whispers,
+            presence,
+            links,
+        };
+        Ok((client, inboxes, ups, names))
     }
 
-    /// The whispers for this node's people, once: the server hands them to
-    /// [`whispers::deliver`] as it starts serving.
-    pub fn take_inbox(&self) -> Option<Subscriber> {
-        self.inbox
+    /// Changes each time the link to NATS comes up again.
+    pub fn ups(&self) -> watch::Receiver<u64> {
+        self.ups.clone()
+    }
+
+    /// What this node subscribed to, once: the server hands it to the tasks that serve it
+    /// as it starts serving.
+    pub fn take_inboxes(&self) -> Option<Inboxes> {
+        self.inboxes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+    }
+
+    /// Whether NATS answers now. While it does not, room messages are refused at once
+    /// (`ClusterUnavailable`) rather than waiting for a timeout.
+    pub fn is_up(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// This start of the node.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The connection to NATS.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// JetStream on the connection.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
     }
 
     /// Sends `whisper` to the node `node`, which delivers it to its target there.
@@ -171,8 +300,10 @@ impl Cluster {
         &self.node
     }
 
-    /// Gives back every name this node still holds (at shutdown), and says so.
+    /// Tells the other nodes this one is stopping, gives back every name it still holds
+    /// (at shutdown), and says so.
     pub async fn leave(&self) {
+        presence::say_gone(self).await;
         let released = self.names.release_all().await;
         tracing::info!(
             node = %self.node,
@@ -180,6 +311,15 @@ impl Cluster {
             self.shown_url
         );
     }
+}
+
+/// A number no earlier start of this node picked, in practice: the clock's nanoseconds
+/// mixed with the process id.
+fn new_incarnation() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 48)
 }
 
 /// The node name when `[cluster] node` is not set: this machine's host name and the port

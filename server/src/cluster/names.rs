@@ -10,13 +10,26 @@
 //! Exactly one of two creates of one key succeeds, however close together, so two people
 //! asking for a name on two nodes at once never both get it (no check-then-set). The key is
 //! the name as compared ([`chat_proto::validate::name_key`]); every valid name is a valid
-//! key (`[-/_=.a-zA-Z0-9]+`). The value is the node that holds it and the name as typed,
-//! one line each ([`Holder`]): a whisper from another node finds where to go, and a list of
-//! everyone shows names as their owners typed them. A node deletes only a key at the
-//! revision its own create gave, so it never frees a name someone else holds now.
+//! key (`[-/_=.a-zA-Z0-9]+`). The value is the node that holds it, the node's incarnation
+//! (a number each start of a node picks anew) and the name as typed, one line each
+//! ([`Holder`]): a whisper from another node finds where to go. A node deletes only a key
+//! at the revision its own create gave, so it never frees a name someone else holds now.
+//!
+//! **Names of nodes that are gone.** A node killed with SIGKILL gives nothing back. Its
+//! names are deleted by the nodes that see it go ([`Names::sweep`], run by
+//! [`super::presence`] when a node is lost or restarts, and once after this node joins):
+//! every key whose holder is not a live incarnation, and that is older than
+//! [`SWEEP_GRACE`] (a node that has just claimed a name may not have been heard from yet).
+//! A node that starts again frees its earlier start's names itself before it serves
+//! ([`Names::free_earlier_starts`]).
+//!
+//! **After an outage** each node claims its people's names again ([`Names::reclaim`]): a
+//! key still at its value is kept, a key that is gone is created again, and a key another
+//! node holds now (it was freed as a lost node's and claimed there meanwhile) stays with
+//! that node: this node's person with that name is told `NameTaken` and disconnected.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_nats::jetstream::{self, kv, stream};
 use bytes::Bytes;
@@ -57,8 +70,12 @@ pub enum ClaimError {
     Unavailable(#[source] kv::CreateError),
 }
 
-/// How many names a list of everyone reads from NATS at once.
+/// How many names a sweep reads from NATS at once.
 const LIST_READS_AT_ONCE: usize = 16;
+
+/// How old a name must be before a sweep may delete it: longer than a node takes to be
+/// heard from after it claimed it.
+pub const SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why NATS could not say who holds a name, or who is online.
 #[derive(Debug, thiserror::Error)]
@@ -79,31 +96,37 @@ pub enum LookupError {
 pub struct Holder {
     /// The node the name's owner is connected to.
     pub node: String,
+    /// That node's incarnation when it claimed the name.
+    pub incarnation: u64,
     /// The name as its owner typed it.
     pub name: String,
 }
 
 impl Holder {
-    /// The value stored for it: the node, a newline, the name. A valid name has no newline,
-    /// so the last one splits them whatever the node is called.
-    fn value(node: &str, name: &str) -> Bytes {
-        Bytes::from(format!("{node}\n{name}"))
+    /// The value stored for it: the node, its incarnation and the name, a newline between
+    /// each. A valid name has no newline and an incarnation is digits, so the last two
+    /// newlines split them whatever the node is called.
+    fn value(node: &str, incarnation: u64, name: &str) -> Bytes {
+        Bytes::from(format!("{node}\n{incarnation}\n{name}"))
     }
 
-    /// Reads the value of `key`. A value without a newline (written by a node that stored
-    /// only itself) names the node; the key then stands for the name.
+    /// Reads the value of `key`. A value of another form names no live node: the key then
+    /// stands for the name, and a sweep frees it.
     fn parse(key: &str, value: &[u8]) -> Holder {
         let value = String::from_utf8_lossy(value);
-        match value.rsplit_once('\n') {
-            Some((node, name)) => Holder {
+        let parsed = value.rsplit_once('\n').and_then(|(rest, name)| {
+            let (node, incarnation) = rest.rsplit_once('\n')?;
+            Some(Holder {
                 node: node.to_owned(),
+                incarnation: incarnation.parse().ok()?,
                 name: name.to_owned(),
-            },
-            None => Holder {
-                node: value.into_owned(),
-                name: key.to_owned(),
-            },
-        }
+            })
+        });
+        parsed.unwrap_or_else(|| Holder {
+            node: value.into_owned(),
+            incarnation: 0,
+            name: key.to_owned(),
+        })
     }
 }
 
@@ -114,8 +137,11 @@ pub struct Names {
     kv: kv::Store,
     /// This node's name, the first line of every value it creates.
     node: String,
-    /// Key → the revision this node's create gave it: what a release must match.
-    held: Mutex<HashMap<String, u64>>,
+    /// This start of the node, the second line.
+    incarnation: u64,
+    /// Key → the name as typed and the revision this node's create gave it: what a
+    /// release must match.
+    held: Mutex<HashMap<String, (Arc<str>, u64)>>,
 }
 
 impl Names {
@@ -124,7 +150,11 @@ impl Names {
     /// The bucket's stream is made here rather than with async-nats' `create_key_value`,
     /// which first reads the account's JetStream limits in a form nats-server 2.9 (Debian's)
     /// does not send. Two nodes making it at once is fine: the same config is accepted twice.
-    pub(super) async fn open(js: &jetstream::Context, node: &str) -> Result<Names, ClusterError> {
+    pub(super) async fn open(
+        js: &jetstream::Context,
+        node: &str,
+        incarnation: u64,
+    ) -> Result<Names, ClusterError> {
         let kv = match js.get_key_value(BUCKET).await {
             Ok(kv) => kv,
             Err(_) => {
@@ -145,21 +175,36 @@ impl Names {
         Ok(Names {
             kv,
             node: node.to_owned(),
+            incarnation,
             held: Mutex::default(),
         })
+    }
+
+    /// Frees the names an earlier start of this node held (it was killed, or lost NATS as
+    /// it stopped), before this one serves: its people may sign in again at once.
+    pub async fn free_earlier_starts(&self) -> Result<usize, LookupError> {
+        self.sweep(|holder, _| holder.node == self.node && holder.incarnation != self.incarnation)
+            .await
     }
 
     /// Claims `name` (valid, any case) for this node: `Taken` when it is held anywhere.
     pub async fn claim(&self, name: &str) -> Result<(), ClaimError> {
         let key = name_key(name);
-        match self.kv.create(&key, Holder::value(&self.node, name)).await {
+        match self.create(&key, name).await {
             Ok(revision) => {
-                self.held().insert(key, revision);
+                self.held().insert(key, (name.into(), revision));
                 Ok(())
             }
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => Err(ClaimError::Taken),
             Err(err) => Err(ClaimError::Unavailable(err)),
         }
+    }
+
+    /// Creates `key` for `name`, held by this incarnation.
+    async fn create(&self, key: &str, name: &str) -> Result<u64, kv::CreateError> {
+        self.kv
+            .create(key, Holder::value(&self.node, self.incarnation, name))
+            .await
     }
 
     /// Who holds `name` (any case) on any node, or `None` when nobody does.
@@ -169,10 +214,64 @@ impl Names {
         Ok(value.map(|value| Holder::parse(&key, &value)))
     }
 
-    /// Every name held on any node, as typed, sorted by key: the order of every list of
-    /// people ([`crate::registry::sorted_names`]). A name given back while the list is read
-    /// is left out.
-    pub async fn everyone(&self) -> Result<Vec<String>, LookupError> {
+    /// Claims again every name this node holds, after NATS was out of reach: a key still
+    /// this node's is kept, a key that is gone is created again. Returns the names another
+    /// node holds now, which this node gives up (their people must go), and the names that
+    /// could not be checked (NATS went away again; the next reconnection retries them).
+    pub async fn reclaim(&self) -> (Vec<Arc<str>>, usize) {
+        let held: Vec<(String, Arc<str>)> = self
+            .held()
+            .iter()
+            .map(|(key, (name, _))| (key.clone(), name.clone()))
+            .collect();
+        let (mut lost, mut unchecked) = (Vec::new(), 0);
+        for (key, name) in held {
+            let entry = match self.kv.entry(&key).await {
+                Ok(entry) => entry,
+                Err(err) => {
+                    tracing::debug!("Cannot read the name {key:?} in NATS: {err}");
+                    unchecked += 1;
+                    continue;
+                }
+            };
+            let live = entry.filter(|e| e.operation == kv::Operation::Put);
+            let revision = match live {
+                Some(entry) => {
+                    let holder = Holder::parse(&key, &entry.value);
+                    if holder.node == self.node && holder.incarnation == self.incarnation {
+                        Some(entry.revision)
+                    } else {
+                        None
+                    }
+                }
+                None => match self.create(&key, &name).await {
+                    Ok(revision) => Some(revision),
+                    Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => None,
+                    Err(err) => {
+                        tracing::debug!("Cannot claim the name {key:?} again: {err}");
+                        unchecked += 1;
+                        continue;
+                    }
+                },
+            };
+            match revision {
+                Some(revision) => {
+                    if let Some(slot) = self.held().get_mut(&key) {
+                        slot.1 = revision;
+                    }
+                }
+                None => {
+                    self.held().remove(&key);
+                    lost.push(name);
+                }
+            }
+        }
+        (lost, unchecked)
+    }
+
+    /// Deletes every name `stale` picks, given its holder and whether the name is older
+    /// than [`SWEEP_GRACE`]; returns how many.
+    pub async fn sweep(&self, stale: impl Fn(&Holder, bool) -> bool) -> Result<usize, LookupError> {
         let keys: Vec<String> = self
             .kv
             .keys()
@@ -181,27 +280,41 @@ impl Names {
             .try_collect()
             .await
             .map_err(LookupError::Listing)?;
-        let mut held: Vec<(String, String)> = futures::stream::iter(keys)
-            .map(|key| async move {
-                let value = self.kv.get(&key).await.map_err(LookupError::Read)?;
-                Ok::<_, LookupError>(value.map(|value| {
-                    let name = Holder::parse(&key, &value).name;
-                    (key, name)
-                }))
-            })
+        let entries: Vec<kv::Entry> = futures::stream::iter(keys)
+            .map(|key| async move { self.kv.entry(&key).await.map_err(LookupError::Read) })
             .buffer_unordered(LIST_READS_AT_ONCE)
-            .try_filter_map(|held| async move { Ok(held) })
+            .try_filter_map(|entry| async move { Ok(entry) })
             .try_collect()
             .await?;
-        held.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(held.into_iter().map(|(_, name)| name).collect())
+        let now = std::time::SystemTime::now();
+        let mut freed = 0;
+        for entry in entries {
+            if entry.operation != kv::Operation::Put {
+                continue;
+            }
+            let holder = Holder::parse(&entry.key, &entry.value);
+            let created: std::time::SystemTime = entry.created.into();
+            let old = now.duration_since(created).unwrap_or_default() >= SWEEP_GRACE;
+            if stale(&holder, old) {
+                if let Err(err) = self
+                    .kv
+                    .delete_expect_revision(&entry.key, Some(entry.revision))
+                    .await
+                {
+                    tracing::debug!("Did not free the name {:?}: {err}", entry.key);
+                } else {
+                    freed += 1;
+                }
+            }
+        }
+        Ok(freed)
     }
 
     /// Gives `name` back, if this node holds it: deleted only at the revision this node's
-    /// claim gave it. A failure is logged; the key then stays until NATS is reached again.
+    /// claim gave it. A failure is logged; the key then stays until a sweep frees it.
     pub async fn release(&self, name: &str) {
         let key = name_key(name);
-        let Some(revision) = self.held().remove(&key) else {
+        let Some((_, revision)) = self.held().remove(&key) else {
             return;
         };
         self.delete(&key, revision).await;
@@ -209,7 +322,11 @@ impl Names {
 
     /// Gives back every name this node holds; returns how many.
     pub async fn release_all(&self) -> usize {
-        let held: Vec<(String, u64)> = self.held().drain().collect();
+        let held: Vec<(String, u64)> = self
+            .held()
+            .drain()
+            .map(|(key, (_, revision))| (key, revision))
+            .collect();
         for (key, revision) in &held {
             self.delete(key, *revision).await;
         }
@@ -224,7 +341,7 @@ impl Names {
     }
 
     /// The names held, under a lock never held across an await.
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<str>, u64)>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -233,15 +350,16 @@ impl Names {
 mod tests {
     use super::*;
 
-    /// A value names the node and the name as typed, whatever characters the node's name
-    /// has; an old value naming only the node falls back to the key.
+    /// A value names the node, its incarnation and the name as typed, whatever
+    /// characters the node's name has; a value of another form falls back to the key.
     #[test]
-    fn a_value_carries_the_node_and_the_name_as_typed() {
-        let value = Holder::value("host:7000\nodd", "Ann");
+    fn a_value_carries_the_node_its_incarnation_and_the_name_as_typed() {
+        let value = Holder::value("host:7000\nodd", 42, "Ann");
         assert_eq!(
             Holder::parse("ann", &value),
             Holder {
                 node: "host:7000\nodd".to_owned(),
+                incarnation: 42,
                 name: "Ann".to_owned()
             }
         );
@@ -249,6 +367,7 @@ mod tests {
             Holder::parse("bob", b"b"),
             Holder {
                 node: "b".to_owned(),
+                incarnation: 0,
                 name: "bob".to_owned()
             }
         );

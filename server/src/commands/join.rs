@@ -20,14 +20,16 @@ pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<F
     let name = ctx.name()?;
     let room = room_name(&room)?;
     let at = crate::now_millis();
-    let joined = match (ctx.log, backlog) {
-        (_, Backlog::None) => ctx.hub.join(&name, room, at)?,
-        (Some(log), _) => {
+    let wants_backlog = !matches!(backlog, Backlog::None);
+    let joined = match ctx.log {
+        // In a cluster every join goes through the log: it starts the room's delivery.
+        Some(log) if wants_backlog || log.joins_itself() => {
             let answer = log.join(name, room.to_owned(), at, backlog, ctx.outbox);
             ctx.waiting = Some(Waiting::Join(answer));
             return Ok(Flow::Continue);
         }
-        (None, _) => ctx.hub.join_without_history(&name, room, at)?,
+        _ if !wants_backlog => ctx.hub.join(&name, room, at)?,
+        _ => ctx.hub.join_without_history(&name, room, at)?,
     };
     record(ctx, joined)
 }

@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::Password;
-use crate::cluster::{ClaimError, Cluster, LookupError};
+use crate::cluster::{ClaimError, Cluster};
 use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
 use crate::log::StoreError;
 use crate::login_backoff::LoginBackoff;
@@ -90,8 +90,8 @@ pub struct Context<'a> {
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
-    /// With `[cluster]`, where `Hello` claims its name before the hub registers it, a
-    /// whisper finds its target's node, and `ListUsers` finds everyone.
+    /// With `[cluster]`, where `Hello` claims its name before the hub registers it and a
+    /// whisper finds its target's node.
     pub cluster: Option<&'a Arc<Cluster>>,
 }
 
@@ -113,8 +113,6 @@ pub enum Waiting {
     },
     /// A whisper whose target is not here, waiting to learn which node holds the name.
     Whisper(Box<whisper::Pending>),
-    /// Everyone online in the cluster, being read from the names bucket.
-    Users(JoinHandle<Result<Vec<String>, LookupError>>),
 }
 
 impl Context<'_> {
@@ -282,8 +280,9 @@ pub enum CommandError {
     /// The room log could not be read.
     #[error("the server could not read its message log: try again later")]
     StoreFailed,
-    /// The cluster could not be asked (a name claim NATS did not answer): nobody can say
-    /// whether the request would have been allowed.
+    /// The cluster could not be asked (a name claim or a room message NATS did not
+    /// take): nobody can say whether the request would have been allowed, and it was not
+    /// carried out.
     #[error("the cluster is unavailable: try again later")]
     ClusterUnavailable,
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
@@ -316,15 +315,15 @@ impl CommandError {
             CommandError::Room(RoomError::RoomsFull(_)) => ErrorKind::RoomsFull,
             CommandError::Room(RoomError::NoSuchRoom(_)) => ErrorKind::NoSuchRoom,
             CommandError::Room(RoomError::ShuttingDown) => ErrorKind::ShuttingDown,
+            CommandError::Room(RoomError::ClusterUnavailable) => ErrorKind::ClusterUnavailable,
             CommandError::NoSuchUser(_) => ErrorKind::NoSuchUser,
             CommandError::InvalidMessage(_) | CommandError::TooLarge(_) => {
                 ErrorKind::InvalidMessage
             }
             CommandError::ShuttingDown => ErrorKind::ShuttingDown,
             CommandError::HistoryOff => ErrorKind::HistoryOff,
-            // Until the protocol has a kind of its own for it: like a failed store, the
-            // request was not carried out and may work when tried again.
-            CommandError::StoreFailed | CommandError::ClusterUnavailable => ErrorKind::StoreFailed,
+            CommandError::StoreFailed => ErrorKind::StoreFailed,
+            CommandError::ClusterUnavailable => ErrorKind::ClusterUnavailable,
             CommandError::AuthFailed | CommandError::LoginsSlowed { .. } => ErrorKind::AuthFailed,
         }
     }
@@ -386,7 +385,6 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             let lookup = (&mut pending.lookup).await;
             whisper::looked_up(ctx, *pending, lookup).await
         }
-        Waiting::Users(read) => list_users::listed(ctx, read.await),
     };
     match result {
         Ok(flow) => flow,

@@ -86,6 +86,9 @@ pub struct Bounds {
 /// Why the log could not be opened or used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// In a cluster, the room's stream in NATS could not be read.
+    #[error("{0}")]
+    Cluster(String),
     /// The file could not be opened or created: its directory is missing, or permissions.
     #[error("{}: cannot open the message log: {reason}", path.display())]
     Open {

@@ -141,3 +141,53 @@ impl Drop for NatsServer {
         }
     }
 }
+
+/// The real `chat-server` binary as the node `node` of the cluster behind `nats`, with its
+/// `config.ini` in `dir` (port 0, flood control and connection limits off): a node that
+/// can be killed with SIGKILL. Returns it once it serves, with its address.
+pub fn node_process(
+    nats: &NatsServer,
+    dir: &std::path::Path,
+    node: &str,
+) -> (super::ServerProcess, std::net::SocketAddr) {
+    let config = format!(
+        "[server]\nhost = 127.0.0.1\nport = 0\n\
+         [limits]\nmessages_per_second = 0\nmax_clients = 0\nmax_per_ip = 0\n\
+         [cluster]\nnats = {}\nnode = {node}\n",
+        nats.url()
+    );
+    std::fs::create_dir_all(dir).expect("the node's directory");
+    let path = dir.join("config.ini");
+    std::fs::write(&path, config).expect("write the node's config.ini");
+    let path = path.to_str().expect("a UTF-8 path").to_owned();
+    let mut process = super::ServerProcess::spawn(dir, &["--config", &path]);
+    let addr = process.listening_addr();
+    process.wait_for_line("Joined the cluster");
+    (process, addr)
+}
+
+/// Asks `client` for the list of users until it is `expected`, and returns how long that
+/// took: presence crosses NATS, so another node's change shows a moment later. Panics if
+/// the list is not `expected` within [`TIMEOUT`], with the last list seen.
+pub async fn users_until(client: &mut super::TestClient, expected: &[&str]) -> std::time::Duration {
+    use chat_proto::{ClientFrame, ServerFrame};
+    let start = std::time::Instant::now();
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(10));
+    loop {
+        every.tick().await;
+        client.send(ClientFrame::ListUsers).await;
+        let users = loop {
+            match client.recv().await {
+                ServerFrame::UserList { users } => break users,
+                _ => continue,
+            }
+        };
+        if users == expected {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "the users are still {users:?}, not {expected:?}, after {TIMEOUT:?}"
+        );
+    }
+}
