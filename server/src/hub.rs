@@ -463,7 +463,7 @@ impl Hub {
         remove_from_room(
             rooms,
             &room.key,
-            &who,
+            Who::Here(&who),
             handle.name(),
             told,
             at,
@@ -495,7 +495,7 @@ impl Hub {
             remove_from_room(
                 rooms,
                 key,
-                &member.key,
+                Who::Here(&member.key),
                 member.handle.name(),
                 told,
                 at,
@@ -786,7 +786,15 @@ impl Hub {
             .map_or_else(|| name.into(), |person| person.name.clone());
         let told = (!state.closing).then_some(reason);
         for left in was.iter().filter(|k| !now.iter().any(|(n, _)| n == *k)) {
-            remove_from_room(&mut state.rooms, left, &key, &name, told, at, &self.limits);
+            remove_from_room(
+                &mut state.rooms,
+                left,
+                Who::Elsewhere(&key),
+                &name,
+                told,
+                at,
+                &self.limits,
+            );
         }
         for (room, shown) in now.iter().filter(|(k, _)| !was.contains(k)) {
             let place = state
@@ -885,12 +893,22 @@ impl Hub {
     }
 }
 
+/// A member by name key: connected here, or to another node. Told apart because after an
+/// outage the two may briefly share a name, until the one here is evicted.
+#[derive(Debug, Clone, Copy)]
+enum Who<'a> {
+    /// Connected to this node.
+    Here(&'a str),
+    /// Connected to another node.
+    Elsewhere(&'a str),
+}
+
 /// Takes the member `who` out of the room `key`, tells the rest why (`told`; `None`: tell
 /// nobody) within the announcement limit, and drops the room once empty.
 fn remove_from_room(
     rooms: &mut HashMap<Arc<str>, Room>,
     key: &str,
-    who: &str,
+    who: Who<'_>,
     name: &Arc<str>,
     told: Option<LeftReason>,
     at: Millis,
@@ -900,7 +918,11 @@ fn remove_from_room(
         return;
     };
     let people = place.len();
-    if !place.remove(who) {
+    let removed = match who {
+        Who::Here(key) => place.remove(key),
+        Who::Elsewhere(key) => place.remove_remote(key),
+    };
+    if !removed {
         return;
     }
     if place.is_empty() {

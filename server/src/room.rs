@@ -61,10 +61,14 @@ impl Room {
         self.remote.insert(key, name).is_none()
     }
 
-    /// Removes the member with name key `key`, of this node or another; `false` if it was
-    /// not in.
+    /// Removes the member with name key `key` connected here; `false` if it was not in.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.members.remove(key).is_some() || self.remote.remove(key).is_some()
+        self.members.remove(key).is_some()
+    }
+
+    /// Removes the member of another node with name key `key`; `false` if it was not in.
+    pub fn remove_remote(&mut self, key: &str) -> bool {
+        self.remote.remove(key).is_some()
     }
 
     /// Whether the member with name key `key` is in, of this node or another.

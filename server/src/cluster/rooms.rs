@@ -456,7 +456,7 @@ async fn room_task(
     mut joins: mpsc::UnboundedReceiver<JoinRequest>,
     delivered: watch::Sender<u64>,
 ) {
-    let stream = match streams.stream(&key).await {
+    let mut stream = match streams.stream(&key).await {
         Ok(stream) => stream,
         Err(err) => {
             tracing::error!("Cannot open #{key} in the cluster: {err}");
@@ -478,14 +478,35 @@ async fn room_task(
     };
     delivered.send_replace(last);
     let mut messages = None;
+    let mut again = false;
     let mut ups = streams.cluster.ups();
     let mut idle = tokio::time::interval(IDLE_CHECK);
     idle.reset();
     loop {
-        let so_far = *delivered.borrow();
-        if messages.is_none() {
-            messages = consume(&stream, so_far + 1).await;
+        if messages.is_none() && again {
+            // After NATS came back or the consumer failed: the stream is made anew if NATS
+            // lost it; one that ends below what was delivered was wiped, and is read from
+            // its start.
+            if let Ok(anew) = streams.stream(&key).await {
+                stream = anew;
+            }
+            if let Ok(info) = stream.get_info().await {
+                if info.state.last_sequence < *delivered.borrow() {
+                    tracing::warn!(
+                        "The log of #{key} in NATS is behind what was delivered (it was \
+                         wiped?): reading it from seq {}",
+                        info.state.first_sequence
+                    );
+                    delivered.send_replace(info.state.last_sequence);
+                }
+            }
         }
+        if messages.is_none() {
+            again = true;
+            let from = *delivered.borrow() + 1;
+            messages = consume(&stream, from).await;
+        }
+        let so_far = *delivered.borrow();
         tokio::select! {
             biased;
             join = joins.recv() => {
