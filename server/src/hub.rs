@@ -1239,6 +1239,101 @@ mod tests {
         );
     }
 
+    /// People of another node are members like anyone: announced, listed, counted, and
+    /// dropped all at once with `NodeLost` when their node goes; a room only they were in
+    /// goes with them. The local changes are numbered in the order they happened.
+    #[test]
+    fn other_nodes_people_are_members_until_their_node_goes() {
+        let hub = Hub::new();
+        let (feed, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        hub.set_feed(feed);
+        let (mut ann, _) = member(&hub, "ann", "a");
+        frames(&mut ann);
+        hub.remote_change(
+            "n2",
+            Change::Joined {
+                name: "Bob".into(),
+                room: "a".into(),
+            },
+            1,
+        );
+        hub.remote_state(
+            "n3",
+            vec![Person {
+                name: "cy".into(),
+                rooms: vec!["a".into(), "b".into()],
+            }],
+            2,
+        );
+        let joined: Vec<ServerFrame> = frames(&mut ann);
+        assert_eq!(joined.len(), 2, "{joined:?}");
+        assert!(matches!(&joined[0], ServerFrame::UserJoined { user, .. } if user == "Bob"));
+        assert_eq!(hub.members("a").unwrap().1, ["ann", "Bob", "cy"]);
+        assert_eq!(hub.users(), ["ann", "Bob", "cy"]);
+        assert_eq!(
+            hub.rooms().len(),
+            2,
+            "a room only another node's people are in is listed"
+        );
+        assert_eq!(hub.local_members("a"), 1);
+        assert_eq!(hub.local_members("b"), 0);
+
+        assert_eq!(hub.remote_drop("n3", LeftReason::NodeLost, 3), 1);
+        match frames(&mut ann).as_slice() {
+            [ServerFrame::UserLeft { user, reason, .. }] => {
+                assert_eq!((user.as_str(), *reason), ("cy", LeftReason::NodeLost));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(hub.members("b").is_err(), "#b went with its last member");
+        // A snapshot without Bob: he went offline.
+        hub.remote_state("n2", Vec::new(), 4);
+        assert_eq!(hub.users(), ["ann"]);
+
+        hub.part("ann", &hub_room(&hub, "a"), 5).unwrap();
+        let mut told = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            told.push(change);
+        }
+        assert_eq!(
+            told,
+            [
+                (1, Change::Online { name: "ann".into() }),
+                (
+                    2,
+                    Change::Joined {
+                        name: "ann".into(),
+                        room: "a".into()
+                    }
+                ),
+                (
+                    3,
+                    Change::Parted {
+                        name: "ann".into(),
+                        room: "a".into()
+                    }
+                ),
+            ]
+        );
+        let (version, people) = hub.local_people();
+        assert_eq!(version, 3);
+        assert_eq!(
+            people,
+            [Person {
+                name: "ann".into(),
+                rooms: vec![]
+            }]
+        );
+    }
+
+    /// The room `name` as a member knows it.
+    fn hub_room(hub: &Hub, name: &str) -> JoinedRoom {
+        JoinedRoom {
+            key: room_key(name).into(),
+            name: hub.room_name(&room_key(name)).expect("the room exists"),
+        }
+    }
+
     /// `rooms_per_user` and `max_rooms` refuse the join that would pass them, and nothing
     /// else: a room that exists can still be joined when the server is at `max_rooms`.
     #[test]
