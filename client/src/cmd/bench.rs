@@ -25,6 +25,12 @@
 //! receive, and their cost is that time, and the server's CPU time, per delivery. Latency
 //! is send to receive, on one clock, in an HDR histogram.
 //!
+//! With `--also HOST:PORT` (repeatable) the receivers are spread over several nodes of one
+//! cluster, round-robin: receiver `i` connects to server `i mod S`, the first (`--host`,
+//! `--port`) and then the `--also`s in order; the publishers stay on the first. The window
+//! needs nothing more: it already waits for the slowest receiver wherever it is, so the
+//! receivers of a node that sees messages later simply hold the publishers back sooner.
+//!
 //! An idle run (`--idle`) puts `--clients` clients in their rooms that only listen, waits
 //! until the join notices have all arrived, and reads the server's resident memory
 //! (`--server-pid`) before and after: bytes per idle client.
@@ -49,7 +55,7 @@ use tokio::task::JoinHandle;
 use self::clients::{
     join, spawn_receiver, JoinError, Joined, Plan, Publisher, Received, Run, Sent,
 };
-use self::report::{cpu_seconds, status_kb, IdleReport, Latency, LoadReport};
+use self::report::{cpu_seconds, status_kb, IdleReport, Latency, LoadReport, ServerShare};
 use self::stamp::Stamp;
 use crate::cmd::UsageError;
 use crate::settings::Settings;
@@ -100,8 +106,8 @@ pub struct Bench {
     /// at a fixed load [default: as fast as the window allows]
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
-    /// Most messages in flight ahead of the slowest receiver (in its room) and of each
-    /// publisher's own connection (all rooms); 0 for no limit
+    /// Most messages in flight ahead of the slowest receiver (in its room, on whichever
+    /// server) and of each publisher's own connection (all rooms); 0 for no limit
     #[arg(long, value_name = "W", default_value_t = 1000)]
     window: u64,
     /// Register the clients and stay idle instead; with --server-pid, report the server's
@@ -120,13 +126,20 @@ pub struct Bench {
     /// Print the results as one JSON object
     #[arg(long)]
     json: bool,
+    /// Another node of the same cluster: receivers are spread over the first server and
+    /// these, round-robin; publishers stay on the first
+    #[arg(long, value_name = "HOST:PORT")]
+    also: Vec<String>,
 }
 
 /// Where the clients connect and what they are called.
 #[derive(Debug, Clone)]
 struct Target {
-    /// The server's address, as the first client reached it.
+    /// The first server's address, as the first client reached it: the publishers'.
     addr: SocketAddr,
+    /// Where the receivers connect, receiver `i` to `servers[i mod len]`: `addr`, then each
+    /// `--also` (one list shared by every connecting task).
+    servers: Arc<[SocketAddr]>,
     /// `--name`: the start of every client's name.
     prefix: String,
     /// Limit for each handshake.
@@ -298,14 +311,17 @@ impl Bench {
         for sender in senders {
             sent.push(sender.await.context("a publisher task failed")?);
         }
-        Ok(self.load_report(&run, setup_s, &seen, &sent, server_cpu, own_cpu))
+        let servers = receivers_per_server(&target.servers, self.clients);
+        Ok(self.load_report(&run, setup_s, servers, &seen, &sent, server_cpu, own_cpu))
     }
 
     /// The figures of a finished load run.
+    #[allow(clippy::too_many_arguments)]
     fn load_report(
         &self,
         run: &Run,
         setup_s: f64,
+        servers: Vec<ServerShare>,
         seen: &[Received],
         sent: &[Sent],
         server_cpu_s: Option<f64>,
@@ -345,6 +361,7 @@ impl Bench {
             size: self.size,
             rate: self.rate,
             window: self.window,
+            servers,
             setup_s,
             sent: total_sent,
             expected,
@@ -375,7 +392,7 @@ impl Bench {
         let run = Arc::new(Run::new(self.clients, 0, 0, settings.timeout));
         let started = Instant::now();
         let rooms = self.room_names(&settings.name);
-        let (_, clients) = self
+        let (target, clients) = self
             .connect_receivers(settings, &run, &rooms, u64::MAX, IDLE_CHUNK)
             .await?;
         let setup_s = started.elapsed().as_secs_f64();
@@ -402,6 +419,7 @@ impl Bench {
             mode: "idle",
             clients: self.clients,
             rooms: self.rooms,
+            servers: receivers_per_server(&target.servers, self.clients),
             setup_s,
             quiet_s,
             server_rss_kb_before: before,
@@ -431,7 +449,7 @@ impl Bench {
         expected: u64,
         chunk: usize,
     ) -> anyhow::Result<(Target, Vec<JoinHandle<Received>>)> {
-        let (target, first) = first_join(settings, &rooms[0], chunk).await?;
+        let (target, first) = first_join(settings, &self.also, &rooms[0], chunk).await?;
         let mut handles = Vec::with_capacity(self.clients);
         handles.push(spawn_receiver(first, 0, expected, run.clone()));
         let gate = Arc::new(Semaphore::new(self.connect_concurrency.max(1)));
@@ -449,7 +467,7 @@ impl Bench {
                 let room = &rooms[slot % rooms.len()];
                 let permit = gate.acquire_owned().await;
                 let joined = join(
-                    target.addr,
+                    target.servers[slot % target.servers.len()],
                     &name,
                     std::slice::from_ref(room),
                     chunk,
@@ -505,9 +523,10 @@ impl Bench {
 }
 
 /// Registers receiver 0 and puts it in `room`, trying each address the host resolves to,
-/// and keeps the address that worked for everyone else.
+/// and keeps the address that worked for everyone else; resolves the `also` servers too.
 async fn first_join(
     settings: &Settings,
+    also: &[String],
     room: &str,
     chunk: usize,
 ) -> anyhow::Result<(Target, Joined)> {
@@ -521,8 +540,13 @@ async fn first_join(
     for addr in addrs {
         match join(addr, &name, &rooms, chunk, settings.timeout).await {
             Ok(joined) => {
+                let mut servers = vec![addr];
+                for other in also {
+                    servers.push(resolve_like(other, addr).await?);
+                }
                 let target = Target {
                     addr,
+                    servers: servers.into(),
                     prefix: settings.name.clone(),
                     wait: settings.timeout,
                 };
@@ -536,6 +560,34 @@ async fn first_join(
         || anyhow::anyhow!("{} resolves to no address", settings.host),
         anyhow::Error::new,
     ))
+}
+
+/// `host_port`'s address, of the same family as `first` when it has one: `localhost` may
+/// resolve to `::1` first while the servers listen on `127.0.0.1`, as the first did.
+async fn resolve_like(host_port: &str, first: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(host_port)
+        .await
+        .with_context(|| format!("cannot resolve --also {host_port} (HOST:PORT)"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4() == first.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| anyhow!("--also {host_port} resolves to no address"))
+}
+
+/// How many of `clients` receivers go to each of `servers` (receiver `i` to
+/// `servers[i mod len]`), for the report: which node carried what.
+fn receivers_per_server(servers: &[SocketAddr], clients: usize) -> Vec<ServerShare> {
+    servers
+        .iter()
+        .enumerate()
+        .map(|(k, addr)| ServerShare {
+            addr: addr.to_string(),
+            receivers: (clients + servers.len() - 1 - k) / servers.len(),
+        })
+        .collect()
 }
 
 /// Receiver `i`'s name.

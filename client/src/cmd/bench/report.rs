@@ -101,6 +101,9 @@ pub struct LoadReport {
     pub rate: Option<f64>,
     /// Most messages in flight ahead of the slowest receiver.
     pub window: u64,
+    /// The servers the receivers were spread over (`--host` first, then each `--also`),
+    /// and how many went to each.
+    pub servers: Vec<ServerShare>,
     /// Seconds to connect and register everyone.
     pub setup_s: f64,
     /// Messages the publishers sent, to all rooms together (`P × M × R` in a full run).
@@ -145,6 +148,28 @@ pub struct LoadReport {
     pub server_rss_kb: Option<u64>,
 }
 
+/// One server of a run and the receivers that connected to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerShare {
+    /// Its address, as connected to.
+    pub addr: String,
+    /// Receivers sent there (receiver `i` to server `i mod S`).
+    pub receivers: usize,
+}
+
+/// `, over 127.0.0.1:1 (50) and 127.0.0.1:2 (50)` for receivers spread over several
+/// servers; nothing for one.
+fn spread(servers: &[ServerShare]) -> String {
+    if servers.len() < 2 {
+        return String::new();
+    }
+    let each: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{} ({})", s.addr, s.receivers))
+        .collect();
+    format!(", over {}", each.join(" and "))
+}
+
 /// The outcome of an idle run (`--idle`).
 #[derive(Debug, Clone, Serialize)]
 pub struct IdleReport {
@@ -154,6 +179,8 @@ pub struct IdleReport {
     pub clients: usize,
     /// Rooms they are spread over.
     pub rooms: usize,
+    /// The servers they were spread over, and how many went to each.
+    pub servers: Vec<ServerShare>,
     /// Seconds to connect and register them all.
     pub setup_s: f64,
     /// Seconds until no more bytes arrived (the join notices all delivered).
@@ -184,9 +211,14 @@ impl fmt::Display for LoadReport {
         };
         writeln!(
             f,
-            "{} receivers{rooms}, {} publisher(s) x {} messages of {} B{per_room} ({load}); \
+            "{} receivers{rooms}{}, {} publisher(s) x {} messages of {} B{per_room} ({load}); \
              connected in {:.2} s",
-            self.clients, self.publishers, self.messages, self.size, self.setup_s
+            self.clients,
+            spread(&self.servers),
+            self.publishers,
+            self.messages,
+            self.size,
+            self.setup_s
         )?;
         writeln!(
             f,
@@ -245,8 +277,11 @@ impl fmt::Display for IdleReport {
         };
         write!(
             f,
-            "{} idle clients{rooms} connected in {:.2} s, quiet after {:.1} s",
-            self.clients, self.setup_s, self.quiet_s
+            "{} idle clients{rooms}{} connected in {:.2} s, quiet after {:.1} s",
+            self.clients,
+            spread(&self.servers),
+            self.setup_s,
+            self.quiet_s
         )?;
         match (
             self.server_rss_kb_before,
