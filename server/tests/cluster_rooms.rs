@@ -129,15 +129,18 @@ async fn concurrent_senders_on_two_nodes_are_seen_in_one_order_with_one_seq_on_t
         });
     }
     // Both send at once, each from its own node.
+    // Each yields after every message, so the two streams interleave at the broker.
     let ann_send = async {
         for frame in ann_out {
             ann.send(frame).await;
+            tokio::task::yield_now().await;
         }
         messages(&mut ann, 2 * EACH).await
     };
     let bob_send = async {
         for frame in bob_out {
             bob.send(frame).await;
+            tokio::task::yield_now().await;
         }
         messages(&mut bob, 2 * EACH).await
     };
@@ -162,6 +165,7 @@ async fn concurrent_senders_on_two_nodes_are_seen_in_one_order_with_one_seq_on_t
     }
     let interleaved = at_a.windows(2).filter(|w| w[0].0 != w[1].0).count();
     println!("{} messages, {interleaved} changes of sender", at_a.len());
+    assert!(interleaved > 1, "the two senders' messages did not meet");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
