@@ -425,3 +425,62 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
     );
     assert_eq!(got, first[0].2 + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_partition_a_name_taken_meanwhile_stays_with_its_holder_in_nats() {
+    let nats = NatsServer::start();
+    let relay = common::nats::Relay::start(&nats).await;
+    let mut cut_off = nats.node_config("a");
+    if let Some(cluster) = &mut cut_off.cluster {
+        cluster.nats = relay.url.clone();
+    }
+    let a = start_with(cut_off).await;
+    let b = start_with(nats.node_config("b")).await;
+    let mut ann = member(&a, "ann", "lobby").await;
+    let mut dan = member(&a, "dan", "lobby").await;
+    let mut bob = member(&b, "bob", "lobby").await;
+    members_until(&mut bob, "lobby", &["ann", "bob", "dan"]).await;
+
+    // Node a is cut off: node b takes it for lost and frees its names.
+    relay.cut();
+    let cut = Instant::now();
+    let (reason, took) = left_after(&mut bob, "lobby", "ann", cut).await;
+    assert_eq!(reason, LeftReason::NodeLost);
+    println!("node a's people left node b's lists {took:?} after the cut");
+    // Someone else takes "ann" on node b meanwhile (once the name is freed there).
+    let mut other = loop {
+        let mut client = b.connect().await;
+        match client.hello("ANN").await {
+            ServerFrame::Welcome { .. } => break client,
+            ServerFrame::Error {
+                kind: ErrorKind::NameTaken,
+                ..
+            } => assert!(cut.elapsed() < TIMEOUT, "ann's name is never freed"),
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    };
+    other.join("lobby").await;
+
+    relay.restore();
+    // On node a, its ann is told and disconnected; dan keeps his name and his connection.
+    let (kind, detail) = loop {
+        match ann.next().await {
+            Some(ServerFrame::Error { kind, detail }) => break (kind, detail),
+            Some(_) => {}
+            None => panic!("ann was disconnected without being told why"),
+        }
+    };
+    assert_eq!(kind, ErrorKind::NameTaken, "{detail}");
+    assert!(detail.contains("another node"), "{detail}");
+    ann.until_closed().await;
+    users_until(&mut bob, &["ANN", "bob", "dan"]).await;
+    users_until(&mut dan, &["ANN", "bob", "dan"]).await;
+    // The cluster is one chat again.
+    dan.say_in("lobby", "back together").await;
+    loop {
+        if let ServerFrame::Msg { from, text, .. } = other.recv().await {
+            assert_eq!((from.as_str(), text.as_str()), ("dan", "back together"));
+            break;
+        }
+    }
+}

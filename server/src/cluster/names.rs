@@ -18,8 +18,9 @@
 //! **Names of nodes that are gone.** A node killed with SIGKILL gives nothing back. Its
 //! names are deleted by the nodes that see it go ([`Names::sweep`], run by
 //! [`super::presence`] when a node is lost or restarts, and once after this node joins):
-//! every key whose holder is not a live incarnation, and that is older than
-//! [`SWEEP_GRACE`] (a node that has just claimed a name may not have been heard from yet).
+//! every key held by an incarnation seen to go, and every key whose holder is not a live
+//! incarnation and that is older than [`SWEEP_GRACE`] (a node that has just claimed a name
+//! may not have been heard from yet).
 //! A node that starts again frees its earlier start's names itself before it serves
 //! ([`Names::free_earlier_starts`]).
 //!

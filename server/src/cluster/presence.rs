@@ -26,7 +26,7 @@
 //! INFO, asks everyone for a snapshot and sends its own, claims its names again, and the
 //! lists converge within a heartbeat or two.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,6 +126,9 @@ struct Presence {
     up: bool,
     /// When to sweep the names of gone nodes, if one is due.
     sweep_at: Option<Instant>,
+    /// Incarnations known to be gone since the last sweep: their names go whatever their
+    /// age (the grace is for nodes not heard from yet, not for these).
+    gone: HashSet<(String, u64)>,
 }
 
 /// Runs presence for this node until `stop`: publishes the hub's changes (from `feed`)
@@ -146,6 +149,7 @@ pub async fn run(
         up: true,
         // Once after joining: the names of nodes that died while no node was up.
         sweep_at: Some(Instant::now() + super::names::SWEEP_GRACE),
+        gone: HashSet::new(),
     };
     me.publish(&Event::Sync { of: None }).await;
     me.publish_state().await;
@@ -365,6 +369,9 @@ impl Presence {
                     .hub
                     .remote_drop(&node, LeftReason::NodeLost, crate::now_millis());
                 tracing::info!("Node {node} stopped; {people} of its people left");
+                // It gave its names back itself; whatever it could not is swept.
+                self.gone.insert((node, incarnation));
+                self.sweep_at = Some(Instant::now());
             }
             _ => {}
         }
@@ -379,7 +386,9 @@ impl Presence {
             .get(node)
             .is_some_and(|p| p.incarnation != incarnation);
         if replaced {
-            self.peers.remove(node);
+            if let Some(old) = self.peers.remove(node) {
+                self.gone.insert((node.to_owned(), old.incarnation));
+            }
             let people = self
                 .hub
                 .remote_drop(node, LeftReason::NodeLost, crate::now_millis());
@@ -426,7 +435,10 @@ impl Presence {
             .map(|(node, _)| node.clone())
             .collect();
         for node in lost {
-            let silent = self.peers.remove(&node).map(|p| now - p.seen);
+            let silent = self.peers.remove(&node).map(|p| {
+                self.gone.insert((node.clone(), p.incarnation));
+                now - p.seen
+            });
             let people = self
                 .hub
                 .remote_drop(&node, LeftReason::NodeLost, crate::now_millis());
@@ -444,10 +456,13 @@ impl Presence {
                 .map(|(node, p)| (node.clone(), p.incarnation))
                 .chain([(self.node(), self.cluster.incarnation())])
                 .collect();
+            let gone = std::mem::take(&mut self.gone);
             let cluster = self.cluster.clone();
             tokio::spawn(async move {
                 let stale = |holder: &super::Holder, old: bool| {
-                    old && live.get(&holder.node) != Some(&holder.incarnation)
+                    let this = (holder.node.clone(), holder.incarnation);
+                    gone.contains(&this)
+                        || (old && live.get(&holder.node) != Some(&holder.incarnation))
                 };
                 match cluster.names.sweep(stale).await {
                     Ok(0) => {}

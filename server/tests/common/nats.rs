@@ -191,3 +191,52 @@ pub async fn users_until(client: &mut super::TestClient, expected: &[&str]) -> s
         );
     }
 }
+
+/// A TCP relay between one node and NATS, which a test can cut and restore: NATS stays up
+/// for everyone else while that node loses it, as when a network partition isolates it.
+#[derive(Debug)]
+pub struct Relay {
+    /// Where the node connects: `nats://127.0.0.1:PORT`.
+    pub url: String,
+    /// `true` while cut: open relays close and new connections are closed at once.
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    /// Relays connections on a free port of 127.0.0.1 to `nats`.
+    pub async fn start(nats: &NatsServer) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("nats://{}", listener.local_addr().unwrap());
+        let target = nats.url().trim_start_matches("nats://").to_owned();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut = watch.clone();
+                if *cut.borrow() {
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { url, cut }
+    }
+
+    /// Cuts the node off NATS until [`Relay::restore`].
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Lets the node reach NATS again.
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
