@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Server;
+use common::{run, Server};
 use serde_json::Value;
 
 /// A server with flood control off, as the benchmark needs (a bench publisher sends far
@@ -117,6 +117,64 @@ fn a_run_over_rooms_delivers_each_room_to_its_receivers() {
         r["ns_per_delivery"].as_f64().is_some_and(|ns| ns > 0.0),
         "{r}"
     );
+}
+
+/// `--also` spreads the receivers over the servers round-robin and the report says how
+/// many went where; given the same server again, nothing changes for the messages.
+#[test]
+fn also_spreads_the_receivers_and_the_report_says_where() {
+    let server = bench_server();
+    let also = format!("127.0.0.1:{}", server.port);
+    let r = report(
+        &server,
+        &[
+            "--clients",
+            "5",
+            "--messages",
+            "100",
+            "--window",
+            "20",
+            "--also",
+            &also,
+        ],
+    );
+    assert_eq!(r["received"], 500, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    assert_eq!(r["out_of_order"], 0, "{r}");
+    assert_eq!(r["servers"][0]["addr"], also.as_str(), "{r}");
+    assert_eq!(r["servers"][0]["receivers"], 3, "{r}");
+    assert_eq!(r["servers"][1]["addr"], also.as_str(), "{r}");
+    assert_eq!(r["servers"][1]["receivers"], 2, "{r}");
+}
+
+/// The `--also` receivers really are on the other server: given one outside the first's
+/// cluster (here, no cluster at all), exactly their messages are lost.
+#[test]
+fn receivers_of_an_unrelated_also_server_miss_everything() {
+    let (first, other) = (bench_server(), bench_server());
+    let out = run(
+        first.client("b").args([
+            "--timeout",
+            "1",
+            "bench",
+            "--json",
+            "--clients",
+            "5",
+            "--messages",
+            "20",
+            "--window",
+            "0",
+            "--also",
+            &format!("127.0.0.1:{}", other.port),
+        ]),
+        "",
+    )
+    .expect_code(1);
+    let r: Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {out:#?}"));
+    assert_eq!(r["expected"], 100, "{r}");
+    assert_eq!(r["received"], 60, "{r}");
+    assert_eq!(r["lost"], 40, "{r}");
 }
 
 /// A rate-limited run over rooms sends every room its share and loses none.
