@@ -187,7 +187,13 @@ pub async fn run(
     }
     presence_stop.cancel();
     if let Some(presence) = presence {
-        let _ = presence.await;
+        // It publishes the last leaves; bounded, should NATS stall.
+        if tokio::time::timeout(Duration::from_secs(2), presence)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The last presence changes were not all published");
+        }
     }
     if let Some(cluster) = &shared.cluster {
         cluster.leave().await;

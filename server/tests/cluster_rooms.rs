@@ -484,3 +484,27 @@ async fn after_a_partition_a_name_taken_meanwhile_stays_with_its_holder_in_nats(
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stops_promptly_while_nats_is_away() {
+    let mut nats = NatsServer::start();
+    let dir = scratch_dir("cluster_stop_without_nats");
+    let (node, addr) = node_process(&nats, &dir, "b");
+    let mut people = Vec::new();
+    for i in 0..20 {
+        people.push(member_at(addr, &format!("p{i}"), "lobby").await);
+    }
+    nats.kill();
+    let stopping = Instant::now();
+    node.terminate();
+    for person in &mut people {
+        person.until_closed().await;
+    }
+    // Twenty names it cannot give back: it leaves them to the other nodes, not to a
+    // two-second timeout each.
+    let (status, log) = node.wait();
+    let took = stopping.elapsed();
+    println!("stopped in {took:?} without NATS");
+    assert!(status.success(), "{status:?}: {log:#?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

@@ -243,7 +243,7 @@ impl Cluster {
         let presence = subscribe(presence::SUBJECT.to_owned()).await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(REQUEST_TIMEOUT);
-        let names = Names::open(&js, node, incarnation).await?;
+        let names = Names::open(&client, &js, node, incarnation).await?;
         let inboxes = Inboxes {
             whispers,
             presence,
@@ -289,6 +289,11 @@ impl Cluster {
 
     /// Sends `whisper` to the node `node`, which delivers it to its target there.
     pub async fn send_whisper(&self, node: &str, whisper: &Whisper) -> Result<(), SendError> {
+        if !self.is_up() {
+            return Err(SendError(async_nats::PublishError::new(
+                async_nats::client::PublishErrorKind::Send,
+            )));
+        }
         self.client
             .publish(whispers::subject(node), whisper.to_payload())
             .await

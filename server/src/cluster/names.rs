@@ -143,7 +143,15 @@ pub struct Names {
     /// Key → the name as typed and the revision this node's create gave it: what a
     /// release must match.
     held: Mutex<HashMap<String, (Arc<str>, u64)>>,
+    /// Names given back while NATS was out of reach (key → revision): deleted when it is
+    /// back ([`Names::reclaim`]), so that a leaving person's name is not held for good.
+    unreleased: Mutex<HashMap<String, u64>>,
+    /// The connection, to tell whether NATS answers before waiting for it.
+    client: async_nats::Client,
 }
+
+/// How many names are given back at once at shutdown.
+const RELEASES_AT_ONCE: usize = 64;
 
 impl Names {
     /// Opens [`BUCKET`], creating it when no node has yet.
@@ -152,6 +160,7 @@ impl Names {
     /// which first reads the account's JetStream limits in a form nats-server 2.9 (Debian's)
     /// does not send. Two nodes making it at once is fine: the same config is accepted twice.
     pub(super) async fn open(
+        client: &async_nats::Client,
         js: &jetstream::Context,
         node: &str,
         incarnation: u64,
@@ -178,6 +187,8 @@ impl Names {
             node: node.to_owned(),
             incarnation,
             held: Mutex::default(),
+            unreleased: Mutex::default(),
+            client: client.clone(),
         })
     }
 
@@ -216,10 +227,12 @@ impl Names {
     }
 
     /// Claims again every name this node holds, after NATS was out of reach: a key still
-    /// this node's is kept, a key that is gone is created again. Returns the names another
+    /// this node's is kept, a key that is gone is created again; names given back
+    /// meanwhile are deleted first. Returns the names another
     /// node holds now, which this node gives up (their people must go), and the names that
     /// could not be checked (NATS went away again; the next reconnection retries them).
     pub async fn reclaim(&self) -> (Vec<Arc<str>>, usize) {
+        self.release_unreleased().await;
         let held: Vec<(String, Arc<str>)> = self
             .held()
             .iter()
@@ -312,33 +325,77 @@ impl Names {
     }
 
     /// Gives `name` back, if this node holds it: deleted only at the revision this node's
-    /// claim gave it. A failure is logged; the key then stays until a sweep frees it.
+    /// claim gave it. While NATS is out of reach it is kept aside and deleted once NATS is
+    /// back, rather than waited for.
     pub async fn release(&self, name: &str) {
         let key = name_key(name);
         let Some((_, revision)) = self.held().remove(&key) else {
             return;
         };
-        self.delete(&key, revision).await;
+        self.delete(key, revision).await;
     }
 
-    /// Gives back every name this node holds; returns how many.
+    /// Gives back every name this node holds, a few at once; returns how many. Quick when
+    /// NATS is away: the other nodes free them once they find this node gone.
     pub async fn release_all(&self) -> usize {
         let held: Vec<(String, u64)> = self
             .held()
             .drain()
             .map(|(key, (_, revision))| (key, revision))
             .collect();
-        for (key, revision) in &held {
-            self.delete(key, *revision).await;
+        let count = held.len();
+        if !self.is_up() {
+            tracing::warn!(
+                "NATS is out of reach: {count} names are left for the other nodes to free"
+            );
+            return count;
         }
-        held.len()
+        futures::stream::iter(held)
+            .for_each_concurrent(RELEASES_AT_ONCE, |(key, revision)| {
+                self.delete(key, revision)
+            })
+            .await;
+        count
     }
 
-    /// Deletes `key` if it is still at `revision`.
-    async fn delete(&self, key: &str, revision: u64) {
-        if let Err(err) = self.kv.delete_expect_revision(key, Some(revision)).await {
-            tracing::error!("Cannot release the name {key:?} in NATS: {err}");
+    /// Deletes the names given back while NATS was away.
+    async fn release_unreleased(&self) {
+        let unreleased: Vec<(String, u64)> = self
+            .unreleased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
+        futures::stream::iter(unreleased)
+            .for_each_concurrent(RELEASES_AT_ONCE, |(key, revision)| {
+                self.delete(key, revision)
+            })
+            .await;
+    }
+
+    /// Deletes `key` if it is still at `revision`, or keeps it aside while NATS is away.
+    async fn delete(&self, key: String, revision: u64) {
+        if self.is_up() {
+            match self.kv.delete_expect_revision(&key, Some(revision)).await {
+                Ok(()) => return,
+                // Refused while NATS answers: the key is at another revision, someone
+                // else's now; nothing to give back.
+                Err(err) if self.is_up() => {
+                    tracing::debug!("Did not release the name {key:?}: {err}");
+                    return;
+                }
+                Err(err) => tracing::warn!("Cannot release the name {key:?} in NATS: {err}"),
+            }
         }
+        self.unreleased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, revision);
+    }
+
+    /// Whether NATS answers now.
+    fn is_up(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
     }
 
     /// The names held, under a lock never held across an await.

@@ -187,6 +187,10 @@ pub async fn run(
 
 /// Tells the other nodes this one is stopping: they drop its people at once.
 pub async fn say_gone(cluster: &Cluster) {
+    if !cluster.is_up() {
+        // They find it lost within LOST_AFTER instead.
+        return;
+    }
     let event = Event::Gone {
         node: cluster.node().to_owned(),
         incarnation: cluster.incarnation(),
@@ -199,7 +203,12 @@ pub async fn say_gone(cluster: &Cluster) {
 
 impl Presence {
     /// Publishes `event`; a failure only means NATS is away, which the link reports.
+    /// Nothing is published while NATS is away (the client would hold it until its buffer
+    /// filled, then wait): the snapshot sent when NATS is back says it all.
     async fn publish(&self, event: &Event) {
+        if !self.cluster.is_up() {
+            return;
+        }
         if let Err(err) = self
             .cluster
             .client()
