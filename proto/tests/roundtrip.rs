@@ -110,13 +110,13 @@ fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// The wire knows 24 error kinds and 6 leave reasons, at indices 0.. in declaration order,
-/// each with its own stable name; the five room errors (17–21) and the two history errors
-/// (22, 23) leave the connection open.
+/// The wire knows 25 error kinds and 7 leave reasons, at indices 0.. in declaration order,
+/// each with its own stable name; the five room errors (17–21), the two history errors
+/// (22, 23) and the cluster's (24) leave the connection open.
 #[test]
 fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
     let kinds = every_unit_variant::<ErrorKind>();
-    assert_eq!(kinds.len(), 24);
+    assert_eq!(kinds.len(), 25);
     assert_eq!(kinds[0], ErrorKind::BadFrame);
     assert_eq!(kinds[16], ErrorKind::Flooding);
     assert_eq!(

@@ -357,7 +357,9 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
 
     nats.kill();
     // The broker is gone: a room message is refused, with its own kind, once the node knows.
+    // One handed to NATS as the link broke is refused as unconfirmed: it may still arrive.
     let start = Instant::now();
+    let (mut unconfirmed, mut early) = (0, 0);
     let kind = loop {
         ann.say_in("lobby", "lost?").await;
         let (kind, detail) = loop {
@@ -369,8 +371,17 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
                 _ => {}
             }
         };
+        if detail == "delivered" {
+            // Before the node knew NATS was gone.
+            early += 1;
+            continue;
+        }
+        if kind == ErrorKind::ClusterUnavailable && detail.contains("did not confirm") {
+            unconfirmed += 1;
+            continue;
+        }
         if kind == ErrorKind::ClusterUnavailable {
-            assert!(detail.contains("cluster"), "{detail}");
+            assert!(detail.contains("sent to nobody"), "{detail}");
             break kind;
         }
         assert!(start.elapsed() < TIMEOUT, "still {kind:?}: {detail}");
@@ -400,8 +411,10 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
     let took = back.elapsed();
     println!("presence converged {took:?} after NATS came back");
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    // Room messages flow again, numbered on from before: the refused ones never were.
+    // Room messages flow again, numbered on from before: the messages refused as sent to
+    // nobody never were; only an unconfirmed one may have been.
     let sent = Instant::now();
+    let mut late = 0;
     let got = loop {
         ann.say_in("lobby", "two").await;
         match tokio::time::timeout(Duration::from_millis(500), async {
@@ -410,6 +423,8 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
                     if text == "two" {
                         return seq;
                     }
+                    assert_eq!(text, "lost?", "only an unconfirmed message may come late");
+                    late += 1;
                 }
             }
         })
@@ -419,11 +434,15 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
             Err(_) => assert!(sent.elapsed() < TIMEOUT, "no message got through"),
         }
     };
+    assert!(
+        late <= unconfirmed,
+        "{late} late messages, {unconfirmed} unconfirmed"
+    );
     println!(
         "room messages flowed again {:?} after NATS came back",
         back.elapsed()
     );
-    assert_eq!(got, first[0].2 + 1);
+    assert_eq!(got, first[0].2 + 1 + late);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,9 @@
 //! and publishes each message, so one client's messages keep their order. Its echo comes
 //! back through the consumer like everyone's; the burst is confirmed once the room's task
 //! has delivered its last `seq` here. While NATS is away a message is refused at once with
-//! `ClusterUnavailable`: no node keeps a history of its own that would diverge.
+//! `ClusterUnavailable`: no node keeps a history of its own that would diverge. A message
+//! handed to NATS just as the link broke is refused too, saying that it was not confirmed:
+//! the client library may still send it once NATS is back, and then everyone gets it.
 //!
 //! **History** is the stream: any node reads any room's messages, whoever was there.
 
@@ -365,13 +367,31 @@ async fn read(
     })
 }
 
-/// What a burst refused because NATS did not take it says.
-fn unavailable_frame() -> Option<chat_proto::EncodedFrame> {
+/// What became of a burst that did not all get through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Not handed to NATS at all (it was away): nobody gets it.
+    NotSent,
+    /// Handed to NATS, which did not acknowledge it in time: the link broke meanwhile, and
+    /// the client library may still deliver it once NATS is back.
+    Unconfirmed,
+}
+
+/// What the sender of a burst that did not all get through is told.
+fn unavailable_frame(refused: Refused) -> Option<chat_proto::EncodedFrame> {
+    let detail = match refused {
+        Refused::NotSent => {
+            "the server cannot reach the rest of its cluster, so your message was sent to \
+             nobody: try again later"
+        }
+        Refused::Unconfirmed => {
+            "the server lost the rest of its cluster as your message went out: it did not \
+             confirm it, so it may reach the room once the cluster is back, or not at all"
+        }
+    };
     encode(&ServerFrame::Error {
         kind: ErrorKind::ClusterUnavailable,
-        detail: "the server cannot reach the rest of its cluster, so your message was sent \
-                 to nobody: try again later"
-            .to_owned(),
+        detail: detail.to_owned(),
     })
     .ok()
 }
@@ -384,8 +404,8 @@ async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver
     let js = streams.cluster.jetstream().clone();
     while let Some(request) = queue.recv().await {
         let mut acks = Vec::with_capacity(request.spoken.said.len());
-        let mut failed = !streams.cluster.is_up();
-        if !failed {
+        let mut failed = (!streams.cluster.is_up()).then_some(Refused::NotSent);
+        if failed.is_none() {
             let subject = subject(&request.spoken.room.key);
             for said in &request.spoken.said {
                 let payload = to_payload(&request.spoken.from, said.at, &said.text);
@@ -393,7 +413,12 @@ async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver
                     Ok(ack) => acks.push(ack),
                     Err(err) => {
                         tracing::debug!("Cannot publish to #{}: {err}", request.spoken.room.name);
-                        failed = true;
+                        // Those before it were handed over; this one and the rest were not.
+                        failed = Some(if acks.is_empty() {
+                            Refused::NotSent
+                        } else {
+                            Refused::Unconfirmed
+                        });
                         break;
                     }
                 }
@@ -407,7 +432,11 @@ async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver
 /// a sender whose message NATS did not take is told `ClusterUnavailable`.
 async fn acknowledger(
     streams: Arc<RoomStreams>,
-    mut acks: mpsc::UnboundedReceiver<(Publish, Vec<jetstream::context::PublishAckFuture>, bool)>,
+    mut acks: mpsc::UnboundedReceiver<(
+        Publish,
+        Vec<jetstream::context::PublishAckFuture>,
+        Option<Refused>,
+    )>,
 ) {
     let mut failing = false;
     while let Some((request, futures, mut failed)) = acks.recv().await {
@@ -416,8 +445,8 @@ async fn acknowledger(
             match ack.await {
                 Ok(ack) => last = Some(ack.sequence),
                 Err(err) => {
-                    tracing::debug!("NATS did not take a message: {err}");
-                    failed = true;
+                    tracing::debug!("NATS did not acknowledge a message: {err}");
+                    failed = Some(Refused::Unconfirmed);
                 }
             }
         }
@@ -429,20 +458,20 @@ async fn acknowledger(
             )
             .await;
         }
-        if failed {
+        if let Some(refused) = failed {
             if !failing {
                 tracing::error!(
                     "Cannot publish room messages to NATS: their senders are told the \
                      cluster is unavailable"
                 );
             }
-            if let Some(refusal) = unavailable_frame() {
+            if let Some(refusal) = unavailable_frame(refused) {
                 request.sender.offer(refusal);
             }
         } else if failing {
             tracing::info!("Room messages reach NATS again");
         }
-        failing = failed;
+        failing = failed.is_some();
         streams.in_flight.sub(request.spoken.said.len());
         let _ = request.done.send(());
     }
