@@ -64,22 +64,13 @@ CLUSTER_PORT=${CLUSTER_PORT:-14223}
 MONITOR_PORT=${MONITOR_PORT:-18223}
 OUT=${1:-bench-cluster.jsonl}
 
-if ! command -v "$NATS_SERVER" >/dev/null; then
-    echo "no $NATS_SERVER: install it (Debian: apt-get update && apt-get install -y nats-server)" >&2
-    exit 1
-fi
-for port in "$CHAT_PORT" "$CHAT_PORT_B" "$NATS_PORT" "$CLUSTER_PORT" "$MONITOR_PORT"; do
-    if ss -ltnH "sport = :$port" | grep -q LISTEN; then
-        echo "something already listens on port $port" >&2
-        exit 1
-    fi
-done
+source scripts/servers.sh
+need_nats_and_ports "$CHAT_PORT" "$CHAT_PORT_B" "$NATS_PORT" "$CLUSTER_PORT" "$MONITOR_PORT"
 
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet -p chat-server -p chat-client
 BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
-source scripts/servers.sh
 # The cluster's three processes, while they run (servers.sh keeps only one in SERVER_PID).
 CLUSTER_PIDS=()
 cleanup() {

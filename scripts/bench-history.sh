@@ -60,23 +60,14 @@ CHAT_PORT=${CHAT_PORT:-16969}
 NATS_PLAIN=${NATS_PLAIN:-1}
 OUT=${1:-bench-history.jsonl}
 
-if ! command -v "$NATS_SERVER" >/dev/null; then
-    echo "no $NATS_SERVER: install it (Debian: apt-get update && apt-get install -y nats-server)" >&2
-    exit 1
-fi
-for port in "$CHAT_PORT" "$NATS_PORT"; do
-    if ss -ltnH "sport = :$port" | grep -q LISTEN; then
-        echo "something already listens on port $port" >&2
-        exit 1
-    fi
-done
+source scripts/servers.sh
+need_nats_and_ports "$CHAT_PORT" "$NATS_PORT"
 
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet -p chat-server -p chat-client
 cargo build --release --quiet -p chat-server --example backlog_latency
 BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
-source scripts/servers.sh
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"

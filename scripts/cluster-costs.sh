@@ -41,14 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() {
-    for _ in $(seq 200); do
-        if ss -ltnH "sport = :$1" | grep -q LISTEN; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+source scripts/servers.sh # wait_port
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_cluster: fresh nats-server and nodes a, b; sets NATS_PID, A_PID, B_PID.

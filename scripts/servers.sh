@@ -4,6 +4,21 @@
 
 SERVER_PID=
 
+# need_nats_and_ports PORT...: stops the script unless $NATS_SERVER is installed and nothing
+# listens on any of the ports yet.
+need_nats_and_ports() {
+    if ! command -v "$NATS_SERVER" >/dev/null; then
+        echo "no $NATS_SERVER: install it (Debian: apt-get update && apt-get install -y nats-server)" >&2
+        exit 1
+    fi
+    for port in "$@"; do
+        if ss -ltnH "sport = :$port" | grep -q LISTEN; then
+            echo "something already listens on port $port" >&2
+            exit 1
+        fi
+    done
+}
+
 # wait_port PORT: until something listens on PORT (10 s at most).
 wait_port() {
     for _ in $(seq 200); do

@@ -140,20 +140,26 @@ enum Request {
         done: oneshot::Sender<()>,
     },
     /// Join a room, then send its backlog before any later message.
-    Join {
-        /// The joiner's registered name.
-        name: Arc<str>,
-        /// The room, a valid name without `#`.
-        room: String,
-        /// The server's clock at the request.
-        at: Millis,
-        /// What the joiner wants of the past.
-        backlog: Backlog,
-        /// The joiner's queue, for the backlog.
-        outbox: Outbox,
-        /// The hub's answer.
-        reply: oneshot::Sender<Result<JoinedRoom, RoomError>>,
-    },
+    Join(Join),
+}
+
+/// A join that the log performs in its order, sending the backlog right after `Joined`
+/// and before any later message of the room (the disk log's thread, or in a cluster the
+/// room's task).
+#[derive(Debug)]
+pub struct Join {
+    /// The joiner's registered name.
+    pub name: Arc<str>,
+    /// The room, a valid name without `#`.
+    pub room: String,
+    /// The server's clock at the request.
+    pub at: Millis,
+    /// What the joiner wants of the past.
+    pub backlog: Backlog,
+    /// The joiner's queue, for the backlog.
+    pub outbox: Outbox,
+    /// The hub's answer.
+    pub reply: oneshot::Sender<Result<JoinedRoom, RoomError>>,
 }
 
 impl RoomLog {
@@ -206,19 +212,21 @@ impl RoomLog {
         backlog: Backlog,
         outbox: &Outbox,
     ) -> oneshot::Receiver<Result<JoinedRoom, RoomError>> {
-        let log = match self {
-            RoomLog::Disk(log) => log,
-            RoomLog::Cluster(streams) => return streams.join(name, room, at, backlog, outbox),
-        };
         let (reply, answer) = oneshot::channel();
-        let _ = log.tx.send(Request::Join {
+        let join = Join {
             name,
             room,
             at,
             backlog,
             outbox: outbox.clone(),
             reply,
-        });
+        };
+        match self {
+            RoomLog::Disk(log) => {
+                let _ = log.tx.send(Request::Join(join));
+            }
+            RoomLog::Cluster(streams) => streams.join(join),
+        }
         answer
     }
 
@@ -411,14 +419,14 @@ impl Writer {
     fn serve(&mut self, request: Request) {
         match request {
             Request::Append { .. } => unreachable!("appends are committed in rounds"),
-            Request::Join {
+            Request::Join(Join {
                 name,
                 room,
                 at,
                 backlog,
                 outbox,
                 reply,
-            } => {
+            }) => {
                 let joined = self.hub.join(&name, &room, at);
                 if let Ok(joined) = &joined {
                     let frame =
@@ -479,25 +487,23 @@ fn backlog_frame(
 
 /// The backlog of a join that stands although what it missed cannot be read now.
 pub fn unreadable_backlog(room: &str) -> ServerFrame {
-    ServerFrame::History {
-        room: room.to_owned(),
-        messages: Vec::new(),
-        more: false,
-        next: Cursor::Latest,
-        backlog: true,
-        missed: true,
-    }
+    no_backlog(room, true)
 }
 
 /// The backlog of a room when the server keeps no history, or none was asked for.
 pub fn empty_backlog(room: &str) -> ServerFrame {
+    no_backlog(room, false)
+}
+
+/// An empty backlog of `room`, `missed` saying whether it should have held something.
+fn no_backlog(room: &str, missed: bool) -> ServerFrame {
     ServerFrame::History {
         room: room.to_owned(),
         messages: Vec::new(),
         more: false,
         next: Cursor::Latest,
         backlog: true,
-        missed: false,
+        missed,
     }
 }
 

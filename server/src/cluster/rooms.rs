@@ -44,10 +44,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Cluster;
 use crate::config::StoreConfig;
-use crate::hub::{Hub, JoinedRoom, RoomError, Spoken};
+use crate::hub::{Hub, RoomError, Spoken};
 use crate::log::{Page, StoreError, Stored};
 use crate::outbox::Outbox;
-use crate::room_log::{shape, InFlight, PAGE_MAX};
+use crate::room_log::{shape, InFlight, Join, PAGE_MAX};
 
 /// How many stream messages a page reads from NATS at once.
 const READS_AT_ONCE: usize = 32;
@@ -129,20 +129,9 @@ pub struct RoomStreams {
 #[derive(Debug)]
 struct RoomTask {
     /// Joins, served in the task's order.
-    joins: mpsc::UnboundedSender<JoinRequest>,
+    joins: mpsc::UnboundedSender<Join>,
     /// The last `seq` delivered here.
     delivered: watch::Receiver<u64>,
-}
-
-/// A join for a room's task.
-#[derive(Debug)]
-struct JoinRequest {
-    name: Arc<str>,
-    room: String,
-    at: Millis,
-    backlog: Backlog,
-    outbox: Outbox,
-    reply: oneshot::Sender<Result<JoinedRoom, RoomError>>,
 }
 
 /// A burst for the publisher.
@@ -193,33 +182,16 @@ impl RoomStreams {
         confirmed
     }
 
-    /// Submits a join of `room` by `name` to the room's task, starting it if the room has
-    /// nobody here yet.
-    pub fn join(
-        self: &Arc<Self>,
-        name: Arc<str>,
-        room: String,
-        at: Millis,
-        backlog: Backlog,
-        outbox: &Outbox,
-    ) -> oneshot::Receiver<Result<JoinedRoom, RoomError>> {
-        let (reply, answer) = oneshot::channel();
-        let key: Arc<str> = chat_proto::validate::room_key(&room).into();
-        let request = JoinRequest {
-            name,
-            room,
-            at,
-            backlog,
-            outbox: outbox.clone(),
-            reply,
-        };
+    /// Submits `join` to its room's task, starting it if the room has nobody here yet.
+    pub fn join(self: &Arc<Self>, join: Join) {
+        let key: Arc<str> = chat_proto::validate::room_key(&join.room).into();
         let mut tasks = self.tasks();
         let request = match tasks.get(&key) {
-            Some(task) => match task.joins.send(request) {
-                Ok(()) => return answer,
-                Err(mpsc::error::SendError(request)) => request,
+            Some(task) => match task.joins.send(join) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(join)) => join,
             },
-            None => request,
+            None => join,
         };
         let (joins, queue) = mpsc::unbounded_channel();
         let (delivered_tx, delivered) = watch::channel(0);
@@ -227,7 +199,6 @@ impl RoomStreams {
         tasks.insert(key.clone(), RoomTask { joins, delivered });
         drop(tasks);
         tokio::spawn(room_task(Arc::clone(self), key, queue, delivered_tx));
-        answer
     }
 
     /// One page of the room with key `key`, named `shown` in the answer.
@@ -482,7 +453,7 @@ async fn acknowledger(
 async fn room_task(
     streams: Arc<RoomStreams>,
     key: Arc<str>,
-    mut joins: mpsc::UnboundedReceiver<JoinRequest>,
+    mut joins: mpsc::UnboundedReceiver<Join>,
     delivered: watch::Sender<u64>,
 ) {
     let mut stream = match streams.stream(&key).await {
@@ -657,7 +628,7 @@ async fn serve_join(
     stream: &stream::Stream,
     key: &str,
     cut: u64,
-    join: JoinRequest,
+    join: Join,
 ) {
     let joined = streams.hub.join(&join.name, &join.room, join.at);
     if let Ok(joined) = &joined {
