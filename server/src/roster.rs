@@ -116,11 +116,6 @@ impl Roster {
         self.nodes.values().flat_map(|people| people.iter())
     }
 
-    /// How many people are on the other nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.values().map(HashMap::len).sum()
-    }
-
     /// Whether nobody is on any other node.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()

@@ -449,6 +449,32 @@ async fn a_nats_restart_refuses_room_messages_meanwhile_and_converges_after() {
         between <= unconfirmed + early,
         "{between} messages came between, {unconfirmed} unconfirmed, {early} delivered"
     );
+
+    // Names stay with their holders through the outage and past the sweep that follows it
+    // (3 s after NATS is back): nobody on node a can take bob's, and whispers still find him.
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    while back.elapsed() < Duration::from_secs(5) {
+        every.tick().await;
+        let mut thief = a.connect().await;
+        match thief.hello("BOB").await {
+            ServerFrame::Error { kind, .. } => assert_eq!(kind, ErrorKind::NameTaken),
+            other => panic!(
+                "bob's name was free on node a {:?} after NATS came back: {other:?}",
+                back.elapsed()
+            ),
+        }
+    }
+    ann.send(ClientFrame::Whisper {
+        to: "bob".into(),
+        text: "still yours".into(),
+    })
+    .await;
+    loop {
+        if let ServerFrame::Whisper { text, .. } = bob.recv().await {
+            assert_eq!(text, "still yours");
+            break;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,8 @@
 //! key-value bucket ([`BUCKET`]), claimed with an atomic create.
 //!
 //! ```text
-//!  node A: Hello ann ──► create("ann", "A\nann") ──► revision 7 ──► hub.register ──► Welcome
-//!  node B: Hello Ann ──► create("ann", "B\nAnn") ──► key exists  ──────────────────► NameTaken
+//!  node A: Hello ann ──► create("ann", "A\n<incarnation>\nann") ──► revision 7 ──► Welcome
+//!  node B: Hello Ann ──► create("ann", "B\n<incarnation>\nAnn") ──► key exists ──► NameTaken
 //!  node A: ann leaves ──► delete("ann", expecting revision 7) ──► free on every node
 //! ```
 //!
@@ -66,6 +66,9 @@ pub enum ClaimError {
     /// Someone on some node holds it.
     #[error("the name is held in the cluster")]
     Taken,
+    /// NATS is out of reach: nobody can say whether the name is free.
+    #[error("NATS is out of reach")]
+    Away,
     /// NATS did not answer the claim, so nobody can say whether the name is free.
     #[error("cannot claim the name in NATS: {0}")]
     Unavailable(#[source] kv::CreateError),
@@ -148,6 +151,8 @@ pub struct Names {
     unreleased: Mutex<HashMap<String, u64>>,
     /// The connection, to tell whether NATS answers before waiting for it.
     client: async_nats::Client,
+    /// Held by the one [`Names::reclaim`] running.
+    reclaiming: tokio::sync::Mutex<()>,
 }
 
 /// How many names are given back at once at shutdown.
@@ -189,6 +194,7 @@ impl Names {
             held: Mutex::default(),
             unreleased: Mutex::default(),
             client: client.clone(),
+            reclaiming: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -201,15 +207,31 @@ impl Names {
 
     /// Claims `name` (valid, any case) for this node: `Taken` when it is held anywhere.
     pub async fn claim(&self, name: &str) -> Result<(), ClaimError> {
-        let key = name_key(name);
-        match self.create(&key, name).await {
-            Ok(revision) => {
-                self.held().insert(key, (name.into(), revision));
-                Ok(())
-            }
-            Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => Err(ClaimError::Taken),
-            Err(err) => Err(ClaimError::Unavailable(err)),
+        if !self.is_up() {
+            return Err(ClaimError::Away);
         }
+        let key = name_key(name);
+        let revision = match self.create(&key, name).await {
+            Ok(revision) => revision,
+            Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {
+                // This incarnation's own, if an earlier claim's answer was lost on the way.
+                match self.kv.entry(&key).await {
+                    Ok(Some(entry)) if self.is_mine(&key, &entry) => entry.revision,
+                    _ => return Err(ClaimError::Taken),
+                }
+            }
+            Err(err) => return Err(ClaimError::Unavailable(err)),
+        };
+        self.held().insert(key, (name.into(), revision));
+        Ok(())
+    }
+
+    /// Whether `entry` (of `key`) is a live claim by this incarnation.
+    fn is_mine(&self, key: &str, entry: &kv::Entry) -> bool {
+        let holder = Holder::parse(key, &entry.value);
+        entry.operation == kv::Operation::Put
+            && holder.node == self.node
+            && holder.incarnation == self.incarnation
     }
 
     /// Creates `key` for `name`, held by this incarnation.
@@ -232,6 +254,8 @@ impl Names {
     /// node holds now, which this node gives up (their people must go), and the names that
     /// could not be checked (NATS went away again; the next reconnection retries them).
     pub async fn reclaim(&self) -> (Vec<Arc<str>>, usize) {
+        // One at a time: two would race each other's creates.
+        let _one = self.reclaiming.lock().await;
         self.release_unreleased().await;
         let held: Vec<(String, Arc<str>)> = self
             .held()
@@ -250,14 +274,7 @@ impl Names {
             };
             let live = entry.filter(|e| e.operation == kv::Operation::Put);
             let revision = match live {
-                Some(entry) => {
-                    let holder = Holder::parse(&key, &entry.value);
-                    if holder.node == self.node && holder.incarnation == self.incarnation {
-                        Some(entry.revision)
-                    } else {
-                        None
-                    }
-                }
+                Some(entry) => self.is_mine(&key, &entry).then_some(entry.revision),
                 None => match self.create(&key, &name).await {
                     Ok(revision) => Some(revision),
                     Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => None,

@@ -5,7 +5,7 @@
 //!  every 500 ms   Beat { node, incarnation, version }            ──► chat.presence
 //!  on a change    Change { node, incarnation, version, change }  ──►
 //!  when asked     State { node, incarnation, version, people }   ──►  (in chunks)
-//!  at start, after an outage, on a gap:  Sync { of }             ──►
+//!  at start, after an outage, on a gap:  Sync { from, of }       ──►
 //!  at a graceful stop:                   Gone { node, incarnation }
 //! ```
 //!
@@ -53,9 +53,9 @@ pub const BEAT_EVERY: Duration = Duration::from_millis(500);
 /// every list within [`LOST_AFTER`] + [`BEAT_EVERY`] (2.5 s; the issue's bound is 5 s).
 pub const LOST_AFTER: Duration = Duration::from_secs(2);
 
-/// How many people one snapshot message carries at most: about 40 kB, well under NATS'
-/// default 1 MB payload limit.
-const PEOPLE_PER_CHUNK: usize = 1000;
+/// How many bytes of names one snapshot message carries at most, well under NATS' default
+/// 1 MB payload limit whatever rooms its people are in.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// How often at most a node asks one other node for its snapshot.
 const ASK_EVERY: Duration = Duration::from_millis(500);
@@ -85,8 +85,13 @@ enum Event {
         last: bool,
         people: Vec<Person>,
     },
-    /// Asks `of` (every node when `None`) for its snapshot.
-    Sync { of: Option<String> },
+    /// `from` asks `of` (every node when `None`) for its snapshot; `lost`: `from` had taken
+    /// `of` for lost and freed its names, which `of` should claim again.
+    Sync {
+        from: String,
+        of: Option<String>,
+        lost: bool,
+    },
     /// The node is stopping.
     Gone { node: String, incarnation: u64 },
 }
@@ -113,6 +118,12 @@ struct Peer {
     asked: Option<Instant>,
     /// A snapshot being received: its version and the people of its chunks so far.
     partial: Option<(u64, u32, Vec<Person>)>,
+    /// Whether it had been taken for lost (its names may have been freed): the next ask
+    /// for its snapshot tells it to claim them again.
+    was_lost: bool,
+    /// When its first chunk came: one whose end never comes is given up after
+    /// [`ASK_EVERY`], and asked for again.
+    partial_since: Option<Instant>,
 }
 
 /// The presence task's own state.
@@ -129,6 +140,8 @@ struct Presence {
     /// Incarnations known to be gone since the last sweep: their names go whatever their
     /// age (the grace is for nodes not heard from yet, not for these).
     gone: HashSet<(String, u64)>,
+    /// When this node last claimed its names again.
+    reclaimed: Option<Instant>,
 }
 
 /// Runs presence for this node until `stop`: publishes the hub's changes (from `feed`)
@@ -150,8 +163,14 @@ pub async fn run(
         // Once after joining: the names of nodes that died while no node was up.
         sweep_at: Some(Instant::now() + super::names::SWEEP_GRACE),
         gone: HashSet::new(),
+        reclaimed: None,
     };
-    me.publish(&Event::Sync { of: None }).await;
+    me.publish(&Event::Sync {
+        from: me.node(),
+        of: None,
+        lost: false,
+    })
+    .await;
     me.publish_state().await;
     me.beat().await;
     let mut beats = tokio::time::interval(BEAT_EVERY);
@@ -183,6 +202,23 @@ pub async fn run(
             }
         }
     }
+}
+
+/// `people` cut into runs of at most [`CHUNK_BYTES`] of names (each string counted with its
+/// 8-byte length); at least one run, maybe empty, so that a node with nobody says so too.
+fn chunks(people: &[Person]) -> Vec<&[Person]> {
+    let size = |p: &Person| 16 + p.name.len() + p.rooms.iter().map(|r| 8 + r.len()).sum::<usize>();
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, person) in people.iter().enumerate() {
+        if bytes + size(person) > CHUNK_BYTES && i > start {
+            runs.push(&people[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size(person);
+    }
+    runs.push(&people[start..]);
+    runs
 }
 
 /// Tells the other nodes this one is stopping: they drop its people at once.
@@ -251,11 +287,7 @@ impl Presence {
     async fn publish_state(&mut self) {
         let (version, people) = self.hub.local_people();
         self.told = self.told.max(version);
-        let chunks: Vec<&[Person]> = if people.is_empty() {
-            vec![&[]]
-        } else {
-            people.chunks(PEOPLE_PER_CHUNK).collect()
-        };
+        let chunks = chunks(&people);
         let count = chunks.len();
         for (i, chunk) in chunks.into_iter().enumerate() {
             self.publish(&Event::State {
@@ -288,12 +320,15 @@ impl Presence {
                 }
                 self.up = true;
                 tracing::info!("NATS is back: re-registering this node's people");
-                self.publish(&Event::Sync { of: None }).await;
+                self.publish(&Event::Sync {
+                    from: self.node(),
+                    of: None,
+                    lost: false,
+                })
+                .await;
                 self.publish_state().await;
                 self.beat().await;
-                let cluster = self.cluster.clone();
-                let hub = self.hub.clone();
-                tokio::spawn(async move { reclaim(&cluster, &hub).await });
+                self.reclaim_soon();
                 self.sweep_at = Some(Instant::now() + super::names::SWEEP_GRACE);
             }
         }
@@ -310,8 +345,15 @@ impl Presence {
         };
         let me = self.cluster.node();
         match event {
-            Event::Sync { of } if of.as_deref().is_none_or(|of| of == me) => {
+            Event::Sync { from, of, lost }
+                if from != me && of.as_deref().is_none_or(|of| of == me) =>
+            {
                 self.publish_state().await;
+                if lost {
+                    // That node took this one for lost and freed its names (its heartbeats
+                    // did not come through, say): claim them again.
+                    self.reclaim_soon();
+                }
             }
             Event::Beat {
                 node,
@@ -319,6 +361,13 @@ impl Presence {
                 version,
             } if node != me => {
                 let peer = self.meet(&node, incarnation);
+                if peer
+                    .partial_since
+                    .is_some_and(|at| at.elapsed() > ASK_EVERY)
+                {
+                    peer.partial = None;
+                    peer.partial_since = None;
+                }
                 let behind = version > peer.version && peer.partial.is_none();
                 if behind {
                     self.ask(&node).await;
@@ -352,7 +401,10 @@ impl Presence {
                         held.extend(people);
                         Some((v, next + 1, held))
                     }
-                    _ if chunk == 0 => Some((version, 1, people)),
+                    _ if chunk == 0 => {
+                        peer.partial_since = Some(Instant::now());
+                        Some((version, 1, people))
+                    }
                     // A chunk of a snapshot whose start was missed: wait for another.
                     _ => None,
                 };
@@ -404,18 +456,36 @@ impl Presence {
             tracing::info!("Node {node} restarted; {people} of its earlier people left");
             self.sweep_at = Some(now + super::names::SWEEP_GRACE);
         }
+        let gone = &mut self.gone;
         let peer = self.peers.entry(node.to_owned()).or_insert_with(|| {
+            // Taken for lost, but alive after all (NATS was away): its names are its own.
+            let was_lost = gone.remove(&(node.to_owned(), incarnation));
             tracing::info!("Node {node} joined the cluster");
             Peer {
+                was_lost,
                 incarnation,
                 version: 0,
                 seen: now,
                 asked: None,
                 partial: None,
+                partial_since: None,
             }
         });
         peer.seen = now;
         peer
+    }
+
+    /// Claims this node's names again in a task of its own, at most every [`ASK_EVERY`]
+    /// (one claim at a time: [`super::names::Names::reclaim`] waits for the one before).
+    fn reclaim_soon(&mut self) {
+        let now = Instant::now();
+        if self.reclaimed.is_some_and(|at| now - at < ASK_EVERY) {
+            return;
+        }
+        self.reclaimed = Some(now);
+        let cluster = self.cluster.clone();
+        let hub = self.hub.clone();
+        tokio::spawn(async move { reclaim(&cluster, &hub).await });
     }
 
     /// Asks `node` for its snapshot, at most every [`ASK_EVERY`].
@@ -428,8 +498,11 @@ impl Presence {
             return;
         }
         peer.asked = Some(now);
+        let lost = std::mem::take(&mut peer.was_lost);
         self.publish(&Event::Sync {
+            from: self.node(),
             of: Some(node.to_owned()),
+            lost,
         })
         .await;
     }
@@ -468,10 +541,12 @@ impl Presence {
             let gone = std::mem::take(&mut self.gone);
             let cluster = self.cluster.clone();
             tokio::spawn(async move {
+                // Never a live incarnation's; a gone one's whatever its age; an unknown
+                // one's once it is old enough to have been heard from.
                 let stale = |holder: &super::Holder, old: bool| {
                     let this = (holder.node.clone(), holder.incarnation);
-                    gone.contains(&this)
-                        || (old && live.get(&holder.node) != Some(&holder.incarnation))
+                    live.get(&holder.node) != Some(&holder.incarnation)
+                        && (old || gone.contains(&this))
                 };
                 match cluster.names.sweep(stale).await {
                     Ok(0) => {}
@@ -538,7 +613,11 @@ mod tests {
                     rooms: vec!["lobby".into()],
                 }],
             },
-            Event::Sync { of: None },
+            Event::Sync {
+                from: "b:2".into(),
+                of: Some("a:1".into()),
+                lost: true,
+            },
             Event::Gone {
                 node: "a:1".into(),
                 incarnation: 7,

@@ -237,8 +237,12 @@ impl RoomStreams {
         }
     }
 
-    /// The room's stream, made with this node's limits if no node made it yet.
+    /// The room's stream, made with this node's limits if no node made it yet (a stream's
+    /// limits are those of the node that made it).
     async fn stream(&self, key: &str) -> Result<stream::Stream, Unavailable> {
+        if !self.cluster.is_up() {
+            return Err(Unavailable("NATS is out of reach".to_owned()));
+        }
         let config = stream::Config {
             name: stream_name(key),
             description: Some(format!("chat-server: the messages of #{key}")),
@@ -456,8 +460,15 @@ async fn room_task(
     mut joins: mpsc::UnboundedReceiver<Join>,
     delivered: watch::Sender<u64>,
 ) {
-    let mut stream = match streams.stream(&key).await {
-        Ok(stream) => stream,
+    let opened = match streams.stream(&key).await {
+        Ok(stream) => match stream.get_info().await {
+            Ok(info) => Ok((stream, info.state.last_sequence)),
+            Err(err) => Err(Unavailable(format!("cannot read where it stands: {err}"))),
+        },
+        Err(err) => Err(err),
+    };
+    let (mut stream, last) = match opened {
+        Ok(opened) => opened,
         Err(err) => {
             tracing::error!("Cannot open #{key} in the cluster: {err}");
             let mut tasks = streams.tasks();
@@ -467,13 +478,6 @@ async fn room_task(
                 let _ = join.reply.send(Err(RoomError::ClusterUnavailable));
             }
             return;
-        }
-    };
-    let last = match stream.get_info().await {
-        Ok(info) => info.state.last_sequence,
-        Err(err) => {
-            tracing::warn!("Cannot read where #{key} stands: {err}; delivering from its start");
-            0
         }
     };
     delivered.send_replace(last);
@@ -497,7 +501,7 @@ async fn room_task(
                          wiped?): reading it from seq {}",
                         info.state.first_sequence
                     );
-                    delivered.send_replace(info.state.last_sequence);
+                    delivered.send_replace(info.state.first_sequence.saturating_sub(1));
                 }
             }
         }
@@ -586,9 +590,9 @@ async fn next_message(
 /// Encodes `batch` once, as one queue entry for every member here, and records how far
 /// the room was delivered.
 fn deliver(hub: &Hub, key: &str, batch: Vec<jetstream::Message>, delivered: &watch::Sender<u64>) {
-    let Some(shown) = hub.room_name(key) else {
-        return;
-    };
+    // With nobody here any more the messages go to no one, but still count as delivered:
+    // a join that comes next is cut after them.
+    let shown = hub.room_name(key).unwrap_or_else(|| key.into());
     let mut wire = BytesMut::new();
     let mut last = *delivered.borrow();
     for message in batch {

@@ -113,7 +113,7 @@ pub async fn claimed(
     match claim {
         Ok(Ok(())) => {}
         Ok(Err(ClaimError::Taken)) => return Err(CommandError::NameTaken(name)),
-        Ok(Err(err @ ClaimError::Unavailable(_))) => {
+        Ok(Err(err @ (ClaimError::Unavailable(_) | ClaimError::Away))) => {
             tracing::error!(peer = %ctx.peer, "Cannot claim the name {name:?}: {err}");
             return Err(CommandError::ClusterUnavailable);
         }
