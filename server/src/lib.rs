@@ -16,8 +16,9 @@
 //!   room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
 //!   and in which rooms; [`roster`]: in a cluster, the people of the other nodes.
-//! - [`cluster`]: with `[cluster]` set, the link to NATS, names unique across nodes,
-//!   whispers to other nodes' people and the list of everyone; without it, never touched.
+//! - [`cluster`]: with `[cluster]` set, one chat across nodes through NATS: rooms as
+//!   JetStream streams (the order, the `seq`, the history), presence with heartbeats, names
+//!   unique across nodes and whispers to other nodes' people; without it, never touched.
 //! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
 //!   keeps it in one SQLite file.
 //!

@@ -29,6 +29,10 @@
 //! **Faults.** A failed transaction stores nothing and sends nothing: each of its senders
 //! gets `Error{StoreFailed}`, an ERROR line says why, and the next batch tries again, so the
 //! server recovers by itself when the disk does.
+//!
+//! **In a cluster** the same requests ([`RoomLog::Cluster`]) go to the rooms' JetStream
+//! streams instead ([`crate::cluster::rooms`]), with the same guarantees: stored before
+//! anyone gets it, one order, joins cut exactly.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
