@@ -40,7 +40,7 @@ use chat_proto::{
 use crate::config::Config;
 use crate::outbox::{Delivery, Wire};
 use crate::queued_bytes::QueuedBytes;
-use crate::registry::{ClientHandle, LeaveReason, NameTaken, Registry};
+use crate::registry::{sorted_names, ClientHandle, LeaveReason, NameTaken, Registry};
 use crate::room::Room;
 use crate::roster::{Change, Feed, Person, Remote, Roster};
 
@@ -644,27 +644,18 @@ impl Hub {
     /// case-insensitively.
     pub fn users(&self) -> Vec<String> {
         let state = self.state();
-        if state.roster.is_empty() {
-            return state.registry.names();
-        }
-        let mut keyed: Vec<(Arc<str>, Arc<str>)> = state
-            .registry
-            .handles()
-            .map(|handle| (name_key(handle.name()).into(), handle.name().clone()))
-            .chain(
-                state
-                    .roster
-                    .everyone()
-                    .map(|(key, person)| (key.clone(), person.name.clone())),
-            )
-            .collect();
-        drop(state);
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        keyed.dedup_by(|a, b| a.0 == b.0);
-        keyed
-            .into_iter()
-            .map(|(_, name)| name.to_string())
-            .collect()
+        sorted_names(
+            state
+                .registry
+                .members()
+                .map(|member| (&member.key, member.handle.name()))
+                .chain(
+                    state
+                        .roster
+                        .everyone()
+                        .map(|(key, person)| (key, &person.name)),
+                ),
+        )
     }
 
     /// Starts numbering this node's changes and sending them to `feed` (in a cluster).

@@ -132,14 +132,17 @@ pub struct NameTaken {
     pub taken: Arc<str>,
 }
 
-/// The names of `clients` as typed, sorted by their name keys: the order of every list of
-/// people a client is sent (everyone online, a room's members).
-pub fn sorted_names<'a>(
-    clients: impl Iterator<Item = (&'a Arc<str>, &'a ClientHandle)>,
-) -> Vec<String> {
-    let mut keyed: Vec<_> = clients.collect();
+/// The names of `people` (name key, name as typed) as typed, sorted by their keys, each key
+/// once: the order of every list of people a client is sent (everyone online, a room's
+/// members), whether they are on this node or, in a cluster, another.
+pub fn sorted_names<'a>(people: impl Iterator<Item = (&'a Arc<str>, &'a Arc<str>)>) -> Vec<String> {
+    let mut keyed: Vec<_> = people.collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    keyed.into_iter().map(|(_, h)| h.name.to_string()).collect()
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    keyed
+        .into_iter()
+        .map(|(_, name)| name.to_string())
+        .collect()
 }
 
 /// A registered client and the rooms it is in.
@@ -220,7 +223,7 @@ impl Registry {
 
     /// Every registered name as typed, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
-        sorted_names(self.clients.iter().map(|(key, m)| (key, &m.handle)))
+        sorted_names(self.clients.iter().map(|(key, m)| (key, &m.handle.name)))
     }
 
     /// How many clients are registered.

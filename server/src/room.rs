@@ -93,21 +93,12 @@ impl Room {
 
     /// Every member's name as typed, of every node, sorted case-insensitively (by key).
     pub fn names(&self) -> Vec<String> {
-        if self.remote.is_empty() {
-            return sorted_names(self.members.iter());
-        }
-        let mut keyed: Vec<(&Arc<str>, &Arc<str>)> = self
-            .members
-            .iter()
-            .map(|(key, handle)| (key, handle.name()))
-            .chain(self.remote.iter())
-            .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed.dedup_by(|a, b| a.0 == b.0);
-        keyed
-            .into_iter()
-            .map(|(_, name)| name.to_string())
-            .collect()
+        sorted_names(
+            self.members
+                .iter()
+                .map(|(key, handle)| (key, handle.name()))
+                .chain(self.remote.iter()),
+        )
     }
 
     /// Every member, in no particular order.
