@@ -221,11 +221,6 @@ impl Registry {
         self.clients.get_mut(&*name_key(name))
     }
 
-    /// Every registered name as typed, sorted case-insensitively.
-    pub fn names(&self) -> Vec<String> {
-        sorted_names(self.clients.iter().map(|(key, m)| (key, &m.handle.name)))
-    }
-
     /// How many clients are registered.
     pub fn len(&self) -> usize {
         self.clients.len()
@@ -264,7 +259,8 @@ mod tests {
         }
         let err = registry.add(handle("ANN"), peer).unwrap_err();
         assert_eq!(&*err.taken, "Ann");
-        assert_eq!(registry.names(), ["Ann", "bob", "carol"]);
+        let names = sorted_names(registry.members().map(|m| (&m.key, m.handle.name())));
+        assert_eq!(names, ["Ann", "bob", "carol"]);
         assert_eq!(registry.get("BOB").map(|h| &**h.name()), Some("bob"));
         assert!(registry.remove("aNN", &LeaveReason::Bye).is_some());
         assert!(registry.remove("ann", &LeaveReason::Bye).is_none());
