@@ -473,20 +473,32 @@ fn backlog_frame(
         }
         Backlog::After(seq) => {
             let bounds = store.bounds(&room.key)?;
-            // Past what is kept (trimmed), or a seq this room never had (a wiped log).
-            let missed = seq > bounds.last || seq.saturating_add(1) < bounds.first;
-            let from = if missed {
-                Cursor::Latest
-            } else {
-                Cursor::After(seq)
-            };
-            let mut frame = page_frame(store, &room.key, &room.name, from, PAGE_MAX, true)?;
-            if let ServerFrame::History { missed: m, .. } = &mut frame {
-                *m = missed;
-            }
-            Ok(frame)
+            let (from, missed) = catch_up(seq, bounds.first, bounds.last);
+            let frame = page_frame(store, &room.key, &room.name, from, PAGE_MAX, true)?;
+            Ok(with_missed(frame, missed))
         }
     }
+}
+
+/// Where a catch-up after `seq` reads in a room that keeps `first..=last`, and whether it
+/// missed messages: past what is kept (trimmed), or a seq this room never had (a wiped
+/// log), it gets the latest instead. The disk log and the cluster's streams alike.
+pub fn catch_up(seq: u64, first: u64, last: u64) -> (Cursor, bool) {
+    let missed = seq > last || seq.saturating_add(1) < first;
+    let from = if missed {
+        Cursor::Latest
+    } else {
+        Cursor::After(seq)
+    };
+    (from, missed)
+}
+
+/// `frame` (a `History`) saying whether its catch-up missed messages.
+pub fn with_missed(mut frame: ServerFrame, missed: bool) -> ServerFrame {
+    if let ServerFrame::History { missed: m, .. } = &mut frame {
+        *m = missed;
+    }
+    frame
 }
 
 /// The backlog of a join that stands although what it missed cannot be read now.

@@ -47,7 +47,7 @@ use crate::config::StoreConfig;
 use crate::hub::{Hub, RoomError, Spoken};
 use crate::log::{Page, StoreError, Stored};
 use crate::outbox::Outbox;
-use crate::room_log::{shape, InFlight, Join, PAGE_MAX};
+use crate::room_log::{catch_up, shape, with_missed, InFlight, Join, PAGE_MAX};
 
 /// How many stream messages a page reads from NATS at once.
 const READS_AT_ONCE: usize = 32;
@@ -215,7 +215,9 @@ impl RoomStreams {
             let Some(stream) = streams.existing(&key).await? else {
                 return Ok(shape(Page::default(), &shown, from, false));
             };
-            let page = read(&stream, from, limit, None).await?;
+            // Its bounds came with it.
+            let state = stream.cached_info().state.clone();
+            let page = read(&stream, &state, from, limit, None).await?;
             Ok(shape(page, &shown, from, false))
         })
     }
@@ -277,19 +279,16 @@ impl RoomStreams {
     }
 }
 
-/// Reads one page from `stream`, at most `limit` messages (0: none, only whether there
-/// are any), no later than `cut` when given: the semantics of [`crate::log::Store::read`].
+/// Reads one page from `stream`, whose bounds `state` was read just now, at most `limit`
+/// messages (0: none, only whether there are any), no later than `cut` when given: the
+/// semantics of [`crate::log::Store::read`].
 async fn read(
     stream: &stream::Stream,
+    state: &stream::State,
     from: Cursor,
     limit: usize,
     cut: Option<u64>,
 ) -> Result<Page, Unavailable> {
-    let info = stream
-        .get_info()
-        .await
-        .map_err(|err| Unavailable(format!("cannot read the room's stream: {err}")))?;
-    let state = info.state;
     if state.messages == 0 {
         return Ok(Page::default());
     }
@@ -460,13 +459,11 @@ async fn room_task(
     mut joins: mpsc::UnboundedReceiver<Join>,
     delivered: watch::Sender<u64>,
 ) {
-    let opened = match streams.stream(&key).await {
-        Ok(stream) => match stream.get_info().await {
-            Ok(info) => Ok((stream, info.state.last_sequence)),
-            Err(err) => Err(Unavailable(format!("cannot read where it stands: {err}"))),
-        },
-        Err(err) => Err(err),
-    };
+    // Where it stands came with it.
+    let opened = streams.stream(&key).await.map(|stream| {
+        let last = stream.cached_info().state.last_sequence;
+        (stream, last)
+    });
     let (mut stream, last) = match opened {
         Ok(opened) => opened,
         Err(err) => {
@@ -493,8 +490,7 @@ async fn room_task(
             // its start.
             if let Ok(anew) = streams.stream(&key).await {
                 stream = anew;
-            }
-            if let Ok(info) = stream.get_info().await {
+                let info = stream.cached_info();
                 if info.state.last_sequence < *delivered.borrow() {
                     tracing::warn!(
                         "The log of #{key} in NATS is behind what was delivered (it was \
@@ -638,15 +634,7 @@ async fn serve_join(
     if let Ok(joined) = &joined {
         let frame = match join.backlog {
             Backlog::None => None,
-            Backlog::Latest(n) => {
-                let limit = (n as usize).min(PAGE_MAX);
-                Some(
-                    read(stream, Cursor::Latest, limit, Some(cut))
-                        .await
-                        .map(|page| shape(page, &joined.name, Cursor::Latest, true)),
-                )
-            }
-            Backlog::After(seq) => Some(after(stream, &joined.name, seq, cut).await),
+            backlog => Some(backlog_of(stream, &joined.name, backlog, cut).await),
         };
         let frame = frame.map(|frame| {
             frame.unwrap_or_else(|err| {
@@ -666,30 +654,30 @@ async fn serve_join(
     let _ = join.reply.send(joined);
 }
 
-/// The backlog after `seq` up to `cut`, or the latest when `seq` is past what is kept.
-async fn after(
+/// The backlog `backlog` (not `None`) of the room `shown`, up to `cut`: the latest N, or
+/// what came after a seq (the latest when that is past what is kept). One read of the
+/// stream's bounds serves both.
+async fn backlog_of(
     stream: &stream::Stream,
     shown: &str,
-    seq: u64,
+    backlog: Backlog,
     cut: u64,
 ) -> Result<ServerFrame, Unavailable> {
-    let first = stream
+    let state = stream
         .get_info()
         .await
-        .map(|info| info.state.first_sequence)
-        .map_err(|err| Unavailable(format!("cannot read the room's stream: {err}")))?;
-    let missed = seq > cut || seq.saturating_add(1) < first;
-    let from = if missed {
-        Cursor::Latest
-    } else {
-        Cursor::After(seq)
+        .map_err(|err| Unavailable(format!("cannot read the room's stream: {err}")))?
+        .state;
+    let (from, limit, missed) = match backlog {
+        Backlog::After(seq) => {
+            let (from, missed) = catch_up(seq, state.first_sequence, cut);
+            (from, PAGE_MAX, missed)
+        }
+        Backlog::Latest(n) => (Cursor::Latest, (n as usize).min(PAGE_MAX), false),
+        Backlog::None => (Cursor::Latest, 0, false),
     };
-    let page = read(stream, from, PAGE_MAX, Some(cut)).await?;
-    let mut frame = shape(page, shown, from, true);
-    if let ServerFrame::History { missed: m, .. } = &mut frame {
-        *m = missed;
-    }
-    Ok(frame)
+    let page = read(stream, &state, from, limit, Some(cut)).await?;
+    Ok(with_missed(shape(page, shown, from, true), missed))
 }
 
 #[cfg(test)]
