@@ -342,29 +342,35 @@ impl Hub {
     ///
     /// Joining a room one is in already repeats `Joined` and tells nobody.
     pub fn join(&self, name: &str, room: &str, at: Millis) -> Result<JoinedRoom, RoomError> {
-        self.join_then(name, room, at, false)
+        self.join_then(name, room, at, None)
     }
 
-    /// [`Hub::join`], with an empty backlog queued right after `Joined`, under the same
-    /// lock, so that no message comes between: the answer to a join that asked for a
-    /// backlog on a server without history.
-    pub fn join_without_history(
+    /// [`Hub::join`], with `backlog` (a `History{backlog: true}` of the room, read before the
+    /// join) queued right after `Joined` under the same lock, so that no presence frame or
+    /// message comes between them. The frame is named for the room as the hub shows it.
+    pub fn join_with_backlog(
         &self,
         name: &str,
         room: &str,
         at: Millis,
+        backlog: ServerFrame,
     ) -> Result<JoinedRoom, RoomError> {
-        self.join_then(name, room, at, true)
+        self.join_then(name, room, at, Some(backlog))
     }
 
-    /// [`Hub::join`], with an empty backlog after `Joined` when `empty_backlog`.
+    /// [`Hub::join`], with `backlog` after `Joined` when there is one.
     fn join_then(
         &self,
         name: &str,
         room: &str,
         at: Millis,
-        empty_backlog: bool,
+        backlog: Option<ServerFrame>,
     ) -> Result<JoinedRoom, RoomError> {
+        // Encoded before the lock: only a room shown under another spelling re-encodes.
+        let backlog = backlog.map(|frame| {
+            let wire = encode(&frame);
+            (frame, wire)
+        });
         let key: Arc<str> = room_key(room).into();
         let mut state = self.state();
         let State {
@@ -413,9 +419,19 @@ impl Hub {
             }
             Err(err) => tracing::error!("Cannot encode the member list of #{shown}: {err}"),
         }
-        if empty_backlog {
-            if let Ok(backlog) = encode(&crate::room_log::empty_backlog(&shown)) {
-                handle.offer(backlog);
+        if let Some((mut frame, wire)) = backlog {
+            let wire = match &mut frame {
+                ServerFrame::History { room, .. } if **room != *shown => {
+                    *room = shown.to_string();
+                    encode(&frame)
+                }
+                _ => wire,
+            };
+            match wire {
+                Ok(wire) => {
+                    handle.offer(wire);
+                }
+                Err(err) => tracing::error!("Cannot encode a backlog of #{shown}: {err}"),
             }
         }
         if !already && self.limits.announces(place.len()) {
@@ -1155,6 +1171,34 @@ mod tests {
             [ServerFrame::Joined { .. }]
         ));
         assert_eq!(frames(&mut ann), [], "a repeated join is not news");
+    }
+
+    /// A backlog read before the join comes right after `Joined` in the joiner's queue, named
+    /// as the room is shown: no presence frame of a join a moment later can come between.
+    #[test]
+    fn a_joins_backlog_follows_joined_at_once_named_as_shown() {
+        let hub = Hub::new();
+        let (_ann, _) = member(&hub, "ann", "Rust");
+        let mut bob = registered(&hub, "bob");
+        registered(&hub, "carol");
+        let backlog = crate::room_log::empty_backlog("rust");
+        hub.join_with_backlog("bob", "rust", 5, backlog).unwrap();
+        hub.join("carol", "rust", 6).unwrap();
+        assert_eq!(
+            frames(&mut bob),
+            [
+                ServerFrame::Joined {
+                    room: "Rust".into(),
+                    members: vec!["ann".into(), "bob".into()]
+                },
+                crate::room_log::empty_backlog("Rust"),
+                ServerFrame::UserJoined {
+                    room: "Rust".into(),
+                    user: "carol".into(),
+                    at: 6
+                },
+            ]
+        );
     }
 
     /// Parting answers `Parted`, tells the rest `UserLeft{Parted}`, stops delivery at once,

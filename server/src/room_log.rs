@@ -160,8 +160,6 @@ pub struct Join {
     pub at: Millis,
     /// What the joiner wants of the past.
     pub backlog: Backlog,
-    /// The joiner's queue, for the backlog.
-    pub outbox: Outbox,
     /// The hub's answer.
     pub reply: oneshot::Sender<Result<JoinedRoom, RoomError>>,
 }
@@ -206,15 +204,14 @@ impl RoomLog {
         confirmed
     }
 
-    /// Submits a join of `room` (valid, without `#`) by `name`, whose backlog goes to
-    /// `outbox` right after `Joined`.
+    /// Submits a join of `room` (valid, without `#`) by `name`, whose backlog the hub queues
+    /// right after `Joined`.
     pub fn join(
         &self,
         name: Arc<str>,
         room: String,
         at: Millis,
         backlog: Backlog,
-        outbox: &Outbox,
     ) -> oneshot::Receiver<Result<JoinedRoom, RoomError>> {
         let (reply, answer) = oneshot::channel();
         let join = Join {
@@ -222,7 +219,6 @@ impl RoomLog {
             room,
             at,
             backlog,
-            outbox: outbox.clone(),
             reply,
         };
         match self {
@@ -428,23 +424,17 @@ impl Writer {
                 room,
                 at,
                 backlog,
-                outbox,
                 reply,
             }) => {
-                let joined = self.hub.join(&name, &room, at);
-                if let Ok(joined) = &joined {
-                    let frame =
-                        backlog_frame(&*self.store, joined, backlog).unwrap_or_else(|err| {
-                            tracing::error!("Cannot read the backlog of #{}: {err}", joined.name);
-                            unreadable_backlog(&joined.name)
-                        });
-                    match encode(&frame) {
-                        Ok(wire) => {
-                            outbox.offer(wire);
-                        }
-                        Err(err) => tracing::error!("Cannot encode a backlog: {err}"),
-                    }
-                }
+                // Read before the join, which queues it right after `Joined`: nothing is
+                // appended meanwhile, since appends go through this thread too.
+                let key = chat_proto::validate::room_key(&room);
+                let frame =
+                    backlog_frame(&*self.store, &key, &room, backlog).unwrap_or_else(|err| {
+                        tracing::error!("Cannot read the backlog of #{room}: {err}");
+                        unreadable_backlog(&room)
+                    });
+                let joined = self.hub.join_with_backlog(&name, &room, at, frame);
                 let _ = reply.send(joined);
             }
         }
@@ -459,22 +449,24 @@ pub fn unreadable() -> ServerFrame {
     }
 }
 
-/// The `History{backlog: true}` a join of `room` with `backlog` gets.
+/// The `History{backlog: true}` a join with `backlog` of the room with key `key`, asked for
+/// as `shown`, gets.
 fn backlog_frame(
     store: &dyn Store,
-    room: &JoinedRoom,
+    key: &str,
+    shown: &str,
     backlog: Backlog,
 ) -> Result<ServerFrame, StoreError> {
     match backlog {
-        Backlog::None => Ok(empty_backlog(&room.name)),
+        Backlog::None => Ok(empty_backlog(shown)),
         Backlog::Latest(n) => {
             let limit = (n as usize).min(PAGE_MAX);
-            page_frame(store, &room.key, &room.name, Cursor::Latest, limit, true)
+            page_frame(store, key, shown, Cursor::Latest, limit, true)
         }
         Backlog::After(seq) => {
-            let bounds = store.bounds(&room.key)?;
+            let bounds = store.bounds(key)?;
             let (from, missed) = catch_up(seq, bounds.first, bounds.last);
-            let frame = page_frame(store, &room.key, &room.name, from, PAGE_MAX, true)?;
+            let frame = page_frame(store, key, shown, from, PAGE_MAX, true)?;
             Ok(with_missed(frame, missed))
         }
     }

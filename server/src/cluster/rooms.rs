@@ -630,27 +630,22 @@ async fn serve_join(
     cut: u64,
     join: Join,
 ) {
-    let joined = streams.hub.join(&join.name, &join.room, join.at);
-    if let Ok(joined) = &joined {
-        let frame = match join.backlog {
-            Backlog::None => None,
-            backlog => Some(backlog_of(stream, &joined.name, backlog, cut).await),
-        };
-        let frame = frame.map(|frame| {
-            frame.unwrap_or_else(|err| {
-                tracing::error!("Cannot read the backlog of #{key}: {err}");
-                crate::room_log::unreadable_backlog(&joined.name)
-            })
-        });
-        if let Some(frame) = frame {
-            match encode(&frame) {
-                Ok(wire) => {
-                    join.outbox.offer(wire);
-                }
-                Err(err) => tracing::error!("Cannot encode a backlog: {err}"),
-            }
+    // Read before the join, which queues it right after `Joined`: this task delivers
+    // nothing meanwhile, so the backlog still ends where the live messages begin.
+    let joined = match join.backlog {
+        Backlog::None => streams.hub.join(&join.name, &join.room, join.at),
+        backlog => {
+            let frame = backlog_of(stream, &join.room, backlog, cut)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::error!("Cannot read the backlog of #{key}: {err}");
+                    crate::room_log::unreadable_backlog(&join.room)
+                });
+            streams
+                .hub
+                .join_with_backlog(&join.name, &join.room, join.at, frame)
         }
-    }
+    };
     let _ = join.reply.send(joined);
 }
 

@@ -24,12 +24,14 @@ pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<F
     let joined = match ctx.log {
         // In a cluster every join goes through the log: it starts the room's delivery.
         Some(log) if wants_backlog || log.joins_itself() => {
-            let answer = log.join(name, room.to_owned(), at, backlog, ctx.outbox);
+            let answer = log.join(name, room.to_owned(), at, backlog);
             ctx.waiting = Some(Waiting::Join(answer));
             return Ok(Flow::Continue);
         }
         _ if !wants_backlog => ctx.hub.join(&name, room, at)?,
-        _ => ctx.hub.join_without_history(&name, room, at)?,
+        _ => ctx
+            .hub
+            .join_with_backlog(&name, room, at, crate::room_log::empty_backlog(room))?,
     };
     record(ctx, joined)
 }
