@@ -1,0 +1,994 @@
+//! Golden vectors for the browser's codec, `server/web/codec.js`, which is written from the
+//! README alone: this test encodes at least one frame of every variant of both directions
+//! (and every variant of every enum inside them) with `chat_proto::codec::encode`, checks
+//! that `server/web/test/vectors.json` holds exactly those bytes, then runs the page's
+//! `node --test` suite, which decodes each vector, compares it with the frame written beside
+//! it and encodes it back byte for byte.
+//!
+//! The file is generated, not edited: after a change to the frames (or to this list), run
+//! `CHAT_UPDATE_VECTORS=1 cargo test -p chat-proto --test golden_vectors` and commit it.
+//!
+//! `vectors.json` is a list of `{direction, name, hex, frame}`: `direction` is `"client"` or
+//! `"server"`, `hex` the whole frame with its length prefix in lowercase hex, and `frame`
+//! the object codec.js decodes it to: `{"type": "Msg", "room": ..., "text": ...}`, fields
+//! named as in Rust; `Backlog` and `Cursor` as `{"kind": "After", "seq": ...}` (`count` for
+//! `Backlog::Latest`); `ErrorKind` and `LeftReason` as the variant's name; `None` as `null`.
+//! A `u64` or `i64` beyond 2^53 − 1 either way, which a JSON reader would round, is written
+//! `{"$bigint": "<decimal>"}`, and stands for the `BigInt` codec.js decodes it to.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chat_proto::codec::{self, bincode_options, decode_body};
+use chat_proto::{
+    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
+    PROTOCOL_VERSION,
+};
+use common::every_unit_variant;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+/// Set (to anything but `0`) to rewrite `vectors.json` instead of comparing with it.
+const UPDATE_ENV: &str = "CHAT_UPDATE_VECTORS";
+
+/// The largest integer a JavaScript `Number` holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A timestamp of today's size: 41 bits, so always the 9-byte varint.
+const AT: i64 = 1_700_000_000_000;
+
+/// Variant names in declaration (wire) order: the position of each is its tag.
+const CLIENT_VARIANTS: [&str; 12] = [
+    "Hello",
+    "Msg",
+    "Whisper",
+    "ListUsers",
+    "Ping",
+    "Pong",
+    "Bye",
+    "Join",
+    "Part",
+    "ListRooms",
+    "ListMembers",
+    "History",
+];
+const SERVER_VARIANTS: [&str; 15] = [
+    "Welcome",
+    "Msg",
+    "Whisper",
+    "UserList",
+    "System",
+    "Error",
+    "Pong",
+    "Ping",
+    "Joined",
+    "Parted",
+    "RoomList",
+    "Members",
+    "UserJoined",
+    "UserLeft",
+    "History",
+];
+const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
+const CURSOR_VARIANTS: [&str; 3] = ["Latest", "Before", "After"];
+
+/// A JSON value whose objects keep the order they are built in (type first, then the
+/// fields in wire order), whatever features `serde_json` is built with elsewhere in the
+/// workspace, so the generated file is the same on every build.
+enum Js {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    /// An integer a JavaScript `Number` would round: `{"$bigint": "<decimal>"}`.
+    Big(String),
+    Str(String),
+    List(Vec<Js>),
+    Obj(Vec<(&'static str, Js)>),
+}
+
+impl Serialize for Js {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Js::Null => s.serialize_unit(),
+            Js::Bool(b) => s.serialize_bool(*b),
+            Js::Num(n) => n.serialize(s),
+            Js::Big(digits) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("$bigint", digits)?;
+                map.end()
+            }
+            Js::Str(text) => s.serialize_str(text),
+            Js::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Js::Obj(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+fn u32_(v: u32) -> Js {
+    Js::Num(v.into())
+}
+
+fn u64_(v: u64) -> Js {
+    if v <= MAX_SAFE_INTEGER {
+        Js::Num(v.into())
+    } else {
+        Js::Big(v.to_string())
+    }
+}
+
+fn i64_(v: i64) -> Js {
+    if v.unsigned_abs() <= MAX_SAFE_INTEGER {
+        Js::Num(v.into())
+    } else {
+        Js::Big(v.to_string())
+    }
+}
+
+fn str_(v: &str) -> Js {
+    Js::Str(v.to_owned())
+}
+
+fn strings(v: &[String]) -> Js {
+    Js::List(v.iter().map(|s| str_(s)).collect())
+}
+
+/// An object tagged `tag_key: name`, then `fields`.
+fn tagged(tag_key: &'static str, name: &'static str, fields: Vec<(&'static str, Js)>) -> Js {
+    let mut all = vec![(tag_key, str_(name))];
+    all.extend(fields);
+    Js::Obj(all)
+}
+
+/// Every variant name the vectors use, as `Enum::Variant`, so the test can tell what is
+/// missing.
+#[derive(Default)]
+struct Coverage(BTreeSet<String>);
+
+impl Coverage {
+    fn note(&mut self, enum_name: &str, variant: &str) {
+        self.0.insert(format!("{enum_name}::{variant}"));
+    }
+
+    /// Every variant of every enum that occurs in a frame.
+    fn expected() -> BTreeSet<String> {
+        let named = |enum_name: &str, variants: &[&str]| {
+            variants
+                .iter()
+                .map(|v| format!("{enum_name}::{v}"))
+                .collect::<Vec<_>>()
+        };
+        let mut all = BTreeSet::new();
+        all.extend(named("ClientFrame", &CLIENT_VARIANTS));
+        all.extend(named("ServerFrame", &SERVER_VARIANTS));
+        all.extend(named("Backlog", &BACKLOG_VARIANTS));
+        all.extend(named("Cursor", &CURSOR_VARIANTS));
+        // Field-less enums are listed from the wire, so a new kind is expected at once.
+        all.extend(
+            every_unit_variant::<ErrorKind>()
+                .iter()
+                .map(|k| format!("ErrorKind::{k:?}")),
+        );
+        all.extend(
+            every_unit_variant::<LeftReason>()
+                .iter()
+                .map(|r| format!("LeftReason::{r:?}")),
+        );
+        all
+    }
+}
+
+/// The variant index bincode writes for `value`, which is an enum's first byte.
+fn tag_of<T: Serialize>(value: &T) -> usize {
+    let bytes =
+        bincode::Options::serialize(bincode_options(1 << 20), value).expect("a vector encodes");
+    usize::from(bytes[0])
+}
+
+/// Checks that `name` sits at `value`'s wire index in `variants`, then notes it.
+fn variant<T: Serialize>(
+    cover: &mut Coverage,
+    enum_name: &str,
+    variants: &[&'static str],
+    value: &T,
+    name: &'static str,
+) -> &'static str {
+    assert_eq!(
+        variants.get(tag_of(value)),
+        Some(&name),
+        "{enum_name}'s variant list is not in declaration order"
+    );
+    cover.note(enum_name, name);
+    name
+}
+
+fn backlog_js(b: &Backlog, cover: &mut Coverage) -> Js {
+    let (name, fields) = match *b {
+        Backlog::None => ("None", vec![]),
+        Backlog::Latest(count) => ("Latest", vec![("count", u32_(count))]),
+        Backlog::After(seq) => ("After", vec![("seq", u64_(seq))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "Backlog", &BACKLOG_VARIANTS, b, name),
+        fields,
+    )
+}
+
+fn cursor_js(c: &Cursor, cover: &mut Coverage) -> Js {
+    let (name, fields) = match *c {
+        Cursor::Latest => ("Latest", vec![]),
+        Cursor::Before(seq) => ("Before", vec![("seq", u64_(seq))]),
+        Cursor::After(seq) => ("After", vec![("seq", u64_(seq))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "Cursor", &CURSOR_VARIANTS, c, name),
+        fields,
+    )
+}
+
+fn error_kind_js(kind: ErrorKind, cover: &mut Coverage) -> Js {
+    let name = format!("{kind:?}");
+    cover.note("ErrorKind", &name);
+    Js::Str(name)
+}
+
+fn left_reason_js(reason: LeftReason, cover: &mut Coverage) -> Js {
+    let name = format!("{reason:?}");
+    cover.note("LeftReason", &name);
+    Js::Str(name)
+}
+
+/// The object codec.js decodes `frame` to. No `_` arm: a new variant stops the build here.
+fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
+    let (name, fields) = match frame {
+        ClientFrame::Hello {
+            version,
+            username,
+            password,
+        } => (
+            "Hello",
+            vec![
+                ("version", u32_(*version)),
+                ("username", str_(username)),
+                ("password", password.as_deref().map_or(Js::Null, str_)),
+            ],
+        ),
+        ClientFrame::Msg { room, text } => {
+            ("Msg", vec![("room", str_(room)), ("text", str_(text))])
+        }
+        ClientFrame::Whisper { to, text } => {
+            ("Whisper", vec![("to", str_(to)), ("text", str_(text))])
+        }
+        ClientFrame::ListUsers => ("ListUsers", vec![]),
+        ClientFrame::Ping => ("Ping", vec![]),
+        ClientFrame::Pong => ("Pong", vec![]),
+        ClientFrame::Bye => ("Bye", vec![]),
+        ClientFrame::Join { room, backlog } => (
+            "Join",
+            vec![
+                ("room", str_(room)),
+                ("backlog", backlog_js(backlog, cover)),
+            ],
+        ),
+        ClientFrame::Part { room } => ("Part", vec![("room", str_(room))]),
+        ClientFrame::ListRooms => ("ListRooms", vec![]),
+        ClientFrame::ListMembers { room } => ("ListMembers", vec![("room", str_(room))]),
+        ClientFrame::History { room, from, limit } => (
+            "History",
+            vec![
+                ("room", str_(room)),
+                ("from", cursor_js(from, cover)),
+                ("limit", u32_(*limit)),
+            ],
+        ),
+    };
+    tagged(
+        "type",
+        variant(cover, "ClientFrame", &CLIENT_VARIANTS, frame, name),
+        fields,
+    )
+}
+
+fn past_js(p: &Past) -> Js {
+    Js::Obj(vec![
+        ("seq", u64_(p.seq)),
+        ("from", str_(&p.from)),
+        ("text", str_(&p.text)),
+        ("at", i64_(p.at)),
+    ])
+}
+
+fn room_summary_js(r: &RoomSummary) -> Js {
+    Js::Obj(vec![("name", str_(&r.name)), ("members", u32_(r.members))])
+}
+
+/// The object codec.js decodes `frame` to. No `_` arm: a new variant stops the build here.
+fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
+    let (name, fields) = match frame {
+        ServerFrame::Welcome {
+            version,
+            username,
+            online,
+            buffsize,
+            rooms_per_user,
+            history,
+        } => (
+            "Welcome",
+            vec![
+                ("version", u32_(*version)),
+                ("username", str_(username)),
+                ("online", u32_(*online)),
+                ("buffsize", u32_(*buffsize)),
+                ("rooms_per_user", u32_(*rooms_per_user)),
+                ("history", u32_(*history)),
+            ],
+        ),
+        ServerFrame::Msg {
+            room,
+            from,
+            text,
+            at,
+            seq,
+        } => (
+            "Msg",
+            vec![
+                ("room", str_(room)),
+                ("from", str_(from)),
+                ("text", str_(text)),
+                ("at", i64_(*at)),
+                ("seq", u64_(*seq)),
+            ],
+        ),
+        ServerFrame::Whisper { from, to, text, at } => (
+            "Whisper",
+            vec![
+                ("from", str_(from)),
+                ("to", str_(to)),
+                ("text", str_(text)),
+                ("at", i64_(*at)),
+            ],
+        ),
+        ServerFrame::UserList { users } => ("UserList", vec![("users", strings(users))]),
+        ServerFrame::System { text, at } => {
+            ("System", vec![("text", str_(text)), ("at", i64_(*at))])
+        }
+        ServerFrame::Error { kind, detail } => (
+            "Error",
+            vec![
+                ("kind", error_kind_js(*kind, cover)),
+                ("detail", str_(detail)),
+            ],
+        ),
+        ServerFrame::Pong => ("Pong", vec![]),
+        ServerFrame::Ping => ("Ping", vec![]),
+        ServerFrame::Joined { room, members } => (
+            "Joined",
+            vec![("room", str_(room)), ("members", strings(members))],
+        ),
+        ServerFrame::Parted { room } => ("Parted", vec![("room", str_(room))]),
+        ServerFrame::RoomList { rooms } => (
+            "RoomList",
+            vec![(
+                "rooms",
+                Js::List(rooms.iter().map(room_summary_js).collect()),
+            )],
+        ),
+        ServerFrame::Members { room, users } => (
+            "Members",
+            vec![("room", str_(room)), ("users", strings(users))],
+        ),
+        ServerFrame::UserJoined { room, user, at } => (
+            "UserJoined",
+            vec![
+                ("room", str_(room)),
+                ("user", str_(user)),
+                ("at", i64_(*at)),
+            ],
+        ),
+        ServerFrame::UserLeft {
+            room,
+            user,
+            at,
+            reason,
+        } => (
+            "UserLeft",
+            vec![
+                ("room", str_(room)),
+                ("user", str_(user)),
+                ("at", i64_(*at)),
+                ("reason", left_reason_js(*reason, cover)),
+            ],
+        ),
+        ServerFrame::History {
+            room,
+            messages,
+            more,
+            next,
+            backlog,
+            missed,
+        } => (
+            "History",
+            vec![
+                ("room", str_(room)),
+                ("messages", Js::List(messages.iter().map(past_js).collect())),
+                ("more", Js::Bool(*more)),
+                ("next", cursor_js(next, cover)),
+                ("backlog", Js::Bool(*backlog)),
+                ("missed", Js::Bool(*missed)),
+            ],
+        ),
+    };
+    tagged(
+        "type",
+        variant(cover, "ServerFrame", &SERVER_VARIANTS, frame, name),
+        fields,
+    )
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|n| s(n)).collect()
+}
+
+/// Client frames worth a vector: every variant, the edges of every integer's varint forms,
+/// empty and non-ASCII strings.
+fn client_frames() -> Vec<(String, ClientFrame)> {
+    let mut out = vec![
+        (
+            s("Hello"),
+            ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                username: s("ann"),
+                password: None,
+            },
+        ),
+        (
+            s("Hello with a non-ASCII password"),
+            ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                username: s("Zoë"),
+                password: Some(s("pässwörd 🔑")),
+            },
+        ),
+        (
+            s("Hello, version u32::MAX, empty strings"),
+            ClientFrame::Hello {
+                version: u32::MAX,
+                username: s(""),
+                password: Some(s("")),
+            },
+        ),
+        (
+            s("Msg"),
+            ClientFrame::Msg {
+                room: s("lobby"),
+                text: s("hi"),
+            },
+        ),
+        (
+            s("Msg, non-ASCII"),
+            ClientFrame::Msg {
+                room: s("#Rust"),
+                text: s("héllo — 你好 👩\u{200d}💻 مرحبا"),
+            },
+        ),
+        (
+            s("Msg starting with U+FEFF"),
+            ClientFrame::Msg {
+                room: s("lobby"),
+                text: s("\u{feff}kept, not a byte order mark"),
+            },
+        ),
+        (
+            s("Msg of 300 bytes (a 3-byte length)"),
+            ClientFrame::Msg {
+                room: s("lobby"),
+                text: "é".repeat(150),
+            },
+        ),
+        (
+            s("Msg, empty strings"),
+            ClientFrame::Msg {
+                room: s(""),
+                text: s(""),
+            },
+        ),
+        (
+            s("Whisper"),
+            ClientFrame::Whisper {
+                to: s("bob"),
+                text: s("psst, ça va ?"),
+            },
+        ),
+        (s("ListUsers"), ClientFrame::ListUsers),
+        (s("Ping"), ClientFrame::Ping),
+        (s("Pong"), ClientFrame::Pong),
+        (s("Bye"), ClientFrame::Bye),
+        (s("Part"), ClientFrame::Part { room: s("#rust") }),
+        (s("ListRooms"), ClientFrame::ListRooms),
+        (s("ListMembers"), ClientFrame::ListMembers { room: s("") }),
+    ];
+    let backlogs = [
+        ("None", Backlog::None),
+        ("Latest(50)", Backlog::Latest(50)),
+        ("Latest(u32::MAX)", Backlog::Latest(u32::MAX)),
+        ("After(0)", Backlog::After(0)),
+        ("After(250)", Backlog::After(250)),
+        ("After(251)", Backlog::After(251)),
+        ("After(65535)", Backlog::After(65_535)),
+        ("After(65536)", Backlog::After(65_536)),
+        ("After(2^40)", Backlog::After(1 << 40)),
+        ("After(u64::MAX)", Backlog::After(u64::MAX)),
+    ];
+    for (label, backlog) in backlogs {
+        out.push((
+            format!("Join, backlog {label}"),
+            ClientFrame::Join {
+                room: s("lobby"),
+                backlog,
+            },
+        ));
+    }
+    let pages = [
+        ("Latest", Cursor::Latest, 50),
+        ("Before(301)", Cursor::Before(301), 500),
+        ("Before(2^53 - 1)", Cursor::Before(MAX_SAFE_INTEGER), 0),
+        ("After(2^53)", Cursor::After(MAX_SAFE_INTEGER + 1), u32::MAX),
+        ("After(u64::MAX)", Cursor::After(u64::MAX), 1),
+    ];
+    for (label, from, limit) in pages {
+        out.push((
+            format!("History from {label}, limit {limit}"),
+            ClientFrame::History {
+                room: s("rust"),
+                from,
+                limit,
+            },
+        ));
+    }
+    out
+}
+
+/// Server frames worth a vector, as [`client_frames`], plus one `Error` per kind and one
+/// `UserLeft` per reason.
+fn server_frames() -> Vec<(String, ServerFrame)> {
+    let mut out = vec![
+        (
+            s("Welcome"),
+            ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                username: s("ann"),
+                online: 2,
+                buffsize: 1024,
+                rooms_per_user: 50,
+                history: 500,
+            },
+        ),
+        (
+            s("Welcome, u32 extremes"),
+            ServerFrame::Welcome {
+                version: u32::MAX,
+                username: s("Zoë"),
+                online: 65_536,
+                buffsize: u32::MAX,
+                rooms_per_user: 0,
+                history: 0,
+            },
+        ),
+        (
+            s("Msg"),
+            ServerFrame::Msg {
+                room: s("Rust"),
+                from: s("bob"),
+                text: s("hi"),
+                at: AT,
+                seq: 301,
+            },
+        ),
+        (
+            s("Msg, non-ASCII, seq 2^40"),
+            ServerFrame::Msg {
+                room: s("lobby"),
+                from: s("émile"),
+                text: s("日本語のテキスト 🎉"),
+                at: AT,
+                seq: 1 << 40,
+            },
+        ),
+        (
+            s("Msg, at 0 and seq 0, empty text"),
+            ServerFrame::Msg {
+                room: s(""),
+                from: s(""),
+                text: s(""),
+                at: 0,
+                seq: 0,
+            },
+        ),
+        (
+            s("Msg, at -1, seq 2^53 - 1"),
+            ServerFrame::Msg {
+                room: s("lobby"),
+                from: s("ann"),
+                text: s("before the epoch"),
+                at: -1,
+                seq: MAX_SAFE_INTEGER,
+            },
+        ),
+        (
+            s("Msg, at -(2^53 - 1), seq 2^53"),
+            ServerFrame::Msg {
+                room: s("lobby"),
+                from: s("ann"),
+                text: s("the last safe integers"),
+                at: -(MAX_SAFE_INTEGER as i64),
+                seq: MAX_SAFE_INTEGER + 1,
+            },
+        ),
+        (
+            s("Msg, at i64::MIN, seq u64::MAX"),
+            ServerFrame::Msg {
+                room: s("lobby"),
+                from: s("ann"),
+                text: s("extremes"),
+                at: i64::MIN,
+                seq: u64::MAX,
+            },
+        ),
+        (
+            s("Msg, at i64::MAX"),
+            ServerFrame::Msg {
+                room: s("lobby"),
+                from: s("ann"),
+                text: s("far future"),
+                at: i64::MAX,
+                seq: 1,
+            },
+        ),
+        (
+            s("Whisper"),
+            ServerFrame::Whisper {
+                from: s("ann"),
+                to: s("bob"),
+                text: s("psst 🤫"),
+                at: AT,
+            },
+        ),
+        (
+            s("UserList"),
+            ServerFrame::UserList {
+                users: names(&["ann", "Bob", "carol"]),
+            },
+        ),
+        (
+            s("UserList, empty"),
+            ServerFrame::UserList { users: vec![] },
+        ),
+        (
+            s("System"),
+            ServerFrame::System {
+                text: s("server shutting down"),
+                at: AT,
+            },
+        ),
+        (s("Pong"), ServerFrame::Pong),
+        (s("Ping"), ServerFrame::Ping),
+        (
+            s("Joined"),
+            ServerFrame::Joined {
+                room: s("Rust"),
+                members: names(&["ann", "bob"]),
+            },
+        ),
+        (
+            s("Joined, no members"),
+            ServerFrame::Joined {
+                room: s("lobby"),
+                members: vec![],
+            },
+        ),
+        (s("Parted"), ServerFrame::Parted { room: s("Rust") }),
+        (
+            s("RoomList"),
+            ServerFrame::RoomList {
+                rooms: vec![
+                    RoomSummary {
+                        name: s("lobby"),
+                        members: 1,
+                    },
+                    RoomSummary {
+                        name: s("Rust"),
+                        members: 300,
+                    },
+                    RoomSummary {
+                        name: s(""),
+                        members: u32::MAX,
+                    },
+                ],
+            },
+        ),
+        (
+            s("RoomList, empty"),
+            ServerFrame::RoomList { rooms: vec![] },
+        ),
+        (
+            s("Members"),
+            ServerFrame::Members {
+                room: s("Rust"),
+                users: names(&["ann", "bob", "Zoë"]),
+            },
+        ),
+        (
+            s("UserJoined"),
+            ServerFrame::UserJoined {
+                room: s("Rust"),
+                user: s("carol"),
+                at: AT,
+            },
+        ),
+        (
+            s("History, a page back"),
+            ServerFrame::History {
+                room: s("Rust"),
+                messages: vec![
+                    Past {
+                        seq: 300,
+                        from: s("ann"),
+                        text: s("yo"),
+                        at: AT,
+                    },
+                    Past {
+                        seq: 301,
+                        from: s("bob"),
+                        text: s("ça roule 🚲"),
+                        at: AT + 1,
+                    },
+                ],
+                more: true,
+                next: Cursor::Before(300),
+                backlog: false,
+                missed: false,
+            },
+        ),
+        (
+            s("History, an empty backlog that missed"),
+            ServerFrame::History {
+                room: s("lobby"),
+                messages: vec![],
+                more: false,
+                next: Cursor::Latest,
+                backlog: true,
+                missed: true,
+            },
+        ),
+        (
+            s("History, a catch-up with more, big seqs"),
+            ServerFrame::History {
+                room: s("lobby"),
+                messages: vec![Past {
+                    seq: u64::MAX,
+                    from: s(""),
+                    text: s(""),
+                    at: i64::MIN,
+                }],
+                more: true,
+                next: Cursor::After(u64::MAX),
+                backlog: true,
+                missed: false,
+            },
+        ),
+    ];
+    for kind in every_unit_variant::<ErrorKind>() {
+        out.push((
+            format!("Error {kind:?}"),
+            ServerFrame::Error {
+                kind,
+                detail: format!("{kind}: détail"),
+            },
+        ));
+    }
+    out.push((
+        s("Error, empty detail"),
+        ServerFrame::Error {
+            kind: ErrorKind::BadFrame,
+            detail: s(""),
+        },
+    ));
+    for reason in every_unit_variant::<LeftReason>() {
+        out.push((
+            format!("UserLeft {reason:?}"),
+            ServerFrame::UserLeft {
+                room: s("Rust"),
+                user: s("bob"),
+                at: AT,
+                reason,
+            },
+        ));
+    }
+    out
+}
+
+/// One line of `vectors.json`.
+#[derive(Serialize)]
+struct Vector {
+    direction: &'static str,
+    name: String,
+    hex: String,
+    frame: Js,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Encodes `frame` with chat-proto's codec and checks it reads back to itself.
+fn wire<T>(frame: &T) -> Vec<u8>
+where
+    T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let wire = codec::encode(frame).expect("a vector encodes");
+    assert_eq!(&decode_body::<T>(wire.body()).unwrap(), frame);
+    wire.as_bytes().to_vec()
+}
+
+/// Every vector, and what they cover.
+fn vectors() -> (Vec<Vector>, Coverage) {
+    let mut cover = Coverage::default();
+    let mut out = Vec::new();
+    for (name, frame) in client_frames() {
+        out.push(Vector {
+            direction: "client",
+            name,
+            hex: hex(&wire(&frame)),
+            frame: client_js(&frame, &mut cover),
+        });
+    }
+    for (name, frame) in server_frames() {
+        out.push(Vector {
+            direction: "server",
+            name,
+            hex: hex(&wire(&frame)),
+            frame: server_js(&frame, &mut cover),
+        });
+    }
+    (out, cover)
+}
+
+/// The file's text: one vector per line, so a change shows as a small diff.
+fn render(vectors: &[Vector]) -> String {
+    let lines: Vec<String> = vectors
+        .iter()
+        .map(|v| {
+            format!(
+                "  {}",
+                serde_json::to_string(v).expect("a vector serialises")
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", lines.join(",\n"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("chat-proto sits in the workspace")
+        .to_owned()
+}
+
+fn web_test_dir() -> PathBuf {
+    workspace_root().join("server/web/test")
+}
+
+fn updating() -> bool {
+    std::env::var(UPDATE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The vectors cover every variant of both frame enums and of every enum inside them, and
+/// no two share a name.
+#[test]
+fn every_variant_has_a_vector() {
+    let (vectors, cover) = vectors();
+    let expected = Coverage::expected();
+    let missing: Vec<_> = expected.difference(&cover.0).collect();
+    let unknown: Vec<_> = cover.0.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "variants without a vector: {missing:?}; variants missing from this test's lists: \
+         {unknown:?}"
+    );
+    let mut seen = BTreeSet::new();
+    for v in &vectors {
+        assert!(
+            seen.insert((v.direction, v.name.as_str())),
+            "two {} vectors are named {:?}",
+            v.direction,
+            v.name
+        );
+    }
+}
+
+/// `vectors.json` is what chat-proto encodes today, and codec.js decodes and re-encodes
+/// every vector exactly (its `node --test` suite passes).
+#[test]
+fn the_browser_codec_agrees_with_chat_proto() {
+    let (vectors, _) = vectors();
+    let text = render(&vectors);
+    let path = web_test_dir().join("vectors.json");
+    let hint = format!(
+        "regenerate it with `{UPDATE_ENV}=1 cargo test -p chat-proto --test golden_vectors` \
+         and commit it"
+    );
+    if updating() {
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    } else {
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; {hint}", path.display()));
+        if committed != text {
+            let line = committed
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| committed.lines().count().min(text.lines().count()));
+            panic!(
+                "{} differs from what chat-proto encodes (first at line {}:\n  committed: {}\n  \
+                 generated: {}\n); {hint}",
+                path.display(),
+                line + 1,
+                committed.lines().nth(line).unwrap_or("(end of file)"),
+                text.lines().nth(line).unwrap_or("(end of file)"),
+            );
+        }
+    }
+    run_node_tests();
+}
+
+/// Runs every `*.test.mjs` of the page's tests under `node --test`, from the workspace
+/// root. The files are named one by one because Node 20 takes a directory and Node 22 takes
+/// globs; a list of files means the same to both.
+fn run_node_tests() {
+    let dir = web_test_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|p| p.to_str().is_some_and(|p| p.ends_with(".test.mjs")))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.test.mjs in {}", dir.display());
+    let output = Command::new("node")
+        .arg("--test")
+        .args(&files)
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run node ({e}): Node.js 18 or later runs the browser codec's tests")
+        });
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "node --test failed ({}):\n{shown}",
+        output.status
+    );
+}
