@@ -120,7 +120,7 @@ start_node() {
 nats = nats://127.0.0.1:$CLUSTER_PORT
 node = $1
 INI
-    "$BIN/chat-server" --config "$3/config.ini" --log-level error >"$3/log" 2>&1 &
+    "$BIN/chat-server" --config "$3/config.ini" --http-port off --log-level error >"$3/log" 2>&1 &
     CLUSTER_PIDS+=($!)
 }
 

@@ -69,7 +69,7 @@ max_rooms = 0
 nats = nats://127.0.0.1:$NATS_PORT
 node = $node
 INI
-        "$BIN/chat-server" --config "$WORK/$node/config.ini" --log-level error >/dev/null 2>&1 &
+        "$BIN/chat-server" --config "$WORK/$node/config.ini" --http-port off --log-level error >/dev/null 2>&1 &
         PIDS+=("$!")
         if [ "$node" = a ]; then A_PID=$!; else B_PID=$!; fi
         wait_port "$port"

@@ -48,7 +48,7 @@ INI
 
 # start_chat DIR: chat-server on DIR/config.ini.
 start_chat() {
-    "$BIN/chat-server" --config "$1/config.ini" --log-level error >/dev/null 2>&1 &
+    "$BIN/chat-server" --config "$1/config.ini" --http-port off --log-level error >/dev/null 2>&1 &
     SERVER_PID=$!
     wait_port "$CHAT_PORT"
 }

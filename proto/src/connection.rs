@@ -89,6 +89,12 @@ where
         self.framed.get_ref()
     }
 
+    /// The stream itself, mutably: to send what no frame is (a test's raw bytes). Bytes
+    /// written past the codec land between its frames, so this is for tests of bad input.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.framed.get_mut()
+    }
+
     /// Sends raw bytes, bypassing the encoder: for tests that play a hostile peer.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
         use tokio::io::AsyncWriteExt;

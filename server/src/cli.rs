@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::web::settings::HttpPort;
+
 /// chat-server: a chat room over a typed binary protocol.
 ///
 /// Settings come from --config PATH, else ./config.ini when present, else built-in defaults
@@ -23,6 +25,11 @@ pub struct Cli {
     /// TCP port to listen on; 0 picks a free one, logged as "Listening on" (overrides [server] port).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+
+    /// Port of the web client, /healthz and /metrics on the same host; 0 picks a free one,
+    /// logged as "Web client at"; off: no web listener (overrides [http] port).
+    #[arg(long, value_name = "PORT|off")]
+    pub http_port: Option<HttpPort>,
 
     /// Log filter, e.g. "debug" or "chat_server=debug,warn" (default: RUST_LOG, else "info").
     #[arg(long, value_name = "FILTER")]
@@ -49,5 +56,8 @@ mod tests {
         assert_eq!(cli.port, Some(0));
         assert_eq!(cli.host.as_deref(), Some("127.0.0.1"));
         assert!(Cli::try_parse_from(["chat-server", "--port", "abc"]).is_err());
+        let off = Cli::try_parse_from(["chat-server", "--http-port", "off"]).unwrap();
+        assert_eq!(off.http_port, Some(HttpPort(None)));
+        assert!(Cli::try_parse_from(["chat-server", "--http-port", "on"]).is_err());
     }
 }

@@ -13,6 +13,7 @@ use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 use crate::auth::Password;
 use crate::cli::Cli;
 use crate::tls::{Tls, TLS_KEYS};
+use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 
 /// `[limits] send_queue` when the file does not set it.
 ///
@@ -202,6 +203,9 @@ pub struct Config {
     /// `[cluster]`: the NATS server that joins this node to others; `None` (no `nats` key,
     /// or an empty one): the server runs alone and no NATS code runs.
     pub cluster: Option<ClusterConfig>,
+    /// `[http]`: the web client, `/healthz` and `/metrics`; `None` (`port = off`): no web
+    /// listener.
+    pub http: Option<HttpConfig>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
 }
@@ -536,6 +540,13 @@ impl Config {
         if let Some(port) = cli.port {
             config.port = port;
         }
+        match cli.http_port {
+            None => {}
+            Some(HttpPort(None)) => config.http = None,
+            Some(HttpPort(Some(port))) => {
+                config.http.get_or_insert_with(HttpConfig::default).port = port
+            }
+        }
         let server_keys: Vec<&str> = ServerSection::KEYS
             .iter()
             .chain(SERVER_ONLY_KEYS)
@@ -547,6 +558,7 @@ impl Config {
             ("tls", TLS_KEYS),
             ("store", STORE_KEYS),
             ("cluster", CLUSTER_KEYS),
+            ("http", HTTP_KEYS),
         ];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
@@ -632,6 +644,7 @@ impl Config {
             tls: Tls::from_file(file)?,
             store: StoreConfig::from_file(file)?,
             cluster: ClusterConfig::from_file(file)?,
+            http: HttpConfig::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -664,6 +677,7 @@ impl Default for Config {
             tls: None,
             store: Some(StoreConfig::default()),
             cluster: None,
+            http: Some(HttpConfig::default()),
             source: None,
         }
     }

@@ -37,6 +37,7 @@ use crate::admission::Admission;
 use crate::cluster::Cluster;
 use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::config::Config;
+use crate::counted::Counted;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
 use crate::log::Store;
@@ -46,6 +47,7 @@ use crate::queued_bytes::QueuedBytes;
 use crate::registry::LeaveReason;
 use crate::room_log::{self, RoomLog};
 use crate::watchdog::{Alarm, Watchdog};
+use crate::web;
 
 /// How long a closing connection may spend writing what is still queued for its client.
 /// Bounds a shutdown as well: every connection is closing then.
@@ -155,8 +157,11 @@ where
         bytes: shared.config.send_queue_bytes,
     };
     let (outbox, outgoing) = outbox::bounded(bound, Some(shared.queued.clone()));
+    let metrics = shared.hub.metrics();
+    let writer = Counted::new(writer, metrics.clone());
+    let reader = Counted::new(reader, metrics.clone());
     let writer = shared.tracker.spawn(write_loop(writer, outgoing));
-    let mut frames = FrameReader::<R, ClientFrame>::new(reader, shared.config.buffsize);
+    let mut frames = FrameReader::<_, ClientFrame>::new(reader, shared.config.buffsize);
     let mut session = Session::Handshake;
     let now = Instant::now();
     let mut guards = Guards {
@@ -178,6 +183,7 @@ where
         cluster: shared.cluster.as_ref(),
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
+    shared.hub.metrics().disconnected(&reason);
     // Its last messages reach its rooms before its leaving does.
     if let Some(delivered) = ctx.flush_to_confirm() {
         let _ = delivered.await;
@@ -200,6 +206,7 @@ fn leave(hub: &Hub, session: &Session, outbox: &Outbox, peer: SocketAddr, reason
         Session::Registered { name, .. } => hub.leave(name, reason, crate::now_millis()),
         Session::Handshake => {
             if *reason == LeaveReason::ShuttingDown {
+                hub.metrics().refused(ErrorKind::ShuttingDown);
                 if let Ok(frame) = encode(&ServerFrame::Error {
                     kind: ErrorKind::ShuttingDown,
                     detail: "the server is shutting down".to_owned(),
@@ -247,7 +254,10 @@ async fn close<R>(
     };
     // After a refusal the peer is likely still sending; after `Bye` a client is waiting
     // for the close and answers it with its own. At shutdown nobody waits for anyone.
-    let peer_may_still_send = matches!(reason, LeaveReason::Bye | LeaveReason::Refused(_));
+    let peer_may_still_send = matches!(
+        reason,
+        LeaveReason::Bye | LeaveReason::Refused(_) | LeaveReason::Flooding(_)
+    );
     if flushed && peer_may_still_send {
         linger(&mut reader, deadline).await;
     }
@@ -358,7 +368,7 @@ impl Guards {
                     kind: ErrorKind::Flooding,
                     detail: format!("disconnected for {why}"),
                 });
-                Charge::Close(LeaveReason::Refused(why))
+                Charge::Close(LeaveReason::Flooding(why))
             }
         }
     }
@@ -552,6 +562,15 @@ where
                     detail: err.to_string(),
                 });
                 return LeaveReason::Broken(err.to_string());
+            }
+            Event::Frame(Err(CodecError::Io(err))) if web::socket::too_large(&err).is_some() => {
+                // A WebSocket message over `buffsize`: refused as an oversize frame is.
+                let why = err.to_string();
+                ctx.reply(&ServerFrame::Error {
+                    kind: ErrorKind::FrameTooLarge,
+                    detail: why.clone(),
+                });
+                return LeaveReason::Refused(why);
             }
             Event::Frame(Err(err)) => return LeaveReason::Broken(err.to_string()),
         }

@@ -38,6 +38,7 @@ use chat_proto::{
 };
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::{sorted_names, ClientHandle, LeaveReason, NameTaken, Registry};
@@ -258,6 +259,9 @@ pub struct Hub {
     state: Mutex<State>,
     /// What the hub enforces.
     limits: Limits,
+    /// The server's counters, for `/metrics`: kept here, where every part that counts
+    /// already holds the hub.
+    metrics: Metrics,
 }
 
 /// What the hub's lock guards.
@@ -300,7 +304,20 @@ impl Hub {
         Hub {
             state: Mutex::default(),
             limits,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// How many people are registered here and how many rooms have members here: the
+    /// gauges of `/metrics`, counted under the lock without building any list.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.registry.members().count(), state.rooms.len())
     }
 
     /// The state, even if a thread panicked while holding the lock: every change under it is
@@ -551,16 +568,25 @@ impl Hub {
         };
         let first = place.take_seqs(spoken.said.len());
         match spoken.encode(first) {
-            Ok(wire) => fan_out(place.handles(), &Arc::new(wire), None),
+            Ok(wire) => self.fan_out_messages(place, &Arc::new(wire), spoken.said.len()),
             Err(err) => tracing::error!("Cannot encode a message to #{}: {err}", place.name()),
         }
     }
 
-    /// Queues `wire` (whole frames, already numbered) to every member of the room with key
-    /// `room`: the room log's way out, once it has stored them.
-    pub fn deliver(&self, room: &str, wire: Wire) {
+    /// Queues `wire`, which holds `messages` room messages, to every member of `place`,
+    /// timed and counted for `/metrics`.
+    fn fan_out_messages(&self, place: &Room, wire: &Wire, messages: usize) {
+        let started = std::time::Instant::now();
+        let reached = fan_out(place.handles(), wire, None);
+        self.metrics.fanned_out(started.elapsed());
+        self.metrics.messages_out((reached * messages) as u64);
+    }
+
+    /// Queues `wire` (`messages` whole frames, already numbered) to every member of the
+    /// room with key `room`: the room log's way out, once it has stored them.
+    pub fn deliver(&self, room: &str, wire: Wire, messages: usize) {
         if let Some(place) = self.state().rooms.get(room) {
-            fan_out(place.handles(), &wire, None);
+            self.fan_out_messages(place, &wire, messages);
         }
     }
 
@@ -612,9 +638,11 @@ impl Hub {
             at,
         })?;
         target.offer(frame.clone());
+        self.metrics.messages_out(1);
         if let Some(sender) = state.registry.get(from).filter(|_| copy) {
             if !Arc::ptr_eq(sender.name(), target.name()) {
                 sender.offer(frame);
+                self.metrics.messages_out(1);
             }
         }
         Ok(())
@@ -989,15 +1017,25 @@ fn wire(frame: EncodedFrame) -> Wire {
 
 /// Offers the same bytes (whole frames) to every client of `to`, `except` one (by
 /// registered name).
-fn fan_out<'a>(to: impl Iterator<Item = &'a ClientHandle>, wire: &Wire, except: Option<&Arc<str>>) {
+fn fan_out<'a>(
+    to: impl Iterator<Item = &'a ClientHandle>,
+    wire: &Wire,
+    except: Option<&Arc<str>>,
+) -> usize {
+    let mut reached = 0;
     for handle in to {
         if except.is_some_and(|name| Arc::ptr_eq(name, handle.name())) {
             continue;
         }
-        if handle.offer_wire(wire.clone()) == Delivery::Overflowed {
-            tracing::debug!("Queue of {} is full; dropping it", handle.name());
+        match handle.offer_wire(wire.clone()) {
+            Delivery::Queued => reached += 1,
+            Delivery::Overflowed => {
+                tracing::debug!("Queue of {} is full; dropping it", handle.name());
+            }
+            Delivery::Dropped => {}
         }
     }
+    reached
 }
 
 #[cfg(test)]

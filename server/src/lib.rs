@@ -19,6 +19,9 @@
 //! - [`cluster`]: with `[cluster]` set, one chat across nodes through NATS: rooms as
 //!   JetStream streams (the order, the `seq`, the history), presence with heartbeats, names
 //!   unique across nodes and whispers to other nodes' people; without it, never touched.
+//! - [`web`]: with `[http]`, the browser's page and its WebSocket (served by the same
+//!   [`connection`] code as TCP), `/healthz` and `/metrics`; [`metrics`]: the counters it
+//!   shows, kept by the hub; [`counted`]: the socket wrapper that counts bytes.
 //! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
 //!   keeps it in one SQLite file.
 //!
@@ -32,10 +35,12 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod counted;
 pub mod flood;
 pub mod hub;
 pub mod log;
 pub mod login_backoff;
+pub mod metrics;
 pub mod outbox;
 pub mod queued_bytes;
 pub mod registry;
@@ -45,6 +50,7 @@ pub mod roster;
 pub mod server;
 pub mod tls;
 pub mod watchdog;
+pub mod web;
 
 pub use config::Config;
 pub use server::{bind, open_store, run};

@@ -67,7 +67,20 @@ fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()
         let listener = chat_server::bind(&config.host, config.port)
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-        chat_server::run(listener, config, store, shutdown).await?;
+        let web = match &config.http {
+            None => None,
+            Some(http) => Some(
+                chat_server::bind(&config.host, http.port)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot listen for the web client on {}:{}",
+                            config.host, http.port
+                        )
+                    })?,
+            ),
+        };
+        chat_server::run(listener, web, config, store, shutdown).await?;
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(100));

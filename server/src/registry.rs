@@ -78,6 +78,8 @@ pub enum LeaveReason {
     ShuttingDown,
     /// A refusal that ends the connection (wrong version, oversize frame, ...).
     Refused(String),
+    /// Flood control ended the connection: too many frames refused within the window.
+    Flooding(String),
     /// The connection broke: a read error or a frame cut off mid-way.
     Broken(String),
     /// A deadline passed: no `Hello` in time, or no answer to a `Ping`.
@@ -85,6 +87,20 @@ pub enum LeaveReason {
 }
 
 impl LeaveReason {
+    /// The reason as `/metrics` counts disconnects: a label, one per kind of end.
+    pub fn label(&self) -> &'static str {
+        match self {
+            LeaveReason::Bye => "bye",
+            LeaveReason::Closed => "closed",
+            LeaveReason::SlowConsumer => "slow_consumer",
+            LeaveReason::ShuttingDown => "shutting_down",
+            LeaveReason::Refused(_) => "refused",
+            LeaveReason::Flooding(_) => "flooding",
+            LeaveReason::Broken(_) => "broken",
+            LeaveReason::TimedOut(_) => "timeout",
+        }
+    }
+
     /// What the people in the client's rooms are told ([`chat_proto::ServerFrame::UserLeft`]).
     pub fn told_as(&self) -> LeftReason {
         match self {
@@ -93,7 +109,7 @@ impl LeaveReason {
                 LeftReason::Disconnected
             }
             LeaveReason::SlowConsumer => LeftReason::SlowConsumer,
-            LeaveReason::Refused(_) => LeftReason::Refused,
+            LeaveReason::Refused(_) | LeaveReason::Flooding(_) => LeftReason::Refused,
             LeaveReason::TimedOut(_) => LeftReason::TimedOut,
         }
     }
@@ -104,6 +120,7 @@ impl LeaveReason {
             self,
             LeaveReason::SlowConsumer
                 | LeaveReason::Refused(_)
+                | LeaveReason::Flooding(_)
                 | LeaveReason::Broken(_)
                 | LeaveReason::TimedOut(_)
         )
@@ -117,7 +134,7 @@ impl fmt::Display for LeaveReason {
             LeaveReason::Closed => f.write_str("connection closed"),
             LeaveReason::SlowConsumer => f.write_str("slow consumer"),
             LeaveReason::ShuttingDown => f.write_str("server shutting down"),
-            LeaveReason::Refused(why) => write!(f, "refused: {why}"),
+            LeaveReason::Refused(why) | LeaveReason::Flooding(why) => write!(f, "refused: {why}"),
             LeaveReason::Broken(why) => write!(f, "connection broken: {why}"),
             LeaveReason::TimedOut(why) => write!(f, "timed out: {why}"),
         }

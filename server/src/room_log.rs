@@ -345,7 +345,10 @@ impl Writer {
                 })
             })
             .collect();
-        match self.store.append(&batch) {
+        let started = std::time::Instant::now();
+        let stored = self.store.append(&batch);
+        self.hub.metrics().store_committed(started.elapsed());
+        match stored {
             Ok(seqs) => {
                 self.recovered();
                 let mut next = 0;
@@ -353,7 +356,11 @@ impl Writer {
                     let first = seqs[next];
                     next += burst.spoken.said.len();
                     match burst.spoken.encode(first) {
-                        Ok(wire) => self.hub.deliver(&burst.spoken.room.key, Arc::new(wire)),
+                        Ok(wire) => self.hub.deliver(
+                            &burst.spoken.room.key,
+                            Arc::new(wire),
+                            burst.spoken.said.len(),
+                        ),
                         Err(err) => tracing::error!(
                             "Cannot encode a message to #{}: {err}",
                             burst.spoken.room.name
@@ -373,6 +380,7 @@ impl Writer {
                 for burst in bursts.drain(..) {
                     if let Ok(refusal) = &refusal {
                         burst.sender.offer(refusal.clone());
+                        self.hub.metrics().refused(ErrorKind::StoreFailed);
                     }
                     let _ = burst.done.send(());
                 }

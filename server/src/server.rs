@@ -29,6 +29,7 @@ use crate::cluster::{self, Cluster};
 use crate::config::{Config, StoreConfig};
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
+use crate::metrics::Transport;
 use crate::room_log::RoomLog;
 use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
@@ -76,12 +77,14 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError>
 }
 
 /// Serves clients on `listener` until `shutdown` completes, then shuts down gracefully;
-/// with `store` (opened by [`open_store`]), every room message is kept there first.
+/// with `store` (opened by [`open_store`]), every room message is kept there first; with
+/// `web` (bound where `[http]` says), the web client, `/healthz` and `/metrics` there.
 ///
 /// Logs `Listening on <ip>:<port>` first, with the bound address, so a script or a test that
 /// started the server on port 0 can find it.
 pub async fn run(
     listener: TcpListener,
+    web: Option<TcpListener>,
     config: Config,
     store: Option<Arc<dyn Store>>,
     shutdown: impl Future,
@@ -153,6 +156,18 @@ pub async fn run(
             )));
         }
     }
+    // Cancelled when shutdown begins (`/healthz` answers 503 from then on); the web
+    // listener itself is stopped last, when this guard is dropped as `run` returns.
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let _web = web.map(|listener| {
+        let http = shared.config.http.clone().unwrap_or_default();
+        AbortOnDrop(tokio::spawn(crate::web::serve(
+            listener,
+            shared.clone(),
+            http,
+            stopping.clone(),
+        )))
+    });
     tokio::spawn(crate::queued_bytes::watch(
         shared.hub.clone(),
         shared.queued.clone(),
@@ -163,6 +178,7 @@ pub async fn run(
         () = accept_loop(&listener, &shared) => {}
         _ = &mut shutdown => tracing::info!("Shutting down: no longer accepting connections"),
     }
+    stopping.cancel();
     drop(listener);
 
     let notice = ServerFrame::System {
@@ -249,22 +265,28 @@ async fn open_tls(
     };
     if let Some(stream) = tls.handshake(stream, peer, limit, &shared.shutdown).await {
         let (reader, writer) = tokio::io::split(stream);
-        serve_or_refuse(reader, writer, peer, admitted, shared).await;
+        serve_or_refuse(reader, writer, peer, admitted, shared, Transport::Tcp).await;
     }
 }
 
 /// Serves an admitted connection, holding its place under the limits until it ends, or
-/// turns a refused one away with its error.
-async fn serve_or_refuse<R, W>(
+/// turns a refused one away with its error; counted in `/metrics` under `transport` while
+/// it lasts.
+pub(crate) async fn serve_or_refuse<R, W>(
     reader: R,
     writer: W,
     peer: SocketAddr,
     admitted: Result<Ticket, Refusal>,
     shared: Shared,
+    transport: Transport,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let _connected = shared.hub.metrics().connected(transport);
+    if let Err(refusal) = &admitted {
+        shared.hub.metrics().refused(refusal.kind());
+    }
     match admitted {
         Ok(ticket) => {
             connection::serve(reader, writer, peer, shared).await;
@@ -302,6 +324,7 @@ async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                         peer,
                         admitted,
                         shared.clone(),
+                        Transport::Tcp,
                     ));
                 }
             }
@@ -310,5 +333,15 @@ async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
+    }
+}
+
+/// A task aborted when this is dropped: the web listener lives exactly as long as [`run`].
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -182,6 +182,8 @@ impl Server {
         let mut child = Command::new(server_bin())
             .args(["--config", "config.ini", "--host", "127.0.0.1", "--port"])
             .arg(port.to_string())
+            // The web port is fixed by default (8080); tests that run at once would clash.
+            .args(["--http-port", "0"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

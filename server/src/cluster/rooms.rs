@@ -590,6 +590,7 @@ fn deliver(hub: &Hub, key: &str, batch: Vec<jetstream::Message>, delivered: &wat
     // a join that comes next is cut after them.
     let shown = hub.room_name(key).unwrap_or_else(|| key.into());
     let mut wire = BytesMut::new();
+    let mut messages = 0;
     let mut last = *delivered.borrow();
     for message in batch {
         let Ok(info) = message.info() else {
@@ -611,12 +612,15 @@ fn deliver(hub: &Hub, key: &str, batch: Vec<jetstream::Message>, delivered: &wat
             at: stored.at,
             seq,
         }) {
-            Ok(frame) => wire.extend_from_slice(frame.as_bytes()),
+            Ok(frame) => {
+                wire.extend_from_slice(frame.as_bytes());
+                messages += 1;
+            }
             Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
         }
     }
     if !wire.is_empty() {
-        hub.deliver(key, Arc::new(wire.freeze()));
+        hub.deliver(key, Arc::new(wire.freeze()), messages);
     }
     delivered.send_replace(last);
 }

@@ -190,6 +190,9 @@ impl Context<'_> {
     /// Queues `frame` for the sender only, after the broadcasts it sent before.
     pub fn reply(&self, frame: &ServerFrame) {
         self.flush();
+        if let ServerFrame::Error { kind, .. } = frame {
+            self.hub.metrics().refused(*kind);
+        }
         match encode(frame) {
             Ok(frame) => {
                 self.outbox.offer(frame);

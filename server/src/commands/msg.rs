@@ -14,6 +14,7 @@ pub fn handle(ctx: &mut Context<'_>, room: String, text: String) -> Result<Flow,
     let room = ctx.joined(&room)?;
     validate::message(&text)?;
     tracing::debug!(peer = %ctx.peer, "#{} {from}: {text}", room.name);
+    ctx.hub.metrics().messages_in(1);
     ctx.say(
         &room,
         &from,

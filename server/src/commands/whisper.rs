@@ -35,6 +35,7 @@ pub fn handle(ctx: &mut Context<'_>, to: String, text: String) -> Result<Flow, C
     let from = ctx.name()?;
     validate::message(&text)?;
     tracing::debug!(peer = %ctx.peer, "{from} -> {to}: {text}");
+    ctx.hub.metrics().messages_in(1);
     let at = crate::now_millis();
     let Some(cluster) = ctx.cluster else {
         ctx.hub.whisper(&from, &to, text, at).map_err(refusal)?;

@@ -5,6 +5,7 @@
 
 pub mod logs;
 pub mod nats;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -34,6 +35,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where the web client, `/healthz` and `/metrics` are, when the config has `[http]`.
+    pub web_addr: Option<SocketAddr>,
     /// Completing this is the server's shutdown signal.
     stop: Option<oneshot::Sender<()>>,
     /// The `run` task.
@@ -55,6 +58,7 @@ pub fn test_config() -> Config {
         max_clients: 0,
         max_per_ip: 0,
         store: None,
+        http: None,
         ..Config::default()
     }
 }
@@ -76,11 +80,17 @@ pub async fn start_with(config: Config) -> TestServer {
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let store = chat_server::open_store(&config).expect("the test's room log opens");
-    let task = tokio::spawn(chat_server::run(listener, config, store, async move {
+    let web = match &config.http {
+        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        None => None,
+    };
+    let web_addr = web.as_ref().map(|l| l.local_addr().unwrap());
+    let task = tokio::spawn(chat_server::run(listener, web, config, store, async move {
         let _ = stopped.await;
     }));
     TestServer {
         addr,
+        web_addr,
         stop: Some(stop),
         task: Some(task),
     }
@@ -446,8 +456,15 @@ impl ServerProcess {
 
     /// Starts `chat-server ARGS` in `dir` with the environment variables `env` added.
     pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        // The web port is fixed by default (8080); tests that run at once would clash on it.
+        let web_port: &[&str] = if args.contains(&"--http-port") {
+            &[]
+        } else {
+            &["--http-port", "0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(args)
+            .args(web_port)
             .current_dir(dir)
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())

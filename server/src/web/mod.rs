@@ -1,0 +1,292 @@
+//! The web listener (`[http]`): the browser client's page, its WebSocket, `/healthz` and
+//! `/metrics`, on a port of its own beside the chat port.
+//!
+//! `GET /ws` upgrades to a WebSocket whose binary messages carry the same frames as TCP
+//! ([`socket`]); once upgraded, the connection is served by [`crate::connection::serve`]
+//! like any other, under the same limits, flood control, keepalive, password and
+//! connection counts, and tracked by the same shutdown. Before upgrading, the page's
+//! `Origin` is checked ([`settings::AllowedOrigins`]) and the connection limits are applied
+//! (a refused client still gets its typed error, over the WebSocket).
+//!
+//! Each accepted socket gets its own task: with `[tls]` the TLS handshake first (HTTPS and
+//! WSS with the chat port's certificate), then HTTP/1.1 through hyper, whose request
+//! headers must arrive within [`HEADER_TIMEOUT`].
+
+pub mod page;
+pub mod settings;
+pub mod socket;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::Shared;
+use crate::metrics::{self, Metrics, Transport};
+use crate::server::ACCEPT_BACKOFF;
+use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+use settings::HttpConfig;
+
+/// How long a client may take to send a request's headers: a browser sends them at once,
+/// and a bound keeps half-open sockets from piling up (as `handshake_timeout` does on TCP).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTP connections served at once, before any upgrade: far more than the page's few
+/// requests need, and a bound on what a flood of idle sockets can hold. A WebSocket, once
+/// upgraded, counts under `[limits] max_clients` instead.
+pub const MAX_HTTP_CONNECTIONS: usize = 1024;
+
+/// The smallest limit the WebSocket library enforces on a message, above our own
+/// `buffsize` check: a message a little over `buffsize` gets the typed `FrameTooLarge`
+/// from our check, and only one far over it is cut off by the library, unread.
+const LIBRARY_MESSAGE_LIMIT: usize = 64 << 10;
+
+/// What every request handler shares.
+#[derive(Debug)]
+struct Web {
+    /// The chat: what a WebSocket connection is served with.
+    shared: Shared,
+    /// `[http]` as configured.
+    http: HttpConfig,
+    /// Cancelled when the server begins to shut down: `/healthz` then answers 503.
+    stopping: CancellationToken,
+    /// The counters `/metrics` shows.
+    metrics: Metrics,
+}
+
+/// Serves the web client, `/healthz` and `/metrics` on `listener` until the task is
+/// dropped; `stopping` is cancelled when the server begins to shut down.
+///
+/// Logs `Web client at http(s)://<ip>:<port>/` first, so that a script (or a test) that
+/// asked for port 0 can find it.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Shared,
+    http: HttpConfig,
+    stopping: CancellationToken,
+) {
+    let metrics = shared.hub.metrics().clone();
+    let scheme = if shared.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!("Web client at {scheme}://{addr}/"),
+        Err(err) => tracing::error!("The web listener has no address: {err}"),
+    }
+    let web = Arc::new(Web {
+        shared,
+        http,
+        stopping,
+        metrics,
+    });
+    let router = router(web.clone());
+    // Dropped with this task, which aborts every HTTP connection still open; upgraded
+    // WebSockets live on in the connection tracker until the chat's own shutdown.
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::error!("Web accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        if connections.len() >= MAX_HTTP_CONNECTIONS {
+            tracing::warn!(%peer, "Refused HTTP connection: {MAX_HTTP_CONNECTIONS} already open");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let web = web.clone();
+        connections.spawn(async move {
+            match &web.shared.config.tls {
+                None => serve_http(stream, peer, router).await,
+                Some(tls) => {
+                    let limit = web
+                        .shared
+                        .config
+                        .handshake_timeout
+                        .unwrap_or(DEFAULT_TLS_HANDSHAKE_TIMEOUT);
+                    let shutdown = &web.shared.shutdown;
+                    if let Some(stream) = tls.handshake(stream, peer, limit, shutdown).await {
+                        serve_http(stream, peer, router).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Serves HTTP/1.1 on one connection, upgrades included, until the peer closes it.
+async fn serve_http<S>(stream: S, peer: SocketAddr, router: Router)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        tower_service::Service::call(&mut router.clone(), request)
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+    if let Err(err) = served {
+        tracing::debug!(%peer, "HTTP connection ended: {err}");
+    }
+}
+
+/// The routes: the page's files, `/ws`, `/healthz`, `/metrics`.
+fn router(web: Arc<Web>) -> Router {
+    let mut router = Router::new()
+        .route("/ws", get(websocket))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page));
+    for &(path, content_type, body) in page::FILES {
+        router = router.route(
+            path,
+            get(move || async move { page::serve(content_type, body) }),
+        );
+    }
+    router.with_state(web)
+}
+
+/// `GET /healthz`: 200 while the server serves, 503 once it began to shut down, so that a
+/// load balancer stops sending people to a node that is going away.
+async fn healthz(State(web): State<Arc<Web>>) -> Response {
+    let (status, body) = if web.stopping.is_cancelled() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"shutting down"}"#,
+        )
+    } else {
+        (StatusCode::OK, r#"{"status":"ok"}"#)
+    };
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: the Prometheus text format; with `[http] metrics_token`, only for a
+/// request that carries it as a bearer token.
+async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    if let Some(token) = &web.http.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let matches = given.is_some_and(|given| {
+            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()).into()
+        });
+        if !matches {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                "a bearer token is required\n",
+            )
+                .into_response();
+        }
+    }
+    let (users, rooms) = web.shared.hub.counts();
+    match web.metrics.render(users, rooms) {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!("Cannot render /metrics: {err}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `GET /ws`: checks the page's origin and the connection limits, then serves the
+/// upgraded socket as a chat connection.
+async fn websocket(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let scheme = if web.shared.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let own = format!("{scheme}://{host}");
+    if !web.http.allowed_origins.allows(origin, &own) {
+        let origin = origin.unwrap_or_default();
+        tracing::warn!(%peer, origin, "Refused WebSocket: a page of another origin");
+        web.metrics.refused_origin();
+        return (
+            StatusCode::FORBIDDEN,
+            format!("pages of {origin} may not connect to this server\n"),
+        )
+            .into_response();
+    }
+    tracing::info!("Client connected from {peer} over WebSocket");
+    let shared = web.shared.clone();
+    let admitted = shared.admission.admit(peer.ip());
+    if let Err(refusal) = &admitted {
+        tracing::warn!(%peer, "Refused connection: {refusal}");
+    }
+    let max_message = shared.config.buffsize.saturating_add(4);
+    let library_limit = max_message.saturating_mul(2).max(LIBRARY_MESSAGE_LIMIT);
+    upgrade
+        // Reads are small; the default 128 KiB per socket would dwarf an idle client.
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+        .max_message_size(library_limit)
+        .max_frame_size(library_limit)
+        .on_failed_upgrade(move |err| tracing::warn!(%peer, "WebSocket upgrade failed: {err}"))
+        .on_upgrade(move |socket| {
+            let tracker = shared.tracker.clone();
+            tracker.track_future(async move {
+                let (reader, writer) = socket::split(socket, max_message);
+                crate::server::serve_or_refuse(
+                    reader,
+                    writer,
+                    peer,
+                    admitted,
+                    shared,
+                    Transport::WebSocket,
+                )
+                .await;
+            })
+        })
+}
