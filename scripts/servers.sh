@@ -46,9 +46,10 @@ path = $2
 INI
 }
 
-# start_chat DIR: chat-server on DIR/config.ini.
+# start_chat DIR [WEB_PORT]: chat-server on DIR/config.ini, its web listener on WEB_PORT
+# (default: off).
 start_chat() {
-    "$BIN/chat-server" --config "$1/config.ini" --http-port off --log-level error >/dev/null 2>&1 &
+    "$BIN/chat-server" --config "$1/config.ini" --http-port "${2:-off}" --log-level error >/dev/null 2>&1 &
     SERVER_PID=$!
     wait_port "$CHAT_PORT"
 }

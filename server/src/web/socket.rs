@@ -125,7 +125,9 @@ impl SocketWriter {
             return Poll::Ready(Ok(()));
         }
         ready!(Pin::new(&mut self.sink).poll_ready(cx)).map_err(io::Error::other)?;
-        let message = Message::Binary(self.pending.split().freeze());
+        // Taken whole, not split: a split would leave the rest of the allocation here,
+        // held by an idle connection for as long as it lives.
+        let message = Message::Binary(std::mem::take(&mut self.pending).freeze());
         Pin::new(&mut self.sink)
             .start_send(message)
             .map_err(io::Error::other)?;

@@ -6,6 +6,7 @@
 pub mod logs;
 pub mod nats;
 pub mod web;
+pub mod ws_stream;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

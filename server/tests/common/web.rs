@@ -4,98 +4,15 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
-use futures::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::WebSocketStream;
 
+pub use super::ws_stream::WsStream;
 use super::{TestClient, TIMEOUT};
-
-/// A WebSocket as a byte stream: reads are the server's binary messages back to back,
-/// each write is sent as one binary message.
-#[derive(Debug)]
-pub struct WsStream {
-    /// The socket.
-    socket: WebSocketStream<TcpStream>,
-    /// What is left of the last message read.
-    unread: Bytes,
-}
-
-impl WsStream {
-    /// Sends `message` as it is: a text message, an oversize one, garbage.
-    pub async fn send_raw(&mut self, message: Message) {
-        futures::SinkExt::send(&mut self.socket, message)
-            .await
-            .expect("send a WebSocket message");
-    }
-}
-
-impl AsyncRead for WsStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        while self.unread.is_empty() {
-            match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
-                None | Some(Ok(Message::Close(_))) => return Poll::Ready(Ok(())),
-                Some(Ok(Message::Binary(bytes))) => self.unread = bytes,
-                Some(Ok(Message::Text(text))) => {
-                    return Poll::Ready(Err(io::Error::other(format!(
-                        "the server sent a text message: {text}"
-                    ))))
-                }
-                Some(Ok(_)) => {}
-                // The server closing without the closing handshake ends the stream too.
-                Some(Err(
-                    tungstenite::Error::ConnectionClosed
-                    | tungstenite::Error::Protocol(
-                        tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-                    ),
-                )) => return Poll::Ready(Ok(())),
-                Some(Err(err)) => return Poll::Ready(Err(io::Error::other(err))),
-            }
-        }
-        let n = self.unread.len().min(buf.remaining());
-        buf.put_slice(&self.unread[..n]);
-        self.unread.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for WsStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let socket = Pin::new(&mut self.socket);
-        ready!(socket.poll_ready(cx)).map_err(io::Error::other)?;
-        Pin::new(&mut self.socket)
-            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
-            .map_err(io::Error::other)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket)
-            .poll_flush(cx)
-            .map_err(io::Error::other)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.socket)
-            .poll_close(cx)
-            .map_err(io::Error::other)
-    }
-}
 
 /// Opens `/ws` at `web`, as a page of `origin` would (`None`: no `Origin`, as a script).
 pub async fn try_connect(
@@ -116,10 +33,7 @@ pub async fn try_connect(
         tokio::time::timeout(TIMEOUT, tokio_tungstenite::client_async(request, stream))
             .await
             .expect("WebSocket handshake in time")?;
-    Ok(TestClient::over(WsStream {
-        socket,
-        unread: Bytes::new(),
-    }))
+    Ok(TestClient::over(WsStream::new(socket)))
 }
 
 /// Opens `/ws` at `web` as the server's own page does.
