@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use chat_proto::{ErrorKind, LeftReason, ServerFrame};
 use chat_server::tls::Tls;
+use chat_server::web::settings::HttpConfig;
 use chat_server::Config;
+use common::web::WsStream;
 use common::{
     left, run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, LOBBY, TIMEOUT,
 };
@@ -67,6 +69,11 @@ impl Pki {
 
     /// A TLS client that trusts only this CA.
     async fn connect(&self, server: &TestServer) -> TestClient<TlsStream<TcpStream>> {
+        TestClient::over(self.tls_to(server.addr).await)
+    }
+
+    /// A TLS connection to `addr`, trusting only this CA.
+    async fn tls_to(&self, addr: std::net::SocketAddr) -> TlsStream<TcpStream> {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.clone()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -75,16 +82,15 @@ impl Pki {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
         let name = ServerName::try_from("localhost").unwrap();
-        let tls = tokio::time::timeout(
+        tokio::time::timeout(
             TIMEOUT,
             TlsConnector::from(Arc::new(config)).connect(name, tcp),
         )
         .await
         .expect("the TLS handshake finishes in time")
-        .expect("the server's certificate is trusted");
-        TestClient::over(tls)
+        .expect("the server's certificate is trusted")
     }
 
     /// A TLS client registered as `name` and in `lobby`.
@@ -261,4 +267,54 @@ fn unusable_tls_files_stop_start_up_naming_the_file() {
             "{tls}: {stderr}"
         );
     }
+}
+
+/// With `[tls]` the web listener serves HTTPS and WSS with the same certificate: a page
+/// fetched over HTTPS, and a chat over WSS with a TLS client on the chat port.
+#[tokio::test]
+async fn the_web_listener_serves_https_and_wss_with_the_same_certificate() {
+    let pki = Pki::new("tls-web");
+    let server = start_with(Config {
+        http: Some(HttpConfig {
+            port: 0,
+            ..HttpConfig::default()
+        }),
+        ..pki.config()
+    })
+    .await;
+    let web = server.web_addr.expect("the web listener is on");
+
+    let mut https = pki.tls_to(web).await;
+    https
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(TIMEOUT, https.read_to_string(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+
+    let port = web.port();
+    let request = format!("wss://localhost:{port}/ws");
+    let (socket, _) = tokio_tungstenite::client_async(request, pki.tls_to(web).await)
+        .await
+        .expect("the WebSocket handshake over TLS");
+    let mut ann = TestClient::over(WsStream::new(socket));
+    assert!(matches!(
+        ann.hello("ann").await,
+        ServerFrame::Welcome { .. }
+    ));
+    ann.join(LOBBY).await;
+    let mut bob = pki.register(&server, "bob").await;
+    ann.say("over wss").await;
+    match bob.recv_skipping_notices().await {
+        ServerFrame::Msg { from, text, .. } => {
+            assert_eq!((from.as_str(), text.as_str()), ("ann", "over wss"))
+        }
+        other => panic!("expected ann's message, got {other:?}"),
+    }
+    server.shutdown().await;
 }

@@ -115,6 +115,7 @@ async fn an_oversize_message_is_refused_as_an_oversize_frame_and_nobody_else_not
 
 #[tokio::test]
 async fn garbage_and_text_messages_get_the_tcp_answers() {
+    logs::capture();
     let server = start().await;
     let web = web_addr(&server);
     let mut ann = web::register(web, "ann").await;
@@ -132,6 +133,11 @@ async fn garbage_and_text_messages_get_the_tcp_answers() {
         .send_raw(Message::Text("hello".into()))
         .await;
     ann.until_closed().await;
+    let line = logs::wait_for("the reason ann was closed", |l| {
+        l.contains("left") && l.contains("a text WebSocket message")
+    })
+    .await;
+    assert!(line.contains("WARN"), "{line}");
     server.shutdown().await;
 }
 
@@ -387,5 +393,81 @@ async fn a_metrics_token_keeps_metrics_to_those_who_have_it() {
     let answer = web::get(web, "/metrics", &right).await.unwrap();
     assert_eq!(answer.status, 200);
     assert!(answer.body.contains("chat_users"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flooding_browser_is_refused_then_disconnected_and_others_hear_only_what_passed() {
+    let server = start_with(Config {
+        // A bucket that does not refill during the test: Hello and Join take two of the five
+        // tokens, three messages pass.
+        messages_per_second: 0.001,
+        burst: 5,
+        flood_disconnect_after: 5,
+        ..web_config()
+    })
+    .await;
+    let web = web_addr(&server);
+    let mut bob = server.register("bob").await;
+    let mut ann = web::register(web, "ann").await;
+    for i in 0..20 {
+        ann.say(&format!("flood {i}")).await;
+    }
+    let frames = ann.until_closed().await;
+    let kinds: Vec<ErrorKind> = frames
+        .into_iter()
+        .filter_map(|f| match f {
+            ServerFrame::Error { kind, .. } => Some(kind),
+            _ => None,
+        })
+        .collect();
+    assert!(kinds.contains(&ErrorKind::RateLimited), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&ErrorKind::Flooding), "{kinds:?}");
+    // bob heard the burst that passed, then ann leaving, and nothing refused.
+    for i in 0..3 {
+        assert_eq!(next_message(&mut bob).await.1, format!("flood {i}"));
+    }
+    assert_eq!(
+        bob.recv_presence().await,
+        common::left("ann", chat_proto::LeftReason::Refused)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_browser_that_stops_reading_is_dropped_as_a_slow_consumer_and_nobody_waits() {
+    let server = start_with(Config {
+        send_queue: 16,
+        ..web_config()
+    })
+    .await;
+    let web = web_addr(&server);
+    let _stalled = web::register(web, "ann").await;
+    let mut bob = server.register("bob").await;
+    let mut cat = server.register("cat").await;
+    let text = "x".repeat(1000);
+    // Far more than the socket buffers and 16 queue entries hold; ann reads none of it. bob
+    // and cat read each message before the next is sent, so only ann falls behind.
+    let left = 'sending: loop {
+        for said in 0..100_000 {
+            bob.say(&text).await;
+            next_message(&mut bob).await;
+            loop {
+                let frame = cat.recv().await;
+                if let Some(presence) = common::presence(&frame) {
+                    if presence != common::joined("cat") && presence != common::joined("bob") {
+                        break 'sending presence;
+                    }
+                } else if matches!(frame, ServerFrame::Msg { .. }) {
+                    break;
+                }
+            }
+            assert!(said < 99_999, "ann was never dropped");
+        }
+    };
+    assert_eq!(
+        left,
+        common::left("ann", chat_proto::LeftReason::SlowConsumer)
+    );
     server.shutdown().await;
 }

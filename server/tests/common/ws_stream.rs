@@ -17,16 +17,16 @@ use tokio_tungstenite::WebSocketStream;
 /// A WebSocket as a byte stream: reads are the server's binary messages back to back,
 /// each write is sent as one binary message.
 #[derive(Debug)]
-pub struct WsStream {
+pub struct WsStream<S = TcpStream> {
     /// The socket.
-    socket: WebSocketStream<TcpStream>,
+    socket: WebSocketStream<S>,
     /// What is left of the last message read.
     unread: Bytes,
 }
 
-impl WsStream {
-    /// The byte stream of an open `socket`.
-    pub fn new(socket: WebSocketStream<TcpStream>) -> WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
+    /// The byte stream of an open `socket` (over TCP, or TLS).
+    pub fn new(socket: WebSocketStream<S>) -> WsStream<S> {
         WsStream {
             socket,
             unread: Bytes::new(),
@@ -41,7 +41,7 @@ impl WsStream {
     }
 }
 
-impl AsyncRead for WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -74,7 +74,7 @@ impl AsyncRead for WsStream {
     }
 }
 
-impl AsyncWrite for WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
