@@ -559,3 +559,44 @@ async fn a_node_stops_promptly_while_nats_is_away() {
     assert!(status.success(), "{status:?}: {log:#?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// A browser on one node and a terminal on another are in one chat: the web listener of a
+/// node serves the cluster's rooms, with the cluster's `seq`, like its chat port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_on_one_node_chats_with_a_terminal_on_another() {
+    let nats = NatsServer::start();
+    let a = start_with(chat_server::Config {
+        http: Some(chat_server::web::settings::HttpConfig {
+            port: 0,
+            ..Default::default()
+        }),
+        ..nats.node_config("a")
+    })
+    .await;
+    let b = start_with(nats.node_config("b")).await;
+    let mut ann = common::web::register(a.web_addr.expect("node a's web listener"), "ann").await;
+    let mut bob = member(&b, "bob", "lobby").await;
+    members_until(&mut bob, "lobby", &["ann", "bob"]).await;
+    ann.say("from the browser on a").await;
+    let heard = messages(&mut bob, 1).await;
+    assert_eq!(
+        (heard[0].0.as_str(), heard[0].1.as_str()),
+        ("ann", "from the browser on a")
+    );
+    bob.say("from the terminal on b").await;
+    loop {
+        match ann.recv_skipping_notices().await {
+            ServerFrame::Msg {
+                from, text, seq, ..
+            } if from == "bob" => {
+                assert_eq!(text, "from the terminal on b");
+                assert_eq!(seq, heard[0].2 + 1, "one seq across the nodes");
+                break;
+            }
+            ServerFrame::Msg { .. } => {}
+            other => panic!("expected bob's message, got {other:?}"),
+        }
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
