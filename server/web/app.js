@@ -302,6 +302,8 @@ const state = {
   current: null,
   /** The room a /join is waiting for, to make current when Joined comes. */
   pendingSwitch: null,
+  /** The welcome line, until the first room is joined and can show it. */
+  greeting: null,
   /** Lines sent from the message box, for ↑/↓. */
   sent: [],
   sentIndex: 0,
@@ -761,14 +763,18 @@ function onWelcome(f) {
     state.everWelcomed = true;
     showChat();
     ui.whoami.textContent = `signed in as ${f.username}`;
-    system(`connected as ${f.username}; ${f.online} online. /help lists the commands`);
+    const greeting = `connected as ${f.username}; ${f.online} online. /help lists the commands`;
     let first = null;
     try {
       first = checkRoom(state.firstRoom);
     } catch (err) {
+      system(greeting);
       error(err.message);
     }
     if (first !== null) {
+      // Shown in the first room once it is joined: written now, it would go to the list of
+      // no room, which the first room replaces on screen.
+      state.greeting = greeting;
       state.pendingSwitch = roomKey(first);
       send({ type: "Join", room: first, backlog: { kind: "Latest", count: PAGE } });
     }
@@ -803,6 +809,10 @@ function onJoined(f) {
   room.name = f.room;
   room.members = f.members;
   room.joined = true;
+  if (state.greeting) {
+    system(state.greeting, room.list);
+    state.greeting = null;
+  }
   if (state.pendingSwitch === key || !state.current) {
     state.pendingSwitch = null;
     switchTo(room);
