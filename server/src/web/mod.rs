@@ -54,7 +54,7 @@ const LIBRARY_MESSAGE_LIMIT: usize = 64 << 10;
 
 /// The WebSocket library's read buffer per socket: a few client frames. It is held by every
 /// idle connection, so it is most of what a WebSocket costs beyond a TCP client.
-const READ_BUFFER: usize = 512;
+const READ_BUFFER: usize = 256;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -280,18 +280,19 @@ async fn websocket(
         .max_frame_size(library_limit)
         .on_failed_upgrade(move |err| tracing::warn!(%peer, "WebSocket upgrade failed: {err}"))
         .on_upgrade(move |socket| {
+            // A task of our own rather than the library's upgrade task, which would carry
+            // its own state beside ours for as long as the client stays: 3.4 kB instead of
+            // the 1.3 kB a TCP client's task is.
+            let (reader, writer) = socket::split(socket, max_message);
             let tracker = shared.tracker.clone();
-            tracker.track_future(async move {
-                let (reader, writer) = socket::split(socket, max_message);
-                crate::server::serve_or_refuse(
-                    reader,
-                    writer,
-                    peer,
-                    admitted,
-                    shared,
-                    Transport::WebSocket,
-                )
-                .await;
-            })
+            tracker.spawn(crate::server::serve_or_refuse(
+                reader,
+                writer,
+                peer,
+                admitted,
+                shared,
+                Transport::WebSocket,
+            ));
+            std::future::ready(())
         })
 }
