@@ -549,11 +549,7 @@ where
                 });
             }
             Event::Frame(Err(err @ CodecError::FrameTooLarge { .. })) => {
-                ctx.reply(&ServerFrame::Error {
-                    kind: ErrorKind::FrameTooLarge,
-                    detail: err.to_string(),
-                });
-                return LeaveReason::Refused(err.to_string());
+                return refuse_oversize(ctx, err.to_string());
             }
             Event::Frame(Err(err @ CodecError::Truncated { .. })) => {
                 // The peer closed its sending side mid-frame; it may still be reading.
@@ -565,16 +561,21 @@ where
             }
             Event::Frame(Err(CodecError::Io(err))) if web::socket::too_large(&err).is_some() => {
                 // A WebSocket message over `buffsize`: refused as an oversize frame is.
-                let why = err.to_string();
-                ctx.reply(&ServerFrame::Error {
-                    kind: ErrorKind::FrameTooLarge,
-                    detail: why.clone(),
-                });
-                return LeaveReason::Refused(why);
+                return refuse_oversize(ctx, err.to_string());
             }
             Event::Frame(Err(err)) => return LeaveReason::Broken(err.to_string()),
         }
     }
+}
+
+/// Answers a frame (or a WebSocket message) over the size limit with `FrameTooLarge` and
+/// gives the reason to close with: nothing after it can be trusted to be in step.
+fn refuse_oversize(ctx: &Context<'_>, why: String) -> LeaveReason {
+    ctx.reply(&ServerFrame::Error {
+        kind: ErrorKind::FrameTooLarge,
+        detail: why.clone(),
+    });
+    LeaveReason::Refused(why)
 }
 
 /// The writer task: drains the queue in batches until every sender is gone, then shuts the

@@ -317,7 +317,7 @@ impl Hub {
     /// gauges of `/metrics`, counted under the lock without building any list.
     pub fn counts(&self) -> (usize, usize) {
         let state = self.state();
-        (state.registry.members().count(), state.rooms.len())
+        (state.registry.len(), state.rooms.len())
     }
 
     /// The state, even if a thread panicked while holding the lock: every change under it is

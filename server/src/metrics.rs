@@ -269,11 +269,6 @@ impl Metrics {
     pub fn fanned_out(&self, took: Duration) {
         self.inner.fan_out.observe(took.as_secs_f64());
     }
-
-    /// Bytes read from clients so far: for the tests of the counting adapters.
-    pub fn received_bytes(&self) -> u64 {
-        self.inner.bytes_in.get()
-    }
 }
 
 /// A connection being served: counted in `chat_connections` until dropped.

@@ -31,7 +31,6 @@ use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
 use crate::metrics::Transport;
 use crate::room_log::RoomLog;
-use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
 /// so a persistent failure does not spin a core while connections close and free some.
@@ -258,9 +257,7 @@ async fn open_tls(
     };
     // A refused peer only gets its error: not worth a long wait.
     let limit = match admitted {
-        Ok(_) => config
-            .handshake_timeout
-            .unwrap_or(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
+        Ok(_) => crate::tls::handshake_limit(config.handshake_timeout),
         Err(_) => FLUSH_TIMEOUT,
     };
     if let Some(stream) = tls.handshake(stream, peer, limit, &shared.shutdown).await {

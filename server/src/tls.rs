@@ -31,6 +31,12 @@ pub const TLS_KEYS: &[&str] = &["cert", "key"];
 /// is a few round trips, and an unbounded one would let idle sockets pile up.
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an admitted connection's TLS handshake may take under `handshake_timeout`
+/// (`None`: off), on the chat port and the web port alike.
+pub fn handshake_limit(handshake_timeout: Option<Duration>) -> Duration {
+    handshake_timeout.unwrap_or(DEFAULT_TLS_HANDSHAKE_TIMEOUT)
+}
+
 /// Why the certificate and key cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -32,10 +32,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::connection::Shared;
 use crate::metrics::{self, Metrics, Transport};
 use crate::server::ACCEPT_BACKOFF;
-use crate::tls::DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+use crate::tls;
 use settings::HttpConfig;
 
 /// How long a client may take to send a request's headers: a browser sends them at once,
@@ -81,11 +82,7 @@ pub async fn serve(
     stopping: CancellationToken,
 ) {
     let metrics = shared.hub.metrics().clone();
-    let scheme = if shared.config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = scheme(&shared.config);
     match listener.local_addr() {
         Ok(addr) => tracing::info!("Web client at {scheme}://{addr}/"),
         Err(err) => tracing::error!("The web listener has no address: {err}"),
@@ -121,11 +118,7 @@ pub async fn serve(
             match &web.shared.config.tls {
                 None => serve_http(stream, peer, router).await,
                 Some(tls) => {
-                    let limit = web
-                        .shared
-                        .config
-                        .handshake_timeout
-                        .unwrap_or(DEFAULT_TLS_HANDSHAKE_TIMEOUT);
+                    let limit = tls::handshake_limit(web.shared.config.handshake_timeout);
                     let shutdown = &web.shared.shutdown;
                     if let Some(stream) = tls.handshake(stream, peer, limit, shutdown).await {
                         serve_http(stream, peer, router).await;
@@ -133,6 +126,16 @@ pub async fn serve(
                 }
             }
         });
+    }
+}
+
+/// `https` with `[tls]`, else `http`: what the web listener serves, and so the scheme of
+/// its own pages' origin.
+fn scheme(config: &Config) -> &'static str {
+    if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     }
 }
 
@@ -247,12 +250,7 @@ async fn websocket(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let scheme = if web.shared.config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let own = format!("{scheme}://{host}");
+    let own = format!("{}://{host}", scheme(&web.shared.config));
     if !web.http.allowed_origins.allows(origin, &own) {
         let origin = origin.unwrap_or_default();
         tracing::warn!(%peer, origin, "Refused WebSocket: a page of another origin");
