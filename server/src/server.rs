@@ -159,11 +159,9 @@ pub async fn run(
     // listener itself is stopped last, when this guard is dropped as `run` returns.
     let stopping = tokio_util::sync::CancellationToken::new();
     let _web = web.map(|listener| {
-        let http = shared.config.http.clone().unwrap_or_default();
         AbortOnDrop(tokio::spawn(crate::web::serve(
             listener,
             shared.clone(),
-            http,
             stopping.clone(),
         )))
     });

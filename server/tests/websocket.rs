@@ -379,7 +379,7 @@ async fn a_metrics_token_keeps_metrics_to_those_who_have_it() {
     let server = start_with(Config {
         http: Some(HttpConfig {
             port: 0,
-            metrics_token: Some("t0ken".into()),
+            metrics_token: Some(chat_server::auth::Password::new("t0ken")),
             ..HttpConfig::default()
         }),
         ..test_config()

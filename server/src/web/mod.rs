@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connection::Shared;
-use crate::metrics::{self, Metrics, Transport};
+use crate::metrics::{self, Transport};
 use crate::server::ACCEPT_BACKOFF;
 use crate::tls;
 use settings::HttpConfig;
@@ -66,8 +66,6 @@ struct Web {
     http: HttpConfig,
     /// Cancelled when the server begins to shut down: `/healthz` then answers 503.
     stopping: CancellationToken,
-    /// The counters `/metrics` shows.
-    metrics: Metrics,
 }
 
 /// Serves the web client, `/healthz` and `/metrics` on `listener` until the task is
@@ -75,13 +73,8 @@ struct Web {
 ///
 /// Logs `Web client at http(s)://<ip>:<port>/` first, so that a script (or a test) that
 /// asked for port 0 can find it.
-pub async fn serve(
-    listener: TcpListener,
-    shared: Shared,
-    http: HttpConfig,
-    stopping: CancellationToken,
-) {
-    let metrics = shared.hub.metrics().clone();
+pub async fn serve(listener: TcpListener, shared: Shared, stopping: CancellationToken) {
+    let http = shared.config.http.clone().unwrap_or_default();
     let scheme = scheme(&shared.config);
     match listener.local_addr() {
         Ok(addr) => tracing::info!("Web client at {scheme}://{addr}/"),
@@ -91,7 +84,6 @@ pub async fn serve(
         shared,
         http,
         stopping,
-        metrics,
     });
     let router = router(web.clone());
     // Dropped with this task, which aborts every HTTP connection still open; upgraded
@@ -207,10 +199,7 @@ async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let matches = given.is_some_and(|given| {
-            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()).into()
-        });
-        if !matches {
+        if !given.is_some_and(|given| token.matches(given)) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
@@ -220,7 +209,7 @@ async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
         }
     }
     let (users, rooms) = web.shared.hub.counts();
-    match web.metrics.render(users, rooms) {
+    match web.shared.hub.metrics().render(users, rooms) {
         Ok(text) => (
             StatusCode::OK,
             [(
@@ -254,7 +243,7 @@ async fn websocket(
     if !web.http.allowed_origins.allows(origin, &own) {
         let origin = origin.unwrap_or_default();
         tracing::warn!(%peer, origin, "Refused WebSocket: a page of another origin");
-        web.metrics.refused_origin();
+        web.shared.hub.metrics().refused_origin();
         return (
             StatusCode::FORBIDDEN,
             format!("pages of {origin} may not connect to this server\n"),

@@ -1,10 +1,11 @@
 //! `[http]`: the web listener's port, the origins whose pages may open `/ws`, and the
 //! optional token `/metrics` asks for.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chat_proto::config::{ConfigError, ConfigFile};
+
+use crate::auth::Password;
 
 /// The keys of `[http]` the server reads.
 pub const HTTP_KEYS: &[&str] = &["port", "allowed_origins", "metrics_token"];
@@ -14,7 +15,8 @@ pub const HTTP_KEYS: &[&str] = &["port", "allowed_origins", "metrics_token"];
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
 
 /// `[http]`: the listener for the web client, `/healthz` and `/metrics`.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` never shows the token: a config is printed in test failures.
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpConfig {
     /// Port on `[server] host`; 0 lets the system pick one (logged as "Web client at").
     pub port: u16,
@@ -22,8 +24,9 @@ pub struct HttpConfig {
     /// without this check any site a user visits could chat in their name.
     pub allowed_origins: AllowedOrigins,
     /// `metrics_token`: when set, `/metrics` answers only a request that carries
-    /// `Authorization: Bearer <token>`; never logged.
-    pub metrics_token: Option<String>,
+    /// `Authorization: Bearer <token>`, compared in constant time as the server password
+    /// is; never logged.
+    pub metrics_token: Option<Password>,
 }
 
 impl Default for HttpConfig {
@@ -34,17 +37,6 @@ impl Default for HttpConfig {
             allowed_origins: AllowedOrigins::default(),
             metrics_token: None,
         }
-    }
-}
-
-impl fmt::Debug for HttpConfig {
-    /// Without the token: a config is printed in test failures.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("port", &self.port)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
-            .finish()
     }
 }
 
@@ -71,7 +63,7 @@ impl HttpConfig {
         let metrics_token = file
             .raw("http", "metrics_token")
             .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+            .map(Password::new);
         Ok(Some(HttpConfig {
             port,
             allowed_origins,
@@ -210,7 +202,10 @@ mod tests {
             None
         );
         let with = http("[http]\nmetrics_token = s3cret\n").unwrap().unwrap();
-        assert_eq!(with.metrics_token.as_deref(), Some("s3cret"));
+        assert!(with
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.matches("s3cret")));
         assert!(!format!("{with:?}").contains("s3cret"));
     }
 }
