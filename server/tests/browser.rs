@@ -14,46 +14,10 @@ use std::time::Duration;
 
 use chat_proto::{ClientFrame, ServerFrame};
 use chat_server::config::Config;
-use chat_server::web::settings::HttpConfig;
 use common::browser::{another_site, Browser};
-use common::web::{self, sample};
-use common::{
-    history_config, logs, scratch_dir, start_with, test_config, ServerProcess, TestClient,
-};
+use common::web::{self, metrics, sample, web_config};
+use common::{history_config, logs, scratch_dir, start_with, ServerProcess, TestClient};
 use serde_json::json;
-
-/// The web listener on a free port.
-fn http() -> Option<HttpConfig> {
-    Some(HttpConfig {
-        port: 0,
-        ..HttpConfig::default()
-    })
-}
-
-/// [`test_config`] with the web listener on a free port.
-fn web_config() -> Config {
-    Config {
-        http: http(),
-        ..test_config()
-    }
-}
-
-/// `/metrics` now, as text: the counters an operator would watch.
-async fn metrics(web: SocketAddr) -> String {
-    let answer = web::get(web, "/metrics", &[]).await.expect("GET /metrics");
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body
-}
-
-/// The next room message a terminal user gets, skipping presence notices: who said what.
-/// Anything else (a whisper, an error) fails the test, which is how the privacy checks
-/// below see that nothing else came in between.
-async fn next_message(client: &mut TestClient) -> (String, String) {
-    match client.recv_skipping_notices().await {
-        ServerFrame::Msg { from, text, .. } => (from, text),
-        other => panic!("expected a room message, got {other:?}"),
-    }
-}
 
 /// A terminal user on `addr`, registered as `name` and in lobby, as `chat-client` starts:
 /// for the real binary, which has no [`common::TestServer`] to ask.
@@ -95,12 +59,12 @@ async fn a_browser_user_chats_whispers_and_switches_rooms_with_terminal_users() 
     // The browser to the terminals: bob gets what alice typed, from alice.
     browser.type_line("hello from the browser").await;
     assert_eq!(
-        next_message(&mut bob).await,
+        bob.next_message().await,
         ("alice".into(), "hello from the browser".into())
     );
     browser.type_line("second line").await;
     assert_eq!(
-        next_message(&mut bob).await,
+        bob.next_message().await,
         ("alice".into(), "second line".into())
     );
     let page = browser
@@ -143,7 +107,7 @@ async fn a_browser_user_chats_whispers_and_switches_rooms_with_terminal_users() 
 
     // The terminal to the browser.
     bob.say("hello from the terminal").await;
-    assert_eq!(next_message(&mut bob).await.1, "hello from the terminal");
+    assert_eq!(bob.next_message().await.1, "hello from the terminal");
     browser
         .wait_until("bob's message shown", |p| {
             p.shows("bob", "hello from the terminal")
@@ -191,14 +155,14 @@ async fn a_browser_user_chats_whispers_and_switches_rooms_with_terminal_users() 
     // carol, in the same room, heard every room message and neither whisper: right after
     // the room messages before the whispers comes the one said after them.
     bob.say("after the whispers").await;
-    assert_eq!(next_message(&mut bob).await.1, "after the whispers");
+    assert_eq!(bob.next_message().await.1, "after the whispers");
     for text in [
         "hello from the browser",
         "second line",
         "hello from the terminal",
         "after the whispers",
     ] {
-        assert_eq!(next_message(&mut carol).await.1, text);
+        assert_eq!(carol.next_message().await.1, text);
     }
     let page = browser
         .wait_until("the message after the whispers", |p| {
@@ -231,7 +195,7 @@ async fn a_browser_user_chats_whispers_and_switches_rooms_with_terminal_users() 
         .await;
     assert_eq!(bob.join("rust").await, ["alice", "bob"]);
     bob.say_in("rust", "rust is fun").await;
-    assert_eq!(next_message(&mut bob).await.1, "rust is fun");
+    assert_eq!(bob.next_message().await.1, "rust is fun");
     let page = browser
         .wait_until("bob's #rust message shown in #rust", |p| {
             p.in_room("rust") && p.shows("bob", "rust is fun")
@@ -243,7 +207,7 @@ async fn a_browser_user_chats_whispers_and_switches_rooms_with_terminal_users() 
     // Lobby goes on meanwhile: its entry says so, and clicking it shows lobby's messages,
     // the new one included, and none of #rust's.
     bob.say("meanwhile in the lobby").await;
-    assert_eq!(next_message(&mut bob).await.1, "meanwhile in the lobby");
+    assert_eq!(bob.next_message().await.1, "meanwhile in the lobby");
     browser
         .wait_until("an unread mark on lobby's entry", |p| {
             p.room("lobby").is_some_and(|r| r.unread == 1)
@@ -313,7 +277,7 @@ async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreig
     logs::capture();
     let dir = scratch_dir("browser-backlog");
     let server = start_with(Config {
-        http: http(),
+        http: web::on_free_port(),
         ..history_config(&dir)
     })
     .await;
@@ -321,7 +285,7 @@ async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreig
     let mut bob = server.register("bob").await;
     for text in ["said before you came", "and once more"] {
         bob.say(text).await;
-        assert_eq!(next_message(&mut bob).await.1, text);
+        assert_eq!(bob.next_message().await.1, text);
     }
 
     // Joining shows what was said before, oldest first, as past messages.
@@ -361,7 +325,7 @@ async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreig
     // The page's own connection is not that one: alice's chat goes on.
     browser.type_line("still here").await;
     assert_eq!(
-        next_message(&mut bob).await,
+        bob.next_message().await,
         ("alice".into(), "still here".into())
     );
     let page = browser
@@ -483,7 +447,7 @@ async fn the_page_rides_out_a_server_restart_and_shows_each_message_once() {
     browser.open(web, "alice", "lobby").await;
     let mut bob = register(addr, "bob").await;
     bob.say("m1").await;
-    assert_eq!(next_message(&mut bob).await.1, "m1");
+    assert_eq!(bob.next_message().await.1, "m1");
     browser
         .wait_until("m1 shown", |p| p.shows("bob", "m1"))
         .await;
@@ -511,7 +475,7 @@ async fn the_page_rides_out_a_server_restart_and_shows_each_message_once() {
     // m2 most likely while the page is still waiting to retry (it catches up on it), m3
     // once it is back (it arrives live).
     bob.say("m2").await;
-    assert_eq!(next_message(&mut bob).await.1, "m2");
+    assert_eq!(bob.next_message().await.1, "m2");
     let page = browser
         .wait_within(RECONNECT_WITHIN, "the page connected again", |p| {
             p.is("connected") && p.room("lobby").is_some_and(|r| r.current)
@@ -519,7 +483,7 @@ async fn the_page_rides_out_a_server_restart_and_shows_each_message_once() {
         .await;
     assert_eq!(page.rooms, ["lobby"]);
     bob.say("m3").await;
-    assert_eq!(next_message(&mut bob).await.1, "m3");
+    assert_eq!(bob.next_message().await.1, "m3");
     let page = browser
         .wait_until("m1, m2 and m3 shown", |p| {
             ["m1", "m2", "m3"].iter().all(|m| p.shows("bob", m))

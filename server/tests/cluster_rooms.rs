@@ -566,10 +566,7 @@ async fn a_node_stops_promptly_while_nats_is_away() {
 async fn a_browser_on_one_node_chats_with_a_terminal_on_another() {
     let nats = NatsServer::start();
     let a = start_with(chat_server::Config {
-        http: Some(chat_server::web::settings::HttpConfig {
-            port: 0,
-            ..Default::default()
-        }),
+        http: common::web::on_free_port(),
         ..nats.node_config("a")
     })
     .await;

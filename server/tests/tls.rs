@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chat_proto::{ErrorKind, LeftReason, ServerFrame};
 use chat_server::tls::Tls;
-use chat_server::web::settings::HttpConfig;
 use chat_server::Config;
 use common::web::WsStream;
 use common::{
@@ -275,10 +274,7 @@ fn unusable_tls_files_stop_start_up_naming_the_file() {
 async fn the_web_listener_serves_https_and_wss_with_the_same_certificate() {
     let pki = Pki::new("tls-web");
     let server = start_with(Config {
-        http: Some(HttpConfig {
-            port: 0,
-            ..HttpConfig::default()
-        }),
+        http: common::web::on_free_port(),
         ..pki.config()
     })
     .await;

@@ -6,20 +6,9 @@ mod common;
 use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
 use chat_server::config::Config;
 use chat_server::web::settings::HttpConfig;
-use common::web::{self, sample};
+use common::web::{self, metrics, sample, web_config};
 use common::{logs, start_with, test_config, TestServer};
 use tokio_tungstenite::tungstenite::{self, Message};
-
-/// [`test_config`] with the web listener on a free port.
-fn web_config() -> Config {
-    Config {
-        http: Some(HttpConfig {
-            port: 0,
-            ..HttpConfig::default()
-        }),
-        ..test_config()
-    }
-}
 
 async fn start() -> TestServer {
     start_with(web_config()).await
@@ -27,17 +16,6 @@ async fn start() -> TestServer {
 
 fn web_addr(server: &TestServer) -> std::net::SocketAddr {
     server.web_addr.expect("the web listener is on")
-}
-
-/// Waits for the next room message, skipping notices, and returns who said what.
-async fn next_message<S>(client: &mut common::TestClient<S>) -> (String, String)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    match client.recv_skipping_notices().await {
-        ServerFrame::Msg { from, text, .. } => (from, text),
-        other => panic!("expected a message, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -49,16 +27,16 @@ async fn a_browser_and_a_terminal_chat_both_ways_and_whispers_stay_private() {
 
     ann.say("hello from the browser").await;
     assert_eq!(
-        next_message(&mut bob).await,
+        bob.next_message().await,
         ("ann".into(), "hello from the browser".into())
     );
     bob.say("hello from the terminal").await;
     assert_eq!(
-        next_message(&mut ann).await,
+        ann.next_message().await,
         ("ann".into(), "hello from the browser".into())
     );
     assert_eq!(
-        next_message(&mut ann).await,
+        ann.next_message().await,
         ("bob".into(), "hello from the terminal".into())
     );
 
@@ -79,9 +57,9 @@ async fn a_browser_and_a_terminal_chat_both_ways_and_whispers_stay_private() {
     // cat hears the room and nothing of the whisper: the next thing after both messages
     // is the one that follows the whisper.
     ann.say("after the whisper").await;
-    assert_eq!(next_message(&mut cat).await.1, "hello from the browser");
-    assert_eq!(next_message(&mut cat).await.1, "hello from the terminal");
-    assert_eq!(next_message(&mut cat).await.1, "after the whisper");
+    assert_eq!(cat.next_message().await.1, "hello from the browser");
+    assert_eq!(cat.next_message().await.1, "hello from the terminal");
+    assert_eq!(cat.next_message().await.1, "after the whisper");
     server.shutdown().await;
 }
 
@@ -107,7 +85,7 @@ async fn an_oversize_message_is_refused_as_an_oversize_frame_and_nobody_else_not
     let mut cat = web::register(web, "cat").await;
     cat.say("still here").await;
     assert_eq!(
-        next_message(&mut bob).await,
+        bob.next_message().await,
         ("cat".into(), "still here".into())
     );
     server.shutdown().await;
@@ -126,7 +104,7 @@ async fn garbage_and_text_messages_get_the_tcp_answers() {
         .await;
     assert_eq!(ann.recv_error().await.0, ErrorKind::BadFrame);
     ann.say("still in step").await;
-    assert_eq!(next_message(&mut ann).await.1, "still in step");
+    assert_eq!(ann.next_message().await.1, "still in step");
     // A text message is no frame at all: the connection is closed with that reason.
     ann.conn
         .get_mut()
@@ -278,17 +256,6 @@ async fn the_page_is_served_from_the_binary_with_a_strict_policy() {
     server.shutdown().await;
 }
 
-/// `/metrics` now, as text.
-async fn metrics(web: std::net::SocketAddr) -> String {
-    let answer = web::get(web, "/metrics", &[]).await.unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/plain"));
-    answer.body
-}
-
 #[tokio::test]
 async fn metrics_move_by_exactly_what_clients_did() {
     let server = start().await;
@@ -318,8 +285,8 @@ async fn metrics_move_by_exactly_what_clients_did() {
         ann.say(text).await;
     }
     for _ in 0..3 {
-        next_message(&mut bob).await;
-        next_message(&mut ann).await;
+        bob.next_message().await;
+        ann.next_message().await;
     }
     bob.send(ClientFrame::Whisper {
         to: "ann".into(),
@@ -425,7 +392,7 @@ async fn a_flooding_browser_is_refused_then_disconnected_and_others_hear_only_wh
     assert_eq!(kinds.last(), Some(&ErrorKind::Flooding), "{kinds:?}");
     // bob heard the burst that passed, then ann leaving, and nothing refused.
     for i in 0..3 {
-        assert_eq!(next_message(&mut bob).await.1, format!("flood {i}"));
+        assert_eq!(bob.next_message().await.1, format!("flood {i}"));
     }
     assert_eq!(
         bob.recv_presence().await,
@@ -451,7 +418,7 @@ async fn a_browser_that_stops_reading_is_dropped_as_a_slow_consumer_and_nobody_w
     let left = 'sending: loop {
         for said in 0..100_000 {
             bob.say(&text).await;
-            next_message(&mut bob).await;
+            bob.next_message().await;
             loop {
                 let frame = cat.recv().await;
                 if let Some(presence) = common::presence(&frame) {

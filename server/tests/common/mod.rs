@@ -218,6 +218,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         self.recv().await
     }
 
+    /// The next room message, skipping presence notices: who said what. Anything else (a
+    /// whisper, an error) fails the test, which is how privacy checks see that nothing
+    /// else came in between.
+    pub async fn next_message(&mut self) -> (String, String) {
+        match self.recv_skipping_notices().await {
+            ServerFrame::Msg { from, text, .. } => (from, text),
+            other => panic!("expected a room message, got {other:?}"),
+        }
+    }
+
     /// Sends a message to `lobby`.
     pub async fn say(&mut self, text: &str) {
         self.say_in(LOBBY, text).await;

@@ -11,8 +11,36 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use chat_server::web::settings::HttpConfig;
+use chat_server::Config;
+
 pub use super::ws_stream::WsStream;
-use super::{TestClient, TIMEOUT};
+use super::{test_config, TestClient, TIMEOUT};
+
+/// `[http]` on a free port: how every test runs the web listener.
+pub fn on_free_port() -> Option<HttpConfig> {
+    Some(HttpConfig {
+        port: 0,
+        ..HttpConfig::default()
+    })
+}
+
+/// [`test_config`] with the web listener on a free port.
+pub fn web_config() -> Config {
+    Config {
+        http: on_free_port(),
+        ..test_config()
+    }
+}
+
+/// `/metrics` now, as text: answered 200, in the Prometheus text format.
+pub async fn metrics(web: SocketAddr) -> String {
+    let answer = get(web, "/metrics", &[]).await.expect("GET /metrics");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let kind = answer.header("content-type").unwrap_or_default();
+    assert!(kind.starts_with("text/plain"), "{kind}");
+    answer.body
+}
 
 /// Opens `/ws` at `web`, as a page of `origin` would (`None`: no `Origin`, as a script).
 pub async fn try_connect(
