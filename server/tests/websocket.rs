@@ -81,6 +81,8 @@ async fn an_oversize_message_is_refused_as_an_oversize_frame_and_nobody_else_not
         ann.until_closed().await.is_empty(),
         "closed after the error"
     );
+    // 1009: the WebSocket's own word for a message too big, for a browser's onclose.
+    assert_eq!(ann.conn.get_ref().close_code(), Some(1009));
 
     let mut cat = web::register(web, "cat").await;
     cat.say("still here").await;
@@ -111,6 +113,8 @@ async fn garbage_and_text_messages_get_the_tcp_answers() {
         .send_raw(Message::Text("hello".into()))
         .await;
     ann.until_closed().await;
+    // 1003: data of a kind this endpoint does not take.
+    assert_eq!(ann.conn.get_ref().close_code(), Some(1003));
     let line = logs::wait_for("the reason ann was closed", |l| {
         l.contains("left") && l.contains("a text WebSocket message")
     })

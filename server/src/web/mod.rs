@@ -12,24 +12,28 @@
 //! WSS with the chat port's certificate), then HTTP/1.1 through hyper, whose request
 //! headers must arrive within [`HEADER_TIMEOUT`].
 
+pub mod batched;
 pub mod page;
 pub mod settings;
 pub mod socket;
+pub mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -37,6 +41,7 @@ use crate::connection::Shared;
 use crate::metrics::{self, Transport};
 use crate::server::ACCEPT_BACKOFF;
 use crate::tls;
+use batched::Batched;
 use settings::HttpConfig;
 
 /// How long a client may take to send a request's headers: a browser sends them at once,
@@ -231,9 +236,9 @@ async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
 async fn websocket(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let headers = request.headers();
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers
         .get(header::HOST)
@@ -250,6 +255,14 @@ async fn websocket(
         )
             .into_response();
     }
+    let response = upgrade::accept(headers);
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return response;
+    }
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        // Only a connection served without upgrades (none of ours) lacks it.
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     tracing::info!("Client connected from {peer} over WebSocket");
     let shared = web.shared.clone();
     let admitted = shared.admission.admit(peer.ip());
@@ -258,28 +271,39 @@ async fn websocket(
     }
     let max_message = shared.config.buffsize.saturating_add(4);
     let library_limit = max_message.saturating_mul(2).max(LIBRARY_MESSAGE_LIMIT);
-    upgrade
+    let config = WebSocketConfig::default()
         // Allocated for every socket up front, and what a client sends is small: the
         // default 128 KiB would be forty times what an idle TCP client costs in all.
         .read_buffer_size(READ_BUFFER)
+        // Every frame is written at once, to the socket's own gathering layer.
         .write_buffer_size(0)
-        .max_message_size(library_limit)
-        .max_frame_size(library_limit)
-        .on_failed_upgrade(move |err| tracing::warn!(%peer, "WebSocket upgrade failed: {err}"))
-        .on_upgrade(move |socket| {
-            // A task of our own rather than the library's upgrade task, which would carry
-            // its own state beside ours for as long as the client stays: 3.4 kB instead of
-            // the 1.3 kB a TCP client's task is.
-            let (reader, writer) = socket::split(socket, max_message);
-            let tracker = shared.tracker.clone();
-            tracker.spawn(crate::server::serve_or_refuse(
-                reader,
-                writer,
-                peer,
-                admitted,
-                shared,
-                Transport::WebSocket,
-            ));
-            std::future::ready(())
-        })
+        .max_message_size(Some(library_limit))
+        .max_frame_size(Some(library_limit));
+    let tracker = shared.tracker.clone();
+    tracker.spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                tracing::warn!(%peer, "WebSocket upgrade failed: {err}");
+                return;
+            }
+        };
+        let io = Batched::new(TokioIo::new(upgraded));
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        let (reader, writer) = socket::split(socket, max_message);
+        // A task of its own, sized for serving alone: this one, which waited for the
+        // upgrade, would otherwise carry its own state beside it for as long as the client
+        // stays. The writer is boxed: it is large, and a task's arguments are kept for its
+        // whole life.
+        let tracker = shared.tracker.clone();
+        tracker.spawn(crate::server::serve_or_refuse(
+            reader,
+            Box::new(writer),
+            peer,
+            admitted,
+            shared,
+            Transport::WebSocket,
+        ));
+    });
+    response
 }

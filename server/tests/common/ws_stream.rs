@@ -11,6 +11,7 @@ use bytes::{Buf, Bytes};
 use futures::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -22,6 +23,8 @@ pub struct WsStream<S = TcpStream> {
     socket: WebSocketStream<S>,
     /// What is left of the last message read.
     unread: Bytes,
+    /// The close message the server sent, once it has.
+    close: Option<Option<CloseFrame>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
@@ -30,7 +33,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
         WsStream {
             socket,
             unread: Bytes::new(),
+            close: None,
         }
+    }
+
+    /// The code of the server's close message: `None` before it came, `Some(1005)` (no
+    /// status, as a browser reports it) for one without a code.
+    pub fn close_code(&self) -> Option<u16> {
+        let close = self.close.as_ref()?;
+        Some(close.as_ref().map_or(1005, |frame| frame.code.into()))
     }
 
     /// Sends `message` as it is: a text message, an oversize one, garbage.
@@ -49,7 +60,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
     ) -> Poll<io::Result<()>> {
         while self.unread.is_empty() {
             match ready!(Pin::new(&mut self.socket).poll_next(cx)) {
-                None | Some(Ok(Message::Close(_))) => return Poll::Ready(Ok(())),
+                None => return Poll::Ready(Ok(())),
+                Some(Ok(Message::Close(frame))) => {
+                    self.close = Some(frame);
+                    return Poll::Ready(Ok(()));
+                }
                 Some(Ok(Message::Binary(bytes))) => self.unread = bytes,
                 Some(Ok(Message::Text(text))) => {
                     return Poll::Ready(Err(io::Error::other(format!(
