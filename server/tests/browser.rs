@@ -272,8 +272,16 @@ ws.onerror = () => { errored = true; };
 ws.onclose = (event) => done({ origin: String(self.origin), opened, errored, code: event.code });
 "#;
 
+/// Scrolls `#messages` to its top, as a person reading back does.
+const SCROLL_TO_TOP: &str = r#"
+const messages = document.getElementById("messages");
+messages.scrollTop = 0;
+messages.dispatchEvent(new Event("scroll"));
+"#;
+
 #[tokio::test]
-async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreign_page() {
+async fn the_page_shows_the_backlog_and_older_pages_and_survives_an_oversize_socket_and_a_foreign_page(
+) {
     logs::capture();
     let dir = scratch_dir("browser-backlog");
     let server = start_with(Config {
@@ -283,23 +291,60 @@ async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreig
     .await;
     let web = server.web_addr.expect("the web listener is on");
     let mut bob = server.register("bob").await;
-    for text in ["said before you came", "and once more"] {
+    // More than the page asks for on joining (50), so that two more pages lie above.
+    let said: Vec<String> = (1..=100)
+        .map(|i| format!("earlier {i}"))
+        .chain(["said before you came".into(), "and once more".into()])
+        .collect();
+    for text in &said {
         bob.say(text).await;
-        assert_eq!(bob.next_message().await.1, text);
+        assert_eq!(&bob.next_message().await.1, text);
     }
+    let shown_from = |first: usize| -> Vec<(&str, &str)> {
+        said[first..].iter().map(|t| ("bob", t.as_str())).collect()
+    };
 
-    // Joining shows what was said before, oldest first, as past messages.
+    // Joining shows the latest of what was said before, oldest first, as past messages.
     let browser = Browser::start().await;
     browser.open(web, "alice", "lobby").await;
     let page = browser
-        .wait_until("the backlog shown", |p| {
-            p.messages() == [("bob", "said before you came"), ("bob", "and once more")]
-        })
+        .wait_until("the backlog shown", |p| p.messages() == shown_from(52))
         .await;
     let backlog = page.lines_of("msg");
     assert!(backlog.iter().all(|l| l.is("past")), "{page:#?}");
     let seqs: Vec<_> = backlog.iter().map(|l| l.seq.as_deref()).collect();
-    assert_eq!(seqs, [Some("1"), Some("2")]);
+    let expected: Vec<String> = (53..=102).map(|s| s.to_string()).collect();
+    assert_eq!(
+        seqs,
+        expected
+            .iter()
+            .map(|s| Some(s.as_str()))
+            .collect::<Vec<_>>()
+    );
+
+    // Scrolling up loads the older pages above, in order, each message once.
+    let mut shown = backlog.len();
+    while shown < said.len() {
+        browser
+            .client
+            .execute(SCROLL_TO_TOP, vec![])
+            .await
+            .expect("scroll the messages to the top");
+        let page = browser
+            .wait_until("an older page above the backlog", |p| {
+                p.lines_of("msg").len() > shown
+            })
+            .await;
+        let now = page.messages();
+        assert_eq!(now, shown_from(said.len() - now.len()), "{page:#?}");
+        shown = now.len();
+    }
+    let page = browser
+        .wait_until("all history shown", |p| p.messages() == shown_from(0))
+        .await;
+    let seqs: Vec<_> = page.lines_of("msg").iter().map(|l| l.seq.clone()).collect();
+    let expected: Vec<_> = (1..=102).map(|s: u64| Some(s.to_string())).collect();
+    assert_eq!(seqs, expected, "every seq once, oldest first");
 
     // A socket of the page's origin that sends too much gets FrameTooLarge and is closed.
     let before = metrics(web).await;
@@ -313,6 +358,8 @@ async fn the_page_shows_the_backlog_and_survives_an_oversize_socket_and_a_foreig
     assert_eq!(frames.len(), 1, "one Error, then the close: {report}");
     assert_eq!(frames[0]["type"], "Error", "{report}");
     assert_eq!(frames[0]["kind"], "FrameTooLarge", "{report}");
+    // The browser's own close event says why as well: 1009, message too big.
+    assert_eq!(report["code"], 1009, "{report}");
     assert!(
         frames[0]["detail"].as_str().unwrap_or("").contains("4096"),
         "{report}"
