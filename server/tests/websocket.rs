@@ -94,6 +94,43 @@ async fn an_oversize_message_is_refused_as_an_oversize_frame_and_nobody_else_not
 }
 
 #[tokio::test]
+async fn pings_are_answered_between_whole_messages() {
+    let server = start().await;
+    let web = web_addr(&server);
+    let mut bob = server.register("bob").await;
+    let mut ann = web::register(web, "ann").await;
+    // Pings between bursts of room messages: each pong must land between whole frames.
+    for round in 0..20 {
+        let ping = format!("ping {round}");
+        ann.conn
+            .get_mut()
+            .send_raw(Message::Ping(ping.into_bytes().into()))
+            .await;
+        for i in 0..20 {
+            bob.say(&format!("{round}.{i}")).await;
+        }
+    }
+    for round in 0..20 {
+        for i in 0..20 {
+            assert_eq!(
+                ann.next_message().await,
+                ("bob".into(), format!("{round}.{i}"))
+            );
+        }
+    }
+    // ann's own message follows her last ping on her socket: its pong is in by then.
+    ann.say("done").await;
+    assert_eq!(ann.next_message().await, ("ann".into(), "done".into()));
+    let pongs: Vec<_> = ann.conn.get_ref().pongs().to_vec();
+    let expected: Vec<_> = (0..20).map(|r| format!("ping {r}").into_bytes()).collect();
+    assert_eq!(
+        pongs, expected,
+        "one pong per ping, in order, with its payload"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn garbage_and_text_messages_get_the_tcp_answers() {
     logs::capture();
     let server = start().await;

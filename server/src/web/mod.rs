@@ -275,7 +275,7 @@ async fn websocket(
         // Allocated for every socket up front, and what a client sends is small: the
         // default 128 KiB would be forty times what an idle TCP client costs in all.
         .read_buffer_size(READ_BUFFER)
-        // Every frame is written at once, to the socket's own gathering layer.
+        // The library writes only control frames, each at once, to the socket's buffer.
         .write_buffer_size(0)
         .max_message_size(Some(library_limit))
         .max_frame_size(Some(library_limit));
@@ -288,9 +288,10 @@ async fn websocket(
                 return;
             }
         };
-        let io = Batched::new(TokioIo::new(upgraded));
+        let out = batched::shared();
+        let io = Batched::new(TokioIo::new(upgraded), out.clone());
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        let (reader, writer) = socket::split(socket, max_message);
+        let (reader, writer) = socket::split(socket, out, max_message);
         // A task of its own, sized for serving alone: this one, which waited for the
         // upgrade, would otherwise carry its own state beside it for as long as the client
         // stays. The writer is boxed: it is large, and a task's arguments are kept for its

@@ -9,42 +9,36 @@
 //! fails and the connection closes with that reason. Ping and pong are the library's.
 //!
 //! Writing: the frames the writer task hands over go out as one binary message per flush (it
-//! flushes whenever its queue is empty), cut at a frame boundary once [`MAX_MESSAGE`] bytes
-//! are in it, so a burst costs one message as it costs one TCP write. A message travels as
-//! WebSocket fragments of at most [`FRAGMENT`] bytes: the library copies each fragment into a
-//! buffer that keeps its largest size for the life of the connection, so whole messages would
-//! leave every client that was once sent a large one (a backlog, a user list) holding that
-//! much while idle. The socket under the library ([`super::batched`]) gathers the fragments
-//! into one write.
+//! flushes whenever its queue is empty), ended at a frame boundary once [`MAX_MESSAGE`] bytes
+//! are in it, so a burst costs one message as it costs one TCP write. The messages are framed
+//! into the socket's buffer ([`super::batched`]) directly, not through the library, whose own
+//! write buffer would keep the size of the largest message for the life of the connection.
 //!
 //! Closing: the close message carries why, where a browser can see it: 1009 after a message
-//! over the limit, 1003 after a text message or a frame the library refused, 1000 otherwise.
+//! over the limit, 1003 after a text message, 1002 after a broken WebSocket frame, 1000
+//! otherwise.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, Stream, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::io::StreamReader;
+
+use super::batched::{self, Batched};
 
 /// The most bytes the server puts in one WebSocket message before it ends the message at the
 /// next frame boundary: large enough that a burst of frames is one message, small enough that
 /// a browser is never handed megabytes at once. (A single frame larger than this is one
 /// message by itself.)
 pub const MAX_MESSAGE: usize = 64 << 10;
-
-/// The largest fragment the server sends, and so the most the library's write buffer grows
-/// to: an idle connection keeps this much, however large the messages it was sent.
-pub const FRAGMENT: usize = 256;
 
 /// A client's WebSocket message was longer than one largest frame.
 #[derive(Debug, thiserror::Error)]
@@ -62,28 +56,29 @@ pub fn too_large(err: &io::Error) -> Option<&MessageTooLarge> {
     err.get_ref()?.downcast_ref()
 }
 
-/// Splits `socket` into the reading and writing halves of one connection; `max_message` is
-/// the largest message a client may send.
+/// The library's socket, over the shared buffer.
+type Socket<S> = WebSocketStream<Batched<S>>;
+
+/// Splits `socket`, whose bytes all go through `out`, into the reading and writing halves of
+/// one connection; `max_message` is the largest message a client may send.
 pub fn split<S>(
-    socket: WebSocketStream<S>,
+    socket: Socket<S>,
+    out: batched::Shared,
     max_message: usize,
 ) -> (impl AsyncRead + Unpin + Send + 'static, SocketWriter<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sink, stream) = socket.split();
-    let close = Arc::new(AtomicU16::new(CloseCode::Normal.into()));
     let reader = StreamReader::new(Payloads {
         stream,
         max: max_message,
-        close: close.clone(),
+        out: out.clone(),
     });
     let writer = SocketWriter {
         sink,
-        pending: BytesMut::new(),
-        sent: 0,
-        cut: false,
-        close,
+        out,
+        message: BytesMut::new(),
         closing: false,
     };
     (reader, writer)
@@ -92,17 +87,17 @@ where
 /// The client's binary messages as chunks of one byte stream.
 struct Payloads<S> {
     /// The socket's reading half.
-    stream: SplitStream<WebSocketStream<S>>,
+    stream: SplitStream<Socket<S>>,
     /// Largest message accepted.
     max: usize,
-    /// The close code the writer sends: set here when the client broke a rule.
-    close: Arc<AtomicU16>,
+    /// Where the close code is kept.
+    out: batched::Shared,
 }
 
 impl<S> Payloads<S> {
     /// Fails the read with `err`, and has the close say `code`.
     fn fail(&self, code: CloseCode, err: io::Error) -> Option<io::Result<Bytes>> {
-        self.close.store(code.into(), Ordering::Relaxed);
+        batched::lock(&self.out).set_close_code(code);
         Some(Err(err))
     }
 }
@@ -152,21 +147,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Payloads<S> {
     }
 }
 
-/// The writing half: what is written goes out in fragments of [`FRAGMENT`] bytes, the last
-/// of a message at a flush (or once [`MAX_MESSAGE`] bytes are in it); shutting down sends
-/// the close message with its code.
+/// The writing half: what is written is one binary message until a flush (or until
+/// [`MAX_MESSAGE`] bytes are in it); shutting down sends the close message with its code.
 pub struct SocketWriter<S> {
-    /// The socket's writing half.
-    sink: SplitSink<WebSocketStream<S>, Message>,
-    /// The open message's last bytes, not yet sent: at most [`FRAGMENT`].
-    pending: BytesMut,
-    /// Bytes of the open message already sent as fragments; 0 when none was.
-    sent: usize,
-    /// The open message is due to end with `pending`: it reached [`MAX_MESSAGE`] at a frame
-    /// boundary, and the socket could not take the last fragment yet.
-    cut: bool,
-    /// The close code to send, which the reading half may have set.
-    close: Arc<AtomicU16>,
+    /// The socket's writing half: for flushing the shared buffer, and for the close.
+    sink: SplitSink<Socket<S>, Message>,
+    /// The socket's buffer, which the message joins when it ends.
+    out: batched::Shared,
+    /// The open message, not yet in `out`.
+    message: BytesMut,
     /// The close message was handed to the library.
     closing: bool,
 }
@@ -174,40 +163,25 @@ pub struct SocketWriter<S> {
 impl<S> std::fmt::Debug for SocketWriter<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketWriter")
-            .field("pending", &self.pending.len())
-            .field("sent", &self.sent)
+            .field("message", &self.message.len())
             .finish_non_exhaustive()
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> SocketWriter<S> {
-    /// Sends `pending` as the open message's next fragment (its last with `fin`), once the
-    /// socket can take one.
-    fn poll_send(&mut self, cx: &mut Context<'_>, fin: bool) -> Poll<io::Result<()>> {
-        ready!(Pin::new(&mut self.sink).poll_ready(cx)).map_err(io::Error::other)?;
-        // Taken whole, not split: a split would leave the rest of the allocation here, held
-        // by an idle connection for as long as it lives.
-        let payload = std::mem::take(&mut self.pending).freeze();
-        let opcode = if self.sent == 0 {
-            OpCode::Data(Data::Binary)
-        } else {
-            OpCode::Data(Data::Continue)
-        };
-        self.sent = if fin { 0 } else { self.sent + payload.len() };
-        self.cut = false;
-        let fragment = Message::Frame(Frame::message(payload, opcode, fin));
-        Pin::new(&mut self.sink)
-            .start_send(fragment)
-            .map_err(io::Error::other)?;
-        Poll::Ready(Ok(()))
-    }
-
-    /// Ends the open message, if one is open.
+    /// Ends the open message, if there is one: it joins the socket's buffer, once that has
+    /// room.
     fn poll_end_message(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pending.is_empty() && self.sent == 0 {
+        if self.message.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        self.poll_send(cx, true)
+        if batched::lock(&self.out).is_full() {
+            ready!(Pin::new(&mut self.sink).poll_flush(cx)).map_err(io::Error::other)?;
+        }
+        batched::lock(&self.out).push_message(&self.message);
+        // Let go, not cleared: an idle connection keeps no message buffer.
+        self.message = BytesMut::new();
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -220,52 +194,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SocketWriter<S> {
         self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
-    /// Takes as much as the socket has room for. Each buffer is taken to end at a frame
-    /// boundary (the writer task hands over whole frames, or the rest of one), which is where
-    /// a long message may be cut.
+    /// Takes whole buffers while the message has room. Each buffer is taken to end at a
+    /// frame boundary (the writer task hands over whole frames, or the rest of one), which is
+    /// where a long message is ended.
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.cut {
-            ready!(this.poll_send(cx, true))?;
-        }
         let mut taken = 0;
-        for buf in bufs.iter().filter(|buf| !buf.is_empty()) {
-            let mut rest = &buf[..];
-            while !rest.is_empty() {
-                if this.pending.len() == FRAGMENT {
-                    match this.poll_send(cx, false) {
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Pending if taken > 0 => return Poll::Ready(Ok(taken)),
-                        other => return other.map_ok(|()| taken),
-                    }
-                }
-                let n = rest.len().min(FRAGMENT - this.pending.len());
-                if this.pending.capacity() == 0 {
-                    // One allocation per fragment, not one per growth.
-                    this.pending.reserve(FRAGMENT);
-                }
-                this.pending.extend_from_slice(&rest[..n]);
-                rest = &rest[n..];
-                taken += n;
-            }
-            if this.sent + this.pending.len() >= MAX_MESSAGE {
-                this.cut = true;
-                match this.poll_send(cx, true) {
+        for buf in bufs {
+            if this.message.len() >= MAX_MESSAGE {
+                match this.poll_end_message(cx) {
                     Poll::Ready(Ok(())) => {}
-                    Poll::Pending => return Poll::Ready(Ok(taken)),
-                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending if taken > 0 => break,
+                    other => return other.map_ok(|()| taken),
                 }
             }
+            this.message.extend_from_slice(buf);
+            taken += buf.len();
         }
         Poll::Ready(Ok(taken))
     }
 
-    /// Cutting into fragments is a copy either way; saying so lets the writer hand over a
-    /// whole batch in one call.
+    /// Gathering is a copy either way; saying so lets the writer hand over a whole batch in
+    /// one call.
     fn is_write_vectored(&self) -> bool {
         true
     }
@@ -282,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SocketWriter<S> {
         let this = &mut *self;
         if !this.closing {
             ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io::Error::other)?;
-            let code = CloseCode::from(this.close.load(Ordering::Relaxed));
+            let code = batched::lock(&this.out).close_code();
             let close = Message::Close(Some(CloseFrame {
                 code,
                 reason: Default::default(),
@@ -303,9 +257,8 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
-    use crate::web::batched::Batched;
 
-    /// One WebSocket frame as the server sent it: FIN, opcode, payload (never masked).
+    /// The WebSocket frames the server sent: FIN, opcode, payload (never masked).
     fn parse_frames(mut wire: &[u8]) -> Vec<(bool, u8, Vec<u8>)> {
         let mut frames = Vec::new();
         while !wire.is_empty() {
@@ -313,7 +266,10 @@ mod tests {
             assert_eq!(wire[1] & 0x80, 0, "a server frame is never masked");
             let (len, header) = match wire[1] & 0x7F {
                 126 => (usize::from(u16::from_be_bytes([wire[2], wire[3]])), 4),
-                127 => panic!("a fragment of more than 64 KiB"),
+                127 => {
+                    let len = u64::from_be_bytes(wire[2..10].try_into().unwrap());
+                    (usize::try_from(len).unwrap(), 10)
+                }
                 len => (usize::from(len), 2),
             };
             frames.push((fin, opcode, wire[header..header + len].to_vec()));
@@ -322,16 +278,18 @@ mod tests {
         frames
     }
 
-    /// Writes `batches` (each flushed) through a server socket; returns the raw bytes sent.
-    async fn send(batches: &[Vec<Vec<u8>>]) -> Vec<u8> {
+    /// Writes `batches` (each flushed) through a server socket, then shuts it down; returns
+    /// the frames sent.
+    async fn send(batches: &[Vec<Vec<u8>>]) -> Vec<(bool, u8, Vec<u8>)> {
         let (near, mut far) = tokio::io::duplex(1 << 22);
+        let out = batched::shared();
         let socket = WebSocketStream::from_raw_socket(
-            Batched::new(near),
+            Batched::new(near, out.clone()),
             tungstenite::protocol::Role::Server,
-            Some(tungstenite::protocol::WebSocketConfig::default().write_buffer_size(0)),
+            None,
         )
         .await;
-        let (reader, mut writer) = split(socket, 1 << 20);
+        let (reader, mut writer) = split(socket, out.clone(), 1 << 20);
         for batch in batches {
             let frames: Vec<crate::outbox::Wire> = batch
                 .iter()
@@ -341,57 +299,42 @@ mod tests {
                 .await
                 .unwrap();
             writer.flush().await.unwrap();
+            assert_eq!(batched::lock(&out).bytes_held(), 0, "kept after a flush");
         }
-        drop(writer);
-        drop(reader);
+        writer.shutdown().await.unwrap();
+        drop((reader, writer));
         let mut wire = Vec::new();
         far.read_to_end(&mut wire).await.unwrap();
-        wire
+        parse_frames(&wire)
     }
 
     #[tokio::test]
-    async fn each_flush_is_one_message_sent_in_small_fragments() {
+    async fn each_flush_is_one_message_and_the_close_comes_last() {
         let first: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 300]).collect();
         let second = vec![vec![9u8; 10]];
-        let wire = send(&[first.clone(), second.clone()]).await;
-        let frames = parse_frames(&wire);
-        assert!(
-            frames.iter().all(|(_, _, p)| p.len() <= FRAGMENT),
-            "{frames:?}"
-        );
-        // 900 bytes: four fragments, binary then continuations, FIN on the last.
-        let opcodes: Vec<(bool, u8)> = frames.iter().map(|(f, o, _)| (*f, *o)).collect();
-        assert_eq!(
-            opcodes,
-            [(false, 2), (false, 0), (false, 0), (true, 0), (true, 2)]
-        );
-        let message: Vec<u8> = frames[..4].iter().flat_map(|(_, _, p)| p.clone()).collect();
-        assert_eq!(message, first.concat());
-        assert_eq!(frames[4].2, second.concat());
+        let frames = send(&[first.clone(), second.clone()]).await;
+        let kinds: Vec<(bool, u8)> = frames.iter().map(|(f, o, _)| (*f, *o)).collect();
+        assert_eq!(kinds, [(true, 2), (true, 2), (true, 8)]);
+        assert_eq!(frames[0].2, first.concat());
+        assert_eq!(frames[1].2, second.concat());
+        // The close says 1000: nothing went wrong.
+        assert_eq!(frames[2].2, 1000u16.to_be_bytes());
     }
 
     #[tokio::test]
     async fn a_long_burst_is_cut_into_messages_at_frame_boundaries() {
         let frame_len = 1000;
         let burst: Vec<Vec<u8>> = (0..200u8).map(|i| vec![i; frame_len]).collect();
-        let wire = send(std::slice::from_ref(&burst)).await;
-        let mut messages = vec![Vec::new()];
-        for (fin, _, payload) in parse_frames(&wire) {
-            messages.last_mut().unwrap().extend(payload);
-            if fin {
-                messages.push(Vec::new());
-            }
-        }
-        assert_eq!(
-            messages.pop(),
-            Some(Vec::new()),
-            "the last message was ended"
-        );
+        let frames = send(std::slice::from_ref(&burst)).await;
+        let (close, messages) = frames.split_last().unwrap();
+        assert_eq!(close.1, 8, "the close comes last");
         assert!(messages.len() >= 3, "{} messages", messages.len());
-        for message in &messages {
-            assert_eq!(message.len() % frame_len, 0, "a message ends mid-frame");
-            assert!(message.len() < MAX_MESSAGE + frame_len, "{}", message.len());
+        for (fin, opcode, payload) in messages {
+            assert_eq!((*fin, *opcode), (true, 2));
+            assert_eq!(payload.len() % frame_len, 0, "a message ends mid-frame");
+            assert!(payload.len() < MAX_MESSAGE + frame_len, "{}", payload.len());
         }
-        assert_eq!(messages.concat(), burst.concat());
+        let all: Vec<u8> = messages.iter().flat_map(|(_, _, p)| p.clone()).collect();
+        assert_eq!(all, burst.concat());
     }
 }

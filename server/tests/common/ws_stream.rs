@@ -25,6 +25,8 @@ pub struct WsStream<S = TcpStream> {
     unread: Bytes,
     /// The close message the server sent, once it has.
     close: Option<Option<CloseFrame>>,
+    /// The payloads of the pongs the server sent, in order.
+    pongs: Vec<Bytes>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
@@ -34,7 +36,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
             socket,
             unread: Bytes::new(),
             close: None,
+            pongs: Vec::new(),
         }
+    }
+
+    /// The payloads of the pongs read so far.
+    pub fn pongs(&self) -> &[Bytes] {
+        &self.pongs
     }
 
     /// The code of the server's close message: `None` before it came, `Some(1005)` (no
@@ -71,6 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                         "the server sent a text message: {text}"
                     ))))
                 }
+                Some(Ok(Message::Pong(payload))) => self.pongs.push(payload),
                 Some(Ok(_)) => {}
                 // The server closing without the closing handshake ends the stream too.
                 Some(Err(
