@@ -574,6 +574,9 @@ async fn a_browser_on_one_node_chats_with_a_terminal_on_another() {
     let mut ann = common::web::register(a.web_addr.expect("node a's web listener"), "ann").await;
     let mut bob = member(&b, "bob", "lobby").await;
     members_until(&mut bob, "lobby", &["ann", "bob"]).await;
+    let web = a.web_addr.expect("node a's web listener");
+    let commits = "chat_store_commit_seconds_count";
+    let before = common::web::sample(&common::web::metrics(web).await, commits);
     ann.say("from the browser on a").await;
     let heard = messages(&mut bob, 1).await;
     assert_eq!(
@@ -594,6 +597,20 @@ async fn a_browser_on_one_node_chats_with_a_terminal_on_another() {
             other => panic!("expected bob's message, got {other:?}"),
         }
     }
+    // ann's message was one burst, stored once JetStream acknowledged it: node a timed that
+    // commit (bob's was node b's).
+    let counted = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let now = common::web::sample(&common::web::metrics(web).await, commits);
+            if now > before {
+                return now;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("node a's commit histogram counted ann's message");
+    assert_eq!(counted - before, 1.0, "one commit for one burst");
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -33,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, stream};
 use bytes::{Bytes, BytesMut};
@@ -377,6 +377,7 @@ async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver
     tokio::spawn(acknowledger(Arc::clone(&streams), acks));
     let js = streams.cluster.jetstream().clone();
     while let Some(request) = queue.recv().await {
+        let started = Instant::now();
         let mut acks = Vec::with_capacity(request.spoken.said.len());
         let mut failed = (!streams.cluster.is_up()).then_some(Refused::NotSent);
         if failed.is_none() {
@@ -398,7 +399,7 @@ async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver
                 }
             }
         }
-        let _ = acks_tx.send((request, acks, failed));
+        let _ = acks_tx.send((request, acks, failed, started));
     }
 }
 
@@ -410,10 +411,11 @@ async fn acknowledger(
         Publish,
         Vec<jetstream::context::PublishAckFuture>,
         Option<Refused>,
+        Instant,
     )>,
 ) {
     let mut failing = false;
-    while let Some((request, futures, mut failed)) = acks.recv().await {
+    while let Some((request, futures, mut failed, started)) = acks.recv().await {
         let mut last = None;
         for ack in futures {
             match ack.await {
@@ -423,6 +425,11 @@ async fn acknowledger(
                     failed = Some(Refused::Unconfirmed);
                 }
             }
+        }
+        if failed.is_none() && last.is_some() {
+            // Stored by JetStream: the cluster's commit of the burst, as a SQLite
+            // transaction is a single node's.
+            streams.hub.metrics().store_committed(started.elapsed());
         }
         let key = &request.spoken.room.key;
         if let (Some(seq), Some(mut delivered)) = (last, streams.delivered(key)) {
