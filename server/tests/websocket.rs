@@ -94,6 +94,23 @@ async fn an_oversize_message_is_refused_as_an_oversize_frame_and_nobody_else_not
 }
 
 #[tokio::test]
+async fn a_close_from_the_client_is_answered_after_what_was_on_its_way() {
+    let server = start().await;
+    let web = web_addr(&server);
+    let mut bob = server.register("bob").await;
+    let mut ann = web::register(web, "ann").await;
+    bob.say("before ann leaves").await;
+    assert_eq!(ann.next_message().await.1, "before ann leaves");
+    tokio::io::AsyncWriteExt::shutdown(ann.conn.get_mut())
+        .await
+        .expect("send the close");
+    ann.until_closed().await;
+    // The server answered the close (RFC 6455 5.5.1), echoing its code (none: 1005).
+    assert_eq!(ann.conn.get_ref().close_code(), Some(1005));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn pings_are_answered_between_whole_messages() {
     let server = start().await;
     let web = web_addr(&server);

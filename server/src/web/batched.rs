@@ -202,6 +202,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Batched<S> {
             ready!(out.poll_drain(Pin::new(&mut this.io), cx))?;
         }
         out.push_frames(buf);
+        if out.closed {
+            // The library may end the connection right after writing its close, without a
+            // flush: what is gathered goes out now, as far as the socket takes it.
+            let _ = out.poll_drain(Pin::new(&mut this.io), cx);
+        }
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -277,6 +277,9 @@ async fn websocket(
         .read_buffer_size(READ_BUFFER)
         // The library writes only control frames, each at once, to the socket's buffer.
         .write_buffer_size(0)
+        // Its pongs wait there while the socket is stalled: beyond this, a newer one
+        // replaces the one waiting, so a client that pings and never reads costs no more.
+        .max_write_buffer_size(1024)
         .max_message_size(Some(library_limit))
         .max_frame_size(Some(library_limit));
     let tracker = shared.tracker.clone();

@@ -242,13 +242,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SocketWriter<S> {
                 reason: Default::default(),
             }));
             this.closing = true;
-            Pin::new(&mut this.sink)
-                .start_send(close)
-                .map_err(io::Error::other)?;
+            match Pin::new(&mut this.sink).start_send(close) {
+                // The client closed first, and the library answered it.
+                Err(tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed) => {
+                    return Poll::Ready(Ok(()));
+                }
+                sent => sent.map_err(io::Error::other)?,
+            }
         }
-        Pin::new(&mut this.sink)
-            .poll_close(cx)
-            .map_err(io::Error::other)
+        match ready!(Pin::new(&mut this.sink).poll_close(cx)) {
+            Err(tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed) => {
+                Poll::Ready(Ok(()))
+            }
+            closed => Poll::Ready(closed.map_err(io::Error::other)),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The WebSocket opening handshake (RFC 6455 §4.2) on `GET /ws`, answered here rather than by
-//! axum's `WebSocket`, whose messages cannot be sent as fragments: [`super::socket`] sends
-//! every message in small fragments so that an idle connection's write buffer stays small.
-//! The protocol itself, after the handshake, is tokio-tungstenite's.
+//! axum's `WebSocket`, which hides the library's socket: [`super::socket`] frames messages
+//! into the socket's buffer itself. The protocol itself, after the handshake, is
+//! tokio-tungstenite's.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
