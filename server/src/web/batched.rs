@@ -93,6 +93,7 @@ impl Gathered {
     }
 
     /// Bytes held, written or not: what an idle connection keeps here (nothing).
+    #[cfg(test)]
     pub fn bytes_held(&self) -> usize {
         self.bytes.capacity()
     }
@@ -135,29 +136,36 @@ impl Gathered {
     }
 }
 
+/// The first of the server frames (unmasked) in `wire`: its first byte (FIN and opcode), its
+/// payload, and what follows it; `None` at the end or where a frame is cut short.
+pub fn next_frame(wire: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let [first, second, rest @ ..] = wire else {
+        return None;
+    };
+    let (len, rest) = match second & 0x7F {
+        126 => {
+            let (len, rest) = rest.split_first_chunk::<2>()?;
+            (usize::from(u16::from_be_bytes(*len)), rest)
+        }
+        127 => {
+            let (len, rest) = rest.split_first_chunk::<8>()?;
+            (usize::try_from(u64::from_be_bytes(*len)).ok()?, rest)
+        }
+        len => (usize::from(len), rest),
+    };
+    (rest.len() >= len).then(|| (*first, &rest[..len], &rest[len..]))
+}
+
 /// Whether the server frames in `frames` (whole, unmasked) include a close frame.
 fn holds_close(mut frames: &[u8]) -> bool {
-    while let [first, second, rest @ ..] = frames {
+    while let [first, _, ..] = frames {
         if first & 0x0F == OP_CLOSE {
             return true;
         }
-        let (len, rest) = match second & 0x7F {
-            126 if rest.len() >= 2 => (
-                usize::from(u16::from_be_bytes([rest[0], rest[1]])),
-                &rest[2..],
-            ),
-            127 if rest.len() >= 8 => {
-                let mut len = [0u8; 8];
-                len.copy_from_slice(&rest[..8]);
-                (
-                    usize::try_from(u64::from_be_bytes(len)).unwrap_or(usize::MAX),
-                    &rest[8..],
-                )
-            }
-            126 | 127 => return false,
-            len => (usize::from(len), rest),
+        let Some((_, _, rest)) = next_frame(frames) else {
+            return false;
         };
-        frames = rest.get(len..).unwrap_or_default();
+        frames = rest;
     }
     false
 }

@@ -243,20 +243,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for SocketWriter<S> {
             }));
             this.closing = true;
             match Pin::new(&mut this.sink).start_send(close) {
-                // The client closed first, and the library answered it.
-                Err(tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed) => {
-                    return Poll::Ready(Ok(()));
-                }
+                Err(err) if answered_already(&err) => return Poll::Ready(Ok(())),
                 sent => sent.map_err(io::Error::other)?,
             }
         }
         match ready!(Pin::new(&mut this.sink).poll_close(cx)) {
-            Err(tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed) => {
-                Poll::Ready(Ok(()))
-            }
+            Err(err) if answered_already(&err) => Poll::Ready(Ok(())),
             closed => Poll::Ready(closed.map_err(io::Error::other)),
         }
     }
+}
+
+/// Whether closing failed because the client closed first and the library answered it: the
+/// close is done, not broken.
+fn answered_already(err: &tungstenite::Error) -> bool {
+    matches!(
+        err,
+        tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed
+    )
 }
 
 #[cfg(test)]
@@ -269,18 +273,10 @@ mod tests {
     fn parse_frames(mut wire: &[u8]) -> Vec<(bool, u8, Vec<u8>)> {
         let mut frames = Vec::new();
         while !wire.is_empty() {
-            let (fin, opcode) = (wire[0] & 0x80 != 0, wire[0] & 0x0F);
             assert_eq!(wire[1] & 0x80, 0, "a server frame is never masked");
-            let (len, header) = match wire[1] & 0x7F {
-                126 => (usize::from(u16::from_be_bytes([wire[2], wire[3]])), 4),
-                127 => {
-                    let len = u64::from_be_bytes(wire[2..10].try_into().unwrap());
-                    (usize::try_from(len).unwrap(), 10)
-                }
-                len => (usize::from(len), 2),
-            };
-            frames.push((fin, opcode, wire[header..header + len].to_vec()));
-            wire = &wire[header + len..];
+            let (first, payload, rest) = batched::next_frame(wire).expect("whole frames");
+            frames.push((first & 0x80 != 0, first & 0x0F, payload.to_vec()));
+            wire = rest;
         }
         frames
     }
