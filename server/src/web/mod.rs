@@ -196,7 +196,8 @@ async fn healthz(State(web): State<Arc<Web>>) -> Response {
         .into_response()
 }
 
-/// `GET /metrics`: the Prometheus text format; with `[http] metrics_token`, only for a
+/// `GET /metrics`: OpenMetrics for a scraper that asks for it (Prometheus does), the
+/// classic Prometheus text format for anyone else; with `[http] metrics_token`, only for a
 /// request that carries it as a bearer token.
 async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     if let Some(token) = &web.http.metrics_token {
@@ -213,13 +214,18 @@ async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
                 .into_response();
         }
     }
+    let format = metrics::Format::negotiate(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok()),
+    );
     let (users, rooms) = web.shared.hub.counts();
-    match web.shared.hub.metrics().render(users, rooms) {
+    match web.shared.hub.metrics().render(users, rooms, format) {
         Ok(text) => (
             StatusCode::OK,
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(metrics::CONTENT_TYPE),
+                HeaderValue::from_static(format.content_type()),
             )],
             text,
         )

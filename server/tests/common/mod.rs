@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod logs;
 pub mod nats;
+pub mod prometheus;
 pub mod web;
 pub mod ws_stream;
 

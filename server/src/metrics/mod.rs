@@ -22,8 +22,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::registry::LeaveReason;
 
-/// The `Content-Type` of the text format `/metrics` answers in.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub mod exposition;
+
+pub use exposition::Format;
 
 /// How a client reached the server: the one label of the connection counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,14 +198,22 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text format, with `users` and `rooms` as the hub has them now.
-    pub fn render(&self, users: usize, rooms: usize) -> Result<String, std::fmt::Error> {
+    /// Every metric in `format`, with `users` and `rooms` as the hub has them now.
+    pub fn render(
+        &self,
+        users: usize,
+        rooms: usize,
+        format: Format,
+    ) -> Result<String, std::fmt::Error> {
         let inner = &self.inner;
         inner.users.set(i64::try_from(users).unwrap_or(i64::MAX));
         inner.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
         let mut text = String::new();
         encode(&mut text, &inner.registry)?;
-        Ok(text)
+        Ok(match format {
+            Format::OpenMetrics => text,
+            Format::Classic => exposition::classic(&text),
+        })
     }
 
     /// A connection was accepted over `transport`; it counts as served until the returned
@@ -293,7 +302,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_text_format_names_every_metric_with_its_labels() {
+    fn both_formats_name_every_metric_with_its_labels() {
         let metrics = Metrics::new();
         let ws = metrics.connected(Transport::WebSocket);
         let _tcp = metrics.connected(Transport::Tcp);
@@ -304,7 +313,21 @@ mod tests {
         metrics.messages_out(6);
         metrics.bytes_out(100);
         metrics.store_committed(Duration::from_millis(1));
-        let text = metrics.render(3, 1).unwrap();
+        let open_metrics = metrics.render(3, 1, Format::OpenMetrics).unwrap();
+        let classic = metrics.render(3, 1, Format::Classic).unwrap();
+        assert!(open_metrics.ends_with("# EOF\n"), "{open_metrics}");
+        assert!(
+            open_metrics.contains("# TYPE chat_build info\n"),
+            "{open_metrics}"
+        );
+        assert!(
+            classic.contains("# TYPE chat_build_info gauge\n"),
+            "{classic}"
+        );
+        assert!(
+            classic.contains("# TYPE chat_sent_bytes_total counter\n"),
+            "{classic}"
+        );
         for line in [
             "chat_connections{transport=\"websocket\"} 0",
             "chat_connections{transport=\"tcp\"} 1",
@@ -324,7 +347,9 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             ),
         ] {
-            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+            for text in [&open_metrics, &classic] {
+                assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+            }
         }
     }
 }
