@@ -866,3 +866,59 @@ mod schema {
         }
     }
 }
+
+/// Every number that follows `prefix` in `text`, up to the first character that is not a
+/// digit (a prefix followed by no digit is skipped).
+fn numbers_after(text: &str, prefix: &str) -> Vec<u32> {
+    text.match_indices(prefix)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// The protocol version is stated in several places of the README (the Protocol section's
+/// heading, `Hello`'s row, the sequence diagram, the `Debug` examples); every one of them
+/// names [`PROTOCOL_VERSION`], so a version bump cannot leave one stale.
+#[test]
+fn every_stated_protocol_version_is_the_codes() {
+    let readme = include_str!("../../README.md");
+    for prefix in [
+        "wire protocol, **version ",
+        "(`PROTOCOL_VERSION` = ",
+        "the protocol version (must be ",
+        "Hello{version: ",
+        "Hello { version: ",
+        "Welcome { version: ",
+    ] {
+        let stated = numbers_after(readme, prefix);
+        assert!(
+            !stated.is_empty(),
+            "the README no longer states the version as {prefix:?}N; update this test's list"
+        );
+        for version in stated {
+            assert_eq!(
+                version, PROTOCOL_VERSION,
+                "the README says {prefix}{version}, the code's PROTOCOL_VERSION is {PROTOCOL_VERSION}"
+            );
+        }
+    }
+}
+
+/// The log example of a bad frame shows the words the server logs for a `ClientFrame`
+/// variant index that does not exist, so it names how many variants there are today.
+#[test]
+fn the_bad_frame_log_example_is_what_decoding_says() {
+    let readme = include_str!("../../README.md");
+    let err = match decode_body::<ClientFrame>(&[200, 1]) {
+        Err(codec::CodecError::Malformed(err)) => err.to_string(),
+        other => panic!("variant index 200 decoded as {other:?}"),
+    };
+    let line = format!("| WARN | Bad frame: {err} peer=");
+    assert!(
+        readme.contains(&line),
+        "the README's log example should show {line:?}"
+    );
+}
