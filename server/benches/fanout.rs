@@ -11,9 +11,11 @@ use std::sync::Arc;
 use chat_proto::codec::encode;
 use chat_proto::ServerFrame;
 use chat_server::connection::write_batch;
-use chat_server::hub::{Burst, Hub, JoinedRoom, Limits, Said};
+use chat_server::hub::{Hub, Limits};
+use chat_server::log::{Burst, Said};
 use chat_server::outbox::{self, Outgoing, Wire};
 use chat_server::registry::ClientHandle;
+use chat_server::room::JoinedRoom;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Receivers in the room.

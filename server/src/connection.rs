@@ -37,15 +37,17 @@ use crate::admission::Admission;
 use crate::cluster::Cluster;
 use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::counted::Counted;
 use crate::flood::{self, FloodControl, Verdict};
 use crate::hub::{Hub, Limits};
-use crate::log::Store;
+use crate::log::jetstream::JetStreamLog;
+use crate::log::page::PAGE_MAX;
+use crate::log::{NoHistory, SharedLog, SqliteLog, Store};
 use crate::login_backoff::LoginBackoff;
 use crate::outbox::{self, Next, Outbox, Outgoing, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::LeaveReason;
-use crate::room_log::{self, RoomLog};
 use crate::watchdog::{Alarm, Watchdog};
 use crate::web;
 
@@ -87,52 +89,60 @@ pub struct Shared {
     /// The bytes every client's queue holds, under `max_queued_bytes`
     /// ([`crate::queued_bytes::watch`] keeps it there).
     pub queued: Arc<QueuedBytes>,
-    /// The room log every message goes through when the server keeps history.
-    pub log: Option<RoomLog>,
+    /// The room log every message goes through: history off, on disk or in a cluster.
+    pub log: SharedLog,
     /// With `[cluster]`, the link to the other nodes: names are claimed there.
     pub cluster: Option<Arc<Cluster>>,
 }
 
 impl Shared {
-    /// What connections share under `config`: an empty room, no connection yet.
+    /// What connections share under `config` when the server keeps no history: an empty
+    /// room, no connection yet.
     ///
     /// [`crate::run`] makes one for its listener; a harness that drives connections
     /// in-process over other streams (the `session` fuzz target) makes its own and calls
     /// [`serve`].
     pub fn new(config: Config) -> Shared {
-        Shared::with_hub(
-            Arc::new(Hub::with_limits(Limits::from_config(&config))),
-            config,
-        )
+        Shared::assemble(config, 0, |hub| Arc::new(NoHistory::new(hub)))
     }
 
     /// What connections share under `config` when the server keeps history in `store`:
-    /// every message goes through the room log's writer thread, started here.
+    /// every message goes through the `sqlite` log's writer thread, started here.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> io::Result<Shared> {
-        let hub = Arc::new(Hub::with_limits(Limits {
-            history: room_log::PAGE_MAX,
-            ..Limits::from_config(&config)
-        }));
-        let log = RoomLog::start(store, hub.clone())?;
-        Ok(Shared {
-            log: Some(log),
-            ..Shared::with_hub(hub, config)
-        })
+        let mut started = Ok(());
+        let shared = Shared::assemble(config, PAGE_MAX, |hub| {
+            match SqliteLog::start(store, hub.clone()) {
+                Ok(log) => Arc::new(log),
+                Err(err) => {
+                    started = Err(err);
+                    Arc::new(NoHistory::new(hub))
+                }
+            }
+        });
+        started.map(|()| shared)
     }
 
-    /// What connections share on a node of a cluster: history is on (the rooms' streams),
-    /// and the room log is set once the node has joined the cluster.
-    pub fn for_cluster(config: Config) -> Shared {
-        let hub = Arc::new(Hub::with_limits(Limits {
-            history: room_log::PAGE_MAX,
-            ..Limits::from_config(&config)
-        }));
-        Shared::with_hub(hub, config)
-    }
-
-    /// What connections share around `hub`, without a room log.
-    fn with_hub(hub: Arc<Hub>, config: Config) -> Shared {
+    /// What connections share on a node of `cluster`: history is the rooms' streams in
+    /// NATS, kept as `retention` says.
+    pub fn for_cluster(config: Config, cluster: Arc<Cluster>, retention: StoreConfig) -> Shared {
+        let link = cluster.clone();
         Shared {
+            cluster: Some(cluster),
+            ..Shared::assemble(config, PAGE_MAX, |hub| {
+                Arc::new(JetStreamLog::start(link, hub, retention))
+            })
+        }
+    }
+
+    /// What connections share around a new hub (stating `history` in `Welcome`) and the
+    /// room log `log` makes around it.
+    fn assemble(config: Config, history: usize, log: impl FnOnce(Arc<Hub>) -> SharedLog) -> Shared {
+        let hub = Arc::new(Hub::with_limits(Limits {
+            history,
+            ..Limits::from_config(&config)
+        }));
+        Shared {
+            log: log(hub.clone()),
             hub,
             queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
@@ -140,7 +150,6 @@ impl Shared {
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            log: None,
             cluster: None,
         }
     }
@@ -177,7 +186,7 @@ where
         login_backoff: &shared.login_backoff,
         handshake_deadline: guards.watchdog.handshake_deadline(),
         burst: Default::default(),
-        log: shared.log.as_ref(),
+        log: &*shared.log,
         unconfirmed: Default::default(),
         waiting: None,
         cluster: shared.cluster.as_ref(),
@@ -452,10 +461,10 @@ where
                 return LeaveReason::SlowConsumer;
             }
         }
-        if let Some(log) = ctx.log.filter(|log| log.is_backlogged()) {
+        if ctx.log.in_flight().is_backlogged() {
             // The disk is behind: read no more messages until the room log catches up.
             ctx.flush();
-            Box::pin(log.drained()).await;
+            Box::pin(ctx.log.in_flight().drained()).await;
         }
         let registered = matches!(ctx.session, Session::Registered { .. });
         let wake = next_wake(guards.watchdog.next(registered), held.as_deref());

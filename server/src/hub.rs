@@ -1,11 +1,10 @@
 //! The broadcast seam: everything that reaches more than the client who asked.
 //!
 //! A frame for several clients is encoded once ([`chat_proto::codec::encode`]) and the same
-//! bytes are offered to each client's queue. Commands and connections talk only to the
-//! [`Hub`], so a hub that also reaches other nodes (through a broker), or that appends each
-//! room's messages to a log before fanning them out, can replace this one without touching
-//! them: a room message enters through [`Hub::flush`] as a [`Burst`] for one room, which is
-//! exactly the batch a log appends in one transaction.
+//! bytes are offered to each client's queue. A room message does not come here from the
+//! commands: they hand a [`Burst`] to the room log ([`crate::log::RoomLog`]), which gives it
+//! its seqs (and stores it, where history is kept) and hands it back through
+//! [`Deliveries`], which the hub implements. The hub never knows which log is behind it.
 //!
 //! **One order per room.** Every fan-out, join, part and leave runs under one `std` mutex,
 //! and a fan-out only offers (it never waits: [`crate::outbox::Outbox::offer_wire`]), so the lock is held for a loop of queue
@@ -13,12 +12,8 @@
 //! member in the same order; a newcomer's `Joined` is queued before any message it can see,
 //! and a `Parted` after the last one it hears.
 //!
-//! **Bursts.** Messages a client sent together to one room (read from its socket in one go)
-//! are encoded one by one into a [`Burst`] and queued to the room's members as one buffer,
-//! under one lock: a publisher's burst of 64 costs each recipient one queue entry instead of
-//! 64. The burst is sent before anything else the client causes (a message to another room,
-//! a reply, a whisper, a part, its leaving), so the order everyone sees is the order the
-//! client sent in.
+//! **Bursts.** Messages a client sent together to one room arrive as one buffer, queued
+//! to the room's members as one entry each, under one lock.
 //!
 //! A client whose queue is full is marked as a slow consumer by its [`crate::outbox::Outbox`]
 //! and receives nothing more; its connection then leaves every room with that reason. The
@@ -29,8 +24,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bytes::{Bytes, BytesMut};
-
 use chat_proto::codec::encode;
 use chat_proto::validate::{name_key, room_key};
 use chat_proto::{
@@ -38,11 +31,12 @@ use chat_proto::{
 };
 
 use crate::config::Config;
+use crate::log::{Burst, Deliveries, Spoken};
 use crate::metrics::Metrics;
 use crate::outbox::{Delivery, Wire};
 use crate::queued_bytes::QueuedBytes;
 use crate::registry::{sorted_names, ClientHandle, LeaveReason, NameTaken, Registry};
-use crate::room::Room;
+use crate::room::{JoinedRoom, Room, RoomError};
 use crate::roster::{Change, Feed, Person, Remote, Roster};
 
 /// Why a client could not register.
@@ -56,29 +50,6 @@ pub enum JoinError {
     ShuttingDown,
 }
 
-/// Why a room request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RoomError {
-    /// A part of, or a message to, a room the client is not in.
-    #[error("you are not in #{0}")]
-    NotInRoom(String),
-    /// The client is in `rooms_per_user` rooms already.
-    #[error("you are already in {0} rooms, the most one person may be in: part one first")]
-    TooManyRooms(usize),
-    /// The server holds `max_rooms` rooms already, so no new one can be made.
-    #[error("the server already has {0} rooms, its limit: join an existing room")]
-    RoomsFull(usize),
-    /// Nobody is in a room of that name.
-    #[error("there is no room #{0}")]
-    NoSuchRoom(String),
-    /// The server has told everyone it is stopping: rooms change no more.
-    #[error("the server is shutting down")]
-    ShuttingDown,
-    /// In a cluster, the room's stream could not be opened: NATS is out of reach.
-    #[error("the cluster is unavailable: try again later")]
-    ClusterUnavailable,
-}
-
 /// Why a whisper was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum WhisperError {
@@ -88,130 +59,6 @@ pub enum WhisperError {
     /// The frame could not be encoded (larger than any frame may be).
     #[error(transparent)]
     Encode(#[from] CodecError),
-}
-
-/// A room as a client that joined it knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinedRoom {
-    /// [`room_key`] of its name: what the hub finds it by.
-    pub key: Arc<str>,
-    /// Its name as shown, for the frames the client's messages become.
-    pub name: Arc<str>,
-}
-
-/// One message a client said, as the server received it: its `from` and room are those
-/// of the [`Burst`] that holds it, its `seq` is given when it is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Said {
-    /// The text, checked.
-    pub text: String,
-    /// When the server read it.
-    pub at: Millis,
-}
-
-/// Messages from one client to one room, waiting to be sent together. Held by the client's
-/// connection; [`Hub::flush`] (history off) or the room log (history on) sends them.
-///
-/// Held as text, not yet encoded: a message's `seq` is known only when it is sent (under
-/// the hub's lock, or once the room log has stored it), and it is part of the frame.
-#[derive(Debug, Default)]
-pub struct Burst {
-    /// The room every message goes to; `None` while empty.
-    room: Option<JoinedRoom>,
-    /// The sender's registered name.
-    from: Option<Arc<str>>,
-    /// The messages, in the order the client sent them.
-    said: Vec<Said>,
-    /// The bytes of their texts.
-    bytes: usize,
-}
-
-/// A [`Burst`] taken out to be sent: one sender, one room, its messages in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spoken {
-    /// The room, by key and as shown.
-    pub room: JoinedRoom,
-    /// The sender's registered name.
-    pub from: Arc<str>,
-    /// The messages, in the order sent.
-    pub said: Vec<Said>,
-}
-
-impl Spoken {
-    /// Every message as a `Msg` frame, numbered from `first_seq` on, encoded back to back:
-    /// the one buffer every member's queue gets.
-    pub fn encode(&self, first_seq: u64) -> Result<Bytes, CodecError> {
-        let mut wire = BytesMut::new();
-        for (said, seq) in self.said.iter().zip(first_seq..) {
-            let frame = encode(&ServerFrame::Msg {
-                room: self.room.name.to_string(),
-                from: self.from.to_string(),
-                text: said.text.clone(),
-                at: said.at,
-                seq,
-            })?;
-            wire.extend_from_slice(frame.as_bytes());
-        }
-        Ok(wire.freeze())
-    }
-}
-
-impl Burst {
-    /// Messages held at most before the burst is sent anyway: a client that never pauses
-    /// still has its messages delivered, and a queue entry stays small.
-    pub const MAX_FRAMES: usize = 64;
-
-    /// Bytes of text held at most before the burst is sent anyway.
-    pub const MAX_BYTES: usize = 16 * 1024;
-
-    /// Whether a message for the room with key `room` can join this burst: it is empty or
-    /// for the same room. Otherwise the burst must be sent first, so that the messages keep
-    /// their order.
-    pub fn accepts(&self, room: &str) -> bool {
-        self.room.as_ref().is_none_or(|held| &*held.key == room)
-    }
-
-    /// Adds one message from `from` to `room`; the caller checked [`Burst::accepts`].
-    pub fn push(&mut self, room: &JoinedRoom, from: &Arc<str>, said: Said) {
-        debug_assert!(
-            self.accepts(&room.key),
-            "a burst holds messages for one room"
-        );
-        if self.room.is_none() {
-            self.room = Some(room.clone());
-            self.from = Some(from.clone());
-        }
-        self.bytes += said.text.len();
-        self.said.push(said);
-    }
-
-    /// Whether the burst should be sent before it grows further.
-    pub fn is_full(&self) -> bool {
-        self.said.len() >= Self::MAX_FRAMES || self.bytes >= Self::MAX_BYTES
-    }
-
-    /// Whether nothing is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.said.is_empty()
-    }
-
-    /// How many messages are waiting.
-    pub fn len(&self) -> usize {
-        self.said.len()
-    }
-
-    /// The messages with their room and sender, leaving the burst empty and holding no
-    /// memory.
-    pub fn take(&mut self) -> Option<Spoken> {
-        let room = self.room.take()?;
-        let from = self.from.take()?;
-        self.bytes = 0;
-        Some(Spoken {
-            room,
-            from,
-            said: std::mem::take(&mut self.said),
-        })
-    }
 }
 
 /// The limits the hub enforces and states in `Welcome`.
@@ -552,16 +399,19 @@ impl Hub {
     }
 
     /// Sends everything in `burst` to every member of its room as one buffer (one queue
-    /// entry each), numbered by the room's own count, and empties it. For a server without
-    /// history: with history on, the room log stores a burst first and then
-    /// [`Hub::deliver`]s it.
+    /// entry each), numbered by the room's own count, and empties it: what the history-off
+    /// log does with a burst ([`Deliveries::deliver_unstored`]), for tests and benchmarks.
+    pub fn flush(&self, burst: &mut Burst) {
+        if let Some(spoken) = burst.take() {
+            self.deliver_unstored(spoken);
+        }
+    }
+
+    /// Numbers `spoken` by its room's own count and queues it to every member as one buffer.
     ///
     /// The `seq`s are given and the frames encoded under the lock, so that the numbering is
     /// the order everyone receives.
-    pub fn flush(&self, burst: &mut Burst) {
-        let Some(spoken) = burst.take() else {
-            return;
-        };
+    fn number_and_deliver(&self, spoken: Spoken) {
         let mut state = self.state();
         let Some(place) = state.rooms.get_mut(&spoken.room.key) else {
             return;
@@ -939,6 +789,39 @@ enum Who<'a> {
 }
 
 /// Takes the member `who` out of the room `key`, tells the rest why (`told`; `None`: tell
+/// What the room log hands back: the hub is its one handler.
+impl Deliveries for Hub {
+    fn deliver(&self, room: &str, wire: Wire, messages: usize) {
+        Hub::deliver(self, room, wire, messages);
+    }
+
+    fn deliver_unstored(&self, spoken: Spoken) {
+        self.number_and_deliver(spoken);
+    }
+
+    fn join(
+        &self,
+        name: &str,
+        room: &str,
+        at: Millis,
+        backlog: Option<ServerFrame>,
+    ) -> Result<JoinedRoom, RoomError> {
+        self.join_then(name, room, at, backlog)
+    }
+
+    fn room_name(&self, key: &str) -> Option<Arc<str>> {
+        Hub::room_name(self, key)
+    }
+
+    fn local_members(&self, key: &str) -> usize {
+        Hub::local_members(self, key)
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
 /// nobody) within the announcement limit, and drops the room once empty.
 fn remove_from_room(
     rooms: &mut HashMap<Arc<str>, Room>,
@@ -1043,6 +926,7 @@ mod tests {
     use chat_proto::codec::{decode_chunks, CLIENT_MAX_FRAME};
 
     use super::*;
+    use crate::log::Said;
     use crate::outbox::{self, Outgoing};
 
     fn registered(hub: &Hub, name: &str) -> Outgoing {
@@ -1219,7 +1103,7 @@ mod tests {
         let (_ann, _) = member(&hub, "ann", "Rust");
         let mut bob = registered(&hub, "bob");
         registered(&hub, "carol");
-        let backlog = crate::room_log::empty_backlog("rust");
+        let backlog = crate::log::page::empty_backlog("rust");
         hub.join_with_backlog("bob", "rust", 5, backlog).unwrap();
         hub.join("carol", "rust", 6).unwrap();
         assert_eq!(
@@ -1229,7 +1113,7 @@ mod tests {
                     room: "Rust".into(),
                     members: vec!["ann".into(), "bob".into()]
                 },
-                crate::room_log::empty_backlog("Rust"),
+                crate::log::page::empty_backlog("Rust"),
                 ServerFrame::UserJoined {
                     room: "Rust".into(),
                     user: "carol".into(),

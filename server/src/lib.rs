@@ -12,18 +12,20 @@
 //!   [`login_backoff`]: failed passwords per address, which slow the next attempts.
 //! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
-//! - [`hub`]: the broadcast seam; encodes once and queues the same bytes to every member of a
-//!   room, in one order per room for everyone.
+//! - [`hub`]: who is where, and the fan-out; encodes once and queues the same bytes to every
+//!   member of a room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
 //!   and in which rooms; [`roster`]: in a cluster, the people of the other nodes.
-//! - [`cluster`]: with `[cluster]` set, one chat across nodes through NATS: rooms as
-//!   JetStream streams (the order, the `seq`, the history), presence with heartbeats, names
-//!   unique across nodes and whispers to other nodes' people; without it, never touched.
+//! - [`cluster`]: with `[cluster]` set, one chat across nodes through NATS: presence with
+//!   heartbeats, names unique across nodes and whispers to other nodes' people; without it,
+//!   never touched.
 //! - [`web`]: with `[http]`, the browser's page and its WebSocket (served by the same
 //!   [`connection`] code as TCP), `/healthz` and `/metrics`; [`metrics`]: the counters it
 //!   shows, kept by the hub; [`counted`]: the socket wrapper that counts bytes.
-//! - [`log`]: the room log, every message kept with its per-room `seq`; [`log::SqliteStore`]
-//!   keeps it in one SQLite file.
+//! - [`log`]: the room log, every message with its per-room `seq`, behind one trait
+//!   ([`log::RoomLog`]) with three implementations: history off, [`log::SqliteLog`] (one
+//!   SQLite file, group commit) and [`log::jetstream`] (a cluster's streams in NATS). The
+//!   hub is its one handler ([`log::Deliveries`]).
 //!
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
@@ -45,7 +47,6 @@ pub mod outbox;
 pub mod queued_bytes;
 pub mod registry;
 pub mod room;
-pub mod room_log;
 pub mod roster;
 pub mod server;
 pub mod tls;

@@ -16,8 +16,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
-
 /// How often [`watch`] logs the total at DEBUG when it changed.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -72,10 +70,15 @@ impl QueuedBytes {
     }
 }
 
-/// Keeps `total` under its ceiling until `stop`: each time it goes over, drops the clients
-/// holding the most ([`Hub::shed`]) and says so at WARN. Logs the total at DEBUG every
-/// [`REPORT_EVERY`] while it changes.
-pub async fn watch(hub: Arc<Hub>, total: Arc<QueuedBytes>, stop: CancellationToken) {
+/// Keeps `total` under its ceiling until `stop`: each time it goes over, `shed` drops the
+/// clients holding the most (the hub's `shed`: how many, and the bytes they held) and this
+/// says so at WARN. Logs the total at DEBUG every
+/// `REPORT_EVERY` while it changes.
+pub async fn watch(
+    total: Arc<QueuedBytes>,
+    stop: CancellationToken,
+    shed: impl Fn(&QueuedBytes) -> (usize, usize),
+) {
     let mut reported = 0;
     let mut report = tokio::time::interval(REPORT_EVERY);
     report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -96,7 +99,7 @@ pub async fn watch(hub: Arc<Hub>, total: Arc<QueuedBytes>, stop: CancellationTok
             continue;
         }
         let before = total.total();
-        let (dropped, freed) = hub.shed(&total);
+        let (dropped, freed) = shed(&total);
         if dropped == 0 {
             // Writers caught up between the wake-up and the count: under the ceiling again.
             tracing::debug!("queued bytes: {before}, back under max_queued_bytes");

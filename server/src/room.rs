@@ -14,6 +14,38 @@ use std::sync::Arc;
 
 use crate::registry::{sorted_names, ClientHandle};
 
+/// Why a room request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// A part of, or a message to, a room the client is not in.
+    #[error("you are not in #{0}")]
+    NotInRoom(String),
+    /// The client is in `rooms_per_user` rooms already.
+    #[error("you are already in {0} rooms, the most one person may be in: part one first")]
+    TooManyRooms(usize),
+    /// The server holds `max_rooms` rooms already, so no new one can be made.
+    #[error("the server already has {0} rooms, its limit: join an existing room")]
+    RoomsFull(usize),
+    /// Nobody is in a room of that name.
+    #[error("there is no room #{0}")]
+    NoSuchRoom(String),
+    /// The server has told everyone it is stopping: rooms change no more.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// In a cluster, the room's stream could not be opened: NATS is out of reach.
+    #[error("the cluster is unavailable: try again later")]
+    ClusterUnavailable,
+}
+
+/// A room as a client that joined it knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedRoom {
+    /// [`chat_proto::validate::room_key`] of its name: what the hub finds it by.
+    pub key: Arc<str>,
+    /// Its name as shown, for the frames the client's messages become.
+    pub name: Arc<str>,
+}
+
 /// The members of one room.
 #[derive(Debug)]
 pub struct Room {

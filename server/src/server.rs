@@ -24,13 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
 
 use crate::admission::{Refusal, Ticket};
-use crate::cluster::rooms::RoomStreams;
 use crate::cluster::{self, Cluster};
 use crate::config::{Config, StoreConfig};
 use crate::connection::{self, Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
 use crate::metrics::Transport;
-use crate::room_log::RoomLog;
 
 /// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
 /// so a persistent failure does not spin a core while connections close and free some.
@@ -64,7 +62,7 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 /// error names the file, for the one line the binary exits with.
 ///
 /// A node of a cluster opens none: its history is the rooms' streams in NATS, shared by
-/// every node ([`cluster::rooms`]), so that no node keeps one of its own that would diverge.
+/// every node ([`crate::log::jetstream`]), so that no node keeps one of its own that would diverge.
 pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError> {
     if config.cluster.is_some() {
         return Ok(None);
@@ -93,53 +91,44 @@ pub async fn run(
     if let Some(tls) = &config.tls {
         tracing::info!("TLS with the certificate {}", tls.cert().display());
     }
+    tokio::pin!(shutdown);
     let settings = config.store.clone();
-    let cluster_config = config.cluster.clone();
-    let mut shared = match (store, &settings) {
-        _ if cluster_config.is_some() => {
+    let shared = match (store, &settings, config.cluster.clone()) {
+        (_, _, Some(cluster_config)) => {
             tracing::info!("History in NATS JetStream, one stream per room");
-            Shared::for_cluster(config)
+            let node = cluster_config
+                .node
+                .clone()
+                .unwrap_or_else(|| cluster::default_node(addr.port()));
+            let cluster = tokio::select! {
+                joined = Cluster::connect(&cluster_config, node) => Arc::new(joined),
+                _ = &mut shutdown => {
+                    tracing::info!("Shutting down before the cluster was reached");
+                    return Ok(());
+                }
+            };
+            let retention = settings.clone().unwrap_or_default();
+            Shared::for_cluster(config, cluster, retention)
         }
-        (Some(store), Some(settings)) => {
+        (Some(store), Some(settings), None) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
             Shared::with_store(config, store)?
         }
-        (Some(store), None) => {
+        (Some(store), None, None) => {
             tracing::info!("History in a store of the caller's");
             Shared::with_store(config, store)?
         }
-        (None, _) => {
+        (None, _, None) => {
             tracing::info!("History off: messages are not kept ([store] path = off)");
             Shared::new(config)
         }
     };
-    tokio::pin!(shutdown);
-    if let Some(settings) = &cluster_config {
-        let node = settings
-            .node
-            .clone()
-            .unwrap_or_else(|| cluster::default_node(addr.port()));
-        tokio::select! {
-            joined = Cluster::connect(settings, node) => shared.cluster = Some(Arc::new(joined)),
-            _ = &mut shutdown => {
-                tracing::info!("Shutting down before the cluster was reached");
-                return Ok(());
-            }
-        }
-    }
     let presence_stop = tokio_util::sync::CancellationToken::new();
     let mut presence = None;
     if let Some(cluster) = shared.cluster.clone() {
         let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
         shared.hub.set_feed(feed);
-        let retention = settings.clone().unwrap_or_default();
-        shared.log = Some(RoomLog::Cluster(RoomStreams::start(
-            cluster.clone(),
-            shared.hub.clone(),
-            retention,
-            Arc::default(),
-        )));
         if let Some(inboxes) = cluster.take_inboxes() {
             tokio::spawn(cluster::whispers::deliver(
                 inboxes.whispers,
@@ -165,10 +154,11 @@ pub async fn run(
             stopping.clone(),
         )))
     });
+    let hub = shared.hub.clone();
     tokio::spawn(crate::queued_bytes::watch(
-        shared.hub.clone(),
         shared.queued.clone(),
         shared.shutdown.clone(),
+        move |total| hub.shed(total),
     ));
 
     tokio::select! {

@@ -11,9 +11,10 @@
 //! ```
 //!
 //! - [`Cluster::connect`]: the link to NATS, retried with backoff until NATS answers.
-//! - [`rooms`]: room messages. A node publishes each message to its room's stream and
-//!   delivers to its own members what its one consumer per room reads back, in stream
-//!   order: one order and one `seq` on every node, history any node can read.
+//! - Room messages are the room log's `jetstream` implementation
+//!   ([`crate::log::jetstream`]), which uses this link: a node publishes each message to its
+//!   room's stream and delivers to its own members what its one consumer per room reads
+//!   back, in stream order: one order and one `seq` on every node, history any node reads.
 //! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
 //!   gone within [`presence::LOST_AFTER`].
 //! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
@@ -22,7 +23,6 @@
 
 pub mod names;
 pub mod presence;
-pub mod rooms;
 pub mod whispers;
 
 use std::sync::{Mutex, PoisonError};

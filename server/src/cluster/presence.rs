@@ -22,7 +22,7 @@
 //!
 //! **NATS outages.** While NATS is away no heartbeat comes, so after [`LOST_AFTER`] every
 //! other node is lost here too: this node's people see the others leave (`NodeLost`), and
-//! room messages are refused ([`super::rooms`]). When NATS is back the node says so at
+//! room messages are refused ([`crate::log::jetstream`]). When NATS is back the node says so at
 //! INFO, asks everyone for a snapshot and sends its own, claims its names again, and the
 //! lists converge within a heartbeat or two.
 

@@ -1,7 +1,7 @@
 //! `History`: one page of a room's log, backwards or forwards from a `seq`.
 //!
 //! One need not be in the room (rooms are open to anyone who joins). The page is read on
-//! the blocking pool beside the room log's writer ([`crate::room_log::RoomLog::page`]); the
+//! the side of the room log's writer ([`crate::log::RoomLog::page`]); the
 //! connection waits for it before reading the client's next frame, so answers keep the
 //! order of the requests and a client has one read in flight at most.
 
@@ -19,13 +19,16 @@ pub fn handle(
 ) -> Result<Flow, CommandError> {
     ctx.name()?;
     let room = room_name(&room)?;
-    let log = ctx.log.ok_or(CommandError::HistoryOff)?;
     let key = room_key(room);
     // Named as shown while the room exists, else as asked.
     let shown = ctx
         .hub
         .room_name(&key)
         .map_or_else(|| room.to_owned(), |name| name.to_string());
-    ctx.waiting = Some(Waiting::Page(log.page(key, shown, from, limit)));
+    let read = ctx
+        .log
+        .page(key, shown, from, limit)
+        .ok_or(CommandError::HistoryOff)?;
+    ctx.waiting = Some(Waiting::Page(read));
     Ok(Flow::Continue)
 }

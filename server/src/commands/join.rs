@@ -6,34 +6,34 @@
 //! `max_rooms`. Joining a room one is in repeats the answer: a client that lost track can
 //! always ask again.
 //!
-//! A join that asks for a backlog goes through the room log when the server keeps history
-//! ([`crate::room_log`]), which sends the backlog right after `Joined` and before any later
-//! message, so the two meet exactly; without history the backlog is empty.
+//! Every join goes through the room log ([`crate::log::RoomLog::join`]), which sends the
+//! backlog asked for right after `Joined` and before any later message, so the two meet
+//! exactly; without history the backlog is empty.
 
 use chat_proto::Backlog;
 
 use super::{find_room, room_name, CommandError, Context, Flow, Waiting};
-use crate::hub::JoinedRoom;
+use crate::log::{Join, Joining};
+use crate::room::JoinedRoom;
 
-/// Validates the room name and joins it, or leaves the join to the room log.
+/// Validates the room name and joins it through the room log, which answers at once or
+/// in the room's order.
 pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<Flow, CommandError> {
     let name = ctx.name()?;
     let room = room_name(&room)?;
-    let at = crate::now_millis();
-    let wants_backlog = !matches!(backlog, Backlog::None);
-    let joined = match ctx.log {
-        // In a cluster every join goes through the log: it starts the room's delivery.
-        Some(log) if wants_backlog || log.joins_itself() => {
-            let answer = log.join(name, room.to_owned(), at, backlog);
-            ctx.waiting = Some(Waiting::Join(answer));
-            return Ok(Flow::Continue);
-        }
-        _ if !wants_backlog => ctx.hub.join(&name, room, at)?,
-        _ => ctx
-            .hub
-            .join_with_backlog(&name, room, at, crate::room_log::empty_backlog(room))?,
+    let join = Join {
+        name,
+        room: room.to_owned(),
+        at: crate::now_millis(),
+        backlog,
     };
-    record(ctx, joined)
+    match ctx.log.join(join) {
+        Joining::Done(joined) => record(ctx, joined?),
+        Joining::Waiting(answer) => {
+            ctx.waiting = Some(Waiting::Join(answer));
+            Ok(Flow::Continue)
+        }
+    }
 }
 
 /// Records a join the hub confirmed in the session.

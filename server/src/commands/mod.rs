@@ -36,12 +36,12 @@ use tokio::time::Instant;
 
 use crate::auth::Password;
 use crate::cluster::{ClaimError, Cluster};
-use crate::hub::{Burst, Hub, JoinedRoom, RoomError, Said};
-use crate::log::StoreError;
+use crate::hub::Hub;
+use crate::log::{page, Burst, PageRead, RoomLog, Said};
 use crate::login_backoff::LoginBackoff;
 use crate::outbox::Outbox;
 use crate::registry::LeaveReason;
-use crate::room_log::{self, RoomLog};
+use crate::room::{JoinedRoom, RoomError};
 
 /// Where a connection stands: the only state a command may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +83,9 @@ pub struct Context<'a> {
     /// This client's messages not yet queued to the room: the connection sends them once
     /// it has handled every frame it had read ([`Context::flush`]).
     pub burst: RefCell<Burst>,
-    /// The room log, when the server keeps history: messages go through it.
-    pub log: Option<&'a RoomLog>,
+    /// The room log every message goes through, whether history is off, on disk or in a
+    /// cluster.
+    pub log: &'a dyn RoomLog,
     /// Completes once the last burst sent to the room log was delivered: anything else this
     /// client causes waits for it ([`Context::flush_to_confirm`]), so its messages come first.
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
@@ -102,7 +103,7 @@ pub enum Waiting {
     /// A join the room log performs in its order, with the backlog.
     Join(oneshot::Receiver<Result<JoinedRoom, RoomError>>),
     /// A page of history being read.
-    Page(JoinHandle<Result<ServerFrame, StoreError>>),
+    Page(PageRead),
     /// A name being claimed across the cluster, for a `Hello`; registered once claimed.
     Claim {
         /// The name as typed, already valid.
@@ -159,15 +160,12 @@ impl Context<'_> {
         }
     }
 
-    /// Sends the held messages: to the room at once without history, to the room log
-    /// (which sends them once stored) with it.
+    /// Sends the held messages to the room log, which delivers them once they have their
+    /// seqs (and are stored, where history is kept).
     fn send(&self, burst: &mut Burst) {
-        match self.log {
-            None => self.hub.flush(burst),
-            Some(log) => {
-                if let Some(spoken) = burst.take() {
-                    *self.unconfirmed.borrow_mut() = Some(log.append(spoken, self.outbox));
-                }
+        if let Some(spoken) = burst.take() {
+            if let Some(confirmed) = self.log.append(spoken, self.outbox) {
+                *self.unconfirmed.borrow_mut() = Some(confirmed);
             }
         }
     }
@@ -378,7 +376,7 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             }
             Ok(Err(err)) => {
                 tracing::error!(peer = %ctx.peer, "Cannot read the message log: {err}");
-                ctx.reply(&room_log::unreadable());
+                ctx.reply(&page::unreadable());
                 Ok(Flow::Continue)
             }
             Err(_) => Err(CommandError::StoreFailed),

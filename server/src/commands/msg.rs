@@ -4,7 +4,7 @@
 use chat_proto::validate;
 
 use super::{CommandError, Context, Flow};
-use crate::hub::Said;
+use crate::log::Said;
 
 /// Checks that the sender is in the room and the text is valid, then holds it for the room
 /// with the sender's registered name and the server's clock; its `seq` is given when it is

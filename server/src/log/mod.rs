@@ -1,22 +1,134 @@
-//! The room log: every message of every room, in the room's one order, kept across restarts.
+//! The room log: every message of every room, in the room's one order, and the seam the
+//! hub and the commands reach it through without knowing which log is behind it.
 //!
-//! A message is appended first and gets its `seq` (dense per room: 1, 2, 3, ...); only then is
-//! it fanned out, so whatever anyone received survives a crash. Backlog on join, paging
-//! before or after a `seq`, and catch-up after a reconnect all read the same log.
+//! ```text
+//!  commands ──append(burst)───►┌ RoomLog ┐ off:       numbered in memory, delivered at once
+//!           ──join(backlog)───►│  trait  │ sqlite:    writer thread, group commit, then deliver
+//!           ──page(cursor)────►└─────────┘ jetstream: a stream per room in NATS, read back
+//!                                   │
+//!                                   ▼ Deliveries (the hub): deliver these, in this order
+//! ```
 //!
-//! This module is the seam: the [`Store`] trait and its batch and page types. [`sqlite`]
-//! keeps the log in one SQLite file ([`SqliteStore`]); a cluster's log (a JetStream stream)
-//! will be a second implementation of the same trait. Who calls `append` (the hub's writer
-//! thread, which batches a burst into one call: group commit) and when `trim` runs are the
-//! server's business, not this module's.
+//! A message is appended first and gets its `seq` (dense per room: 1, 2, 3, ...); only then
+//! is it fanned out, so whatever anyone received survives a crash. Backlog on join, paging
+//! before or after a `seq`, and catch-up after a reconnect all read the same log, shaped by
+//! one [`page`] module whatever the log. Results go back through the narrow [`Deliveries`]
+//! handler the hub implements; no log calls anything else of the hub.
+//!
+//! [`Store`] is the contract of the SQLite file under the `sqlite` log ([`SqliteStore`]).
+//! `server/tests/room_log_contract.rs` holds the tests every [`RoomLog`] passes.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chat_proto::{Backlog, Cursor, ServerFrame};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Wire};
+use crate::room::{JoinedRoom, RoomError};
+
+pub mod burst;
+pub mod failures;
+pub mod in_flight;
+pub mod jetstream;
+pub mod off;
+pub mod page;
 mod schema;
 pub mod sqlite;
+pub mod wire;
 
-pub use sqlite::SqliteStore;
+pub use burst::{Burst, Said, Spoken};
+pub use in_flight::InFlight;
+pub use off::NoHistory;
+pub use sqlite::{SqliteLog, SqliteStore};
+
+/// The room log as every connection holds it.
+pub type SharedLog = Arc<dyn RoomLog>;
+
+/// A room log: where a room's messages get their `seq` and, when history is on, are kept.
+///
+/// Modelled on a pub/sub broker's interface: [`RoomLog::append`] gives a burst its place
+/// and hands it to [`Deliveries`] once it is durable; [`RoomLog::join`] cuts a room's order
+/// so a backlog and the live messages after it meet exactly; [`RoomLog::page`] reads beside
+/// the writer. The commands call only this; whether history is off, on disk or in a
+/// cluster is the implementation's business.
+pub trait RoomLog: Send + Sync + fmt::Debug {
+    /// Submits a burst, delivered to the room's members once it has its seqs (and is
+    /// stored, where anything is). Returns what completes once it was delivered or refused,
+    /// if that is later than now: what the sender does next waits for it, so that its own
+    /// messages come first. A refusal (the store or the cluster failing) goes to `sender`.
+    fn append(&self, spoken: Spoken, sender: &Outbox) -> Option<oneshot::Receiver<()>>;
+
+    /// Joins `join.name` to `join.room`, with the backlog it asked for queued right after
+    /// `Joined` and before any later message of the room.
+    fn join(&self, join: Join) -> Joining;
+
+    /// One page of the room with key `key`, named `shown` in the answer: at most `limit`
+    /// messages (and [`page::PAGE_MAX`]). `None` when no history is kept.
+    fn page(&self, key: String, shown: String, from: Cursor, limit: u32) -> Option<PageRead>;
+
+    /// Messages submitted and not yet stored: connections stop reading while it is
+    /// backlogged.
+    fn in_flight(&self) -> &InFlight;
+}
+
+/// A page being read, off the async runtime's worker threads.
+pub type PageRead = JoinHandle<Result<ServerFrame, StoreError>>;
+
+/// A join for the room log to perform in the room's order.
+#[derive(Debug)]
+pub struct Join {
+    /// The joiner's registered name.
+    pub name: Arc<str>,
+    /// The room, a valid name without `#`.
+    pub room: String,
+    /// The server's clock at the request.
+    pub at: Millis,
+    /// What the joiner wants of the past.
+    pub backlog: Backlog,
+}
+
+/// The answer to a [`RoomLog::join`].
+#[derive(Debug)]
+pub enum Joining {
+    /// Done at once: the join needed nothing from the log's order.
+    Done(Result<JoinedRoom, RoomError>),
+    /// Waiting for its turn in the room's order.
+    Waiting(oneshot::Receiver<Result<JoinedRoom, RoomError>>),
+}
+
+/// What a log hands its results to: the hub, reached through this and nothing else.
+pub trait Deliveries: Send + Sync + fmt::Debug {
+    /// Queues `wire` (`messages` whole `Msg` frames, already numbered) to every member here
+    /// of the room with key `room`.
+    fn deliver(&self, room: &str, wire: Wire, messages: usize);
+
+    /// Numbers `spoken` by the room's own count in memory and queues it to every member:
+    /// history off, where no log gives seqs.
+    fn deliver_unstored(&self, spoken: Spoken);
+
+    /// Joins `name` to `room`, queueing `backlog` right after `Joined` under the same lock
+    /// (no backlog frame when `None`).
+    fn join(
+        &self,
+        name: &str,
+        room: &str,
+        at: Millis,
+        backlog: Option<ServerFrame>,
+    ) -> Result<JoinedRoom, RoomError>;
+
+    /// The room with key `key` as it is shown, while it has members here.
+    fn room_name(&self, key: &str) -> Option<Arc<str>>;
+
+    /// How many members here the room with key `key` has.
+    fn local_members(&self, key: &str) -> usize;
+
+    /// The counters a log adds to (commit times, refusals).
+    fn metrics(&self) -> &Metrics;
+}
 
 /// Milliseconds since the Unix epoch, as in frames: the `at` of a stored message.
 pub type Millis = chat_proto::Millis;
@@ -89,6 +201,9 @@ pub enum StoreError {
     /// In a cluster, the room's stream in NATS could not be read.
     #[error("{0}")]
     Cluster(String),
+    /// The log's task or thread is gone (it only ends with the server).
+    #[error("the message log has stopped")]
+    Stopped,
     /// The file could not be opened or created: its directory is missing, or permissions.
     #[error("{}: cannot open the message log: {reason}", path.display())]
     Open {
@@ -154,7 +269,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// A room log.
+/// The SQLite file under the `sqlite` room log.
 ///
 /// Methods block (call them from a dedicated thread or `spawn_blocking`); `Send + Sync`, so
 /// reads run beside the writer.

@@ -1,4 +1,5 @@
-//! The room log in one SQLite file: [`SqliteStore`].
+//! The `sqlite` room log: [`SqliteLog`], the writer thread with group commit, over
+//! [`SqliteStore`], the messages in one SQLite file.
 //!
 //! Two connections. The writer (append, trim) sits behind one mutex with an in-memory cache
 //! of each room's last seq, so assigning seqs costs no query after a room's first message.
@@ -19,6 +20,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{schema, Bounds, Millis, NewMessage, Page, Read, Store, StoreError, Stored};
+
+mod writer;
+
+pub use writer::SqliteLog;
 
 /// How long a connection waits for a lock another process holds (a backup tool, an
 /// administrator's `sqlite3` shell) before the operation fails: long enough for any short

@@ -1,0 +1,213 @@
+//! One room's delivery to this node's members, and its joins, in one order: the task a
+//! room has on each node where it has members.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::{self, consumer::pull, stream};
+use bytes::BytesMut;
+use chat_proto::Backlog;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+
+use super::payload::from_payload;
+use super::read::backlog_of;
+use super::{JoinRequest, RoomStreams, BATCH_MAX, CONSUMER_RETRY, IDLE_CHECK};
+use crate::log::wire::push_message;
+use crate::log::{page, Deliveries, Join};
+use crate::room::{JoinedRoom, RoomError};
+
+/// One room's delivery to this node's members, and its joins, in one order; ends once the
+/// room has nobody here.
+pub async fn run(
+    streams: Arc<RoomStreams>,
+    key: Arc<str>,
+    mut joins: mpsc::UnboundedReceiver<JoinRequest>,
+    delivered: watch::Sender<u64>,
+) {
+    // Where it stands came with it.
+    let opened = streams.stream(&key).await.map(|stream| {
+        let last = stream.cached_info().state.last_sequence;
+        (stream, last)
+    });
+    let (mut stream, last) = match opened {
+        Ok(opened) => opened,
+        Err(err) => {
+            tracing::error!("Cannot open #{key} in the cluster: {err}");
+            let mut tasks = streams.tasks();
+            tasks.remove(&key);
+            joins.close();
+            while let Ok((_, reply)) = joins.try_recv() {
+                let _ = reply.send(Err(RoomError::ClusterUnavailable));
+            }
+            return;
+        }
+    };
+    delivered.send_replace(last);
+    let mut messages = None;
+    let mut again = false;
+    let mut ups = streams.cluster.ups();
+    let mut idle = tokio::time::interval(IDLE_CHECK);
+    idle.reset();
+    loop {
+        if messages.is_none() && again {
+            // After NATS came back or the consumer failed: the stream is made anew if NATS
+            // lost it; one that ends below what was delivered was wiped, and is read from
+            // its start.
+            if let Ok(anew) = streams.stream(&key).await {
+                stream = anew;
+                let info = stream.cached_info();
+                if info.state.last_sequence < *delivered.borrow() {
+                    tracing::warn!(
+                        "The log of #{key} in NATS is behind what was delivered (it was \
+                         wiped?): reading it from seq {}",
+                        info.state.first_sequence
+                    );
+                    delivered.send_replace(info.state.first_sequence.saturating_sub(1));
+                }
+            }
+        }
+        if messages.is_none() {
+            again = true;
+            let from = *delivered.borrow() + 1;
+            messages = consume(&stream, from).await;
+        }
+        let so_far = *delivered.borrow();
+        tokio::select! {
+            biased;
+            join = joins.recv() => {
+                if let Some((join, reply)) = join {
+                    let joined = serve_join(&streams, &stream, &key, so_far, join).await;
+                    let _ = reply.send(joined);
+                }
+            }
+            next = next_message(&mut messages) => match next {
+                Some(Ok(first)) => {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH_MAX {
+                        match messages.as_mut().and_then(|m| m.next().now_or_never()) {
+                            Some(Some(Ok(more))) => batch.push(more),
+                            _ => break,
+                        }
+                    }
+                    deliver(&*streams.hub, &key, batch, &delivered);
+                }
+                Some(Err(err)) => {
+                    tracing::debug!("Reading #{key} from NATS: {err}");
+                }
+                None => {
+                    messages = None;
+                    tokio::time::sleep(CONSUMER_RETRY).await;
+                }
+            },
+            Ok(()) = ups.changed() => {
+                // NATS is back: its consumer may be gone; read on from what was delivered.
+                messages = None;
+            }
+            _ = idle.tick() => {
+                let mut tasks = streams.tasks();
+                if streams.hub.local_members(&key) == 0 && joins.is_empty() {
+                    tasks.remove(&key);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The stream's messages from `start` on, in order, or `None` when NATS does not answer.
+async fn consume(stream: &stream::Stream, start: u64) -> Option<pull::Ordered> {
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            },
+            ..Default::default()
+        })
+        .await;
+    match consumer {
+        Ok(consumer) => consumer.messages().await.ok(),
+        Err(err) => {
+            tracing::debug!("Cannot read a room's stream: {err}");
+            None
+        }
+    }
+}
+
+/// The next message of `messages`; `None` when there is no consumer or it ended.
+async fn next_message(
+    messages: &mut Option<pull::Ordered>,
+) -> Option<Result<jetstream::Message, async_nats::Error>> {
+    match messages {
+        Some(messages) => messages
+            .next()
+            .await
+            .map(|next| next.map_err(async_nats::Error::from)),
+        None => {
+            tokio::time::sleep(CONSUMER_RETRY).await;
+            None
+        }
+    }
+}
+
+/// Encodes `batch` once, as one queue entry for every member here, and records how far
+/// the room was delivered.
+fn deliver(
+    hub: &dyn Deliveries,
+    key: &str,
+    batch: Vec<jetstream::Message>,
+    delivered: &watch::Sender<u64>,
+) {
+    // With nobody here any more the messages go to no one, but still count as delivered:
+    // a join that comes next is cut after them.
+    let shown = hub.room_name(key).unwrap_or_else(|| key.into());
+    let mut wire = BytesMut::new();
+    let mut messages = 0;
+    let mut last = *delivered.borrow();
+    for message in batch {
+        let Ok(info) = message.info() else {
+            continue;
+        };
+        let seq = info.stream_sequence;
+        if seq <= last {
+            continue;
+        }
+        last = seq;
+        let Some(stored) = from_payload(seq, &message.payload) else {
+            tracing::warn!("Dropped a message in #{shown} that is not one (seq {seq})");
+            continue;
+        };
+        match push_message(&mut wire, &shown, stored) {
+            Ok(()) => messages += 1,
+            Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
+        }
+    }
+    if !wire.is_empty() {
+        hub.deliver(key, Arc::new(wire.freeze()), messages);
+    }
+    delivered.send_replace(last);
+}
+
+/// Serves a join in the room task's order: everything up to `cut` was delivered here and
+/// nothing after it, so the backlog ends at `cut`.
+async fn serve_join(
+    streams: &RoomStreams,
+    stream: &stream::Stream,
+    key: &str,
+    cut: u64,
+    join: Join,
+) -> Result<JoinedRoom, RoomError> {
+    // Read before the join, which queues it right after `Joined`: this task delivers
+    // nothing meanwhile, so the backlog still ends where the live messages begin.
+    let backlog = match join.backlog {
+        Backlog::None => None,
+        backlog => Some(
+            backlog_of(stream, &join.room, backlog, cut)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::error!("Cannot read the backlog of #{key}: {err}");
+                    page::unreadable_backlog(&join.room)
+                }),
+        ),
+    };
+    streams.hub.join(&join.name, &join.room, join.at, backlog)
+}

@@ -1,0 +1,461 @@
+//! The room log's contract, run against every implementation of `RoomLog`: `off` (history
+//! off), `sqlite` (a real SQLite file in a temporary directory) and `jetstream` (a real
+//! `nats-server -js`). Each log delivers through a real `Hub` to members whose queues the
+//! tests read, exactly as connections would.
+//!
+//! What every log keeps: seqs dense and in the order everyone receives. What every log
+//! that keeps history keeps besides: pages both ways that end exactly, a catch-up of
+//! exactly the gap, `missed` when the gap is gone, and nothing stored (nor delivered, nor
+//! numbered) when the store fails.
+
+mod common;
+
+use std::sync::Arc;
+
+use chat_proto::codec::{decode_chunks, CLIENT_MAX_FRAME};
+use chat_proto::{Backlog, Cursor, ErrorKind, ServerFrame};
+use chat_server::cluster::Cluster;
+use chat_server::config::{ClusterConfig, StoreConfig};
+use chat_server::hub::Hub;
+use chat_server::log::jetstream::JetStreamLog;
+use chat_server::log::{Join, Joining, NoHistory, Said, SharedLog, SqliteLog, SqliteStore, Store};
+use chat_server::outbox::{self, Next, Outbox, Outgoing};
+use chat_server::registry::ClientHandle;
+use chat_server::room::JoinedRoom;
+use common::nats::NatsServer;
+use common::TIMEOUT;
+use tempfile::TempDir;
+
+/// The room every test speaks in.
+const ROOM: &str = "contract";
+
+/// Which log a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Off,
+    Sqlite,
+    JetStream,
+}
+
+/// One log under test, with what it stands on.
+struct Bench {
+    kind: Kind,
+    hub: Arc<Hub>,
+    log: SharedLog,
+    /// The SQLite file's store and directory (`sqlite` only).
+    store: Option<(Arc<SqliteStore>, TempDir)>,
+    /// The NATS server and the link to it (`jetstream` only).
+    nats: Option<NatsServer>,
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl Bench {
+    /// A log of `kind` keeping at most `keep` messages per room, over a fresh hub.
+    async fn start(kind: Kind, keep: Option<u64>) -> Bench {
+        let hub = Arc::new(Hub::new());
+        match kind {
+            Kind::Off => Bench {
+                kind,
+                log: Arc::new(NoHistory::new(hub.clone())),
+                hub,
+                store: None,
+                nats: None,
+                cluster: None,
+            },
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let store = Arc::new(SqliteStore::open(&dir.path().join("chat.db")).expect("open"));
+                let log = SqliteLog::start(store.clone() as Arc<dyn Store>, hub.clone())
+                    .expect("writer thread");
+                Bench {
+                    kind,
+                    log: Arc::new(log),
+                    hub,
+                    store: Some((store, dir)),
+                    nats: None,
+                    cluster: None,
+                }
+            }
+            Kind::JetStream => {
+                let nats = NatsServer::start();
+                let config = ClusterConfig {
+                    nats: nats.url(),
+                    node: Some("contract".into()),
+                };
+                let cluster = Arc::new(Cluster::connect(&config, "contract".into()).await);
+                let retention = StoreConfig {
+                    keep_per_room: keep,
+                    max_age: None,
+                    ..StoreConfig::default()
+                };
+                let log = JetStreamLog::start(cluster.clone(), hub.clone(), retention);
+                Bench {
+                    kind,
+                    log: Arc::new(log),
+                    hub,
+                    store: None,
+                    nats: Some(nats),
+                    cluster: Some(cluster),
+                }
+            }
+        }
+    }
+
+    /// Whether this log keeps history.
+    fn keeps_history(&self) -> bool {
+        self.kind != Kind::Off
+    }
+
+    /// Registers `name` and joins it to [`ROOM`] through the log with `backlog`; returns
+    /// its queue (holding what came after `Welcome`), its sender and the room.
+    async fn member(&self, name: &str, backlog: Backlog) -> Member {
+        let (outbox, mut queue) = outbox::channel(1024);
+        self.hub
+            .register(
+                ClientHandle::new(name.into(), outbox.clone()),
+                "127.0.0.1:1".parse().unwrap(),
+            )
+            .expect("registered");
+        queue.take_queued();
+        let join = Join {
+            name: name.into(),
+            room: ROOM.into(),
+            at: 0,
+            backlog,
+        };
+        let room = match self.log.join(join) {
+            Joining::Done(joined) => joined,
+            Joining::Waiting(answer) => tokio::time::timeout(TIMEOUT, answer)
+                .await
+                .expect("the join is answered in time")
+                .expect("the log answers"),
+        }
+        .expect("joined");
+        Member {
+            name: name.into(),
+            outbox,
+            queue,
+            room,
+            read: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// `member` says `texts` as one burst; returns once the log delivered (or refused) it.
+    async fn say(&self, member: &Member, texts: &[&str]) {
+        let mut burst = chat_server::log::Burst::default();
+        for text in texts {
+            burst.push(
+                &member.room,
+                &member.name,
+                Said {
+                    text: (*text).to_owned(),
+                    at: 7,
+                },
+            );
+        }
+        let spoken = burst.take().expect("a burst with messages");
+        if let Some(confirmed) = self.log.append(spoken, &member.outbox) {
+            tokio::time::timeout(TIMEOUT, confirmed)
+                .await
+                .expect("the burst is confirmed in time")
+                .expect("the log confirms");
+        }
+    }
+
+    /// One page of [`ROOM`]: its seqs, `more` and `next`; `None` when history is off.
+    async fn page(&self, from: Cursor, limit: u32) -> Option<(Vec<u64>, bool, Cursor)> {
+        let read = self.log.page(ROOM.into(), ROOM.into(), from, limit)?;
+        let frame = tokio::time::timeout(TIMEOUT, read)
+            .await
+            .expect("the page is read in time")
+            .expect("the read task ends")
+            .expect("the page is read");
+        match frame {
+            ServerFrame::History {
+                messages,
+                more,
+                next,
+                backlog: false,
+                ..
+            } => Some((messages.iter().map(|m| m.seq).collect(), more, next)),
+            other => panic!("expected a page, got {other:?}"),
+        }
+    }
+}
+
+/// A member of [`ROOM`].
+struct Member {
+    name: Arc<str>,
+    outbox: Outbox,
+    queue: Outgoing,
+    room: JoinedRoom,
+    /// Frames read from the queue and not yet looked at.
+    read: std::collections::VecDeque<ServerFrame>,
+}
+
+impl Member {
+    /// The next `n` frames queued to this member, waiting for them.
+    async fn frames(&mut self, n: usize) -> Vec<ServerFrame> {
+        while self.read.len() < n {
+            let mut batch = Vec::new();
+            let next = tokio::time::timeout(TIMEOUT, self.queue.next(&mut batch, 64))
+                .await
+                .unwrap_or_else(|_| panic!("{}: only {:?} of {n} frames", self.name, self.read));
+            assert!(matches!(next, Next::Frames(_)), "{next:?}");
+            self.queue.written();
+            self.read.extend(
+                decode_chunks(batch.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
+                    .into_iter()
+                    .map(|frame| frame.expect("a frame the client can read")),
+            );
+        }
+        self.read.drain(..n).collect()
+    }
+
+    /// The seqs and texts of the next `n` messages, skipping `Joined` and presence.
+    async fn messages(&mut self, n: usize) -> Vec<(u64, String)> {
+        let mut messages = Vec::new();
+        while messages.len() < n {
+            match self.frames(1).await.remove(0) {
+                ServerFrame::Msg { seq, text, .. } => messages.push((seq, text)),
+                ServerFrame::Joined { .. } | ServerFrame::UserJoined { .. } => {}
+                other => panic!("{}: expected a message, got {other:?}", self.name),
+            }
+        }
+        messages
+    }
+
+    /// The backlog that follows `Joined` (skipping presence): its seqs and `missed`.
+    async fn backlog(&mut self) -> (Vec<u64>, bool) {
+        loop {
+            match self.frames(1).await.remove(0) {
+                ServerFrame::History {
+                    messages,
+                    backlog: true,
+                    missed,
+                    ..
+                } => return (messages.iter().map(|m| m.seq).collect(), missed),
+                ServerFrame::Joined { .. } | ServerFrame::UserJoined { .. } => continue,
+                other => panic!("{}: expected the backlog, got {other:?}", self.name),
+            }
+        }
+    }
+
+    /// Skips `Joined` and presence frames, then expects nothing else queued now.
+    fn assert_nothing_but_presence(&mut self) {
+        let wire = self.queue.take_queued();
+        let queued = decode_chunks(wire.iter().map(|w| &w[..]), CLIENT_MAX_FRAME)
+            .into_iter()
+            .map(|frame| frame.expect("a frame"));
+        for frame in self.read.drain(..).chain(queued) {
+            match frame {
+                ServerFrame::Joined { .. } | ServerFrame::UserJoined { .. } => {}
+                other => panic!("{}: expected nothing more, got {other:?}", self.name),
+            }
+        }
+    }
+}
+
+/// `n` numbered texts.
+fn texts(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|i| format!("m{i}")).collect()
+}
+
+/// Says messages `m{range}` as bursts of at most 4.
+async fn say_range(bench: &Bench, member: &Member, range: std::ops::RangeInclusive<u32>) {
+    let all = texts(range);
+    for chunk in all.chunks(4) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        bench.say(member, &chunk).await;
+    }
+}
+
+const KINDS: [Kind; 3] = [Kind::Off, Kind::Sqlite, Kind::JetStream];
+
+/// Seqs are dense from 1 and every member receives every burst whole, in one order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seqs_are_dense_and_every_member_gets_them_in_one_order() {
+    for kind in KINDS {
+        let bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        let mut bob = bench.member("bob", Backlog::None).await;
+        ann.frames(1).await; // bob joined
+        bench.say(&ann, &["a1", "a2"]).await;
+        bench.say(&bob, &["b1"]).await;
+        bench.say(&ann, &["a3", "a4", "a5"]).await;
+        let expected: Vec<(u64, String)> = ["a1", "a2", "b1", "a3", "a4", "a5"]
+            .iter()
+            .zip(1..)
+            .map(|(text, seq)| (seq, (*text).to_owned()))
+            .collect();
+        assert_eq!(ann.messages(6).await, expected, "{kind:?}");
+        assert_eq!(bob.messages(6).await, expected, "{kind:?}");
+    }
+}
+
+/// Pages back from the latest and forward from the start each end exactly: every message
+/// once, `more` false on the last page, no empty page needed to learn it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_both_ways_end_exactly() {
+    for kind in KINDS {
+        let bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        say_range(&bench, &ann, 1..=10).await;
+        ann.messages(10).await;
+        let Some(first) = bench.page(Cursor::Latest, 4).await else {
+            assert!(
+                !bench.keeps_history(),
+                "{kind:?} keeps history but pages none"
+            );
+            continue;
+        };
+        assert!(bench.keeps_history(), "{kind:?} keeps none but paged");
+        assert_eq!(
+            first,
+            (vec![7, 8, 9, 10], true, Cursor::Before(7)),
+            "{kind:?}"
+        );
+        let second = bench.page(Cursor::Before(7), 4).await.unwrap();
+        assert_eq!(
+            second,
+            (vec![3, 4, 5, 6], true, Cursor::Before(3)),
+            "{kind:?}"
+        );
+        let last = bench.page(Cursor::Before(3), 4).await.unwrap();
+        assert_eq!(last, (vec![1, 2], false, Cursor::Before(1)), "{kind:?}");
+
+        let forward = bench.page(Cursor::After(0), 4).await.unwrap();
+        assert_eq!(
+            forward,
+            (vec![1, 2, 3, 4], true, Cursor::After(4)),
+            "{kind:?}"
+        );
+        let end = bench.page(Cursor::After(8), 4).await.unwrap();
+        assert_eq!(end, (vec![9, 10], false, Cursor::After(10)), "{kind:?}");
+        let past = bench.page(Cursor::After(10), 4).await.unwrap();
+        assert_eq!(past, (vec![], false, Cursor::After(10)), "{kind:?}");
+    }
+}
+
+/// A join that catches up after a seq gets exactly the gap, then the live messages, each
+/// once; one that asks from past the end, a seq the room never had, gets the latest and
+/// `missed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_gets_exactly_the_gap_then_the_live_messages() {
+    for kind in KINDS {
+        let bench = Bench::start(kind, None).await;
+        let ann = bench.member("ann", Backlog::None).await;
+        say_range(&bench, &ann, 1..=10).await;
+
+        let mut bob = bench.member("bob", Backlog::After(6)).await;
+        let (gap, missed) = bob.backlog().await;
+        bench.say(&ann, &["live"]).await;
+        let live = bob.messages(1).await;
+        if bench.keeps_history() {
+            assert_eq!((gap, missed), (vec![7, 8, 9, 10], false), "{kind:?}");
+        } else {
+            assert_eq!((gap, missed), (vec![], false), "{kind:?}");
+        }
+        assert_eq!(live, [(11, "live".to_owned())], "{kind:?}");
+
+        let mut cat = bench.member("cat", Backlog::After(11)).await;
+        assert_eq!(
+            cat.backlog().await,
+            (vec![], false),
+            "{kind:?}: nothing missed"
+        );
+        let mut dan = bench.member("dan", Backlog::After(50)).await;
+        let (latest, missed) = dan.backlog().await;
+        if bench.keeps_history() {
+            assert_eq!(latest.last(), Some(&11), "{kind:?}");
+            assert!(missed, "{kind:?}: seq 50 was never this room's");
+        }
+        let mut eve = bench.member("eve", Backlog::Latest(3)).await;
+        let (latest, _) = eve.backlog().await;
+        if bench.keeps_history() {
+            assert_eq!(latest, [9, 10, 11], "{kind:?}");
+        } else {
+            assert_eq!(latest, Vec::<u64>::new(), "{kind:?}");
+        }
+        eve.assert_nothing_but_presence();
+    }
+}
+
+/// A catch-up from before what the log still keeps says `missed` and gets the latest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_from_before_what_is_kept_is_missed() {
+    for kind in [Kind::Sqlite, Kind::JetStream] {
+        let bench = Bench::start(kind, Some(3)).await;
+        let ann = bench.member("ann", Backlog::None).await;
+        say_range(&bench, &ann, 1..=8).await;
+        if let Some((store, _)) = &bench.store {
+            store.trim(3, None).expect("trim to 3");
+        }
+        let mut bob = bench.member("bob", Backlog::After(2)).await;
+        assert_eq!(bob.backlog().await, (vec![6, 7, 8], true), "{kind:?}");
+        let mut cat = bench.member("cat", Backlog::After(5)).await;
+        assert_eq!(cat.backlog().await, (vec![6, 7, 8], false), "{kind:?}");
+    }
+}
+
+/// When the store fails, the sender is told, nobody gets the burst, and no seq is used:
+/// once it works again the next message is numbered on from the last one stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_stored_delivered_or_numbered_when_the_store_fails() {
+    for kind in [Kind::Sqlite, Kind::JetStream] {
+        let mut bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        let mut bob = bench.member("bob", Backlog::None).await;
+        ann.frames(1).await; // bob joined
+        bench.say(&ann, &["kept"]).await;
+        assert_eq!(bob.messages(1).await, [(1, "kept".to_owned())]);
+        ann.messages(1).await;
+
+        let blocker = match kind {
+            Kind::Sqlite => {
+                let (_, dir) = bench.store.as_ref().unwrap();
+                let blocker = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+                blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                Some(blocker)
+            }
+            _ => {
+                bench.nats.as_mut().unwrap().kill();
+                None
+            }
+        };
+        bench.say(&ann, &["lost", "lost too"]).await;
+        let expected = match kind {
+            Kind::Sqlite => ErrorKind::StoreFailed,
+            _ => ErrorKind::ClusterUnavailable,
+        };
+        match ann.frames(1).await.remove(0) {
+            ServerFrame::Error { kind: got, .. } => assert_eq!(got, expected, "{kind:?}"),
+            other => panic!("{kind:?}: expected the refusal, got {other:?}"),
+        }
+        if let Some(blocker) = blocker {
+            blocker.execute_batch("ROLLBACK").unwrap();
+        } else {
+            let cluster = bench.cluster.clone().unwrap();
+            let mut ups = cluster.ups();
+            bench.nats.as_mut().unwrap().restart();
+            // The link says when NATS is reached again.
+            tokio::time::timeout(TIMEOUT, ups.wait_for(|_| cluster.is_up()))
+                .await
+                .expect("NATS is reached again in time")
+                .expect("the link lives");
+        }
+        bench.say(&ann, &["after"]).await;
+        assert_eq!(
+            ann.messages(1).await,
+            [(2, "after".to_owned())],
+            "{kind:?}: numbered on from the last stored"
+        );
+        assert_eq!(
+            bob.messages(1).await,
+            [(2, "after".to_owned())],
+            "{kind:?}: bob never got the refused burst"
+        );
+        let page = bench.page(Cursor::After(0), 10).await.unwrap();
+        assert_eq!(page.0, [1, 2], "{kind:?}: the refused burst was not stored");
+    }
+}
