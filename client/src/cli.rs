@@ -1,15 +1,15 @@
-//! The `chat-client` command line. The doc comments are the `--help` text.
+//! The `chat-client` command line as clap parses it: the shared flags and one subcommand.
+//! The doc comments are the `--help` text.
 //!
-//! Flags shared by every subcommand live in [`Args`] and may come before or after the
-//! subcommand; [`crate::settings`] resolves them against `config.ini`. Each subcommand's own
-//! flags live beside its code in [`crate::cmd`].
-
-use std::path::PathBuf;
-use std::time::Duration;
+//! This module only composes: the flags shared by every subcommand are
+//! [`crate::settings::Args`] (they may come before or after the subcommand, and
+//! [`crate::settings`] resolves them against `config.ini`), each subcommand's own flags
+//! live beside its code in [`crate::cmd`], and [`crate::dispatch`] runs what was parsed.
 
 use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::settings::Args;
 
 /// Chat from the terminal or from scripts.
 ///
@@ -25,46 +25,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Where the server is, who we are, and how to log.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Read [server] host, port and buffsize from this file [default: ./config.ini when it
-    /// exists, else built-in defaults: localhost, 6969, 1024]
-    #[arg(long, value_name = "PATH", global = true)]
-    pub config: Option<PathBuf>,
-    /// Server host name or address [default: [server] host]
-    #[arg(long, global = true)]
-    pub host: Option<String>,
-    /// Server port [default: [server] port]
-    #[arg(long, global = true)]
-    pub port: Option<u16>,
-    /// Name to chat under [default: your login name]
-    #[arg(long, env = "CHAT_NAME", global = true)]
-    pub name: Option<String>,
-    /// Connect over TLS, trusting the CAs this system trusts [default: [client] tls in the
-    /// config file, else off]
-    #[arg(long, global = true)]
-    pub tls: bool,
-    /// Connect over TLS, trusting only the CA certificate(s) in this PEM file: for a server
-    /// whose certificate comes from a private CA [default: [client] ca]
-    #[arg(long, value_name = "FILE", global = true)]
-    pub ca: Option<PathBuf>,
-    /// The server's password, for a server with [server] password (prefer CHAT_PASSWORD:
-    /// other users can see command lines)
-    #[arg(long, env = "CHAT_PASSWORD", hide_env_values = true, global = true)]
-    pub password: Option<String>,
-    /// Seconds to wait for the server to connect or to answer
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds, global = true)]
-    pub timeout: Duration,
-    /// Log filter: error, warn, info, debug, trace, or RUST_LOG syntax [default: $RUST_LOG,
-    /// else warn]
-    #[arg(long, value_name = "FILTER", global = true)]
-    pub log_level: Option<String>,
-    /// Append logs to this file instead of stderr (the repl logs nothing without it)
-    #[arg(long, value_name = "PATH", global = true)]
-    pub log_file: Option<PathBuf>,
 }
 
 /// The subcommands, one file each under `src/cmd/`.
@@ -89,16 +49,10 @@ pub enum Command {
     Bench(cmd::bench::Bench),
 }
 
-/// A positive number of seconds, fractions allowed (`0.5`).
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("{text:?} is not a positive number of seconds")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use clap::CommandFactory;
 

@@ -11,7 +11,9 @@
 //!   of rooms shows each message once, in order (`listen --history/--after`, the REPL).
 //! - [`render`]: server frames as the lines and JSON lines people and scripts read.
 //! - [`transport`]: plain TCP or TLS under a session, and which CAs a TLS client trusts.
-//! - [`cli`], [`settings`], [`cmd`]: the `chat-client` command line, one file per subcommand.
+//! - [`cli`], [`settings`], [`cmd`], [`dispatch`]: the `chat-client` command line: [`cli`]
+//!   composes the shared flags ([`settings::Args`]) and each subcommand's own (one file per
+//!   subcommand in [`cmd`]); [`dispatch`] runs what was parsed.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chat_client::ClientError> {
@@ -26,6 +28,7 @@
 pub mod catchup;
 pub mod cli;
 pub mod cmd;
+pub mod dispatch;
 pub mod render;
 pub mod settings;
 pub mod transport;
@@ -34,19 +37,6 @@ mod client;
 mod error;
 mod session;
 
-use std::time::Duration;
-
-pub use client::{Client, Password};
+pub use client::{Client, Password, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT};
 pub use error::ClientError;
 pub use session::{checked_room, room_position, Page, Reply, Room, Session};
-
-/// How long a request waits for its answer unless told otherwise: long enough for a busy
-/// server, short enough that a script does not hang on a dead one.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a session waits without hearing from the server before it sends `Ping`; then
-/// the server has the session's timeout to answer, or the session ends with
-/// [`ClientError::Timeout`]. Longer than the server's own `ping_interval` (30 s by default),
-/// so that with a live server its pings arrive first and this one is never needed; a dead
-/// server or a broken path is noticed within about a minute.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(45);

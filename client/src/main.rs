@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use chat_client::cli::Cli;
-use chat_client::cmd;
+use chat_client::{cmd, dispatch};
 
 fn main() -> ExitCode {
     // Whatever happens, the user sees one line, not a backtrace.
@@ -34,6 +34,6 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     // clap prints its own usage errors and exits 2.
-    cmd::run(Cli::parse())?;
+    dispatch::run(Cli::parse())?;
     Ok(ExitCode::SUCCESS)
 }

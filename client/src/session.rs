@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use chat_proto::validate::{self, room_key};
 use chat_proto::{
-    Backlog, ClientConnection, ClientFrame, CodecError, Cursor, ErrorKind, Past, RoomSummary,
-    ServerFrame,
+    codec, Backlog, ClientConnection, ClientFrame, CodecError, Cursor, ErrorKind, Past,
+    RoomSummary, ServerFrame,
 };
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use crate::client::check_fits;
+use crate::error::ClientError;
 use crate::transport::Stream;
-use crate::ClientError;
 
 /// What the server sent back for something this session sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +237,7 @@ impl Session {
     ///
     /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
     /// becomes [`ClientError::Refused`], since the connection is over after it.
-    /// Keeps the connection honest the way the server does: after [`crate::DEFAULT_KEEPALIVE`] of
+    /// Keeps the connection honest the way the server does: after [`crate::client::DEFAULT_KEEPALIVE`] of
     /// silence it sends `Ping` (the answer, `Pong`, is returned like any frame), and a server
     /// that then stays silent for the session's timeout ends it with
     /// [`ClientError::Timeout`]. Cancel-safe: dropping the future loses no frame.
@@ -560,6 +559,15 @@ pub fn checked_room(room: &str) -> Result<&str, ClientError> {
     })
 }
 
+/// The one size rule: a frame body over the server's `buffsize` would get us disconnected.
+pub(crate) fn check_fits(frame: &ClientFrame, max_body: usize) -> Result<(), ClientError> {
+    let len = codec::body_len(frame);
+    if len > max_body as u64 {
+        return Err(ClientError::TooLarge { len, max: max_body });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use chat_proto::ServerConnection;
@@ -567,7 +575,7 @@ mod tests {
     use tokio::time::timeout;
 
     use super::*;
-    use crate::Client;
+    use crate::client::Client;
     use chat_proto::PROTOCOL_VERSION;
 
     /// Until the server sends pings, a scripted peer plays the server's part of a keepalive:

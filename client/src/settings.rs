@@ -1,4 +1,6 @@
-//! The command line, `config.ini` and the environment, resolved into one [`Settings`].
+//! The flags every subcommand shares ([`Args`]), `config.ini` and the environment,
+//! resolved into one [`Settings`]. Composing the command line is [`crate::cli`]'s; each
+//! subcommand's own flags are its own, in [`crate::cmd`].
 //!
 //! Each value comes from the first of: its flag, then `[server]` in the config file (found
 //! the same way the server finds it: `--config PATH`, else `./config.ini`, else built-in
@@ -13,9 +15,48 @@ use std::time::Duration;
 use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 use chat_proto::validate::{self, NameError};
 
-use crate::cli::Args;
+use crate::client::{Client, Password};
 use crate::transport::{Tls, TrustError};
-use crate::{Client, Password};
+
+/// Where the server is, who we are, and how to log.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Read [server] host, port and buffsize from this file [default: ./config.ini when it
+    /// exists, else built-in defaults: localhost, 6969, 1024]
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+    /// Server host name or address [default: [server] host]
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Server port [default: [server] port]
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// Name to chat under [default: your login name]
+    #[arg(long, env = "CHAT_NAME", global = true)]
+    pub name: Option<String>,
+    /// Connect over TLS, trusting the CAs this system trusts [default: [client] tls in the
+    /// config file, else off]
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Connect over TLS, trusting only the CA certificate(s) in this PEM file: for a server
+    /// whose certificate comes from a private CA [default: [client] ca]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca: Option<PathBuf>,
+    /// The server's password, for a server with [server] password (prefer CHAT_PASSWORD:
+    /// other users can see command lines)
+    #[arg(long, env = "CHAT_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+    /// Seconds to wait for the server to connect or to answer
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds, global = true)]
+    pub timeout: Duration,
+    /// Log filter: error, warn, info, debug, trace, or RUST_LOG syntax [default: $RUST_LOG,
+    /// else warn]
+    #[arg(long, value_name = "FILTER", global = true)]
+    pub log_level: Option<String>,
+    /// Append logs to this file instead of stderr (the repl logs nothing without it)
+    #[arg(long, value_name = "PATH", global = true)]
+    pub log_file: Option<PathBuf>,
+}
 
 /// Everything a subcommand needs to reach the server, resolved once.
 #[derive(Debug, Clone)]
@@ -136,6 +177,14 @@ fn resolve_name(
         source,
     })?;
     Ok(name)
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }
 
 #[cfg(test)]

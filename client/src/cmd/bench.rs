@@ -58,8 +58,8 @@ use self::clients::{
 use self::report::{cpu_seconds, status_kb, IdleReport, Latency, LoadReport, ServerShare};
 use self::stamp::Stamp;
 use crate::cmd::UsageError;
+use crate::error::ClientError;
 use crate::settings::Settings;
-use crate::ClientError;
 
 /// Read-buffer growth for a receiver under load: one read takes what the server wrote
 /// since the last one.

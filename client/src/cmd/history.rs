@@ -10,9 +10,10 @@ use chat_proto::validate::DEFAULT_ROOM;
 use chat_proto::{Cursor, Past};
 
 use crate::cmd::print_line;
+use crate::error::ClientError;
 use crate::render::{self, history_line};
+use crate::session::{checked_room, Page, Session};
 use crate::settings::Settings;
-use crate::{checked_room, ClientError, Page, Session};
 
 /// How many messages `history` prints without `--limit`: a few screenfuls.
 pub const DEFAULT_LIMIT: u64 = 50;

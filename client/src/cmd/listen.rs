@@ -21,9 +21,9 @@ use chat_proto::{Backlog, ClientFrame, ErrorKind, ServerFrame};
 
 use crate::catchup::{Catchup, Step};
 use crate::cmd::{print_line, resolve_rooms, UsageError};
+use crate::error::ClientError;
 use crate::render::{self, Style};
 use crate::settings::Settings;
-use crate::ClientError;
 
 /// Stay in rooms (lobby unless --room) and print every message and notice, one line each.
 #[derive(Debug, clap::Args)]

@@ -23,6 +23,7 @@
 
 mod known;
 mod network;
+mod request;
 mod screen;
 mod talk;
 
@@ -38,7 +39,8 @@ use rustyline::{CompletionType, Config, Editor};
 use tokio::sync::mpsc;
 
 use self::known::{ChatHelper, Known};
-use self::network::{network, Request, Start};
+use self::network::{network, Start};
+use self::request::Request;
 use self::screen::{Output, Screen};
 use crate::cmd::resolve_rooms;
 use crate::render::Style;

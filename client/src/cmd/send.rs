@@ -27,8 +27,9 @@ use crate::cmd::history::print_page;
 use crate::cmd::rooms::print_rooms;
 use crate::cmd::users::print_users;
 use crate::cmd::{print_line, UsageError};
+use crate::error::ClientError;
+use crate::session::{checked_room, room_position, Reply, Session};
 use crate::settings::Settings;
-use crate::{checked_room, room_position, ClientError, Reply, Session};
 
 /// Lines sent but not yet confirmed, at most. Far below any server queue, and enough to keep
 /// the connection busy while echoes come back.

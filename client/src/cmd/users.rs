@@ -2,8 +2,8 @@
 
 use chat_proto::validate::name_key;
 
-use crate::checked_room;
 use crate::cmd::print_line;
+use crate::session::checked_room;
 use crate::settings::Settings;
 
 /// List who is online (or in one room, with --room), one name per line.

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{new_histogram, Samples};
 use super::stamp::{self, MsgTemplate, Stamp};
-use crate::ClientError;
+use crate::error::ClientError;
 
 /// Messages a publisher writes per system call at saturation.
 pub const BATCH: u64 = 64;

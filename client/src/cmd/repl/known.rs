@@ -16,7 +16,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::Helper;
 
-use crate::room_position;
+use crate::session::room_position;
 
 /// The shared state, behind one lock held only for a lookup or an update.
 #[derive(Debug, Clone, Default)]

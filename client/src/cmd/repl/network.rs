@@ -11,43 +11,24 @@ use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use chat_proto::input::JOIN_BACKLOG;
-use chat_proto::{Backlog, ClientFrame, ErrorKind};
+use chat_proto::{Backlog, ErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::request::Request;
 use super::screen::Screen;
 use super::talk::{End, Talk};
 use crate::catchup::Catchup;
+use crate::client::Client;
 use crate::cmd::describe;
-use crate::{Client, ClientError, Session};
+use crate::error::ClientError;
+use crate::session::Session;
 
 /// First wait before reconnecting; doubled after each failed attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Longest wait between reconnection attempts: a restarted server is found within this.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
-/// What the keyboard asks of the connection.
-#[derive(Debug)]
-pub enum Request {
-    /// Send this frame; tell `done` (by sending or by dropping it) once it is answered,
-    /// refused or lost.
-    Send {
-        /// The frame.
-        frame: ClientFrame,
-        /// Who waits for the answer: the editor, after a line that changes the prompt.
-        done: Option<SyncSender<()>>,
-    },
-    /// Show `count` messages of `room` older than the oldest shown (`/history`).
-    Earlier {
-        /// The room, as shown.
-        room: String,
-        /// How many.
-        count: u32,
-    },
-    /// Say `Bye` and stop.
-    Quit,
-}
 
 /// Everything the network task needs from the command line.
 #[derive(Debug)]

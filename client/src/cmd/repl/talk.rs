@@ -19,10 +19,11 @@ use chat_proto::{Backlog, ClientFrame, ErrorKind, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
 
-use super::network::Request;
+use super::request::Request;
 use super::screen::Screen;
 use crate::catchup::{Catchup, Step};
-use crate::{ClientError, Session};
+use crate::error::ClientError;
+use crate::session::Session;
 
 /// Why [`Talk::converse`] stopped.
 pub enum End {
