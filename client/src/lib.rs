@@ -9,7 +9,9 @@
 //!   their rooms, and [`Session::bye`]. A new session is in no room until it joins one.
 //! - [`catchup`]: the backlog of a join and the paging past the server's cap, so a follower
 //!   of rooms shows each message once, in order (`listen --history/--after`, the REPL).
-//! - [`render`]: server frames as the lines and JSON lines people and scripts read.
+//! - [`render`]: server frames and answers as the lines ([`render::text`]) and JSON lines
+//!   ([`render::json`](mod@render::json)) people and scripts read, and every printer that
+//!   writes them to stdout ([`render::print`](mod@render::print)).
 //! - [`transport`]: plain TCP or TLS under a session, and which CAs a TLS client trusts.
 //! - [`cli`], [`settings`], [`cmd`], [`dispatch`]: the `chat-client` command line: [`cli`]
 //!   composes the shared flags ([`settings::Args`]) and each subcommand's own (one file per

@@ -517,7 +517,7 @@ impl Bench {
         } else {
             report.to_string()
         };
-        crate::cmd::print_line(&mut std::io::stdout().lock(), &text)?;
+        crate::render::print_line(&mut std::io::stdout().lock(), &text)?;
         Ok(())
     }
 }

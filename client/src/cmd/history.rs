@@ -9,9 +9,8 @@
 use chat_proto::validate::DEFAULT_ROOM;
 use chat_proto::{Cursor, Past};
 
-use crate::cmd::print_line;
 use crate::error::ClientError;
-use crate::render::{self, history_line};
+use crate::render::{self, history_line, print_line};
 use crate::session::{checked_room, Page, Session};
 use crate::settings::Settings;
 
@@ -145,16 +144,4 @@ async fn next_page(
     };
     let limit = u32::try_from(limit).unwrap_or(u32::MAX);
     session.page(room, from, limit).await
-}
-
-/// Prints one page as text lines, as `send "/history N"` shows it.
-pub fn print_page(page: &Page) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let now = chrono::Local::now();
-    for past in &page.messages {
-        if !print_line(&mut out, &history_line(past, &now))? {
-            break;
-        }
-    }
-    Ok(())
 }

@@ -20,9 +20,9 @@ use anyhow::Context as _;
 use chat_proto::{Backlog, ClientFrame, ErrorKind, ServerFrame};
 
 use crate::catchup::{Catchup, Step};
-use crate::cmd::{print_line, resolve_rooms, UsageError};
+use crate::cmd::{resolve_rooms, UsageError};
 use crate::error::ClientError;
-use crate::render::{self, Style};
+use crate::render::{self, print_line, Style};
 use crate::settings::Settings;
 
 /// Stay in rooms (lobby unless --room) and print every message and notice, one line each.

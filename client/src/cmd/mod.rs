@@ -16,7 +16,6 @@ pub mod whisper;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use chat_proto::validate::{room_key, DEFAULT_ROOM};
 use chat_proto::ErrorKind;
 
@@ -134,17 +133,6 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Writes one line to stdout and flushes it, so pipes see each line at once.
-///
-/// `Ok(false)` when the reader has gone (`listen | head -1`): the caller stops quietly.
-pub fn print_line(out: &mut impl std::io::Write, line: &str) -> anyhow::Result<bool> {
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(e).context("cannot write to stdout"),
-    }
 }
 
 #[cfg(test)]

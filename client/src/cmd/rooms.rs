@@ -1,10 +1,6 @@
 //! `chat-client rooms`: every room on the server with its member count.
 
-use chat_proto::validate::room_key;
-use chat_proto::RoomSummary;
-
-use crate::cmd::print_line;
-use crate::render;
+use crate::render::print_rooms;
 use crate::settings::Settings;
 
 /// List the rooms, one `NAME MEMBERS` line each, sorted by name.
@@ -30,22 +26,4 @@ impl Rooms {
         session.bye().await?;
         print_rooms(rooms?, self.json)
     }
-}
-
-/// Prints `rooms` sorted by name (case-insensitively, as the server compares them), as
-/// `NAME MEMBERS` lines or JSON lines.
-pub fn print_rooms(mut rooms: Vec<RoomSummary>, json: bool) -> anyhow::Result<()> {
-    rooms.sort_by_cached_key(|r| room_key(&r.name));
-    let mut out = std::io::stdout().lock();
-    for room in &rooms {
-        let line = if json {
-            render::room_json(room)
-        } else {
-            render::room_line(room)
-        };
-        if !print_line(&mut out, &line)? {
-            break;
-        }
-    }
-    Ok(())
 }

@@ -23,11 +23,9 @@ use chat_proto::{ClientFrame, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::{sleep_until, Instant};
 
-use crate::cmd::history::print_page;
-use crate::cmd::rooms::print_rooms;
-use crate::cmd::users::print_users;
-use crate::cmd::{print_line, UsageError};
+use crate::cmd::UsageError;
 use crate::error::ClientError;
+use crate::render::{print_line, print_page, print_rooms, print_users};
 use crate::session::{checked_room, room_position, Reply, Session};
 use crate::settings::Settings;
 

@@ -1,8 +1,6 @@
 //! `chat-client users`: who is online, or who is in one room, one name per line.
 
-use chat_proto::validate::name_key;
-
-use crate::cmd::print_line;
+use crate::render::print_users;
 use crate::session::checked_room;
 use crate::settings::Settings;
 
@@ -32,16 +30,4 @@ impl Users {
         print_users(&users?, &me)?;
         Ok(())
     }
-}
-
-/// Prints `users` one per line, leaving out `me`: the short-lived connection that asked.
-pub fn print_users(users: &[String], me: &str) -> anyhow::Result<()> {
-    let me = name_key(me);
-    let mut out = std::io::stdout().lock();
-    for user in users.iter().filter(|u| name_key(u) != me) {
-        if !print_line(&mut out, user)? {
-            break;
-        }
-    }
-    Ok(())
 }
