@@ -10,19 +10,13 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::error::ClientError;
+use crate::keepalive::DEFAULT_KEEPALIVE;
 use crate::session::{check_fits, Session};
 use crate::transport::{Stream, Tls};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
 /// server, short enough that a script does not hang on a dead one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a session waits without hearing from the server before it sends `Ping`; then
-/// the server has the session's timeout to answer, or the session ends with
-/// [`ClientError::Timeout`]. Longer than the server's own `ping_interval` (30 s by default),
-/// so that with a live server its pings arrive first and this one is never needed; a dead
-/// server or a broken path is noticed within about a minute.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(45);
 
 /// The server password (`--password`, `CHAT_PASSWORD`); `Debug` does not print it.
 #[derive(Clone, PartialEq, Eq)]

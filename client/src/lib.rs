@@ -37,8 +37,10 @@ pub mod transport;
 
 mod client;
 mod error;
+mod keepalive;
 mod session;
 
-pub use client::{Client, Password, DEFAULT_KEEPALIVE, DEFAULT_TIMEOUT};
+pub use client::{Client, Password, DEFAULT_TIMEOUT};
 pub use error::ClientError;
+pub use keepalive::DEFAULT_KEEPALIVE;
 pub use session::{checked_room, room_position, Page, Reply, Room, Session};

@@ -4,6 +4,9 @@
 //! joins [`chat_proto::validate::DEFAULT_ROOM`] unless told others). The session keeps
 //! track of the rooms it is in from the server's `Joined` and `Parted` answers, whichever
 //! way they were asked for, so [`Session::rooms_joined`] is always what the server thinks.
+//!
+//! When a silent server is due a `Ping`, and when it is given up on, is [`crate::keepalive`]'s;
+//! the session only writes the `Ping` and ends with [`ClientError::Timeout`] when told.
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use chat_proto::{
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use crate::error::ClientError;
+use crate::keepalive::{Alarm, Keepalive};
 use crate::transport::Stream;
 
 /// What the server sent back for something this session sent.
@@ -109,14 +113,11 @@ pub struct Session {
     /// A `Ping` was read and its `Pong` is not yet written; written before anything else, so
     /// cancelling a read never loses it.
     pong_owed: bool,
-    /// Silence after which we ping the server.
-    keepalive: Duration,
-    /// When the last frame from the server arrived.
-    last_heard: Instant,
-    /// The server has been silent for `keepalive`: our `Ping` is due (written like `Pong`).
+    /// When our `Ping` is due and when a silent server is given up on.
+    keepalive: Keepalive,
+    /// The server has been silent for the keepalive interval: our `Ping` is due (written
+    /// like `Pong`).
     ping_owed: bool,
-    /// When our unanswered `Ping` went out.
-    pinged_at: Option<Instant>,
 }
 
 impl Session {
@@ -140,10 +141,8 @@ impl Session {
             rooms: Vec::new(),
             timeout,
             pong_owed: false,
-            keepalive,
-            last_heard: Instant::now(),
+            keepalive: Keepalive::new(keepalive, timeout, Instant::now()),
             ping_owed: false,
-            pinged_at: None,
         }
     }
 
@@ -237,7 +236,7 @@ impl Session {
     ///
     /// Answers `Ping` itself. A fatal `Error` frame (shutting down, slow consumer, ...)
     /// becomes [`ClientError::Refused`], since the connection is over after it.
-    /// Keeps the connection honest the way the server does: after [`crate::client::DEFAULT_KEEPALIVE`] of
+    /// Keeps the connection honest the way the server does: after [`crate::DEFAULT_KEEPALIVE`] of
     /// silence it sends `Ping` (the answer, `Pong`, is returned like any frame), and a server
     /// that then stays silent for the session's timeout ends it with
     /// [`ClientError::Timeout`]. Cancel-safe: dropping the future loses no frame.
@@ -258,34 +257,32 @@ impl Session {
                     self.pong_owed = false;
                 } else {
                     self.ping_owed = false;
-                    self.pinged_at = Some(Instant::now());
+                    self.keepalive.pinged(Instant::now());
                 }
                 self.conn.flush().await.map_err(|e| self.transport(e))?;
             }
-            let deadline = match self.pinged_at {
-                None => self.last_heard + self.keepalive,
-                Some(at) => at + self.timeout,
-            };
+            let (deadline, alarm) = self.keepalive.next();
             let read = tokio::select! {
                 read = self.conn.read_frame() => Some(read),
                 () = sleep_until(deadline) => None,
             };
             let Some(read) = read else {
-                if self.pinged_at.is_some() {
-                    return Err(ClientError::Timeout {
-                        addr: self.addr.clone(),
-                        waited: self.timeout,
-                    });
+                match alarm {
+                    Alarm::PingDue => self.ping_owed = true,
+                    Alarm::PingUnanswered(waited) => {
+                        return Err(ClientError::Timeout {
+                            addr: self.addr.clone(),
+                            waited,
+                        })
+                    }
                 }
-                self.ping_owed = true;
                 continue;
             };
             let frame = match read {
                 Ok(frame) => frame,
                 Err(e) => return Err(self.transport(e)),
             };
-            self.last_heard = Instant::now();
-            self.pinged_at = None;
+            self.keepalive.heard(Instant::now());
             match frame {
                 Some(ServerFrame::Ping) => self.pong_owed = true,
                 Some(ServerFrame::Joined { ref room, .. }) => {
