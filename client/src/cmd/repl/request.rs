@@ -1,6 +1,6 @@
 //! What the REPL's keyboard asks of its connection: the one message type between the editor
 //! thread and the network thread. Sending it is the editor's ([`super`]); carrying it out is
-//! the network thread's ([`super::network`], [`super::talk`]).
+//! the network thread's ([`super::network`](mod@super::network), [`super::talk`]).
 
 use std::sync::mpsc::SyncSender;
 
