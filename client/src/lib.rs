@@ -38,9 +38,11 @@ pub mod transport;
 mod client;
 mod error;
 mod keepalive;
+mod reply;
 mod session;
 
 pub use client::{Client, Password, DEFAULT_TIMEOUT};
 pub use error::ClientError;
 pub use keepalive::DEFAULT_KEEPALIVE;
-pub use session::{checked_room, room_position, Page, Reply, Room, Session};
+pub use reply::{Page, Reply, Room};
+pub use session::{checked_room, room_position, Session};

@@ -11,7 +11,8 @@ use chat_proto::{Cursor, Past};
 
 use crate::error::ClientError;
 use crate::render::{self, history_line, print_line};
-use crate::session::{checked_room, Page, Session};
+use crate::reply::Page;
+use crate::session::{checked_room, Session};
 use crate::settings::Settings;
 
 /// How many messages `history` prints without `--limit`: a few screenfuls.

@@ -26,7 +26,8 @@ use tokio::time::{sleep_until, Instant};
 use crate::cmd::UsageError;
 use crate::error::ClientError;
 use crate::render::{print_line, print_page, print_rooms, print_users};
-use crate::session::{checked_room, room_position, Reply, Session};
+use crate::reply::Reply;
+use crate::session::{checked_room, room_position, Session};
 use crate::settings::Settings;
 
 /// Lines sent but not yet confirmed, at most. Far below any server queue, and enough to keep

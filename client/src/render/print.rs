@@ -9,7 +9,7 @@ use chat_proto::RoomSummary;
 
 use super::json::room_json;
 use super::text::{history_line, room_line};
-use crate::session::Page;
+use crate::reply::Page;
 
 /// Writes one line to stdout and flushes it, so pipes see each line at once.
 ///

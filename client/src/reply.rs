@@ -1,0 +1,118 @@
+//! What the server sent back for something a session sent: the [`Reply`] types, and how a
+//! frame is recognised as one among a room's traffic ([`reply_of`]). Sending, and waiting
+//! for the reply, are [`crate::Session`]'s.
+
+use chat_proto::{Cursor, ErrorKind, Past, RoomSummary, ServerFrame};
+
+/// What the server sent back for something this session sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Our own message, broadcast back to us: it reached everyone in the room.
+    Echo {
+        /// The room's name as shown.
+        room: String,
+        /// The text as the server broadcast it.
+        text: String,
+    },
+    /// Our copy of a whisper we sent: it reached its target.
+    WhisperCopy {
+        /// The recipient, as registered.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// The answer to `ListUsers`.
+    Users(Vec<String>),
+    /// The answer to `Join`: we are in the room.
+    Joined(Room),
+    /// The answer to `Part`: we are no longer in the room.
+    Parted {
+        /// The room's name as shown.
+        room: String,
+    },
+    /// The answer to `ListRooms`, sorted by name.
+    Rooms(Vec<RoomSummary>),
+    /// The answer to `ListMembers`.
+    Members(Room),
+    /// The answer to a `History` request: one page of a room's log.
+    Page(Page),
+    /// A request refused with a non-fatal error; the session goes on.
+    Refused {
+        /// What went wrong.
+        kind: ErrorKind,
+        /// The server's words.
+        detail: String,
+    },
+}
+
+/// A room and who is in it, as a join or a member list answers: enough to show the room at
+/// once, without asking again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    /// The room's name as shown (as its first member typed it, without `#`).
+    pub name: String,
+    /// Everyone in it, sorted case-insensitively.
+    pub members: Vec<String>,
+}
+
+/// One page of a room's log, as a `History` request answers it: enough to show it and to
+/// ask for the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The room's name as shown (as asked, when nobody is in it).
+    pub room: String,
+    /// The messages, oldest first.
+    pub messages: Vec<Past>,
+    /// Whether there are more in the direction of `next`.
+    pub more: bool,
+    /// Where the next page in the same direction starts.
+    pub next: Cursor,
+}
+
+/// Whether `frame` answers something the session registered as `me` sent, and how.
+///
+/// A `History` with `backlog` set is not a reply of its own: it completes the answer to a
+/// `Join` that asked for a backlog, whose `Joined` came just before it.
+pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
+    match frame {
+        ServerFrame::Msg {
+            room, from, text, ..
+        } if *from == me => Some(Reply::Echo {
+            room: room.clone(),
+            text: text.clone(),
+        }),
+        ServerFrame::Whisper { from, to, text, .. } if *from == me => Some(Reply::WhisperCopy {
+            to: to.clone(),
+            text: text.clone(),
+        }),
+        ServerFrame::UserList { users } => Some(Reply::Users(users.clone())),
+        ServerFrame::Joined { room, members } => Some(Reply::Joined(Room {
+            name: room.clone(),
+            members: members.clone(),
+        })),
+        ServerFrame::Parted { room } => Some(Reply::Parted { room: room.clone() }),
+        ServerFrame::RoomList { rooms } => Some(Reply::Rooms(rooms.clone())),
+        ServerFrame::Members { room, users } => Some(Reply::Members(Room {
+            name: room.clone(),
+            members: users.clone(),
+        })),
+        ServerFrame::History {
+            room,
+            messages,
+            more,
+            next,
+            backlog: false,
+            ..
+        } => Some(Reply::Page(Page {
+            room: room.clone(),
+            messages: messages.clone(),
+            more: *more,
+            next: *next,
+        })),
+        ServerFrame::Error { kind, detail } => Some(Reply::Refused {
+            kind: *kind,
+            detail: detail.clone(),
+        }),
+        _ => None,
+    }
+}
