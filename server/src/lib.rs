@@ -3,8 +3,9 @@
 //! A map of the crate, in the order a frame meets it:
 //!
 //! - [`cli`] and [`config`]: flags, then `config.ini`, then built-in defaults, into one [`Config`].
-//! - [`server`]: the accept loop and the graceful shutdown ([`run`] is its entry point);
-//!   [`admission`]: the connection limits it checks first.
+//! - [`server`]: the wiring and the graceful shutdown ([`run`] is its entry point);
+//!   [`listener`]: where connections come in, chat port and web port alike (accept,
+//!   TLS, limits); [`admission`]: the connection limits it checks first.
 //! - [`connection`]: one client; a reader loop (handshake, then commands) and a writer task
 //!   that owns the socket's write half and the client's bounded queue ([`outbox`]). Beside it,
 //!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
@@ -40,6 +41,7 @@ pub mod connection;
 pub mod counted;
 pub mod flood;
 pub mod hub;
+pub mod listener;
 pub mod log;
 pub mod login_backoff;
 pub mod metrics;

@@ -1,6 +1,6 @@
 //! One room: who is in it, under the name its first member gave it.
 //!
-//! In a cluster a room also lists the people of other nodes who are in it ([`Room::remote`]):
+//! In a cluster a room also lists the people of other nodes who are in it (`Room::remote`):
 //! they are counted, listed and announced like anyone, but have no queue here, since their
 //! own node delivers to them.
 //!

@@ -15,24 +15,16 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::ServerFrame;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{lookup_host, TcpListener, TcpStream};
+use tokio::net::{lookup_host, TcpListener};
 
-use crate::admission::{Refusal, Ticket};
 use crate::cluster::{self, Cluster};
 use crate::config::{Config, StoreConfig};
-use crate::connection::{self, Shared, FLUSH_TIMEOUT};
+use crate::connection::{Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
-use crate::metrics::Transport;
-
-/// Pause after a failed `accept` (out of file descriptors, most often) before the next try,
-/// so a persistent failure does not spin a core while connections close and free some.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The text of the notice every client gets when the server stops.
 pub const SHUTDOWN_NOTICE: &str = "server shutting down";
@@ -162,7 +154,7 @@ pub async fn run(
     ));
 
     tokio::select! {
-        () = accept_loop(&listener, &shared) => {}
+        () = crate::listener::accept_loop(&listener, &shared) => {}
         _ = &mut shutdown => tracing::info!("Shutting down: no longer accepting connections"),
     }
     stopping.cancel();
@@ -223,100 +215,6 @@ async fn trim(store: Arc<dyn Store>, settings: StoreConfig) {
             Ok(Ok(removed)) => tracing::info!("Trimmed {removed} old messages from the room log"),
             Ok(Err(err)) => tracing::error!("Cannot trim the room log: {err}"),
             Err(err) => tracing::error!("Trimming the room log failed: {err}"),
-        }
-    }
-}
-
-/// Opens an accepted socket that must speak TLS (`[tls]` is set) in its own task: the
-/// handshake here, so that a slow one holds up nobody else, then serves it or turns it away.
-///
-/// Its own task rather than a branch of a task every connection runs: a task is allocated
-/// at the size of its largest state, and the TLS handshake's would more than double what
-/// each idle plain-TCP client costs (3.1 kB of task instead of 1.3 kB).
-async fn open_tls(
-    stream: TcpStream,
-    peer: SocketAddr,
-    admitted: Result<Ticket, Refusal>,
-    shared: Shared,
-) {
-    let config = Arc::clone(&shared.config);
-    let Some(tls) = &config.tls else {
-        return;
-    };
-    // A refused peer only gets its error: not worth a long wait.
-    let limit = match admitted {
-        Ok(_) => crate::tls::handshake_limit(config.handshake_timeout),
-        Err(_) => FLUSH_TIMEOUT,
-    };
-    if let Some(stream) = tls.handshake(stream, peer, limit, &shared.shutdown).await {
-        let (reader, writer) = tokio::io::split(stream);
-        serve_or_refuse(reader, writer, peer, admitted, shared, Transport::Tcp).await;
-    }
-}
-
-/// Serves an admitted connection, holding its place under the limits until it ends, or
-/// turns a refused one away with its error; counted in `/metrics` under `transport` while
-/// it lasts.
-pub(crate) async fn serve_or_refuse<R, W>(
-    reader: R,
-    writer: W,
-    peer: SocketAddr,
-    admitted: Result<Ticket, Refusal>,
-    shared: Shared,
-    transport: Transport,
-) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let _connected = shared.hub.metrics().connected(transport);
-    if let Err(refusal) = &admitted {
-        shared.hub.metrics().refused(refusal.kind());
-    }
-    match admitted {
-        Ok(ticket) => {
-            connection::serve(reader, writer, peer, shared).await;
-            drop(ticket);
-        }
-        Err(refusal) => {
-            connection::turn_away(reader, writer, refusal.kind(), refusal.to_string()).await;
-        }
-    }
-}
-
-/// Accepts connections forever, each served by its own task while it holds a place under
-/// the connection limits; one over them is answered with an error and closed at once.
-async fn accept_loop(listener: &TcpListener, shared: &Shared) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tracing::info!("Client connected from {peer}");
-                // The writer already batches; Nagle would only add latency to each batch.
-                if let Err(err) = stream.set_nodelay(true) {
-                    tracing::debug!(%peer, "Cannot set TCP_NODELAY: {err}");
-                }
-                let admitted = shared.admission.admit(peer.ip());
-                if let Err(refusal) = &admitted {
-                    tracing::warn!(%peer, "Refused connection: {refusal}");
-                }
-                let tracker = &shared.tracker;
-                if shared.config.tls.is_some() {
-                    tracker.spawn(open_tls(stream, peer, admitted, shared.clone()));
-                } else {
-                    let (reader, writer) = stream.into_split();
-                    tracker.spawn(serve_or_refuse(
-                        reader,
-                        writer,
-                        peer,
-                        admitted,
-                        shared.clone(),
-                        Transport::Tcp,
-                    ));
-                }
-            }
-            Err(err) => {
-                tracing::error!("Accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
         }
     }
 }

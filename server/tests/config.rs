@@ -126,9 +126,9 @@ fn is_house_listening_line(line: &str) -> bool {
     has_house_prefix(line) && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Runs a server with the log filter `warn,chat_server::server=info` given by flag or by
-/// `RUST_LOG`, registers a client, and returns the log: the accept loop's INFO lines pass,
-/// the handshake's INFO line does not.
+/// Runs a server with the log filter [`FILTER`] given by flag or by `RUST_LOG`, registers a
+/// client, and returns the log: the server's and the accept loop's INFO lines pass, the
+/// handshake's INFO line does not.
 async fn log_with_filter(test: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
     let dir = scratch_dir(test);
     let mut all_args = vec!["--host", "127.0.0.1", "--port", "0"];
@@ -146,7 +146,7 @@ async fn log_with_filter(test: &str, args: &[&str], env: &[(&str, &str)]) -> Vec
     lines
 }
 
-const FILTER: &str = "warn,chat_server::server=info";
+const FILTER: &str = "warn,chat_server::server=info,chat_server::listener=info";
 
 #[tokio::test]
 async fn the_log_level_flag_and_rust_log_filter_the_log() {

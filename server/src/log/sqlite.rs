@@ -9,7 +9,7 @@
 //! a power cut), and costs far less than `FULL`; one transaction per batch (group commit) is
 //! what makes appends fast.
 //!
-//! The file's format and its upgrades are [`super::schema`]'s.
+//! The file's format and its upgrades are `schema.rs`'s.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -20,11 +20,17 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+/// The most bytes the server puts in one WebSocket message before it ends the message at the
+/// next frame boundary: large enough that a burst of frames is one message, small enough that
+/// a browser is never handed megabytes at once. (A single frame larger than this is one
+/// message by itself.)
+pub const MAX_MESSAGE: usize = 64 << 10;
+
 /// Bytes waiting for the socket before a writer must wait for it to take them: two of the
 /// largest messages the server sends, so that a stalled reader costs a bounded amount
 /// here, and the connection's send queue (which counts a batch until it is written) holds
 /// the rest.
-pub const HIGH_WATER: usize = 2 * super::socket::MAX_MESSAGE;
+pub const HIGH_WATER: usize = 2 * MAX_MESSAGE;
 
 /// The opcode of a close frame (RFC 6455 §5.5.1).
 const OP_CLOSE: u8 = 0x8;

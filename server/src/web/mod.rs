@@ -38,9 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connection::Shared;
+use crate::listener;
 use crate::metrics::{self, Transport};
-use crate::server::ACCEPT_BACKOFF;
-use crate::tls;
 use batched::Batched;
 use settings::HttpConfig;
 
@@ -96,14 +95,7 @@ pub async fn serve(listener: TcpListener, shared: Shared, stopping: Cancellation
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                tracing::error!("Web accept failed: {err}; retrying in {ACCEPT_BACKOFF:?}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
+        let (stream, peer) = listener::accept(&listener, "Web accept").await;
         if connections.len() >= MAX_HTTP_CONNECTIONS {
             tracing::warn!(%peer, "Refused HTTP connection: {MAX_HTTP_CONNECTIONS} already open");
             continue;
@@ -115,7 +107,7 @@ pub async fn serve(listener: TcpListener, shared: Shared, stopping: Cancellation
             match &web.shared.config.tls {
                 None => serve_http(stream, peer, router).await,
                 Some(tls) => {
-                    let limit = tls::handshake_limit(web.shared.config.handshake_timeout);
+                    let limit = listener::tls_limit(&web.shared, true);
                     let shutdown = &web.shared.shutdown;
                     if let Some(stream) = tls.handshake(stream, peer, limit, shutdown).await {
                         serve_http(stream, peer, router).await;
@@ -306,7 +298,7 @@ async fn websocket(
         // stays. The writer is boxed: it is large, and a task's arguments are kept for its
         // whole life.
         let tracker = shared.tracker.clone();
-        tracker.spawn(crate::server::serve_or_refuse(
+        tracker.spawn(listener::serve_or_refuse(
             reader,
             Box::new(writer),
             peer,

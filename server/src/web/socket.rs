@@ -32,29 +32,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::io::StreamReader;
 
-use super::batched::{self, Batched};
-
-/// The most bytes the server puts in one WebSocket message before it ends the message at the
-/// next frame boundary: large enough that a burst of frames is one message, small enough that
-/// a browser is never handed megabytes at once. (A single frame larger than this is one
-/// message by itself.)
-pub const MAX_MESSAGE: usize = 64 << 10;
-
-/// A client's WebSocket message was longer than one largest frame.
-#[derive(Debug, thiserror::Error)]
-#[error("WebSocket message of {len} bytes is over the limit of {max} bytes")]
-pub struct MessageTooLarge {
-    /// The message's length.
-    pub len: usize,
-    /// `buffsize` plus the length prefix.
-    pub max: usize,
-}
-
-/// Whether a read failed because the client's message was over the size limit, and so is
-/// answered with `FrameTooLarge` rather than dropped as a broken stream.
-pub fn too_large(err: &io::Error) -> Option<&MessageTooLarge> {
-    err.get_ref()?.downcast_ref()
-}
+use super::batched::{self, Batched, MAX_MESSAGE};
+use crate::connection::oversize::MessageTooLarge;
 
 /// The library's socket, over the shared buffer.
 type Socket<S> = WebSocketStream<Batched<S>>;
