@@ -4,7 +4,7 @@
 //! same file the same way); this module adds the server's own keys and the flag overrides.
 //! Every key read here is documented in the shipped `config.ini`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::auth::Password;
 use crate::cli::Cli;
 use crate::tls::{Tls, TLS_KEYS};
 use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
+
+pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
+pub use crate::log::settings::{StoreConfig, STORE_KEYS};
 
 /// `[limits] send_queue` when the file does not set it.
 ///
@@ -117,30 +120,6 @@ pub const LIMITS_KEYS: &[&str] = &[
     "max_rooms",
 ];
 
-/// `[store] path` when the file does not set it: the room log beside `config.ini` (in the
-/// working directory on the built-in defaults), where an operator looks for it first.
-pub const DEFAULT_STORE_PATH: &str = "chat.db";
-
-/// `[store] keep_per_room` when the file does not set it: a hundred days of a room that hears
-/// a thousand messages a day, yet about 10 MB per room at a hundred bytes a message (at most
-/// 100 MB, every message as long as the default `buffsize` allows), so that no room, however
-/// chatty, fills the disk.
-pub const DEFAULT_KEEP_PER_ROOM: u64 = 100_000;
-
-/// The longest `[store] max_age`: a hundred years, far beyond any retention policy, and far
-/// from overflowing milliseconds since the epoch.
-pub const MAX_AGE_DAYS: u64 = 36_500;
-
-/// The keys of `[store]` the server reads.
-pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age"];
-
-/// The keys of `[cluster]` the server reads.
-pub const CLUSTER_KEYS: &[&str] = &["nats", "node"];
-
-/// The longest `[cluster] node` name: enough for a fully qualified host name and a port,
-/// short enough to sit in every name claim and, later, every heartbeat.
-pub const MAX_NODE_NAME: usize = 128;
-
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
 pub const SERVER_ONLY_KEYS: &[&str] = &["password"];
 
@@ -208,225 +187,6 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
-}
-
-/// `[store]`: where the room log lives and how much of it is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreConfig {
-    /// The SQLite file, already resolved: a relative `path` is taken from the config file's
-    /// directory (from the working directory on the built-in defaults).
-    pub path: PathBuf,
-    /// Messages kept per room, the newest; `None` (`0` in the file): no limit. For
-    /// [`crate::log::Store::trim`], `None` is `u64::MAX`.
-    pub keep_per_room: Option<u64>,
-    /// Messages older than this are dropped; `None` (`off`): kept however old.
-    pub max_age: Option<Duration>,
-}
-
-impl Default for StoreConfig {
-    /// The built-in defaults, equal to the shipped `config.ini`.
-    fn default() -> Self {
-        StoreConfig {
-            path: PathBuf::from(DEFAULT_STORE_PATH),
-            keep_per_room: Some(DEFAULT_KEEP_PER_ROOM),
-            max_age: None,
-        }
-    }
-}
-
-impl StoreConfig {
-    /// Reads `[store]`: `None` when `path = off`.
-    fn from_file(file: &ConfigFile) -> Result<Option<StoreConfig>, ConfigError> {
-        let StorePath(path) = file.get(
-            "store",
-            "path",
-            StorePath(Some(PathBuf::from(DEFAULT_STORE_PATH))),
-            "a file path, or off to keep no history",
-            |_| true,
-        )?;
-        let Some(path) = path else {
-            return Ok(None);
-        };
-        let path = match file.path().and_then(Path::parent) {
-            Some(dir) if path.is_relative() => dir.join(path),
-            _ => path,
-        };
-        let keep_per_room = file.get(
-            "store",
-            "keep_per_room",
-            DEFAULT_KEEP_PER_ROOM,
-            "a number of messages (0 means no limit)",
-            |_| true,
-        )?;
-        let MaxAge(max_age) = file.get(
-            "store",
-            "max_age",
-            MaxAge(None),
-            "a duration with a unit (3600s, 90m, 12h, 30d; at most 36500d), or off",
-            |_| true,
-        )?;
-        Ok(Some(StoreConfig {
-            path,
-            keep_per_room: Some(keep_per_room).filter(|n| *n != 0),
-            max_age,
-        }))
-    }
-}
-
-/// `[cluster]`: where the NATS server is and what this node calls itself there.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClusterConfig {
-    /// `nats`: `nats://HOST:PORT`, or `tls://HOST:PORT` for TLS to NATS, with any
-    /// credentials in the URL (`nats://USER:PASSWORD@HOST:PORT`): what async-nats connects
-    /// to. Logged only through [`ClusterConfig::shown_url`], which hides the credentials.
-    pub nats: String,
-    /// `node`: the name other nodes know this one by, in every name it claims; `None`: the
-    /// host name and the port it listens on, known only once it is bound.
-    pub node: Option<String>,
-}
-
-impl std::fmt::Debug for ClusterConfig {
-    /// Without the credentials the URL may carry: a config is printed in test failures.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterConfig")
-            .field("nats", &self.shown_url())
-            .field("node", &self.node)
-            .finish()
-    }
-}
-
-impl ClusterConfig {
-    /// The NATS URL as it may be logged: a user name or password in it becomes `***`.
-    pub fn shown_url(&self) -> String {
-        match self.nats.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => self.nats.clone(),
-            },
-            None => self.nats.clone(),
-        }
-    }
-
-    /// Reads `[cluster]`: `None` when `nats` is absent or empty.
-    fn from_file(file: &ConfigFile) -> Result<Option<ClusterConfig>, ConfigError> {
-        if file.raw("cluster", "nats").is_none_or(str::is_empty) {
-            return Ok(None);
-        }
-        let NatsUrl(nats) = file.get(
-            "cluster",
-            "nats",
-            NatsUrl(String::new()),
-            "a NATS URL, nats://HOST:PORT or tls://HOST:PORT (credentials as USER:PASSWORD@HOST)",
-            |_| true,
-        )?;
-        let node = match file.raw("cluster", "node") {
-            None | Some("") => None,
-            Some(_) => {
-                let NodeName(node) = file.get(
-                    "cluster",
-                    "node",
-                    NodeName(String::new()),
-                    "a node name: 1 to 128 ASCII letters, digits, '-', '_', '.' or ':'",
-                    |_| true,
-                )?;
-                Some(node)
-            }
-        };
-        Ok(Some(ClusterConfig { nats, node }))
-    }
-}
-
-/// `[cluster] nats` as written: `nats://` or `tls://`, then a host (after any credentials)
-/// and a port. Checked here so that a typo stops start-up with the key named, instead of a
-/// node retrying forever against an address that cannot be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NatsUrl(String);
-
-impl FromStr for NatsUrl {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<Self, ()> {
-        let rest = text
-            .strip_prefix("nats://")
-            .or_else(|| text.strip_prefix("tls://"))
-            .ok_or(())?;
-        let host_port = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        let (host, port) = host_port.rsplit_once(':').ok_or(())?;
-        if host.is_empty() || host.contains(['/', ' ']) || port.parse::<u16>().is_err() {
-            return Err(());
-        }
-        Ok(NatsUrl(text.to_owned()))
-    }
-}
-
-/// `[cluster] node` as written: the alphabet of names plus `:` (for `host:port`), so that
-/// it can stand in NATS subjects and key-value entries as it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NodeName(String);
-
-impl FromStr for NodeName {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<Self, ()> {
-        let fits = (1..=MAX_NODE_NAME).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        if fits {
-            Ok(NodeName(text.to_owned()))
-        } else {
-            Err(())
-        }
-    }
-}
-
-/// `[store] path` as written: `off` (any case) for none. An empty value is refused rather
-/// than guessed at: it could mean "the default" as well as "none".
-#[derive(Debug, Clone, PartialEq)]
-struct StorePath(Option<PathBuf>);
-
-impl FromStr for StorePath {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<Self, ()> {
-        match text {
-            "" => Err(()),
-            off if off.eq_ignore_ascii_case("off") => Ok(StorePath(None)),
-            path => Ok(StorePath(Some(PathBuf::from(path)))),
-        }
-    }
-}
-
-/// `[store] max_age` as written: a whole number with a unit, `s`, `m`, `h` or `d`, up to
-/// [`MAX_AGE_DAYS`]; `off` or a zero for none. The unit is required: a bare `30` could be
-/// seconds (as in `[limits]`) or days, and a wrong guess deletes history.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct MaxAge(Option<Duration>);
-
-impl FromStr for MaxAge {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<Self, ()> {
-        if text.eq_ignore_ascii_case("off") || text == "0" {
-            return Ok(MaxAge(None));
-        }
-        let (number, scale) = [("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
-            .into_iter()
-            .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, scale)))
-            .ok_or(())?;
-        if !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
-        }
-        let secs = number
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(scale))
-            .filter(|secs| *secs <= MAX_AGE_DAYS * 86_400)
-            .ok_or(())?;
-        Ok(MaxAge(
-            Some(Duration::from_secs(secs)).filter(|d| !d.is_zero()),
-        ))
-    }
 }
 
 /// A number of seconds as written in `config.ini`: fractions allowed (`0.5`), at most

@@ -17,9 +17,10 @@
 //!   member of a room, in one order per room for everyone.
 //! - [`room`]: one room's members; [`registry`]: who is online, by case-insensitive name,
 //!   and in which rooms; [`roster`]: in a cluster, the people of the other nodes.
-//! - [`cluster`]: with `[cluster]` set, one chat across nodes through NATS: presence with
-//!   heartbeats, names unique across nodes and whispers to other nodes' people; without it,
-//!   never touched.
+//! - `cluster` (the `cluster` feature, on by default): with `[cluster]` set, one chat
+//!   across nodes through NATS, started by one call (`cluster::start`): presence with
+//!   heartbeats, names unique across nodes and whispers to other nodes' people, reached by
+//!   the commands only through [`peers`]; without `[cluster]`, never touched.
 //! - [`web`]: with `[http]`, the browser's page and its WebSocket (served by the same
 //!   [`connection`] code as TCP), `/healthz` and `/metrics`; [`metrics`]: the counters it
 //!   shows, kept by the hub; [`counted`]: the socket wrapper that counts bytes.
@@ -46,6 +47,7 @@ pub mod log;
 pub mod login_backoff;
 pub mod metrics;
 pub mod outbox;
+pub mod peers;
 pub mod queued_bytes;
 pub mod registry;
 pub mod room;

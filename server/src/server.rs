@@ -19,9 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::ServerFrame;
+use futures::future::BoxFuture;
 use tokio::net::{lookup_host, TcpListener};
 
-use crate::cluster::{self, Cluster};
+#[cfg(feature = "cluster")]
+use crate::cluster;
 use crate::config::{Config, StoreConfig};
 use crate::connection::{Shared, FLUSH_TIMEOUT};
 use crate::log::{SqliteStore, Store, StoreError};
@@ -85,57 +87,29 @@ pub async fn run(
     }
     tokio::pin!(shutdown);
     let settings = config.store.clone();
-    let shared = match (store, &settings, config.cluster.clone()) {
+    // On a node of a cluster, `leave` is what leaves it once every connection is closed.
+    let (shared, leave) = match (store, &settings, config.cluster.clone()) {
         (_, _, Some(cluster_config)) => {
             tracing::info!("History in NATS JetStream, one stream per room");
-            let node = cluster_config
-                .node
-                .clone()
-                .unwrap_or_else(|| cluster::default_node(addr.port()));
-            let cluster = tokio::select! {
-                joined = Cluster::connect(&cluster_config, node) => Arc::new(joined),
-                _ = &mut shutdown => {
-                    tracing::info!("Shutting down before the cluster was reached");
-                    return Ok(());
-                }
-            };
-            let retention = settings.clone().unwrap_or_default();
-            Shared::for_cluster(config, cluster, retention)
+            match join_cluster(config, &cluster_config, addr.port(), &mut shutdown).await? {
+                Some((shared, leave)) => (shared, Some(leave)),
+                None => return Ok(()),
+            }
         }
         (Some(store), Some(settings), None) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
-            Shared::with_store(config, store)?
+            (Shared::with_store(config, store)?, None)
         }
         (Some(store), None, None) => {
             tracing::info!("History in a store of the caller's");
-            Shared::with_store(config, store)?
+            (Shared::with_store(config, store)?, None)
         }
         (None, _, None) => {
             tracing::info!("History off: messages are not kept ([store] path = off)");
-            Shared::new(config)
+            (Shared::new(config), None)
         }
     };
-    let presence_stop = tokio_util::sync::CancellationToken::new();
-    let mut presence = None;
-    if let Some(cluster) = shared.cluster.clone() {
-        let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
-        shared.hub.set_feed(feed);
-        if let Some(inboxes) = cluster.take_inboxes() {
-            tokio::spawn(cluster::whispers::deliver(
-                inboxes.whispers,
-                shared.hub.clone(),
-            ));
-            presence = Some(tokio::spawn(cluster::presence::run(
-                cluster,
-                shared.hub.clone(),
-                changes,
-                inboxes.presence,
-                inboxes.links,
-                presence_stop.clone(),
-            )));
-        }
-    }
     // Cancelled when shutdown begins (`/healthz` answers 503 from then on); the web
     // listener itself is stopped last, when this guard is dropped as `run` returns.
     let stopping = tokio_util::sync::CancellationToken::new();
@@ -180,20 +154,52 @@ pub async fn run(
             shared.tracker.len()
         ),
     }
-    presence_stop.cancel();
-    if let Some(presence) = presence {
-        // It publishes the last leaves; bounded, should NATS stall.
-        if tokio::time::timeout(Duration::from_secs(2), presence)
-            .await
-            .is_err()
-        {
-            tracing::warn!("The last presence changes were not all published");
-        }
-    }
-    if let Some(cluster) = &shared.cluster {
-        cluster.leave().await;
+    if let Some(leave) = leave {
+        leave.await;
     }
     Ok(())
+}
+
+/// A node of the cluster `settings` names: joins it (until NATS answers, or `None` if
+/// `shutdown` comes first) and wires the connections' [`Shared`] around it; with what
+/// leaves the cluster at shutdown.
+#[cfg(feature = "cluster")]
+async fn join_cluster(
+    config: Config,
+    settings: &crate::config::ClusterConfig,
+    port: u16,
+    shutdown: &mut std::pin::Pin<&mut impl Future>,
+) -> io::Result<Option<(Shared, BoxFuture<'static, ()>)>> {
+    let name = settings
+        .node
+        .clone()
+        .unwrap_or_else(|| cluster::default_node(port));
+    let hub = Shared::hub_for(&config, crate::log::page::PAGE_MAX);
+    let retention = config.store.clone().unwrap_or_default();
+    tokio::select! {
+        node = cluster::start(settings, name, hub.clone(), retention) => {
+            let shared = Shared::around(config, hub, node.log(), Some(node.peers()));
+            Ok(Some((shared, Box::pin(node.stop()))))
+        }
+        _ = shutdown.as_mut() => {
+            tracing::info!("Shutting down before the cluster was reached");
+            Ok(None)
+        }
+    }
+}
+
+/// A build without the `cluster` feature cannot be a node of a cluster: it says so and
+/// does not start.
+#[cfg(not(feature = "cluster"))]
+async fn join_cluster(
+    _config: Config,
+    _settings: &crate::config::ClusterConfig,
+    _port: u16,
+    _shutdown: &mut std::pin::Pin<&mut impl Future>,
+) -> io::Result<Option<(Shared, BoxFuture<'static, ()>)>> {
+    Err(io::Error::other(
+        "[cluster] is set, but this chat-server was built without the cluster feature",
+    ))
 }
 
 /// Trims the room log to `[store] keep_per_room` and `max_age` at start, then every

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 
 use async_nats::Subscriber;
-use chat_proto::Millis;
 use futures::StreamExt;
 
 use crate::hub::{Hub, WhisperError};
@@ -25,18 +24,7 @@ pub fn subject(node: &str) -> String {
     format!("chat.node.{hex}.whisper")
 }
 
-/// A whisper on its way to another node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Whisper {
-    /// The sender, as registered.
-    pub from: String,
-    /// The target, as registered.
-    pub to: String,
-    /// What was said, already valid.
-    pub text: String,
-    /// When it was sent.
-    pub at: Millis,
-}
+pub use crate::peers::Whisper;
 
 /// Why a message on a node's whisper subject was not a whisper.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

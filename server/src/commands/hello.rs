@@ -10,7 +10,7 @@
 //! the turn comes, then handled again; a turn that would come after the handshake deadline
 //! is refused at once, saying when to try again.
 //!
-//! In a cluster the name must first be claimed across every node ([`crate::cluster::names`]):
+//! In a cluster the name must first be claimed across every node ([`crate::peers::Names`]):
 //! the handler leaves the claim in [`Context::waiting`], the connection waits for it (nobody
 //! else does), and [`claimed`] registers the name once it is this node's.
 
@@ -22,9 +22,9 @@ use tokio::time::Instant;
 use tokio::task::JoinError as TaskError;
 
 use super::{CommandError, Context, Deferred, Flow, Session, Waiting};
-use crate::cluster::ClaimError;
 use crate::hub::JoinError;
 use crate::login_backoff::{Attempt, FREE_FAILURES};
+use crate::peers::ClaimError;
 use crate::registry::ClientHandle;
 
 /// Checks the version, the password and the name, then registers the client: `Welcome`,
@@ -90,13 +90,9 @@ pub fn handle(
         source,
     })?;
     let name: Arc<str> = username.into();
-    if let Some(cluster) = ctx.cluster {
-        let cluster = Arc::clone(cluster);
-        let claimed = name.clone();
-        ctx.waiting = Some(Waiting::Claim {
-            name,
-            claim: tokio::spawn(async move { cluster.names.claim(&claimed).await }),
-        });
+    if let Some(peers) = ctx.peers {
+        let claim = tokio::spawn(peers.names.claim(name.clone()));
+        ctx.waiting = Some(Waiting::Claim { name, claim });
         return Ok(Flow::Continue);
     }
     register(ctx, name)
@@ -113,7 +109,7 @@ pub async fn claimed(
     match claim {
         Ok(Ok(())) => {}
         Ok(Err(ClaimError::Taken)) => return Err(CommandError::NameTaken(name)),
-        Ok(Err(err @ (ClaimError::Unavailable(_) | ClaimError::Away))) => {
+        Ok(Err(err @ ClaimError::Unavailable(_))) => {
             tracing::error!(peer = %ctx.peer, "Cannot claim the name {name:?}: {err}");
             return Err(CommandError::ClusterUnavailable);
         }
@@ -124,8 +120,8 @@ pub async fn claimed(
     }
     let registered = register(ctx, name.clone());
     if registered.is_err() {
-        if let Some(cluster) = ctx.cluster {
-            cluster.names.release(&name).await;
+        if let Some(peers) = ctx.peers {
+            peers.names.release(name).await;
         }
     }
     registered

@@ -35,11 +35,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::Password;
-use crate::cluster::{ClaimError, Cluster};
 use crate::hub::Hub;
 use crate::log::{page, Burst, PageRead, RoomLog, Said};
 use crate::login_backoff::LoginBackoff;
 use crate::outbox::Outbox;
+use crate::peers::{ClaimError, Peers};
 use crate::registry::LeaveReason;
 use crate::room::{JoinedRoom, RoomError};
 
@@ -91,9 +91,9 @@ pub struct Context<'a> {
     pub unconfirmed: RefCell<Option<oneshot::Receiver<()>>>,
     /// An answer the handler left for the connection to wait for ([`complete`]).
     pub waiting: Option<Waiting>,
-    /// With `[cluster]`, where `Hello` claims its name before the hub registers it and a
-    /// whisper finds its target's node.
-    pub cluster: Option<&'a Arc<Cluster>>,
+    /// On a node of a cluster, where `Hello` claims its name before the hub registers it
+    /// and a whisper finds its target's node; `None` on a server alone.
+    pub peers: Option<&'a Peers>,
 }
 
 /// An answer that takes the room log's time: the connection waits for it before it reads

@@ -12,8 +12,8 @@ use chat_proto::{validate, Millis, ServerFrame};
 use tokio::task::{JoinError as TaskError, JoinHandle};
 
 use super::{CommandError, Context, Flow, Waiting};
-use crate::cluster::{Holder, LookupError, Whisper};
 use crate::hub::WhisperError;
+use crate::peers::{Holder, Unreachable, Whisper};
 
 /// A whisper waiting to learn which node holds its target.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub struct Pending {
     /// When it was sent.
     at: Millis,
     /// The look-up, in its own task.
-    pub lookup: JoinHandle<Result<Option<Holder>, LookupError>>,
+    pub lookup: JoinHandle<Result<Option<Holder>, Unreachable>>,
 }
 
 /// Validates the text and delivers it to `to` (any case) and back to the sender.
@@ -37,7 +37,7 @@ pub fn handle(ctx: &mut Context<'_>, to: String, text: String) -> Result<Flow, C
     tracing::debug!(peer = %ctx.peer, "{from} -> {to}: {text}");
     ctx.hub.metrics().messages_in(1);
     let at = crate::now_millis();
-    let Some(cluster) = ctx.cluster else {
+    let Some(peers) = ctx.peers else {
         ctx.hub.whisper(&from, &to, text, at).map_err(refusal)?;
         return Ok(Flow::Continue);
     };
@@ -45,14 +45,13 @@ pub fn handle(ctx: &mut Context<'_>, to: String, text: String) -> Result<Flow, C
         Err(WhisperError::NoSuchUser(_)) => {}
         done => return done.map(|()| Flow::Continue).map_err(refusal),
     }
-    let cluster = Arc::clone(cluster);
-    let asked = to.clone();
+    let lookup = tokio::spawn(peers.names.holder(to.clone()));
     ctx.waiting = Some(Waiting::Whisper(Box::new(Pending {
         from,
         to,
         text,
         at,
-        lookup: tokio::spawn(async move { cluster.names.holder(&asked).await }),
+        lookup,
     })));
     Ok(Flow::Continue)
 }
@@ -63,7 +62,7 @@ pub fn handle(ctx: &mut Context<'_>, to: String, text: String) -> Result<Flow, C
 pub async fn looked_up(
     ctx: &mut Context<'_>,
     pending: Pending,
-    lookup: Result<Result<Option<Holder>, LookupError>, TaskError>,
+    lookup: Result<Result<Option<Holder>, Unreachable>, TaskError>,
 ) -> Result<Flow, CommandError> {
     let Pending {
         from, to, text, at, ..
@@ -80,10 +79,10 @@ pub async fn looked_up(
             return Err(CommandError::ClusterUnavailable);
         }
     };
-    let Some(cluster) = ctx.cluster else {
+    let Some(peers) = ctx.peers else {
         return Err(CommandError::ClusterUnavailable);
     };
-    if holder.node == cluster.node() {
+    if holder.node == peers.whispers.node() {
         // Registered here since the first try, or a name this node still holds for
         // someone leaving: the hub knows which.
         ctx.hub.whisper(&from, &to, text, at).map_err(refusal)?;
@@ -102,7 +101,7 @@ pub async fn looked_up(
         text,
         at,
     };
-    if let Err(err) = cluster.send_whisper(&holder.node, &whisper).await {
+    if let Err(err) = peers.whispers.send(holder.node.clone(), whisper).await {
         tracing::error!(peer = %ctx.peer, "Cannot whisper {to:?} on {}: {err}", holder.node);
         return Err(CommandError::ClusterUnavailable);
     }

@@ -107,7 +107,7 @@ where
         log: &*shared.log,
         unconfirmed: Default::default(),
         waiting: None,
-        cluster: shared.cluster.as_ref(),
+        peers: shared.peers.as_ref(),
     };
     let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
     shared.hub.metrics().disconnected(&reason);
@@ -116,10 +116,10 @@ where
         let _ = delivered.await;
     }
     leave(&shared.hub, &session, &outbox, peer, &reason);
-    if let (Session::Registered { name, .. }, Some(cluster)) = (&session, &shared.cluster) {
+    if let (Session::Registered { name, .. }, Some(peers)) = (&session, &shared.peers) {
         // Before the close, so that a client that waits for it finds its name free on
         // every node.
-        Box::pin(cluster.names.release(name)).await;
+        peers.names.release(name.clone()).await;
     }
     // The registry's copy of the sender is gone; dropping ours lets the writer see the end
     // of the queue once it has written everything in it.

@@ -9,13 +9,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
-use crate::cluster::Cluster;
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::hub::{Hub, Limits};
-use crate::log::jetstream::JetStreamLog;
 use crate::log::page::PAGE_MAX;
 use crate::log::{NoHistory, SharedLog, SqliteLog, Store};
 use crate::login_backoff::LoginBackoff;
+use crate::peers::Peers;
 use crate::queued_bytes::QueuedBytes;
 
 /// What every connection shares with the server.
@@ -38,8 +37,8 @@ pub struct Shared {
     pub queued: Arc<QueuedBytes>,
     /// The room log every message goes through: history off, on disk or in a cluster.
     pub log: SharedLog,
-    /// With `[cluster]`, the link to the other nodes: names are claimed there.
-    pub cluster: Option<Arc<Cluster>>,
+    /// On a node of a cluster, the other nodes: names are claimed there, whispers sent.
+    pub peers: Option<Peers>,
 }
 
 impl Shared {
@@ -50,46 +49,33 @@ impl Shared {
     /// in-process over other streams (the `session` fuzz target) makes its own and calls
     /// [`super::serve`].
     pub fn new(config: Config) -> Shared {
-        Shared::assemble(config, 0, |hub| Arc::new(NoHistory::new(hub)))
+        let hub = Shared::hub_for(&config, 0);
+        let log = Arc::new(NoHistory::new(hub.clone()));
+        Shared::around(config, hub, log, None)
     }
 
     /// What connections share under `config` when the server keeps history in `store`:
     /// every message goes through the `sqlite` log's writer thread, started here.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> io::Result<Shared> {
-        let mut started = Ok(());
-        let shared = Shared::assemble(config, PAGE_MAX, |hub| {
-            match SqliteLog::start(store, hub.clone()) {
-                Ok(log) => Arc::new(log),
-                Err(err) => {
-                    started = Err(err);
-                    Arc::new(NoHistory::new(hub))
-                }
-            }
-        });
-        started.map(|()| shared)
+        let hub = Shared::hub_for(&config, PAGE_MAX);
+        let log = Arc::new(SqliteLog::start(store, hub.clone())?);
+        Ok(Shared::around(config, hub, log, None))
     }
 
-    /// What connections share on a node of `cluster`: history is the rooms' streams in
-    /// NATS, kept as `retention` says.
-    pub fn for_cluster(config: Config, cluster: Arc<Cluster>, retention: StoreConfig) -> Shared {
-        let link = cluster.clone();
-        Shared {
-            cluster: Some(cluster),
-            ..Shared::assemble(config, PAGE_MAX, |hub| {
-                Arc::new(JetStreamLog::start(link, hub, retention))
-            })
-        }
-    }
-
-    /// What connections share around a new hub (stating `history` in `Welcome`) and the
-    /// room log `log` makes around it.
-    fn assemble(config: Config, history: usize, log: impl FnOnce(Arc<Hub>) -> SharedLog) -> Shared {
-        let hub = Arc::new(Hub::with_limits(Limits {
+    /// A new hub for `config`, stating `history` (the most messages a page holds, 0 when
+    /// none are kept) in `Welcome`: the first part of a [`Shared`], before its room log.
+    pub fn hub_for(config: &Config, history: usize) -> Arc<Hub> {
+        Arc::new(Hub::with_limits(Limits {
             history,
-            ..Limits::from_config(&config)
-        }));
+            ..Limits::from_config(config)
+        }))
+    }
+
+    /// What connections share around `hub`, with `log` as the room log and, on a node of
+    /// a cluster, `peers` as the other nodes.
+    pub fn around(config: Config, hub: Arc<Hub>, log: SharedLog, peers: Option<Peers>) -> Shared {
         Shared {
-            log: log(hub.clone()),
+            log,
             hub,
             queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
@@ -97,7 +83,7 @@ impl Shared {
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            cluster: None,
+            peers,
         }
     }
 }

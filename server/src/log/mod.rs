@@ -33,10 +33,12 @@ use crate::room::{JoinedRoom, RoomError};
 pub mod burst;
 pub mod failures;
 pub mod in_flight;
+#[cfg(feature = "cluster")]
 pub mod jetstream;
 pub mod off;
 pub mod page;
 mod schema;
+pub mod settings;
 pub mod sqlite;
 pub mod wire;
 

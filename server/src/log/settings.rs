@@ -1,0 +1,137 @@
+//! `[store]`: where the room log lives and how much of it is kept; read beside the log it
+//! configures, as `[tls]` and `[http]` are.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chat_proto::config::{ConfigError, ConfigFile};
+
+/// `[store] path` when the file does not set it: the room log beside `config.ini` (in the
+/// working directory on the built-in defaults), where an operator looks for it first.
+pub const DEFAULT_STORE_PATH: &str = "chat.db";
+
+/// `[store] keep_per_room` when the file does not set it: a hundred days of a room that hears
+/// a thousand messages a day, yet about 10 MB per room at a hundred bytes a message (at most
+/// 100 MB, every message as long as the default `buffsize` allows), so that no room, however
+/// chatty, fills the disk.
+pub const DEFAULT_KEEP_PER_ROOM: u64 = 100_000;
+
+/// The longest `[store] max_age`: a hundred years, far beyond any retention policy, and far
+/// from overflowing milliseconds since the epoch.
+pub const MAX_AGE_DAYS: u64 = 36_500;
+
+/// The keys of `[store]` the server reads.
+pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age"];
+
+/// `[store]`: where the room log lives and how much of it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The SQLite file, already resolved: a relative `path` is taken from the config file's
+    /// directory (from the working directory on the built-in defaults).
+    pub path: PathBuf,
+    /// Messages kept per room, the newest; `None` (`0` in the file): no limit. For
+    /// [`crate::log::Store::trim`], `None` is `u64::MAX`.
+    pub keep_per_room: Option<u64>,
+    /// Messages older than this are dropped; `None` (`off`): kept however old.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for StoreConfig {
+    /// The built-in defaults, equal to the shipped `config.ini`.
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from(DEFAULT_STORE_PATH),
+            keep_per_room: Some(DEFAULT_KEEP_PER_ROOM),
+            max_age: None,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Reads `[store]`: `None` when `path = off`.
+    pub fn from_file(file: &ConfigFile) -> Result<Option<StoreConfig>, ConfigError> {
+        let StorePath(path) = file.get(
+            "store",
+            "path",
+            StorePath(Some(PathBuf::from(DEFAULT_STORE_PATH))),
+            "a file path, or off to keep no history",
+            |_| true,
+        )?;
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let path = match file.path().and_then(Path::parent) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        };
+        let keep_per_room = file.get(
+            "store",
+            "keep_per_room",
+            DEFAULT_KEEP_PER_ROOM,
+            "a number of messages (0 means no limit)",
+            |_| true,
+        )?;
+        let MaxAge(max_age) = file.get(
+            "store",
+            "max_age",
+            MaxAge(None),
+            "a duration with a unit (3600s, 90m, 12h, 30d; at most 36500d), or off",
+            |_| true,
+        )?;
+        Ok(Some(StoreConfig {
+            path,
+            keep_per_room: Some(keep_per_room).filter(|n| *n != 0),
+            max_age,
+        }))
+    }
+}
+
+/// `[store] path` as written: `off` (any case) for none. An empty value is refused rather
+/// than guessed at: it could mean "the default" as well as "none".
+#[derive(Debug, Clone, PartialEq)]
+struct StorePath(Option<PathBuf>);
+
+impl FromStr for StorePath {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "" => Err(()),
+            off if off.eq_ignore_ascii_case("off") => Ok(StorePath(None)),
+            path => Ok(StorePath(Some(PathBuf::from(path)))),
+        }
+    }
+}
+
+/// `[store] max_age` as written: a whole number with a unit, `s`, `m`, `h` or `d`, up to
+/// [`MAX_AGE_DAYS`]; `off` or a zero for none. The unit is required: a bare `30` could be
+/// seconds (as in `[limits]`) or days, and a wrong guess deletes history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct MaxAge(Option<Duration>);
+
+impl FromStr for MaxAge {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        if text.eq_ignore_ascii_case("off") || text == "0" {
+            return Ok(MaxAge(None));
+        }
+        let (number, scale) = [("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+            .into_iter()
+            .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, scale)))
+            .ok_or(())?;
+        if !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        let secs = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|secs| *secs <= MAX_AGE_DAYS * 86_400)
+            .ok_or(())?;
+        Ok(MaxAge(
+            Some(Duration::from_secs(secs)).filter(|d| !d.is_zero()),
+        ))
+    }
+}
