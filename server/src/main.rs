@@ -69,6 +69,13 @@ fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let web = match &config.http {
             None => None,
+            Some(_) if !cfg!(feature = "web") => {
+                tracing::warn!(
+                    "[http] is set, but this chat-server was built without the web feature: \
+                     no web listener"
+                );
+                None
+            }
             Some(http) => Some(
                 chat_server::bind(&config.host, http.port)
                     .await

@@ -113,13 +113,7 @@ pub async fn run(
     // Cancelled when shutdown begins (`/healthz` answers 503 from then on); the web
     // listener itself is stopped last, when this guard is dropped as `run` returns.
     let stopping = tokio_util::sync::CancellationToken::new();
-    let _web = web.map(|listener| {
-        AbortOnDrop(tokio::spawn(crate::web::serve(
-            listener,
-            shared.clone(),
-            stopping.clone(),
-        )))
-    });
+    let _web = start_web(web, &shared, &stopping);
     let hub = shared.hub.clone();
     tokio::spawn(crate::queued_bytes::watch(
         shared.queued.clone(),
@@ -223,6 +217,35 @@ async fn trim(store: Arc<dyn Store>, settings: StoreConfig) {
             Err(err) => tracing::error!("Trimming the room log failed: {err}"),
         }
     }
+}
+
+/// Serves the web listener on `web` until the returned guard is dropped.
+#[cfg(feature = "web")]
+fn start_web(
+    web: Option<TcpListener>,
+    shared: &Shared,
+    stopping: &tokio_util::sync::CancellationToken,
+) -> Option<AbortOnDrop> {
+    web.map(|listener| {
+        AbortOnDrop(tokio::spawn(crate::web::serve(
+            listener,
+            shared.clone(),
+            stopping.clone(),
+        )))
+    })
+}
+
+/// A build without the `web` feature serves no web listener, and says so if given one.
+#[cfg(not(feature = "web"))]
+fn start_web(
+    web: Option<TcpListener>,
+    _shared: &Shared,
+    _stopping: &tokio_util::sync::CancellationToken,
+) -> Option<AbortOnDrop> {
+    if web.is_some() {
+        tracing::warn!("This chat-server was built without the web feature: [http] is not served");
+    }
+    None
 }
 
 /// A task aborted when this is dropped: the web listener lives exactly as long as [`run`].
