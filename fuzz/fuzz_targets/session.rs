@@ -89,17 +89,19 @@ use std::time::Duration;
 
 use chat_proto::codec::{encode, CLIENT_MAX_FRAME};
 use chat_proto::validate::DEFAULT_ROOM;
-use chat_proto::{Backlog, ClientFrame, FrameReader, RoomSummary, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{Backlog, ClientFrame, FrameReader, ServerFrame, PROTOCOL_VERSION};
 use chat_server::config::Config;
 use chat_server::connection::{serve, Shared};
 use libfuzzer_sys::arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{split, AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 #[path = "session/check.rs"]
 mod check;
+#[path = "session/healthy.rs"]
+mod healthy;
 #[path = "session/model.rs"]
 mod model;
 #[path = "session/room.rs"]
@@ -243,7 +245,7 @@ async fn run(config: Config, mut ops: &[u8]) {
         max_rooms: config.max_rooms,
     };
     let shared = Shared::new(config);
-    let (watcher, finish_watcher) = spawn_watcher(&shared).await;
+    let (watcher, finish_watcher) = healthy::spawn_watcher(&shared).await;
     let mut sims: Vec<Sim> = (0..CLIENTS).map(|i| connect(&shared, i + 1)).collect();
 
     for _ in 0..MAX_OPS {
@@ -384,7 +386,7 @@ async fn run(config: Config, mut ops: &[u8]) {
             .expect("the server closes its side once the client left")
             .expect("a reader task does not fail");
     }
-    let late = newcomer(&shared).await;
+    let late = healthy::newcomer(&shared).await;
     let _ = finish_watcher.send(());
     let witness = tokio::time::timeout(HANG, watcher)
         .await
@@ -512,150 +514,6 @@ async fn write(tx: &mut WriteHalf<DuplexStream>, frame: &ClientFrame) {
     tx.write_all(encode(frame).expect("a small frame encodes").as_bytes())
         .await
         .expect("the server reads a healthy client");
-}
-
-/// What the witness saw.
-struct Witness {
-    /// Every frame after its `Joined` replies, pings left out.
-    frames: Vec<ServerFrame>,
-    /// Whether its stream ended before it said `Bye`: it was dropped.
-    ended_early: bool,
-}
-
-/// Registers the witness, has it join the rooms it watches and, once it is in them, starts
-/// its task: it records every frame, answers pings, and on `finish` says `Bye` and reads
-/// until the server closes. The task returns what it saw.
-async fn spawn_watcher(shared: &Shared) -> (JoinHandle<Witness>, oneshot::Sender<()>) {
-    let (finish, mut finished) = oneshot::channel::<()>();
-    let (mut frames, mut tx, conn) = register(shared, WITNESS, 40_000).await;
-    match next(&mut frames).await {
-        Some(ServerFrame::Welcome { username, .. }) if username == WITNESS => {}
-        other => panic!("the witness was not welcomed: {other:?}"),
-    }
-    for room in WATCHED {
-        write(
-            &mut tx,
-            &ClientFrame::Join {
-                room: (*room).to_owned(),
-                backlog: Backlog::None,
-            },
-        )
-        .await;
-        let joined = next(&mut frames).await;
-        assert_eq!(
-            joined,
-            Some(ServerFrame::Joined {
-                room: (*room).to_owned(),
-                members: vec![WITNESS.to_owned()],
-            }),
-            "the witness's join of a new room"
-        );
-    }
-    let task = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        let mut said_bye = false;
-        loop {
-            let next = tokio::select! {
-                biased;
-                next = frames.read_frame() => next,
-                _ = &mut finished, if !said_bye => {
-                    said_bye = true;
-                    let _ = tx.write_all(encode(&ClientFrame::Bye).unwrap().as_bytes()).await;
-                    continue;
-                }
-            };
-            match next.expect("the witness receives well-formed frames") {
-                Some(ServerFrame::Ping) => {
-                    let _ = tx
-                        .write_all(encode(&ClientFrame::Pong).unwrap().as_bytes())
-                        .await;
-                }
-                Some(frame) => seen.push(frame),
-                None => break,
-            }
-        }
-        conn.await
-            .expect("the witness's connection task does not fail");
-        Witness {
-            frames: seen,
-            ended_early: !said_bye,
-        }
-    });
-    (task, finish)
-}
-
-/// What the newcomer got.
-#[derive(Debug)]
-struct Late {
-    users: Vec<String>,
-    members: Vec<String>,
-    rooms: Vec<RoomSummary>,
-}
-
-/// After everything: a newcomer registers, lists the users, joins `lobby`, lists the rooms,
-/// says something and leaves.
-async fn newcomer(shared: &Shared) -> Late {
-    let steps = async {
-        let (mut frames, mut tx, conn) = register(shared, "late", 40_100).await;
-        match next(&mut frames).await {
-            Some(ServerFrame::Welcome { username, .. }) => assert_eq!(username, "late"),
-            other => panic!("the newcomer was not welcomed: {other:?}"),
-        }
-        write(&mut tx, &ClientFrame::ListUsers).await;
-        let Some(ServerFrame::UserList { users }) = next(&mut frames).await else {
-            panic!("the newcomer got no user list");
-        };
-        write(
-            &mut tx,
-            &ClientFrame::Join {
-                room: DEFAULT_ROOM.to_owned(),
-                backlog: Backlog::None,
-            },
-        )
-        .await;
-        let members = match next(&mut frames).await {
-            Some(ServerFrame::Joined { room, members }) if room == DEFAULT_ROOM => members,
-            other => panic!("the newcomer's join of {DEFAULT_ROOM} was not answered: {other:?}"),
-        };
-        write(&mut tx, &ClientFrame::ListRooms).await;
-        let Some(ServerFrame::RoomList { rooms }) = next(&mut frames).await else {
-            panic!("the newcomer got no room list");
-        };
-        write(&mut tx, &late_words()).await;
-        match next(&mut frames).await {
-            Some(ServerFrame::Msg {
-                room, from, text, ..
-            }) => {
-                assert_eq!(
-                    ClientFrame::Msg { room, text },
-                    late_words(),
-                    "the newcomer's message came back otherwise"
-                );
-                assert_eq!(from, "late");
-            }
-            other => panic!("the newcomer's message did not come back: {other:?}"),
-        }
-        write(&mut tx, &ClientFrame::Bye).await;
-        while next(&mut frames).await.is_some() {}
-        conn.await
-            .expect("the newcomer's connection task does not fail");
-        Late {
-            users,
-            members,
-            rooms,
-        }
-    };
-    tokio::time::timeout(HANG, steps)
-        .await
-        .expect("the server answers a healthy newcomer")
-}
-
-/// What the newcomer says.
-fn late_words() -> ClientFrame {
-    ClientFrame::Msg {
-        room: DEFAULT_ROOM.to_owned(),
-        text: "still serving".to_owned(),
-    }
 }
 
 /// The next frame that is not a ping; `None` at the end.

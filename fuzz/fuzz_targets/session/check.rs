@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chat_proto::validate::{name_key, room_key, DEFAULT_ROOM};
 use chat_proto::{ClientFrame, ErrorKind, LeftReason, RoomSummary, ServerFrame};
 
+use super::healthy::{late_words, Late, Witness};
 use super::model::{decode, key_of, possible_names, Seen, Stay, Walked};
 use super::room::WatchedRoom;
 use super::walk::walk;
-use super::{late_words, Late, Rules, Sim, Witness, WATCHED, WITNESS};
+use super::{Rules, Sim, WATCHED, WITNESS};
 
 /// Holds what every client sent and received, what the witness saw and what the newcomer
 /// got against the rules listed at the top of the target; panics at the first that fails.
