@@ -7,8 +7,8 @@
 # Each BIN_DIR holds a release chat-server (e.g. a worktree of the old commit built with
 # `cargo build --release -p chat-server`); the client is this checkout's release
 # chat-client, built if missing. Per round and per build, in alternation: one room with 100
-# receivers and with 1,000 (one publisher, 1,000 messages of 64 B, history off), and the idle
-# memory of 1,000 registered clients; a fresh server for every case. Prints each run and the
+# receivers and with 1,000 (one publisher, messages of 64 B, two million deliveries, history
+# off), and the idle memory of 1,000 registered clients; a fresh server for every case. Prints each run and the
 # medians of ROUNDS (default 3) rounds: deliveries/s, the server's CPU time per delivery (ns),
 # and its resident bytes per idle client.
 set -euo pipefail
@@ -49,8 +49,11 @@ run() {
     BIN=$build start_chat "$WORK"
     case $case in
         fanout100 | fanout1000)
+            # Two million deliveries either way: enough CPU time that the kernel's 10 ms
+            # ticks of it are a few per cent at most.
+            local clients=${case#fanout}
             out=$("$CLIENT" --port "$CHAT_PORT" --name bench bench --json \
-                --clients "${case#fanout}" --messages 1000 --server-pid "$SERVER_PID")
+                --clients "$clients" --messages $((2000000 / clients)) --server-pid "$SERVER_PID")
             echo "$case $label $(field "$out" deliveries_per_s) $(field "$out" server_cpu_ns_per_delivery)"
             ;;
         idle)
