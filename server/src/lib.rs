@@ -29,12 +29,15 @@
 //!   SQLite file, group commit) and [`log::jetstream`] (a cluster's streams in NATS). The
 //!   hub is its one handler ([`log::Deliveries`]).
 //!
+//! - [`clock`]: the server's clock, the only source of every `at`.
+//!
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
 
 pub mod admission;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod commands;
 pub mod config;
@@ -59,12 +62,3 @@ pub mod web;
 
 pub use config::Config;
 pub use server::{bind, open_store, run};
-
-/// Milliseconds since the Unix epoch: the `at` of every message and notice.
-///
-/// Taken from the server's clock only, so a client can never date its own messages.
-pub(crate) fn now_millis() -> chat_proto::Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as chat_proto::Millis)
-}

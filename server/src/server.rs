@@ -130,7 +130,7 @@ pub async fn run(
 
     let notice = ServerFrame::System {
         text: SHUTDOWN_NOTICE.to_owned(),
-        at: crate::now_millis(),
+        at: crate::clock::now_millis(),
     };
     match shared.hub.close(&notice) {
         Ok(told) => tracing::info!(clients = told, "Sent the shutdown notice"),
@@ -207,9 +207,9 @@ async fn trim(store: Arc<dyn Store>, settings: StoreConfig) {
         every.tick().await;
         let store = store.clone();
         let keep = settings.keep_per_room.unwrap_or(u64::MAX);
-        let older_than = settings
-            .max_age
-            .map(|age| crate::now_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let older_than = settings.max_age.map(|age| {
+            crate::clock::now_millis() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
+        });
         match tokio::task::spawn_blocking(move || store.trim(keep, older_than)).await {
             Ok(Ok(0)) => {}
             Ok(Ok(removed)) => tracing::info!("Trimmed {removed} old messages from the room log"),

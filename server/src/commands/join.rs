@@ -24,7 +24,7 @@ pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<F
     let join = Join {
         name,
         room: room.to_owned(),
-        at: crate::now_millis(),
+        at: crate::clock::now_millis(),
         backlog,
     };
     match ctx.log.join(join) {

@@ -20,7 +20,7 @@ pub fn handle(ctx: &mut Context<'_>, room: String, text: String) -> Result<Flow,
         &from,
         Said {
             text,
-            at: crate::now_millis(),
+            at: crate::clock::now_millis(),
         },
     );
     Ok(Flow::Continue)

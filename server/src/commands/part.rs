@@ -10,7 +10,7 @@ use super::{CommandError, Context, Flow};
 pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError> {
     let name = ctx.name()?;
     let room = ctx.joined(&room)?;
-    ctx.hub.part(&name, &room, crate::now_millis())?;
+    ctx.hub.part(&name, &room, crate::clock::now_millis())?;
     tracing::debug!(peer = %ctx.peer, "{name} parted #{}", room.name);
     ctx.rooms_mut()?.retain(|r| r.key != room.key);
     Ok(Flow::Continue)

@@ -36,7 +36,7 @@ pub fn handle(ctx: &mut Context<'_>, to: String, text: String) -> Result<Flow, C
     validate::message(&text)?;
     tracing::debug!(peer = %ctx.peer, "{from} -> {to}: {text}");
     ctx.hub.metrics().messages_in(1);
-    let at = crate::now_millis();
+    let at = crate::clock::now_millis();
     let Some(peers) = ctx.peers else {
         ctx.hub.whisper(&from, &to, text, at).map_err(refusal)?;
         return Ok(Flow::Continue);

@@ -130,7 +130,7 @@ where
 /// Leaves the room (a registered client) or logs the end of a handshake that never finished.
 fn leave(hub: &Hub, session: &Session, outbox: &Outbox, peer: SocketAddr, reason: &LeaveReason) {
     match session {
-        Session::Registered { name, .. } => hub.leave(name, reason, crate::now_millis()),
+        Session::Registered { name, .. } => hub.leave(name, reason, crate::clock::now_millis()),
         Session::Handshake => {
             if *reason == LeaveReason::ShuttingDown {
                 hub.metrics().refused(ErrorKind::ShuttingDown);

@@ -56,7 +56,8 @@ impl Presence {
                 let peer = self.meet(&node, incarnation);
                 if version == peer.version + 1 {
                     peer.version = version;
-                    self.hub.remote_change(&node, change, crate::now_millis());
+                    self.hub
+                        .remote_change(&node, change, crate::clock::now_millis());
                 } else if version > peer.version + 1 {
                     self.ask(&node).await;
                 }
@@ -86,7 +87,8 @@ impl Presence {
                     Some((version, _, people)) if last => {
                         if version >= peer.version {
                             peer.version = version;
-                            self.hub.remote_state(&node, people, crate::now_millis());
+                            self.hub
+                                .remote_state(&node, people, crate::clock::now_millis());
                         }
                     }
                     other => peer.partial = other,
@@ -100,9 +102,9 @@ impl Presence {
                         .is_some_and(|p| p.incarnation == incarnation) =>
             {
                 self.peers.remove(&node);
-                let people = self
-                    .hub
-                    .remote_drop(&node, LeftReason::NodeLost, crate::now_millis());
+                let people =
+                    self.hub
+                        .remote_drop(&node, LeftReason::NodeLost, crate::clock::now_millis());
                 tracing::info!("Node {node} stopped; {people} of its people left");
                 // It gave its names back itself; whatever it could not is swept.
                 self.gone.insert((node, incarnation));
@@ -124,9 +126,9 @@ impl Presence {
             if let Some(old) = self.peers.remove(node) {
                 self.gone.insert((node.to_owned(), old.incarnation));
             }
-            let people = self
-                .hub
-                .remote_drop(node, LeftReason::NodeLost, crate::now_millis());
+            let people =
+                self.hub
+                    .remote_drop(node, LeftReason::NodeLost, crate::clock::now_millis());
             tracing::info!("Node {node} restarted; {people} of its earlier people left");
             self.sweep_at = Some(now + names::SWEEP_GRACE);
         }

@@ -41,9 +41,9 @@ mod event;
 mod heard;
 
 use super::{Cluster, Link};
-use event::{chunks, Event};
 use crate::hub::Hub;
 use crate::roster::{Change, Person};
+use event::{chunks, Event};
 
 /// The subject every node's presence goes on.
 pub const SUBJECT: &str = "chat.presence";
@@ -275,9 +275,6 @@ impl Presence {
         }
     }
 
-
-
-
     /// Asks `node` for its snapshot, at most every [`ASK_EVERY`].
     async fn ask(&mut self, node: &str) {
         let Some(peer) = self.peers.get_mut(node) else {
@@ -311,9 +308,9 @@ impl Presence {
                 self.gone.insert((node.clone(), p.incarnation));
                 now - p.seen
             });
-            let people = self
-                .hub
-                .remote_drop(&node, LeftReason::NodeLost, crate::now_millis());
+            let people =
+                self.hub
+                    .remote_drop(&node, LeftReason::NodeLost, crate::clock::now_millis());
             tracing::warn!(
                 "Lost node {node}: not heard from for {:?}; {people} of its people left",
                 silent.unwrap_or_default()
