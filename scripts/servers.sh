@@ -47,9 +47,10 @@ INI
 }
 
 # start_chat DIR [WEB_PORT]: chat-server on DIR/config.ini, its web listener on WEB_PORT
-# (default: off).
+# (default: off), logging at $LOG_LEVEL (default: error; `info` is what a server runs at,
+# with every connection's span).
 start_chat() {
-    "$BIN/chat-server" --config "$1/config.ini" --http-port "${2:-off}" --log-level error >/dev/null 2>&1 &
+    "$BIN/chat-server" --config "$1/config.ini" --http-port "${2:-off}" --log-level "${LOG_LEVEL:-error}" >/dev/null 2>&1 &
     SERVER_PID=$!
     wait_port "$CHAT_PORT"
 }
