@@ -27,19 +27,9 @@ impl Hub {
     }
 
     /// [`Hub::join`], with `backlog` (a `History{backlog: true}` of the room, read before the
-    /// join) queued right after `Joined` under the same lock, so that no presence frame or
-    /// message comes between them. The frame is named for the room as the hub shows it.
-    pub fn join_with_backlog(
-        &self,
-        name: &str,
-        room: &str,
-        at: Millis,
-        backlog: ServerFrame,
-    ) -> Result<JoinedRoom, RoomError> {
-        self.join_then(name, room, at, Some(backlog))
-    }
-
-    /// [`Hub::join`], with `backlog` after `Joined` when there is one.
+    /// join) queued right after `Joined` under the same lock when there is one, so that no
+    /// presence frame or message comes between them; the frame is named for the room as the
+    /// hub shows it. The room log's way in ([`crate::log::Deliveries::join`]).
     pub(super) fn join_then(
         &self,
         name: &str,
@@ -275,7 +265,7 @@ mod tests {
         let mut bob = registered(&hub, "bob");
         registered(&hub, "carol");
         let backlog = crate::log::page::empty_backlog("rust");
-        hub.join_with_backlog("bob", "rust", 5, backlog).unwrap();
+        hub.join_then("bob", "rust", 5, Some(backlog)).unwrap();
         hub.join("carol", "rust", 6).unwrap();
         assert_eq!(
             frames(&mut bob),

@@ -203,9 +203,6 @@ pub enum StoreError {
     /// In a cluster, the room's stream in NATS could not be read.
     #[error("{0}")]
     Cluster(String),
-    /// The log's task or thread is gone (it only ends with the server).
-    #[error("the message log has stopped")]
-    Stopped,
     /// The file could not be opened or created: its directory is missing, or permissions.
     #[error("{}: cannot open the message log: {reason}", path.display())]
     Open {

@@ -1,7 +1,7 @@
 //! How a page of history looks on the wire, whatever log it was read from: the `History`
 //! frame of a page, a backlog and a catch-up, cut to what one frame may carry.
 
-use chat_proto::{Cursor, ErrorKind, Past, ServerFrame};
+use chat_proto::{Backlog, Cursor, ErrorKind, Past, ServerFrame};
 
 use super::Page;
 
@@ -31,6 +31,44 @@ pub fn catch_up(seq: u64, first: u64, last: u64) -> (Cursor, bool) {
         Cursor::After(seq)
     };
     (from, missed)
+}
+
+/// Where a join's backlog reads: from where, at most how many messages, and whether it
+/// missed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogRead {
+    /// Where the read starts.
+    pub from: Cursor,
+    /// The most messages it takes.
+    pub limit: usize,
+    /// Whether a catch-up asked for messages no longer kept, or never the room's.
+    pub missed: bool,
+}
+
+/// Where the backlog `backlog` reads, every log alike: the latest `n` (at most
+/// [`PAGE_MAX`]), or a catch-up after a seq ([`catch_up`]) in a room that keeps
+/// `first..=last`, which `bounds` is asked for only then; `None` for no backlog.
+pub fn backlog_read<E>(
+    backlog: Backlog,
+    bounds: impl FnOnce() -> Result<(u64, u64), E>,
+) -> Result<Option<BacklogRead>, E> {
+    Ok(match backlog {
+        Backlog::None => None,
+        Backlog::Latest(n) => Some(BacklogRead {
+            from: Cursor::Latest,
+            limit: (n as usize).min(PAGE_MAX),
+            missed: false,
+        }),
+        Backlog::After(seq) => {
+            let (first, last) = bounds()?;
+            let (from, missed) = catch_up(seq, first, last);
+            Some(BacklogRead {
+                from,
+                limit: PAGE_MAX,
+                missed,
+            })
+        }
+    })
 }
 
 /// `frame` (a `History`) saying whether its catch-up missed messages.

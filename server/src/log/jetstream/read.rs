@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::payload::from_payload;
 use super::Unavailable;
-use crate::log::page::{self, PAGE_MAX};
+use crate::log::page;
 use crate::log::{Page, Stored};
 
 /// How many stream messages a page reads from NATS at once.
@@ -89,17 +89,13 @@ pub async fn backlog_of(
         .await
         .map_err(|err| Unavailable(format!("cannot read the room's stream: {err}")))?
         .state;
-    let (from, limit, missed) = match backlog {
-        Backlog::After(seq) => {
-            let (from, missed) = page::catch_up(seq, state.first_sequence, cut);
-            (from, PAGE_MAX, missed)
-        }
-        Backlog::Latest(n) => (Cursor::Latest, (n as usize).min(PAGE_MAX), false),
-        Backlog::None => (Cursor::Latest, 0, false),
+    let first = state.first_sequence;
+    let Some(plan) = page::backlog_read(backlog, || Ok::<_, Unavailable>((first, cut)))? else {
+        return Ok(page::empty_backlog(shown));
     };
-    let page = read(stream, &state, from, limit, Some(cut)).await?;
+    let page = read(stream, &state, plan.from, plan.limit, Some(cut)).await?;
     Ok(page::with_missed(
-        page::shape(page, shown, from, true),
-        missed,
+        page::shape(page, shown, plan.from, true),
+        plan.missed,
     ))
 }

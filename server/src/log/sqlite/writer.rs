@@ -269,19 +269,14 @@ fn backlog_frame(
     shown: &str,
     backlog: Backlog,
 ) -> Result<ServerFrame, StoreError> {
-    match backlog {
-        Backlog::None => Ok(page::empty_backlog(shown)),
-        Backlog::Latest(n) => {
-            let limit = (n as usize).min(PAGE_MAX);
-            page_frame(store, key, shown, Cursor::Latest, limit, true)
-        }
-        Backlog::After(seq) => {
-            let bounds = store.bounds(key)?;
-            let (from, missed) = page::catch_up(seq, bounds.first, bounds.last);
-            let frame = page_frame(store, key, shown, from, PAGE_MAX, true)?;
-            Ok(page::with_missed(frame, missed))
-        }
-    }
+    let read = page::backlog_read(backlog, || {
+        store.bounds(key).map(|bounds| (bounds.first, bounds.last))
+    })?;
+    let Some(read) = read else {
+        return Ok(page::empty_backlog(shown));
+    };
+    let frame = page_frame(store, key, shown, read.from, read.limit, true)?;
+    Ok(page::with_missed(frame, read.missed))
 }
 
 /// One page of the room with key `key` from `from`, at most `limit` messages, as a
