@@ -8,10 +8,9 @@
 //! test panics half-way: the session is deleted (which quits Chromium), then chromedriver
 //! and anything left below it are killed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
@@ -153,15 +152,7 @@ impl Driver {
             port: 0,
             session: None,
         };
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Read to the end even when nobody listens any more: a closed pipe would kill
-            // chromedriver at its next log line.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let lines = super::output_lines(vec![Box::new(stdout)]);
         let deadline = Instant::now() + TIMEOUT;
         let mut seen = Vec::new();
         driver.port = loop {

@@ -450,6 +450,41 @@ pub fn scratch_dir(test: &str) -> PathBuf {
     dir
 }
 
+/// Every line a child process writes to `outputs` (its stderr, its stdout), as one
+/// channel, each stream read on a thread of its own to its end, even once nobody listens:
+/// a child whose pipe filled up or closed would stall or die at its next log line. Waits
+/// on the channel take a timeout ([`line_containing`]).
+pub fn output_lines(outputs: Vec<Box<dyn std::io::Read + Send>>) -> std_mpsc::Receiver<String> {
+    let (tx, lines) = std_mpsc::channel();
+    for output in outputs {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+    }
+    lines
+}
+
+/// Takes lines from `lines` into `seen` until one contains `needle`, and returns it; an
+/// error once no line came within `timeout`, or the child's output ended.
+pub fn line_containing(
+    lines: &std_mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    needle: &str,
+    timeout: Duration,
+) -> Result<String, std_mpsc::RecvTimeoutError> {
+    loop {
+        let line = lines.recv_timeout(timeout)?;
+        seen.push(line.clone());
+        if line.contains(needle) {
+            return Ok(line);
+        }
+    }
+}
+
 /// The real `chat-server` binary, running as a child process with its stderr captured.
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -486,16 +521,9 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start chat-server");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = output_lines(vec![Box::new(
+            child.stderr.take().expect("stderr is piped"),
+        )]);
         ServerProcess {
             child: Some(child),
             lines,
@@ -505,20 +533,12 @@ impl ServerProcess {
 
     /// Waits for a stderr line containing `needle` and returns it.
     pub fn wait_for_line(&mut self, needle: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(TIMEOUT) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(err) => panic!(
-                    "no stderr line containing {needle:?} ({err}); seen so far: {:#?}",
-                    self.seen
-                ),
-            }
-        }
+        line_containing(&self.lines, &mut self.seen, needle, TIMEOUT).unwrap_or_else(|err| {
+            panic!(
+                "no stderr line containing {needle:?} ({err}); seen so far: {:#?}",
+                self.seen
+            )
+        })
     }
 
     /// Waits for `Listening on` and returns the address in it.

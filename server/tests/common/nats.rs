@@ -4,10 +4,8 @@
 //! A test never skips for want of it: without the binary it fails, saying which package to
 //! install. Every wait for it has a timeout and reads its log; nothing sleeps.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
 use tempfile::TempDir;
 
@@ -95,41 +93,17 @@ impl NatsServer {
                      Debian package nats-server (apt-get install nats-server)"
                 )
             });
-        let (tx, lines) = mpsc::channel();
-        for out in [
-            Box::new(child.stderr.take().expect("stderr is piped"))
-                as Box<dyn std::io::Read + Send>,
+        let lines = super::output_lines(vec![
+            Box::new(child.stderr.take().expect("stderr is piped")),
             Box::new(child.stdout.take().expect("stdout is piped")),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
+        ]);
         self.child = Some(child);
-        loop {
-            match lines.recv_timeout(TIMEOUT) {
-                Ok(line) => {
-                    let ready = line.contains(READY_LINE);
-                    self.seen.push(line);
-                    if ready {
-                        break;
-                    }
-                }
-                Err(err) => panic!(
-                    "nats-server on port {port} did not say {READY_LINE:?} ({err}); its log: {:#?}",
-                    self.seen
-                ),
-            }
+        if let Err(err) = super::line_containing(&lines, &mut self.seen, READY_LINE, TIMEOUT) {
+            panic!(
+                "nats-server on port {port} did not say {READY_LINE:?} ({err}); its log: {:#?}",
+                self.seen
+            );
         }
-        // Keep draining its log, so a full pipe never stalls it.
-        std::thread::spawn(move || for _ in lines {});
     }
 }
 

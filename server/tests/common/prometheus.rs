@@ -6,10 +6,8 @@
 //! A test never skips for want of it: without the binary it fails, saying which package to
 //! install. Every wait reads its log or its API under a timeout; nothing sleeps.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -71,29 +69,16 @@ impl Prometheus {
                          the Debian package prometheus (apt-get install prometheus)"
                     )
                 });
-            let stderr = child.stderr.take().expect("stderr is piped");
-            let (tx, lines) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+            let lines = super::output_lines(vec![Box::new(
+                child.stderr.take().expect("stderr is piped"),
+            )]);
             last_log.clear();
-            while let Ok(line) = lines.recv_timeout(START_TIMEOUT) {
-                let ready = line.contains(READY_LINE);
-                last_log.push(line);
-                if ready {
-                    // Keep draining its log, so a full pipe never stalls it.
-                    std::thread::spawn(move || for _ in lines {});
-                    return Prometheus {
-                        addr,
-                        _dir: dir,
-                        child,
-                    };
-                }
+            if super::line_containing(&lines, &mut last_log, READY_LINE, START_TIMEOUT).is_ok() {
+                return Prometheus {
+                    addr,
+                    _dir: dir,
+                    child,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
