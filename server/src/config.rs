@@ -18,19 +18,22 @@ use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
 pub use crate::log::settings::{StoreConfig, STORE_KEYS};
 
-/// `[limits] send_queue` when the file does not set it.
+/// `[limits] send_queue` when the file does not set it: a safety net, not the bound.
 ///
-/// Counted in frames. 1024 frames cover a burst from every other person in a busy room while
-/// a healthy client's writer catches up, yet cap what a reader that stopped reading can hold:
-/// at most 1024 shared frames (each a reference to a buffer already sent to everyone else).
-pub const DEFAULT_SEND_QUEUE: usize = 1024;
+/// Counted in entries. The bound is the bytes (`send_queue_bytes`), each entry counted with
+/// its overhead ([`crate::outbox::ENTRY_OVERHEAD`]), so 4 MiB holds at most about 40,000
+/// entries of the smallest messages. A client in many rooms gets an entry per message (a
+/// message to another room never shares one), and one that reads as fast as it can must not
+/// be dropped for their number: 1024 entries dropped a sender in a hundred rooms, history
+/// on, with its bytes far under the budget.
+pub const DEFAULT_SEND_QUEUE: usize = 1_000_000;
 
 /// `[limits] send_queue_bytes` when the file does not set it: 4 MiB.
 ///
 /// Room for what a client that reads can fall behind by: a dozen user lists of ten thousand
 /// people (about 330 kB each), or four thousand messages of the full 1 KiB. A client that far
 /// behind has stopped reading; while it is dropped at 4 MiB, sixty such clients hold at most
-/// 240 MiB, where entries alone (1024 of up to 330 kB) would let each pin over 300 MiB.
+/// 240 MiB, where entries alone (even 1024 of up to 330 kB) would let each pin over 300 MiB.
 pub const DEFAULT_SEND_QUEUE_BYTES: usize = 4 << 20;
 
 /// The least `[limits] send_queue_bytes` may be: 64 KiB, a few frames of chat, so that a
@@ -139,11 +142,11 @@ pub struct Config {
     pub port: u16,
     /// Largest frame body accepted from a client; a larger length prefix ends the connection.
     pub buffsize: usize,
-    /// Bound of each client's outbound queue, in frames; a client whose queue is full when a
-    /// frame arrives for it is a slow consumer and is removed.
+    /// Safety net on each client's outbound queue, in entries, far above what the bytes
+    /// allow; a client whose queue is full when a frame arrives for it is a slow consumer.
     pub send_queue: usize,
-    /// Bound of each client's outbound queue, in bytes, every frame at its length; past it
-    /// the client is a slow consumer, as past `send_queue`.
+    /// Bound of each client's outbound queue, in bytes, every entry at its length and its
+    /// overhead; past it the client is a slow consumer and is removed.
     pub send_queue_bytes: usize,
     /// The most all outbound queues may hold together, in bytes; past it the clients holding
     /// the most are dropped as slow consumers. `0`: no ceiling.

@@ -8,12 +8,19 @@
 //! reader loop and the writer both learn of it ([`Outbox::overflowed`],
 //! [`Next::Overflowed`]).
 //!
-//! Bounded twice: in entries (`[limits] send_queue`) and in bytes (`[limits]
-//! send_queue_bytes`), since one entry may be a 30-byte message or a user list of hundreds of
-//! kilobytes. Every entry counts at its full length, a broadcast shared with others included
-//! (an overcount, never an undercount), from the moment it is queued until the writer has
+//! Bounded by bytes (`[limits] send_queue_bytes`), since one entry may be a 30-byte message
+//! or a user list of hundreds of kilobytes. Every entry counts at its full length plus what
+//! holding it costs ([`ENTRY_OVERHEAD`]), a broadcast shared with others included (an
+//! overcount, never an undercount), from the moment it is queued until the writer has
 //! written it: frames the writer holds in the middle of a write to a stalled socket are
-//! memory too. Every queue also adds its bytes to the server's total
+//! memory too. The count of entries (`[limits] send_queue`) is only a safety net far above
+//! what the bytes allow: a client in many rooms gets one entry per message, since messages
+//! to different rooms never share one, and must not be dropped for that while it reads.
+//!
+//! A client's own messages on their way through the room log ([`Outbox::expect`]) count
+//! toward its congestion, not toward its bound: with history kept, their echoes come back
+//! only once stored, and a client sending to many rooms would otherwise read far ahead of
+//! them. Every queue also adds its bytes to the server's total
 //! ([`crate::queued_bytes::QueuedBytes`]), which the server keeps under `[limits]
 //! max_queued_bytes` by dropping the clients holding the most. An overflowed queue lets go
 //! of what it held at once.
@@ -41,12 +48,28 @@ use crate::queued_bytes::QueuedBytes;
 /// every recipient. Behind an `Arc` so a queue slot is one pointer.
 pub type Wire = Arc<Bytes>;
 
+/// What holding one entry costs beyond its bytes, counted with each: its slot in the queue (a
+/// pointer, up to twice over while the buffer grows) and the shared buffer's header (the
+/// `Arc<Bytes>`, 48 bytes before the allocator's own), rounded up. A queue of many small
+/// entries is then bounded by what it really holds, not by how many there are.
+pub const ENTRY_OVERHEAD: usize = 64;
+
+/// What an entry counts for in a queue's bytes.
+fn cost(wire: &Wire) -> usize {
+    wire.len() + ENTRY_OVERHEAD
+}
+
+/// What a list of entries counts for.
+fn cost_of<'a>(wires: impl IntoIterator<Item = &'a Wire>) -> usize {
+    wires.into_iter().map(cost).sum()
+}
+
 /// How much one queue may hold before its client is a slow consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
-    /// Entries (`[limits] send_queue`).
+    /// Entries (`[limits] send_queue`): a safety net above what the bytes allow.
     pub frames: usize,
-    /// Bytes, every entry at its length (`[limits] send_queue_bytes`).
+    /// Bytes, every entry at its length and [`ENTRY_OVERHEAD`] (`[limits] send_queue_bytes`).
     pub bytes: usize,
 }
 
@@ -78,6 +101,7 @@ pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoi
         byte_capacity: bound.bytes.max(1),
         total,
         senders: AtomicUsize::new(1),
+        expected: AtomicUsize::new(0),
         wants_room: AtomicBool::new(false),
         reader: Notify::new(),
     });
@@ -104,6 +128,9 @@ struct Queue {
     /// Live [`Outbox`] clones; the last one gone closes the queue, so the writer ends once
     /// it has written what is left.
     senders: AtomicUsize,
+    /// Bytes of the client's own messages on their way through the room log
+    /// ([`Expected`]): they count toward congestion until their echoes are queued.
+    expected: AtomicUsize,
     /// Set while the reader loop waits in [`Outbox::wait_for_room`], so the writer wakes it
     /// only then and a busy client's reader is not woken at every batch.
     wants_room: AtomicBool,
@@ -182,17 +209,31 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether more than half of the queue is taken, in entries or in bytes (see
-    /// [`Outbox::is_congested`]).
+    /// Whether more than half of the queue is taken, in entries or in bytes, counting the
+    /// client's own messages on their way (see [`Outbox::is_congested`]).
     fn congested(&self, state: &State) -> bool {
+        self.backed_up(state)
+            || state.bytes + self.expected.load(Ordering::Acquire) > self.byte_capacity / 2
+    }
+
+    /// Whether more than half of the queue is taken by what is queued alone: the client is
+    /// behind in reading, not merely waiting for the room log.
+    fn backed_up(&self, state: &State) -> bool {
         state.frames.len() > self.capacity / 2 || state.bytes > self.byte_capacity / 2
+    }
+
+    /// Wakes the reader loop if it waits for room.
+    fn wake_reader(&self) {
+        if self.wants_room.load(Ordering::SeqCst) {
+            self.reader.notify_waiters();
+        }
     }
 
     /// Whether `len` more bytes would take the queue past its byte bound. An empty queue
     /// takes any one frame (each is bounded by the frame limit), so a bound below the
     /// largest frame cannot make a client unservable.
-    fn over_bytes(&self, state: &State, len: usize) -> bool {
-        state.bytes > 0 && state.bytes.saturating_add(len) > self.byte_capacity
+    fn over_bytes(&self, state: &State, cost: usize) -> bool {
+        state.bytes > 0 && state.bytes.saturating_add(cost) > self.byte_capacity
     }
 
     /// Counts `len` more bytes held, here and in the server's total.
@@ -216,7 +257,7 @@ impl Queue {
     /// is let go of now: it will never be sent.
     fn overflow(&self, mut state: MutexGuard<'_, State>) {
         state.overflowed = true;
-        let queued: usize = state.frames.iter().map(|f| f.len()).sum();
+        let queued = cost_of(&state.frames);
         state.frames = VecDeque::new();
         self.release(&mut state, queued);
         let writer = state.writer.take();
@@ -240,11 +281,12 @@ impl Outbox {
         if state.overflowed || state.closed {
             return Delivery::Dropped;
         }
-        if state.frames.len() >= self.queue.capacity || self.queue.over_bytes(&state, wire.len()) {
+        let cost = cost(&wire);
+        if state.frames.len() >= self.queue.capacity || self.queue.over_bytes(&state, cost) {
             self.queue.overflow(state);
             return Delivery::Overflowed;
         }
-        self.queue.hold(&mut state, wire.len());
+        self.queue.hold(&mut state, cost);
         state.frames.push_back(wire);
         let writer = state.writer.take();
         drop(state);
@@ -254,12 +296,24 @@ impl Outbox {
         Delivery::Queued
     }
 
-    /// Whether more than half of the queue is taken, in entries or in bytes. The client's
-    /// own requests then wait ([`Outbox::wait_for_room`]): a client that sends a burst of
-    /// requests must not have their answers overflow its own queue while it is reading
-    /// them, nor pin their bytes when it reads nothing.
+    /// Whether more than half of the queue is taken, in entries or in bytes, the client's
+    /// own messages on their way through the room log included. The client's own requests
+    /// then wait ([`Outbox::wait_for_room`]): a client that sends a burst of requests must
+    /// not have their answers overflow its own queue while it is reading them, nor pin
+    /// their bytes when it reads nothing.
     pub fn is_congested(&self) -> bool {
         self.queue.congested(&self.queue.lock())
+    }
+
+    /// Counts `bytes` of this client's own messages, on their way through the room log,
+    /// toward its congestion until the returned [`Expected`] is dropped: once their echoes
+    /// are queued here, or they were refused.
+    pub fn expect(&self, bytes: usize) -> Expected {
+        self.queue.expected.fetch_add(bytes, Ordering::AcqRel);
+        Expected {
+            outbox: self.clone(),
+            bytes,
+        }
     }
 
     /// The bytes this client's queue holds now, the writer's batch included: what dropping
@@ -311,14 +365,18 @@ impl Outbox {
         }
     }
 
-    /// Waits until at most half of the queue is taken. After `limit` the client is not
-    /// reading: it is marked as a slow consumer and `false` is returned.
+    /// Waits until at most half of the queue is taken, the client's own messages on their
+    /// way included. After `limit` with the queue itself that full the client is not
+    /// reading: it is marked as a slow consumer and `false` is returned. Waiting for its
+    /// own messages to come back from the room log has no limit: the log is behind, not the
+    /// client.
     ///
-    /// Woken by the writer after each batch it takes out, rather than reserving room, which
-    /// would take room away from broadcasts to this client. The wake-up is registered
-    /// before the queue is looked at, so a batch taken in between cannot be missed.
+    /// Woken by the writer after each batch it takes out, and by each of the client's
+    /// messages that arrives, rather than reserving room, which would take room away from
+    /// broadcasts to this client. The wake-up is registered before the queue is looked at,
+    /// so a batch taken in between cannot be missed.
     pub async fn wait_for_room(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
+        let mut deadline = None;
         self.queue.wants_room.store(true, Ordering::SeqCst);
         let room = loop {
             let woken = self.queue.reader.notified();
@@ -332,14 +390,51 @@ impl Outbox {
                 if state.closed || !self.queue.congested(&state) {
                     break true;
                 }
+                deadline = match deadline {
+                    _ if !self.queue.backed_up(&state) => None,
+                    None => Some(tokio::time::Instant::now() + limit),
+                    kept => kept,
+                };
             }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                self.queue.overflow(self.queue.lock());
-                break false;
+            match deadline {
+                None => woken.await,
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                        self.queue.overflow(self.queue.lock());
+                        break false;
+                    }
+                }
             }
         };
         self.queue.wants_room.store(false, Ordering::SeqCst);
         room
+    }
+}
+
+/// A client's own messages on their way through the room log, counted toward its
+/// congestion ([`Outbox::expect`]) until this is dropped: the room log holds it with the
+/// messages and drops it once their echoes are queued, or once it told the client they
+/// were refused.
+#[derive(Debug)]
+pub struct Expected {
+    /// The sender's queue.
+    outbox: Outbox,
+    /// What was counted.
+    bytes: usize,
+}
+
+impl Expected {
+    /// The sender's queue, to tell it what became of its messages.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+}
+
+impl Drop for Expected {
+    fn drop(&mut self) {
+        let queue = &self.outbox.queue;
+        queue.expected.fetch_sub(self.bytes, Ordering::AcqRel);
+        queue.wake_reader();
     }
 }
 
@@ -372,7 +467,7 @@ impl Drop for Outgoing {
     fn drop(&mut self) {
         let mut state = self.queue.lock();
         state.closed = true;
-        let queued: usize = state.frames.iter().map(|f| f.len()).sum();
+        let queued = cost_of(&state.frames);
         state.frames = VecDeque::new();
         self.queue.release(&mut state, queued + self.in_hand);
         drop(state);
@@ -405,12 +500,12 @@ impl Outgoing {
             } else {
                 batch.extend(state.frames.drain(..taken));
             }
-            self.in_hand += batch[from..].iter().map(|f| f.len()).sum::<usize>();
+            self.in_hand += cost_of(&batch[from..]);
             Poll::Ready(Next::Frames(taken))
         })
         .await;
         if matches!(next, Next::Frames(_)) {
-            self.wake_reader();
+            self.queue.wake_reader();
         }
         next
     }
@@ -426,14 +521,7 @@ impl Outgoing {
             self.queue.release(&mut state, self.in_hand);
         }
         self.in_hand = 0;
-        self.wake_reader();
-    }
-
-    /// Wakes the reader loop if it waits for room.
-    fn wake_reader(&self) {
-        if self.queue.wants_room.load(Ordering::SeqCst) {
-            self.queue.reader.notify_waiters();
-        }
+        self.queue.wake_reader();
     }
 
     /// Takes everything queued now, without waiting, as if written at once. For harnesses
@@ -441,8 +529,7 @@ impl Outgoing {
     pub fn take_queued(&mut self) -> Vec<Wire> {
         let mut state = self.queue.lock();
         let taken: Vec<Wire> = state.frames.drain(..).collect();
-        self.queue
-            .release(&mut state, taken.iter().map(|f| f.len()).sum());
+        self.queue.release(&mut state, cost_of(&taken));
         taken
     }
 
@@ -523,21 +610,23 @@ mod tests {
         assert!(matches!(outgoing.next(&mut batch, 8).await, Next::Closed));
     }
 
-    /// The byte bound counts every entry at its length until the writer reports it written:
-    /// a frame that would take the queue past it marks the client, and what was queued is
-    /// let go of at once, in the queue and in the server's total.
+    /// The byte bound counts every entry at its length and its overhead until the writer
+    /// reports it written: a frame that would take the queue past it marks the client, and
+    /// what was queued is let go of at once, in the queue and in the server's total.
     #[tokio::test]
     async fn bytes_count_until_written_and_an_overflow_lets_go() {
         let total = Arc::new(QueuedBytes::new(0));
+        let entry = |n: usize| n + ENTRY_OVERHEAD;
         let bound = Bound {
             frames: 100,
-            bytes: 10,
+            bytes: 2 * entry(4) + 2,
         };
         let (outbox, mut outgoing) = bounded(bound, Some(total.clone()));
         let sized = |n: usize| Arc::new(Bytes::from(vec![0; n]));
         assert_eq!(outbox.offer_wire(sized(4)), Delivery::Queued);
         assert_eq!(outbox.offer_wire(sized(4)), Delivery::Queued);
-        assert_eq!((outbox.held_bytes(), total.total()), (8, 8));
+        let two = 2 * entry(4);
+        assert_eq!((outbox.held_bytes(), total.total()), (two, two));
         assert!(outbox.is_congested(), "over half of the bytes");
         let mut batch = Vec::new();
         assert!(matches!(
@@ -545,12 +634,54 @@ mod tests {
             Next::Frames(1)
         ));
         // Taken out but not yet written: still held.
-        assert_eq!(outbox.held_bytes(), 8);
+        assert_eq!(outbox.held_bytes(), two);
         assert_eq!(outbox.offer_wire(sized(3)), Delivery::Overflowed);
         // The queued entry is let go of; the writer's batch is held until it is done.
-        assert_eq!((outbox.held_bytes(), total.total()), (4, 4));
+        assert_eq!((outbox.held_bytes(), total.total()), (entry(4), entry(4)));
         outgoing.written();
         assert_eq!((outbox.held_bytes(), total.total()), (0, 0));
+    }
+
+    /// Many small entries are bounded by what they hold, their overhead included, while
+    /// the entry count is far above: a 1-byte frame counts for `1 + ENTRY_OVERHEAD`.
+    #[test]
+    fn small_entries_are_bounded_by_their_overhead() {
+        let bound = Bound {
+            frames: 1_000_000,
+            bytes: 10 * (1 + ENTRY_OVERHEAD),
+        };
+        let (outbox, _outgoing) = bounded(bound, None);
+        for i in 0..10 {
+            assert_eq!(outbox.offer_wire(wire(i)), Delivery::Queued);
+        }
+        assert_eq!(outbox.offer_wire(wire(10)), Delivery::Overflowed);
+    }
+
+    /// The client's own messages on their way count toward its congestion, not toward its
+    /// bound, until they arrive; a reader waiting only for them is not given up on at the
+    /// deadline, and is woken when they arrive.
+    #[tokio::test(start_paused = true)]
+    async fn own_messages_on_their_way_pace_the_reader_without_a_deadline() {
+        let bound = Bound {
+            frames: 100,
+            bytes: 1000,
+        };
+        let (outbox, _outgoing) = bounded(bound, None);
+        let expected = outbox.expect(600);
+        assert!(outbox.is_congested());
+        let waiter = outbox.clone();
+        let wait = tokio::spawn(async move { waiter.wait_for_room(Duration::from_secs(1)).await });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!wait.is_finished(), "still waiting, not given up on");
+        assert!(!outbox.has_overflowed());
+        // Their echo is queued (bytes the queue takes whole), then the expectation ends.
+        assert_eq!(
+            outbox.offer_wire(Arc::new(Bytes::from(vec![0; 400]))),
+            Delivery::Queued
+        );
+        drop(expected);
+        assert!(wait.await.unwrap(), "room once they arrived");
+        assert!(!outbox.is_congested());
     }
 
     /// An empty queue takes one frame larger than its whole byte bound, so no frame can
@@ -575,7 +706,7 @@ mod tests {
         let total = Arc::new(QueuedBytes::new(0));
         let bound = Bound {
             frames: 100,
-            bytes: 100,
+            bytes: 1000,
         };
         let (outbox, mut outgoing) = bounded(bound, Some(total.clone()));
         for i in 0..4 {
@@ -583,7 +714,7 @@ mod tests {
         }
         let mut batch = Vec::new();
         outgoing.next(&mut batch, 2).await;
-        assert_eq!(total.total(), 4);
+        assert_eq!(total.total(), 4 * (1 + ENTRY_OVERHEAD));
         drop(outgoing);
         assert_eq!(total.total(), 0);
     }

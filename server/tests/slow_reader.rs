@@ -28,10 +28,9 @@ const MESSAGE_BYTES: usize = 4_000;
 const WINDOW: usize = 64;
 /// The bound on the growth of this process's peak resident memory (VmHWM over the VmRSS
 /// before the server started), server and all twenty-one clients included. The stalled
-/// client's queue holds at most `send_queue` (1024) frames of about 4 KB: 4 MB. Measured on
-/// a debug build: 6.5 to 18 MiB of growth (the writer's batching changes it); with the queue
-/// made practically unbounded (`send_queue = 1000000`) the same run grew by 77 MiB and never
-/// dropped the stalled client.
+/// client's queue holds at most `send_queue_bytes` (4 MiB). Measured on a debug build: 6.5
+/// to 18 MiB of growth (the writer's batching changes it); with the queue made practically
+/// unbounded the same run grew by 77 MiB and never dropped the stalled client.
 const RSS_GROWTH_BOUND_KIB: u64 = 48 * 1024;
 
 /// `Join` for `lobby`, where every client of this test talks.
@@ -77,7 +76,7 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
         buffsize: 8 * 1024,
         ..test_config()
     };
-    let send_queue = config.send_queue;
+    let send_queue_bytes = config.send_queue_bytes;
     let server = start_with(config).await;
 
     // The stalled reader: registers and joins lobby, then never reads again. A small
@@ -184,7 +183,7 @@ async fn a_stalled_reader_is_dropped_and_twenty_healthy_clients_get_all_20000_in
     println!(
         "RSS before {rss_before} KiB, peak {peak} KiB, growth {growth} KiB (bound \
          {RSS_GROWTH_BOUND_KIB} KiB); the stalled client got {got} of {MESSAGES} messages \
-         (send_queue {send_queue})"
+         (send_queue_bytes {send_queue_bytes})"
     );
     assert!(
         growth < RSS_GROWTH_BOUND_KIB,

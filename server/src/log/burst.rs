@@ -13,6 +13,7 @@ use chat_proto::{CodecError, Millis};
 
 use super::wire::push_message;
 use super::Stored;
+use crate::outbox::ENTRY_OVERHEAD;
 use crate::room::JoinedRoom;
 
 /// One message a client said, as the server received it: its `from` and room are those
@@ -54,6 +55,17 @@ pub struct Spoken {
 }
 
 impl Spoken {
+    /// About what this burst's echo costs its sender's queue: each message's text, the
+    /// room's and the sender's names and a `Msg` frame's fixed fields, and one entry. Counted
+    /// toward the sender's congestion while the burst is on its way ([`crate::outbox::Outbox::expect`]).
+    pub fn echo_bytes(&self) -> usize {
+        /// A `Msg` frame's length prefix, kind, three string lengths, time and seq.
+        const FIXED: usize = 4 + 4 + 3 * 8 + 8 + 8;
+        let per_message = self.room.name.len() + self.from.len() + FIXED;
+        let texts: usize = self.said.iter().map(|said| said.text.len()).sum();
+        texts + per_message * self.said.len() + ENTRY_OVERHEAD
+    }
+
     /// Every message as a `Msg` frame, numbered from `first_seq` on, encoded back to back:
     /// the one buffer every member's queue gets.
     pub fn encode(&self, first_seq: u64) -> Result<Bytes, CodecError> {

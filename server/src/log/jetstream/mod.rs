@@ -145,8 +145,8 @@ impl RoomLog for JetStreamLog {
         let (done, confirmed) = oneshot::channel();
         streams.in_flight.add(spoken.said.len());
         let request = Publish {
+            sender: sender.expect(spoken.echo_bytes()),
             spoken,
-            sender: sender.clone(),
             done,
         };
         if let Err(mpsc::error::SendError(request)) = streams.publish.send(request) {

@@ -13,7 +13,7 @@ use super::payload::{subject, to_payload};
 use super::RoomStreams;
 use crate::log::failures::{self, Failures};
 use crate::log::Spoken;
-use crate::outbox::Outbox;
+use crate::outbox::Expected;
 
 /// What became of a burst that did not all get through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,8 @@ impl std::fmt::Display for Refused {
 pub struct Publish {
     /// The messages, their room and their sender.
     pub spoken: Spoken,
-    /// The sender's queue, for `ClusterUnavailable`.
-    pub sender: Outbox,
+    /// The sender's queue, for `ClusterUnavailable`, expecting the burst's echo.
+    pub sender: Expected,
     /// Told once the burst was delivered here (or refused).
     pub done: oneshot::Sender<()>,
 }
@@ -134,7 +134,7 @@ async fn acknowledger(
             Some(refused) => {
                 failures.failed(&refused, request.spoken.said.len());
                 failures::refuse(
-                    &request.sender,
+                    request.sender.outbox(),
                     streams.hub.metrics(),
                     ErrorKind::ClusterUnavailable,
                     refused.detail(),

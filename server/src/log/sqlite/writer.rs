@@ -43,7 +43,7 @@ use crate::log::{
     Deliveries, InFlight, Join, Joining, NewMessage, Page, PageRead, Read, RoomLog, Spoken, Store,
     StoreError,
 };
-use crate::outbox::Outbox;
+use crate::outbox::{Expected, Outbox};
 use crate::room::{JoinedRoom, RoomError};
 
 /// Requests taken into one round at most, so that one round's transaction stays bounded
@@ -81,8 +81,8 @@ enum Request {
 struct Pending {
     /// The messages, their room and their sender.
     spoken: Spoken,
-    /// The sender's queue, for `StoreFailed`.
-    sender: Outbox,
+    /// The sender's queue, for `StoreFailed`, expecting the burst's echo.
+    sender: Expected,
     /// Told once the burst was delivered (or refused).
     done: oneshot::Sender<()>,
 }
@@ -117,8 +117,8 @@ impl RoomLog for SqliteLog {
         let messages = spoken.said.len();
         self.in_flight.add(messages);
         let request = Request::Append(Pending {
+            sender: sender.expect(spoken.echo_bytes()),
             spoken,
-            sender: sender.clone(),
             done,
         });
         if self.tx.send(request).is_err() {
@@ -224,7 +224,7 @@ impl Writer {
                 self.failures.failed(&err, batch.len());
                 for burst in bursts.drain(..) {
                     failures::refuse(
-                        &burst.sender,
+                        burst.sender.outbox(),
                         self.hub.metrics(),
                         ErrorKind::StoreFailed,
                         NOT_STORED,
