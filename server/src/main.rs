@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{anyhow, Context as _};
 use chat_server::cli::Cli;
 use chat_server::config::{Config, Resolved};
 use chat_server::log::Store;
@@ -66,7 +66,13 @@ fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         let listener = chat_server::bind(&config.host, config.port)
             .await
-            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+            .map_err(|err| {
+                anyhow!(
+                    "cannot listen on {}:{}: {err}; another port: [server] port, or --port",
+                    config.host,
+                    config.port
+                )
+            })?;
         let web = match &config.http {
             None => None,
             Some(_) if !cfg!(feature = "web") => {
@@ -76,16 +82,16 @@ fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()
                 );
                 None
             }
-            Some(http) => Some(
-                chat_server::bind(&config.host, http.port)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot listen for the web client on {}:{}",
-                            config.host, http.port
-                        )
-                    })?,
-            ),
+            Some(http) => Some(chat_server::bind(&config.host, http.port).await.map_err(
+                |err| {
+                    anyhow!(
+                        "cannot listen for the web client on {}:{}: {err}; another port: \
+                             [http] port, or --http-port (off: no web listener)",
+                        config.host,
+                        http.port
+                    )
+                },
+            )?),
         };
         chat_server::run(listener, web, config, store, shutdown).await?;
         anyhow::Ok(())

@@ -187,3 +187,38 @@ fn an_invalid_log_filter_is_refused_with_exit_code_2() {
         "{stderr}"
     );
 }
+
+/// A port that is taken stops start-up with a line naming the address, the cause and the
+/// setting and flag that choose another: two nodes on one machine need two of each.
+#[test]
+fn a_taken_port_is_an_error_naming_what_changes_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = scratch_dir("taken-port");
+    let cases = [
+        (
+            ["--port", port.as_str(), "--http-port", "off"],
+            format!("cannot listen on 127.0.0.1:{port}: "),
+            "; another port: [server] port, or --port",
+        ),
+        (
+            ["--port", "0", "--http-port", port.as_str()],
+            format!("cannot listen for the web client on 127.0.0.1:{port}: "),
+            "; another port: [http] port, or --http-port (off: no web listener)",
+        ),
+    ];
+    for (flags, start, end) in cases {
+        let mut args = vec!["--host", "127.0.0.1"];
+        args.extend(flags);
+        let (code, stderr) = run_to_exit(&dir, &args);
+        let line = stderr
+            .lines()
+            .find(|line| line.contains("ERROR"))
+            .unwrap_or_else(|| panic!("an ERROR line: {stderr}"));
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            line.contains(&start) && line.contains("in use") && line.ends_with(end),
+            "{line}"
+        );
+    }
+}
