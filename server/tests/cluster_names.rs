@@ -132,3 +132,52 @@ async fn a_node_that_stops_gives_its_names_back_to_the_cluster() {
         "zoe is free on node b once node a stopped"
     );
 }
+
+/// The messages of the names bucket's stream in NATS, once they are `expected`; fails after
+/// the tests' timeout with what it last saw.
+async fn names_in_nats_until(nats: &NatsServer, expected: u64) -> u64 {
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connect to NATS");
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js
+        .get_stream("KV_chat_names")
+        .await
+        .expect("the names bucket's stream");
+    let deadline = tokio::time::Instant::now() + common::TIMEOUT;
+    loop {
+        let held = stream
+            .info()
+            .await
+            .expect("the stream's state")
+            .state
+            .messages;
+        if held == expected || tokio::time::Instant::now() > deadline {
+            return held;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A name given back leaves nothing behind in NATS: after 200 guests with names of their
+/// own signed in and left, and two stayed, the names bucket holds two messages, the names
+/// of the two online (a delete marker per name would leave 202).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_given_back_leave_nothing_in_nats() {
+    let nats = NatsServer::start();
+    let a = start_with(nats.node_config("a")).await;
+    for i in 0..200 {
+        let mut guest = a.register_only(&format!("guest{i}")).await;
+        guest.send(ClientFrame::Bye).await;
+        guest.until_closed().await;
+    }
+    let _ann = a.register_only("ann").await;
+    let _bob = a.register_only("bob").await;
+    assert_eq!(names_in_nats_until(&nats, 2).await, 2);
+    // And a name given back can be taken again at once.
+    let mut again = a.connect().await;
+    assert!(matches!(
+        again.hello("guest7").await,
+        ServerFrame::Welcome { .. }
+    ));
+}

@@ -4,7 +4,7 @@
 //! ```text
 //!  node A: Hello ann ──► create("ann", "A\n<incarnation>\nann") ──► revision 7 ──► Welcome
 //!  node B: Hello Ann ──► create("ann", "B\n<incarnation>\nAnn") ──► key exists ──► NameTaken
-//!  node A: ann leaves ──► delete("ann", expecting revision 7) ──► free on every node
+//!  node A: ann leaves ──► purge("ann" up to revision 7) ──► free on every node
 //! ```
 //!
 //! Exactly one of two creates of one key succeeds, however close together, so two people
@@ -12,8 +12,14 @@
 //! the name as compared ([`chat_proto::validate::name_key`]); every valid name is a valid
 //! key (`[-/_=.a-zA-Z0-9]+`). The value is the node that holds it, the node's incarnation
 //! (a number each start of a node picks anew) and the name as typed, one line each
-//! ([`Holder`]): a whisper from another node finds where to go. A node deletes only a key
+//! ([`Holder`]): a whisper from another node finds where to go. A node removes only a key
 //! at the revision its own create gave, so it never frees a name someone else holds now.
+//!
+//! **A name given back leaves nothing in NATS.** A key-value delete would leave a marker per
+//! name ever used, forever (49,867 of them, 6.5 MB, after 49,567 guests came and went). A
+//! name is removed instead by purging its subject up to the revision this node holds: the
+//! value goes and nothing takes its place, so the bucket holds only the names held now, and
+//! a value someone else created since (a later revision) is never touched.
 //!
 //! **Names of nodes that are gone.** A node killed with SIGKILL gives nothing back. Its
 //! names are deleted by the nodes that see it go ([`Names::sweep`], run by
@@ -327,14 +333,10 @@ impl Names {
             let created: std::time::SystemTime = entry.created.into();
             let old = now.duration_since(created).unwrap_or_default() >= SWEEP_GRACE;
             if stale(&holder, old) {
-                if let Err(err) = self
-                    .kv
-                    .delete_expect_revision(&entry.key, Some(entry.revision))
-                    .await
-                {
-                    tracing::debug!("Did not free the name {:?}: {err}", entry.key);
-                } else {
-                    freed += 1;
+                match self.remove(&entry.key, entry.revision).await {
+                    Ok(true) => freed += 1,
+                    Ok(false) => tracing::debug!("Did not free the name {:?}: taken", entry.key),
+                    Err(err) => tracing::debug!("Did not free the name {:?}: {err}", entry.key),
                 }
             }
         }
@@ -390,13 +392,16 @@ impl Names {
             .await;
     }
 
-    /// Deletes `key` if it is still at `revision`, or keeps it aside while NATS is away.
+    /// Removes `key` if it is still at `revision`, or keeps it aside while NATS is away.
     async fn delete(&self, key: String, revision: u64) {
         if self.is_up() {
-            match self.kv.delete_expect_revision(&key, Some(revision)).await {
-                Ok(()) => return,
-                // Refused while NATS answers: the key is at another revision, someone
-                // else's now; nothing to give back.
+            match self.remove(&key, revision).await {
+                Ok(true) => return,
+                // The key is at another revision, someone else's now: nothing to give back.
+                Ok(false) => {
+                    tracing::debug!("Did not release the name {key:?}: held by someone else");
+                    return;
+                }
                 Err(err) if self.is_up() => {
                     tracing::debug!("Did not release the name {key:?}: {err}");
                     return;
@@ -408,6 +413,20 @@ impl Names {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, revision);
+    }
+
+    /// Removes `key`'s value if it is at `revision` (or older), leaving no delete marker:
+    /// its subject is purged below `revision + 1`, so a value created since stays. Whether
+    /// anything was removed.
+    async fn remove(&self, key: &str, revision: u64) -> Result<bool, stream::PurgeError> {
+        let purged = self
+            .kv
+            .stream
+            .purge()
+            .filter(format!("{}{key}", self.kv.prefix))
+            .sequence(revision + 1)
+            .await?;
+        Ok(purged.purged > 0)
     }
 
     /// Whether NATS answers now.
