@@ -649,9 +649,23 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (tls.shown_url().as_str(), tls.node),
-            ("tls://127.0.0.1:4222", None)
+            (tls.shown_url().as_str(), tls.node, tls.replicas),
+            ("tls://127.0.0.1:4222", None, 1)
         );
+        let three = cluster(
+            "[cluster]\nnats = nats://a:4222, nats://u:p@b:4222,nats://c:4222\nreplicas = 3\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            three.urls(),
+            ["nats://a:4222", "nats://u:p@b:4222", "nats://c:4222"]
+        );
+        assert_eq!(
+            three.shown_url(),
+            "nats://a:4222, nats://***@b:4222, nats://c:4222"
+        );
+        assert_eq!(three.replicas, 3);
         for bad in [
             "nats = 127.0.0.1:4222",
             "nats = http://127.0.0.1:4222",
@@ -660,6 +674,10 @@ mod tests {
             "nats = nats://host:99999",
             "nats = nats://host:4222\nnode = two words",
             "nats = nats://host:4222\nnode = caf\u{e9}",
+            "nats = nats://host:4222,",
+            "nats = nats://host:4222, host:4223",
+            "nats = nats://host:4222\nreplicas = 0",
+            "nats = nats://host:4222\nreplicas = 6",
         ] {
             let err = cluster(&format!("[cluster]\n{bad}\n"))
                 .unwrap_err()

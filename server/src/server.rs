@@ -172,6 +172,7 @@ async fn join_cluster(
     let retention = config.store.clone().unwrap_or_default();
     tokio::select! {
         node = cluster::start(settings, name, hub.clone(), retention) => {
+            let node = node.map_err(|err| io::Error::other(err.to_string()))?;
             let shared = Shared::around(config, hub, node.log(), Some(node.peers()));
             Ok(Some((shared, Box::pin(node.stop()))))
         }

@@ -97,10 +97,14 @@ impl Bench {
             Kind::JetStream => {
                 let nats = NatsServer::start();
                 let config = ClusterConfig {
-                    nats: nats.url(),
                     node: Some("contract".into()),
+                    ..ClusterConfig::new(nats.url())
                 };
-                let cluster = Arc::new(Cluster::connect(&config, "contract".into()).await);
+                let cluster = Arc::new(
+                    Cluster::connect(&config, "contract".into())
+                        .await
+                        .expect("NATS keeps one replica"),
+                );
                 let links = cluster.take_inboxes().map(|inboxes| inboxes.links);
                 let retention = StoreConfig {
                     keep_per_room: keep,

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::names::{self, Names};
 use super::presence;
+use super::replicas;
 use super::settings::ClusterConfig;
 use super::whispers::{self, Whisper};
 
@@ -35,6 +36,20 @@ pub enum ClusterError {
     /// No connection to NATS: nobody listening, a wrong address, TLS or credentials refused.
     #[error("{0}")]
     Connect(#[source] async_nats::ConnectError),
+    /// NATS cannot keep the replicas `[cluster] replicas` asks for: retrying cannot help,
+    /// so the node stops at start instead.
+    #[error(
+        "NATS cannot keep {replicas} replicas of the chat's streams ([cluster] replicas; a \
+         lone NATS server keeps 1, a cluster as many as it has servers with JetStream): \
+         {source}"
+    )]
+    Replicas {
+        /// `[cluster] replicas`.
+        replicas: usize,
+        /// What JetStream said.
+        #[source]
+        source: async_nats::jetstream::context::CreateStreamError,
+    },
     /// Connected, but the stream under the names bucket cannot be made (JetStream off, say).
     #[error("cannot create the key-value bucket {bucket}: {source}")]
     BucketCreate {
@@ -108,7 +123,9 @@ pub struct Cluster {
     node: String,
     /// A number this start of the node picked: tells a restarted node from its earlier self.
     incarnation: u64,
-    /// The NATS URL as it may be logged (no credentials).
+    /// `[cluster] replicas`: how many NATS servers keep each stream the node makes.
+    replicas: usize,
+    /// The NATS URLs as they may be logged (no credentials).
     shown_url: String,
     /// The connection to NATS.
     client: async_nats::Client,
@@ -126,15 +143,16 @@ pub struct Cluster {
 impl Cluster {
     /// Joins the cluster `config` names as `node`, trying again (after [`FIRST_RETRY`],
     /// doubling up to [`MAX_RETRY`]) until NATS answers and the names bucket is open, and
-    /// saying so at WARN at most every [`RETRY_LOG_EVERY`]. Never gives up: the caller
-    /// races it against its shutdown.
-    pub async fn connect(config: &ClusterConfig, node: String) -> Cluster {
+    /// saying so at WARN at most every [`RETRY_LOG_EVERY`]. Gives up only when NATS cannot
+    /// keep the replicas asked for ([`ClusterError::Replicas`]), which no retry mends;
+    /// otherwise the caller races it against its shutdown.
+    pub async fn connect(config: &ClusterConfig, node: String) -> Result<Cluster, ClusterError> {
         let shown_url = config.shown_url();
         let incarnation = new_incarnation();
         let mut pause = FIRST_RETRY;
         let mut last_said: Option<Instant> = None;
         loop {
-            match Cluster::try_connect(&config.nats, &node, incarnation).await {
+            match Cluster::try_connect(config, &node, incarnation).await {
                 Ok((client, inboxes, ups, names)) => {
                     match names.free_earlier_starts().await {
                         Ok(0) => {}
@@ -153,16 +171,25 @@ impl Cluster {
                     );
                     let mut js = jetstream::new(client.clone());
                     js.set_timeout(REQUEST_TIMEOUT);
-                    return Cluster {
+                    return Ok(Cluster {
                         node,
                         incarnation,
+                        replicas: config.replicas,
                         shown_url,
                         client,
                         js,
                         inboxes: Mutex::new(Some(inboxes)),
                         ups,
                         names,
-                    };
+                    });
+                }
+                Err(ClusterError::BucketCreate { source, .. })
+                    if replicas::is_beyond_nats(&source) =>
+                {
+                    return Err(ClusterError::Replicas {
+                        replicas: config.replicas,
+                        source,
+                    });
                 }
                 Err(err) => {
                     if last_said.is_none_or(|at| at.elapsed() >= RETRY_LOG_EVERY) {
@@ -179,7 +206,7 @@ impl Cluster {
     /// One attempt: connects, subscribes to this node's whispers and to presence, and
     /// opens the names bucket.
     async fn try_connect(
-        url: &str,
+        config: &ClusterConfig,
         node: &str,
         incarnation: u64,
     ) -> Result<(async_nats::Client, Inboxes, watch::Receiver<u64>, Names), ClusterError> {
@@ -204,7 +231,7 @@ impl Cluster {
                 }
                 async {}
             })
-            .connect(url)
+            .connect(config.urls())
             .await
             .map_err(ClusterError::Connect)?;
         let subscribe = |subject: String| {
@@ -220,7 +247,7 @@ impl Cluster {
         let presence = subscribe(presence::SUBJECT.to_owned()).await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(REQUEST_TIMEOUT);
-        let names = Names::open(&client, &js, node, incarnation).await?;
+        let names = Names::open(&client, &js, node, incarnation, config.replicas).await?;
         let inboxes = Inboxes {
             whispers,
             presence,
@@ -262,6 +289,11 @@ impl Cluster {
     /// JetStream on the connection.
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
+    }
+
+    /// How many NATS servers keep each stream the node makes (`[cluster] replicas`).
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     /// Sends `whisper` to the node `node`, which delivers it to its target there.

@@ -36,6 +36,8 @@ mod node;
 #[cfg(feature = "cluster")]
 pub mod presence;
 #[cfg(feature = "cluster")]
+pub mod replicas;
+#[cfg(feature = "cluster")]
 pub mod whispers;
 
 #[cfg(feature = "cluster")]

@@ -50,8 +50,8 @@ use super::ClusterError;
 pub const BUCKET: &str = "chat_names";
 
 /// The stream a key-value bucket named [`BUCKET`] is, as async-nats' own
-/// `create_key_value` would make it with `history` 1 and nothing else set.
-fn bucket_stream() -> stream::Config {
+/// `create_key_value` would make it with `history` 1, `replicas` and nothing else set.
+fn bucket_stream(replicas: usize) -> stream::Config {
     stream::Config {
         name: format!("KV_{BUCKET}"),
         description: Some("chat-server: who holds each name, by node".to_owned()),
@@ -60,7 +60,7 @@ fn bucket_stream() -> stream::Config {
         allow_rollup: true,
         deny_delete: true,
         allow_direct: true,
-        num_replicas: 1,
+        num_replicas: replicas,
         discard: stream::DiscardPolicy::New,
         ..Default::default()
     }
@@ -165,7 +165,8 @@ pub struct Names {
 const RELEASES_AT_ONCE: usize = 64;
 
 impl Names {
-    /// Opens [`BUCKET`], creating it when no node has yet.
+    /// Opens [`BUCKET`], creating it with `replicas` when no node has yet, or bringing it
+    /// to `replicas` if it was made with another count.
     ///
     /// The bucket's stream is made here rather than with async-nats' `create_key_value`,
     /// which first reads the account's JetStream limits in a form nats-server 2.9 (Debian's)
@@ -175,11 +176,12 @@ impl Names {
         js: &jetstream::Context,
         node: &str,
         incarnation: u64,
+        replicas: usize,
     ) -> Result<Names, ClusterError> {
-        let kv = match js.get_key_value(BUCKET).await {
+        let mut kv = match js.get_key_value(BUCKET).await {
             Ok(kv) => kv,
             Err(_) => {
-                js.get_or_create_stream(bucket_stream())
+                js.get_or_create_stream(bucket_stream(replicas))
                     .await
                     .map_err(|source| ClusterError::BucketCreate {
                         bucket: BUCKET,
@@ -193,6 +195,8 @@ impl Names {
                     })?
             }
         };
+        let bucket = format!("The names bucket {BUCKET}");
+        super::replicas::align(js, &mut kv.stream, replicas, &bucket).await;
         Ok(Names {
             kv,
             node: node.to_owned(),

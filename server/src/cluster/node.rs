@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{presence, whispers, ClaimError, Cluster};
+use super::{presence, whispers, ClaimError, Cluster, ClusterError};
 use crate::config::{ClusterConfig, StoreConfig};
 use crate::hub::Hub;
 use crate::log::jetstream::JetStreamLog;
@@ -42,8 +42,8 @@ pub async fn start(
     node: String,
     hub: Arc<Hub>,
     retention: StoreConfig,
-) -> Node {
-    let cluster = Arc::new(Cluster::connect(settings, node).await);
+) -> Result<Node, ClusterError> {
+    let cluster = Arc::new(Cluster::connect(settings, node).await?);
     let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
     hub.set_feed(feed);
     let log = Arc::new(JetStreamLog::start(cluster.clone(), hub.clone(), retention));
@@ -59,12 +59,12 @@ pub async fn start(
             presence_stop.clone(),
         ))
     });
-    Node {
+    Ok(Node {
         cluster,
         log,
         presence,
         presence_stop,
-    }
+    })
 }
 
 impl Node {

@@ -26,6 +26,27 @@ pub struct NatsServer {
     child: Option<Child>,
     /// Every line of its log read so far, for failure messages.
     seen: Vec<String>,
+    /// In a cluster: its name, its route port and the route ports of the others.
+    route: Option<Route>,
+}
+
+/// How one server of a NATS cluster finds the others.
+#[derive(Debug, Clone)]
+struct Route {
+    /// The server's name, unique in the cluster (JetStream's peers are named).
+    name: String,
+    /// Where it listens for the other servers.
+    port: u16,
+    /// Every server's route port, its own included.
+    all: Vec<u16>,
+}
+
+/// A free port of 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
 }
 
 impl NatsServer {
@@ -39,24 +60,60 @@ impl NatsServer {
     /// Picks a port and a store but starts nothing: a NATS that is not up yet, for a node
     /// that must wait for it. [`NatsServer::restart`] starts it.
     pub fn unstarted() -> NatsServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port on 127.0.0.1")
-            .port();
         NatsServer {
-            port,
+            port: free_port(),
             store: tempfile::tempdir().expect("a temporary directory for the JetStream store"),
             child: None,
             seen: Vec::new(),
+            route: None,
         }
+    }
+
+    /// `n` servers of one NATS cluster with JetStream on each (routes between all of them,
+    /// their own stores), started: what replicated streams need. Each can be killed and
+    /// restarted on its own.
+    pub fn cluster(n: usize) -> Vec<NatsServer> {
+        let all: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut servers: Vec<NatsServer> = all
+            .iter()
+            .enumerate()
+            .map(|(i, &port)| {
+                let mut server = NatsServer::unstarted();
+                server.route = Some(Route {
+                    name: format!("nats-{i}"),
+                    port,
+                    all: all.clone(),
+                });
+                server
+            })
+            .collect();
+        for server in &mut servers {
+            server.restart();
+        }
+        servers
+    }
+
+    /// [`NatsServer::node_config`] for a node that knows the servers `listed` of a NATS
+    /// cluster (it learns the others from NATS), keeping `replicas` of everything.
+    pub fn cluster_node_config(
+        listed: &[&NatsServer],
+        node: &str,
+        replicas: usize,
+    ) -> chat_server::Config {
+        let urls: Vec<String> = listed.iter().map(|server| server.url()).collect();
+        let mut config = listed[0].node_config(node);
+        let cluster = config.cluster.as_mut().expect("a node's config");
+        cluster.nats = urls.join(",");
+        cluster.replicas = replicas;
+        config
     }
 
     /// [`super::test_config`] as a node named `node` of the cluster behind this server.
     pub fn node_config(&self, node: &str) -> chat_server::Config {
         chat_server::Config {
             cluster: Some(chat_server::config::ClusterConfig {
-                nats: self.url(),
                 node: Some(node.to_owned()),
+                ..chat_server::config::ClusterConfig::new(self.url())
             }),
             ..super::test_config()
         }
@@ -81,8 +138,28 @@ impl NatsServer {
         self.kill();
         let port = self.port.to_string();
         let store = self.store.path().to_str().expect("a UTF-8 temporary path");
+        let mut args: Vec<String> = ["-js", "-sd", store, "-a", "127.0.0.1", "-p", &port]
+            .map(str::to_owned)
+            .to_vec();
+        if let Some(route) = &self.route {
+            let routes: Vec<String> = route
+                .all
+                .iter()
+                .map(|port| format!("nats://127.0.0.1:{port}"))
+                .collect();
+            args.extend([
+                "-n".to_owned(),
+                route.name.clone(),
+                "--cluster_name".to_owned(),
+                "chat-test".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{}", route.port),
+                "--routes".to_owned(),
+                routes.join(","),
+            ]);
+        }
         let mut child = Command::new("nats-server")
-            .args(["-js", "-sd", store, "-a", "127.0.0.1", "-p", &port])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -224,7 +224,8 @@ impl RoomStreams {
     }
 
     /// The room's stream, made with this node's limits if no node made it yet (a stream's
-    /// limits are those of the node that made it).
+    /// limits are those of the node that made it), and with `[cluster] replicas`; one made
+    /// with another replica count is brought to it (or reported).
     async fn stream(&self, key: &str) -> Result<stream::Stream, Unavailable> {
         if !self.cluster.is_up() {
             return Err(Unavailable("NATS is out of reach".to_owned()));
@@ -242,14 +243,17 @@ impl RoomStreams {
             storage: stream::StorageType::File,
             discard: stream::DiscardPolicy::Old,
             allow_direct: true,
-            num_replicas: 1,
+            num_replicas: self.cluster.replicas(),
             ..Default::default()
         };
-        self.cluster
-            .jetstream()
+        let js = self.cluster.jetstream();
+        let mut stream = js
             .get_or_create_stream(config)
             .await
-            .map_err(|err| Unavailable(format!("cannot open the room's stream: {err}")))
+            .map_err(|err| Unavailable(format!("cannot open the room's stream: {err}")))?;
+        let what = format!("The stream of #{key}");
+        crate::cluster::replicas::align(js, &mut stream, self.cluster.replicas(), &what).await;
+        Ok(stream)
     }
 
     /// The last `seq` delivered here in the room with key `key`, while it has a task.

@@ -1,0 +1,192 @@
+//! The chat on a cluster of three real nats-servers with every stream kept three times
+//! (`[cluster] replicas = 3`): two chat nodes, one connected to a NATS server it alone
+//! knows, make one chat; killing that NATS server loses nothing acknowledged, and the node
+//! goes on through another server it learnt from NATS. A NATS that cannot keep the replicas
+//! asked for stops a node at start with one line.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chat_proto::{ClientFrame, Cursor, ErrorKind, ServerFrame};
+use common::nats::NatsServer;
+use common::{run_to_exit, scratch_dir, start_with, TestClient, TestServer, TIMEOUT};
+
+/// The room of the tests.
+const ROOM: &str = "rust";
+
+/// A client of `node` registered as `name` and in [`ROOM`], asking again while the
+/// cluster is unavailable: a new NATS cluster elects the leaders of the names bucket and of
+/// the room's stream in the first seconds, and refuses meanwhile.
+async fn member(node: &TestServer, name: &str) -> TestClient {
+    let started = Instant::now();
+    loop {
+        let mut client = node.connect().await;
+        match client.hello(name).await {
+            ServerFrame::Welcome { .. } => {}
+            ServerFrame::Error {
+                kind: ErrorKind::ClusterUnavailable,
+                ..
+            } if started.elapsed() < TIMEOUT => continue,
+            other => panic!("{name}: expected Welcome, got {other:?}"),
+        }
+        client
+            .send(ClientFrame::Join {
+                room: ROOM.into(),
+                backlog: chat_proto::Backlog::None,
+            })
+            .await;
+        match client.recv_skipping_notices().await {
+            ServerFrame::Joined { .. } => return client,
+            ServerFrame::Error {
+                kind: ErrorKind::ClusterUnavailable,
+                ..
+            } if started.elapsed() < TIMEOUT => continue,
+            other => panic!("{name}: expected Joined, got {other:?}"),
+        }
+    }
+}
+
+/// Sends `text` to [`ROOM`] until it is confirmed (its echo, with its `seq`), sending again
+/// (as `text` plus the attempt) while the cluster refuses it with `ClusterUnavailable`, as
+/// during a JetStream leader election. Returns the text that was confirmed, its `seq` and
+/// how many refusals came before.
+async fn say_until_confirmed(client: &mut TestClient, text: &str) -> (String, u64, usize) {
+    let started = Instant::now();
+    let mut every = tokio::time::interval(Duration::from_millis(10));
+    for attempt in 0.. {
+        every.tick().await;
+        let sent = format!("{text}.{attempt}");
+        client
+            .send(ClientFrame::Msg {
+                room: ROOM.into(),
+                text: sent.clone(),
+            })
+            .await;
+        loop {
+            match client.recv_skipping_notices().await {
+                ServerFrame::Msg { text, seq, .. } if text == sent => return (sent, seq, attempt),
+                // An earlier attempt NATS took after all: a message like any other.
+                ServerFrame::Msg { .. } => {}
+                ServerFrame::Error {
+                    kind: ErrorKind::ClusterUnavailable,
+                    ..
+                } => break,
+                other => panic!("{sent}: {other:?}"),
+            }
+        }
+        assert!(
+            started.elapsed() < 3 * TIMEOUT,
+            "{text} was still refused after {attempt} attempts"
+        );
+    }
+    unreachable!()
+}
+
+/// What `client` has received in [`ROOM`] until `last` came: `(text, seq)` in order.
+async fn received_until(client: &mut TestClient, last: &str) -> Vec<(String, u64)> {
+    let mut got = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(TIMEOUT, client.conn.read_frame()).await;
+        let Ok(Ok(Some(frame))) = frame else {
+            panic!("waiting for {last:?}: {frame:?}; got so far {got:?}");
+        };
+        if let ServerFrame::Msg { text, seq, .. } = frame {
+            let done = text == last;
+            got.push((text, seq));
+            if done {
+                return got;
+            }
+        }
+    }
+}
+
+/// Every message of [`ROOM`] in the history `client`'s node serves: `(text, seq)`.
+async fn history(client: &mut TestClient) -> Vec<(String, u64)> {
+    match client.history(ROOM, Cursor::Latest, 500).await {
+        ServerFrame::History { messages, .. } => {
+            messages.into_iter().map(|m| (m.text, m.seq)).collect()
+        }
+        other => panic!("expected History, got {other:?}"),
+    }
+}
+
+/// Checks that `seen` has each confirmed message exactly once, in the order confirmed, with
+/// the seq it was confirmed with, and that its seqs are dense from 1.
+fn has_every_confirmed(who: &str, seen: &[(String, u64)], confirmed: &[(String, u64)]) {
+    let seqs: Vec<u64> = seen.iter().map(|(_, seq)| *seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=seen.len() as u64).collect::<Vec<_>>(),
+        "{who}: seq is dense"
+    );
+    let kept: Vec<&(String, u64)> = seen.iter().filter(|m| confirmed.contains(m)).collect();
+    assert_eq!(
+        kept,
+        confirmed.iter().collect::<Vec<_>>(),
+        "{who}: every confirmed message once, in order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
+    let mut nats = NatsServer::cluster(3);
+    // Node a knows only the first NATS server, so it is the one a uses (and a learns the
+    // others from it); node b knows all three.
+    let a = start_with(NatsServer::cluster_node_config(&[&nats[0]], "a", 3)).await;
+    let every: Vec<&NatsServer> = nats.iter().collect();
+    let b = start_with(NatsServer::cluster_node_config(&every, "b", 3)).await;
+    let mut ann = member(&a, "ann").await;
+    let mut bob = member(&b, "bob").await;
+
+    let mut confirmed = Vec::new();
+    for i in 0..20 {
+        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("before {i}")).await;
+        confirmed.push((text, seq));
+    }
+    // Node a's NATS server goes, with no goodbye; a goes on through another.
+    let killed = Instant::now();
+    nats[0].kill();
+    let mut refusals = 0;
+    let mut first_after = None;
+    for i in 0..20 {
+        let (text, seq, refused) = say_until_confirmed(&mut ann, &format!("after {i}")).await;
+        refusals += refused;
+        first_after.get_or_insert(killed.elapsed());
+        confirmed.push((text, seq));
+    }
+    println!(
+        "the first message after the kill was confirmed {:?} after it ({refusals} refusals \
+         before, ClusterUnavailable)",
+        first_after.unwrap()
+    );
+    let last = confirmed.last().unwrap().0.clone();
+    let at_bob = received_until(&mut bob, &last).await;
+    has_every_confirmed("bob's stream", &at_bob, &confirmed);
+    let mut carol = member(&a, "carol").await;
+    has_every_confirmed("node a's history", &history(&mut carol).await, &confirmed);
+    let mut dave = member(&b, "dave").await;
+    has_every_confirmed("node b's history", &history(&mut dave).await, &confirmed);
+}
+
+#[test]
+fn a_nats_that_cannot_keep_the_replicas_asked_for_stops_the_node_with_one_line() {
+    let nats = NatsServer::start();
+    let dir = scratch_dir("replicas-beyond");
+    let config = format!(
+        "[server]\nhost = 127.0.0.1\nport = 0\n[http]\nport = off\n\
+         [cluster]\nnats = {}\nreplicas = 3\n",
+        nats.url()
+    );
+    std::fs::write(dir.join("config.ini"), config).unwrap();
+    let started = Instant::now();
+    let (code, stderr) = run_to_exit(&dir, &[]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("NATS cannot keep 3 replicas of the chat's streams ([cluster] replicas"),
+        "{stderr}"
+    );
+}
