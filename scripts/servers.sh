@@ -11,6 +11,11 @@ need_nats_and_ports() {
         echo "no $NATS_SERVER: install it (Debian: apt-get update && apt-get install -y nats-server)" >&2
         exit 1
     fi
+    need_ports "$@"
+}
+
+# need_ports PORT...: stops the script if something listens on any of the ports already.
+need_ports() {
     for port in "$@"; do
         if ss -ltnH "sport = :$port" | grep -q LISTEN; then
             echo "something already listens on port $port" >&2
@@ -62,9 +67,9 @@ start_nats() {
     wait_port "$NATS_PORT"
 }
 
-# stop_server: the one started last, and wait for it.
+# stop_server [SIGNAL]: the one started last (with SIGNAL, default TERM), and wait for it.
 stop_server() {
-    kill "$SERVER_PID"
+    kill -s "${1:-TERM}" "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
 }

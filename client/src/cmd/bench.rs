@@ -35,6 +35,9 @@
 //! until the join notices have all arrived, and reads the server's resident memory
 //! (`--server-pid`) before and after: bytes per idle client.
 //!
+//! A crowd run (`--crowd`) is a hundred thousand people on one node: connecting, one
+//! message to all of them, and a reconnect storm with catch-up; its course is in `crowd/`.
+//!
 //! This file holds the flags, their checks and the two runs' course; the parts live beside
 //! it in `bench/`: `connect` gets the clients in (`join` for one connection), `receive` and
 //! `publish` are what a connection does then, `run` is what they share, `layout` names the
@@ -42,6 +45,7 @@
 //! counts into figures, `progress` draws the bar.
 
 mod connect;
+mod crowd;
 mod join;
 mod layout;
 mod progress;
@@ -61,6 +65,7 @@ use chat_proto::validate;
 use tokio::task::JoinHandle;
 
 use self::connect::{connect_receivers, join_failed, raise_fd_limit};
+use self::crowd::{CrowdArgs, Shape};
 use self::join::join;
 use self::layout::{publisher_name, receiver_name, receivers_per_server, room_name};
 use self::progress::Progress;
@@ -140,13 +145,15 @@ pub struct Bench {
     /// these, round-robin; publishers stay on the first
     #[arg(long, value_name = "HOST:PORT")]
     also: Vec<String>,
+    #[command(flatten)]
+    crowd: CrowdArgs,
 }
 
 impl Bench {
     /// Runs the benchmark on its own multi-threaded runtime and prints the results.
     pub fn run(self, settings: &Settings) -> anyhow::Result<()> {
         self.check(settings)?;
-        raise_fd_limit(self.clients + self.publishers)?;
+        let open_files = raise_fd_limit(self.clients + self.publishers)?;
         let mut runtime = tokio::runtime::Builder::new_multi_thread();
         if let Some(threads) = self.threads {
             runtime.worker_threads(threads.max(1));
@@ -156,7 +163,21 @@ impl Bench {
             .build()
             .context("cannot start the async runtime")?;
         let outcome = runtime.block_on(async {
-            if self.idle {
+            if self.crowd.crowd {
+                let shape = Shape {
+                    clients: self.clients,
+                    rooms: self.room_names(&settings.name),
+                    server_pid: self.server_pid,
+                    concurrency: self.connect_concurrency,
+                    open_files,
+                };
+                let report = self.crowd.run(shape, settings).await?;
+                self.print(&report)?;
+                if !report.check.passed() {
+                    bail!("a client missed a message, got one twice, or was not back");
+                }
+                Ok(())
+            } else if self.idle {
                 let report = self.idle(settings).await?;
                 self.print(&report)?;
                 Ok(())
@@ -197,6 +218,7 @@ impl Bench {
             ))
             .into());
         }
+        self.crowd.check().map_err(UsageError)?;
         if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(UsageError("--rate must be a positive number".into()).into());
         }

@@ -198,17 +198,33 @@ pub fn join_failed(who: &str, err: JoinError) -> anyhow::Error {
     }
 }
 
-/// Raises this process's open-file limit to fit `connections` sockets, as far as the hard
-/// limit allows; a clear error when even that is too low.
-pub fn raise_fd_limit(connections: usize) -> anyhow::Result<()> {
+/// Raises this process's open-file limit to fit `connections` sockets, and says what it
+/// did: the soft limit up to the hard one, and the hard one too when the process may (as
+/// root, up to the kernel's `fs.nr_open`); a clear error when neither is allowed.
+pub fn raise_fd_limit(connections: usize) -> anyhow::Result<String> {
+    use rlimit::Resource;
     // Standard streams, the runtime's own descriptors, the resolver: a margin.
     let needed = connections as u64 + 64;
-    let limit = rlimit::increase_nofile_limit(needed).context("cannot read the open-file limit")?;
-    if limit < needed {
-        bail!(
-            "{connections} connections need {needed} open files but the limit is {limit}; \
-             raise it (ulimit -n {needed}) and try again"
-        );
+    let (soft, hard) =
+        rlimit::getrlimit(Resource::NOFILE).context("cannot read the open-file limit")?;
+    if soft >= needed {
+        return Ok(format!("open-file limit {soft}, enough"));
     }
-    Ok(())
+    if hard >= needed {
+        rlimit::setrlimit(Resource::NOFILE, needed, hard)
+            .context("cannot raise the open-file limit")?;
+        return Ok(format!(
+            "open-file limit raised from {soft} to {needed} (hard limit {hard})"
+        ));
+    }
+    match rlimit::setrlimit(Resource::NOFILE, needed, needed) {
+        Ok(()) => Ok(format!(
+            "open-file limit raised from {soft} to {needed}, hard limit too (was {hard})"
+        )),
+        Err(err) => bail!(
+            "{connections} connections need {needed} open files but the limit is {soft} and \
+             the hard limit {hard} cannot be raised ({err}); raise it (ulimit -Hn {needed}, \
+             as root) and try again"
+        ),
+    }
 }

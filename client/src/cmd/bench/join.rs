@@ -3,7 +3,7 @@
 //! [`crate::Session`], so that one process can hold tens of thousands of them. What a
 //! joined connection then does is [`super::receive`]'s and [`super::publish`]'s.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -12,7 +12,7 @@ use chat_proto::validate::room_key;
 use chat_proto::{Backlog, ClientFrame, CodecError, ErrorKind, ServerFrame, PROTOCOL_VERSION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 use tokio_util::codec::Decoder;
 
@@ -76,9 +76,24 @@ pub async fn join(
     chunk: usize,
     wait: Duration,
 ) -> Result<Joined, JoinError> {
+    join_from(addr, None, name, rooms, Backlog::None, chunk, wait).await
+}
+
+/// [`join`] from the local address `from` (any port; the system's choice when `None`),
+/// asking each room for `backlog`: whatever the server sends after the last `Joined`
+/// (the `History` of a backlog) is left in the buffer for the reader.
+pub async fn join_from(
+    addr: SocketAddr,
+    from: Option<IpAddr>,
+    name: &str,
+    rooms: &[String],
+    backlog: Backlog,
+    chunk: usize,
+    wait: Duration,
+) -> Result<Joined, JoinError> {
     let addr_text = addr.to_string();
     let handshake = async {
-        let mut stream = TcpStream::connect(addr)
+        let mut stream = dial(addr, from)
             .await
             .map_err(|source| ClientError::Connect {
                 addr: addr_text.clone(),
@@ -168,7 +183,7 @@ pub async fn join(
                 for room in &rooms[asked..until] {
                     let frame = encode(&ClientFrame::Join {
                         room: room.clone(),
-                        backlog: Backlog::None,
+                        backlog,
                     });
                     out.extend_from_slice(frame.map_err(transport)?.as_bytes());
                 }
@@ -198,6 +213,20 @@ pub async fn join(
         }
         .into())
     })
+}
+
+/// A connection to `addr`, bound first to `from` when given: one process reaches past the
+/// ephemeral ports of one source address by spreading its connections over several.
+async fn dial(addr: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match from {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(addr).await
 }
 
 impl Joined {

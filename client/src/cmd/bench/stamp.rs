@@ -32,7 +32,7 @@ pub const HEADER_LEN: usize = 1 + 4 + 12 + 16;
 const DATA: u8 = b'd';
 
 /// `ServerFrame::Msg`'s variant index as bincode writes it: a one-byte varint.
-const MSG_TAG: u8 = 1;
+pub(super) const MSG_TAG: u8 = 1;
 
 /// What a measured message says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
