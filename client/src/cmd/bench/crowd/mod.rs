@@ -147,7 +147,7 @@ impl CrowdArgs {
         let members = connect(&crowd, n).await?;
         let setup_s = started.elapsed().as_secs_f64();
         let quiet_started = Instant::now();
-        wait_quiet(&crowd.bytes_in, settings.timeout * 10).await;
+        wait_quiet(&crowd.bytes_in, n, settings.timeout * 10).await;
         let quiet_s = quiet_started.elapsed().as_secs_f64();
         let connected = rss();
 
@@ -310,14 +310,16 @@ async fn connect(crowd: &Arc<Crowd>, n: usize) -> anyhow::Result<Vec<JoinHandle<
     Ok(handles)
 }
 
-/// Waits until `bytes` has not moved for a second, or `limit`.
-async fn wait_quiet(bytes: &AtomicU64, limit: Duration) {
+/// Waits until `bytes` grows by less than `members` in a second (join notices delivered:
+/// what still arrives is the server's pings, a few bytes for each member every
+/// `ping_interval`), or `limit`.
+async fn wait_quiet(bytes: &AtomicU64, members: usize, limit: Duration) {
     let started = Instant::now();
     let mut last = bytes.load(Ordering::Relaxed);
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let now = bytes.load(Ordering::Relaxed);
-        if now == last || started.elapsed() > limit {
+        if now - last < members as u64 || started.elapsed() > limit {
             return;
         }
         last = now;
