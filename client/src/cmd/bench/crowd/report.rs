@@ -53,6 +53,9 @@ pub struct Arrivals {
 impl Arrivals {
     /// Percentiles of `times` (nanoseconds after `start`; members without one left out).
     pub fn of(mut times: Vec<u64>, start: u64) -> Arrivals {
+        if times.is_empty() {
+            return Arrivals::default();
+        }
         times.sort_unstable();
         let ms = |q: f64| {
             let i = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
