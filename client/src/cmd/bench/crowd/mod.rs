@@ -17,7 +17,8 @@
 //!    `seq` of its room from the timed message to the last, each once, in order.
 //!
 //! The members are [`member`]s, checking with [`seqs`]; [`dial`] spreads and brings back
-//! connections; [`state`] is what they share; [`publisher`] sends; [`report`] the figures.
+//! connections; [`state`] is what they share, [`waits`] how the run watches it;
+//! [`publisher`] sends; [`report`] the figures.
 
 mod dial;
 mod member;
@@ -25,9 +26,10 @@ mod publisher;
 mod report;
 mod seqs;
 mod state;
+mod waits;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,15 +44,13 @@ use self::publisher::Publisher;
 pub use self::report::CrowdReport;
 use self::report::{Arrivals, Check, StormReport};
 use self::state::Crowd;
+use self::waits::{first_drop, nonzero, wait_for, wait_for_seqs, wait_quiet};
 use super::connect::join_failed;
 use super::join::join_from;
 use super::layout::receiver_name;
 use super::progress::Progress;
 use super::report::status_kb;
 use crate::settings::Settings;
-
-/// How often the run looks at the members' counters.
-const POLL: Duration = Duration::from_millis(50);
 
 /// The line on stderr after which a `--storm restart` run waits for the server to go.
 pub const STORM_READY: &str = "storm: ready";
@@ -308,94 +308,6 @@ async fn connect(crowd: &Arc<Crowd>, n: usize) -> anyhow::Result<Vec<JoinHandle<
     }
     progress.finish();
     Ok(handles)
-}
-
-/// Waits until `bytes` grows by less than `members` in a second (join notices delivered:
-/// what still arrives is the server's pings, a few bytes for each member every
-/// `ping_interval`), or `limit`.
-async fn wait_quiet(bytes: &AtomicU64, members: usize, limit: Duration) {
-    let started = Instant::now();
-    let mut last = bytes.load(Ordering::Relaxed);
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = bytes.load(Ordering::Relaxed);
-        if now - last < members as u64 || started.elapsed() > limit {
-            return;
-        }
-        last = now;
-    }
-}
-
-/// Waits until `count` reaches `total`, or it has not moved for `stall`, or `deadline`.
-async fn wait_for(
-    label: &'static str,
-    count: &AtomicUsize,
-    total: usize,
-    stall: Duration,
-    deadline: Option<Instant>,
-) {
-    let mut progress = Progress::new(label, total as u64);
-    let mut last = count.load(Ordering::SeqCst);
-    let mut moved = Instant::now();
-    loop {
-        let now = count.load(Ordering::SeqCst);
-        progress.set(now as u64);
-        if now >= total || deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        if now != last {
-            last = now;
-            moved = Instant::now();
-        } else if deadline.is_none() && moved.elapsed() > stall {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    progress.finish();
-}
-
-/// When the first connection dropped, as an instant (now, if none has).
-fn first_drop(crowd: &Crowd) -> Instant {
-    let at = crowd.first_drop_ns.load(Ordering::SeqCst);
-    let ago = crowd.now_ns().saturating_sub(at);
-    Instant::now() - Duration::from_nanos(ago)
-}
-
-/// Waits until every member's last `seq` reaches its room's `last`, or nobody has moved
-/// for `stall`.
-async fn wait_for_seqs(crowd: &Crowd, last: &[u64], stall: Duration) {
-    let there = AtomicUsize::new(0);
-    let count = || {
-        (0..crowd.last_seq.len())
-            .filter(|&slot| crowd.last_seq[slot].load(Ordering::Acquire) >= last[slot % last.len()])
-            .count()
-    };
-    let total = crowd.last_seq.len();
-    let mut progress = Progress::new("last", total as u64);
-    let mut moved = Instant::now();
-    loop {
-        let now = count();
-        progress.set(now as u64);
-        if now >= total {
-            break;
-        }
-        if now != there.swap(now, Ordering::Relaxed) {
-            moved = Instant::now();
-        } else if moved.elapsed() > stall {
-            break;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    progress.finish();
-}
-
-/// The readings that were taken (non-zero), in no order.
-fn nonzero(slots: &[AtomicU64]) -> Vec<u64> {
-    slots
-        .iter()
-        .map(|s| s.load(Ordering::Relaxed))
-        .filter(|&t| t != 0)
-        .collect()
 }
 
 /// Every member's numbering against the rooms' first and last `seq`s, and the first few
