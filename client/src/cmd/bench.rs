@@ -43,6 +43,10 @@
 //! `publish` are what a connection does then, `run` is what they share, `layout` names the
 //! clients and rooms, `stamp` is what a message carries, `tally` and `report` turn the
 //! counts into figures, `progress` draws the bar.
+//!
+//! A workload run (`--workload`) is chat traffic as people make it, many rooms of Zipf
+//! sizes, against chat-server or nats-server: `workload/`, on the same connections and
+//! stamps.
 
 mod connect;
 mod crowd;
@@ -55,6 +59,7 @@ mod report;
 mod run;
 mod stamp;
 mod tally;
+mod workload;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -145,23 +150,23 @@ pub struct Bench {
     /// these, round-robin; publishers stay on the first
     #[arg(long, value_name = "HOST:PORT")]
     also: Vec<String>,
+    /// `--crowd` and its flags.
     #[command(flatten)]
     crowd: CrowdArgs,
+    /// `--workload` and its flags.
+    #[command(flatten)]
+    workload: workload::WorkloadArgs,
 }
 
 impl Bench {
     /// Runs the benchmark on its own multi-threaded runtime and prints the results.
     pub fn run(self, settings: &Settings) -> anyhow::Result<()> {
+        if self.workload.wanted() {
+            return self.workload(settings);
+        }
         self.check(settings)?;
         let open_files = raise_fd_limit(self.clients + self.publishers)?;
-        let mut runtime = tokio::runtime::Builder::new_multi_thread();
-        if let Some(threads) = self.threads {
-            runtime.worker_threads(threads.max(1));
-        }
-        let runtime = runtime
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
+        let runtime = self.runtime()?;
         let outcome = runtime.block_on(async {
             if self.crowd.crowd {
                 let shape = Shape {
@@ -203,6 +208,18 @@ impl Bench {
         // Connections still closing need no waiting for.
         runtime.shutdown_timeout(Duration::from_secs(1));
         outcome
+    }
+
+    /// The multi-threaded runtime a run goes on, `--threads` workers.
+    fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = self.threads {
+            runtime.worker_threads(threads.max(1));
+        }
+        runtime
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
     }
 
     /// Refuses, before connecting, what could not work: no receivers, a size under the

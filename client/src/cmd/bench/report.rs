@@ -302,7 +302,7 @@ impl fmt::Display for IdleReport {
 }
 
 /// `1234567.8` as `1,234,568`.
-fn thousands(n: f64) -> String {
+pub(super) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -315,7 +315,7 @@ fn thousands(n: f64) -> String {
 }
 
 /// Microseconds as milliseconds with three decimals.
-fn millis(us: f64) -> String {
+pub(super) fn millis(us: f64) -> String {
     format!("{:.3} ms", us / 1000.0)
 }
 

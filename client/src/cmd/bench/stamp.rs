@@ -49,16 +49,23 @@ impl Stamp {
     /// The `ClientFrame::Msg` to `room` carrying this stamp, padded to `size` bytes of
     /// text (at least [`HEADER_LEN`]).
     pub fn frame(&self, room: &str, size: usize) -> ClientFrame {
+        ClientFrame::Msg {
+            room: room.to_owned(),
+            text: self.text(size),
+        }
+    }
+
+    /// The message text carrying this stamp, padded to `size` bytes (at least
+    /// [`HEADER_LEN`]): what [`Stamp::frame`] sends, and what another protocol's publish
+    /// carries as its payload.
+    pub fn text(&self, size: usize) -> String {
         let mut text = format!(
             "{}{:04x}{:012x}{:016x}",
             DATA as char, self.publisher, self.seq, self.sent_ns
         );
         let len = size.max(HEADER_LEN);
         text.extend(std::iter::repeat_n('.', len - text.len()));
-        ClientFrame::Msg {
-            room: room.to_owned(),
-            text,
-        }
+        text
     }
 
     /// The stamp's 32 digits (publisher, sequence, send time), as [`Stamp::frame`] writes
@@ -120,6 +127,17 @@ impl MsgTemplate {
         let digits_at = wire.len() - size.max(HEADER_LEN) + 1;
         debug_assert_eq!(wire[digits_at - 1], DATA);
         Ok(MsgTemplate { wire, digits_at })
+    }
+
+    /// A template for another wire form of a stamped message: `wire` holds the text of a
+    /// zero stamp ([`Stamp::text`]) starting at `text_at`, such as NATS's `PUB` line and
+    /// payload.
+    pub fn from_wire(wire: Vec<u8>, text_at: usize) -> MsgTemplate {
+        debug_assert_eq!(wire[text_at], DATA);
+        MsgTemplate {
+            wire,
+            digits_at: text_at + 1,
+        }
     }
 
     /// Appends the frame carrying `stamp` to `out`.
