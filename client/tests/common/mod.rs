@@ -6,6 +6,8 @@
 //! (`CHAT_SERVER_BIN` overrides that, for packagers).
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
+pub mod nats;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -242,6 +244,11 @@ impl Server {
     pub fn log_so_far(&mut self) -> Vec<String> {
         self.log.drain();
         self.log.seen.clone()
+    }
+
+    /// Its process id, for `bench --server-pid`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The directory holding `config.ini`; clients run there.
