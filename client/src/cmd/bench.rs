@@ -75,7 +75,7 @@ use self::join::join;
 use self::layout::{publisher_name, receiver_name, receivers_per_server, room_name};
 use self::progress::Progress;
 use self::publish::{Plan, Publisher, Sent};
-use self::report::{cpu_seconds, status_kb, IdleReport, LoadReport};
+use self::report::{status_kb, CpuSince, IdleReport, LoadReport};
 use self::run::Run;
 use self::stamp::Stamp;
 use crate::cmd::UsageError;
@@ -313,8 +313,7 @@ impl Bench {
         }
         let setup_s = started.elapsed().as_secs_f64();
 
-        let server_cpu = self.server_pid.and_then(|pid| cpu_seconds(Some(pid)));
-        let own_cpu = cpu_seconds(None);
+        let cpu = CpuSince::now(self.server_pid);
         let plan = Plan {
             messages: self.messages,
             size: self.size,
@@ -340,10 +339,7 @@ impl Bench {
             }
         }
         progress.finish();
-        let server_cpu = self
-            .server_pid
-            .and_then(|pid| Some(cpu_seconds(Some(pid))? - server_cpu?));
-        let own_cpu = cpu_seconds(None).zip(own_cpu).map(|(b, a)| b - a);
+        let (server_cpu, own_cpu) = cpu.elapsed();
         run.stop.cancel();
 
         let mut seen = Vec::with_capacity(receivers.len());

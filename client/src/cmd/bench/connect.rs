@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context};
 use chat_proto::ErrorKind;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::join::{join, JoinError, Joined};
 use super::layout::receiver_name;
@@ -94,20 +95,33 @@ pub async fn connect_receivers(
         }));
     }
     drop(ready_tx);
+    wait_connected(&mut ready, 1, clients, &run.stop).await?;
+    Ok((target, handles))
+}
+
+/// Waits until `clients` connections are in, `already` of them before the first word on
+/// `ready`, showing the progress; at the first that could not join, stops the run (`stop`)
+/// and returns its error.
+pub async fn wait_connected(
+    ready: &mut mpsc::UnboundedReceiver<anyhow::Result<()>>,
+    already: usize,
+    clients: usize,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut progress = Progress::new("connecting", clients as u64);
-    progress.set(1);
-    for joined in 2..=clients as u64 {
+    progress.set(already as u64);
+    for joined in already + 1..=clients {
         match ready.recv().await {
-            Some(Ok(())) => progress.set(joined),
+            Some(Ok(())) => progress.set(joined as u64),
             Some(Err(err)) => {
-                run.stop.cancel();
+                stop.cancel();
                 return Err(err);
             }
             None => bail!("the connecting tasks stopped early"),
         }
     }
     progress.finish();
-    Ok((target, handles))
+    Ok(())
 }
 
 /// Registers receiver 0 and puts it in `room`, trying each address the host resolves to,

@@ -328,6 +328,39 @@ pub fn status_kb(pid: u32, key: &str) -> Option<u64> {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The CPU seconds the server (given its pid) and this process have used since a moment:
+/// a run's measured phase.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSince {
+    /// The server's process id, if given.
+    server_pid: Option<u32>,
+    /// The server's CPU seconds at the start.
+    server: Option<f64>,
+    /// This process's CPU seconds at the start.
+    own: Option<f64>,
+}
+
+impl CpuSince {
+    /// Starts counting now.
+    pub fn now(server_pid: Option<u32>) -> CpuSince {
+        CpuSince {
+            server_pid,
+            server: server_pid.and_then(|pid| cpu_seconds(Some(pid))),
+            own: cpu_seconds(None),
+        }
+    }
+
+    /// The server's CPU seconds since the start (`None` without its pid), and this
+    /// process's.
+    pub fn elapsed(&self) -> (Option<f64>, Option<f64>) {
+        let server = self
+            .server_pid
+            .and_then(|pid| Some(cpu_seconds(Some(pid))? - self.server?));
+        let own = cpu_seconds(None).zip(self.own).map(|(b, a)| b - a);
+        (server, own)
+    }
+}
+
 /// User plus system CPU seconds of a process (all its threads); `None` for this process.
 ///
 /// Reads `/proc/<pid>/stat`, whose times are in clock ticks of 1/100 s on Linux.

@@ -44,10 +44,10 @@ use self::schedule::Schedule;
 use self::shared::Shared;
 use self::topology::Topology;
 use self::wire::{connect, Proto};
-use super::connect::raise_fd_limit;
+use super::connect::{raise_fd_limit, wait_connected};
 use super::layout::{receiver_name, room_name};
 use super::progress::Progress;
-use super::report::cpu_seconds;
+use super::report::CpuSince;
 use super::stamp::{Stamp, HEADER_LEN};
 use super::{Bench, POLL};
 use crate::cmd::UsageError;
@@ -204,8 +204,7 @@ impl Bench {
             .await?;
         let setup_s = started.elapsed().as_secs_f64();
 
-        let server_cpu = self.server_pid.and_then(|pid| cpu_seconds(Some(pid)));
-        let own_cpu = cpu_seconds(None);
+        let cpu = CpuSince::now(self.server_pid);
         shared.begin();
         let mut progress = Progress::new("sending", (w.duration * 10.0) as u64);
         let (mut last, mut last_change) = (0, Instant::now());
@@ -225,10 +224,7 @@ impl Bench {
             }
         }
         progress.finish();
-        let server_cpu_s = self
-            .server_pid
-            .and_then(|pid| Some(cpu_seconds(Some(pid))? - server_cpu?));
-        let bench_cpu_s = cpu_seconds(None).zip(own_cpu).map(|(b, a)| b - a);
+        let (server_cpu_s, bench_cpu_s) = cpu.elapsed();
         shared.stop.cancel();
         let mut tallies = Vec::with_capacity(people.len());
         for person in people {
@@ -308,18 +304,7 @@ impl Bench {
             }));
         }
         drop(ready_tx);
-        let mut progress = Progress::new("connecting", w.people as u64);
-        for joined in 1..=w.people as u64 {
-            match ready.recv().await {
-                Some(Ok(())) => progress.set(joined),
-                Some(Err(err)) => {
-                    shared.stop.cancel();
-                    return Err(err);
-                }
-                None => bail!("the connecting tasks stopped early"),
-            }
-        }
-        progress.finish();
+        wait_connected(&mut ready, 0, w.people, &shared.stop).await?;
         Ok(people)
     }
 }
