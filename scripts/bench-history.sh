@@ -64,15 +64,8 @@ source scripts/servers.sh
 need_nats_and_ports "$CHAT_PORT" "$NATS_PORT"
 
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet -p chat-server -p chat-client
+build_and_workdir
 cargo build --release --quiet -p chat-server --example backlog_latency
-BIN=${CARGO_TARGET_DIR:-target}/release
-WORK=$(mktemp -d)
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 : >"$OUT"
 
 # js_api SUBJECT [JSON]: one JetStream API request over the NATS text protocol; prints the

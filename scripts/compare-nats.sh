@@ -29,17 +29,10 @@ NATS_PORT=14222
 OUT=${1:-compare-nats.jsonl}
 
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet -p chat-server -p chat-client
-BIN=${CARGO_TARGET_DIR:-target}/release
-WORK=$(mktemp -d)
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/servers.sh
+build_and_workdir
 # History off: nats-server keeps nothing either (scripts/bench-history.sh compares the two
 # with persistence).
-source scripts/servers.sh
 chat_config "$WORK" off
 : >"$OUT"
 

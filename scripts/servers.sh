@@ -1,6 +1,7 @@
-# Shared by the benchmark scripts (sourced, not run): starting and stopping one chat-server
-# or nats-server at a time on loopback. Expects BIN (chat-server's directory), CHAT_PORT,
-# NATS_SERVER, NATS_CONF and NATS_PORT; keeps the running server's pid in SERVER_PID.
+# Shared by the benchmark scripts (sourced, not run): the release build and a scratch
+# directory, and starting and stopping one chat-server or nats-server at a time on loopback.
+# Expects CHAT_PORT, NATS_SERVER, NATS_CONF and NATS_PORT; sets BIN (chat-server's directory,
+# build_and_workdir) and keeps the running server's pid in SERVER_PID.
 
 SERVER_PID=
 
@@ -24,6 +25,16 @@ need_ports() {
     done
 }
 
+# build_and_workdir: builds chat-server and chat-client in release mode (BIN: where they are,
+# in $CARGO_TARGET_DIR or target/) and makes WORK a temporary directory; on exit the server
+# still running is stopped and WORK removed.
+build_and_workdir() {
+    cargo build --release --quiet -p chat-server -p chat-client
+    BIN=${CARGO_TARGET_DIR:-target}/release
+    WORK=$(mktemp -d)
+    trap 'if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
+}
+
 # wait_port PORT: until something listens on PORT (10 s at most).
 wait_port() {
     for _ in $(seq 200); do
@@ -34,8 +45,9 @@ wait_port() {
     return 1
 }
 
-# chat_config DIR STORE: DIR/config.ini for a benchmark (rate limit and connection caps off:
-# one host sends as fast as it can), history in STORE (`off`: none).
+# chat_config DIR STORE [LIMITS]: DIR/config.ini for a benchmark (rate limit and connection caps
+# off: one host sends as fast as it can), history in STORE (`off`: none), LIMITS more lines of
+# [limits] (`rooms_per_user = 0` for a publisher in more than 50 rooms).
 chat_config() {
     mkdir -p "$1"
     cat >"$1/config.ini" <<INI
@@ -46,6 +58,7 @@ port = $CHAT_PORT
 messages_per_second = 0
 max_clients = 0
 max_per_ip = 0
+${3:-}
 [store]
 path = $2
 INI
