@@ -57,6 +57,7 @@ pub mod room;
 pub mod roster;
 pub mod server;
 pub mod tls;
+pub mod wakes;
 pub mod watchdog;
 pub mod web;
 

@@ -291,7 +291,8 @@ impl Outbox {
         let writer = state.writer.take();
         drop(state);
         if let Some(writer) = writer {
-            writer.wake();
+            // Held to the end of the deliveries under way, if any (see `crate::wakes`).
+            crate::wakes::wake(writer);
         }
         Delivery::Queued
     }

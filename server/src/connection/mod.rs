@@ -45,6 +45,7 @@ use crate::flood::FloodControl;
 use crate::hub::Hub;
 use crate::outbox::{self, Outbox};
 use crate::registry::LeaveReason;
+use crate::wakes;
 use crate::watchdog::Watchdog;
 use close::close;
 pub use close::turn_away;
@@ -109,7 +110,14 @@ where
         waiting: None,
         peers: shared.peers.as_ref(),
     };
-    let reason = read_loop(&mut frames, &mut ctx, &mut guards, &shared.shutdown).await;
+    // What one read of this client delivers wakes each recipient's writer once.
+    let reason = wakes::batched(read_loop(
+        &mut frames,
+        &mut ctx,
+        &mut guards,
+        &shared.shutdown,
+    ))
+    .await;
     shared.hub.metrics().disconnected(&reason);
     // Its last messages reach its rooms before its leaving does.
     if let Some(delivered) = ctx.flush_to_confirm() {

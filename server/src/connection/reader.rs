@@ -12,6 +12,7 @@ use super::{oversize, SLOW_CONSUMER_GRACE};
 use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::flood::{self, FloodControl, Verdict};
 use crate::registry::LeaveReason;
+use crate::wakes;
 use crate::watchdog::{Alarm, Watchdog};
 
 /// What the reader loop keeps beside the session: its clock and its flood control.
@@ -157,8 +158,10 @@ where
     let mut held: Option<Box<Deferred>> = None;
     loop {
         if !frames.has_frame() {
-            // Everything read so far is handled: its messages go out together.
+            // Everything read so far is handled: its messages go out together, and the
+            // writers of everyone they reached are woken once.
             ctx.flush();
+            wakes::release();
         }
         if ctx.outbox.is_congested() {
             // Answers to this client pile up: read no more of its requests until its

@@ -45,10 +45,13 @@ use crate::log::{
 };
 use crate::outbox::{Expected, Outbox};
 use crate::room::{JoinedRoom, RoomError};
+use crate::wakes;
 
-/// Requests taken into one round at most, so that one round's transaction stays bounded
-/// (a request carries at most a burst of 64 messages).
-const ROUND_MAX: usize = 256;
+/// Messages taken into one round at most, so that one round's transaction stays bounded
+/// (a round takes whole requests, so it may pass this by one burst of 64). Counted in
+/// messages, not requests: a sender writing to many rooms in turn sends bursts of one, and
+/// each commit costs about the pages it touches, however few messages they hold.
+const ROUND_MAX: usize = 16 * 1024;
 
 /// What a sender whose burst was not stored is told.
 const NOT_STORED: &str =
@@ -74,6 +77,16 @@ enum Request {
     Append(Pending),
     /// Join a room, then send its backlog before any later message.
     Join(Join, oneshot::Sender<Result<JoinedRoom, RoomError>>),
+}
+
+impl Request {
+    /// The messages it appends.
+    fn messages(&self) -> usize {
+        match self {
+            Request::Append(pending) => pending.spoken.said.len(),
+            Request::Join(..) => 0,
+        }
+    }
 }
 
 /// A burst on its way, with what is needed once it is stored.
@@ -167,26 +180,37 @@ impl Writer {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
         let mut round = Vec::new();
         while let Some(first) = rx.blocking_recv() {
+            let mut messages = first.messages();
             round.push(first);
-            while round.len() < ROUND_MAX {
+            while messages < ROUND_MAX {
                 match rx.try_recv() {
-                    Ok(next) => round.push(next),
+                    Ok(next) => {
+                        messages += next.messages();
+                        round.push(next);
+                    }
                     Err(_) => break,
                 }
             }
-            let mut bursts = Vec::new();
-            for request in round.drain(..) {
-                match request {
-                    Request::Append(pending) => bursts.push(pending),
-                    Request::Join(join, reply) => {
-                        // Everything before a join is stored and delivered first.
-                        self.commit(&mut bursts);
-                        let _ = reply.send(self.join(join));
-                    }
+            // Each writer this round reaches is woken once, when it is done, and finds
+            // everything the round queued for it.
+            wakes::batch(|| self.serve(&mut round));
+        }
+    }
+
+    /// Serves one round of requests in order.
+    fn serve(&mut self, round: &mut Vec<Request>) {
+        let mut bursts = Vec::new();
+        for request in round.drain(..) {
+            match request {
+                Request::Append(pending) => bursts.push(pending),
+                Request::Join(join, reply) => {
+                    // Everything before a join is stored and delivered first.
+                    self.commit(&mut bursts);
+                    let _ = reply.send(self.join(join));
                 }
             }
-            self.commit(&mut bursts);
         }
+        self.commit(&mut bursts);
     }
 
     /// Stores `bursts` in one transaction, then delivers each in order; or, if the store
