@@ -107,6 +107,29 @@ async fn wake_at(next: Option<(Instant, Wake)>) -> Wake {
     }
 }
 
+/// Whether the next frame can be taken without the `select!`: a whole one is buffered (so
+/// reading it does not wait), none is held, and nothing the `select!` puts before frames is
+/// ready (an overflow or eviction, shutdown, a deadline passed). A publisher's read holds
+/// dozens of frames; this spares each of them the `select!`'s futures (two wake-up
+/// registrations and a timer set and cleared).
+fn frame_is_next<R>(
+    frames: &FrameReader<R, ClientFrame>,
+    ctx: &Context<'_>,
+    shutdown: &CancellationToken,
+    wake: Option<(Instant, Wake)>,
+    held: bool,
+) -> bool
+where
+    R: AsyncRead + Unpin,
+{
+    !held
+        && frames.has_frame()
+        && !shutdown.is_cancelled()
+        && wake.is_none_or(|(at, _)| at > Instant::now())
+        && !ctx.outbox.has_overflowed()
+        && !ctx.outbox.is_evicted()
+}
+
 /// The earlier of the watchdog's next deadline and the held frame's time.
 fn next_wake(alarm: Option<(Instant, Alarm)>, held: Option<&Deferred>) -> Option<(Instant, Wake)> {
     let alarm = alarm.map(|(at, alarm)| (at, Wake::Alarm(alarm)));
@@ -178,21 +201,25 @@ where
         }
         let registered = matches!(ctx.session, Session::Registered { .. });
         let wake = next_wake(guards.watchdog.next(registered), held.as_deref());
-        let event = tokio::select! {
-            biased;
-            () = ctx.outbox.overflowed() => {
-                if ctx.outbox.is_evicted() {
-                    return LeaveReason::Refused("its name was registered on another node while \
-                                                 this one could not reach the cluster".to_owned());
+        let event = if frame_is_next(frames, ctx, shutdown, wake, held.is_some()) {
+            Event::Frame(frames.read_frame().await)
+        } else {
+            tokio::select! {
+                biased;
+                () = ctx.outbox.overflowed() => {
+                    if ctx.outbox.is_evicted() {
+                        return LeaveReason::Refused("its name was registered on another node while \
+                                                     this one could not reach the cluster".to_owned());
+                    }
+                    return LeaveReason::SlowConsumer;
                 }
-                return LeaveReason::SlowConsumer;
+                () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
+                wake = wake_at(wake) => match wake {
+                    Wake::Alarm(alarm) => Event::Alarm(alarm),
+                    Wake::Turn => Event::Turn,
+                },
+                next = frames.read_frame(), if held.is_none() => Event::Frame(next),
             }
-            () = shutdown.cancelled() => return LeaveReason::ShuttingDown,
-            wake = wake_at(wake) => match wake {
-                Wake::Alarm(alarm) => Event::Alarm(alarm),
-                Wake::Turn => Event::Turn,
-            },
-            next = frames.read_frame(), if held.is_none() => Event::Frame(next),
         };
         if let Event::Frame(Ok(Some(_)) | Err(CodecError::Malformed(_))) = &event {
             guards.watchdog.heard(Instant::now());
