@@ -11,6 +11,7 @@
 //!
 //! The file's format and its upgrades are `schema.rs`'s.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -186,27 +187,23 @@ impl Writer {
     fn append(&mut self, batch: &[NewMessage]) -> rusqlite::Result<Vec<u64>> {
         let Writer { conn, rooms } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // The rooms this batch touches, with their seqs as the batch advances them. Most
-        // batches are one room, so a short list beats a map.
-        let mut touched: Vec<(&Arc<str>, Room)> = Vec::new();
+        // The rooms this batch touches, with their seqs as the batch advances them. A map:
+        // a batch from senders writing to many rooms in turn touches a thousand rooms, and
+        // a list searched per message cost more than storing it.
+        let mut touched: HashMap<&Arc<str>, Room> = HashMap::new();
         let mut seqs = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (room, seq, sender, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for message in batch {
-                let at = match touched.iter().position(|(key, _)| **key == message.room) {
-                    Some(at) => at,
-                    None => {
-                        let room = match rooms.get(&message.room) {
-                            Some(room) => *room,
-                            None => find_or_create(&tx, &message.room)?,
-                        };
-                        touched.push((&message.room, room));
-                        touched.len() - 1
-                    }
+                let room = match touched.entry(&message.room) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => entry.insert(match rooms.get(&message.room) {
+                        Some(room) => *room,
+                        None => find_or_create(&tx, &message.room)?,
+                    }),
                 };
-                let room = &mut touched[at].1;
                 room.last += 1;
                 insert.execute(params![
                     room.id,
@@ -218,7 +215,7 @@ impl Writer {
                 seqs.push(room.last);
             }
             let mut update = tx.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?;
-            for (_, room) in &touched {
+            for room in touched.values() {
                 update.execute(params![room.id, sql_seq(room.last)])?;
             }
         }
