@@ -6,10 +6,13 @@
 //! [`accept`] and hands each upgraded WebSocket to [`serve_or_refuse`], so both ports share
 //! one path into [`crate::connection`].
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::Either;
+use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -104,28 +107,34 @@ async fn open_tls(
 /// Serves an admitted connection, holding its place under the limits until it ends, or
 /// turns a refused one away with its error; counted in `/metrics` under `transport` while
 /// it lasts.
-pub async fn serve_or_refuse<R, W>(
+///
+/// A plain function returning the connection's future, not an `async fn` around
+/// [`connection::serve`]: an `async fn` keeps its arguments (and the copies its body makes
+/// of them) beside the future it awaits, and a connection task is allocated at its largest
+/// state for as long as the client stays.
+pub fn serve_or_refuse<R, W>(
     reader: R,
     writer: W,
     peer: SocketAddr,
     admitted: Result<Ticket, Refusal>,
     shared: Shared,
     transport: Transport,
-) where
+) -> impl Future<Output = ()> + Send + 'static
+where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let _connected = shared.hub.metrics().connected(transport);
-    if let Err(refusal) = &admitted {
-        shared.hub.metrics().refused(refusal.kind());
-    }
+    let connected = shared.hub.metrics().connected(transport);
     match admitted {
-        Ok(ticket) => {
-            connection::serve(reader, writer, peer, shared).await;
-            drop(ticket);
-        }
+        Ok(ticket) => Either::Left(
+            connection::serve(reader, writer, peer, shared)
+                .map(move |()| drop((ticket, connected))),
+        ),
         Err(refusal) => {
-            connection::turn_away(reader, writer, refusal.kind(), refusal.to_string()).await;
+            shared.hub.metrics().refused(refusal.kind());
+            let turned_away =
+                connection::turn_away(reader, writer, refusal.kind(), refusal.to_string());
+            Either::Right(turned_away.map(move |()| drop(connected)))
         }
     }
 }

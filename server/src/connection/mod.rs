@@ -31,6 +31,7 @@ mod reader;
 pub mod shared;
 mod writer;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -75,7 +76,18 @@ pub const LINGER_BYTES: u64 = 64 * 1024;
 pub const SLOW_CONSUMER_GRACE: Duration = Duration::from_millis(500);
 
 /// Serves one client until it leaves, then flushes and closes.
-pub async fn serve<R, W>(reader: R, writer: W, peer: SocketAddr, shared: Shared)
+///
+/// A plain function returning the connection's future rather than an `async fn`: its
+/// setup (the queue, the writer task, the reader) happens here, at once, and the future
+/// keeps only what it still needs. An `async fn` would keep its arguments for the
+/// connection's whole life beside the copies its body makes of them, and every idle client
+/// pays for the task's largest state.
+pub fn serve<R, W>(
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    shared: Shared,
+) -> impl Future<Output = ()> + Send + 'static
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -90,49 +102,51 @@ where
     let reader = Counted::new(reader, metrics.clone());
     let writer = shared.tracker.spawn(write_loop(writer, outgoing));
     let mut frames = FrameReader::<_, ClientFrame>::new(reader, shared.config.buffsize);
-    let mut session = Session::Handshake;
     let now = Instant::now();
     let mut guards = Guards {
         watchdog: Watchdog::new(&shared.config, now),
         flood: FloodControl::new(&shared.config, now),
     };
-    let mut ctx = Context {
-        hub: &shared.hub,
-        outbox: &outbox,
-        peer,
-        session: &mut session,
-        password: shared.config.password.as_ref(),
-        login_backoff: &shared.login_backoff,
-        handshake_deadline: guards.watchdog.handshake_deadline(),
-        burst: Default::default(),
-        log: &*shared.log,
-        unconfirmed: Default::default(),
-        waiting: None,
-        peers: shared.peers.as_ref(),
-    };
-    // What one read of this client delivers wakes each recipient's writer once.
-    let reason = wakes::batched(read_loop(
-        &mut frames,
-        &mut ctx,
-        &mut guards,
-        &shared.shutdown,
-    ))
-    .await;
-    shared.hub.metrics().disconnected(&reason);
-    // Its last messages reach its rooms before its leaving does.
-    if let Some(delivered) = ctx.flush_to_confirm() {
-        let _ = delivered.await;
+    async move {
+        let mut session = Session::Handshake;
+        let mut ctx = Context {
+            hub: &shared.hub,
+            outbox: &outbox,
+            peer,
+            session: &mut session,
+            password: shared.config.password.as_ref(),
+            login_backoff: &shared.login_backoff,
+            handshake_deadline: guards.watchdog.handshake_deadline(),
+            burst: Default::default(),
+            log: &*shared.log,
+            unconfirmed: Default::default(),
+            waiting: None,
+            peers: shared.peers.as_ref(),
+        };
+        // What one read of this client delivers wakes each recipient's writer once.
+        let reason = wakes::batched(read_loop(
+            &mut frames,
+            &mut ctx,
+            &mut guards,
+            &shared.shutdown,
+        ))
+        .await;
+        shared.hub.metrics().disconnected(&reason);
+        // Its last messages reach its rooms before its leaving does.
+        if let Some(delivered) = ctx.flush_to_confirm() {
+            let _ = delivered.await;
+        }
+        leave(&shared.hub, &session, &outbox, peer, &reason);
+        if let (Session::Registered { name, .. }, Some(peers)) = (&session, &shared.peers) {
+            // Before the close, so that a client that waits for it finds its name free on
+            // every node.
+            peers.names.release(name.clone()).await;
+        }
+        // The registry's copy of the sender is gone; dropping ours lets the writer see the
+        // end of the queue once it has written everything in it.
+        drop(outbox);
+        close(frames.into_inner(), writer, peer, &reason).await;
     }
-    leave(&shared.hub, &session, &outbox, peer, &reason);
-    if let (Session::Registered { name, .. }, Some(peers)) = (&session, &shared.peers) {
-        // Before the close, so that a client that waits for it finds its name free on
-        // every node.
-        peers.names.release(name.clone()).await;
-    }
-    // The registry's copy of the sender is gone; dropping ours lets the writer see the end
-    // of the queue once it has written everything in it.
-    drop(outbox);
-    close(frames.into_inner(), writer, peer, &reason).await;
 }
 
 /// Leaves the room (a registered client) or logs the end of a handshake that never finished.

@@ -177,7 +177,6 @@ pub(super) async fn read_loop<R>(
 where
     R: AsyncRead + Unpin,
 {
-    let peer = ctx.peer;
     let mut held: Option<Box<Deferred>> = None;
     loop {
         if !frames.has_frame() {
@@ -288,7 +287,7 @@ where
                     .split_whitespace()
                     .collect::<Vec<_>>()
                     .join(" ");
-                tracing::warn!(%peer, "Bad frame: {err}");
+                tracing::warn!(peer = %ctx.peer, "Bad frame: {err}");
                 ctx.reply(&ServerFrame::Error {
                     kind: ErrorKind::BadFrame,
                     detail: format!("not a valid client frame: {err}"),
