@@ -242,3 +242,19 @@ pub fn raise_fd_limit(connections: usize) -> anyhow::Result<String> {
         ),
     }
 }
+
+/// The server's address: the first the host resolves to, IPv4 first (servers here listen
+/// on 127.0.0.1 while `localhost` may resolve to `::1` first, and source addresses bound
+/// before connecting are IPv4).
+pub(super) async fn resolve(settings: &Settings) -> anyhow::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((settings.host.as_str(), settings.port))
+        .await
+        .with_context(|| format!("cannot resolve {}", settings.host))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| anyhow!("{} resolves to no address", settings.host))
+}

@@ -28,7 +28,6 @@ mod seqs;
 mod state;
 mod waits;
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,7 +120,7 @@ impl CrowdArgs {
     /// Runs the four phases and measures them.
     pub async fn run(&self, shape: Shape, settings: &Settings) -> anyhow::Result<CrowdReport> {
         let n = shape.clients;
-        let addr = resolve_v4(settings).await?;
+        let addr = super::connect::resolve(settings).await?;
         let k = self.source_addrs.unwrap_or_else(|| sources_needed(n));
         let sources = if addr.ip().is_loopback() {
             loopback_sources(k)
@@ -239,20 +238,6 @@ impl CrowdArgs {
         };
         Ok((report, publisher))
     }
-}
-
-/// The server's address, IPv4 first (the source addresses are IPv4).
-async fn resolve_v4(settings: &Settings) -> anyhow::Result<SocketAddr> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((settings.host.as_str(), settings.port))
-        .await
-        .with_context(|| format!("cannot resolve {}", settings.host))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| anyhow!("{} resolves to no address", settings.host))
 }
 
 /// Connects and joins the `n` members, at most the gate's number at a time; each starts

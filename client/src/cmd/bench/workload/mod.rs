@@ -34,7 +34,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use chat_proto::validate;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -192,7 +192,7 @@ impl Bench {
         rate: f64,
     ) -> anyhow::Result<WorkloadReport> {
         let w = &self.workload;
-        let addr = resolve(settings).await?;
+        let addr = super::connect::resolve(settings).await?;
         if w.jetstream {
             let subjects = format!("{}.*", settings.name);
             jetstream::create_stream(addr, &settings.name, &subjects, settings.timeout).await?;
@@ -307,19 +307,4 @@ impl Bench {
         wait_connected(&mut ready, 0, w.people, &shared.stop).await?;
         Ok(people)
     }
-}
-
-/// The server's address: the first the host resolves to, IPv4 first (servers here listen
-/// on 127.0.0.1 while `localhost` may resolve to `::1` first).
-async fn resolve(settings: &Settings) -> anyhow::Result<SocketAddr> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((settings.host.as_str(), settings.port))
-        .await
-        .with_context(|| format!("cannot resolve {}", settings.host))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| anyhow!("{} resolves to no address", settings.host))
 }
