@@ -16,7 +16,8 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::task::Waker;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 thread_local! {
     /// The wake-ups held on this thread; `None` outside a batch.
@@ -85,9 +86,30 @@ impl Drop for Batch {
 
 /// Runs `future` with each of its polls one batch: what it delivers in one go wakes its
 /// recipients' writers once, when it next waits (or calls [`release`]).
-pub async fn batched<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| batch(|| future.as_mut().poll(cx))).await
+///
+/// A future of its own that holds `future` in place, not an `async fn`: an `async fn` keeps
+/// its argument beside the pinned copy its body makes, and for a connection's read loop that
+/// was some hundreds of bytes more for every idle client.
+pub fn batched<F: Future>(future: F) -> Batched<F> {
+    Batched { future }
+}
+
+pin_project_lite::pin_project! {
+    /// `future`, each poll of it one batch of wake-ups ([`batched`]).
+    #[derive(Debug)]
+    pub struct Batched<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Batched<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let future = self.project().future;
+        batch(|| future.poll(cx))
+    }
 }
 
 #[cfg(test)]
