@@ -16,7 +16,7 @@ use crate::tls::{Tls, TLS_KEYS};
 use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 
 pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
-pub use crate::log::settings::{StoreConfig, STORE_KEYS};
+pub use crate::log::settings::{StoreConfig, Synchronous, STORE_KEYS};
 
 /// `[limits] send_queue` when the file does not set it: a safety net, not the bound.
 ///
@@ -603,6 +603,11 @@ mod tests {
         };
         assert_eq!(store("keep_per_room = 0").unwrap().keep_per_room, None);
         assert_eq!(store("keep_per_room = 7").unwrap().keep_per_room, Some(7));
+        assert_eq!(store("").unwrap().synchronous, Synchronous::Normal);
+        assert_eq!(
+            store("synchronous = FULL").unwrap().synchronous,
+            Synchronous::Full
+        );
         for (age, secs) in [
             ("3600s", Some(3_600)),
             ("90m", Some(5_400)),
@@ -627,6 +632,8 @@ mod tests {
             "max_age = 99999999999999999999s",
             "keep_per_room = -1",
             "keep_per_room = lots",
+            "synchronous = always",
+            "synchronous = ",
         ] {
             let err = store(bad).unwrap_err().to_string();
             assert!(err.starts_with("test.ini: [store] "), "{bad}: {err}");

@@ -63,7 +63,11 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError>
     }
     match &config.store {
         None => Ok(None),
-        Some(store) => Ok(Some(Arc::new(SqliteStore::open(&store.path)?))),
+        Some(settings) => {
+            let store = SqliteStore::open(&settings.path)?;
+            store.set_synchronous(settings.synchronous)?;
+            Ok(Some(Arc::new(store)))
+        }
     }
 }
 

@@ -254,7 +254,7 @@ async fn trimming_keeps_the_newest_and_a_catch_up_past_it_says_so() {
         store: Some(StoreConfig {
             path: dir.join("chat.db"),
             keep_per_room: Some(10),
-            max_age: None,
+            ..StoreConfig::default()
         }),
         ..test_config()
     };

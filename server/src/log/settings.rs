@@ -22,7 +22,43 @@ pub const DEFAULT_KEEP_PER_ROOM: u64 = 100_000;
 pub const MAX_AGE_DAYS: u64 = 36_500;
 
 /// The keys of `[store]` the server reads.
-pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age"];
+pub const STORE_KEYS: &[&str] = &["path", "keep_per_room", "max_age", "synchronous"];
+
+/// `[store] synchronous`: when a commit is on the disk, SQLite's own two settings for a
+/// write-ahead log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `normal`: a commit survives the process being killed, not a power cut or a machine
+    /// crash (the last commits since the log was last synced to the disk may go); no sync
+    /// per commit, so appends stay fast.
+    #[default]
+    Normal,
+    /// `full`: every commit is synced to the disk before it is acknowledged, so it survives
+    /// a power cut too, at a sync per commit (group commit shares it among a burst).
+    Full,
+}
+
+impl Synchronous {
+    /// SQLite's name for it, as `PRAGMA synchronous` takes it.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+impl FromStr for Synchronous {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text.to_ascii_lowercase().as_str() {
+            "normal" => Ok(Synchronous::Normal),
+            "full" => Ok(Synchronous::Full),
+            _ => Err(()),
+        }
+    }
+}
 
 /// `[store]`: where the room log lives and how much of it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +71,8 @@ pub struct StoreConfig {
     pub keep_per_room: Option<u64>,
     /// Messages older than this are dropped; `None` (`off`): kept however old.
     pub max_age: Option<Duration>,
+    /// When a commit is on the disk (`synchronous`).
+    pub synchronous: Synchronous,
 }
 
 impl Default for StoreConfig {
@@ -44,6 +82,7 @@ impl Default for StoreConfig {
             path: PathBuf::from(DEFAULT_STORE_PATH),
             keep_per_room: Some(DEFAULT_KEEP_PER_ROOM),
             max_age: None,
+            synchronous: Synchronous::Normal,
         }
     }
 }
@@ -79,10 +118,18 @@ impl StoreConfig {
             "a duration with a unit (3600s, 90m, 12h, 30d; at most 36500d), or off",
             |_| true,
         )?;
+        let synchronous = file.get(
+            "store",
+            "synchronous",
+            Synchronous::Normal,
+            "normal (a commit survives the process being killed) or full (a power cut too)",
+            |_| true,
+        )?;
         Ok(Some(StoreConfig {
             path,
             keep_per_room: Some(keep_per_room).filter(|n| *n != 0),
             max_age,
+            synchronous,
         }))
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::settings::Synchronous;
 use super::{schema, Bounds, Millis, NewMessage, Page, Read, Store, StoreError, Stored};
 
 mod writer;
@@ -63,7 +64,8 @@ pub struct SqliteStore {
 
 /// The write connection and what it knows about the rooms.
 struct Writer {
-    /// Opened read-write, `synchronous = NORMAL`.
+    /// Opened read-write, `synchronous = NORMAL` unless [`SqliteStore::set_synchronous`]
+    /// says otherwise.
     conn: Connection,
     /// Room key → row id and last committed seq, filled on a room's first append, at most
     /// [`ROOM_CACHE`] of them. Only committed state goes in, and a failed append clears it,
@@ -88,6 +90,17 @@ impl SqliteStore {
     /// too ([`StoreError::NewerSchema`]); an older one is upgraded in place.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, BUSY_TIMEOUT)
+    }
+
+    /// Makes every later commit durable as `synchronous` says (`[store] synchronous`).
+    pub fn set_synchronous(&self, synchronous: Synchronous) -> Result<(), StoreError> {
+        self.writer()
+            .conn
+            .pragma_update(None, "synchronous", synchronous.pragma())
+            .map_err(|reason| StoreError::Open {
+                path: self.path.clone(),
+                reason,
+            })
     }
 
     /// [`SqliteStore::open`] waiting at most `busy_timeout` for a lock held elsewhere.

@@ -34,6 +34,23 @@ fn fresh() -> (TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// `[store] synchronous = full` reaches the writer's connection: SQLite syncs every commit.
+#[test]
+fn full_synchronous_is_what_the_writer_commits_with() {
+    let (_dir, store) = fresh();
+    let level = |store: &SqliteStore| -> i64 {
+        store
+            .writer()
+            .conn
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(level(&store), 1, "NORMAL by default");
+    store.set_synchronous(Synchronous::Full).unwrap();
+    assert_eq!(level(&store), 2, "FULL");
+    store.append(&messages("lobby", 3)).unwrap();
+}
+
 fn seqs(page: &Page) -> Vec<u64> {
     page.messages.iter().map(|m| m.seq).collect()
 }
