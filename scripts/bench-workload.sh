@@ -7,7 +7,7 @@
 #       scripts/bench-workload.sh [RESULTS.jsonl]
 #
 # FANOUT_BENCH   the fanout-bench load generator (built from the shared tools, release mode):
-#                nats-server's side of the 1,000 rooms × 1 saturation run
+#                both servers' side of the 1,000 rooms × 1 saturation run
 # NATS_CONF      its nats-server config (peers/nats.conf there: 127.0.0.1:14222)
 # NATS_SERVER    nats-server binary [default: nats-server on PATH; Debian: apt-get install nats-server]
 # NATS_PORT      the port NATS_CONF listens on [default: 14222]
@@ -30,10 +30,10 @@
 #            its message count after: "stream_messages")
 #   rooms10  the same with --people 1000 --rooms 100 --rooms-per-person 1 --zipf 0 --rate 2000:
 #            100 rooms of 10, everyone in one
-#   1000x1   saturation, history off, as scripts/compare-nats.sh runs it:
-#              chat-client ... bench --json --server-pid PID --clients 1000 --rooms 1000 --messages 500 --size 64
-#              fanout-bench --proto nats --addr 127.0.0.1:$NATS_PORT --server-pid PID \
-#                  -n 1000 -p 1 -m 500 --payload 64 --chat-rooms 1000
+#   1000x1   saturation, history off, one generator for both servers:
+#              fanout-bench --proto chat --addr 127.0.0.1:$CHAT_PORT --server-pid PID \
+#                  -n 1000 -p 1 -m 2000 --payload 64 --chat-rooms 1000
+#              the same with --proto nats --addr 127.0.0.1:$NATS_PORT
 #   step-L   the Zipf workload at each of STEPS in turn, for STEP_DURATION s, until a load is
 #            not held
 #
@@ -153,10 +153,10 @@ for run in $(seq "$RUNS"); do
     for server in "${order[@]}"; do
         workload rooms10 "$server" "${ROOMS10[@]}" --duration "$DURATION"
     done
-    measure 1000x1 chat-off "$BIN/chat-client" --host 127.0.0.1 --port '{port}' --name bench \
-        --timeout 30 bench --json --server-pid '{pid}' --clients 1000 --rooms 1000 --messages 500 --size 64
+    measure 1000x1 chat-off "$FANOUT_BENCH" --proto chat --addr "127.0.0.1:$CHAT_PORT" \
+        --server-pid '{pid}' -n 1000 -p 1 -m 2000 --payload 64 --chat-rooms 1000
     measure 1000x1 nats "$FANOUT_BENCH" --proto nats --addr "127.0.0.1:$NATS_PORT" \
-        --server-pid '{pid}' -n 1000 -p 1 -m 500 --payload 64 --chat-rooms 1000
+        --server-pid '{pid}' -n 1000 -p 1 -m 2000 --payload 64 --chat-rooms 1000
     for server in "${order[@]}"; do
         for rate in $STEPS; do
             workload "step-$rate" "$server" "${SHAPE[@]}" --rate "$rate" --duration "$STEP_DURATION"

@@ -171,6 +171,15 @@ pub enum MessageError {
 /// assert_eq!(message("\u{200B}"), Err(MessageError::ZeroWidth { ch: '\u{200B}' }));
 /// ```
 pub fn message(text: &str) -> Result<(), MessageError> {
+    if text.is_ascii() {
+        ascii_message(text.as_bytes())
+    } else {
+        any_message(text)
+    }
+}
+
+/// [`message`] for any text, a character at a time.
+fn any_message(text: &str) -> Result<(), MessageError> {
     if let Some(ch) = text.chars().find(|c| c.is_control() && *c != '\t') {
         return Err(MessageError::ControlChar { ch });
     }
@@ -178,6 +187,23 @@ pub fn message(text: &str) -> Result<(), MessageError> {
         return Err(err);
     }
     if text.trim().is_empty() {
+        return Err(MessageError::Empty);
+    }
+    Ok(())
+}
+
+/// [`message`] for text that is all ASCII, the usual case, in one pass over its bytes: ASCII
+/// holds no direction or zero-width character, and once controls other than tab are out its
+/// only whitespace is space and tab.
+fn ascii_message(text: &[u8]) -> Result<(), MessageError> {
+    let mut blank = true;
+    for &byte in text {
+        if byte.is_ascii_control() && byte != b'\t' {
+            return Err(MessageError::ControlChar { ch: byte.into() });
+        }
+        blank &= byte == b' ' || byte == b'\t';
+    }
+    if blank {
         return Err(MessageError::Empty);
     }
     Ok(())
@@ -267,6 +293,14 @@ fn code_point(ch: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ascii_text_is_judged_as_any_text_is(text in "[ \\t]{0,3}[\\x00-\\x7f]{0,4}[ \\t]{0,3}") {
+            prop_assert_eq!(ascii_message(text.as_bytes()), any_message(&text));
+        }
+    }
 
     #[test]
     fn names_follow_the_documented_rules() {

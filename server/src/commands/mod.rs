@@ -395,8 +395,12 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
 
 /// Where the room `name` (valid, any case) is in `rooms` (sorted by key), or where it would
 /// go: a binary search that folds case as it compares, so a message allocates nothing to
-/// find its room.
+/// find its room. A name typed in lower case, as clients mostly send it, is already its key
+/// and compares as plain bytes.
 pub fn find_room(rooms: &[JoinedRoom], name: &str) -> Result<usize, usize> {
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return rooms.binary_search_by(|joined| joined.key.as_bytes().cmp(name.as_bytes()));
+    }
     rooms.binary_search_by(|joined| {
         joined
             .key
