@@ -614,3 +614,89 @@ async fn a_browser_on_one_node_chats_with_a_terminal_on_another() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// The streams NATS holds, and how many messages the rooms' stream holds; waits until it
+/// holds `held` (or the timeout) and returns what it found.
+async fn rooms_in_nats_until(nats: &NatsServer, held: u64) -> (Vec<String>, u64) {
+    use futures::TryStreamExt;
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("connect to NATS");
+    let js = async_nats::jetstream::new(client);
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let mut streams: Vec<String> = js
+            .stream_names()
+            .try_collect()
+            .await
+            .expect("the names of the streams");
+        streams.sort();
+        let messages = js
+            .get_stream("CHAT_ROOMS")
+            .await
+            .expect("the rooms' stream")
+            .info()
+            .await
+            .expect("its state")
+            .state
+            .messages;
+        if messages == held || tokio::time::Instant::now() > deadline {
+            return (streams, messages);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Rooms made, spoken in once and left cost NATS only the messages they keep, in the one
+/// stream every room shares, and nothing once those aged out: no stream per room, and no
+/// message left behind. Their history reads back while it is kept; a room spoken in again
+/// after it aged out numbers on past what it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_made_and_left_leave_nothing_in_nats_once_aged_out() {
+    let nats = NatsServer::start();
+    let max_age = Duration::from_secs(2);
+    let mut config = nats.node_config("a");
+    config.store = Some(chat_server::config::StoreConfig {
+        max_age: Some(max_age),
+        ..chat_server::config::StoreConfig::default()
+    });
+    let a = start_with(config).await;
+    let mut ann = a.register_only("ann").await;
+    for i in 0..30 {
+        let room = format!("made{i}");
+        ann.join(&room).await;
+        ann.say_in(&room, &format!("once in {room}")).await;
+        let seen = messages(&mut ann, 1).await;
+        assert_eq!(seen, [("ann".to_owned(), format!("once in {room}"), 1)]);
+        ann.send(ClientFrame::Part { room: room.clone() }).await;
+        assert!(matches!(
+            ann.recv_skipping_notices().await,
+            ServerFrame::Parted { .. }
+        ));
+    }
+    let (streams, held) = rooms_in_nats_until(&nats, 30).await;
+    assert_eq!(held, 30, "one message per room, kept");
+    assert_eq!(
+        streams,
+        ["CHAT_ROOMS", "KV_chat_names"],
+        "no stream per room"
+    );
+    match ann.history("made7", Cursor::Latest, 10).await {
+        ServerFrame::History { messages, .. } => {
+            let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+            assert_eq!(texts, ["once in made7"]);
+        }
+        other => panic!("expected the history of #made7, got {other:?}"),
+    }
+
+    let (streams, held) = rooms_in_nats_until(&nats, 0).await;
+    assert_eq!(held, 0, "every message aged out after {max_age:?}");
+    assert_eq!(streams, ["CHAT_ROOMS", "KV_chat_names"]);
+
+    // A room that comes back numbers on past every seq it had, so a client that saw them
+    // learns it missed them.
+    ann.join("made7").await;
+    ann.say_in("made7", "back").await;
+    let (_, _, seq) = messages(&mut ann, 1).await.remove(0);
+    assert!(seq > 1, "seq {seq} was given before in #made7");
+}

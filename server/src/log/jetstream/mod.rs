@@ -1,40 +1,55 @@
-//! The `jetstream` room log, for a cluster: each room's log is a JetStream stream, and every
-//! node delivers to its own members what it reads back from it.
+//! The `jetstream` room log, for a cluster: every room's log is a subject of one JetStream
+//! stream, and every node delivers to its own members what it reads back from it.
 //!
 //! ```text
-//!  node A: ann says hi ──► publish chat.room.<hex room> ──► stream CHAT_ROOM_<hex room>
-//!                                                               │ seq 41 (the room's seq)
-//!  node A: consumer of the room ◄──────────────────────────────┤
-//!          └► deliver  : ann, and A's other members           │
-//!  node B: consumer of the room ◄──────────────────────────────┘
+//!  node A: ann says hi ──► publish chat.log.<hex room>, Chat-Seq: 41, ──► stream CHAT_ROOMS
+//!                          if the room's last record is still stream seq 907  │ seq 912
+//!  node A: consumer of the room's subject ◄──────────────────────────────────┤
+//!          └► deliver  : ann, and A's other members                          │
+//!  node B: consumer of the room's subject ◄──────────────────────────────────┘
 //!          └► deliver  : B's members
 //! ```
 //!
-//! **One order, one seq.** A room's stream orders its messages, and its sequence numbers
-//! them: the `seq` every member sees, on every node. A node runs one task per room with
-//! members here (`RoomTask`), reading the stream with an ordered consumer (which starts
-//! again where it stopped after a NATS outage), so it delivers in stream order; a
-//! message is carried to a node once, however many members it has there, and encoded once
-//! for all of them. Messages the consumer has ready together go out as one queue entry.
+//! **What a room costs NATS.** One stream holds every room, so a room costs NATS only the
+//! records it keeps (`[store] keep_per_room` as the stream's limit per subject, `max_age`);
+//! a room whose records all aged out, or that never had any, costs it nothing. (A stream
+//! per room, the earlier design, cost nats-server about 160 kB per room ever made.)
+//!
+//! **One order, one seq.** A record is one sender's burst; its header carries the room's
+//! `seq` of its first message, the rest follow densely. A node publishes a room's record
+//! only on the condition that the room's last record in the stream is the one it numbered
+//! after (`Nats-Expected-Last-Subject-Sequence`): when another node's record came first,
+//! NATS refuses it and it is numbered again, so seqs are dense and never given twice, on
+//! every node. A room's records are published one at a time per node (the next waits for
+//! the acknowledgement that fixes its seqs); rooms go side by side. A node runs one task
+//! per room with members here (`RoomTask`), reading the room's subject with an ordered
+//! consumer (which starts again where it stopped after a NATS outage), so it delivers in
+//! stream order; a message is carried to a node once, however many members it has there,
+//! and encoded once for all of them. Records the consumer has ready together go out as one
+//! queue entry. A room whose records all aged out starts again past every `seq` it had
+//! (see `payload::first_seq_of_empty_room`), so a returning client is told it missed them.
 //!
 //! **Joins** go through the room's task, in its order: when the task takes a join, the
 //! messages delivered so far are exactly those up to its cut, so the backlog it reads
 //! (up to the cut) and the live messages after meet exactly, as with the `sqlite` log.
 //!
-//! **Senders.** One publisher task takes every burst in the order connections submit them
-//! and publishes each message, so one client's messages keep their order. Its echo comes
-//! back through the consumer like everyone's; the burst is confirmed once the room's task
-//! has delivered its last `seq` here. While NATS is away a message is refused at once with
+//! **Senders.** The publisher takes every burst in the order connections submit them, so
+//! one client's messages to a room keep their order. Its echo comes back through the
+//! consumer like everyone's; the burst is confirmed once the room's task has delivered its
+//! last `seq` here. While NATS is away a message is refused at once with
 //! `ClusterUnavailable`: no node keeps a history of its own that would diverge. A message
 //! handed to NATS just as the link broke is refused too, saying that it was not confirmed:
 //! the client library may still send it once NATS is back, and then everyone gets it.
 //!
-//! **History** is the stream: any node reads any room's messages, whoever was there.
-
+//! **History** is the stream: any node reads any room's messages, whoever was there. A
+//! page finds its first record by a binary search over the stream's sequence by subject
+//! (`read.rs`), and at most `keep_per_room` of the latest messages are ever shown, whatever
+//! the records hold.
 //!
-//! The files: `payload.rs` (stream names and the stored form of a message), `read.rs`
-//! (pages and backlogs from a stream), `publish.rs` (senders' bursts to NATS and their
-//! acknowledgements), `room_task.rs` (one room's delivery and joins on this node).
+//! The files: `payload.rs` (the stream, the subjects and the stored form of a record),
+//! `read.rs` (pages and backlogs from a room's records), `publish.rs` (senders' bursts to
+//! NATS and their acknowledgements), `room_task.rs` (one room's delivery and joins on this
+//! node).
 
 mod payload;
 mod publish;
@@ -57,7 +72,7 @@ use crate::log::{
 };
 use crate::outbox::Outbox;
 use crate::room::{JoinedRoom, RoomError};
-use payload::{stream_name, subject};
+use payload::{STREAM, SUBJECTS};
 use publish::Publish;
 
 /// Messages delivered at most as one queue entry: those the consumer has ready together.
@@ -97,7 +112,7 @@ struct RoomStreams {
     cluster: Arc<Cluster>,
     /// Where messages are delivered.
     hub: Arc<dyn Deliveries>,
-    /// `[store] keep_per_room` and `max_age`, as each stream's limits.
+    /// `[store] keep_per_room` and `max_age`, as the stream's limits.
     retention: StoreConfig,
     /// Room key → its task, for each room with members here.
     tasks: Mutex<HashMap<Arc<str>, RoomTask>>,
@@ -135,6 +150,7 @@ impl JetStreamLog {
             in_flight: InFlight::default(),
         });
         tokio::spawn(publish::publisher(Arc::clone(&streams), queue));
+        tokio::spawn(report_streams_per_room(Arc::clone(&streams.cluster)));
         JetStreamLog { streams }
     }
 }
@@ -186,12 +202,15 @@ impl RoomLog for JetStreamLog {
         let streams = Arc::clone(&self.streams);
         let limit = (limit as usize).min(PAGE_MAX);
         Some(tokio::spawn(async move {
-            let Some(stream) = streams.existing(&key).await? else {
-                return Ok(page::shape(Page::default(), &shown, from, false));
+            let empty = || page::shape(Page::default(), &shown, from, false);
+            let Some(stream) = streams.existing().await? else {
+                return Ok(empty());
             };
-            // Its bounds came with it.
-            let state = stream.cached_info().state.clone();
-            let page = read::read(&stream, &state, from, limit, None).await?;
+            let Some(bounds) = read::bounds(&stream, &key, streams.retention.keep_per_room).await?
+            else {
+                return Ok(empty());
+            };
+            let page = read::read(&stream, &key, &bounds, from, limit, None).await?;
             Ok(page::shape(page, &shown, from, false))
         }))
     }
@@ -201,14 +220,39 @@ impl RoomLog for JetStreamLog {
     }
 }
 
+/// Says, once at start, when NATS still holds the streams of an earlier version, a stream
+/// per room (`CHAT_ROOM_<hex room>`): nothing reads them any more, and each keeps costing
+/// NATS until an operator removes it (`nats stream rm`).
+async fn report_streams_per_room(cluster: Arc<Cluster>) {
+    use futures::StreamExt;
+    let mut names = cluster.jetstream().stream_names();
+    let mut old = 0usize;
+    while let Some(name) = names.next().await {
+        match name {
+            Ok(name) if name.starts_with("CHAT_ROOM_") => old += 1,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::debug!("Cannot list the streams of NATS: {err}");
+                return;
+            }
+        }
+    }
+    if old > 0 {
+        tracing::warn!(
+            "NATS holds {old} streams CHAT_ROOM_* of an earlier version (a stream per room): \
+             rooms are kept in {STREAM} now and nothing reads those; remove them to free NATS"
+        );
+    }
+}
+
 impl RoomStreams {
     fn tasks(&self) -> MutexGuard<'_, HashMap<Arc<str>, RoomTask>> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The room's stream if it was ever made: reading a room nobody spoke in makes none.
-    async fn existing(&self, key: &str) -> Result<Option<stream::Stream>, Unavailable> {
-        match self.cluster.jetstream().get_stream(stream_name(key)).await {
+    /// The rooms' stream if it was ever made: reading a room nobody spoke in makes none.
+    async fn existing(&self) -> Result<Option<stream::Stream>, Unavailable> {
+        match self.cluster.jetstream().get_stream(STREAM).await {
             Ok(stream) => Ok(Some(stream)),
             Err(err)
                 if matches!(
@@ -219,22 +263,24 @@ impl RoomStreams {
             {
                 Ok(None)
             }
-            Err(err) => Err(Unavailable(format!("cannot read the room's stream: {err}"))),
+            Err(err) => Err(Unavailable(format!("cannot read the rooms' stream: {err}"))),
         }
     }
 
-    /// The room's stream, made with this node's limits if no node made it yet (a stream's
+    /// The rooms' stream, made with this node's limits if no node made it yet (a stream's
     /// limits are those of the node that made it), and with `[cluster] replicas`; one made
     /// with another replica count is brought to it (or reported).
-    async fn stream(&self, key: &str) -> Result<stream::Stream, Unavailable> {
+    async fn stream(&self) -> Result<stream::Stream, Unavailable> {
         if !self.cluster.is_up() {
             return Err(Unavailable("NATS is out of reach".to_owned()));
         }
         let config = stream::Config {
-            name: stream_name(key),
-            description: Some(format!("chat-server: the messages of #{key}")),
-            subjects: vec![subject(key)],
-            max_messages: self
+            name: STREAM.to_owned(),
+            description: Some("chat-server: the messages of every room, a subject each".into()),
+            subjects: vec![SUBJECTS.to_owned()],
+            // A record holds at least one message, so this keeps at least as many messages
+            // as `keep_per_room`; reads show no more than that.
+            max_messages_per_subject: self
                 .retention
                 .keep_per_room
                 .and_then(|keep| i64::try_from(keep).ok())
@@ -250,8 +296,8 @@ impl RoomStreams {
         let mut stream = js
             .get_or_create_stream(config)
             .await
-            .map_err(|err| Unavailable(format!("cannot open the room's stream: {err}")))?;
-        let what = format!("The stream of #{key}");
+            .map_err(|err| Unavailable(format!("cannot open the rooms' stream: {err}")))?;
+        let what = format!("The stream {STREAM}");
         crate::cluster::replicas::align(js, &mut stream, self.cluster.replicas(), &what).await;
         Ok(stream)
     }
@@ -264,23 +310,57 @@ impl RoomStreams {
 
 #[cfg(test)]
 mod tests {
-    use super::payload::{from_payload, stream_name, to_payload};
-    use crate::log::Stored;
+    use super::payload::{first_seq_of_empty_room, from_record, headers, subject, to_payload};
+    use crate::log::{Said, Stored};
 
-    /// A message reads back as stored, with newlines kept in its text's place.
+    /// A record reads back as stored: its messages numbered from its header's seq, each
+    /// text whole whatever it holds.
     #[test]
-    fn a_message_reads_back_as_stored() {
-        let payload = to_payload("Ann", 1_700_000_000_123, "hi: 1 2\t3");
-        assert_eq!(
-            from_payload(9, &payload),
-            Some(Stored {
-                seq: 9,
-                from: "Ann".into(),
+    fn a_record_reads_back_as_stored() {
+        let said = [
+            Said {
                 text: "hi: 1 2\t3".into(),
                 at: 1_700_000_000_123,
-            })
+            },
+            Said {
+                text: "ann\n5\n".into(),
+                at: 1_700_000_000_124,
+            },
+        ];
+        let payload = to_payload("Ann", &said);
+        let stored = |seq, text: &str, at| Stored {
+            seq,
+            from: "Ann".into(),
+            text: text.into(),
+            at,
+        };
+        assert_eq!(
+            from_record(Some(&headers(9)), &payload),
+            Some(vec![
+                stored(9, "hi: 1 2\t3", 1_700_000_000_123),
+                stored(10, "ann\n5\n", 1_700_000_000_124),
+            ])
         );
-        assert_eq!(from_payload(1, b"ann\nnot a time\nhi"), None);
-        assert_eq!(stream_name("go.dev"), "CHAT_ROOM_676f2e646576");
+        assert_eq!(from_record(None, &payload), None, "no seq");
+        assert_eq!(
+            from_record(Some(&headers(1)), b"ann\nnot a time\n2\nhi"),
+            None
+        );
+        assert_eq!(
+            from_record(Some(&headers(1)), b"ann\n5\n9\nhi"),
+            None,
+            "cut short"
+        );
+        assert_eq!(subject("go.dev"), "chat.log.676f2e646576");
+    }
+
+    /// A room with nothing in the stream starts at 1 while nothing was trimmed, and past
+    /// what it may have had once the stream's front was.
+    #[test]
+    fn an_empty_room_starts_past_what_aged_out() {
+        assert_eq!(first_seq_of_empty_room(1), 1);
+        assert_eq!(first_seq_of_empty_room(0), 1);
+        // Records before stream seq 10 hold at most 64 messages each: seqs up to 576.
+        assert_eq!(first_seq_of_empty_room(10), 577);
     }
 }

@@ -1,19 +1,33 @@
-//! How a room lives in NATS: its stream's name, its subject, and a message as stored there.
+//! How rooms live in NATS: one stream for every room, a subject per room, and a record (one
+//! sender's burst) as stored there.
+//!
+//! A record is one NATS message holding one burst: its room's first `seq` in the header
+//! [`SEQ_HEADER`], and each message as its sender, time, length and text. A record holds at
+//! most [`RECORD_MAX`] messages, so a room's seqs never outrun [`RECORD_MAX`] times the
+//! stream's sequence ([`first_seq_of_empty_room`] relies on it).
 
+use async_nats::HeaderMap;
 use bytes::Bytes;
 use chat_proto::Millis;
 
-use crate::log::Stored;
+use crate::log::{Said, Stored};
 
-/// A room's stream. A room's key may hold characters a stream name or a subject may not,
-/// so it goes in hex.
-pub fn stream_name(key: &str) -> String {
-    format!("CHAT_ROOM_{}", hex(key))
-}
+/// The one stream that holds every room's messages.
+pub const STREAM: &str = "CHAT_ROOMS";
 
-/// The subject a room's messages are published on.
+/// The subjects of [`STREAM`]: [`subject`] of every room.
+pub const SUBJECTS: &str = "chat.log.*";
+
+/// The header that carries a record's first `seq`.
+pub const SEQ_HEADER: &str = "Chat-Seq";
+
+/// The most messages one record holds: a burst's most.
+pub const RECORD_MAX: u64 = crate::log::burst::Burst::MAX_FRAMES as u64;
+
+/// The subject a room's records are published on. A room's key may hold characters a
+/// subject may not, so it goes in hex.
 pub fn subject(key: &str) -> String {
-    format!("chat.room.{}", hex(key))
+    format!("chat.log.{}", hex(key))
 }
 
 /// `key`'s bytes in hex.
@@ -21,23 +35,54 @@ fn hex(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A message as stored in a room's stream: sender, time, text, one line each. Names hold no
-/// newline and the text comes last, so nothing needs escaping.
-pub fn to_payload(from: &str, at: Millis, text: &str) -> Bytes {
-    Bytes::from(format!("{from}\n{at}\n{text}"))
+/// The first `seq` of a room that has nothing in the stream, whose first sequence is
+/// `stream_first` (one past its last when it is empty): 1 while nothing was ever trimmed
+/// from the stream's front; after that, past every `seq` the room may have had before its
+/// messages aged out. Those messages lay before `stream_first`, and a room's seqs never
+/// outrun [`RECORD_MAX`] times the stream's sequence, so a client that saw them is told it
+/// missed messages rather than handed numbers it already had.
+pub fn first_seq_of_empty_room(stream_first: u64) -> u64 {
+    RECORD_MAX * stream_first.saturating_sub(1) + 1
 }
 
-/// Reads [`to_payload`]'s form; `None` for anything else on the subject.
-pub fn from_payload(seq: u64, payload: &[u8]) -> Option<Stored> {
-    let payload = std::str::from_utf8(payload).ok()?;
-    let mut lines = payload.splitn(3, '\n');
-    let from = lines.next()?.to_owned();
-    let at = lines.next()?.parse().ok()?;
-    let text = lines.next()?.to_owned();
-    Some(Stored {
-        seq,
-        from,
-        text,
-        at,
-    })
+/// A record's header, naming its first `seq`.
+pub fn headers(first_seq: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(SEQ_HEADER, first_seq.to_string().as_str());
+    headers
+}
+
+/// A record's payload: for each message, its sender, time and text's length, a line each,
+/// then its text. Names hold no newline; the length delimits the text, whatever it holds.
+pub fn to_payload(from: &str, said: &[Said]) -> Bytes {
+    let mut payload = String::new();
+    for said in said {
+        payload.push_str(&format!("{from}\n{}\n{}\n", said.at, said.text.len()));
+        payload.push_str(&said.text);
+    }
+    Bytes::from(payload)
+}
+
+/// A record read back: its messages, numbered from its header's `seq`; `None` for anything
+/// else on the subject.
+pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<Stored>> {
+    let first: u64 = headers?.get(SEQ_HEADER)?.as_str().parse().ok()?;
+    let mut rest = std::str::from_utf8(payload).ok()?;
+    let mut messages = Vec::new();
+    while !rest.is_empty() {
+        let mut lines = rest.splitn(4, '\n');
+        let from = lines.next()?.to_owned();
+        let at: Millis = lines.next()?.parse().ok()?;
+        let len: usize = lines.next()?.parse().ok()?;
+        let tail = lines.next()?;
+        let text = tail.get(..len)?.to_owned();
+        rest = &tail[len..];
+        messages.push(Stored {
+            seq: first + messages.len() as u64,
+            from,
+            text,
+            at,
+        });
+    }
+    (!messages.is_empty() && messages.len() as u64 <= RECORD_MAX).then_some(messages)
 }

@@ -1,16 +1,22 @@
-//! Senders' bursts on their way to NATS: published in the order submitted, acknowledged in
-//! the same order, confirmed once delivered here; refused, through the log's one failure
-//! path, when NATS does not take them.
+//! Senders' bursts on their way to NATS, a record each: numbered by the room's last record
+//! and published on the condition that it is still the last (so two nodes never give one
+//! `seq` twice), one record of a room at a time and the rooms side by side; confirmed once
+//! delivered here; refused, through the log's one failure path, when NATS does not take them.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_nats::jetstream;
+use async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE;
+use async_nats::jetstream::context::PublishErrorKind;
 use chat_proto::ErrorKind;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::payload::{subject, to_payload};
-use super::RoomStreams;
+use super::payload::{first_seq_of_empty_room, headers, subject, to_payload};
+use super::read::last_record;
+use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
 use crate::log::Spoken;
 use crate::outbox::Expected;
@@ -61,88 +67,187 @@ pub struct Publish {
     pub done: oneshot::Sender<()>,
 }
 
-/// Publishes every burst in the order submitted; a second task waits for the
-/// acknowledgements, in the same order, so publishing never waits for one.
+/// Where a room's log ends: what the next record is numbered from and must follow.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// The stream sequence of the room's last record (0: it has none).
+    at: u64,
+    /// The `seq` of the room's next message.
+    next: u64,
+}
+
+/// The bursts of one room on this node: one on its way at a time, the others waiting.
+#[derive(Debug, Default)]
+struct RoomQueue {
+    /// Where the room's log ends, as last seen; `None` until read (again).
+    head: Option<Head>,
+    /// Whether a record of the room is on its way.
+    busy: bool,
+    /// The bursts behind it, in the order submitted.
+    waiting: VecDeque<Publish>,
+}
+
+/// What became of one burst's record.
+type Published = (Publish, Result<u64, Refused>, Option<Head>, Instant);
+
+/// How many times a record is numbered again after another node's record took its place.
+const RENUMBER_MAX: usize = 16;
+
+/// Publishes every burst: a room's in the order submitted, one record at a time (the next
+/// waits for the acknowledgement that fixes its seqs), the rooms side by side.
 pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver<Publish>) {
-    let (acks_tx, acks) = mpsc::unbounded_channel();
-    tokio::spawn(acknowledger(Arc::clone(&streams), acks));
-    let js = streams.cluster.jetstream().clone();
-    while let Some(request) = queue.recv().await {
-        let started = Instant::now();
-        let mut acks = Vec::with_capacity(request.spoken.said.len());
-        let mut failed = (!streams.cluster.is_up()).then_some(Refused::NotSent);
-        if failed.is_none() {
-            let subject = subject(&request.spoken.room.key);
-            for said in &request.spoken.said {
-                let payload = to_payload(&request.spoken.from, said.at, &said.text);
-                match js.publish(subject.clone(), payload).await {
-                    Ok(ack) => acks.push(ack),
-                    Err(err) => {
-                        tracing::debug!("Cannot publish to #{}: {err}", request.spoken.room.name);
-                        // Those before it were handed over; this one and the rest were not.
-                        failed = Some(if acks.is_empty() {
-                            Refused::NotSent
-                        } else {
-                            Refused::Unconfirmed
-                        });
-                        break;
+    let mut rooms: HashMap<Arc<str>, RoomQueue> = HashMap::new();
+    let mut running = FuturesUnordered::new();
+    let mut confirming = FuturesUnordered::new();
+    let mut failures = Failures::default();
+    loop {
+        tokio::select! {
+            request = queue.recv() => {
+                let Some(request) = request else { break };
+                let key = request.spoken.room.key.clone();
+                let room = rooms.entry(key).or_default();
+                if room.busy {
+                    room.waiting.push_back(request);
+                } else {
+                    room.busy = true;
+                    running.push(publish(Arc::clone(&streams), request, room.head));
+                }
+            }
+            Some((request, outcome, head, started)) = running.next() => {
+                let key = request.spoken.room.key.clone();
+                match outcome {
+                    Ok(last) => {
+                        failures.recovered();
+                        // Stored by JetStream: the cluster's commit of the burst, as a
+                        // SQLite transaction is a single node's.
+                        streams.hub.metrics().store_committed(started.elapsed());
+                        confirming.push(confirm(Arc::clone(&streams), request, last));
+                    }
+                    Err(refused) => {
+                        failures.failed(&refused, request.spoken.said.len());
+                        failures::refuse(
+                            request.sender.outbox(),
+                            streams.hub.metrics(),
+                            ErrorKind::ClusterUnavailable,
+                            refused.detail(),
+                        );
+                        streams.in_flight.sub(request.spoken.said.len());
+                        let _ = request.done.send(());
+                    }
+                }
+                if let Some(room) = rooms.get_mut(&key) {
+                    room.head = head;
+                    match room.waiting.pop_front() {
+                        Some(next) => running.push(publish(Arc::clone(&streams), next, head)),
+                        None if streams.delivered(&key).is_none() => {
+                            // Nobody here in the room any more: forget where it ends.
+                            rooms.remove(&key);
+                        }
+                        None => room.busy = false,
                     }
                 }
             }
+            Some(()) = confirming.next() => {}
         }
-        let _ = acks_tx.send((request, acks, failed, started));
     }
 }
 
-/// Waits for each burst's acknowledgements, then for its delivery here, then confirms it;
-/// a sender whose message NATS did not take is told `ClusterUnavailable`.
-async fn acknowledger(
-    streams: Arc<RoomStreams>,
-    mut acks: mpsc::UnboundedReceiver<(
-        Publish,
-        Vec<jetstream::context::PublishAckFuture>,
-        Option<Refused>,
-        Instant,
-    )>,
-) {
-    let mut failures = Failures::default();
-    while let Some((request, futures, mut failed, started)) = acks.recv().await {
-        let mut last = None;
-        for ack in futures {
-            match ack.await {
-                Ok(ack) => last = Some(ack.sequence),
+/// Publishes one burst as one record after the room's last one (`head`, read first when
+/// unknown), numbering it again when another node's record came first.
+async fn publish(streams: Arc<RoomStreams>, request: Publish, head: Option<Head>) -> Published {
+    let started = Instant::now();
+    let spoken = &request.spoken;
+    let key = &spoken.room.key;
+    let count = spoken.said.len() as u64;
+    let payload = to_payload(&spoken.from, &spoken.said);
+    let js = streams.cluster.jetstream();
+    let mut head = head;
+    for _ in 0..RENUMBER_MAX {
+        if !streams.cluster.is_up() {
+            return (request, Err(Refused::NotSent), None, started);
+        }
+        let known = match head {
+            Some(known) => known,
+            None => match read_head(&streams, key).await {
+                Ok(known) => known,
                 Err(err) => {
-                    tracing::debug!("NATS did not acknowledge a message: {err}");
-                    failed = Some(Refused::Unconfirmed);
+                    tracing::debug!("Cannot read where #{} ends: {err}", spoken.room.name);
+                    return (request, Err(Refused::NotSent), None, started);
                 }
+            },
+        };
+        let mut headers = headers(known.next);
+        headers.insert(
+            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            known.at.to_string().as_str(),
+        );
+        let ack = match js
+            .publish_with_headers(subject(key), headers, payload.clone())
+            .await
+        {
+            Ok(ack) => ack,
+            Err(err) => {
+                tracing::debug!("Cannot publish to #{}: {err}", spoken.room.name);
+                return (request, Err(Refused::NotSent), None, started);
+            }
+        };
+        match ack.await {
+            Ok(ack) => {
+                let last = known.next + count - 1;
+                let head = Head {
+                    at: ack.sequence,
+                    next: last + 1,
+                };
+                return (request, Ok(last), Some(head), started);
+            }
+            Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                // Another node's record is the last now; this one was not stored.
+                head = None;
+            }
+            Err(err) => {
+                tracing::debug!("NATS did not acknowledge a record: {err}");
+                return (request, Err(Refused::Unconfirmed), None, started);
             }
         }
-        if failed.is_none() && last.is_some() {
-            // Stored by JetStream: the cluster's commit of the burst, as a SQLite
-            // transaction is a single node's.
-            streams.hub.metrics().store_committed(started.elapsed());
-        }
-        let key = &request.spoken.room.key;
-        if let (Some(seq), Some(mut delivered)) = (last, streams.delivered(key)) {
-            let _ = tokio::time::timeout(
-                crate::cluster::REQUEST_TIMEOUT,
-                delivered.wait_for(|delivered| *delivered >= seq),
-            )
-            .await;
-        }
-        match failed {
-            Some(refused) => {
-                failures.failed(&refused, request.spoken.said.len());
-                failures::refuse(
-                    request.sender.outbox(),
-                    streams.hub.metrics(),
-                    ErrorKind::ClusterUnavailable,
-                    refused.detail(),
-                );
-            }
-            None => failures.recovered(),
-        }
-        streams.in_flight.sub(request.spoken.said.len());
-        let _ = request.done.send(());
     }
+    tracing::warn!(
+        "Gave up numbering a burst to #{} after {RENUMBER_MAX} tries: other nodes' records kept coming first",
+        spoken.room.name
+    );
+    (request, Err(Refused::NotSent), None, started)
+}
+
+/// Where the room `key`'s log ends now: after its last record, or, when the stream holds
+/// none, at [`first_seq_of_empty_room`] of the stream's first sequence, read after the
+/// room was seen empty.
+async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable> {
+    let mut stream = streams.stream().await?;
+    if let Some(record) = last_record(&stream, key).await? {
+        return Ok(Head {
+            at: record.at,
+            next: record.last() + 1,
+        });
+    }
+    let info = stream
+        .info()
+        .await
+        .map_err(|err| Unavailable(format!("cannot read the rooms' stream: {err}")))?;
+    Ok(Head {
+        at: 0,
+        next: first_seq_of_empty_room(info.state.first_sequence),
+    })
+}
+
+/// Confirms a stored burst once it was delivered here (its echo is in the sender's queue),
+/// or after [`crate::cluster::REQUEST_TIMEOUT`].
+async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64) {
+    if let Some(mut delivered) = streams.delivered(&request.spoken.room.key) {
+        let _ = tokio::time::timeout(
+            crate::cluster::REQUEST_TIMEOUT,
+            delivered.wait_for(|delivered| *delivered >= last),
+        )
+        .await;
+    }
+    streams.in_flight.sub(request.spoken.said.len());
+    let _ = request.done.send(());
 }

@@ -1,33 +1,160 @@
-//! Pages and backlogs read from a room's stream, with the semantics of the SQLite store's
-//! reads, so that [`crate::log::page`] shapes them alike.
+//! Pages and backlogs read from a room's records in the stream, with the semantics of the
+//! SQLite store's reads, so that [`crate::log::page`] shapes them alike.
+//!
+//! A room's records are found by subject: its first and last directly, and the record that
+//! holds a given `seq` by a binary search over the stream's sequence (a room's seqs grow
+//! with it), each step one direct get of the room's next record at or after a sequence.
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::stream::{self, DirectGetErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
-use futures::{StreamExt, TryStreamExt};
 
-use super::payload::from_payload;
+use super::payload::{from_record, subject};
 use super::Unavailable;
 use crate::log::page;
 use crate::log::{Page, Stored};
 
-/// How many stream messages a page reads from NATS at once.
-const READS_AT_ONCE: usize = 32;
+/// A room's record: where it is in the stream, and its messages.
+#[derive(Debug)]
+pub struct Record {
+    /// Its sequence in the stream.
+    pub at: u64,
+    /// Its messages, in `seq` order (never empty).
+    pub messages: Vec<Stored>,
+}
 
-/// Reads one page from `stream`, whose bounds `state` was read just now, at most `limit`
+impl Record {
+    /// The `seq` of its first message.
+    pub fn first(&self) -> u64 {
+        self.messages[0].seq
+    }
+
+    /// The `seq` of its last message.
+    pub fn last(&self) -> u64 {
+        self.messages[self.messages.len() - 1].seq
+    }
+}
+
+/// What the stream holds of one room, read just now.
+#[derive(Debug)]
+pub struct Bounds {
+    /// The first `seq` kept: the first the stream holds, or the first of the last
+    /// `keep_per_room`, whichever is later.
+    pub first: u64,
+    /// The last `seq`.
+    pub last: u64,
+    /// The stream sequence of the room's first record that holds a kept message.
+    pub first_at: u64,
+    /// The stream sequence of the room's last record.
+    pub last_at: u64,
+}
+
+/// The room `key`'s record at or after stream sequence `at` (the first when `None`);
+/// `None` when there is none.
+async fn next_record(
+    stream: &stream::Stream,
+    key: &str,
+    at: Option<u64>,
+) -> Result<Option<Record>, Unavailable> {
+    match stream.direct_get_next_for_subject(subject(key), at).await {
+        Ok(message) => Ok(record(message)),
+        Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
+    }
+}
+
+/// The room `key`'s last record; `None` when the stream holds none.
+pub async fn last_record(
+    stream: &stream::Stream,
+    key: &str,
+) -> Result<Option<Record>, Unavailable> {
+    match stream.direct_get_last_for_subject(subject(key)).await {
+        Ok(message) => Ok(record(message)),
+        Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
+    }
+}
+
+/// A stream message as a record; `None` (logged) for anything else on the subject.
+fn record(message: async_nats::jetstream::message::StreamMessage) -> Option<Record> {
+    match from_record(Some(&message.headers), &message.payload) {
+        Some(messages) => Some(Record {
+            at: message.sequence,
+            messages,
+        }),
+        None => {
+            tracing::warn!(
+                "Skipped stream message {} on {}: not a chat record",
+                message.sequence,
+                message.subject
+            );
+            None
+        }
+    }
+}
+
+/// What the stream holds of the room `key`, keeping at most `keep` messages (the latest);
+/// `None` for a room with nothing in it.
+pub async fn bounds(
+    stream: &stream::Stream,
+    key: &str,
+    keep: Option<u64>,
+) -> Result<Option<Bounds>, Unavailable> {
+    let Some(last) = last_record(stream, key).await? else {
+        return Ok(None);
+    };
+    let Some(first) = next_record(stream, key, None).await? else {
+        return Ok(None);
+    };
+    let mut bounds = Bounds {
+        first: first.first(),
+        last: last.last(),
+        first_at: first.at,
+        last_at: last.at,
+    };
+    if let Some(keep) = keep.filter(|&keep| bounds.last - bounds.first >= keep) {
+        bounds.first = bounds.last + 1 - keep.max(1);
+        bounds.first_at = holding(stream, key, &bounds, bounds.first)
+            .await?
+            .map_or(bounds.last_at, |record| record.at);
+    }
+    Ok(Some(bounds))
+}
+
+/// The room's first record whose messages reach `seq` (within `bounds`): a binary search
+/// over the stream's sequence, since a later record never holds an earlier `seq`.
+async fn holding(
+    stream: &stream::Stream,
+    key: &str,
+    bounds: &Bounds,
+    seq: u64,
+) -> Result<Option<Record>, Unavailable> {
+    let (mut lo, mut hi) = (bounds.first_at, bounds.last_at);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match next_record(stream, key, Some(mid)).await? {
+            // Every sequence from `mid` up to this record's finds it.
+            Some(record) if record.last() >= seq => hi = mid,
+            Some(record) => lo = record.at + 1,
+            // Trimmed since the bounds were read: nothing from here on is older.
+            None => lo = mid + 1,
+        }
+    }
+    next_record(stream, key, Some(lo)).await
+}
+
+/// Reads one page of the room `key` within `bounds` (read just now), at most `limit`
 /// messages (0: none, only whether there are any), no later than `cut` when given: the
 /// semantics of [`crate::log::Store::read`].
 pub async fn read(
     stream: &stream::Stream,
-    state: &stream::State,
+    key: &str,
+    bounds: &Bounds,
     from: Cursor,
     limit: usize,
     cut: Option<u64>,
 ) -> Result<Page, Unavailable> {
-    if state.messages == 0 {
-        return Ok(Page::default());
-    }
-    let first = state.first_sequence;
-    let last = cut.map_or(state.last_sequence, |cut| cut.min(state.last_sequence));
+    let first = bounds.first;
+    let last = cut.map_or(bounds.last, |cut| cut.min(bounds.last));
     let want = limit.max(1) as u64;
     let (lo, hi, older) = match from {
         Cursor::Latest => {
@@ -55,45 +182,48 @@ pub async fn read(
             more: true,
         });
     }
-    let messages: Vec<Option<Stored>> = futures::stream::iter(lo..=hi)
-        .map(|seq| async move {
-            match stream.direct_get(seq).await {
-                Ok(message) => Ok(from_payload(message.sequence, &message.payload)),
-                Err(err) if err.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
-                    // Trimmed since the bounds were read.
-                    Ok(None)
-                }
-                Err(err) => Err(Unavailable(format!("cannot read a message: {err}"))),
-            }
-        })
-        .buffered(READS_AT_ONCE)
-        .try_collect()
-        .await?;
-    Ok(Page {
-        messages: messages.into_iter().flatten().collect(),
-        more,
-    })
+    let mut messages = Vec::new();
+    let mut next = if lo == first {
+        next_record(stream, key, Some(bounds.first_at)).await?
+    } else {
+        holding(stream, key, bounds, lo).await?
+    };
+    while let Some(record) = next {
+        let at = record.at;
+        let done = record.last() >= hi;
+        messages.extend(
+            record
+                .messages
+                .into_iter()
+                .filter(|message| (lo..=hi).contains(&message.seq)),
+        );
+        if done {
+            break;
+        }
+        next = next_record(stream, key, Some(at + 1)).await?;
+    }
+    Ok(Page { messages, more })
 }
 
-/// The backlog `backlog` (not `None`) of the room `shown`, up to `cut`: the latest N, or
-/// what came after a seq (the latest when that is past what is kept). One read of the
-/// stream's bounds serves both.
+/// The backlog `backlog` (not `None`) of the room `key`, shown as `shown`, up to `cut`: the
+/// latest N, or what came after a seq (the latest when that is past what is kept), keeping
+/// at most `keep` messages. One read of the room's bounds serves both.
 pub async fn backlog_of(
     stream: &stream::Stream,
+    key: &str,
     shown: &str,
     backlog: Backlog,
     cut: u64,
+    keep: Option<u64>,
 ) -> Result<ServerFrame, Unavailable> {
-    let state = stream
-        .get_info()
-        .await
-        .map_err(|err| Unavailable(format!("cannot read the room's stream: {err}")))?
-        .state;
-    let first = state.first_sequence;
+    let Some(bounds) = bounds(stream, key, keep).await? else {
+        return Ok(page::empty_backlog(shown));
+    };
+    let first = bounds.first;
     let Some(plan) = page::backlog_read(backlog, || Ok::<_, Unavailable>((first, cut)))? else {
         return Ok(page::empty_backlog(shown));
     };
-    let page = read(stream, &state, plan.from, plan.limit, Some(cut)).await?;
+    let page = read(stream, key, &bounds, plan.from, plan.limit, Some(cut)).await?;
     Ok(page::with_missed(
         page::shape(page, shown, plan.from, true),
         plan.missed,

@@ -9,9 +9,9 @@ use chat_proto::Backlog;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
-use super::payload::from_payload;
-use super::read::backlog_of;
-use super::{JoinRequest, RoomStreams, BATCH_MAX, CONSUMER_RETRY, IDLE_CHECK};
+use super::payload::{from_record, subject};
+use super::read::{backlog_of, last_record};
+use super::{JoinRequest, RoomStreams, Unavailable, BATCH_MAX, CONSUMER_RETRY, IDLE_CHECK};
 use crate::log::wire::push_message;
 use crate::log::{page, Deliveries, Join};
 use crate::room::{JoinedRoom, RoomError};
@@ -29,12 +29,7 @@ pub async fn run(
     mut joins: mpsc::UnboundedReceiver<JoinRequest>,
     delivered: watch::Sender<u64>,
 ) {
-    // Where it stands came with it.
-    let opened = streams.stream(&key).await.map(|stream| {
-        let last = stream.cached_info().state.last_sequence;
-        (stream, last)
-    });
-    let (mut stream, last) = match opened {
+    let (mut stream, mut read) = match open(&streams, &key).await {
         Ok(opened) => opened,
         Err(err) => {
             tracing::error!("Cannot open #{key} in the cluster: {err}");
@@ -47,7 +42,7 @@ pub async fn run(
             return;
         }
     };
-    delivered.send_replace(last);
+    delivered.send_replace(read.delivered);
     let mut messages = None;
     let mut again = false;
     let mut ups = streams.cluster.ups();
@@ -56,25 +51,23 @@ pub async fn run(
     loop {
         if messages.is_none() && again {
             // After NATS came back or the consumer failed: the stream is made anew if NATS
-            // lost it; one that ends below what was delivered was wiped, and is read from
-            // its start.
-            if let Ok(anew) = streams.stream(&key).await {
+            // lost it, and when it ends before what was read (it was wiped) the room is
+            // read from its start.
+            if let Ok((anew, _)) = open(&streams, &key).await {
                 stream = anew;
-                let info = stream.cached_info();
-                if info.state.last_sequence < *delivered.borrow() {
+                if stream.cached_info().state.last_sequence < read.consumed {
                     tracing::warn!(
                         "The log of #{key} in NATS is behind what was delivered (it was \
-                         wiped?): reading it from seq {}",
-                        info.state.first_sequence
+                         wiped?): reading it from its start"
                     );
-                    delivered.send_replace(info.state.first_sequence.saturating_sub(1));
+                    read = Reading::default();
+                    delivered.send_replace(0);
                 }
             }
         }
         if messages.is_none() {
             again = true;
-            let from = *delivered.borrow() + 1;
-            messages = consume(&stream, from).await;
+            messages = consume(&stream, &key, read.consumed + 1).await;
         }
         let so_far = *delivered.borrow();
         tokio::select! {
@@ -94,7 +87,7 @@ pub async fn run(
                             _ => break,
                         }
                     }
-                    deliver(&*streams.hub, &key, batch, &delivered);
+                    read.consumed = deliver(&*streams.hub, &key, batch, &delivered, read.consumed);
                 }
                 Some(Err(err)) => {
                     tracing::debug!("Reading #{key} from NATS: {err}");
@@ -119,16 +112,47 @@ pub async fn run(
     }
 }
 
-/// The stream's messages from `start` on, in order, or `None` when NATS does not answer.
+/// How far a room's task has read its subject.
+#[derive(Debug, Default, Clone, Copy)]
+struct Reading {
+    /// The stream sequence of the last record read (or of the stream's end, for a room
+    /// that had none): the consumer starts after it.
+    consumed: u64,
+    /// The last `seq` delivered (0: none yet).
+    delivered: u64,
+}
+
+/// The rooms' stream and where the room `key`'s log ends in it now: its last record, or for
+/// a room with none, the stream's end.
+async fn open(streams: &RoomStreams, key: &str) -> Result<(stream::Stream, Reading), Unavailable> {
+    let stream = streams.stream().await?;
+    // The stream's end, read before the room's last record: a record of the room published
+    // after this read is after it.
+    let end = stream.cached_info().state.last_sequence;
+    let reading = match last_record(&stream, key).await? {
+        Some(record) => Reading {
+            consumed: record.at,
+            delivered: record.last(),
+        },
+        None => Reading {
+            consumed: end,
+            delivered: 0,
+        },
+    };
+    Ok((stream, reading))
+}
+
+/// The room `key`'s records from stream sequence `start` on, in order, or `None` when NATS does not answer.
 ///
 /// Each pull waits at most [`PULL_EXPIRES`], so NATS sends an idle heartbeat every half of
 /// it and a consumer that went with a NATS server of a cluster (an ordered consumer lives
 /// on one server) is made again on another after two missed heartbeats, about
 /// [`PULL_EXPIRES`]; with the client's default of 30 s, a room stayed silent on this node
 /// for half a minute after losing that server.
-async fn consume(stream: &stream::Stream, start: u64) -> Option<pull::Ordered> {
+async fn consume(stream: &stream::Stream, key: &str, start: u64) -> Option<pull::Ordered> {
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
+            filter_subject: subject(key),
             deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
                 start_sequence: start,
             },
@@ -161,42 +185,51 @@ async fn next_message(
     }
 }
 
-/// Encodes `batch` once, as one queue entry for every member here, and records how far
-/// the room was delivered.
+/// Encodes the messages of `batch` (records read after stream sequence `consumed`) not yet
+/// delivered once, as one queue entry for every member here, and records how far the room
+/// was delivered; returns the stream sequence of the last record read.
 fn deliver(
     hub: &dyn Deliveries,
     key: &str,
     batch: Vec<jetstream::Message>,
     delivered: &watch::Sender<u64>,
-) {
+    consumed: u64,
+) -> u64 {
     // With nobody here any more the messages go to no one, but still count as delivered:
     // a join that comes next is cut after them.
     let shown = hub.room_name(key).unwrap_or_else(|| key.into());
     let mut wire = BytesMut::new();
     let mut messages = 0;
     let mut last = *delivered.borrow();
+    let mut consumed = consumed;
     for message in batch {
         let Ok(info) = message.info() else {
             continue;
         };
-        let seq = info.stream_sequence;
-        if seq <= last {
-            continue;
-        }
-        last = seq;
-        let Some(stored) = from_payload(seq, &message.payload) else {
-            tracing::warn!("Dropped a message in #{shown} that is not one (seq {seq})");
+        consumed = consumed.max(info.stream_sequence);
+        let Some(record) = from_record(message.headers.as_ref(), &message.payload) else {
+            tracing::warn!(
+                "Dropped a record in #{shown} that is not one (stream seq {})",
+                info.stream_sequence
+            );
             continue;
         };
-        match push_message(&mut wire, &shown, stored) {
-            Ok(()) => messages += 1,
-            Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
+        for stored in record {
+            if stored.seq <= last {
+                continue;
+            }
+            last = stored.seq;
+            match push_message(&mut wire, &shown, stored) {
+                Ok(()) => messages += 1,
+                Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
+            }
         }
     }
     if !wire.is_empty() {
         hub.deliver(key, Arc::new(wire.freeze()), messages);
     }
     delivered.send_replace(last);
+    consumed
 }
 
 /// Serves a join in the room task's order: everything up to `cut` was delivered here and
@@ -213,12 +246,19 @@ async fn serve_join(
     let backlog = match join.backlog {
         Backlog::None => None,
         backlog => Some(
-            backlog_of(stream, &join.room, backlog, cut)
-                .await
-                .unwrap_or_else(|err| {
-                    tracing::error!("Cannot read the backlog of #{key}: {err}");
-                    page::unreadable_backlog(&join.room)
-                }),
+            backlog_of(
+                stream,
+                key,
+                &join.room,
+                backlog,
+                cut,
+                streams.retention.keep_per_room,
+            )
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!("Cannot read the backlog of #{key}: {err}");
+                page::unreadable_backlog(&join.room)
+            }),
         ),
     };
     streams.hub.join(&join.name, &join.room, join.at, backlog)
