@@ -94,7 +94,7 @@ pub async fn run(
     // On a node of a cluster, `leave` is what leaves it once every connection is closed.
     let (shared, leave) = match (store, &settings, config.cluster.clone()) {
         (_, _, Some(cluster_config)) => {
-            tracing::info!("History in NATS JetStream, one stream per room");
+            tracing::info!("History in NATS JetStream, every room a subject of one stream");
             match join_cluster(config, &cluster_config, addr.port(), &mut shutdown).await? {
                 Some((shared, leave)) => (shared, Some(leave)),
                 None => return Ok(()),

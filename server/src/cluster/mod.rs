@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!            ┌──────── NATS ─────────────────────────────────────────────┐
-//!  node A ◄──┤ chat.room.<room>     one JetStream stream per room: the    ├──► node B
-//!            │                      order, the seq and the history        │
+//!  node A ◄──┤ chat.log.<room>      one JetStream stream, a subject per   ├──► node B
+//!            │                      room: the order, seq and history      │
 //!            │ KV chat_names        who holds each name (atomic create)   │
 //!            │ chat.presence        heartbeats, joins, parts, snapshots   │
 //!            │ chat.node.<n>.whisper whispers to one node's people        │
@@ -15,8 +15,8 @@
 //!   ([`crate::peers`]), and is stopped once at shutdown.
 //! - [`Cluster::connect`]: the link to NATS, retried with backoff until NATS answers.
 //! - Room messages are the room log's `jetstream` implementation
-//!   ([`crate::log::jetstream`]), which uses this link: a node publishes each message to its
-//!   room's stream and delivers to its own members what its one consumer per room reads
+//!   ([`crate::log::jetstream`]), which uses this link: a node publishes each burst to its
+//!   room's subject of the one stream and delivers to its own members what its one consumer per room reads
 //!   back, in stream order: one order and one `seq` on every node, history any node reads.
 //! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
 //!   gone within [`presence::LOST_AFTER`].

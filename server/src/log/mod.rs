@@ -4,7 +4,7 @@
 //! ```text
 //!  commands ──append(burst)───►┌ RoomLog ┐ off:       numbered in memory, delivered at once
 //!           ──join(backlog)───►│  trait  │ sqlite:    writer thread, group commit, then deliver
-//!           ──page(cursor)────►└─────────┘ jetstream: a stream per room in NATS, read back
+//!           ──page(cursor)────►└─────────┘ jetstream: a subject per room in NATS, read back
 //!                                   │
 //!                                   ▼ Deliveries (the hub): deliver these, in this order
 //! ```
