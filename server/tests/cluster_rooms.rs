@@ -128,19 +128,21 @@ async fn concurrent_senders_on_two_nodes_are_seen_in_one_order_with_one_seq_on_t
             text: format!("bob {i}"),
         });
     }
-    // Both send at once, each from its own node.
-    // Each yields after every message, so the two streams interleave at the broker.
+    // Both send at once, each from its own node, a message a millisecond, so that each
+    // node has a record on its way most of the time and the two meet at the broker.
     let ann_send = async {
+        let mut every = tokio::time::interval(Duration::from_millis(1));
         for frame in ann_out {
+            every.tick().await;
             ann.send(frame).await;
-            tokio::task::yield_now().await;
         }
         messages(&mut ann, 2 * EACH).await
     };
     let bob_send = async {
+        let mut every = tokio::time::interval(Duration::from_millis(1));
         for frame in bob_out {
+            every.tick().await;
             bob.send(frame).await;
-            tokio::task::yield_now().await;
         }
         messages(&mut bob, 2 * EACH).await
     };

@@ -1,7 +1,8 @@
 //! The chat on a cluster of three real nats-servers with every stream kept three times
 //! (`[cluster] replicas = 3`): two chat nodes, one connected to a NATS server it alone
-//! knows, make one chat; killing that NATS server loses nothing acknowledged, and the node
-//! goes on through another server it learnt from NATS. A NATS that cannot keep the replicas
+//! knows, make one chat; killing or pausing that NATS server loses nothing acknowledged,
+//! the node goes on through another server it learnt from NATS, and the server catches up
+//! once it is back. A NATS that cannot keep the replicas
 //! asked for stops a node at start with one line.
 
 mod common;
@@ -128,8 +129,21 @@ fn has_every_confirmed(who: &str, seen: &[(String, u64)], confirmed: &[(String, 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
+/// What befalls the NATS server of node a.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// SIGKILL, then started again on its store.
+    Kill,
+    /// SIGSTOP, then SIGCONT: it hangs with its sockets open.
+    Pause,
+}
+
+/// Two chat nodes on three NATS servers with R3, node a knowing only the first: `fault`
+/// befalls that server, node a goes on through another, and once the server is back it
+/// serves again. Every message confirmed before, during and after is in bob's stream on
+/// node b and in the history every node serves (a third node, started on the returned
+/// server alone, included), once each, in order, with `seq` dense.
+async fn the_chat_goes_on_through(fault: Fault) {
     let mut nats = NatsServer::cluster(3);
     // Node a knows only the first NATS server, so it is the one a uses (and a learns the
     // others from it); node b knows all three.
@@ -145,21 +159,33 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
         confirmed.push((text, seq));
     }
     // Node a's NATS server goes, with no goodbye; a goes on through another.
-    let killed = Instant::now();
-    nats[0].kill();
+    let hit = Instant::now();
+    match fault {
+        Fault::Kill => nats[0].kill(),
+        Fault::Pause => nats[0].pause(),
+    }
     let mut refusals = 0;
     let mut first_after = None;
     for i in 0..20 {
         let (text, seq, refused) = say_until_confirmed(&mut ann, &format!("after {i}")).await;
         refusals += refused;
-        first_after.get_or_insert(killed.elapsed());
+        first_after.get_or_insert(hit.elapsed());
         confirmed.push((text, seq));
     }
     println!(
-        "the first message after the kill was confirmed {:?} after it ({refusals} refusals \
-         before, ClusterUnavailable)",
+        "{fault:?}: the first message after it was confirmed {:?} after it ({refusals} \
+         refusals before, ClusterUnavailable)",
         first_after.unwrap()
     );
+    // The server comes back and catches up by itself.
+    match fault {
+        Fault::Kill => nats[0].restart(),
+        Fault::Pause => nats[0].resume(),
+    }
+    for i in 0..20 {
+        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("back {i}")).await;
+        confirmed.push((text, seq));
+    }
     let last = confirmed.last().unwrap().0.clone();
     let at_bob = received_until(&mut bob, &last).await;
     has_every_confirmed("bob's stream", &at_bob, &confirmed);
@@ -167,6 +193,23 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
     has_every_confirmed("node a's history", &history(&mut carol).await, &confirmed);
     let mut dave = member(&b, "dave").await;
     has_every_confirmed("node b's history", &history(&mut dave).await, &confirmed);
+    let c = start_with(NatsServer::cluster_node_config(&[&nats[0]], "c", 3)).await;
+    let mut erin = member(&c, "erin").await;
+    has_every_confirmed(
+        "the history of node c, on the server that came back",
+        &history(&mut erin).await,
+        &confirmed,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
+    the_chat_goes_on_through(Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_hangs() {
+    the_chat_goes_on_through(Fault::Pause).await;
 }
 
 #[test]

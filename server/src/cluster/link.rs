@@ -88,6 +88,12 @@ pub struct SendError(#[source] async_nats::PublishError);
 /// take before the node says the cluster is unavailable.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often the link pings its NATS server. A server that stops answering (paused, or cut
+/// off without a reset) is left for another after two unanswered pings: about three
+/// intervals. The client's default, a minute, left a node silent for minutes behind a
+/// paused server.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The pause before the `n`th attempt to reach NATS again after the link broke: 100 ms
 /// doubling to 1 s, so a node is back within a second of NATS.
 fn reconnect_delay(attempts: usize) -> Duration {
@@ -215,6 +221,7 @@ impl Cluster {
         let client = async_nats::ConnectOptions::new()
             .name(format!("chat-server {node}"))
             .connection_timeout(CONNECT_TIMEOUT)
+            .ping_interval(PING_INTERVAL)
             .max_reconnects(None)
             .reconnect_delay_callback(reconnect_delay)
             .event_callback(move |event| {

@@ -15,13 +15,15 @@
 //! a room whose records all aged out, or that never had any, costs it nothing. (A stream
 //! per room, the earlier design, cost nats-server about 160 kB per room ever made.)
 //!
-//! **One order, one seq.** A record is one sender's burst; its header carries the room's
+//! **One order, one seq.** A record is a sender's burst, or the bursts of a room that
+//! waited together for the one before (up to 64 messages); its header carries the room's
 //! `seq` of its first message, the rest follow densely. A node publishes a room's record
 //! only on the condition that the room's last record in the stream is the one it numbered
 //! after (`Nats-Expected-Last-Subject-Sequence`): when another node's record came first,
 //! NATS refuses it and it is numbered again, so seqs are dense and never given twice, on
 //! every node. A room's records are published one at a time per node (the next waits for
-//! the acknowledgement that fixes its seqs); rooms go side by side. A node runs one task
+//! the acknowledgement that fixes its seqs, gathering what came meanwhile); rooms go side
+//! by side. A node runs one task
 //! per room with members here (`RoomTask`), reading the room's subject with an ordered
 //! consumer (which starts again where it stopped after a NATS outage), so it delivers in
 //! stream order; a message is carried to a node once, however many members it has there,
@@ -327,7 +329,7 @@ mod tests {
                 at: 1_700_000_000_124,
             },
         ];
-        let payload = to_payload("Ann", &said);
+        let payload = to_payload(said.iter().map(|said| ("Ann", said)));
         let stored = |seq, text: &str, at| Stored {
             seq,
             from: "Ann".into(),

@@ -1,8 +1,8 @@
 //! How rooms live in NATS: one stream for every room, a subject per room, and a record (one
 //! sender's burst) as stored there.
 //!
-//! A record is one NATS message holding one burst: its room's first `seq` in the header
-//! [`SEQ_HEADER`], and each message as its sender, time, length and text. A record holds at
+//! A record is one NATS message holding one or more bursts of one room: its first `seq` in
+//! the header [`SEQ_HEADER`], and each message as its sender, time, length and text. A record holds at
 //! most [`RECORD_MAX`] messages, so a room's seqs never outrun [`RECORD_MAX`] times the
 //! stream's sequence ([`first_seq_of_empty_room`] relies on it).
 
@@ -21,7 +21,8 @@ pub const SUBJECTS: &str = "chat.log.*";
 /// The header that carries a record's first `seq`.
 pub const SEQ_HEADER: &str = "Chat-Seq";
 
-/// The most messages one record holds: a burst's most.
+/// The most messages one record holds: a burst's most, and what bursts that waited
+/// together are gathered up to.
 pub const RECORD_MAX: u64 = crate::log::burst::Burst::MAX_FRAMES as u64;
 
 /// The subject a room's records are published on. A room's key may hold characters a
@@ -54,9 +55,9 @@ pub fn headers(first_seq: u64) -> HeaderMap {
 
 /// A record's payload: for each message, its sender, time and text's length, a line each,
 /// then its text. Names hold no newline; the length delimits the text, whatever it holds.
-pub fn to_payload(from: &str, said: &[Said]) -> Bytes {
+pub fn to_payload<'a>(messages: impl IntoIterator<Item = (&'a str, &'a Said)>) -> Bytes {
     let mut payload = String::new();
-    for said in said {
+    for (from, said) in messages {
         payload.push_str(&format!("{from}\n{}\n{}\n", said.at, said.text.len()));
         payload.push_str(&said.text);
     }

@@ -1,4 +1,4 @@
-//! Senders' bursts on their way to NATS, a record each: numbered by the room's last record
+//! Senders' bursts on their way to NATS, in records of one or more: numbered by the room's last record
 //! and published on the condition that it is still the last (so two nodes never give one
 //! `seq` twice), one record of a room at a time and the rooms side by side; confirmed once
 //! delivered here; refused, through the log's one failure path, when NATS does not take them.
@@ -14,7 +14,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::payload::{first_seq_of_empty_room, headers, subject, to_payload};
+use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, RECORD_MAX};
 use super::read::last_record;
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
@@ -87,14 +87,19 @@ struct RoomQueue {
     waiting: VecDeque<Publish>,
 }
 
-/// What became of one burst's record.
-type Published = (Publish, Result<u64, Refused>, Option<Head>, Instant);
+/// What became of a record: its bursts, the `seq` of its first message (or why it was
+/// refused), where the room's log ends after it, and when it was started.
+type Published = (Vec<Publish>, Result<u64, Refused>, Option<Head>, Instant);
 
-/// How many times a record is numbered again after another node's record took its place.
-const RENUMBER_MAX: usize = 16;
+/// How long a record is numbered again while other nodes' records keep taking its place:
+/// a room another node floods gets this node's records in between its own as soon as it
+/// pauses (its records carry everything that waited), so only a flood this long refuses.
+const RENUMBER_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Publishes every burst: a room's in the order submitted, one record at a time (the next
-/// waits for the acknowledgement that fixes its seqs), the rooms side by side.
+/// waits for the acknowledgement that fixes its seqs), the rooms side by side. The bursts
+/// that waited meanwhile go together as the next record, up to [`RECORD_MAX`] messages, so
+/// a busy room needs fewer round trips, not a longer queue.
 pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedReceiver<Publish>) {
     let mut rooms: HashMap<Arc<str>, RoomQueue> = HashMap::new();
     let mut running = FuturesUnordered::new();
@@ -110,40 +115,48 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
                     room.waiting.push_back(request);
                 } else {
                     room.busy = true;
-                    running.push(publish(Arc::clone(&streams), request, room.head));
+                    running.push(publish(Arc::clone(&streams), vec![request], room.head));
                 }
             }
-            Some((request, outcome, head, started)) = running.next() => {
-                let key = request.spoken.room.key.clone();
+            Some((bursts, outcome, head, started)) = running.next() => {
+                let key = bursts[0].spoken.room.key.clone();
+                let messages: usize = bursts.iter().map(|burst| burst.spoken.said.len()).sum();
                 match outcome {
-                    Ok(last) => {
+                    Ok(first) => {
                         failures.recovered();
-                        // Stored by JetStream: the cluster's commit of the burst, as a
+                        // Stored by JetStream: the cluster's commit of the bursts, as a
                         // SQLite transaction is a single node's.
                         streams.hub.metrics().store_committed(started.elapsed());
-                        confirming.push(confirm(Arc::clone(&streams), request, last));
+                        let mut next = first;
+                        for burst in bursts {
+                            next += burst.spoken.said.len() as u64;
+                            confirming.push(confirm(Arc::clone(&streams), burst, next - 1));
+                        }
                     }
                     Err(refused) => {
-                        failures.failed(&refused, request.spoken.said.len());
-                        failures::refuse(
-                            request.sender.outbox(),
-                            streams.hub.metrics(),
-                            ErrorKind::ClusterUnavailable,
-                            refused.detail(),
-                        );
-                        streams.in_flight.sub(request.spoken.said.len());
-                        let _ = request.done.send(());
+                        failures.failed(&refused, messages);
+                        for burst in bursts {
+                            failures::refuse(
+                                burst.sender.outbox(),
+                                streams.hub.metrics(),
+                                ErrorKind::ClusterUnavailable,
+                                refused.detail(),
+                            );
+                            streams.in_flight.sub(burst.spoken.said.len());
+                            let _ = burst.done.send(());
+                        }
                     }
                 }
                 if let Some(room) = rooms.get_mut(&key) {
                     room.head = head;
-                    match room.waiting.pop_front() {
-                        Some(next) => running.push(publish(Arc::clone(&streams), next, head)),
-                        None if streams.delivered(&key).is_none() => {
-                            // Nobody here in the room any more: forget where it ends.
-                            rooms.remove(&key);
-                        }
-                        None => room.busy = false,
+                    let next = take_record(&mut room.waiting);
+                    if !next.is_empty() {
+                        running.push(publish(Arc::clone(&streams), next, head));
+                    } else if streams.delivered(&key).is_none() {
+                        // Nobody here in the room any more: forget where it ends.
+                        rooms.remove(&key);
+                    } else {
+                        room.busy = false;
                     }
                 }
             }
@@ -152,27 +165,52 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
     }
 }
 
-/// Publishes one burst as one record after the room's last one (`head`, read first when
-/// unknown), numbering it again when another node's record came first.
-async fn publish(streams: Arc<RoomStreams>, request: Publish, head: Option<Head>) -> Published {
+/// The bursts at the front of `waiting` that fit one record together (at least one).
+fn take_record(waiting: &mut VecDeque<Publish>) -> Vec<Publish> {
+    let mut record = Vec::new();
+    let mut messages = 0;
+    while let Some(next) = waiting.front() {
+        let more = next.spoken.said.len();
+        if !record.is_empty() && messages + more > RECORD_MAX as usize {
+            break;
+        }
+        messages += more;
+        record.extend(waiting.pop_front());
+    }
+    record
+}
+
+/// Publishes `bursts` (one room's, at most [`RECORD_MAX`] messages) as one record after the
+/// room's last one (`head`, read first when unknown), numbering it again when another
+/// node's record came first.
+async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<Head>) -> Published {
     let started = Instant::now();
-    let spoken = &request.spoken;
-    let key = &spoken.room.key;
-    let count = spoken.said.len() as u64;
-    let payload = to_payload(&spoken.from, &spoken.said);
+    let room = &bursts[0].spoken.room;
+    let key = &room.key;
+    let count: u64 = bursts
+        .iter()
+        .map(|burst| burst.spoken.said.len() as u64)
+        .sum();
+    let payload = to_payload(bursts.iter().flat_map(|burst| {
+        burst
+            .spoken
+            .said
+            .iter()
+            .map(|said| (&*burst.spoken.from, said))
+    }));
     let js = streams.cluster.jetstream();
     let mut head = head;
-    for _ in 0..RENUMBER_MAX {
+    while started.elapsed() < RENUMBER_FOR {
         if !streams.cluster.is_up() {
-            return (request, Err(Refused::NotSent), None, started);
+            return (bursts, Err(Refused::NotSent), None, started);
         }
         let known = match head {
             Some(known) => known,
             None => match read_head(&streams, key).await {
                 Ok(known) => known,
                 Err(err) => {
-                    tracing::debug!("Cannot read where #{} ends: {err}", spoken.room.name);
-                    return (request, Err(Refused::NotSent), None, started);
+                    tracing::debug!("Cannot read where #{} ends: {err}", room.name);
+                    return (bursts, Err(Refused::NotSent), None, started);
                 }
             },
         };
@@ -187,18 +225,17 @@ async fn publish(streams: Arc<RoomStreams>, request: Publish, head: Option<Head>
         {
             Ok(ack) => ack,
             Err(err) => {
-                tracing::debug!("Cannot publish to #{}: {err}", spoken.room.name);
-                return (request, Err(Refused::NotSent), None, started);
+                tracing::debug!("Cannot publish to #{}: {err}", room.name);
+                return (bursts, Err(Refused::NotSent), None, started);
             }
         };
         match ack.await {
             Ok(ack) => {
-                let last = known.next + count - 1;
                 let head = Head {
                     at: ack.sequence,
-                    next: last + 1,
+                    next: known.next + count,
                 };
-                return (request, Ok(last), Some(head), started);
+                return (bursts, Ok(known.next), Some(head), started);
             }
             Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
                 // Another node's record is the last now; this one was not stored.
@@ -206,15 +243,16 @@ async fn publish(streams: Arc<RoomStreams>, request: Publish, head: Option<Head>
             }
             Err(err) => {
                 tracing::debug!("NATS did not acknowledge a record: {err}");
-                return (request, Err(Refused::Unconfirmed), None, started);
+                return (bursts, Err(Refused::Unconfirmed), None, started);
             }
         }
     }
     tracing::warn!(
-        "Gave up numbering a burst to #{} after {RENUMBER_MAX} tries: other nodes' records kept coming first",
-        spoken.room.name
+        "Gave up numbering a burst to #{} after {RENUMBER_FOR:?}: other nodes' records kept \
+         coming first",
+        room.name
     );
-    (request, Err(Refused::NotSent), None, started)
+    (bursts, Err(Refused::NotSent), None, started)
 }
 
 /// Where the room `key`'s log ends now: after its last record, or, when the stream holds
