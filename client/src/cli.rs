@@ -45,7 +45,8 @@ pub enum Command {
     History(cmd::history::History),
     /// Chat interactively: line editing, history, Tab completion
     Repl(cmd::repl::Repl),
-    /// Measure the server: deliveries/s, loss and latency with many clients, or idle memory
+    /// Measure the server: deliveries/s, loss and latency with many clients, idle memory,
+    /// or rooms and guests that come and go
     Bench(cmd::bench::Bench),
 }
 

@@ -47,7 +47,12 @@
 //! A workload run (`--workload`) is chat traffic as people make it, many rooms of Zipf
 //! sizes, against chat-server or nats-server: `workload/`, on the same connections and
 //! stamps.
+//!
+//! A churn run (`--churn-rooms N`, `--churn-names N`) is what comes and goes: rooms made,
+//! spoken in once and left, or guests registering and quitting, so that what the server
+//! (or its NATS server) keeps of them afterwards can be measured: `churn/`.
 
+mod churn;
 mod connect;
 mod crowd;
 mod join;
@@ -156,6 +161,9 @@ pub struct Bench {
     /// `--workload` and its flags.
     #[command(flatten)]
     workload: workload::WorkloadArgs,
+    /// `--churn-rooms`, `--churn-names` and their flag.
+    #[command(flatten)]
+    churn: churn::ChurnArgs,
 }
 
 impl Bench {
@@ -163,6 +171,9 @@ impl Bench {
     pub fn run(self, settings: &Settings) -> anyhow::Result<()> {
         if self.workload.wanted() {
             return self.workload(settings);
+        }
+        if self.churn.wanted() {
+            return self.churn(settings);
         }
         self.check(settings)?;
         let open_files = raise_fd_limit(self.clients + self.publishers)?;

@@ -217,7 +217,7 @@ pub async fn join_from(
 
 /// A connection to `addr`, bound first to `from` when given: one process reaches past the
 /// ephemeral ports of one source address by spreading its connections over several.
-async fn dial(addr: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+pub(super) async fn dial(addr: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
     let Some(from) = from else {
         return TcpStream::connect(addr).await;
     };

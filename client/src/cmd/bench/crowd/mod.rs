@@ -37,7 +37,8 @@ use chat_proto::Backlog;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use self::dial::{loopback_sources, sources_needed, CHUNK};
+use self::dial::CHUNK;
+pub(super) use self::dial::{loopback_sources, sources_needed};
 use self::member::{member, Tally};
 use self::publisher::Publisher;
 pub use self::report::CrowdReport;
