@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# How much nats-server grows from what is gone: a broker that does not fill up. Against one
+# nats-server -js (fresh store) and one chat-server node in cluster mode (release builds,
+# fresh processes for each part, loopback), with history on and the limits off:
+#
+#   (a) ROOMS rooms made, spoken in once and left (chat-client bench --churn-rooms: join a
+#       new room, say one line, wait for its echo, part), nobody in any of them afterwards.
+#       Targets: nats-server's resident memory (VmRSS from /proc, and its own /varz "mem")
+#       grows by less than 50 MB; once [store] max_age has trimmed those messages, by less
+#       than 5 MB. JetStream's streams, consumers and messages (/jsz) are read before,
+#       after and after trimming.
+#   (b) NAMES guests coming and going (chat-client bench --churn-names: each connects under
+#       a name of its own, registers and says Bye). Target: the names bucket (the stream
+#       KV_chat_names) holds only the people online, here nobody: 0 messages. nats-server's
+#       growth is reported beside it.
+#
+# Every reading waits SETTLE seconds first, and takes VmRSS before asking the monitoring
+# port anything (answering it costs nats-server memory too). The chat node's own growth is
+# shown beside nats-server's, without a target.
+#
+#   scripts/bench-broker.sh [ROOMS] [NAMES]     # defaults: 10000 rooms, 100000 names
+#
+# NATS_SERVER   nats-server binary [default: nats-server on PATH]
+# CHAT_PORT, NATS_PORT, MONITOR_PORT  [defaults: 16981, 14234, 18234]
+# MAX_AGE       the node's [store] max_age, in seconds [default: 60; the rooms should all be
+#               made within it, so that "after" still holds their messages]
+# TRIM_WAIT     seconds past MAX_AGE to wait for the trimmed messages to go [default: 120]
+# ROOM_CLIENTS  connections making rooms at once [default: 1]
+# CONCURRENCY   guests coming and going at once [default: 32]
+# SETTLE        seconds before each reading [default: 3]
+#
+# Prints the readings and whether each target was met as one Markdown table (with the load
+# average and nats-server's version above it); exits 1 when a churn run itself failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOMS=${1:-10000}
+NAMES=${2:-100000}
+NATS_SERVER=${NATS_SERVER:-nats-server}
+CHAT_PORT=${CHAT_PORT:-16981}
+NATS_PORT=${NATS_PORT:-14234}
+MONITOR_PORT=${MONITOR_PORT:-18234}
+MAX_AGE=${MAX_AGE:-60}
+TRIM_WAIT=${TRIM_WAIT:-120}
+ROOM_CLIENTS=${ROOM_CLIENTS:-1}
+CONCURRENCY=${CONCURRENCY:-32}
+SETTLE=${SETTLE:-3}
+
+source scripts/servers.sh # need_nats_and_ports, wait_port
+need_nats_and_ports "$CHAT_PORT" "$NATS_PORT" "$MONITOR_PORT"
+ulimit -n "$(ulimit -Hn)"
+cargo build --release --quiet -p chat-server -p chat-client
+BIN=${CARGO_TARGET_DIR:-target}/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+monitor() { curl -sf "http://127.0.0.1:$MONITOR_PORT/$1"; }
+# json FILE EXPR: EXPR (Python, on the parsed document d) of a JSON file.
+json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# start_pair: fresh nats-server and chat node; sets NATS_PID and NODE_PID once the node has
+# made the names bucket.
+start_pair() {
+    rm -rf "$WORK/js" && mkdir -p "$WORK/js" "$WORK/node"
+    "$NATS_SERVER" -js -sd "$WORK/js" -a 127.0.0.1 -p "$NATS_PORT" -m "$MONITOR_PORT" \
+        >"$WORK/nats.log" 2>&1 &
+    NATS_PID=$!
+    PIDS+=("$NATS_PID")
+    wait_port "$NATS_PORT"
+    wait_port "$MONITOR_PORT"
+    cat >"$WORK/node/config.ini" <<INI
+[server]
+host = 127.0.0.1
+port = $CHAT_PORT
+[limits]
+messages_per_second = 0
+flood_disconnect_after = 0
+max_clients = 0
+max_per_ip = 0
+rooms_per_user = 0
+max_rooms = 0
+[store]
+max_age = ${MAX_AGE}s
+[cluster]
+nats = nats://127.0.0.1:$NATS_PORT
+node = bench
+[http]
+port = off
+INI
+    "$BIN/chat-server" --config "$WORK/node/config.ini" --log-level error >"$WORK/node.log" 2>&1 &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    wait_port "$CHAT_PORT"
+    for _ in $(seq 100); do
+        if [ "$(names_messages)" != "-" ]; then return 0; fi
+        sleep 0.1
+    done
+    echo "the node made no names bucket (KV_chat_names) within 10 s; its log:" >&2
+    cat "$WORK/node.log" >&2
+    exit 1
+}
+stop_pair() {
+    kill "$NODE_PID" "$NATS_PID" 2>/dev/null || true
+    wait "$NODE_PID" "$NATS_PID" 2>/dev/null || true
+    PIDS=()
+}
+
+# names_messages: the messages in the stream KV_chat_names, or - when there is none. Lists
+# every stream, so it is asked only where there are few.
+names_messages() {
+    monitor 'jsz?streams=true' >"$WORK/streams.json" || { echo -; return; }
+    json "$WORK/streams.json" "next((s['state']['messages'] for a in d.get('account_details') or [] \
+        for s in a.get('stream_detail') or [] if s['name'] == 'KV_chat_names'), '-')"
+}
+
+# total_messages: the messages in every stream together.
+total_messages() {
+    monitor jsz >"$WORK/jsz.json"
+    json "$WORK/jsz.json" "d['messages']"
+}
+
+# reading LABEL [names]: after SETTLE seconds, one line in $WORK/readings: LABEL, the VmRSS
+# of nats-server and of the node (kB), /varz mem (bytes), and /jsz's streams, consumers and
+# messages; with `names`, the messages of KV_chat_names too.
+reading() {
+    sleep "$SETTLE"
+    local nats_kb node_kb
+    nats_kb=$(rss_kb "$NATS_PID") node_kb=$(rss_kb "$NODE_PID")
+    monitor varz >"$WORK/varz.json"
+    monitor jsz >"$WORK/jsz.json"
+    local names=-
+    if [ "${2:-}" = names ]; then names=$(names_messages); fi
+    echo "$1 $nats_kb $node_kb $(json "$WORK/varz.json" "d['mem']") \
+$(json "$WORK/jsz.json" "d['streams'], d['consumers'], d['messages']" | tr -d '(),') $names" \
+        >>"$WORK/readings"
+}
+
+# churn LABEL ARGS...: chat-client bench ARGS against the node, its JSON report kept as
+# $WORK/LABEL.json and shown on stderr; stops the script when the run failed.
+churn() {
+    local label=$1
+    shift
+    if ! "$BIN/chat-client" --host 127.0.0.1 --port "$CHAT_PORT" --name churn --timeout 30 \
+        bench --json --server-pid "$NODE_PID" "$@" >"$WORK/$label.json"; then
+        echo "chat-client bench $* failed:" >&2
+        cat "$WORK/$label.json" >&2
+        exit 1
+    fi
+    cat "$WORK/$label.json" >&2
+}
+
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; $("$NATS_SERVER" --version)"
+
+# (a) Rooms made and left.
+start_pair
+reading rooms_before
+echo "(a) $ROOMS rooms, $ROOM_CLIENTS connection(s) at a time ..." >&2
+churn rooms --churn-rooms "$ROOMS" --churn-concurrency "$ROOM_CLIENTS"
+churned_at=$(date +%s)
+reading rooms_after
+echo "(a) waiting for [store] max_age = ${MAX_AGE}s to trim the messages ..." >&2
+baseline=$(awk '$1 == "rooms_before" {print $7}' "$WORK/readings")
+deadline=$((churned_at + MAX_AGE + TRIM_WAIT))
+while [ "$(total_messages)" -gt "$baseline" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    sleep 1
+done
+trimmed_after=$(($(date +%s) - churned_at))
+reading rooms_trimmed
+stop_pair
+
+# (b) Guests coming and going.
+start_pair
+reading names_before names
+echo "(b) $NAMES guests, $CONCURRENCY at a time ..." >&2
+churn names --churn-names "$NAMES" --churn-concurrency "$CONCURRENCY"
+# A name is given back as its connection closes; allow the last few a moment.
+for _ in $(seq 50); do
+    if [ "$(names_messages)" = 0 ]; then break; fi
+    sleep 0.2
+done
+reading names_after names
+stop_pair
+
+python3 - "$WORK" "$ROOMS" "$NAMES" "$MAX_AGE" "$trimmed_after" <<'PY'
+import json, sys
+work, rooms, names, max_age, trimmed_after = sys.argv[1], *map(int, sys.argv[2:])
+r = {}
+for line in open(f"{work}/readings"):
+    label, nats_kb, node_kb, mem, streams, consumers, messages, kv = line.split()
+    r[label] = dict(nats=int(nats_kb) * 1024, node=int(node_kb) * 1024, mem=int(mem),
+                    streams=int(streams), consumers=int(consumers), messages=int(messages),
+                    kv=None if kv == "-" else int(kv))
+rooms_run = json.load(open(f"{work}/rooms.json"))
+names_run = json.load(open(f"{work}/names.json"))
+MB = 1e6
+def mb(b): return f"{b / MB:,.1f} MB"
+def met(ok): return "**met**" if ok else "**missed**"
+def count(label, key): return f"{r[label][key]:,}"
+def per(label, base, key, n, unit):
+    return f"{(r[label][key] - r[base][key]) / n / 1e3:,.1f} kB a {unit}"
+def cell(label, key, base, n=None, unit=None):
+    d = (r[label][key] - r[base][key]) / MB
+    extra = f"; {per(label, base, key, n, unit)}" if n else ""
+    return f"{mb(r[label][key])} ({d:+,.1f}{extra})"
+
+print(f"(a) {rooms:,} rooms made, spoken in once and left ({rooms_run['elapsed_s']:.1f} s, "
+      f"{rooms_run['rooms_per_s']:.0f} rooms/s); [store] max_age = {max_age}s, trimmed "
+      f"{trimmed_after} s after the last room. (b) {names:,} guests registered and gone "
+      f"({names_run['elapsed_s']:.1f} s, {names_run['names_per_s']:.0f} guests/s, "
+      f"{names_run['concurrency']} at a time). Load average at the end: "
+      f"{' '.join(open('/proc/loadavg').read().split()[:3])}.")
+print()
+print("| measure | target | before | after | after trimming | met |")
+print("|---|---|---|---|---|---|")
+a_rss = r["rooms_after"]["nats"] - r["rooms_before"]["nats"]
+t_rss = r["rooms_trimmed"]["nats"] - r["rooms_before"]["nats"]
+a_mem = r["rooms_after"]["mem"] - r["rooms_before"]["mem"]
+t_mem = r["rooms_trimmed"]["mem"] - r["rooms_before"]["mem"]
+print(f"| (a) nats-server VmRSS | < 50 MB more; < 5 MB once trimmed | {mb(r['rooms_before']['nats'])} "
+      f"| {cell('rooms_after', 'nats', 'rooms_before', rooms, 'room')} "
+      f"| {cell('rooms_trimmed', 'nats', 'rooms_before', rooms, 'room')} "
+      f"| {met(a_rss < 50 * MB)} / {met(t_rss < 5 * MB)} |")
+print(f"| (a) nats-server /varz mem | < 50 MB more; < 5 MB once trimmed | {mb(r['rooms_before']['mem'])} "
+      f"| {cell('rooms_after', 'mem', 'rooms_before')} | {cell('rooms_trimmed', 'mem', 'rooms_before')} "
+      f"| {met(a_mem < 50 * MB)} / {met(t_mem < 5 * MB)} |")
+for key, what in (("streams", "JetStream streams"), ("consumers", "JetStream consumers"),
+                  ("messages", "JetStream messages")):
+    print(f"| (a) {what} | | {count('rooms_before', key)} | {count('rooms_after', key)} "
+          f"| {count('rooms_trimmed', key)} | |")
+print(f"| (a) chat node VmRSS | | {mb(r['rooms_before']['node'])} "
+      f"| {cell('rooms_after', 'node', 'rooms_before')} "
+      f"| {cell('rooms_trimmed', 'node', 'rooms_before')} | |")
+kv_before, kv_after = r["names_before"]["kv"], r["names_after"]["kv"]
+print(f"| (b) KV_chat_names messages | only who is online: 0 | {kv_before} | {kv_after} | | "
+      f"{met(kv_after == 0)} |")
+print(f"| (b) nats-server VmRSS | (reported) | {mb(r['names_before']['nats'])} "
+      f"| {cell('names_after', 'nats', 'names_before', names, 'guest')} | | |")
+print(f"| (b) nats-server /varz mem | (reported) | {mb(r['names_before']['mem'])} "
+      f"| {cell('names_after', 'mem', 'names_before')} | | |")
+print(f"| (b) JetStream messages (all streams) | | {count('names_before', 'messages')} "
+      f"| {count('names_after', 'messages')} | | |")
+print(f"| (b) chat node VmRSS | | {mb(r['names_before']['node'])} "
+      f"| {cell('names_after', 'node', 'names_before')} | | |")
+PY
