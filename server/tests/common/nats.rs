@@ -132,26 +132,6 @@ impl NatsServer {
         }
     }
 
-    /// Pauses it with SIGSTOP: its sockets stay open and nothing answers, as a server that
-    /// hangs or a machine that stalls.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Lets it run again after [`NatsServer::pause`] (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let child = self.child.as_ref().expect("a running nats-server");
-        let status = std::process::Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} nats-server");
-    }
-
     /// Starts it (again, after [`NatsServer::kill`], or for the first time after
     /// [`NatsServer::unstarted`]) on the same port and store, and waits for its ready line.
     pub fn restart(&mut self) {

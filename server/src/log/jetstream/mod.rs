@@ -4,16 +4,18 @@
 //! ```text
 //!  node A: ann says hi ──► publish chat.log.<hex room>, Chat-Seq: 41, ──► stream CHAT_ROOMS
 //!                          if the room's last record is still stream seq 907  │ seq 912
-//!  node A: consumer of the room's subject ◄──────────────────────────────────┤
-//!          └► deliver  : ann, and A's other members                          │
-//!  node B: consumer of the room's subject ◄──────────────────────────────────┘
-//!          └► deliver  : B's members
+//!  node A: its one reader of chat.log.* ◄───────────────────────────────────┤
+//!          └► the room's task ► deliver : ann, and A's other members         │
+//!  node B: its one reader of chat.log.* ◄───────────────────────────────────┘
+//!          └► the room's task ► deliver : B's members
 //! ```
 //!
-//! **What a room costs NATS.** One stream holds every room, so a room costs NATS only the
-//! records it keeps (`[store] keep_per_room` as the stream's limit per subject, `max_age`);
-//! a room whose records all aged out, or that never had any, costs it nothing. (A stream
-//! per room, the earlier design, cost nats-server about 160 kB per room ever made.)
+//! **What a room costs NATS.** One stream holds every room, and each node reads it with
+//! one consumer, so a room costs NATS only the records it keeps (`[store] keep_per_room` as
+//! the stream's limit per subject, `max_age`); a room whose records all aged out, or that
+//! never had any, costs it nothing. (A stream per room, the earlier design, cost
+//! nats-server about 150 kB per room ever made, and a consumer per room with members about
+//! 47 kB more while it lived.) The price: every node reads every room's records.
 //!
 //! **One order, one seq.** A record is a sender's burst, or the bursts of a room that
 //! waited together for the one before (up to 64 messages); its header carries the room's
@@ -23,11 +25,11 @@
 //! NATS refuses it and it is numbered again, so seqs are dense and never given twice, on
 //! every node. A room's records are published one at a time per node (the next waits for
 //! the acknowledgement that fixes its seqs, gathering what came meanwhile); rooms go side
-//! by side. A node runs one task
-//! per room with members here (`RoomTask`), reading the room's subject with an ordered
-//! consumer (which starts again where it stopped after a NATS outage), so it delivers in
-//! stream order; a message is carried to a node once, however many members it has there,
-//! and encoded once for all of them. Records the consumer has ready together go out as one
+//! by side. A node reads the stream with one ordered consumer (`reader.rs`; it starts again
+//! where it stopped after a NATS outage) and hands each record to the task of its room, for
+//! each room with members here (`RoomTask`), so a room is delivered in stream order; a
+//! message is carried to a node once, however many members it has there, and encoded once
+//! for all of them. Records the consumer has ready together go out as one
 //! queue entry. A room whose records all aged out starts again past every `seq` it had
 //! (see `payload::first_seq_of_empty_room`), so a returning client is told it missed them.
 //!
@@ -50,12 +52,13 @@
 //!
 //! The files: `payload.rs` (the stream, the subjects and the stored form of a record),
 //! `read.rs` (pages and backlogs from a room's records), `publish.rs` (senders' bursts to
-//! NATS and their acknowledgements), `room_task.rs` (one room's delivery and joins on this
-//! node).
+//! NATS and their acknowledgements), `reader.rs` (the node's one consumer, feeding the room
+//! tasks), `room_task.rs` (one room's delivery and joins on this node).
 
 mod payload;
 mod publish;
 mod read;
+mod reader;
 mod room_task;
 
 use std::collections::HashMap;
@@ -116,8 +119,8 @@ struct RoomStreams {
     hub: Arc<dyn Deliveries>,
     /// `[store] keep_per_room` and `max_age`, as the stream's limits.
     retention: StoreConfig,
-    /// Room key → its task, for each room with members here.
-    tasks: Mutex<HashMap<Arc<str>, RoomTask>>,
+    /// The room tasks and how far the node's reader has fed them.
+    tasks: Mutex<Tasks>,
     /// The publisher task's queue.
     publish: mpsc::UnboundedSender<Publish>,
     /// Messages submitted and not yet acknowledged.
@@ -131,6 +134,29 @@ struct RoomTask {
     joins: mpsc::UnboundedSender<JoinRequest>,
     /// The last `seq` delivered here.
     delivered: watch::Receiver<u64>,
+    /// Where the node's reader sends the room's records.
+    feed: mpsc::UnboundedSender<Feed>,
+}
+
+/// What the node's reader sends a room's task.
+#[derive(Debug)]
+enum Feed {
+    /// Every record of the room up to this stream sequence was read before the task was fed;
+    /// every later one comes in its feed. The task's first item, and again if the reader
+    /// starts over (the stream was wiped).
+    From(u64),
+    /// A record of the room, in stream order.
+    Record(Box<jetstream::Message>),
+}
+
+/// The room tasks, and how far the node's reader has read the stream: kept under one lock,
+/// so that a task that starts is fed exactly the records read after it was added.
+#[derive(Debug, Default)]
+struct Tasks {
+    /// Room key → its task, for each room with members here.
+    rooms: HashMap<Arc<str>, RoomTask>,
+    /// The stream sequence the reader has read up to; `None` until it first reads.
+    read: Option<u64>,
 }
 
 impl JetStreamLog {
@@ -152,6 +178,7 @@ impl JetStreamLog {
             in_flight: InFlight::default(),
         });
         tokio::spawn(publish::publisher(Arc::clone(&streams), queue));
+        tokio::spawn(reader::run(Arc::clone(&streams)));
         tokio::spawn(report_streams_per_room(Arc::clone(&streams.cluster)));
         JetStreamLog { streams }
     }
@@ -179,7 +206,7 @@ impl RoomLog for JetStreamLog {
         let (reply, answer) = oneshot::channel();
         let key: Arc<str> = chat_proto::validate::room_key(&join.room).into();
         let mut tasks = self.streams.tasks();
-        let request = match tasks.get(&key) {
+        let request = match tasks.rooms.get(&key) {
             Some(task) => match task.joins.send((join, reply)) {
                 Ok(()) => return Joining::Waiting(answer),
                 Err(mpsc::error::SendError(request)) => request,
@@ -188,13 +215,25 @@ impl RoomLog for JetStreamLog {
         };
         let (joins, queue) = mpsc::unbounded_channel();
         let (delivered_tx, delivered) = watch::channel(0);
+        let (feed, fed) = mpsc::unbounded_channel();
         let _ = joins.send(request);
-        tasks.insert(key.clone(), RoomTask { joins, delivered });
+        if let Some(read) = tasks.read {
+            let _ = feed.send(Feed::From(read));
+        }
+        tasks.rooms.insert(
+            key.clone(),
+            RoomTask {
+                joins,
+                delivered,
+                feed,
+            },
+        );
         drop(tasks);
         tokio::spawn(room_task::run(
             Arc::clone(&self.streams),
             key,
             queue,
+            fed,
             delivered_tx,
         ));
         Joining::Waiting(answer)
@@ -248,7 +287,7 @@ async fn report_streams_per_room(cluster: Arc<Cluster>) {
 }
 
 impl RoomStreams {
-    fn tasks(&self) -> MutexGuard<'_, HashMap<Arc<str>, RoomTask>> {
+    fn tasks(&self) -> MutexGuard<'_, Tasks> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -306,13 +345,18 @@ impl RoomStreams {
 
     /// The last `seq` delivered here in the room with key `key`, while it has a task.
     fn delivered(&self, key: &str) -> Option<watch::Receiver<u64>> {
-        self.tasks().get(key).map(|task| task.delivered.clone())
+        self.tasks()
+            .rooms
+            .get(key)
+            .map(|task| task.delivered.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::payload::{first_seq_of_empty_room, from_record, headers, subject, to_payload};
+    use super::payload::{
+        first_seq_of_empty_room, from_record, headers, key_of, subject, to_payload,
+    };
     use crate::log::{Said, Stored};
 
     /// A record reads back as stored: its messages numbered from its header's seq, each
@@ -354,6 +398,9 @@ mod tests {
             "cut short"
         );
         assert_eq!(subject("go.dev"), "chat.log.676f2e646576");
+        assert_eq!(key_of(&subject("go.dev")).as_deref(), Some("go.dev"));
+        assert_eq!(key_of("chat.log.6"), None);
+        assert_eq!(key_of("chat.other.61"), None);
     }
 
     /// A room with nothing in the stream starts at 1 while nothing was trimmed, and past

@@ -31,6 +31,19 @@ pub fn subject(key: &str) -> String {
     format!("chat.log.{}", hex(key))
 }
 
+/// The room key a record's subject names; `None` for a subject that is not a room's.
+pub fn key_of(subject: &str) -> Option<String> {
+    let hex = subject.strip_prefix("chat.log.")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// `key`'s bytes in hex.
 fn hex(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()

@@ -50,7 +50,7 @@ pub struct Bounds {
 
 /// The room `key`'s record at or after stream sequence `at` (the first when `None`);
 /// `None` when there is none.
-async fn next_record(
+pub async fn next_record(
     stream: &stream::Stream,
     key: &str,
     at: Option<u64>,

@@ -1,25 +1,24 @@
 //! One room's delivery to this node's members, and its joins, in one order: the task a
-//! room has on each node where it has members.
+//! room has on each node where it has members, fed the room's records by the node's reader
+//! (`reader.rs`).
 
 use std::sync::Arc;
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, stream};
 use bytes::BytesMut;
 use chat_proto::Backlog;
-use futures::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
-use super::payload::{from_record, subject};
-use super::read::{backlog_of, last_record};
-use super::{JoinRequest, RoomStreams, Unavailable, BATCH_MAX, CONSUMER_RETRY, IDLE_CHECK};
+use super::payload::from_record;
+use super::read::{backlog_of, last_record, next_record};
+use super::{Feed, JoinRequest, RoomStreams, Unavailable, BATCH_MAX, IDLE_CHECK};
 use crate::log::wire::push_message;
 use crate::log::{page, Deliveries, Join};
 use crate::room::{JoinedRoom, RoomError};
 
-/// How long one pull for a room's messages waits: the idle heartbeat is half of it, and a
-/// consumer lost with its NATS server is noticed after two missed ones. One pull request
-/// per room with members here every 4 s is what it costs NATS while the room is quiet.
-const PULL_EXPIRES: std::time::Duration = std::time::Duration::from_secs(4);
+/// How long a room's task waits to learn where its feed starts (the node's reader opening
+/// the stream) before it refuses its joins: NATS is out of reach.
+const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// One room's delivery to this node's members, and its joins, in one order; ends once the
 /// room has nobody here.
@@ -27,14 +26,24 @@ pub async fn run(
     streams: Arc<RoomStreams>,
     key: Arc<str>,
     mut joins: mpsc::UnboundedReceiver<JoinRequest>,
+    mut fed: mpsc::UnboundedReceiver<Feed>,
     delivered: watch::Sender<u64>,
 ) {
-    let (mut stream, mut read) = match open(&streams, &key).await {
-        Ok(opened) => opened,
+    let anchored = match tokio::time::timeout(FEED_WAIT, fed.recv()).await {
+        Ok(Some(Feed::From(read))) => anchor(&streams, &key, read).await,
+        _ => Err(Unavailable(
+            "the rooms' stream was not read in time".to_owned(),
+        )),
+    };
+    let mut stream = match anchored {
+        Ok((stream, last)) => {
+            delivered.send_replace(last);
+            stream
+        }
         Err(err) => {
             tracing::error!("Cannot open #{key} in the cluster: {err}");
             let mut tasks = streams.tasks();
-            tasks.remove(&key);
+            tasks.rooms.remove(&key);
             joins.close();
             while let Ok((_, reply)) = joins.try_recv() {
                 let _ = reply.send(Err(RoomError::ClusterUnavailable));
@@ -42,33 +51,9 @@ pub async fn run(
             return;
         }
     };
-    delivered.send_replace(read.delivered);
-    let mut messages = None;
-    let mut again = false;
-    let mut ups = streams.cluster.ups();
     let mut idle = tokio::time::interval(IDLE_CHECK);
     idle.reset();
     loop {
-        if messages.is_none() && again {
-            // After NATS came back or the consumer failed: the stream is made anew if NATS
-            // lost it, and when it ends before what was read (it was wiped) the room is
-            // read from its start.
-            if let Ok((anew, _)) = open(&streams, &key).await {
-                stream = anew;
-                if stream.cached_info().state.last_sequence < read.consumed {
-                    tracing::warn!(
-                        "The log of #{key} in NATS is behind what was delivered (it was \
-                         wiped?): reading it from its start"
-                    );
-                    read = Reading::default();
-                    delivered.send_replace(0);
-                }
-            }
-        }
-        if messages.is_none() {
-            again = true;
-            messages = consume(&stream, &key, read.consumed + 1).await;
-        }
         let so_far = *delivered.borrow();
         tokio::select! {
             biased;
@@ -78,33 +63,34 @@ pub async fn run(
                     let _ = reply.send(joined);
                 }
             }
-            next = next_message(&mut messages) => match next {
-                Some(Ok(first)) => {
-                    let mut batch = vec![first];
+            item = fed.recv() => match item {
+                Some(Feed::Record(first)) => {
+                    let mut batch = vec![*first];
+                    let mut again = None;
                     while batch.len() < BATCH_MAX {
-                        match messages.as_mut().and_then(|m| m.next().now_or_never()) {
-                            Some(Some(Ok(more))) => batch.push(more),
-                            _ => break,
+                        match fed.try_recv() {
+                            Ok(Feed::Record(more)) => batch.push(*more),
+                            Ok(Feed::From(read)) => {
+                                again = Some(read);
+                                break;
+                            }
+                            Err(_) => break,
                         }
                     }
-                    read.consumed = deliver(&*streams.hub, &key, batch, &delivered, read.consumed);
+                    deliver(&*streams.hub, &key, batch, &delivered);
+                    if let Some(read) = again {
+                        stream = reanchor(&streams, &key, read, &delivered).await.unwrap_or(stream);
+                    }
                 }
-                Some(Err(err)) => {
-                    tracing::debug!("Reading #{key} from NATS: {err}");
+                Some(Feed::From(read)) => {
+                    stream = reanchor(&streams, &key, read, &delivered).await.unwrap_or(stream);
                 }
-                None => {
-                    messages = None;
-                    tokio::time::sleep(CONSUMER_RETRY).await;
-                }
+                None => return,
             },
-            Ok(()) = ups.changed() => {
-                // NATS is back: its consumer may be gone; read on from what was delivered.
-                messages = None;
-            }
             _ = idle.tick() => {
                 let mut tasks = streams.tasks();
                 if streams.hub.local_members(&key) == 0 && joins.is_empty() {
-                    tasks.remove(&key);
+                    tasks.rooms.remove(&key);
                     return;
                 }
             }
@@ -112,106 +98,63 @@ pub async fn run(
     }
 }
 
-/// How far a room's task has read its subject.
-#[derive(Debug, Default, Clone, Copy)]
-struct Reading {
-    /// The stream sequence of the last record read (or of the stream's end, for a room
-    /// that had none): the consumer starts after it.
-    consumed: u64,
-    /// The last `seq` delivered (0: none yet).
-    delivered: u64,
-}
-
-/// The rooms' stream and where the room `key`'s log ends in it now: its last record, or for
-/// a room with none, the stream's end.
-async fn open(streams: &RoomStreams, key: &str) -> Result<(stream::Stream, Reading), Unavailable> {
+/// The rooms' stream and the last `seq` of the room `key` among the records up to stream
+/// sequence `read`: where the room's feed, which holds the records after `read`, begins.
+async fn anchor(
+    streams: &RoomStreams,
+    key: &str,
+    read: u64,
+) -> Result<(stream::Stream, u64), Unavailable> {
     let stream = streams.stream().await?;
-    // The stream's end, read before the room's last record: a record of the room published
-    // after this read is after it.
-    let end = stream.cached_info().state.last_sequence;
-    let reading = match last_record(&stream, key).await? {
-        Some(record) => Reading {
-            consumed: record.at,
-            delivered: record.last(),
-        },
-        None => Reading {
-            consumed: end,
-            delivered: 0,
+    let last = match last_record(&stream, key).await? {
+        None => 0,
+        Some(last) if last.at <= read => last.last(),
+        // Records came after `read`: the room was delivered up to just before the first.
+        Some(_) => match next_record(&stream, key, Some(read + 1)).await? {
+            Some(next) => next.first() - 1,
+            None => 0,
         },
     };
-    Ok((stream, reading))
+    Ok((stream, last))
 }
 
-/// The room `key`'s records from stream sequence `start` on, in order, or `None` when NATS does not answer.
-///
-/// Each pull waits at most [`PULL_EXPIRES`], so NATS sends an idle heartbeat every half of
-/// it and a consumer that went with a NATS server of a cluster (an ordered consumer lives
-/// on one server) is made again on another after two missed heartbeats, about
-/// [`PULL_EXPIRES`]; with the client's default of 30 s, a room stayed silent on this node
-/// for half a minute after losing that server.
-async fn consume(stream: &stream::Stream, key: &str, start: u64) -> Option<pull::Ordered> {
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: subject(key),
-            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: start,
-            },
-            max_expires: PULL_EXPIRES,
-            ..Default::default()
-        })
-        .await;
-    match consumer {
-        Ok(consumer) => consumer.messages().await.ok(),
+/// Starts the room's delivery again after the node's reader started over at `read` (the
+/// stream was wiped): the room is delivered on from its records up to there.
+async fn reanchor(
+    streams: &RoomStreams,
+    key: &str,
+    read: u64,
+    delivered: &watch::Sender<u64>,
+) -> Option<stream::Stream> {
+    match anchor(streams, key, read).await {
+        Ok((stream, last)) => {
+            delivered.send_replace(last);
+            Some(stream)
+        }
         Err(err) => {
-            tracing::debug!("Cannot read a room's stream: {err}");
+            tracing::warn!("Cannot read where #{key} stands after NATS started over: {err}");
             None
         }
     }
 }
 
-/// The next message of `messages`; `None` when there is no consumer or it ended.
-async fn next_message(
-    messages: &mut Option<pull::Ordered>,
-) -> Option<Result<jetstream::Message, async_nats::Error>> {
-    match messages {
-        Some(messages) => messages
-            .next()
-            .await
-            .map(|next| next.map_err(async_nats::Error::from)),
-        None => {
-            tokio::time::sleep(CONSUMER_RETRY).await;
-            None
-        }
-    }
-}
-
-/// Encodes the messages of `batch` (records read after stream sequence `consumed`) not yet
-/// delivered once, as one queue entry for every member here, and records how far the room
-/// was delivered; returns the stream sequence of the last record read.
+/// Encodes the messages of `batch` not yet delivered once, as one queue entry for every
+/// member here, and records how far the room was delivered.
 fn deliver(
     hub: &dyn Deliveries,
     key: &str,
     batch: Vec<jetstream::Message>,
     delivered: &watch::Sender<u64>,
-    consumed: u64,
-) -> u64 {
+) {
     // With nobody here any more the messages go to no one, but still count as delivered:
     // a join that comes next is cut after them.
     let shown = hub.room_name(key).unwrap_or_else(|| key.into());
     let mut wire = BytesMut::new();
     let mut messages = 0;
     let mut last = *delivered.borrow();
-    let mut consumed = consumed;
     for message in batch {
-        let Ok(info) = message.info() else {
-            continue;
-        };
-        consumed = consumed.max(info.stream_sequence);
         let Some(record) = from_record(message.headers.as_ref(), &message.payload) else {
-            tracing::warn!(
-                "Dropped a record in #{shown} that is not one (stream seq {})",
-                info.stream_sequence
-            );
+            tracing::warn!("Dropped a record in #{shown} that is not one");
             continue;
         };
         for stored in record {
@@ -229,7 +172,6 @@ fn deliver(
         hub.deliver(key, Arc::new(wire.freeze()), messages);
     }
     delivered.send_replace(last);
-    consumed
 }
 
 /// Serves a join in the room task's order: everything up to `cut` was delivered here and
