@@ -41,7 +41,8 @@
 #   node is repeated (every 0.2 s, 60 s at most) until the node confirms it: a node that
 #   answers before JetStream has leaders for its streams refuses with ClusterUnavailable, and
 #   the bench's clients would be refused the same way. The refusals are counted
-#   ("ready_refused"). Then receivers spread over both nodes, publisher on a:
+#   ("ready_refused"), and the seconds from starting the nodes until both confirmed
+#   ("ready_s"). Then receivers spread over both nodes, publisher on a:
 #     chat-client --host 127.0.0.1 --port $CHAT_PORT --name bench --timeout 30 \
 #         bench --json --server-pid PID_A --also 127.0.0.1:$CHAT_PORT_B ARGS
 #   /varz in_msgs and out_msgs are read before the bench starts and after it ends (for R3,
@@ -49,7 +50,9 @@
 #   NATS messages carried per room message = (in + out) ÷ messages sent. Connecting the
 #   receivers costs NATS messages too (names, presence, joins), so each run also measures
 #   that alone (an idle run with the same receivers, "setup-n100" and "setup-n1000") and the
-#   table shows both the whole count and the count net of that setup. /jsz gives the records
+#   table shows both the whole count and the count net of that setup (marked as noise where
+#   it is within the run-to-run spread of those idle runs' and the scenario's own counts:
+#   R3's cost of connecting varies by thousands of messages). /jsz gives the records
 #   of the rooms' stream (CHAT_ROOMS, the most any server holds) and its leader before and
 #   after: records kept per room message, and whether the leader changed during the run.
 #   single node: one chat-server on $CHAT_PORT, history off ([store] path = off), no
@@ -264,13 +267,14 @@ cluster() {
         urls=${urls%,}
         replicas=3
     fi
-    local ready_a ready_b
+    local ready_a ready_b ready_s nodes_started=$EPOCHREALTIME
     start_node a "$CHAT_PORT" "$dir/a" "$urls" "$replicas"
     start_node b "$CHAT_PORT_B" "$dir/b" "$urls" "$replicas"
     wait_port "$CHAT_PORT"
     wait_port "$CHAT_PORT_B"
     ready_a=$(wait_ready "$CHAT_PORT")
     ready_b=$(wait_ready "$CHAT_PORT_B")
+    ready_s=$(awk -v a="$nodes_started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
     local pids=("${CLUSTER_PIDS[@]}") cpu_before=() cpu_after=() n=${#CLUSTER_PIDS[@]}
     for ((i = 0; i < n; i++)); do cpu_before+=("$(cpu "${pids[$i]}")"); done
     local logs=("$dir"/nats*.log) log_lines=()
@@ -311,10 +315,10 @@ cluster() {
         if [ "$kind" = r3 ]; then cpus+=$(printf '"%s":%s,' "${names[$i]}" "$used"); fi
     done
     local extra
-    extra=$(printf '"nats_msgs":{"in":%s,"out":%s},"stream":{"records":%s,"leader_before":"%s","leader_after":"%s"},"meta_leader_s":%s,"ready_refused":{"a":%s,"b":%s},"cpu_s":{"nats":%s,%s"a":%s,"b":%s}' \
+    extra=$(printf '"nats_msgs":{"in":%s,"out":%s},"stream":{"records":%s,"leader_before":"%s","leader_after":"%s"},"meta_leader_s":%s,"ready_refused":{"a":%s,"b":%s},"ready_s":%s,"cpu_s":{"nats":%s,%s"a":%s,"b":%s}' \
         $((${after% *} - ${before% *})) $((${after#* } - ${before#* })) \
         $((${jsz_after% *} - ${jsz_before% *})) "${jsz_before#* }" "${jsz_after#* }" \
-        "$meta_s" "$ready_a" "$ready_b" "$nats_cpu" "$cpus" \
+        "$meta_s" "$ready_a" "$ready_b" "$ready_s" "$nats_cpu" "$cpus" \
         "$(minus "${cpu_after[n - 2]}" "${cpu_before[n - 2]}")" \
         "$(minus "${cpu_after[n - 1]}" "${cpu_before[n - 1]}")")
     record "$scenario" "$([ "$kind" = r1 ] && echo cluster || echo cluster-r3)" "$at" "$json" "$extra"
@@ -453,7 +457,22 @@ for srv, name in clusters:
             inn, out = (med(s, srv, lambda r: per_msg(srv, r, side, net)) for side in ["in", "out"])
             return (f"{fmt(inn, '{:.2f}')} + {fmt(out, '{:.2f}')} = "
                     f"{fmt(None if inn is None or out is None else inn + out, '{:.2f}')}")
-        print(f"- {name} {s}: whole {cell(False)}; net {cell(True)}")
+        # Connecting the receivers costs a different count from run to run (R3 much more
+        # than R1): a net count within the spread of the idle runs' and these runs' counts
+        # is noise.
+        total = lambda r: r["nats_msgs"]["in"] + r["nats_msgs"]["out"]
+        idle = vals(f"setup-n{100 if s.endswith('n100') else 1000}", srv, total)
+        whole = vals(s, srv, total)
+        sent = med(s, srv, lambda r: r["result"]["sent"])
+        note = ""
+        if len(idle) > 1 and len(whole) > 1 and sent:
+            spread = (max(idle) - min(idle) + max(whole) - min(whole)) / sent
+            net = med(s, srv, lambda r: per_msg(srv, r, "in", True) + per_msg(srv, r, "out", True)
+                      if per_msg(srv, r, "in", True) is not None else None)
+            if net is not None and abs(net) <= spread:
+                note = (f" (net within the run-to-run spread of the idle runs and of these, "
+                        f"{spread:.2f} per message: noise)")
+        print(f"- {name} {s}: whole {cell(False)}; net {cell(True)}{note}")
     for n in [100, 1000]:
         print(f"- {name} setup of {n} receivers alone (idle run): {fmt(setup(srv, n, 'in'), '{:.0f}')} in + "
               f"{fmt(setup(srv, n, 'out'), '{:.0f}')} out")
@@ -473,9 +492,14 @@ elections = [r for r in rows if r["server"].startswith("cluster")
 refused = [r for r in rows if r["server"].startswith("cluster")
            and (r["ready_refused"]["a"] or r["ready_refused"]["b"])]
 meta = [r["meta_leader_s"] for r in rows if r.get("meta_leader_s") is not None]
+ready = {srv: [r["ready_s"] for r in rows if r["server"] == srv] for srv, _ in clusters}
 print(f"\nR3: JetStream meta leader agreed {fmt(min(meta) if meta else None, '{:.1f}')} to "
       f"{fmt(max(meta) if meta else None, '{:.1f}')} s after the servers listened; "
       f"{len(refused)} cluster run(s) where a node refused the readiness message first "
       f"(at most {max([max(r['ready_refused'].values()) for r in refused], default=0)} times); "
-      f"{len(elections)} run(s) where the rooms' stream changed leader during the bench.")
+      f"{len(elections)} run(s) where the rooms' stream changed leader during the bench. "
+      "Seconds from starting the nodes until both confirmed a room message: "
+      + "; ".join(f"{name} {fmt(min(ready[srv]) if ready[srv] else None, '{:.2f}')} to "
+                  f"{fmt(max(ready[srv]) if ready[srv] else None, '{:.2f}')}" for srv, name in clusters)
+      + ".")
 PY
