@@ -91,6 +91,9 @@ struct RoomQueue {
 /// refused), where the room's log ends after it, and when it was started.
 type Published = (Vec<Publish>, Result<u64, Refused>, Option<Head>, Instant);
 
+/// How many records between two sweeps of the rooms nobody here is in any more.
+const SWEEP_EVERY: usize = 1024;
+
 /// How long a record is numbered again while other nodes' records keep taking its place:
 /// a room another node floods gets this node's records in between its own as soon as it
 /// pauses (its records carry everything that waited), so only a flood this long refuses.
@@ -105,6 +108,7 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
     let mut running = FuturesUnordered::new();
     let mut confirming = FuturesUnordered::new();
     let mut failures = Failures::default();
+    let mut done: usize = 0;
     loop {
         tokio::select! {
             request = queue.recv() => {
@@ -146,6 +150,11 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
                             let _ = burst.done.send(());
                         }
                     }
+                }
+                done += 1;
+                if done.is_multiple_of(SWEEP_EVERY) {
+                    // Rooms left since their last record: forget where they end.
+                    rooms.retain(|key, room| room.busy || streams.delivered(key).is_some());
                 }
                 if let Some(room) = rooms.get_mut(&key) {
                     room.head = head;
@@ -230,6 +239,29 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
             }
         };
         match ack.await {
+            Ok(ack) if streams.cluster.replicas() > 1 => {
+                match is_first_after(&streams, key, known.at, ack.sequence).await {
+                    Ok(true) => {
+                        let head = Head {
+                            at: ack.sequence,
+                            next: known.next + count,
+                        };
+                        return (bursts, Ok(known.next), Some(head), started);
+                    }
+                    Ok(false) => {
+                        // Another record took these seqs in the same moment: ours is taken
+                        // back (every reader skips it, its seqs being already delivered)
+                        // and numbered again.
+                        tracing::debug!("A record to #{} was numbered twice; again", room.name);
+                        take_back(&streams, ack.sequence).await;
+                        head = None;
+                    }
+                    Err(err) => {
+                        tracing::debug!("Cannot check a record to #{}: {err}", room.name);
+                        return (bursts, Err(Refused::Unconfirmed), None, started);
+                    }
+                }
+            }
             Ok(ack) => {
                 let head = Head {
                     at: ack.sequence,
@@ -253,6 +285,43 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
         room.name
     );
     (bursts, Err(Refused::NotSent), None, started)
+}
+
+/// Whether the room `key`'s first record after stream sequence `after` is the one at `at`,
+/// read from the stream's leader. With replicas, JetStream (2.9) does not always hold a
+/// record to its condition on the subject's last sequence when two come in the same
+/// moment, as a NATS cluster regains its quorum (a record the client library sent again
+/// after reconnecting, say): both are stored, numbered alike. The first in the stream's
+/// order is the one every node delivers.
+async fn is_first_after(
+    streams: &RoomStreams,
+    key: &str,
+    after: u64,
+    at: u64,
+) -> Result<bool, Unavailable> {
+    let stream = streams.stream().await?;
+    let first = stream
+        .raw_message_builder()
+        .sequence(after + 1)
+        .next_by_subject(subject(key))
+        .send()
+        .await
+        .map_err(|err| Unavailable(format!("cannot read back a record: {err}")))?;
+    Ok(first.sequence == at)
+}
+
+/// Removes the record at stream sequence `at`, which another took the place of.
+async fn take_back(streams: &RoomStreams, at: u64) {
+    let removed = match streams.stream().await {
+        Ok(stream) => stream
+            .delete_message(at)
+            .await
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    if let Err(err) = removed {
+        tracing::warn!("Cannot remove a record numbered twice (stream seq {at}): {err}");
+    }
 }
 
 /// Where the room `key`'s log ends now: after its last record, or, when the stream holds

@@ -191,11 +191,13 @@ pub async fn read(
     while let Some(record) = next {
         let at = record.at;
         let done = record.last() >= hi;
+        // A record numbered like an earlier one (see `publish::is_first_after`) adds nothing.
+        let after = messages.last().map_or(0, |message: &Stored| message.seq);
         messages.extend(
             record
                 .messages
                 .into_iter()
-                .filter(|message| (lo..=hi).contains(&message.seq)),
+                .filter(|message| (lo..=hi).contains(&message.seq) && message.seq > after),
         );
         if done {
             break;

@@ -21,16 +21,25 @@ use super::{Feed, RoomStreams, CONSUMER_RETRY};
 /// server.
 const PULL_EXPIRES: std::time::Duration = std::time::Duration::from_secs(4);
 
+/// How often the reader checks that it is not stuck: a consumer the client library is
+/// making again (after missed heartbeats) retries with a backoff of up to 10 s per attempt,
+/// so after NATS regained its quorum the rooms could stay silent on this node for half a
+/// minute. When the stream holds records past what was read and nothing was read for a
+/// whole check, the reader makes its consumer again itself.
+const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Reads the rooms' stream from where it ends when first opened, for the life of the node,
-/// starting again after its consumer failed or NATS came back.
+/// starting again after its consumer failed or stalled, or NATS came back.
 pub async fn run(streams: Arc<RoomStreams>) {
     let mut ups = streams.cluster.ups();
     let mut messages = None;
+    let mut stalls = tokio::time::interval(STALL_CHECK);
+    let mut read_at_check = None;
     loop {
         if messages.is_none() {
             messages = open(&streams).await;
         }
-        let Some(reading) = messages.as_mut() else {
+        let Some((stream, reading)) = messages.as_mut() else {
             tokio::select! {
                 _ = tokio::time::sleep(CONSUMER_RETRY) => {}
                 Ok(()) = ups.changed() => {}
@@ -50,14 +59,30 @@ pub async fn run(streams: Arc<RoomStreams>) {
                 // NATS is back: its consumer may be gone; read on from where it stopped.
                 messages = None;
             }
+            _ = stalls.tick() => {
+                let read = streams.tasks().read;
+                if read == read_at_check && is_behind(stream, read).await {
+                    tracing::debug!("The rooms' reader is stuck at {read:?}: reading on anew");
+                    messages = None;
+                }
+                read_at_check = read;
+            }
         }
+    }
+}
+
+/// Whether the stream holds records past `read`.
+async fn is_behind(stream: &mut stream::Stream, read: Option<u64>) -> bool {
+    match stream.info().await {
+        Ok(info) => read.is_some_and(|read| info.state.last_sequence > read),
+        Err(_) => false,
     }
 }
 
 /// A consumer of every room's records after what was read so far: from the stream's end
 /// the first time, and from the stream's start when it now ends before what was read (it
 /// was wiped), each room's task told where its feed starts again.
-async fn open(streams: &RoomStreams) -> Option<pull::Ordered> {
+async fn open(streams: &RoomStreams) -> Option<(stream::Stream, pull::Ordered)> {
     let stream = match streams.stream().await {
         Ok(stream) => stream,
         Err(err) => {
@@ -87,7 +112,8 @@ async fn open(streams: &RoomStreams) -> Option<pull::Ordered> {
         }
         read + 1
     };
-    consume(&stream, from).await
+    let reading = consume(&stream, from).await?;
+    Some((stream, reading))
 }
 
 /// Every room's records from stream sequence `start` on, in order; `None` when NATS does
