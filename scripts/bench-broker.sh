@@ -24,13 +24,11 @@
 #
 # NATS_SERVER   nats-server binary [default: nats-server on PATH]
 # CHAT_PORT, NATS_PORT, MONITOR_PORT  [defaults: 16981, 14234, 18234]
-# MAX_AGE       the node's [store] max_age, in seconds [default: 20]. Messages older than it
-#               go while the rooms are still being made, so "after" holds only the latest
-#               rooms' messages. Longer is not better here: with a stream per room,
-#               nats-server keeps two files open for each stream holding messages, and on
-#               a hard limit of 20,000 open files it refuses to make streams past about
-#               10,000 ("too many open files"; the node then refuses every new room with
-#               ClusterUnavailable) unless max_age empties the first ones in time.
+# MAX_AGE       the node's [store] max_age, in seconds [default: 90]: long enough that
+#               "after" holds every room's message (10,000 rooms take 12 to 15 s here).
+#               With the earlier stream per room it had to be short: nats-server kept two
+#               files open per stream holding messages and, on a hard limit of 20,000
+#               open files, refused to make streams past about 10,000.
 # TRIM_WAIT     seconds past MAX_AGE to wait for the trimmed messages to go [default: 120]
 # ROOM_CLIENTS  connections making rooms at once [default: 1]
 # CONCURRENCY   guests coming and going at once [default: 32]
@@ -48,7 +46,7 @@ NATS_SERVER=${NATS_SERVER:-nats-server}
 CHAT_PORT=${CHAT_PORT:-16981}
 NATS_PORT=${NATS_PORT:-14234}
 MONITOR_PORT=${MONITOR_PORT:-18234}
-MAX_AGE=${MAX_AGE:-20}
+MAX_AGE=${MAX_AGE:-90}
 TRIM_WAIT=${TRIM_WAIT:-120}
 ROOM_CLIENTS=${ROOM_CLIENTS:-1}
 CONCURRENCY=${CONCURRENCY:-32}
