@@ -16,8 +16,9 @@
 //! - [`Cluster::connect`]: the link to NATS, retried with backoff until NATS answers.
 //! - Room messages are the room log's `jetstream` implementation
 //!   ([`crate::log::jetstream`]), which uses this link: a node publishes each burst to its
-//!   room's subject of the one stream and delivers to its own members what its one consumer per room reads
-//!   back, in stream order: one order and one `seq` on every node, history any node reads.
+//!   room's subject of the one stream and delivers to its own members what its one reader
+//!   of the stream reads back, in stream order: one order and one `seq` on every node,
+//!   history any node reads.
 //! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
 //!   gone within [`presence::LOST_AFTER`].
 //! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
