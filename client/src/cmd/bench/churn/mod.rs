@@ -34,7 +34,7 @@ use anyhow::{bail, Context};
 use chat_proto::validate;
 use tokio::task::JoinHandle;
 
-use self::report::{NamesReport, RoomsReport};
+use self::report::{NamesReport, Outcome, RoomsReport};
 use super::connect::{raise_fd_limit, resolve};
 use super::crowd::{loopback_sources, sources_needed};
 use super::layout::receiver_name;
@@ -236,7 +236,7 @@ impl Bench {
             .map(|k| tokio::spawn(rooms::churn(addr, k, shared.clone())))
             .collect();
         watch("rooms", &shared, &shared.finished, workers).await?;
-        let elapsed_s = started.elapsed().as_secs_f64();
+        let outcome = self.outcome(&shared, started, rss_before);
         let done = |count: &AtomicU64| count.load(Ordering::SeqCst);
         Ok(RoomsReport {
             mode: "churn_rooms",
@@ -245,13 +245,8 @@ impl Bench {
             joined: done(&shared.started),
             echoed: done(&shared.echoed),
             parted: done(&shared.finished),
-            refused: done(&shared.refused),
-            failed_connections: done(&shared.failed),
-            elapsed_s,
-            rooms_per_s: done(&shared.finished) as f64 / elapsed_s.max(1e-9),
-            server_rss_kb_before: rss_before,
-            server_rss_kb_after: self.server_rss(),
-            errors: shared.errors(),
+            rooms_per_s: outcome.per_s(done(&shared.finished)),
+            outcome,
         })
     }
 
@@ -276,7 +271,7 @@ impl Bench {
             .map(|_| tokio::spawn(names::churn(addr, sources.clone(), shared.clone())))
             .collect();
         watch("guests", &shared, &shared.finished, workers).await?;
-        let elapsed_s = started.elapsed().as_secs_f64();
+        let outcome = self.outcome(&shared, started, rss_before);
         let done = |count: &AtomicU64| count.load(Ordering::SeqCst);
         Ok(NamesReport {
             mode: "churn_names",
@@ -285,14 +280,22 @@ impl Bench {
             source_addrs: sources.len(),
             registered: done(&shared.started),
             quit: done(&shared.finished),
-            refused: done(&shared.refused),
-            failed_connections: done(&shared.failed),
-            elapsed_s,
-            names_per_s: done(&shared.finished) as f64 / elapsed_s.max(1e-9),
+            names_per_s: outcome.per_s(done(&shared.finished)),
+            outcome,
+        })
+    }
+
+    /// What a run that began at `started` (the server at `rss_before` kB) came to, beside
+    /// its own counts in `shared`.
+    fn outcome(&self, shared: &Shared, started: Instant, rss_before: Option<u64>) -> Outcome {
+        Outcome {
+            refused: shared.refused.load(Ordering::SeqCst),
+            failed_connections: shared.failed.load(Ordering::SeqCst),
+            elapsed_s: started.elapsed().as_secs_f64(),
             server_rss_kb_before: rss_before,
             server_rss_kb_after: self.server_rss(),
             errors: shared.errors(),
-        })
+        }
     }
 
     /// The server's resident memory, in kB, with `--server-pid`.

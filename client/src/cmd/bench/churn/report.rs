@@ -4,6 +4,51 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// What every churn run reports beside its own counts: refusals, failures, time, the
+/// server's memory and the first errors.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Requests the server refused.
+    pub refused: u64,
+    /// Connections that broke or stopped answering.
+    pub failed_connections: u64,
+    /// Seconds from the first connection to the last one done.
+    pub elapsed_s: f64,
+    /// The server's resident memory before, in kB (with `--server-pid`).
+    pub server_rss_kb_before: Option<u64>,
+    /// The same after.
+    pub server_rss_kb_after: Option<u64>,
+    /// The first few errors.
+    pub errors: Vec<String>,
+}
+
+impl Outcome {
+    /// Items done per second.
+    pub fn per_s(&self, done: u64) -> f64 {
+        done as f64 / self.elapsed_s.max(1e-9)
+    }
+
+    /// The end of a report for people: refusals, failures, whether the run was `complete`,
+    /// the server's memory and the errors.
+    fn write_tail(&self, f: &mut fmt::Formatter<'_>, complete: bool) -> fmt::Result {
+        writeln!(
+            f,
+            "{} refused, {} connections failed — {}",
+            self.refused,
+            self.failed_connections,
+            if complete { "complete" } else { "INCOMPLETE" }
+        )?;
+        match self.server_rss_kb_before.zip(self.server_rss_kb_after) {
+            Some((b, a)) => write!(f, "server resident memory: {b} kB -> {a} kB")?,
+            None => write!(f, "server memory not read (pass --server-pid)")?,
+        }
+        for error in &self.errors {
+            write!(f, "\nerror: {error}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of a rooms run (`--churn-rooms`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RoomsReport {
@@ -19,20 +64,11 @@ pub struct RoomsReport {
     pub echoed: u64,
     /// Rooms left again.
     pub parted: u64,
-    /// Requests the server refused.
-    pub refused: u64,
-    /// Connections that broke or stopped answering.
-    pub failed_connections: u64,
-    /// Seconds from the first connection to the last room parted.
-    pub elapsed_s: f64,
     /// Rooms parted per second.
     pub rooms_per_s: f64,
-    /// The server's resident memory before, in kB (with `--server-pid`).
-    pub server_rss_kb_before: Option<u64>,
-    /// The same after.
-    pub server_rss_kb_after: Option<u64>,
-    /// The first few errors.
-    pub errors: Vec<String>,
+    /// Refusals, failures, time, memory, errors.
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 impl RoomsReport {
@@ -57,20 +93,11 @@ pub struct NamesReport {
     pub registered: u64,
     /// Guests whose connection the server closed after their `Bye`.
     pub quit: u64,
-    /// Registrations the server refused.
-    pub refused: u64,
-    /// Connections that failed or stopped answering.
-    pub failed_connections: u64,
-    /// Seconds from the first guest to the last gone.
-    pub elapsed_s: f64,
     /// Guests gone per second.
     pub names_per_s: f64,
-    /// The server's resident memory before, in kB (with `--server-pid`).
-    pub server_rss_kb_before: Option<u64>,
-    /// The same after.
-    pub server_rss_kb_after: Option<u64>,
-    /// The first few errors.
-    pub errors: Vec<String>,
+    /// Refusals, failures, time, memory, errors.
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 impl NamesReport {
@@ -80,75 +107,36 @@ impl NamesReport {
     }
 }
 
-/// `before -> after kB`, or why there is nothing to show.
-fn memory(before: Option<u64>, after: Option<u64>) -> String {
-    match before.zip(after) {
-        Some((b, a)) => format!("server resident memory: {b} kB -> {a} kB"),
-        None => "server memory not read (pass --server-pid)".to_owned(),
-    }
-}
-
 impl fmt::Display for RoomsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
             "{} rooms over {} connection(s) in {:.1} s ({:.0} rooms/s): {} joined, {} echoed, \
-             {} parted; {} refused, {} connections failed — {}",
+             {} parted; ",
             self.rooms,
             self.concurrency,
-            self.elapsed_s,
+            self.outcome.elapsed_s,
             self.rooms_per_s,
             self.joined,
             self.echoed,
             self.parted,
-            self.refused,
-            self.failed_connections,
-            if self.complete() {
-                "complete"
-            } else {
-                "INCOMPLETE"
-            }
         )?;
-        write!(
-            f,
-            "{}",
-            memory(self.server_rss_kb_before, self.server_rss_kb_after)
-        )?;
-        for error in &self.errors {
-            write!(f, "\nerror: {error}")?;
-        }
-        Ok(())
+        self.outcome.write_tail(f, self.complete())
     }
 }
 
 impl fmt::Display for NamesReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
-            "{} guests, {} at a time, in {:.1} s ({:.0} guests/s): {} registered, {} let go; \
-             {} refused, {} connections failed — {}",
+            "{} guests, {} at a time, in {:.1} s ({:.0} guests/s): {} registered, {} let go; ",
             self.names,
             self.concurrency,
-            self.elapsed_s,
+            self.outcome.elapsed_s,
             self.names_per_s,
             self.registered,
             self.quit,
-            self.refused,
-            self.failed_connections,
-            if self.complete() {
-                "complete"
-            } else {
-                "INCOMPLETE"
-            }
         )?;
-        write!(
-            f,
-            "{}",
-            memory(self.server_rss_kb_before, self.server_rss_kb_after)
-        )?;
-        for error in &self.errors {
-            write!(f, "\nerror: {error}")?;
-        }
-        Ok(())
+        self.outcome.write_tail(f, self.complete())
     }
 }
