@@ -52,19 +52,9 @@ ROOM_CLIENTS=${ROOM_CLIENTS:-1}
 CONCURRENCY=${CONCURRENCY:-32}
 SETTLE=${SETTLE:-3}
 
-source scripts/servers.sh # need_nats_and_ports, wait_port
+source scripts/servers.sh # need_nats_and_ports, build_for_processes, wait_port
 need_nats_and_ports "$CHAT_PORT" "$NATS_PORT" "$MONITOR_PORT"
-ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet -p chat-server -p chat-client
-BIN=${CARGO_TARGET_DIR:-target}/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+build_for_processes
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # monitor PATH: GET PATH from nats-server's monitoring port, a few tries (a nats-server out

@@ -29,19 +29,9 @@ PORT_B=${PORT_B:-16972}
 NATS_PORT=${NATS_PORT:-14224}
 MONITOR_PORT=${MONITOR_PORT:-18224}
 
-ulimit -n "$(ulimit -Hn)"
-cargo build --release --quiet -p chat-server -p chat-client
-BIN=${CARGO_TARGET_DIR:-target}/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source scripts/servers.sh # build_for_processes, wait_port
+build_for_processes
 
-source scripts/servers.sh # wait_port
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_cluster: fresh nats-server and nodes a, b; sets NATS_PID, A_PID, B_PID.

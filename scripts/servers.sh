@@ -35,6 +35,18 @@ build_and_workdir() {
     trap 'if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 }
 
+# build_for_processes: as build_and_workdir, for a script that starts several processes and
+# keeps their pids in PIDS: on exit each is killed and WORK removed. Raises the open-file
+# limit to the hard one first.
+build_for_processes() {
+    ulimit -n "$(ulimit -Hn)"
+    cargo build --release --quiet -p chat-server -p chat-client
+    BIN=${CARGO_TARGET_DIR:-target}/release
+    WORK=$(mktemp -d)
+    PIDS=()
+    trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+}
+
 # wait_port PORT: until something listens on PORT (10 s at most).
 wait_port() {
     for _ in $(seq 200); do
