@@ -4,8 +4,8 @@
 #   - memory on a node per person connected to it (cluster mode: a name claimed in NATS,
 #     presence published), and per person connected to ANOTHER node (listed in its roster
 #     and its rooms);
-#   - memory in nats-server per person (a key in the names bucket) and per room (a JetStream
-#     stream, plus one ordered consumer per node with members);
+#   - memory in nats-server per person (a key in the names bucket) and per room (its records
+#     in the rooms' one stream; each node reads it with one consumer);
 #   - the size of a heartbeat and of a presence change on the wire.
 #
 #   scripts/cluster-costs.sh [PEOPLE] [ROOMS]     # defaults: 10000 people, 1000 rooms
@@ -108,9 +108,9 @@ print("|---|---|---|")
 print(f"| a person connected to the node | that node | {node_b:,.0f} B |")
 print(f"| a person connected to another node | every other node | {node_a:,.0f} B |")
 print(f"| a person (name key, presence) | nats-server | {nats:,.0f} B |")
-print(f"| a room with members on one node (its task, its consumer) | that node | {room_cost(rb, node_b):,.0f} B |")
+print(f"| a room with members on one node (its task) | that node | {room_cost(rb, node_b):,.0f} B |")
 print(f"| a room with members on another node | every other node | {room_cost(ra, node_a):,.0f} B |")
-print(f"| a room (its stream, one consumer) | nats-server | {room_cost(rn, nats):,.0f} B |")
+print(f"| a room (its records in the one stream) | nats-server | {room_cost(rn, nats):,.0f} B |")
 PY
 # Wire sizes of presence events, as bincode writes them (see cluster/presence.rs).
 node_len=1
