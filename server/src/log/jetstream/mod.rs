@@ -308,6 +308,17 @@ impl RoomStreams {
         }
     }
 
+    /// A handle on the rooms' stream that costs no request, for reading and writing records
+    /// once the node's reader has opened (and made) the stream: a room's task starts only
+    /// after, and a sender must be in the room.
+    async fn handle(&self) -> Result<stream::Stream<()>, Unavailable> {
+        self.cluster
+            .jetstream()
+            .get_stream_no_info(STREAM)
+            .await
+            .map_err(|err| Unavailable(format!("cannot use the rooms' stream: {err}")))
+    }
+
     /// The rooms' stream, made with this node's limits if no node made it yet (a stream's
     /// limits are those of the node that made it), and with `[cluster] replicas`; one made
     /// with another replica count is brought to it (or reported).

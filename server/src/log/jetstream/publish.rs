@@ -159,13 +159,10 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
                 if let Some(room) = rooms.get_mut(&key) {
                     room.head = head;
                     let next = take_record(&mut room.waiting);
-                    if !next.is_empty() {
-                        running.push(publish(Arc::clone(&streams), next, head));
-                    } else if streams.delivered(&key).is_none() {
-                        // Nobody here in the room any more: forget where it ends.
-                        rooms.remove(&key);
-                    } else {
+                    if next.is_empty() {
                         room.busy = false;
+                    } else {
+                        running.push(publish(Arc::clone(&streams), next, head));
                     }
                 }
             }
@@ -239,30 +236,25 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
             }
         };
         match ack.await {
-            Ok(ack) if streams.cluster.replicas() > 1 => {
-                match is_first_after(&streams, key, known.at, ack.sequence).await {
-                    Ok(true) => {
-                        let head = Head {
-                            at: ack.sequence,
-                            next: known.next + count,
-                        };
-                        return (bursts, Ok(known.next), Some(head), started);
-                    }
-                    Ok(false) => {
-                        // Another record took these seqs in the same moment: ours is taken
-                        // back (every reader skips it, its seqs being already delivered)
-                        // and numbered again.
-                        tracing::debug!("A record to #{} was numbered twice; again", room.name);
-                        take_back(&streams, ack.sequence).await;
-                        head = None;
-                    }
-                    Err(err) => {
-                        tracing::debug!("Cannot check a record to #{}: {err}", room.name);
-                        return (bursts, Err(Refused::Unconfirmed), None, started);
+            Ok(ack) => {
+                if streams.cluster.replicas() > 1 {
+                    match is_first_after(&streams, key, known.at, ack.sequence).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Another record took these seqs in the same moment: ours is
+                            // taken back (every reader skips it, its seqs being already
+                            // delivered) and numbered again.
+                            tracing::debug!("A record to #{} was numbered twice; again", room.name);
+                            take_back(&streams, ack.sequence).await;
+                            head = None;
+                            continue;
+                        }
+                        Err(err) => {
+                            tracing::debug!("Cannot check a record to #{}: {err}", room.name);
+                            return (bursts, Err(Refused::Unconfirmed), None, started);
+                        }
                     }
                 }
-            }
-            Ok(ack) => {
                 let head = Head {
                     at: ack.sequence,
                     next: known.next + count,
@@ -299,8 +291,9 @@ async fn is_first_after(
     after: u64,
     at: u64,
 ) -> Result<bool, Unavailable> {
-    let stream = streams.stream().await?;
-    let first = stream
+    let first = streams
+        .handle()
+        .await?
         .raw_message_builder()
         .sequence(after + 1)
         .next_by_subject(subject(key))
@@ -312,7 +305,7 @@ async fn is_first_after(
 
 /// Removes the record at stream sequence `at`, which another took the place of.
 async fn take_back(streams: &RoomStreams, at: u64) {
-    let removed = match streams.stream().await {
+    let removed = match streams.handle().await {
         Ok(stream) => stream
             .delete_message(at)
             .await
@@ -328,7 +321,7 @@ async fn take_back(streams: &RoomStreams, at: u64) {
 /// none, at [`first_seq_of_empty_room`] of the stream's first sequence, read after the
 /// room was seen empty.
 async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable> {
-    let mut stream = streams.stream().await?;
+    let stream = streams.handle().await?;
     if let Some(record) = last_record(&stream, key).await? {
         return Ok(Head {
             at: record.at,
@@ -336,7 +329,7 @@ async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable
         });
     }
     let info = stream
-        .info()
+        .get_info()
         .await
         .map_err(|err| Unavailable(format!("cannot read the rooms' stream: {err}")))?;
     Ok(Head {

@@ -50,8 +50,8 @@ pub struct Bounds {
 
 /// The room `key`'s record at or after stream sequence `at` (the first when `None`);
 /// `None` when there is none.
-pub async fn next_record(
-    stream: &stream::Stream,
+pub async fn next_record<I>(
+    stream: &stream::Stream<I>,
     key: &str,
     at: Option<u64>,
 ) -> Result<Option<Record>, Unavailable> {
@@ -63,8 +63,8 @@ pub async fn next_record(
 }
 
 /// The room `key`'s last record; `None` when the stream holds none.
-pub async fn last_record(
-    stream: &stream::Stream,
+pub async fn last_record<I>(
+    stream: &stream::Stream<I>,
     key: &str,
 ) -> Result<Option<Record>, Unavailable> {
     match stream.direct_get_last_for_subject(subject(key)).await {
@@ -94,8 +94,8 @@ fn record(message: async_nats::jetstream::message::StreamMessage) -> Option<Reco
 
 /// What the stream holds of the room `key`, keeping at most `keep` messages (the latest);
 /// `None` for a room with nothing in it.
-pub async fn bounds(
-    stream: &stream::Stream,
+pub async fn bounds<I>(
+    stream: &stream::Stream<I>,
     key: &str,
     keep: Option<u64>,
 ) -> Result<Option<Bounds>, Unavailable> {
@@ -122,8 +122,8 @@ pub async fn bounds(
 
 /// The room's first record whose messages reach `seq` (within `bounds`): a binary search
 /// over the stream's sequence, since a later record never holds an earlier `seq`.
-async fn holding(
-    stream: &stream::Stream,
+async fn holding<I>(
+    stream: &stream::Stream<I>,
     key: &str,
     bounds: &Bounds,
     seq: u64,
@@ -145,8 +145,8 @@ async fn holding(
 /// Reads one page of the room `key` within `bounds` (read just now), at most `limit`
 /// messages (0: none, only whether there are any), no later than `cut` when given: the
 /// semantics of [`crate::log::Store::read`].
-pub async fn read(
-    stream: &stream::Stream,
+pub async fn read<I>(
+    stream: &stream::Stream<I>,
     key: &str,
     bounds: &Bounds,
     from: Cursor,
@@ -210,8 +210,8 @@ pub async fn read(
 /// The backlog `backlog` (not `None`) of the room `key`, shown as `shown`, up to `cut`: the
 /// latest N, or what came after a seq (the latest when that is past what is kept), keeping
 /// at most `keep` messages. One read of the room's bounds serves both.
-pub async fn backlog_of(
-    stream: &stream::Stream,
+pub async fn backlog_of<I>(
+    stream: &stream::Stream<I>,
     key: &str,
     shown: &str,
     backlog: Backlog,

@@ -104,8 +104,8 @@ async fn anchor(
     streams: &RoomStreams,
     key: &str,
     read: u64,
-) -> Result<(stream::Stream, u64), Unavailable> {
-    let stream = streams.stream().await?;
+) -> Result<(stream::Stream<()>, u64), Unavailable> {
+    let stream = streams.handle().await?;
     let last = match last_record(&stream, key).await? {
         None => 0,
         Some(last) if last.at <= read => last.last(),
@@ -125,7 +125,7 @@ async fn reanchor(
     key: &str,
     read: u64,
     delivered: &watch::Sender<u64>,
-) -> Option<stream::Stream> {
+) -> Option<stream::Stream<()>> {
     match anchor(streams, key, read).await {
         Ok((stream, last)) => {
             delivered.send_replace(last);
@@ -178,7 +178,7 @@ fn deliver(
 /// nothing after it, so the backlog ends at `cut`.
 async fn serve_join(
     streams: &RoomStreams,
-    stream: &stream::Stream,
+    stream: &stream::Stream<()>,
     key: &str,
     cut: u64,
     join: Join,
