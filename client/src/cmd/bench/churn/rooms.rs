@@ -3,7 +3,7 @@
 //! time, so that every room is really made, written to and left before the next.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chat_proto::validate::room_key;
@@ -37,60 +37,53 @@ pub async fn churn(addr: SocketAddr, k: usize, shared: Arc<Shared>) {
 async fn one_room(conn: &mut Conn, i: u64, shared: &Shared) -> Result<(), ClientError> {
     let room = churn_room(&shared.prefix, i);
     let key = room_key(&room);
-    conn.send(&ClientFrame::Join {
+    let join = ClientFrame::Join {
         room: room.clone(),
         backlog: Backlog::None,
-    })
-    .await?;
-    let outcome = reply(
-        conn,
-        |frame| matches!(frame, ServerFrame::Joined { room, .. } if room_key(room) == key),
-    )
-    .await?;
-    if let Err(why) = outcome {
-        shared.refused.fetch_add(1, Ordering::SeqCst);
-        shared.note(format!("join {room}: {why}"));
+    };
+    let joined = |frame: &ServerFrame| matches!(frame, ServerFrame::Joined { room, .. } if room_key(room) == key);
+    if !step(conn, shared, join, joined, &shared.started, "join", &room).await? {
         return Ok(());
     }
-    shared.started.fetch_add(1, Ordering::SeqCst);
-
     let text = format!("churn {i}");
-    conn.send(&ClientFrame::Msg {
+    let say = ClientFrame::Msg {
         room: room.clone(),
         text: text.clone(),
-    })
-    .await?;
-    let outcome = reply(conn, |frame| {
+    };
+    let echoed = |frame: &ServerFrame| {
         matches!(frame, ServerFrame::Msg { room, text: said, .. }
             if room_key(room) == key && *said == text)
-    })
-    .await?;
-    match outcome {
-        Ok(()) => {
-            shared.echoed.fetch_add(1, Ordering::SeqCst);
-        }
-        Err(why) => {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
-            shared.note(format!("say in {room}: {why}"));
-        }
-    }
-
-    conn.send(&ClientFrame::Part { room: room.clone() }).await?;
-    let outcome = reply(
-        conn,
-        |frame| matches!(frame, ServerFrame::Parted { room } if room_key(room) == key),
-    )
-    .await?;
-    match outcome {
-        Ok(()) => {
-            shared.finished.fetch_add(1, Ordering::SeqCst);
-        }
-        Err(why) => {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
-            shared.note(format!("part {room}: {why}"));
-        }
-    }
+    };
+    step(conn, shared, say, echoed, &shared.echoed, "say in", &room).await?;
+    let part = ClientFrame::Part { room: room.clone() };
+    let parted = |frame: &ServerFrame| matches!(frame, ServerFrame::Parted { room } if room_key(room) == key);
+    step(conn, shared, part, parted, &shared.finished, "part", &room).await?;
     Ok(())
+}
+
+/// Sends `request` and reads its answer: `wanted` counts in `done` and gives `true`; a
+/// refusal counts in `shared.refused`, is noted as `what` `room`, and gives `false`.
+async fn step(
+    conn: &mut Conn,
+    shared: &Shared,
+    request: ClientFrame,
+    wanted: impl Fn(&ServerFrame) -> bool,
+    done: &AtomicU64,
+    what: &str,
+    room: &str,
+) -> Result<bool, ClientError> {
+    conn.send(&request).await?;
+    match reply(conn, wanted).await? {
+        Ok(()) => {
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(true)
+        }
+        Err(why) => {
+            shared.refused.fetch_add(1, Ordering::SeqCst);
+            shared.note(format!("{what} {room}: {why}"));
+            Ok(false)
+        }
+    }
 }
 
 /// Reads until the frame `wanted` picks out (`Ok(Ok(()))`) or an `Error` frame (its text,
