@@ -3,9 +3,14 @@
 //!
 //! A room's records are found by subject: its first and last directly, and the record that
 //! holds a given `seq` by a binary search over the stream's sequence (a room's seqs grow
-//! with it), each step one direct get of the room's next record at or after a sequence.
+//! with it), each step one get of the room's next record at or after a sequence.
+//!
+//! Every get is answered by the stream's leader, never a replica's direct get: with
+//! replicas, a replica that was cut off or paused answers direct gets from what it held
+//! then, so a node read the heads of rooms from before the outage (and refused every
+//! message while it numbered after them) and served histories that ended there.
 
-use async_nats::jetstream::stream::{self, DirectGetErrorKind};
+use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
 
 use super::payload::{from_record, subject};
@@ -55,11 +60,12 @@ pub async fn next_record<I>(
     key: &str,
     at: Option<u64>,
 ) -> Result<Option<Record>, Unavailable> {
-    match stream.direct_get_next_for_subject(subject(key), at).await {
-        Ok(message) => Ok(record(message)),
-        Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(None),
-        Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
-    }
+    let get = stream.raw_message_builder().next_by_subject(subject(key));
+    let get = match at {
+        Some(at) => get.sequence(at),
+        None => get,
+    };
+    from_get(get.send().await)
 }
 
 /// The room `key`'s last record; `None` when the stream holds none.
@@ -67,9 +73,17 @@ pub async fn last_record<I>(
     stream: &stream::Stream<I>,
     key: &str,
 ) -> Result<Option<Record>, Unavailable> {
-    match stream.direct_get_last_for_subject(subject(key)).await {
+    let get = stream.raw_message_builder().last_by_subject(subject(key));
+    from_get(get.send().await)
+}
+
+/// The record a get found; `None` when there was none.
+fn from_get(
+    got: Result<async_nats::jetstream::message::StreamMessage, stream::RawMessageError>,
+) -> Result<Option<Record>, Unavailable> {
+    match got {
         Ok(message) => Ok(record(message)),
-        Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(None),
+        Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
         Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
     }
 }

@@ -34,10 +34,15 @@ pub async fn run(streams: Arc<RoomStreams>) {
     let mut ups = streams.cluster.ups();
     let mut messages = None;
     let mut stalls = tokio::time::interval(STALL_CHECK);
+    stalls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut read_at_check = None;
     loop {
         if messages.is_none() {
             messages = open(&streams).await;
+            // A whole check from now: opening may have taken longer than one, and the
+            // consumer just made has had no time to read.
+            stalls.reset();
+            read_at_check = streams.tasks().read;
         }
         let Some((stream, reading)) = messages.as_mut() else {
             tokio::select! {
