@@ -1,9 +1,9 @@
 //! The chat on a cluster of three real nats-servers with every stream kept three times
 //! (`[cluster] replicas = 3`): two chat nodes, one connected to a NATS server it alone
-//! knows, make one chat; killing that NATS server loses nothing acknowledged, the node goes
-//! on through another server it learnt from NATS, and the server catches up once it is
-//! back. A NATS that cannot keep the replicas
-//! asked for stops a node at start with one line.
+//! knows, make one chat; killing or pausing that NATS server loses nothing acknowledged,
+//! the node goes on through another server it learnt from NATS, and the server catches up
+//! once it is back. Losing two of the three refuses room messages until one is back. A
+//! NATS that cannot keep the replicas asked for stops a node at start with one line.
 
 mod common;
 
@@ -16,9 +16,16 @@ use common::{run_to_exit, scratch_dir, start_with, TestClient, TestServer, TIMEO
 /// The room of the tests.
 const ROOM: &str = "rust";
 
+/// How long the cluster may refuse (`ClusterUnavailable`, `StoreFailed`) after a NATS
+/// server came back before a test gives up: JetStream 2.9 answered "temporarily
+/// unavailable" through every server for up to about ten seconds after a paused one
+/// resumed, electing leaders again.
+const AVAILABLE_WITHIN: Duration = Duration::from_secs(30);
+
 /// A client of `node` registered as `name` and in [`ROOM`], asking again while the
-/// cluster is unavailable: a new NATS cluster elects the leaders of the names bucket and of
-/// the room's stream in the first seconds, and refuses meanwhile.
+/// cluster is unavailable (for up to [`AVAILABLE_WITHIN`]): a new NATS cluster elects the
+/// leaders of the names bucket and of the room's stream in the first seconds, and refuses
+/// meanwhile.
 async fn member(node: &TestServer, name: &str) -> TestClient {
     let started = Instant::now();
     let mut client = loop {
@@ -28,7 +35,7 @@ async fn member(node: &TestServer, name: &str) -> TestClient {
             ServerFrame::Error {
                 kind: ErrorKind::ClusterUnavailable,
                 ..
-            } if started.elapsed() < TIMEOUT => continue,
+            } if started.elapsed() < AVAILABLE_WITHIN => continue,
             other => panic!("{name}: expected Welcome, got {other:?}"),
         }
     };
@@ -44,7 +51,7 @@ async fn member(node: &TestServer, name: &str) -> TestClient {
             ServerFrame::Error {
                 kind: ErrorKind::ClusterUnavailable,
                 ..
-            } if started.elapsed() < TIMEOUT => continue,
+            } if started.elapsed() < AVAILABLE_WITHIN => continue,
             other => panic!("{name}: expected Joined, got {other:?}"),
         }
     }
@@ -126,12 +133,21 @@ async fn received_until(client: &mut TestClient, last: &str) -> Vec<(String, u64
 }
 
 /// Every message of [`ROOM`] in the history `client`'s node serves: `(text, seq)`.
+/// Asks again while the node cannot read the log (`StoreFailed`, as while JetStream elects
+/// the stream's leader after a server came back), for up to [`AVAILABLE_WITHIN`].
 async fn history(client: &mut TestClient) -> Vec<(String, u64)> {
-    match client.history(ROOM, Cursor::Latest, 500).await {
-        ServerFrame::History { messages, .. } => {
-            messages.into_iter().map(|m| (m.text, m.seq)).collect()
+    let started = Instant::now();
+    loop {
+        match client.history(ROOM, Cursor::Latest, 500).await {
+            ServerFrame::History { messages, .. } => {
+                return messages.into_iter().map(|m| (m.text, m.seq)).collect();
+            }
+            ServerFrame::Error {
+                kind: ErrorKind::StoreFailed,
+                ..
+            } if started.elapsed() < AVAILABLE_WITHIN => continue,
+            other => panic!("expected History, got {other:?}"),
         }
-        other => panic!("expected History, got {other:?}"),
     }
 }
 
@@ -152,13 +168,21 @@ fn has_every_confirmed(who: &str, seen: &[(String, u64)], confirmed: &[(String, 
     );
 }
 
-/// Two chat nodes on three NATS servers with R3, node a knowing only the first: that
-/// server is killed (SIGKILL), node a goes on through another, and once the server is
-/// started again on its store it serves again. Every message confirmed before, during and after is in bob's stream on
+/// What befalls the NATS server of node a.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// SIGKILL, then started again on its store.
+    Kill,
+    /// SIGSTOP, then SIGCONT: it hangs with its sockets open.
+    Pause,
+}
+
+/// Two chat nodes on three NATS servers with R3, node a knowing only the first: `fault`
+/// befalls that server, node a goes on through another, and once the server is back it
+/// serves again. Every message confirmed before, during and after is in bob's stream on
 /// node b and in the history every node serves (a third node, started on the returned
 /// server alone, included), once each, in order, with `seq` dense.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
+async fn the_chat_goes_on_through(fault: Fault) {
     let mut nats = NatsServer::cluster(3);
     // Node a knows only the first NATS server, so it is the one a uses (and a learns the
     // others from it); node b knows all three.
@@ -175,7 +199,10 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
     }
     // Node a's NATS server goes, with no goodbye; a goes on through another.
     let hit = Instant::now();
-    nats[0].kill();
+    match fault {
+        Fault::Kill => nats[0].kill(),
+        Fault::Pause => nats[0].pause(),
+    }
     let mut refusals = 0;
     let mut first_after = None;
     for i in 0..20 {
@@ -185,12 +212,15 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
         confirmed.push((text, seq));
     }
     println!(
-        "the first message after the kill was confirmed {:?} after it ({refusals} \
+        "{fault:?}: the first message after it was confirmed {:?} after it ({refusals} \
          refusals before, ClusterUnavailable)",
         first_after.unwrap()
     );
     // The server comes back and catches up by itself.
-    nats[0].restart();
+    match fault {
+        Fault::Kill => nats[0].restart(),
+        Fault::Pause => nats[0].resume(),
+    }
     for i in 0..20 {
         let (text, seq, _) = say_until_confirmed(&mut ann, &format!("back {i}")).await;
         confirmed.push((text, seq));
@@ -209,6 +239,16 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
         &history(&mut erin).await,
         &confirmed,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
+    the_chat_goes_on_through(Fault::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_hangs() {
+    the_chat_goes_on_through(Fault::Pause).await;
 }
 
 #[test]
@@ -231,4 +271,71 @@ fn a_nats_that_cannot_keep_the_replicas_asked_for_stops_the_node_with_one_line()
         errors[0].contains("NATS cannot keep 3 replicas of the chat's streams ([cluster] replicas"),
         "{stderr}"
     );
+}
+/// With two of three NATS servers gone, the streams have no quorum: room messages are
+/// refused with `ClusterUnavailable`, as with a single NATS server down, never taken and
+/// lost; once one server is back, the chat goes on with nothing confirmed missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_nats_servers_lost_refuse_room_messages_until_one_is_back() {
+    let mut nats = NatsServer::cluster(3);
+    let every: Vec<&NatsServer> = nats.iter().collect();
+    let a = start_with(NatsServer::cluster_node_config(&every, "a", 3)).await;
+    let b = start_with(NatsServer::cluster_node_config(&every, "b", 3)).await;
+    let mut ann = member(&a, "ann").await;
+    let mut bob = member(&b, "bob").await;
+    let mut confirmed = Vec::new();
+    for i in 0..10 {
+        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("before {i}")).await;
+        confirmed.push((text, seq));
+    }
+
+    nats[1].kill();
+    nats[2].kill();
+    let lost = Instant::now();
+    // Once the link has seen the loss, every message is refused; none is confirmed.
+    loop {
+        ann.send(ClientFrame::Msg {
+            room: ROOM.into(),
+            text: "no quorum".into(),
+        })
+        .await;
+        match ann.recv_skipping_notices().await {
+            ServerFrame::Error {
+                kind: ErrorKind::ClusterUnavailable,
+                ..
+            } => break,
+            ServerFrame::Msg { .. } => {
+                // Taken before the servers' loss was seen: a message like any other.
+                assert!(
+                    lost.elapsed() < TIMEOUT,
+                    "still confirming without a quorum"
+                );
+            }
+            other => panic!("expected ClusterUnavailable, got {other:?}"),
+        }
+    }
+    println!("refused {:?} after two of three were lost", lost.elapsed());
+
+    nats[1].restart();
+    let back = Instant::now();
+    let mut refusals = 0;
+    for i in 0..10 {
+        let (text, seq, refused) = say_until_confirmed(&mut ann, &format!("back {i}")).await;
+        refusals += refused;
+        confirmed.push((text, seq));
+        if i == 0 {
+            println!(
+                "the first message once one was back was confirmed {:?} after its restart \
+                 ({refusals} refusals before)",
+                back.elapsed()
+            );
+        }
+    }
+    let last = confirmed.last().unwrap().0.clone();
+    let at_bob = received_until(&mut bob, &last).await;
+    // "no quorum" messages taken before the loss was seen are among them; every
+    // confirmed one is there once, in order.
+    has_every_confirmed("bob's stream", &at_bob, &confirmed);
+    let mut carol = member(&a, "carol").await;
+    has_every_confirmed("node a's history", &history(&mut carol).await, &confirmed);
 }

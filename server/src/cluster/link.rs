@@ -9,6 +9,7 @@ use async_nats::{jetstream, Subscriber};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::failover::{self, JetStreamHealth};
 use super::names::{self, Names};
 use super::presence;
 use super::replicas;
@@ -144,6 +145,8 @@ pub struct Cluster {
     ups: watch::Receiver<u64>,
     /// Cluster-wide names.
     pub names: Names,
+    /// What JetStream's requests through the current server got lately.
+    health: JetStreamHealth,
 }
 
 impl Cluster {
@@ -187,6 +190,7 @@ impl Cluster {
                         inboxes: Mutex::new(Some(inboxes)),
                         ups,
                         names,
+                        health: JetStreamHealth::default(),
                     });
                 }
                 Err(ClusterError::BucketCreate { source, .. })
@@ -224,6 +228,9 @@ impl Cluster {
             .ping_interval(PING_INTERVAL)
             .max_reconnects(None)
             .reconnect_delay_callback(reconnect_delay)
+            .reconnect_to_server_callback(|servers, last| async move {
+                failover::next_server(&servers, &last)
+            })
             .event_callback(move |event| {
                 let link = match event {
                     async_nats::Event::Connected => Some(Link::Up),
@@ -281,6 +288,35 @@ impl Cluster {
     /// (`ClusterUnavailable`) rather than waiting for a timeout.
     pub fn is_up(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// A JetStream request through the current NATS server was answered (a refusal that
+    /// JetStream decided, such as a wrong last sequence, counts).
+    pub fn jetstream_answered(&self) {
+        self.health.answered();
+    }
+
+    /// A JetStream request through the current NATS server failed (timed out, or JetStream
+    /// unavailable there) while the server answers pings: once nothing but failures came
+    /// for a while, the link moves to another server (see `failover.rs`).
+    pub fn jetstream_failed(&self) {
+        if !self.is_up() || !self.health.failed_at(std::time::Instant::now()) {
+            return;
+        }
+        let server = self.client.server_info();
+        tracing::warn!(
+            "JetStream has not answered through the NATS server {} ({}:{}) for a while: \
+             moving to another server",
+            server.server_name,
+            server.host,
+            server.port
+        );
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(err) = client.force_reconnect().await {
+                tracing::warn!("Cannot move to another NATS server: {err}");
+            }
+        });
     }
 
     /// This start of the node.

@@ -22,12 +22,15 @@
 //! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
 //!   gone within [`presence::LOST_AFTER`].
 //! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
+//! - `failover`: the link leaves a NATS server through which JetStream stopped answering.
 //!
 //! Only a server with `[cluster]` set runs any of this, and only a build with the `cluster`
 //! feature (on by default) has it.
 
 pub mod settings;
 
+#[cfg(feature = "cluster")]
+mod failover;
 #[cfg(feature = "cluster")]
 mod link;
 #[cfg(feature = "cluster")]

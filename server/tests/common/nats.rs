@@ -41,8 +41,21 @@ struct Route {
     all: Vec<u16>,
 }
 
-/// A free port of 127.0.0.1.
+/// A free port of 127.0.0.1, below Linux's ephemeral range (32768 and up by default): a
+/// port the kernel handed out for `:0` could be taken, before the server that is to listen
+/// on it starts, by an outgoing connection, such as a route between the other NATS
+/// servers of a cluster (seen: "bind: address already in use").
 fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    const LOW: u16 = 20_000;
+    const HIGH: u16 = 32_000;
+    let random = RandomState::new();
+    for attempt in 0u32..1_000 {
+        let port = LOW + (random.hash_one(attempt) % u64::from(HIGH - LOW)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port on 127.0.0.1")
@@ -130,6 +143,27 @@ impl NatsServer {
             child.kill().expect("kill -9 nats-server");
             child.wait().expect("wait for the killed nats-server");
         }
+    }
+
+    /// Pauses it with SIGSTOP: its sockets stay open and nothing answers, as a server that
+    /// hangs or a machine that stalls.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets it run again after [`NatsServer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Sends it `signal` with kill(1).
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running nats-server");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} nats-server");
     }
 
     /// Starts it (again, after [`NatsServer::kill`], or for the first time after

@@ -23,10 +23,14 @@
 //! only on the condition that the room's last record in the stream is the one it numbered
 //! after (`Nats-Expected-Last-Subject-Sequence`): when another node's record came first,
 //! NATS refuses it and it is numbered again, so seqs are dense and never given twice, on
-//! every node. A room's records are published one at a time per node (the next waits for
-//! the acknowledgement that fixes its seqs, gathering what came meanwhile); rooms go side
-//! by side. A node reads the stream with one ordered consumer (`reader.rs`; it starts again
-//! where it stopped after a NATS outage) and hands each record to the task of its room, for
+//! every node. (JetStream 2.9 with replicas does not always hold a record to that
+//! condition; `publish.rs` says what the node does about it, and every reader skips whole a
+//! record whose first `seq` was already delivered.) A room's records are published one at
+//! a time per node (the next waits for the acknowledgement that fixes its seqs, gathering
+//! what came meanwhile); rooms go side by side. A node reads the stream with one consumer,
+//! asked for on the stream's leader when it has replicas (`reader.rs`; it starts again where it
+//! stopped after a NATS outage, a missed heartbeat, or a record stored here and not read
+//! back in time) and hands each record to the task of its room, for
 //! each room with members here (`RoomTask`), so a room is delivered in stream order; a
 //! message is carried to a node once, however many members it has there, and encoded once
 //! for all of them. Records the consumer has ready together go out as one
@@ -125,6 +129,10 @@ struct RoomStreams {
     publish: mpsc::UnboundedSender<Publish>,
     /// Messages submitted and not yet acknowledged.
     in_flight: InFlight,
+    /// Told when a record this node stored was not read back in time: the node's reader
+    /// reads on anew, whatever its consumer says (it may be alive on a server that no longer
+    /// gets the stream's records).
+    unread: tokio::sync::Notify,
 }
 
 /// The handle of a room's task.
@@ -176,6 +184,7 @@ impl JetStreamLog {
             tasks: Mutex::default(),
             publish,
             in_flight: InFlight::default(),
+            unread: tokio::sync::Notify::new(),
         });
         tokio::spawn(publish::publisher(Arc::clone(&streams), queue));
         tokio::spawn(reader::run(Arc::clone(&streams)));

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, RECORD_MAX};
-use super::read::last_record;
+use super::read::{last_record, next_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
 use crate::log::Spoken;
@@ -216,6 +216,7 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
                 Ok(known) => known,
                 Err(err) => {
                     tracing::debug!("Cannot read where #{} ends: {err}", room.name);
+                    streams.cluster.jetstream_failed();
                     return (bursts, Err(Refused::NotSent), None, started);
                 }
             },
@@ -235,18 +236,27 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
                 return (bursts, Err(Refused::NotSent), None, started);
             }
         };
-        match ack.await {
+        let ack = ack.await;
+        match &ack {
+            Ok(_) => streams.cluster.jetstream_answered(),
+            Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                streams.cluster.jetstream_answered();
+            }
+            Err(_) => streams.cluster.jetstream_failed(),
+        }
+        match ack {
             Ok(ack) => {
                 if streams.cluster.replicas() > 1 {
-                    match is_first_after(&streams, key, known.at, ack.sequence).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            // Another record took these seqs in the same moment: ours is
-                            // taken back (every reader skips it, its seqs being already
-                            // delivered) and numbered again.
+                    match after_twin(&streams, key, known, ack.sequence).await {
+                        Ok(None) => {}
+                        Ok(Some(after)) => {
+                            // Another record took these seqs in the same moment and came
+                            // first: ours stays where it is, skipped whole by every reader
+                            // (removing a subject's last message leaves JetStream 2.9
+                            // unable to find the subject's last one), and the bursts are
+                            // numbered again right after it.
                             tracing::debug!("A record to #{} was numbered twice; again", room.name);
-                            take_back(&streams, ack.sequence).await;
-                            head = None;
+                            head = Some(after);
                             continue;
                         }
                         Err(err) => {
@@ -279,42 +289,40 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
     (bursts, Err(Refused::NotSent), None, started)
 }
 
-/// Whether the room `key`'s first record after stream sequence `after` is the one at `at`,
-/// read from the stream's leader. With replicas, JetStream (2.9) does not always hold a
-/// record to its condition on the subject's last sequence when two come in the same
-/// moment, as a NATS cluster regains its quorum (a record the client library sent again
-/// after reconnecting, say): both are stored, numbered alike. The first in the stream's
-/// order is the one every node delivers.
-async fn is_first_after(
+/// `None` when our record, at stream sequence `at`, numbered after `known`, counts: no
+/// record of the room `key` between took its seqs; otherwise where the room's log ends
+/// after ours, which every reader skips (it is numbered like one before it). Read from the stream's leader. With replicas, JetStream
+/// (2.9) does not always hold a record to its condition on the subject's last sequence
+/// when two come in the same moment, as a NATS cluster regains its quorum (a record the
+/// client library sent again after reconnecting, say): both are stored, numbered alike.
+/// The first in the stream's order is the one every node delivers.
+async fn after_twin(
     streams: &RoomStreams,
     key: &str,
-    after: u64,
+    known: Head,
     at: u64,
-) -> Result<bool, Unavailable> {
-    let first = streams
-        .handle()
-        .await?
-        .raw_message_builder()
-        .sequence(after + 1)
-        .next_by_subject(subject(key))
-        .send()
-        .await
-        .map_err(|err| Unavailable(format!("cannot read back a record: {err}")))?;
-    Ok(first.sequence == at)
-}
-
-/// Removes the record at stream sequence `at`, which another took the place of.
-async fn take_back(streams: &RoomStreams, at: u64) {
-    let removed = match streams.handle().await {
-        Ok(stream) => stream
-            .delete_message(at)
-            .await
-            .map_err(|err| err.to_string()),
-        Err(err) => Err(err.to_string()),
-    };
-    if let Err(err) = removed {
-        tracing::warn!("Cannot remove a record numbered twice (stream seq {at}): {err}");
+) -> Result<Option<Head>, Unavailable> {
+    let stream = streams.handle().await?;
+    let mut counted: Option<u64> = None;
+    let mut from = known.at + 1;
+    while let Some(record) = next_record(&stream, key, Some(from)).await? {
+        if record.at == at {
+            return Ok(counted
+                .filter(|&counted| known.next <= counted)
+                .map(|counted| Head {
+                    at,
+                    next: counted + 1,
+                }));
+        }
+        // Records between: the one that came first, and any numbered after it since.
+        if counted.is_none_or(|counted| record.first() > counted) {
+            counted = Some(record.last());
+        }
+        from = record.at + 1;
     }
+    Err(Unavailable(format!(
+        "the record at {at} is not in the stream any more"
+    )))
 }
 
 /// Where the room `key`'s log ends now: after its last record, or, when the stream holds
@@ -342,11 +350,14 @@ async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable
 /// or after [`crate::cluster::REQUEST_TIMEOUT`].
 async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64) {
     if let Some(mut delivered) = streams.delivered(&request.spoken.room.key) {
-        let _ = tokio::time::timeout(
+        let read_back = tokio::time::timeout(
             crate::cluster::REQUEST_TIMEOUT,
             delivered.wait_for(|delivered| *delivered >= last),
         )
         .await;
+        if read_back.is_err() {
+            streams.unread.notify_one();
+        }
     }
     streams.in_flight.sub(request.spoken.said.len());
     let _ = request.done.send(());

@@ -202,19 +202,23 @@ pub async fn read<I>(
     } else {
         holding(stream, key, bounds, lo).await?
     };
+    // The last `seq` of the last record read that counts: a record numbered like an
+    // earlier one (see `publish.rs`) is skipped whole, as every node's delivery skips it.
+    let mut counted: Option<u64> = None;
     while let Some(record) = next {
         let at = record.at;
-        let done = record.last() >= hi;
-        // A record numbered like an earlier one (see `publish::is_first_after`) adds nothing.
-        let after = messages.last().map_or(0, |message: &Stored| message.seq);
-        messages.extend(
-            record
-                .messages
-                .into_iter()
-                .filter(|message| (lo..=hi).contains(&message.seq) && message.seq > after),
-        );
-        if done {
-            break;
+        if counted.is_none_or(|counted| record.first() > counted) {
+            counted = Some(record.last());
+            let done = record.last() >= hi;
+            messages.extend(
+                record
+                    .messages
+                    .into_iter()
+                    .filter(|message| (lo..=hi).contains(&message.seq)),
+            );
+            if done {
+                break;
+            }
         }
         next = next_record(stream, key, Some(at + 1)).await?;
     }

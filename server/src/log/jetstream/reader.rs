@@ -1,15 +1,26 @@
-//! The node's one reader of the rooms' stream: an ordered consumer of every room's subject,
-//! handing each record to its room's task when the room has members here and dropping it
-//! otherwise.
+//! The node's one reader of the rooms' stream: a consumer of every room's subject, read in
+//! order, handing each record to its room's task when the room has members here and
+//! dropping it otherwise.
 //!
 //! One consumer per node, not one per room: a consumer costs nats-server tens of kilobytes
 //! while it lives (measured: about 47 kB, and lingering after its room emptied), so a
 //! consumer per room made rooms, even ones made and left at once, cost NATS memory. The
 //! price is that every node reads every room's records, members here or not.
+//!
+//! **On the stream's leader.** A consumer reads the copy of the stream its server keeps.
+//! With replicas, JetStream (2.9) placed consumers on any server of the stream's group,
+//! including one just resumed after a pause, whose copy still held a record the cluster
+//! did not keep: its node delivered that record under a `seq` every other node delivered
+//! another message under. So the reader makes its consumer itself (not the client
+//! library's ordered consumer, which makes its own again wherever NATS puts it) and asks
+//! for it again, a few times, until it is on the stream's leader; it reads on anew when a heartbeat is missed, the
+//! consumer's own sequence skips, or a record this node stored is not read back in time (a
+//! consumer can live on, heartbeats and all, on a server that stopped getting the stream's
+//! records as leaders changed).
 
 use std::sync::Arc;
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer, consumer::pull, stream};
 use futures::StreamExt;
 
 use super::payload::{key_of, SUBJECTS};
@@ -21,12 +32,23 @@ use super::{Feed, RoomStreams, CONSUMER_RETRY};
 /// server.
 const PULL_EXPIRES: std::time::Duration = std::time::Duration::from_secs(4);
 
-/// How often the reader checks that it is not stuck: a consumer the client library is
-/// making again (after missed heartbeats) retries with a backoff of up to 10 s per attempt,
-/// so after NATS regained its quorum the rooms could stay silent on this node for half a
-/// minute. When the stream holds records past what was read and nothing was read for a
-/// whole check, the reader makes its consumer again itself.
+/// How often the reader checks that it is not stuck: when the stream holds records past
+/// what was read and nothing was read for a whole check, the reader makes its consumer
+/// again. (The client library's ordered consumer, which this reader used, made itself again
+/// with a backoff of up to 10 s per attempt, so after NATS regained its quorum the rooms
+/// could stay silent on this node for half a minute.)
 const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long NATS keeps a consumer nobody reads (its node gone): it is ephemeral.
+const CONSUMER_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How many consumers the reader makes, one after the other, for one placed on the
+/// stream's leader (NATS picks a server of the stream's group for each); the last is kept
+/// wherever it is.
+const PLACEMENT_TRIES: usize = 4;
+
+/// A consumer being read: the stream, its messages, and its own sequence of the last one.
+type Reading = (stream::Stream, pull::Stream, u64);
 
 /// Reads the rooms' stream from where it ends when first opened, for the life of the node,
 /// starting again after its consumer failed or stalled, or NATS came back.
@@ -44,7 +66,7 @@ pub async fn run(streams: Arc<RoomStreams>) {
             stalls.reset();
             read_at_check = streams.tasks().read;
         }
-        let Some((stream, reading)) = messages.as_mut() else {
+        let Some((stream, reading, consumed)) = messages.as_mut() else {
             tokio::select! {
                 _ = tokio::time::sleep(CONSUMER_RETRY) => {}
                 Ok(()) = ups.changed() => {}
@@ -53,8 +75,22 @@ pub async fn run(streams: Arc<RoomStreams>) {
         };
         tokio::select! {
             next = reading.next() => match next {
-                Some(Ok(message)) => feed(&streams, message),
-                Some(Err(err)) => tracing::debug!("Reading the rooms from NATS: {err}"),
+                Some(Ok(message)) => {
+                    let order = message.info().map(|info| info.consumer_sequence);
+                    if order.is_ok_and(|order| order == *consumed + 1) {
+                        *consumed += 1;
+                        feed(&streams, message);
+                    } else {
+                        // One went missing on the way: read on from the last one fed.
+                        tracing::debug!("The rooms' reader skipped a record: reading on anew");
+                        messages = None;
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::debug!("Reading the rooms from NATS: {err}; reading on anew");
+                    messages = None;
+                    tokio::time::sleep(CONSUMER_RETRY).await;
+                }
                 None => {
                     messages = None;
                     tokio::time::sleep(CONSUMER_RETRY).await;
@@ -62,6 +98,10 @@ pub async fn run(streams: Arc<RoomStreams>) {
             },
             Ok(()) = ups.changed() => {
                 // NATS is back: its consumer may be gone; read on from where it stopped.
+                messages = None;
+            }
+            () = streams.unread.notified() => {
+                tracing::debug!("A record stored here was not read back in time: reading on anew");
                 messages = None;
             }
             _ = stalls.tick() => {
@@ -87,11 +127,12 @@ async fn is_behind(stream: &mut stream::Stream, read: Option<u64>) -> bool {
 /// A consumer of every room's records after what was read so far: from the stream's end
 /// the first time, and from the stream's start when it now ends before what was read (it
 /// was wiped), each room's task told where its feed starts again.
-async fn open(streams: &RoomStreams) -> Option<(stream::Stream, pull::Ordered)> {
+async fn open(streams: &RoomStreams) -> Option<Reading> {
     let stream = match streams.stream().await {
         Ok(stream) => stream,
         Err(err) => {
             tracing::debug!("Cannot open the rooms' stream: {err}");
+            streams.cluster.jetstream_failed();
             return None;
         }
     };
@@ -117,30 +158,71 @@ async fn open(streams: &RoomStreams) -> Option<(stream::Stream, pull::Ordered)> 
         }
         read + 1
     };
-    let reading = consume(&stream, from).await?;
-    Some((stream, reading))
+    let Some(reading) = consume(&stream, from, streams.cluster.replicas()).await else {
+        streams.cluster.jetstream_failed();
+        return None;
+    };
+    streams.cluster.jetstream_answered();
+    Some((stream, reading, 0))
 }
 
-/// Every room's records from stream sequence `start` on, in order; `None` when NATS does
-/// not answer.
-async fn consume(stream: &stream::Stream, start: u64) -> Option<pull::Ordered> {
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: SUBJECTS.to_owned(),
-            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: start,
-            },
-            max_expires: PULL_EXPIRES,
-            ..Default::default()
-        })
-        .await;
-    match consumer {
-        Ok(consumer) => consumer.messages().await.ok(),
-        Err(err) => {
-            tracing::debug!("Cannot read the rooms' stream: {err}");
-            None
+/// Every room's records from stream sequence `start` on, in order, read from the stream's
+/// leader when the stream has `replicas` > 1 and NATS places a consumer there within
+/// [`PLACEMENT_TRIES`] (it need not: NATS may keep picking another server, and a node must
+/// read anyway); `None` when NATS does not answer.
+async fn consume(stream: &stream::Stream, start: u64, replicas: usize) -> Option<pull::Stream> {
+    let leader = leader_of(stream.cached_info().cluster.as_ref());
+    for attempt in 1..=PLACEMENT_TRIES {
+        let made = stream
+            .create_consumer(pull::Config {
+                filter_subject: SUBJECTS.to_owned(),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ack_policy: consumer::AckPolicy::None,
+                inactive_threshold: CONSUMER_IDLE,
+                num_replicas: 1,
+                memory_storage: true,
+                ..Default::default()
+            })
+            .await;
+        let made = match made {
+            Ok(made) => made,
+            Err(err) => {
+                tracing::debug!("Cannot read the rooms' stream: {err}");
+                return None;
+            }
+        };
+        let placed = leader_of(made.cached_info().cluster.as_ref());
+        let elsewhere = replicas > 1 && leader.is_some() && placed != leader;
+        if elsewhere && attempt < PLACEMENT_TRIES {
+            tracing::debug!(
+                "The rooms' reader was placed on {placed:?}, not the stream's leader \
+                 {leader:?}: again"
+            );
+            let name = made.cached_info().name.clone();
+            if let Err(err) = stream.delete_consumer(&name).await {
+                tracing::debug!("Cannot remove the misplaced reader {name}: {err}");
+            }
+            continue;
         }
+        if elsewhere {
+            tracing::debug!("The rooms' reader reads on {placed:?}, not the stream's leader");
+        }
+        return made
+            .stream()
+            .expires(PULL_EXPIRES)
+            .heartbeat(PULL_EXPIRES / 2)
+            .messages()
+            .await
+            .ok();
     }
+    None
+}
+
+/// The server that leads a stream's or a consumer's group, as NATS said.
+fn leader_of(cluster: Option<&stream::ClusterInfo>) -> Option<&str> {
+    cluster.and_then(|cluster| cluster.leader.as_deref())
 }
 
 /// Hands `message` to its room's task, if the room has members here, and records that it
