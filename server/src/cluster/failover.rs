@@ -71,14 +71,17 @@ impl JetStreamHealth {
     }
 }
 
-/// The server the link goes to next: one other than the one it was on (`last`), the one
-/// that failed least lately; `None` (the client's own pick) when every server known is that
-/// one.
+/// The server the link goes to next: the one that failed least lately, and among those, one
+/// other than the one it was on (`last`); `None` (the client's own pick) when it cannot tell
+/// the servers apart. The server it left comes back in turn once the others failed more
+/// than it did: with two of three lost, it may be the only one up.
 pub fn next_server(servers: &[Server], last: &ServerInfo) -> Option<ReconnectToServer> {
+    if servers.len() < 2 || servers.iter().all(|server| is_server(server, last)) {
+        return None;
+    }
     servers
         .iter()
-        .filter(|server| !is_server(server, last))
-        .min_by_key(|server| server.failed_attempts)
+        .min_by_key(|server| (server.failed_attempts, is_server(server, last)))
         .map(|server| ReconnectToServer {
             addr: server.addr.clone(),
             delay: None,
@@ -86,7 +89,8 @@ pub fn next_server(servers: &[Server], last: &ServerInfo) -> Option<ReconnectToS
 }
 
 /// Whether `server` is the one `info` came from, as far as its address tells: the same
-/// port, and the same host unless the server listens on every address.
+/// port, and the same host unless the server listens on every address (then every server
+/// on that port looks like it, and the client picks).
 fn is_server(server: &Server, info: &ServerInfo) -> bool {
     let everywhere = matches!(info.host.as_str(), "0.0.0.0" | "::" | "[::]" | "");
     server.addr.port() == info.port && (everywhere || server.addr.host() == info.host)
@@ -147,18 +151,33 @@ mod tests {
         let servers = [
             server("nats://10.0.0.1:4222", 0),
             server("nats://10.0.0.2:4222", 3),
-            server("nats://10.0.0.3:4222", 1),
+            server("nats://10.0.0.3:4222", 0),
         ];
         let next = next_server(&servers, &info("10.0.0.1", 4222)).unwrap();
         assert_eq!(next.addr.host(), "10.0.0.3");
     }
 
     #[test]
-    fn with_only_the_server_it_was_on_the_client_picks() {
-        let servers = [server("nats://127.0.0.1:4222", 0)];
-        assert!(next_server(&servers, &info("0.0.0.0", 4222)).is_none());
-        assert!(next_server(&servers, &info("127.0.0.1", 4222)).is_none());
+    fn the_server_it_left_comes_back_once_the_others_failed_more() {
+        let servers = [
+            server("nats://10.0.0.1:4222", 0),
+            server("nats://10.0.0.2:4222", 1),
+            server("nats://10.0.0.3:4222", 1),
+        ];
+        let next = next_server(&servers, &info("10.0.0.1", 4222)).unwrap();
+        assert_eq!(next.addr.host(), "10.0.0.1");
+    }
+
+    #[test]
+    fn when_the_servers_cannot_be_told_apart_the_client_picks() {
+        let one = [server("nats://127.0.0.1:4222", 0)];
+        assert!(next_server(&one, &info("127.0.0.1", 4222)).is_none());
+        let many = [
+            server("nats://10.0.0.1:4222", 0),
+            server("nats://10.0.0.2:4222", 0),
+        ];
+        assert!(next_server(&many, &info("0.0.0.0", 4222)).is_none());
         // Before any server answered, any will do.
-        assert!(next_server(&servers, &ServerInfo::default()).is_some());
+        assert!(next_server(&many, &ServerInfo::default()).is_some());
     }
 }

@@ -49,10 +49,17 @@ fn free_port() -> u16 {
     use std::hash::{BuildHasher, RandomState};
     const LOW: u16 = 20_000;
     const HIGH: u16 = 32_000;
+    // Ports handed out already in this test process: one cluster's servers each bind theirs
+    // later, so a port free now could otherwise be handed out twice.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let random = RandomState::new();
     for attempt in 0u32..1_000 {
         let port = LOW + (random.hash_one(attempt) % u64::from(HIGH - LOW)) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }

@@ -90,7 +90,7 @@ const BATCH_MAX: usize = 64;
 /// How often a room's task checks whether it still has members here.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// The pause before a room's task reads its stream again after the consumer failed.
+/// The pause before the node's reader makes its consumer again after it failed.
 const CONSUMER_RETRY: Duration = Duration::from_millis(250);
 
 /// Why the room's stream could not be used.
@@ -129,10 +129,13 @@ struct RoomStreams {
     publish: mpsc::UnboundedSender<Publish>,
     /// Messages submitted and not yet acknowledged.
     in_flight: InFlight,
-    /// Told when a record this node stored was not read back in time: the node's reader
-    /// reads on anew, whatever its consumer says (it may be alive on a server that no longer
-    /// gets the stream's records).
+    /// Wakes the node's reader to read anew: a record this node stored was not read back
+    /// in time (its consumer may be alive on a server that no longer gets the stream's
+    /// records), or a room's task asked it to read again ([`Tasks::rewind`]).
     unread: tokio::sync::Notify,
+    /// The stream sequence of the latest record this node stored and did not read back in
+    /// time: the reader reads anew only while it has not read that far.
+    unread_at: std::sync::atomic::AtomicU64,
 }
 
 /// The handle of a room's task.
@@ -165,6 +168,13 @@ struct Tasks {
     rooms: HashMap<Arc<str>, RoomTask>,
     /// The stream sequence the reader has read up to; `None` until it first reads.
     read: Option<u64>,
+    /// When the rooms' stream the reader reads was made: a stream made anew (wiped) is
+    /// read from its start; the same stream said to end before what was read was answered
+    /// for by a server not caught up yet.
+    created: Option<async_nats::datetime::DateTime>,
+    /// Where a room's task asked the reader to read again after (see
+    /// [`RoomStreams::read_again_after`]); taken by the reader.
+    rewind: Option<u64>,
 }
 
 impl JetStreamLog {
@@ -185,6 +195,7 @@ impl JetStreamLog {
             publish,
             in_flight: InFlight::default(),
             unread: tokio::sync::Notify::new(),
+            unread_at: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(publish::publisher(Arc::clone(&streams), queue));
         tokio::spawn(reader::run(Arc::clone(&streams)));
@@ -363,6 +374,25 @@ impl RoomStreams {
         Ok(stream)
     }
 
+    /// Tells the node's reader that the record this node stored at stream sequence `at` was
+    /// not read back in time.
+    fn not_read_back(&self, at: u64) {
+        self.unread_at
+            .fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+        self.unread.notify_one();
+    }
+
+    /// Makes the node's reader read the stream again after stream sequence `at`: a room's
+    /// task was fed a record after a gap the stream's leader does not have, so the
+    /// reader's consumer reads a copy of the stream that is not the cluster's. Records fed
+    /// again are skipped whole where they were delivered.
+    fn read_again_after(&self, at: u64) {
+        let mut tasks = self.tasks();
+        tasks.rewind = Some(tasks.rewind.map_or(at, |rewind| rewind.min(at)));
+        drop(tasks);
+        self.unread.notify_one();
+    }
+
     /// The last `seq` delivered here in the room with key `key`, while it has a task.
     fn delivered(&self, key: &str) -> Option<watch::Receiver<u64>> {
         self.tasks()
@@ -375,7 +405,7 @@ impl RoomStreams {
 #[cfg(test)]
 mod tests {
     use super::payload::{
-        first_seq_of_empty_room, from_record, headers, key_of, subject, to_payload,
+        after_of, first_seq_of_empty_room, from_record, headers, key_of, subject, to_payload,
     };
     use crate::log::{Said, Stored};
 
@@ -401,19 +431,25 @@ mod tests {
             at,
         };
         assert_eq!(
-            from_record(Some(&headers(9)), &payload),
+            from_record(Some(&headers(9, 4)), &payload),
             Some(vec![
                 stored(9, "hi: 1 2\t3", 1_700_000_000_123),
                 stored(10, "ann\n5\n", 1_700_000_000_124),
             ])
         );
+        assert_eq!(after_of(&headers(9, 4)), Some(4));
         assert_eq!(from_record(None, &payload), None, "no seq");
         assert_eq!(
-            from_record(Some(&headers(1)), b"ann\nnot a time\n2\nhi"),
+            from_record(Some(&headers(0, 4)), &payload),
+            None,
+            "seqs start at 1"
+        );
+        assert_eq!(
+            from_record(Some(&headers(1, 0)), b"ann\nnot a time\n2\nhi"),
             None
         );
         assert_eq!(
-            from_record(Some(&headers(1)), b"ann\n5\n9\nhi"),
+            from_record(Some(&headers(1, 0)), b"ann\n5\n9\nhi"),
             None,
             "cut short"
         );

@@ -21,6 +21,11 @@ pub const SUBJECTS: &str = "chat.log.*";
 /// The header that carries a record's first `seq`.
 pub const SEQ_HEADER: &str = "Chat-Seq";
 
+/// The header that carries the stream sequence of the room's record this one was numbered
+/// after (0: none), the condition it was published on: tells a record that counts from
+/// one numbered like an earlier one (see `read::counted_end`).
+pub const AFTER_HEADER: &str = "Chat-After";
+
 /// The most messages one record holds: a burst's most, and what bursts that waited
 /// together are gathered up to.
 pub const RECORD_MAX: u64 = crate::log::burst::Burst::MAX_FRAMES as u64;
@@ -59,11 +64,19 @@ pub fn first_seq_of_empty_room(stream_first: u64) -> u64 {
     RECORD_MAX * stream_first.saturating_sub(1) + 1
 }
 
-/// A record's header, naming its first `seq`.
-pub fn headers(first_seq: u64) -> HeaderMap {
+/// A record's headers, naming its first `seq` and the stream sequence of the record it was
+/// numbered after.
+pub fn headers(first_seq: u64, after: u64) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(SEQ_HEADER, first_seq.to_string().as_str());
+    headers.insert(AFTER_HEADER, after.to_string().as_str());
     headers
+}
+
+/// The stream sequence a record was numbered after, from its headers; `None` for a record
+/// stored before records said it.
+pub fn after_of(headers: &HeaderMap) -> Option<u64> {
+    headers.get(AFTER_HEADER)?.as_str().parse().ok()
 }
 
 /// A record's payload: for each message, its sender, time and text's length, a line each,
@@ -81,6 +94,10 @@ pub fn to_payload<'a>(messages: impl IntoIterator<Item = (&'a str, &'a Said)>) -
 /// else on the subject.
 pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<Stored>> {
     let first: u64 = headers?.get(SEQ_HEADER)?.as_str().parse().ok()?;
+    // Seqs start at 1, and a room's never come near the end of the numbers.
+    if first == 0 || first > u64::MAX / 2 {
+        return None;
+    }
     let mut rest = std::str::from_utf8(payload).ok()?;
     let mut messages = Vec::new();
     while !rest.is_empty() {

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, RECORD_MAX};
-use super::read::{last_record, next_record};
+use super::read::{counted_end, last_record, next_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
 use crate::log::Spoken;
@@ -132,9 +132,10 @@ pub async fn publisher(streams: Arc<RoomStreams>, mut queue: mpsc::UnboundedRece
                         // SQLite transaction is a single node's.
                         streams.hub.metrics().store_committed(started.elapsed());
                         let mut next = first;
+                        let at = head.map_or(0, |head| head.at);
                         for burst in bursts {
                             next += burst.spoken.said.len() as u64;
-                            confirming.push(confirm(Arc::clone(&streams), burst, next - 1));
+                            confirming.push(confirm(Arc::clone(&streams), burst, next - 1, at));
                         }
                     }
                     Err(refused) => {
@@ -221,7 +222,7 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
                 }
             },
         };
-        let mut headers = headers(known.next);
+        let mut headers = headers(known.next, known.at);
         headers.insert(
             NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
             known.at.to_string().as_str(),
@@ -242,7 +243,11 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
             Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
                 streams.cluster.jetstream_answered();
             }
-            Err(_) => streams.cluster.jetstream_failed(),
+            // No answer: what a move to another server may mend (a refusal would not).
+            Err(err) if err.kind() == PublishErrorKind::TimedOut => {
+                streams.cluster.jetstream_failed();
+            }
+            Err(_) => {}
         }
         match ack {
             Ok(ack) => {
@@ -291,8 +296,9 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
 
 /// `None` when our record, at stream sequence `at`, numbered after `known`, counts: no
 /// record of the room `key` between took its seqs; otherwise where the room's log ends
-/// after ours, which every reader skips (it is numbered like one before it). Read from the stream's leader. With replicas, JetStream
-/// (2.9) does not always hold a record to its condition on the subject's last sequence
+/// after ours, which every reader skips (it is numbered like one before it). Read from the
+/// stream's leader. With replicas, JetStream (2.9) does not always hold a record to its
+/// condition on the subject's last sequence
 /// when two come in the same moment, as a NATS cluster regains its quorum (a record the
 /// client library sent again after reconnecting, say): both are stored, numbered alike.
 /// The first in the stream's order is the one every node delivers.
@@ -303,20 +309,19 @@ async fn after_twin(
     at: u64,
 ) -> Result<Option<Head>, Unavailable> {
     let stream = streams.handle().await?;
-    let mut counted: Option<u64> = None;
+    // Where readers stand after the record ours was numbered after.
+    let mut counted = known.next - 1;
     let mut from = known.at + 1;
     while let Some(record) = next_record(&stream, key, Some(from)).await? {
         if record.at == at {
-            return Ok(counted
-                .filter(|&counted| known.next <= counted)
-                .map(|counted| Head {
-                    at,
-                    next: counted + 1,
-                }));
+            return Ok((known.next <= counted).then_some(Head {
+                at,
+                next: counted + 1,
+            }));
         }
         // Records between: the one that came first, and any numbered after it since.
-        if counted.is_none_or(|counted| record.first() > counted) {
-            counted = Some(record.last());
+        if record.first() > counted {
+            counted = record.last();
         }
         from = record.at + 1;
     }
@@ -333,7 +338,7 @@ async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable
     if let Some(record) = last_record(&stream, key).await? {
         return Ok(Head {
             at: record.at,
-            next: record.last() + 1,
+            next: counted_end(&stream, key, &record).await? + 1,
         });
     }
     let info = stream
@@ -346,9 +351,11 @@ async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable
     })
 }
 
-/// Confirms a stored burst once it was delivered here (its echo is in the sender's queue),
-/// or after [`crate::cluster::REQUEST_TIMEOUT`].
-async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64) {
+/// Confirms a stored burst (its last `seq` `last`, its record at stream sequence `at`) once
+/// it was delivered here (its echo is in the sender's queue), or after
+/// [`crate::cluster::REQUEST_TIMEOUT`], telling the node's reader then that it did not read
+/// the record back.
+async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64, at: u64) {
     if let Some(mut delivered) = streams.delivered(&request.spoken.room.key) {
         let read_back = tokio::time::timeout(
             crate::cluster::REQUEST_TIMEOUT,
@@ -356,7 +363,7 @@ async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64) {
         )
         .await;
         if read_back.is_err() {
-            streams.unread.notify_one();
+            streams.not_read_back(at);
         }
     }
     streams.in_flight.sub(request.spoken.said.len());

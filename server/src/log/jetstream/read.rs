@@ -3,7 +3,8 @@
 //!
 //! A room's records are found by subject: its first and last directly, and the record that
 //! holds a given `seq` by a binary search over the stream's sequence (a room's seqs grow
-//! with it), each step one get of the room's next record at or after a sequence.
+//! with it, but for the rare record numbered like an earlier one, which every reader skips
+//! whole), each step one get of the room's next record at or after a sequence.
 //!
 //! Every get is answered by the stream's leader, never a replica's direct get: with
 //! replicas, a replica that was cut off or paused answers direct gets from what it held
@@ -13,7 +14,7 @@
 use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
 
-use super::payload::{from_record, subject};
+use super::payload::{after_of, from_record, subject};
 use super::Unavailable;
 use crate::log::page;
 use crate::log::{Page, Stored};
@@ -23,6 +24,9 @@ use crate::log::{Page, Stored};
 pub struct Record {
     /// Its sequence in the stream.
     pub at: u64,
+    /// The stream sequence of the room's record it was numbered after; `None` for a record
+    /// stored before records said it.
+    pub after: Option<u64>,
     /// Its messages, in `seq` order (never empty).
     pub messages: Vec<Stored>,
 }
@@ -93,6 +97,7 @@ fn record(message: async_nats::jetstream::message::StreamMessage) -> Option<Reco
     match from_record(Some(&message.headers), &message.payload) {
         Some(messages) => Some(Record {
             at: message.sequence,
+            after: after_of(&message.headers),
             messages,
         }),
         None => {
@@ -104,6 +109,48 @@ fn record(message: async_nats::jetstream::message::StreamMessage) -> Option<Reco
             None
         }
     }
+}
+
+/// The last `seq` of the room `key` as every reader counts it, up to and including its
+/// record `last`: `last`'s own, unless `last` is numbered like a record before it (a record
+/// the NATS client sent again late, say), which readers skip whole.
+pub async fn counted_end<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    last: &Record,
+) -> Result<u64, Unavailable> {
+    let Some(after) = last.after else {
+        return Ok(last.last());
+    };
+    // Almost always: nothing came between it and the record it was numbered after.
+    match next_record(stream, key, Some(after + 1)).await? {
+        Some(first) if first.at == last.at => Ok(last.last()),
+        _ => counted_through(stream, key, after, last.at).await,
+    }
+}
+
+/// The last `seq` of the room `key` as every reader counts it through stream sequence
+/// `through`, counting from its record at stream sequence `after` (taken to count; 0 or
+/// trimmed: from the room's first record after it): a walk over the room's records between,
+/// usually a step or two.
+pub async fn counted_through<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    after: u64,
+    through: u64,
+) -> Result<u64, Unavailable> {
+    let mut counted = 0;
+    let mut from = after.max(1);
+    while let Some(record) = next_record(stream, key, Some(from)).await? {
+        if record.at > through {
+            break;
+        }
+        if record.at == after || record.first() > counted {
+            counted = record.last();
+        }
+        from = record.at + 1;
+    }
+    Ok(counted)
 }
 
 /// What the stream holds of the room `key`, keeping at most `keep` messages (the latest);
@@ -121,7 +168,7 @@ pub async fn bounds<I>(
     };
     let mut bounds = Bounds {
         first: first.first(),
-        last: last.last(),
+        last: counted_end(stream, key, &last).await?.max(first.first()),
         first_at: first.at,
         last_at: last.at,
     };

@@ -13,10 +13,12 @@
 //! did not keep: its node delivered that record under a `seq` every other node delivered
 //! another message under. So the reader makes its consumer itself (not the client
 //! library's ordered consumer, which makes its own again wherever NATS puts it) and asks
-//! for it again, a few times, until it is on the stream's leader; it reads on anew when a heartbeat is missed, the
-//! consumer's own sequence skips, or a record this node stored is not read back in time (a
-//! consumer can live on, heartbeats and all, on a server that stopped getting the stream's
-//! records as leaders changed).
+//! for it again, a few times, until it is on the stream's leader. It reads on anew when a
+//! heartbeat is missed, the consumer's own sequence skips, a record this node stored is not
+//! read back in time (a consumer can live on, heartbeats and all, on a server that stopped
+//! getting the stream's records as leaders changed), or a room's task was fed a record
+//! after a gap the stream's leader does not have (`room_task.rs`): then from before that
+//! gap.
 
 use std::sync::Arc;
 
@@ -47,8 +49,21 @@ const CONSUMER_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// wherever it is.
 const PLACEMENT_TRIES: usize = 4;
 
-/// A consumer being read: the stream, its messages, and its own sequence of the last one.
-type Reading = (stream::Stream, pull::Stream, u64);
+/// A consumer being read: the stream, its messages, its own sequence of the last one, and
+/// its name.
+type Reading = (stream::Stream, pull::Stream, u64, String);
+
+/// Stops reading `messages`' consumer, if any, and removes it from NATS rather than leave
+/// it to linger for [`CONSUMER_IDLE`].
+fn close(messages: &mut Option<Reading>) {
+    if let Some((stream, _, _, name)) = messages.take() {
+        tokio::spawn(async move {
+            if let Err(err) = stream.delete_consumer(&name).await {
+                tracing::debug!("Cannot remove the rooms' reader {name}: {err}");
+            }
+        });
+    }
+}
 
 /// Reads the rooms' stream from where it ends when first opened, for the life of the node,
 /// starting again after its consumer failed or stalled, or NATS came back.
@@ -66,7 +81,7 @@ pub async fn run(streams: Arc<RoomStreams>) {
             stalls.reset();
             read_at_check = streams.tasks().read;
         }
-        let Some((stream, reading, consumed)) = messages.as_mut() else {
+        let Some((stream, reading, consumed, _)) = messages.as_mut() else {
             tokio::select! {
                 _ = tokio::time::sleep(CONSUMER_RETRY) => {}
                 Ok(()) = ups.changed() => {}
@@ -83,32 +98,49 @@ pub async fn run(streams: Arc<RoomStreams>) {
                     } else {
                         // One went missing on the way: read on from the last one fed.
                         tracing::debug!("The rooms' reader skipped a record: reading on anew");
-                        messages = None;
+                        close(&mut messages);
+                        tokio::time::sleep(CONSUMER_RETRY).await;
                     }
                 }
                 Some(Err(err)) => {
                     tracing::debug!("Reading the rooms from NATS: {err}; reading on anew");
-                    messages = None;
+                    close(&mut messages);
                     tokio::time::sleep(CONSUMER_RETRY).await;
                 }
                 None => {
-                    messages = None;
+                    close(&mut messages);
                     tokio::time::sleep(CONSUMER_RETRY).await;
                 }
             },
             Ok(()) = ups.changed() => {
                 // NATS is back: its consumer may be gone; read on from where it stopped.
-                messages = None;
+                close(&mut messages);
             }
             () = streams.unread.notified() => {
-                tracing::debug!("A record stored here was not read back in time: reading on anew");
-                messages = None;
+                let mut tasks = streams.tasks();
+                let unread = streams.unread_at.load(std::sync::atomic::Ordering::Relaxed);
+                if let Some(rewind) = tasks.rewind.take() {
+                    tracing::debug!(
+                        "A room was fed a record its stream does not have: reading again \
+                         after {rewind}"
+                    );
+                    tasks.read = tasks.read.map(|read| read.min(rewind));
+                    drop(tasks);
+                    close(&mut messages);
+                } else if tasks.read.is_some_and(|read| read < unread) {
+                    drop(tasks);
+                    tracing::debug!(
+                        "A record stored here ({unread}) was not read back in time: reading \
+                         on anew"
+                    );
+                    close(&mut messages);
+                }
             }
             _ = stalls.tick() => {
                 let read = streams.tasks().read;
                 if read == read_at_check && is_behind(stream, read).await {
                     tracing::debug!("The rooms' reader is stuck at {read:?}: reading on anew");
-                    messages = None;
+                    close(&mut messages);
                 }
                 read_at_check = read;
             }
@@ -137,14 +169,24 @@ async fn open(streams: &RoomStreams) -> Option<Reading> {
         }
     };
     let end = stream.cached_info().state.last_sequence;
+    let created = stream.cached_info().created;
     let from = {
         let mut tasks = streams.tasks();
+        let same_stream = tasks.created.is_none_or(|seen| seen == created);
+        tasks.created = Some(created);
         let read = match tasks.read {
             Some(read) if read <= end => read,
+            Some(read) if same_stream => {
+                tracing::debug!(
+                    "NATS says the rooms' log ends at {end}, before what was read ({read}): \
+                     a server not caught up yet; asking again"
+                );
+                return None;
+            }
             Some(read) => {
                 tracing::warn!(
-                    "The rooms' log in NATS ends at {end}, before what was read ({read}): it \
-                     was wiped; reading it again from its start"
+                    "The rooms' log in NATS was made anew and ends at {end}, before what was \
+                     read ({read}): reading it again from its start"
                 );
                 0
             }
@@ -158,19 +200,23 @@ async fn open(streams: &RoomStreams) -> Option<Reading> {
         }
         read + 1
     };
-    let Some(reading) = consume(&stream, from, streams.cluster.replicas()).await else {
+    let Some((reading, name)) = consume(&stream, from, streams.cluster.replicas()).await else {
         streams.cluster.jetstream_failed();
         return None;
     };
     streams.cluster.jetstream_answered();
-    Some((stream, reading, 0))
+    Some((stream, reading, 0, name))
 }
 
 /// Every room's records from stream sequence `start` on, in order, read from the stream's
 /// leader when the stream has `replicas` > 1 and NATS places a consumer there within
 /// [`PLACEMENT_TRIES`] (it need not: NATS may keep picking another server, and a node must
-/// read anyway); `None` when NATS does not answer.
-async fn consume(stream: &stream::Stream, start: u64, replicas: usize) -> Option<pull::Stream> {
+/// read anyway), with the consumer's name; `None` when NATS does not answer.
+async fn consume(
+    stream: &stream::Stream,
+    start: u64,
+    replicas: usize,
+) -> Option<(pull::Stream, String)> {
     let leader = leader_of(stream.cached_info().cluster.as_ref());
     for attempt in 1..=PLACEMENT_TRIES {
         let made = stream
@@ -209,13 +255,23 @@ async fn consume(stream: &stream::Stream, start: u64, replicas: usize) -> Option
         if elsewhere {
             tracing::debug!("The rooms' reader reads on {placed:?}, not the stream's leader");
         }
-        return made
+        let name = made.cached_info().name.clone();
+        match made
             .stream()
             .expires(PULL_EXPIRES)
             .heartbeat(PULL_EXPIRES / 2)
             .messages()
             .await
-            .ok();
+        {
+            Ok(reading) => return Some((reading, name)),
+            Err(err) => {
+                tracing::debug!("Cannot read the rooms' reader {name}: {err}");
+                if let Err(err) = stream.delete_consumer(&name).await {
+                    tracing::debug!("Cannot remove the rooms' reader {name}: {err}");
+                }
+                return None;
+            }
+        }
     }
     None
 }

@@ -10,7 +10,7 @@ use chat_proto::Backlog;
 use tokio::sync::{mpsc, watch};
 
 use super::payload::from_record;
-use super::read::{backlog_of, last_record, next_record};
+use super::read::{backlog_of, counted_end, counted_through, last_record, next_record};
 use super::{Feed, JoinRequest, RoomStreams, Unavailable, BATCH_MAX, IDLE_CHECK};
 use crate::log::wire::push_message;
 use crate::log::{page, Deliveries, Join};
@@ -35,10 +35,10 @@ pub async fn run(
             "the rooms' stream was not read in time".to_owned(),
         )),
     };
-    let mut stream = match anchored {
-        Ok((stream, last)) => {
+    let (mut stream, mut at) = match anchored {
+        Ok((stream, last, last_at)) => {
             delivered.send_replace(last);
-            stream
+            (stream, last_at)
         }
         Err(err) => {
             tracing::error!("Cannot open #{key} in the cluster: {err}");
@@ -77,13 +77,17 @@ pub async fn run(
                             Err(_) => break,
                         }
                     }
-                    deliver(&*streams.hub, &key, batch, &delivered);
+                    deliver_checked(&streams, &stream, &key, batch, &delivered, &mut at).await;
                     if let Some(read) = again {
-                        stream = reanchor(&streams, &key, read, &delivered).await.unwrap_or(stream);
+                        stream = reanchor(&streams, &key, read, &delivered, &mut at)
+                            .await
+                            .unwrap_or(stream);
                     }
                 }
                 Some(Feed::From(read)) => {
-                    stream = reanchor(&streams, &key, read, &delivered).await.unwrap_or(stream);
+                    stream = reanchor(&streams, &key, read, &delivered, &mut at)
+                        .await
+                        .unwrap_or(stream);
                 }
                 None => return,
             },
@@ -98,24 +102,30 @@ pub async fn run(
     }
 }
 
-/// The rooms' stream and the last `seq` of the room `key` among the records up to stream
-/// sequence `read`: where the room's feed, which holds the records after `read`, begins.
+/// The rooms' stream, the last `seq` of the room `key` among the records up to stream
+/// sequence `read`, and a stream sequence at or after that record's and before the next
+/// one's: where the room's feed, which holds the records after `read`, begins.
 async fn anchor(
     streams: &RoomStreams,
     key: &str,
     read: u64,
-) -> Result<(stream::Stream<()>, u64), Unavailable> {
+) -> Result<(stream::Stream<()>, u64, u64), Unavailable> {
     let stream = streams.handle().await?;
-    let last = match last_record(&stream, key).await? {
-        None => 0,
-        Some(last) if last.at <= read => last.last(),
+    let (last, at) = match last_record(&stream, key).await? {
+        None => (0, read),
+        Some(last) if last.at <= read => (counted_end(&stream, key, &last).await?, last.at),
         // Records came after `read`: the room was delivered up to just before the first.
         Some(_) => match next_record(&stream, key, Some(read + 1)).await? {
-            Some(next) => next.first() - 1,
-            None => 0,
+            // Counted through `read` from the record it was numbered after, when that is
+            // up to there (one before it may be its twin, which readers count instead).
+            Some(next) => match next.after.filter(|&after| after <= read) {
+                Some(after) => (counted_through(&stream, key, after, read).await?, read),
+                None => (next.first() - 1, read),
+            },
+            None => (0, read),
         },
     };
-    Ok((stream, last))
+    Ok((stream, last, at))
 }
 
 /// Starts the room's delivery again after the node's reader started over at `read` (the
@@ -125,10 +135,12 @@ async fn reanchor(
     key: &str,
     read: u64,
     delivered: &watch::Sender<u64>,
+    at: &mut u64,
 ) -> Option<stream::Stream<()>> {
     match anchor(streams, key, read).await {
-        Ok((stream, last)) => {
+        Ok((stream, last, last_at)) => {
             delivered.send_replace(last);
+            *at = last_at;
             Some(stream)
         }
         Err(err) => {
@@ -138,29 +150,104 @@ async fn reanchor(
     }
 }
 
+/// Delivers `batch` (see [`deliver`]), checking each gap in `seq` with the stream's leader:
+/// a gap the stream has (the room's messages aged out, and it started again past them) is
+/// delivered across; a gap it does not have means the node's reader was fed by a copy of
+/// the stream that is not the cluster's (a NATS server just back from a pause), and the
+/// reader reads again after the last record delivered here (`at`), from where NATS places
+/// its consumer anew.
+async fn deliver_checked(
+    streams: &RoomStreams,
+    stream: &stream::Stream<()>,
+    key: &str,
+    batch: Vec<jetstream::Message>,
+    delivered: &watch::Sender<u64>,
+    at: &mut u64,
+) {
+    let mut batch = batch;
+    let mut across = None;
+    loop {
+        let rest = deliver(&*streams.hub, key, batch, delivered, at, across);
+        let Some(gap) = rest.first().and_then(|message| message.info().ok()) else {
+            return;
+        };
+        let gap = gap.stream_sequence;
+        let last = *delivered.borrow();
+        match first_counted_after(stream, key, *at, last).await {
+            Ok(Some(next)) if next == gap => {
+                across = Some(gap);
+                batch = rest;
+            }
+            found => {
+                tracing::warn!(
+                    "#{key} was fed a record (stream seq {gap}) after a gap in its seqs that the \
+                     stream's leader does not have ({found:?}): reading again after {at}"
+                );
+                streams.read_again_after(*at);
+                return;
+            }
+        }
+    }
+}
+
+/// The stream sequence of the room `key`'s first record after stream sequence `at` that
+/// counts after `last` (its first `seq` is past `last`; records numbered like earlier ones
+/// are skipped), read from the stream's leader; `None` when there is none.
+async fn first_counted_after(
+    stream: &stream::Stream<()>,
+    key: &str,
+    at: u64,
+    last: u64,
+) -> Result<Option<u64>, Unavailable> {
+    let mut from = at + 1;
+    while let Some(record) = next_record(stream, key, Some(from)).await? {
+        if record.first() > last {
+            return Ok(Some(record.at));
+        }
+        from = record.at + 1;
+    }
+    Ok(None)
+}
+
 /// Encodes the messages of `batch` not yet delivered once, as one queue entry for every
-/// member here, and records how far the room was delivered.
+/// member here, and records how far the room was delivered (`seq` in `delivered`, stream
+/// sequence in `at`). Stops before a record whose first `seq` leaves a gap after the last
+/// delivered (unless it is the one at stream sequence `across`, a gap the stream has) and
+/// returns it with the records after it, undelivered.
 fn deliver(
     hub: &dyn Deliveries,
     key: &str,
     batch: Vec<jetstream::Message>,
     delivered: &watch::Sender<u64>,
-) {
+    at: &mut u64,
+    across: Option<u64>,
+) -> Vec<jetstream::Message> {
     // With nobody here any more the messages go to no one, but still count as delivered:
     // a join that comes next is cut after them.
     let shown = hub.room_name(key).unwrap_or_else(|| key.into());
     let mut wire = BytesMut::new();
     let mut messages = 0;
     let mut last = *delivered.borrow();
-    for message in batch {
+    let mut rest = Vec::new();
+    let mut batch = batch.into_iter();
+    while let Some(message) = batch.next() {
         let Some(record) = from_record(message.headers.as_ref(), &message.payload) else {
             tracing::warn!("Dropped a record in #{shown} that is not one");
             continue;
         };
+        let Some(first) = record.first().map(|stored| stored.seq) else {
+            continue;
+        };
         // A record numbered like an earlier one (see `publish.rs`) is skipped whole: its
         // sender had it numbered again, after the one that came first.
-        if record.first().is_none_or(|stored| stored.seq <= last) {
+        if first <= last {
             continue;
+        }
+        let stream_seq = message.info().map_or(*at, |info| info.stream_sequence);
+        if last > 0 && first > last + 1 && across != Some(stream_seq) {
+            rest.push(message);
+            rest.extend(batch);
+            break;
         }
         for stored in record {
             last = stored.seq;
@@ -169,11 +256,13 @@ fn deliver(
                 Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
             }
         }
+        *at = stream_seq;
     }
     if !wire.is_empty() {
         hub.deliver(key, Arc::new(wire.freeze()), messages);
     }
     delivered.send_replace(last);
+    rest
 }
 
 /// Serves a join in the room task's order: everything up to `cut` was delivered here and
