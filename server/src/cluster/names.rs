@@ -50,7 +50,10 @@ use super::ClusterError;
 pub const BUCKET: &str = "chat_names";
 
 /// The stream a key-value bucket named [`BUCKET`] is, as async-nats' own
-/// `create_key_value` would make it with `history` 1, `replicas` and nothing else set.
+/// `create_key_value` would make it with `history` 1, `replicas` and nothing else set, but
+/// for direct gets, allowed with one replica only: with more, any replica answers a direct
+/// get, and one just back from a pause answers from what it held before (seen with the
+/// rooms' stream), so a name's holder is read from the bucket's leader.
 fn bucket_stream(replicas: usize) -> stream::Config {
     stream::Config {
         name: format!("KV_{BUCKET}"),
@@ -59,7 +62,7 @@ fn bucket_stream(replicas: usize) -> stream::Config {
         max_messages_per_subject: 1,
         allow_rollup: true,
         deny_delete: true,
-        allow_direct: true,
+        allow_direct: replicas == 1,
         num_replicas: replicas,
         discard: stream::DiscardPolicy::New,
         ..Default::default()
@@ -197,6 +200,7 @@ impl Names {
         };
         let bucket = format!("The names bucket {BUCKET}");
         super::replicas::align(js, &mut kv.stream, replicas, &bucket).await;
+        super::replicas::leader_reads(js, &mut kv.stream, replicas, &bucket).await;
         Ok(Names {
             kv,
             node: node.to_owned(),

@@ -55,3 +55,35 @@ pub async fn align(
         ),
     }
 }
+
+/// Makes `stream` (a bucket of this node's, `what` in the log) answer reads from its leader
+/// alone when it has `replicas` > 1: a bucket made with direct gets allowed (as with one
+/// replica, or by an earlier version) has them turned off, since a replica just back from a
+/// pause answers them from what it held before. Says so, or why NATS refused.
+pub async fn leader_reads(
+    js: &jetstream::Context,
+    stream: &mut stream::Stream,
+    replicas: usize,
+    what: &str,
+) {
+    let config = &stream.cached_info().config;
+    if replicas <= 1 || !config.allow_direct {
+        return;
+    }
+    let changed = stream::Config {
+        allow_direct: false,
+        ..config.clone()
+    };
+    match js.update_stream(&changed).await {
+        Ok(_) => {
+            tracing::info!(
+                "{what} is now read from its leader alone ([cluster] replicas {replicas})"
+            );
+            let _ = stream.info().await;
+        }
+        Err(err) => tracing::warn!(
+            "{what} lets any of its {replicas} replicas answer reads, and NATS refused to change \
+             that: {err}"
+        ),
+    }
+}
