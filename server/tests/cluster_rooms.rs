@@ -702,3 +702,35 @@ async fn rooms_made_and_left_leave_nothing_in_nats_once_aged_out() {
     let (_, _, seq) = messages(&mut ann, 1).await.remove(0);
     assert!(seq > 1, "seq {seq} was given before in #made7");
 }
+
+/// A member who stays in a room while its messages age out gets the next message, numbered
+/// past every seq the room had: a gap in `seq` the stream has, which the room's delivery
+/// checks with the stream's leader before it delivers across it (a gap the stream does not
+/// have would send the node's reader back instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_stays_while_the_rooms_messages_age_out_gets_the_next_one() {
+    let nats = NatsServer::start();
+    let mut config = nats.node_config("a");
+    config.store = Some(chat_server::config::StoreConfig {
+        max_age: Some(Duration::from_secs(2)),
+        ..chat_server::config::StoreConfig::default()
+    });
+    let a = start_with(config).await;
+    let mut ann = a.register_only("ann").await;
+    ann.join("stay").await;
+    ann.say_in("stay", "before").await;
+    assert_eq!(
+        messages(&mut ann, 1).await,
+        [("ann".to_owned(), "before".to_owned(), 1)]
+    );
+    let (_, held) = rooms_in_nats_until(&nats, 0).await;
+    assert_eq!(held, 0, "the message aged out");
+
+    ann.say_in("stay", "after").await;
+    let (from, text, seq) = messages(&mut ann, 1).await.remove(0);
+    assert_eq!((from.as_str(), text.as_str()), ("ann", "after"));
+    assert!(
+        seq > 2,
+        "seq {seq}: numbered past what the room had, across a gap"
+    );
+}
