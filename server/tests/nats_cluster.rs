@@ -114,11 +114,14 @@ async fn say_until_confirmed(client: &mut TestClient, text: &str) -> (String, u6
     unreachable!()
 }
 
-/// What `client` has received in [`ROOM`] until `last` came: `(text, seq)` in order.
+/// What `client` has received in [`ROOM`] until `last` came: `(text, seq)` in order. A
+/// node's delivery may be that long behind its sender's confirmation after a NATS server
+/// came back ([`AVAILABLE_WITHIN`]: its reader makes its consumer again once JetStream
+/// answers).
 async fn received_until(client: &mut TestClient, last: &str) -> Vec<(String, u64)> {
     let mut got = Vec::new();
     loop {
-        let frame = tokio::time::timeout(TIMEOUT, client.conn.read_frame()).await;
+        let frame = tokio::time::timeout(AVAILABLE_WITHIN, client.conn.read_frame()).await;
         let Ok(Ok(Some(frame))) = frame else {
             panic!("waiting for {last:?}: {frame:?}; got so far {got:?}");
         };
