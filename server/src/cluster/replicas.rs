@@ -42,13 +42,10 @@ pub async fn align(
         num_replicas: wanted,
         ..config.clone()
     };
-    match js.update_stream(&changed).await {
-        Ok(_) => {
-            tracing::info!(
-                "{what} now has {wanted} replicas (it had {had}), as [cluster] replicas says"
-            );
-            let _ = stream.info().await;
-        }
+    match update(js, stream, &changed).await {
+        Ok(()) => tracing::info!(
+            "{what} now has {wanted} replicas (it had {had}), as [cluster] replicas says"
+        ),
         Err(err) => tracing::warn!(
             "{what} has {had} replicas, [cluster] replicas says {wanted}, and NATS refused the \
              change: {err}"
@@ -74,16 +71,25 @@ pub async fn leader_reads(
         allow_direct: false,
         ..config.clone()
     };
-    match js.update_stream(&changed).await {
-        Ok(_) => {
-            tracing::info!(
-                "{what} is now read from its leader alone ([cluster] replicas {replicas})"
-            );
-            let _ = stream.info().await;
-        }
+    match update(js, stream, &changed).await {
+        Ok(()) => tracing::info!(
+            "{what} is now read from its leader alone ([cluster] replicas {replicas})"
+        ),
         Err(err) => tracing::warn!(
             "{what} lets any of its {replicas} replicas answer reads, and NATS refused to change \
              that: {err}"
         ),
     }
+}
+
+/// Gives `stream` the config `changed` in NATS and reads its info again, so that what the
+/// node keeps of it (a key-value store decides by it whether to use direct gets) says so.
+async fn update(
+    js: &jetstream::Context,
+    stream: &mut stream::Stream,
+    changed: &stream::Config,
+) -> Result<(), jetstream::context::UpdateStreamError> {
+    js.update_stream(changed).await?;
+    let _ = stream.info().await;
+    Ok(())
 }

@@ -145,7 +145,9 @@ pub async fn counted_through<I>(
         if record.at > through {
             break;
         }
-        if record.at == after || record.first() > counted {
+        // The first record read counts (seqs start at 1): the one at `after`, or the room's
+        // first after it.
+        if record.first() > counted {
             counted = record.last();
         }
         from = record.at + 1;
