@@ -1,9 +1,10 @@
 //! The chat on a cluster of three real nats-servers with every stream kept three times
 //! (`[cluster] replicas = 3`): two chat nodes, one connected to a NATS server it alone
-//! knows, make one chat; killing or pausing that NATS server loses nothing acknowledged,
-//! the node goes on through another server it learnt from NATS, and the server catches up
-//! once it is back. Losing two of the three refuses room messages until one is back. A
-//! NATS that cannot keep the replicas asked for stops a node at start with one line.
+//! knows, make one chat; killing or pausing that NATS server, or cutting it off from the
+//! others, loses nothing acknowledged, the node goes on through another server it learnt
+//! from NATS, and the server catches up once it is back. Losing two of the three refuses
+//! room messages until one is back. A NATS that cannot keep the replicas asked for stops a
+//! node at start with one line.
 
 mod common;
 
@@ -178,6 +179,9 @@ enum Fault {
     Kill,
     /// SIGSTOP, then SIGCONT: it hangs with its sockets open.
     Pause,
+    /// Cut off from the other NATS servers by the network (its routes), then joined again:
+    /// its clients still reach it, and it answers their pings.
+    Cut,
 }
 
 /// Two chat nodes on three NATS servers with R3, node a knowing only the first: `fault`
@@ -186,7 +190,13 @@ enum Fault {
 /// node b and in the history every node serves (a third node, started on the returned
 /// server alone, included), once each, in order, with `seq` dense.
 async fn the_chat_goes_on_through(fault: Fault) {
-    let mut nats = NatsServer::cluster(3);
+    let (mut nats, partition) = match fault {
+        Fault::Cut => {
+            let (nats, partition) = NatsServer::partitionable_cluster(3).await;
+            (nats, Some(partition))
+        }
+        Fault::Kill | Fault::Pause => (NatsServer::cluster(3), None),
+    };
     // Node a knows only the first NATS server, so it is the one a uses (and a learns the
     // others from it); node b knows all three.
     let a = start_with(NatsServer::cluster_node_config(&[&nats[0]], "a", 3)).await;
@@ -202,9 +212,10 @@ async fn the_chat_goes_on_through(fault: Fault) {
     }
     // Node a's NATS server goes, with no goodbye; a goes on through another.
     let hit = Instant::now();
-    match fault {
-        Fault::Kill => nats[0].kill(),
-        Fault::Pause => nats[0].pause(),
+    match (fault, &partition) {
+        (Fault::Kill, _) => nats[0].kill(),
+        (Fault::Pause, _) => nats[0].pause(),
+        (Fault::Cut, partition) => partition.as_ref().expect("relayed routes").isolate(0),
     }
     let mut refusals = 0;
     let mut first_after = None;
@@ -220,9 +231,10 @@ async fn the_chat_goes_on_through(fault: Fault) {
         first_after.unwrap()
     );
     // The server comes back and catches up by itself.
-    match fault {
-        Fault::Kill => nats[0].restart(),
-        Fault::Pause => nats[0].resume(),
+    match (fault, &partition) {
+        (Fault::Kill, _) => nats[0].restart(),
+        (Fault::Pause, _) => nats[0].resume(),
+        (Fault::Cut, partition) => partition.as_ref().expect("relayed routes").heal(0),
     }
     for i in 0..20 {
         let (text, seq, _) = say_until_confirmed(&mut ann, &format!("back {i}")).await;
@@ -252,6 +264,11 @@ async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_goes_on_when_the_nats_server_of_a_node_hangs() {
     the_chat_goes_on_through(Fault::Pause).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_goes_on_when_the_nats_server_of_a_node_is_cut_off_from_the_others() {
+    the_chat_goes_on_through(Fault::Cut).await;
 }
 
 #[test]

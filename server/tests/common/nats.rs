@@ -37,8 +37,12 @@ struct Route {
     name: String,
     /// Where it listens for the other servers.
     port: u16,
-    /// Every server's route port, its own included.
+    /// The ports it reaches the others at: every server's route port, its own included, or
+    /// the relays to them.
     all: Vec<u16>,
+    /// Where it tells the others to reach it, when not at `port`: a port nobody listens on,
+    /// so that the others keep to the relays.
+    advertise: Option<u16>,
 }
 
 /// A free port of 127.0.0.1, below Linux's ephemeral range (32768 and up by default): a
@@ -94,23 +98,58 @@ impl NatsServer {
     /// restarted on its own.
     pub fn cluster(n: usize) -> Vec<NatsServer> {
         let all: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let mut servers: Vec<NatsServer> = all
-            .iter()
-            .enumerate()
-            .map(|(i, &port)| {
-                let mut server = NatsServer::unstarted();
-                server.route = Some(Route {
+        NatsServer::routed(
+            all.iter()
+                .enumerate()
+                .map(|(i, &port)| Route {
                     name: format!("nats-{i}"),
                     port,
                     all: all.clone(),
-                });
+                    advertise: None,
+                })
+                .collect(),
+        )
+    }
+
+    /// [`NatsServer::cluster`] with every route between two servers passing through a
+    /// relay of its own, which [`Partition`] cuts: a server can be cut off from the others
+    /// by the network while its clients still reach it.
+    pub async fn partitionable_cluster(n: usize) -> (Vec<NatsServer>, Partition) {
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut relays = Vec::new();
+        let mut routes = Vec::new();
+        for (i, &port) in ports.iter().enumerate() {
+            let mut all = Vec::new();
+            for (j, &to) in ports.iter().enumerate() {
+                if i == j {
+                    all.push(port);
+                    continue;
+                }
+                let relay = Relay::to(&format!("127.0.0.1:{to}")).await;
+                all.push(relay.port());
+                relays.push((i, j, relay));
+            }
+            routes.push(Route {
+                name: format!("nats-{i}"),
+                port,
+                all,
+                advertise: Some(free_port()),
+            });
+        }
+        (NatsServer::routed(routes), Partition { relays })
+    }
+
+    /// A started server for each of `routes`, one after the other.
+    fn routed(routes: Vec<Route>) -> Vec<NatsServer> {
+        routes
+            .into_iter()
+            .map(|route| {
+                let mut server = NatsServer::unstarted();
+                server.route = Some(route);
+                server.restart();
                 server
             })
-            .collect();
-        for server in &mut servers {
-            server.restart();
-        }
-        servers
+            .collect()
     }
 
     /// [`NatsServer::node_config`] for a node that knows the servers `listed` of a NATS
@@ -198,6 +237,12 @@ impl NatsServer {
                 "--routes".to_owned(),
                 routes.join(","),
             ]);
+            if let Some(advertise) = route.advertise {
+                args.extend([
+                    "--cluster_advertise".to_owned(),
+                    format!("127.0.0.1:{advertise}"),
+                ]);
+            }
         }
         let mut child = Command::new("nats-server")
             .args(&args)
@@ -297,9 +342,14 @@ pub struct Relay {
 impl Relay {
     /// Relays connections on a free port of 127.0.0.1 to `nats`.
     pub async fn start(nats: &NatsServer) -> Relay {
+        Relay::to(nats.url().trim_start_matches("nats://")).await
+    }
+
+    /// Relays connections on a free port of 127.0.0.1 to `target` (`HOST:PORT`).
+    pub async fn to(target: &str) -> Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("nats://{}", listener.local_addr().unwrap());
-        let target = nats.url().trim_start_matches("nats://").to_owned();
+        let target = target.to_owned();
         let (cut, watch) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
@@ -330,5 +380,43 @@ impl Relay {
     /// Lets the node reach NATS again.
     pub fn restore(&self) {
         self.cut.send_replace(false);
+    }
+
+    /// The port it listens on.
+    fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("a relay's port")
+    }
+}
+
+/// The relays of a [`NatsServer::partitionable_cluster`]: `(from, to, relay)` for the route
+/// from server `from` to server `to`.
+#[derive(Debug)]
+pub struct Partition {
+    /// Every route's relay.
+    relays: Vec<(usize, usize, Relay)>,
+}
+
+impl Partition {
+    /// Cuts server `server` off from every other server (its routes, both ways); its
+    /// clients still reach it.
+    pub fn isolate(&self, server: usize) {
+        for (from, to, relay) in &self.relays {
+            if *from == server || *to == server {
+                relay.cut();
+            }
+        }
+    }
+
+    /// Joins server `server` to the others again.
+    pub fn heal(&self, server: usize) {
+        for (from, to, relay) in &self.relays {
+            if *from == server || *to == server {
+                relay.restore();
+            }
+        }
     }
 }

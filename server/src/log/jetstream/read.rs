@@ -72,6 +72,27 @@ pub async fn next_record<I>(
     from_get(get.send().await)
 }
 
+/// Whether the stream's leader holds `message` (a record a consumer fed) at its stream
+/// sequence: the same subject and the same payload there. With replicas, a NATS server cut
+/// off from the others kept records the cluster did not (a sender's attempts it stored
+/// while it could not reach them), and after it joined them again a consumer reading its
+/// copy fed them under stream sequences and `seq`s every other copy holds other messages
+/// under.
+pub async fn leader_holds<I>(
+    stream: &stream::Stream<I>,
+    message: &async_nats::jetstream::Message,
+) -> Result<bool, Unavailable> {
+    let at = message
+        .info()
+        .map_err(|err| Unavailable(format!("a record without its stream sequence: {err}")))?
+        .stream_sequence;
+    match stream.raw_message_builder().sequence(at).send().await {
+        Ok(copy) => Ok(copy.subject == message.subject && copy.payload == message.payload),
+        Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(false),
+        Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
+    }
+}
+
 /// The room `key`'s last record; `None` when the stream holds none.
 pub async fn last_record<I>(
     stream: &stream::Stream<I>,

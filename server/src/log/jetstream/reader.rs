@@ -17,8 +17,8 @@
 //! heartbeat is missed, the consumer's own sequence skips, a record this node stored is not
 //! read back in time (a consumer can live on, heartbeats and all, on a server that stopped
 //! getting the stream's records as leaders changed), or a room's task was fed a record
-//! after a gap the stream's leader does not have (`room_task.rs`): then from before that
-//! gap.
+//! the stream's leader does not hold as fed, or after a gap the leader does not have
+//! (`room_task.rs`): then from before that record.
 
 use std::sync::Arc;
 

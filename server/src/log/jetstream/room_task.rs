@@ -10,7 +10,9 @@ use chat_proto::Backlog;
 use tokio::sync::{mpsc, watch};
 
 use super::payload::from_record;
-use super::read::{backlog_of, counted_end, counted_through, last_record, next_record};
+use super::read::{
+    backlog_of, counted_end, counted_through, last_record, leader_holds, next_record,
+};
 use super::{Feed, JoinRequest, RoomStreams, Unavailable, BATCH_MAX, IDLE_CHECK};
 use crate::log::wire::push_message;
 use crate::log::{page, Deliveries, Join};
@@ -150,12 +152,14 @@ async fn reanchor(
     }
 }
 
-/// Delivers `batch` (see [`deliver`]), checking each gap in `seq` with the stream's leader:
-/// a gap the stream has (the room's messages aged out, and it started again past them) is
-/// delivered across; a gap it does not have means the node's reader was fed by a copy of
-/// the stream that is not the cluster's (a NATS server just back from a pause), and the
-/// reader reads again after the last record delivered here (`at`), from where NATS places
-/// its consumer anew.
+/// Delivers `batch` (see [`deliver`]) once the stream's leader holds each of its records
+/// (with replicas; see [`held_by_leader`]), checking each gap in `seq` with the leader: a
+/// gap the stream has (the room's messages aged out, and it started again past them) is
+/// delivered across. A record the leader does not hold, or a gap it does not have, means
+/// the node's reader was fed by a copy of the stream that is not the cluster's (a NATS
+/// server just back from a pause, or from being cut off from the others), and the reader
+/// reads again after the last record delivered here (`at`), from where NATS places its
+/// consumer anew.
 async fn deliver_checked(
     streams: &RoomStreams,
     stream: &stream::Stream<()>,
@@ -165,11 +169,20 @@ async fn deliver_checked(
     at: &mut u64,
 ) {
     let mut batch = batch;
+    let mut unheld = None;
+    if streams.cluster.replicas() > 1 {
+        let (held, unknown) = held_by_leader(stream, &batch).await;
+        if held < batch.len() {
+            let first = batch[held].info().map_or(0, |info| info.stream_sequence);
+            unheld = Some((first, unknown));
+            batch.truncate(held);
+        }
+    }
     let mut across = None;
     loop {
         let rest = deliver(&*streams.hub, key, batch, delivered, at, across);
         let Some(gap) = rest.first().and_then(|message| message.info().ok()) else {
-            return;
+            break;
         };
         let gap = gap.stream_sequence;
         let last = *delivered.borrow();
@@ -188,6 +201,47 @@ async fn deliver_checked(
             }
         }
     }
+    match unheld {
+        None => return,
+        Some((unheld, None)) => tracing::warn!(
+            "#{key} was fed a record (stream seq {unheld}) that the stream's leader does not \
+             hold as fed: reading again after {at}"
+        ),
+        Some((unheld, Some(err))) => tracing::debug!(
+            "Cannot check #{key}'s record at stream seq {unheld} with the stream's leader \
+             ({err}): reading again after {at}"
+        ),
+    }
+    streams.read_again_after(*at);
+}
+
+/// How many of a batch's records are checked with the stream's leader at once.
+const CHECKS_AT_ONCE: usize = 16;
+
+/// How many of `batch`'s first records the stream's leader holds as fed (see
+/// [`leader_holds`]), which may be delivered, and the error that stopped the count, if
+/// one did: the reader reads the rest again. Every record is checked, at the cost of one
+/// get of the leader per record per node, since a copy that diverged feeds records under
+/// stream sequences and `seq`s that look right.
+async fn held_by_leader(
+    stream: &stream::Stream<()>,
+    batch: &[jetstream::Message],
+) -> (usize, Option<Unavailable>) {
+    let mut held = 0;
+    for some in batch.chunks(CHECKS_AT_ONCE) {
+        let checks: Vec<_> = some
+            .iter()
+            .map(|message| leader_holds(stream, message))
+            .collect();
+        for check in futures::future::join_all(checks).await {
+            match check {
+                Ok(true) => held += 1,
+                Ok(false) => return (held, None),
+                Err(err) => return (held, Some(err)),
+            }
+        }
+    }
+    (held, None)
 }
 
 /// The stream sequence of the room `key`'s first record after stream sequence `at` that
