@@ -8,7 +8,9 @@
 #       Targets: nats-server's resident memory (VmRSS from /proc, and its own /varz "mem")
 #       grows by less than 50 MB; once [store] max_age has trimmed those messages, by less
 #       than 5 MB. JetStream's streams, consumers and messages (/jsz) are read before,
-#       after and after trimming.
+#       after and after trimming, and so is nats-server's live Go heap (HeapAlloc right
+#       after a collection it is asked for on its profiling port): what it still holds,
+#       apart from memory its runtime and the system have not taken back.
 #   (b) NAMES guests coming and going (chat-client bench --churn-names: each connects under
 #       a name of its own, registers and says Bye). Target: the names bucket (the stream
 #       KV_chat_names) holds only the people online, here nobody: 0 messages. nats-server's
@@ -23,7 +25,7 @@
 #   scripts/bench-broker.sh [ROOMS] [NAMES]     # defaults: 10000 rooms, 100000 names
 #
 # NATS_SERVER   nats-server binary [default: nats-server on PATH]
-# CHAT_PORT, NATS_PORT, MONITOR_PORT  [defaults: 16981, 14234, 18234]
+# CHAT_PORT, NATS_PORT, MONITOR_PORT, PROFILE_PORT  [defaults: 16981, 14234, 18234, 18334]
 # MAX_AGE       the node's [store] max_age, in seconds [default: 90]: long enough that
 #               "after" holds every room's message (10,000 rooms take 12 to 15 s here).
 #               With the earlier stream per room it had to be short: nats-server kept two
@@ -48,6 +50,7 @@ NATS_SERVER=${NATS_SERVER:-nats-server}
 CHAT_PORT=${CHAT_PORT:-16981}
 NATS_PORT=${NATS_PORT:-14234}
 MONITOR_PORT=${MONITOR_PORT:-18234}
+PROFILE_PORT=${PROFILE_PORT:-18334}
 MAX_AGE=${MAX_AGE:-90}
 TRIM_WAIT=${TRIM_WAIT:-120}
 TRIM_SETTLE=${TRIM_SETTLE:-300}
@@ -56,7 +59,7 @@ CONCURRENCY=${CONCURRENCY:-32}
 SETTLE=${SETTLE:-3}
 
 source scripts/servers.sh # need_nats_and_ports, build_for_processes, wait_port
-need_nats_and_ports "$CHAT_PORT" "$NATS_PORT" "$MONITOR_PORT"
+need_nats_and_ports "$CHAT_PORT" "$NATS_PORT" "$MONITOR_PORT" "$PROFILE_PORT"
 build_for_processes
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -66,6 +69,12 @@ monitor() {
     curl -sf --retry 5 --retry-all-errors --retry-delay 1 "http://127.0.0.1:$MONITOR_PORT/$1"
 }
 open_files() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# live_heap: nats-server's Go heap in use (bytes) right after a collection, which asking
+# for the heap profile with gc=1 runs first.
+live_heap() {
+    curl -sf "http://127.0.0.1:$PROFILE_PORT/debug/pprof/heap?gc=1&debug=1" |
+        awk '$2 == "HeapAlloc" {print $4}'
+}
 # json FILE EXPR: EXPR (Python, on the parsed document d) of a JSON file.
 json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -74,6 +83,7 @@ json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($
 start_pair() {
     rm -rf "$WORK/js" && mkdir -p "$WORK/js" "$WORK/node"
     "$NATS_SERVER" -js -sd "$WORK/js" -a 127.0.0.1 -p "$NATS_PORT" -m "$MONITOR_PORT" \
+        --profile "$PROFILE_PORT" \
         >>"$WORK/nats.log" 2>&1 &
     NATS_PID=$!
     PIDS+=("$NATS_PID")
@@ -132,8 +142,8 @@ total_messages() {
 
 # reading LABEL [names]: after SETTLE seconds, one line in $WORK/readings: LABEL, the VmRSS
 # of nats-server and of the node (kB), /varz mem (bytes), /jsz's streams, consumers and
-# messages, the messages of KV_chat_names with `names` (else -), and nats-server's open
-# files.
+# messages, the messages of KV_chat_names with `names` (else -), nats-server's open files
+# and its live heap (bytes; asked for last, as the collection it runs frees memory).
 reading() {
     sleep "$SETTLE"
     local nats_kb node_kb files
@@ -143,8 +153,8 @@ reading() {
     local names=-
     if [ "${2:-}" = names ]; then names=$(names_messages); fi
     echo "$1 $nats_kb $node_kb $(json "$WORK/varz.json" "d['mem']") \
-$(json "$WORK/jsz.json" "d['streams'], d['consumers'], d['messages']" | tr -d '(),') $names $files" \
-        >>"$WORK/readings"
+$(json "$WORK/jsz.json" "d['streams'], d['consumers'], d['messages']" | tr -d '(),') $names $files \
+$(live_heap)" >>"$WORK/readings"
 }
 
 # churn LABEL ARGS...: chat-client bench ARGS against the node, its JSON report kept as
@@ -202,11 +212,11 @@ import json, sys
 work, rooms, names, max_age, trimmed_after, settle = sys.argv[1], *map(int, sys.argv[2:])
 r = {}
 for line in open(f"{work}/readings"):
-    label, nats_kb, node_kb, mem, streams, consumers, messages, kv, files = line.split()
+    label, nats_kb, node_kb, mem, streams, consumers, messages, kv, files, heap = line.split()
     # /varz says mem 0 when nats-server could not read its own usage (out of files).
     r[label] = dict(nats=int(nats_kb) * 1024, node=int(node_kb) * 1024, mem=int(mem) or None,
                     streams=int(streams), consumers=int(consumers), messages=int(messages),
-                    kv=None if kv == "-" else int(kv), files=int(files))
+                    kv=None if kv == "-" else int(kv), files=int(files), heap=int(heap))
 rooms_run = json.load(open(f"{work}/rooms.json"))
 names_run = json.load(open(f"{work}/names.json"))
 MB = 1e6
@@ -256,6 +266,13 @@ print(f"| (a) nats-server VmRSS, {settle} s after trimming | < 5 MB more | "
 print(f"| (a) nats-server /varz mem, {settle} s after trimming | < 5 MB more | "
       f"{mb(r['rooms_before']['mem'] or 0)} | | {cell('rooms_settled', 'mem', 'rooms_before')} "
       f"| {met(grew('rooms_settled', 'mem', 'rooms_before', 5 * MB))} |")
+h_after = r["rooms_trimmed"]["heap"] - r["rooms_before"]["heap"]
+h_settled = r["rooms_settled"]["heap"] - r["rooms_before"]["heap"]
+print(f"| (a) nats-server live Go heap (after a collection) | < 5 MB more once trimmed | "
+      f"{mb(r['rooms_before']['heap'])} | {cell('rooms_after', 'heap', 'rooms_before')} "
+      f"| {cell('rooms_trimmed', 'heap', 'rooms_before')}; {settle} s later "
+      f"{cell('rooms_settled', 'heap', 'rooms_before')} "
+      f"| {met(h_after < 5 * MB)} / {met(h_settled < 5 * MB)} |")
 for key, what in (("streams", "JetStream streams"), ("consumers", "JetStream consumers"),
                   ("messages", "JetStream messages")):
     print(f"| (a) {what} | | {count('rooms_before', key)} | {count('rooms_after', key)} "
