@@ -406,8 +406,26 @@ impl RoomStreams {
 mod tests {
     use super::payload::{
         after_of, first_seq_of_empty_room, from_record, headers, key_of, subject, to_payload,
+        Counted,
     };
     use crate::log::{Said, Stored};
+
+    /// A walk over a room's records counts each `seq` once: a record numbered like an
+    /// earlier one (a twin) is skipped whole, and the record numbered again after it counts.
+    #[test]
+    fn a_twin_is_skipped_whole_and_the_walk_goes_on_after_the_first() {
+        let mut counted = Counted::after(0);
+        // seqs 1-3; a twin of 3-4 that came late; 4 numbered again after the first.
+        let records = [(1, 3), (3, 4), (4, 4), (5, 9)];
+        let counts: Vec<bool> = records
+            .iter()
+            .map(|&(first, last)| counted.take(first, last))
+            .collect();
+        assert_eq!(counts, [true, false, true, true]);
+        assert_eq!(counted.last(), 9);
+        assert!(!Counted::after(9).counts(9), "already counted");
+        assert!(Counted::after(9).counts(12), "a gap still counts");
+    }
 
     /// A record reads back as stored: its messages numbered from its header's seq, each
     /// text whole whatever it holds.

@@ -26,6 +26,40 @@ pub const SEQ_HEADER: &str = "Chat-Seq";
 /// one numbered like an earlier one (see `read::counted_end`).
 pub const AFTER_HEADER: &str = "Chat-After";
 
+/// Where a walk over a room's records, in stream order, stands: the last `seq` of the records
+/// that counted so far. A record counts when its first `seq` is past that; one numbered like
+/// an earlier one (a twin, see `publish.rs`) does not, and every reader (delivery, pages, the
+/// publisher's own check) skips it whole, so that all agree on what each `seq` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted(u64);
+
+impl Counted {
+    /// A walk that counted up to `seq` `last` (0: nothing yet; seqs start at 1).
+    pub fn after(last: u64) -> Counted {
+        Counted(last)
+    }
+
+    /// Whether a record whose first `seq` is `first` counts after what was counted.
+    pub fn counts(self, first: u64) -> bool {
+        first > self.0
+    }
+
+    /// Whether a record whose seqs run from `first` to `last` counts after what was counted;
+    /// when it does, the walk goes on past it.
+    pub fn take(&mut self, first: u64, last: u64) -> bool {
+        let counts = self.counts(first);
+        if counts {
+            self.0 = last;
+        }
+        counts
+    }
+
+    /// The last `seq` counted.
+    pub fn last(self) -> u64 {
+        self.0
+    }
+}
+
 /// The most messages one record holds: a burst's most, and what bursts that waited
 /// together are gathered up to.
 pub const RECORD_MAX: u64 = crate::log::burst::Burst::MAX_FRAMES as u64;

@@ -14,7 +14,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, RECORD_MAX};
+use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, Counted, RECORD_MAX};
 use super::read::{counted_end, last_record, next_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
@@ -310,19 +310,17 @@ async fn after_twin(
 ) -> Result<Option<Head>, Unavailable> {
     let stream = streams.handle().await?;
     // Where readers stand after the record ours was numbered after.
-    let mut counted = known.next - 1;
+    let mut counted = Counted::after(known.next - 1);
     let mut from = known.at + 1;
     while let Some(record) = next_record(&stream, key, Some(from)).await? {
         if record.at == at {
-            return Ok((known.next <= counted).then_some(Head {
+            return Ok((known.next <= counted.last()).then_some(Head {
                 at,
-                next: counted + 1,
+                next: counted.last() + 1,
             }));
         }
         // Records between: the one that came first, and any numbered after it since.
-        if record.first() > counted {
-            counted = record.last();
-        }
+        record.count(&mut counted);
         from = record.at + 1;
     }
     Err(Unavailable(format!(

@@ -14,7 +14,7 @@
 use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
 
-use super::payload::{after_of, from_record, subject};
+use super::payload::{after_of, from_record, subject, Counted};
 use super::Unavailable;
 use crate::log::page;
 use crate::log::{Page, Stored};
@@ -40,6 +40,11 @@ impl Record {
     /// The `seq` of its last message.
     pub fn last(&self) -> u64 {
         self.messages[self.messages.len() - 1].seq
+    }
+
+    /// Whether it counts in the walk `counted` (see [`Counted::take`]).
+    pub fn count(&self, counted: &mut Counted) -> bool {
+        counted.take(self.first(), self.last())
     }
 }
 
@@ -160,20 +165,17 @@ pub async fn counted_through<I>(
     after: u64,
     through: u64,
 ) -> Result<u64, Unavailable> {
-    let mut counted = 0;
+    let mut counted = Counted::after(0);
     let mut from = after.max(1);
     while let Some(record) = next_record(stream, key, Some(from)).await? {
         if record.at > through {
             break;
         }
-        // The first record read counts (seqs start at 1): the one at `after`, or the room's
-        // first after it.
-        if record.first() > counted {
-            counted = record.last();
-        }
+        // The first record read counts: the one at `after`, or the room's first after it.
+        record.count(&mut counted);
         from = record.at + 1;
     }
-    Ok(counted)
+    Ok(counted.last())
 }
 
 /// What the stream holds of the room `key`, keeping at most `keep` messages (the latest);
@@ -272,13 +274,10 @@ pub async fn read<I>(
     } else {
         holding(stream, key, bounds, lo).await?
     };
-    // The last `seq` of the last record read that counts: a record numbered like an
-    // earlier one (see `publish.rs`) is skipped whole, as every node's delivery skips it.
-    let mut counted: Option<u64> = None;
+    let mut counted = Counted::after(0);
     while let Some(record) = next {
         let at = record.at;
-        if counted.is_none_or(|counted| record.first() > counted) {
-            counted = Some(record.last());
+        if record.count(&mut counted) {
             let done = record.last() >= hi;
             messages.extend(
                 record

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use chat_proto::Backlog;
 use tokio::sync::{mpsc, watch};
 
-use super::payload::from_record;
+use super::payload::{from_record, Counted};
 use super::read::{
     backlog_of, counted_end, counted_through, last_record, leader_holds, next_record,
 };
@@ -255,7 +255,7 @@ async fn first_counted_after(
 ) -> Result<Option<u64>, Unavailable> {
     let mut from = at + 1;
     while let Some(record) = next_record(stream, key, Some(from)).await? {
-        if record.first() > last {
+        if Counted::after(last).counts(record.first()) {
             return Ok(Some(record.at));
         }
         from = record.at + 1;
@@ -292,9 +292,9 @@ fn deliver(
         let Some(first) = record.first().map(|stored| stored.seq) else {
             continue;
         };
-        // A record numbered like an earlier one (see `publish.rs`) is skipped whole: its
-        // sender had it numbered again, after the one that came first.
-        if first <= last {
+        // A record numbered like an earlier one is skipped whole: its sender had it
+        // numbered again, after the one that came first.
+        if !Counted::after(last).counts(first) {
             continue;
         }
         let stream_seq = message.info().map_or(*at, |info| info.stream_sequence);
