@@ -10,7 +10,9 @@
 //!   that owns the socket's write half and the client's bounded queue ([`outbox`]). Beside it,
 //!   [`watchdog`] (handshake timeout, keepalive) and [`flood`] (rate limits).
 //! - [`auth`]: the optional server password, compared in constant time;
-//!   [`login_backoff`]: failed passwords per address, which slow the next attempts.
+//!   [`login_backoff`]: failed passwords per address, which slow the next attempts;
+//!   [`accounts`]: the pieces accounts are built from (argon2id passwords, their policy,
+//!   device session tokens), not yet reached from the handshake.
 //! - [`tls`]: the optional `[tls]` certificate; the handshake each connection makes first.
 //! - [`commands`]: one file per client frame, reached through one exhaustive `match`.
 //! - [`hub`]: who is where, and the fan-out; encodes once and queues the same bytes to every
@@ -34,6 +36,7 @@
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
 //! shutdown future they control.
 
+pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod cli;

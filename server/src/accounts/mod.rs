@@ -1,0 +1,18 @@
+//! Accounts: names that belong to someone, kept by a password and resumed by device
+//! sessions.
+//!
+//! The pieces, each on its own so that the store (SQLite alone, JetStream key-value buckets
+//! in a cluster) and the handshake can be built on them:
+//! - [`password`]: argon2id hashing at OWASP's parameters, off the async runtime and bounded
+//!   in how many run at once, with a dummy hash for names that have no account so that a
+//!   login takes as long either way;
+//! - [`policy`]: what a new password must be (long enough, not one of the most common);
+//! - [`token`]: device session tokens, 256 random bits of which the server keeps only the
+//!   SHA-256, so that a stolen store signs nobody in.
+//!
+//! No secret is ever printed: [`password::Secret`] and [`token::Token`] redact themselves in
+//! `Debug` and have no `Display`.
+
+pub mod password;
+pub mod policy;
+pub mod token;
