@@ -1,8 +1,9 @@
 //! Accounts: names that belong to someone, kept by a password and resumed by device
 //! sessions.
 //!
-//! The pieces, each on its own so that the store (SQLite alone, JetStream key-value buckets
-//! in a cluster) and the handshake can be built on them:
+//! The pieces, each on its own so that the stores (alone, the SQLite file's accounts and
+//! sessions tables: [`crate::log::sqlite::SqliteAccounts`]; in a cluster, JetStream
+//! key-value buckets, still to come) and the handshake can be built on them:
 //! - [`password`]: argon2id hashing at OWASP's parameters, off the async runtime and bounded
 //!   in how many run at once, with a dummy hash for names that have no account so that a
 //!   login takes as long either way;

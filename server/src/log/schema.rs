@@ -36,6 +36,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room, seq)
      ) WITHOUT ROWID;
      CREATE INDEX messages_by_age ON messages (at);",
+    // 2: accounts by the key of their name (`validate::name_key`), each with its password's
+    // PHC string; device sessions by the SHA-256 of their token (never the token), going
+    // with their account.
+    "CREATE TABLE accounts (
+         id       INTEGER PRIMARY KEY,
+         key      TEXT NOT NULL UNIQUE,
+         name     TEXT NOT NULL,
+         password TEXT NOT NULL,
+         created  INTEGER NOT NULL
+     );
+     CREATE TABLE sessions (
+         id        INTEGER PRIMARY KEY,
+         account   INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+         token     BLOB NOT NULL UNIQUE,
+         label     TEXT NOT NULL,
+         created   INTEGER NOT NULL,
+         last_used INTEGER NOT NULL
+     );
+     CREATE INDEX sessions_by_account ON sessions (account);",
 ];
 
 /// The schema version this server reads and writes (what `prepare` leaves in `user_version`).

@@ -23,8 +23,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use super::settings::Synchronous;
 use super::{schema, Bounds, Millis, NewMessage, Page, Read, Store, StoreError, Stored};
 
+mod accounts;
 mod writer;
 
+pub use accounts::{Account, AccountError, Session, SqliteAccounts};
 pub use writer::SqliteLog;
 
 /// How long a connection waits for a lock another process holds (a backup tool, an

@@ -1,0 +1,474 @@
+//! Accounts and their device sessions in the SQLite file of a single server (a cluster keeps
+//! them in JetStream key-value buckets instead).
+//!
+//! A connection of its own, beside the room log's writer and reader: accounts change
+//! rarely, and WAL lets this connection commit between the writer's group commits without
+//! holding up a read. Calls block for a short query; callers on the async runtime run them
+//! with `spawn_blocking`. Names are unique by [`chat_proto::validate::name_key`], as online
+//! names are; a session is found by the SHA-256 of its token, which is all that is kept.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chat_proto::validate::name_key;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+
+use super::super::{schema, Millis, StoreError};
+use super::{connect, BUSY_TIMEOUT};
+use crate::accounts::token::TokenHash;
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its number in this file.
+    pub id: i64,
+    /// Its name as registered (its case kept).
+    pub name: String,
+    /// Its password's PHC string (`accounts::password`).
+    pub password: String,
+    /// When it was made.
+    pub created: Millis,
+}
+
+/// A device session of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its number in this file, by which its account revokes it.
+    pub id: i64,
+    /// The account it signs in.
+    pub account: i64,
+    /// What the device called itself when it signed in.
+    pub label: String,
+    /// When it was made.
+    pub created: Millis,
+    /// When it was last used to sign in.
+    pub last_used: Millis,
+}
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Another account has that name (in any case).
+    #[error("the name {0:?} is registered already")]
+    Taken(String),
+    /// SQLite failed (a full disk, a lock held too long).
+    #[error("the accounts store failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The accounts and sessions of one SQLite file.
+pub struct SqliteAccounts {
+    /// The connection, one query at a time.
+    conn: Mutex<Connection>,
+}
+
+impl fmt::Debug for SqliteAccounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteAccounts").finish_non_exhaustive()
+    }
+}
+
+impl SqliteAccounts {
+    /// Opens the accounts of the message log at `path`, creating or upgrading the file as
+    /// [`super::SqliteStore::open`] does.
+    pub fn open(path: &Path) -> Result<SqliteAccounts, StoreError> {
+        let mut conn = connect(path, BUSY_TIMEOUT)?;
+        schema::prepare(&mut conn, path)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|reason| StoreError::Open {
+                path: path.to_owned(),
+                reason,
+            })?;
+        Ok(SqliteAccounts {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection; it holds no state a panic could break.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes an account for `name` with the password hash `password`, at `at`.
+    pub fn create(&self, name: &str, password: &str, at: Millis) -> Result<Account, AccountError> {
+        let conn = self.conn();
+        let made = conn.execute(
+            "INSERT INTO accounts (key, name, password, created) VALUES (?1, ?2, ?3, ?4)",
+            params![name_key(name), name, password, at],
+        );
+        match made {
+            Ok(_) => Ok(Account {
+                id: conn.last_insert_rowid(),
+                name: name.to_owned(),
+                password: password.to_owned(),
+                created: at,
+            }),
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == ErrorCode::ConstraintViolation =>
+            {
+                Err(AccountError::Taken(name.to_owned()))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The account of `name` (in any case), if there is one.
+    pub fn find(&self, name: &str) -> Result<Option<Account>, AccountError> {
+        let account = self
+            .conn()
+            .prepare_cached("SELECT id, name, password, created FROM accounts WHERE key = ?1")?
+            .query_row(params![name_key(name)], account)
+            .optional()?;
+        Ok(account)
+    }
+
+    /// Replaces the password hash of account `id`, and ends every one of its sessions but
+    /// `keep` (the device that changed it, if it was signed in). Returns the sessions ended.
+    pub fn set_password(
+        &self,
+        id: i64,
+        password: &str,
+        keep: Option<i64>,
+    ) -> Result<Vec<i64>, AccountError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE accounts SET password = ?2 WHERE id = ?1",
+            params![id, password],
+        )?;
+        let ended = ids(
+            &tx,
+            "DELETE FROM sessions WHERE account = ?1 AND id IS NOT ?2 RETURNING id",
+            params![id, keep],
+        )?;
+        tx.commit()?;
+        Ok(ended)
+    }
+
+    /// Replaces the password hash of account `id` and nothing else: a hash made again under
+    /// today's parameters at a login.
+    pub fn rehash(&self, id: i64, password: &str) -> Result<(), AccountError> {
+        self.conn().execute(
+            "UPDATE accounts SET password = ?2 WHERE id = ?1",
+            params![id, password],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes account `id` and its sessions, which frees its name. Returns the sessions
+    /// ended.
+    pub fn delete(&self, id: i64) -> Result<Vec<i64>, AccountError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ended = ids(
+            &tx,
+            "DELETE FROM sessions WHERE account = ?1 RETURNING id",
+            params![id],
+        )?;
+        tx.execute("DELETE FROM accounts WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(ended)
+    }
+
+    /// Starts a session of account `id` for the device `label`, found later by `token`.
+    pub fn add_session(
+        &self,
+        id: i64,
+        token: &TokenHash,
+        label: &str,
+        at: Millis,
+    ) -> Result<Session, AccountError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO sessions (account, token, label, created, last_used) \
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![id, token.0.as_slice(), label, at],
+        )?;
+        Ok(Session {
+            id: conn.last_insert_rowid(),
+            account: id,
+            label: label.to_owned(),
+            created: at,
+            last_used: at,
+        })
+    }
+
+    /// The account and session `token` signs in at `at`, if it is a session last used no
+    /// earlier than `oldest`; marks it used at `at`. A session unused since before `oldest`
+    /// has expired: it is removed, and signs nobody in.
+    pub fn resume(
+        &self,
+        token: &TokenHash,
+        at: Millis,
+        oldest: Millis,
+    ) -> Result<Option<(Account, Session)>, AccountError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let found = tx
+            .prepare_cached(
+                "SELECT s.id, s.account, s.label, s.created, s.last_used, \
+                        a.id, a.name, a.password, a.created \
+                 FROM sessions s JOIN accounts a ON a.id = s.account WHERE s.token = ?1",
+            )?
+            .query_row(params![token.0.as_slice()], |row| {
+                Ok((session(row)?, account_at(row, 5)?))
+            })
+            .optional()?;
+        let resumed = match found {
+            Some((session, _)) if session.last_used < oldest => {
+                tx.execute("DELETE FROM sessions WHERE id = ?1", params![session.id])?;
+                None
+            }
+            Some((session, account)) => {
+                tx.execute(
+                    "UPDATE sessions SET last_used = ?2 WHERE id = ?1",
+                    params![session.id, at],
+                )?;
+                Some((
+                    account,
+                    Session {
+                        last_used: at,
+                        ..session
+                    },
+                ))
+            }
+            None => None,
+        };
+        tx.commit()?;
+        Ok(resumed)
+    }
+
+    /// The sessions of account `id`, oldest first.
+    pub fn sessions(&self, id: i64) -> Result<Vec<Session>, AccountError> {
+        let conn = self.conn();
+        let mut query = conn.prepare_cached(
+            "SELECT id, account, label, created, last_used FROM sessions \
+             WHERE account = ?1 ORDER BY id",
+        )?;
+        let sessions = query
+            .query_map(params![id], session)?
+            .collect::<Result<_, _>>()?;
+        Ok(sessions)
+    }
+
+    /// Ends session `session` of account `id` (a sign-out, or a revocation from another
+    /// device); whether there was one.
+    pub fn revoke(&self, id: i64, session: i64) -> Result<bool, AccountError> {
+        let ended = self.conn().execute(
+            "DELETE FROM sessions WHERE id = ?1 AND account = ?2",
+            params![session, id],
+        )?;
+        Ok(ended > 0)
+    }
+
+    /// Ends every session of account `id` ("sign out everywhere"); returns them.
+    pub fn revoke_all(&self, id: i64) -> Result<Vec<i64>, AccountError> {
+        let conn = self.conn();
+        ids(
+            &conn,
+            "DELETE FROM sessions WHERE account = ?1 RETURNING id",
+            params![id],
+        )
+    }
+}
+
+/// The ids a `RETURNING id` statement gave back.
+fn ids(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<i64>, AccountError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let ids = statement
+        .query_map(params, |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// An account from a row of `id, name, password, created`.
+fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
+    account_at(row, 0)
+}
+
+/// An account from the row's columns from `first` on.
+fn account_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(first)?,
+        name: row.get(first + 1)?,
+        password: row.get(first + 2)?,
+        created: row.get(first + 3)?,
+    })
+}
+
+/// A session from a row of `id, account, label, created, last_used`.
+fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        label: row.get(2)?,
+        created: row.get(3)?,
+        last_used: row.get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::token::Token;
+
+    fn store() -> (tempfile::TempDir, SqliteAccounts) {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = SqliteAccounts::open(&dir.path().join("chat.db")).unwrap();
+        (dir, accounts)
+    }
+
+    #[test]
+    fn a_name_is_registered_once_in_any_case() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("Ann", "$argon2id$one", 10).unwrap();
+        assert_eq!(accounts.find("ann").unwrap(), Some(ann.clone()));
+        assert_eq!(accounts.find("ANN").unwrap().unwrap().name, "Ann");
+        assert!(matches!(
+            accounts.create("aNN", "$argon2id$two", 11),
+            Err(AccountError::Taken(name)) if name == "aNN"
+        ));
+        assert_eq!(accounts.find("bob").unwrap(), None);
+    }
+
+    #[test]
+    fn a_session_resumes_by_its_token_and_expires_unused() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$x", 0).unwrap();
+        let token = Token::generate().unwrap();
+        let phone = accounts
+            .add_session(ann.id, &token.hash(), "phone", 100)
+            .unwrap();
+        let (account, session) = accounts.resume(&token.hash(), 200, 50).unwrap().unwrap();
+        assert_eq!(
+            (account, session.id, session.last_used),
+            (ann.clone(), phone.id, 200)
+        );
+        // Another token signs nobody in.
+        let other = Token::generate().unwrap();
+        assert_eq!(accounts.resume(&other.hash(), 200, 50).unwrap(), None);
+        // Unused since before the oldest allowed: gone for good.
+        assert_eq!(accounts.resume(&token.hash(), 900, 201).unwrap(), None);
+        assert_eq!(accounts.resume(&token.hash(), 900, 0).unwrap(), None);
+        assert!(accounts.sessions(ann.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn revoking_ends_one_session_or_all_and_a_new_password_all_but_the_changer() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$old", 0).unwrap();
+        let tokens: Vec<Token> = (0..3).map(|_| Token::generate().unwrap()).collect();
+        let sessions: Vec<Session> = ["phone", "laptop", "browser"]
+            .iter()
+            .zip(&tokens)
+            .map(|(label, token)| {
+                accounts
+                    .add_session(ann.id, &token.hash(), label, 1)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(accounts.sessions(ann.id).unwrap(), sessions);
+        assert!(accounts.revoke(ann.id, sessions[0].id).unwrap());
+        assert!(!accounts.revoke(ann.id, sessions[0].id).unwrap(), "once");
+        assert_eq!(accounts.resume(&tokens[0].hash(), 2, 0).unwrap(), None);
+        let ended = accounts
+            .set_password(ann.id, "$argon2id$new", Some(sessions[2].id))
+            .unwrap();
+        assert_eq!(ended, vec![sessions[1].id]);
+        assert_eq!(
+            accounts.find("ann").unwrap().unwrap().password,
+            "$argon2id$new"
+        );
+        assert!(accounts.resume(&tokens[2].hash(), 3, 0).unwrap().is_some());
+        assert_eq!(accounts.revoke_all(ann.id).unwrap(), vec![sessions[2].id]);
+        assert!(accounts.sessions(ann.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn another_accounts_session_cannot_be_revoked() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
+        let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
+        let token = Token::generate().unwrap();
+        let anns = accounts
+            .add_session(ann.id, &token.hash(), "phone", 1)
+            .unwrap();
+        assert!(!accounts.revoke(bob.id, anns.id).unwrap());
+        assert!(accounts.resume(&token.hash(), 2, 0).unwrap().is_some());
+    }
+
+    #[test]
+    fn deleting_an_account_frees_its_name_and_ends_its_sessions() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
+        let token = Token::generate().unwrap();
+        let phone = accounts
+            .add_session(ann.id, &token.hash(), "phone", 1)
+            .unwrap();
+        assert_eq!(accounts.delete(ann.id).unwrap(), vec![phone.id]);
+        assert_eq!(accounts.find("ann").unwrap(), None);
+        assert_eq!(accounts.resume(&token.hash(), 2, 0).unwrap(), None);
+        let again = accounts.create("ANN", "$argon2id$b", 3).unwrap();
+        assert_ne!(again.id, 0);
+    }
+
+    #[test]
+    fn a_message_log_from_before_accounts_is_upgraded_with_its_messages_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        {
+            let mut old = connect(&path, BUSY_TIMEOUT).unwrap();
+            schema::prepare_with(&mut old, &path, &schema::MIGRATIONS[..1]).unwrap();
+            old.execute_batch(
+                "INSERT INTO rooms (id, key, last_seq) VALUES (1, 'lobby', 1);
+                 INSERT INTO messages VALUES (1, 1, 'ann', 'before accounts', 5);",
+            )
+            .unwrap();
+        }
+        let accounts = SqliteAccounts::open(&path).unwrap();
+        accounts.create("ann", "$argon2id$a", 6).unwrap();
+        let conn = accounts.conn();
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, schema::MIGRATIONS.len());
+        let text: String = conn
+            .query_row("SELECT text FROM messages WHERE seq = 1", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(text, "before accounts");
+    }
+
+    #[test]
+    fn accounts_survive_reopening_the_file_and_only_the_token_hash_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let token = Token::generate().unwrap();
+        {
+            let accounts = SqliteAccounts::open(&path).unwrap();
+            let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
+            accounts
+                .add_session(ann.id, &token.hash(), "phone", 1)
+                .unwrap();
+        }
+        let accounts = SqliteAccounts::open(&path).unwrap();
+        assert!(accounts.resume(&token.hash(), 2, 0).unwrap().is_some());
+        drop(accounts);
+        // The last connection closed folded the write-ahead log into the file.
+        let file = std::fs::read(&path).unwrap();
+        let holds = |bytes: &[u8]| file.windows(bytes.len()).any(|w| w == bytes);
+        let text = token.to_text();
+        let raw: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        assert!(holds(&token.hash().0), "the hash is what is kept");
+        assert!(!holds(&raw), "the token's bytes are not");
+        assert!(!holds(text.as_bytes()), "nor its text");
+    }
+}
