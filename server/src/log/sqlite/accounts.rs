@@ -317,6 +317,7 @@ mod tests {
     use super::*;
     use crate::accounts::token::Token;
 
+    /// Accounts in a fresh file; keep the directory alive as long as the store.
     fn store() -> (tempfile::TempDir, SqliteAccounts) {
         let dir = tempfile::tempdir().unwrap();
         let accounts = SqliteAccounts::open(&dir.path().join("chat.db")).unwrap();
