@@ -27,7 +27,7 @@ pub const LANES: u32 = 1;
 
 /// A password as typed. It prints as `Secret(<redacted>)` and has no `Display`, so no log
 /// line or error message can quote one by accident.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -89,7 +89,7 @@ struct Inner {
     /// The parameters new hashes are made with.
     params: Params,
     /// One permit per hash that may run at once.
-    running: Semaphore,
+    running: Arc<Semaphore>,
     /// A hash of nothing anyone knows, with `params`: what a login for a name without an
     /// account is verified against.
     dummy: String,
@@ -121,7 +121,7 @@ impl Hasher {
         Ok(Hasher {
             inner: Arc::new(Inner {
                 params,
-                running: Semaphore::new(at_once.max(1)),
+                running: Arc::new(Semaphore::new(at_once.max(1))),
                 dummy,
                 done: AtomicU64::new(0),
             }),
@@ -137,12 +137,17 @@ impl Hasher {
     }
 
     /// Checks `password` against `stored`, the account's PHC string, or against the dummy
-    /// when there is no account (`None`): the same work either way.
+    /// when there is no account (`None`): the same work either way. A password longer than
+    /// any account may have ([`super::policy::MAX_BYTES`]) is wrong without being hashed,
+    /// whether the account exists or not.
     pub async fn verify(
         &self,
         stored: Option<&str>,
         password: &Secret,
     ) -> Result<Verdict, HashError> {
+        if password.expose().len() > super::policy::MAX_BYTES {
+            return Ok(Verdict::Invalid);
+        }
         let exists = stored.is_some();
         let stored = stored.unwrap_or(&self.inner.dummy).to_owned();
         let params = self.inner.params.clone();
@@ -158,23 +163,26 @@ impl Hasher {
         self.inner.done.load(Ordering::Relaxed)
     }
 
-    /// Runs `work` on a blocking thread once a permit is free.
+    /// Runs `work` on a blocking thread once a permit is free. The permit goes with the
+    /// work, not with the caller: a login whose client left while it hashed keeps its permit
+    /// until the hash ends (a blocking thread cannot be stopped), so the bound holds.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let inner = Arc::clone(&self.inner);
-        let permit = inner
-            .running
-            .acquire()
+        let permit = Arc::clone(&self.inner.running)
+            .acquire_owned()
             .await
             .map_err(|err| HashError::Task(err.to_string()))?;
-        let done = tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|err| HashError::Task(err.to_string()));
-        drop(permit);
-        inner.done.fetch_add(1, Ordering::Relaxed);
-        done
+        let counted = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let done = work();
+            counted.done.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            done
+        })
+        .await
+        .map_err(|err| HashError::Task(err.to_string()))
     }
 }
 
@@ -330,6 +338,22 @@ mod tests {
         release.send(()).unwrap();
         running.await.unwrap().unwrap();
         assert_eq!(hasher.inner.running.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_password_longer_than_any_account_may_have_is_wrong_unhashed() {
+        let hasher = Hasher::with_params(cheap(), 1).unwrap();
+        let long = "x".repeat(crate::accounts::policy::MAX_BYTES + 1);
+        let stored = hasher.hash(&Secret::new(long.clone())).await.unwrap();
+        let before = hasher.done();
+        assert_eq!(
+            hasher
+                .verify(Some(&stored), &Secret::new(long))
+                .await
+                .unwrap(),
+            Verdict::Invalid
+        );
+        assert_eq!(hasher.done(), before);
     }
 
     #[test]

@@ -38,8 +38,8 @@ impl Token {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The token `text` stands for (what [`Token::to_text`] made); `None` for anything
-    /// else.
+    /// The token `text` stands for: 64 hex characters (what [`Token::to_text`] made, or the
+    /// same in upper case); `None` for anything else.
     pub fn parse(text: &str) -> Option<Token> {
         if text.len() != 2 * LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;

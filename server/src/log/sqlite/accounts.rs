@@ -12,14 +12,14 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chat_proto::validate::name_key;
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::super::{schema, Millis, StoreError};
 use super::{connect, BUSY_TIMEOUT};
 use crate::accounts::token::TokenHash;
 
-/// An account as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An account as stored. Its `Debug` leaves the password hash out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     /// Its number in this file.
     pub id: i64,
@@ -29,6 +29,16 @@ pub struct Account {
     pub password: String,
     /// When it was made.
     pub created: Millis,
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A device session of an account.
@@ -105,7 +115,7 @@ impl SqliteAccounts {
                 created: at,
             }),
             Err(rusqlite::Error::SqliteFailure(err, _))
-                if err.code == ErrorCode::ConstraintViolation =>
+                if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
             {
                 Err(AccountError::Taken(name.to_owned()))
             }
@@ -146,14 +156,15 @@ impl SqliteAccounts {
         Ok(ended)
     }
 
-    /// Replaces the password hash of account `id` and nothing else: a hash made again under
-    /// today's parameters at a login.
-    pub fn rehash(&self, id: i64, password: &str) -> Result<(), AccountError> {
-        self.conn().execute(
-            "UPDATE accounts SET password = ?2 WHERE id = ?1",
-            params![id, password],
+    /// Replaces the password hash `old` of account `id` by `new`, the same password hashed
+    /// again under today's parameters at a login, and nothing else; whether it did. Left as
+    /// it is when the password changed since `old` was read and verified.
+    pub fn rehash(&self, id: i64, old: &str, new: &str) -> Result<bool, AccountError> {
+        let changed = self.conn().execute(
+            "UPDATE accounts SET password = ?3 WHERE id = ?1 AND password = ?2",
+            params![id, old, new],
         )?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     /// Deletes account `id` and its sessions, which frees its name. Returns the sessions
@@ -204,7 +215,9 @@ impl SqliteAccounts {
         oldest: Millis,
     ) -> Result<Option<(Account, Session)>, AccountError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // The write lock from the start: a read then a write in a deferred transaction fails
+        // (busy, not waited for) when the log's writer commits in between.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found = tx
             .prepare_cached(
                 "SELECT s.id, s.account, s.label, s.created, s.last_used, \
@@ -388,6 +401,25 @@ mod tests {
         assert!(accounts.resume(&tokens[2].hash(), 3, 0).unwrap().is_some());
         assert_eq!(accounts.revoke_all(ann.id).unwrap(), vec![sessions[2].id]);
         assert!(accounts.sessions(ann.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_rehash_never_undoes_a_password_change_and_no_hash_prints() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$m=64$old", 0).unwrap();
+        assert!(accounts
+            .rehash(ann.id, "$argon2id$m=64$old", "$argon2id$m=19456$old")
+            .unwrap());
+        accounts
+            .set_password(ann.id, "$argon2id$new", None)
+            .unwrap();
+        // A login that verified the old password before the change came back late.
+        assert!(!accounts
+            .rehash(ann.id, "$argon2id$m=19456$old", "$argon2id$stale")
+            .unwrap());
+        let now = accounts.find("ann").unwrap().unwrap();
+        assert_eq!(now.password, "$argon2id$new");
+        assert!(!format!("{now:?}").contains("argon2id"), "{now:?}");
     }
 
     #[test]
