@@ -383,9 +383,10 @@ impl RoomStreams {
     }
 
     /// Makes the node's reader read the stream again after stream sequence `at`: a room's
-    /// task was fed a record after a gap the stream's leader does not have, so the
-    /// reader's consumer reads a copy of the stream that is not the cluster's. Records fed
-    /// again are skipped whole where they were delivered.
+    /// task was fed a record the stream's leader does not hold as fed, or one after a gap
+    /// the leader does not have, so the reader's consumer reads a copy of the stream that is
+    /// not the cluster's (or the leader could not be asked). Records fed again are skipped
+    /// whole where they were delivered.
     fn read_again_after(&self, at: u64) {
         let mut tasks = self.tasks();
         tasks.rewind = Some(tasks.rewind.map_or(at, |rewind| rewind.min(at)));

@@ -14,7 +14,7 @@
 use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
 
-use super::payload::{after_of, from_record, subject, Counted};
+use super::payload::{after_of, from_record, subject, Counted, AFTER_HEADER, SEQ_HEADER};
 use super::Unavailable;
 use crate::log::page;
 use crate::log::{Page, Stored};
@@ -78,7 +78,8 @@ pub async fn next_record<I>(
 }
 
 /// Whether the stream's leader holds `message` (a record a consumer fed) at its stream
-/// sequence: the same subject and the same payload there. With replicas, a NATS server cut
+/// sequence: the same subject, payload and numbering (`Chat-Seq`, `Chat-After`: a twin
+/// numbered again carries the same payload under another `seq`) there. With replicas, a NATS server cut
 /// off from the others kept records the cluster did not (a sender's attempts it stored
 /// while it could not reach them), and after it joined them again a consumer reading its
 /// copy fed them under stream sequences and `seq`s every other copy holds other messages
@@ -92,7 +93,16 @@ pub async fn leader_holds<I>(
         .map_err(|err| Unavailable(format!("a record without its stream sequence: {err}")))?
         .stream_sequence;
     match stream.raw_message_builder().sequence(at).send().await {
-        Ok(copy) => Ok(copy.subject == message.subject && copy.payload == message.payload),
+        Ok(copy) => {
+            let numbered = |name: &str| {
+                let fed = message.headers.as_ref().and_then(|h| h.get(name));
+                fed.map(|value| value.as_str()) == copy.headers.get(name).map(|v| v.as_str())
+            };
+            Ok(copy.subject == message.subject
+                && copy.payload == message.payload
+                && numbered(SEQ_HEADER)
+                && numbered(AFTER_HEADER))
+        }
         Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(false),
         Err(err) => Err(Unavailable(format!("cannot read the room's log: {err}"))),
     }

@@ -117,23 +117,33 @@ pub async fn run(streams: Arc<RoomStreams>) {
                 close(&mut messages);
             }
             () = streams.unread.notified() => {
-                let mut tasks = streams.tasks();
-                let unread = streams.unread_at.load(std::sync::atomic::Ordering::Relaxed);
-                if let Some(rewind) = tasks.rewind.take() {
-                    tracing::debug!(
-                        "A room was fed a record its stream does not have: reading again \
-                         after {rewind}"
-                    );
-                    tasks.read = tasks.read.map(|read| read.min(rewind));
-                    drop(tasks);
+                let rewound = {
+                    let mut tasks = streams.tasks();
+                    let unread = streams.unread_at.load(std::sync::atomic::Ordering::Relaxed);
+                    if let Some(rewind) = tasks.rewind.take() {
+                        tracing::debug!(
+                            "A room was fed a record its stream does not have: reading again \
+                             after {rewind}"
+                        );
+                        tasks.read = tasks.read.map(|read| read.min(rewind));
+                        Some(true)
+                    } else if tasks.read.is_some_and(|read| read < unread) {
+                        tracing::debug!(
+                            "A record stored here ({unread}) was not read back in time: \
+                             reading on anew"
+                        );
+                        Some(false)
+                    } else {
+                        None
+                    }
+                };
+                if rewound.is_some() {
                     close(&mut messages);
-                } else if tasks.read.is_some_and(|read| read < unread) {
-                    drop(tasks);
-                    tracing::debug!(
-                        "A record stored here ({unread}) was not read back in time: reading \
-                         on anew"
-                    );
-                    close(&mut messages);
+                }
+                if rewound == Some(true) {
+                    // As after a failure: a consumer made at once may land on the same copy
+                    // again, and be made and removed in a tight loop.
+                    tokio::time::sleep(CONSUMER_RETRY).await;
                 }
             }
             _ = stalls.tick() => {

@@ -171,9 +171,12 @@ async fn deliver_checked(
     let mut batch = batch;
     let mut unheld = None;
     if streams.cluster.replicas() > 1 {
-        let (held, unknown) = held_by_leader(stream, &batch).await;
+        let so_far = *delivered.borrow();
+        let (held, unknown) = held_by_leader(stream, &batch, so_far).await;
         if held < batch.len() {
-            let first = batch[held].info().map_or(0, |info| info.stream_sequence);
+            let first = batch[held]
+                .info()
+                .map_or(*at + 1, |info| info.stream_sequence);
             unheld = Some((first, unknown));
             batch.truncate(held);
         }
@@ -181,8 +184,13 @@ async fn deliver_checked(
     let mut across = None;
     loop {
         let rest = deliver(&*streams.hub, key, batch, delivered, at, across);
-        let Some(gap) = rest.first().and_then(|message| message.info().ok()) else {
+        let Some(first) = rest.first() else {
             break;
+        };
+        let Ok(gap) = first.info() else {
+            tracing::warn!("#{key} was fed a record without its stream sequence: reading again");
+            streams.read_again_after(*at);
+            return;
         };
         let gap = gap.stream_sequence;
         let last = *delivered.borrow();
@@ -201,18 +209,23 @@ async fn deliver_checked(
             }
         }
     }
-    match unheld {
-        None => return,
-        Some((unheld, None)) => tracing::warn!(
+    // Every record of the room before the one not held was delivered (or skipped), so the
+    // reader need not go back further than just before it.
+    let Some((unheld, unknown)) = unheld else {
+        return;
+    };
+    let from = unheld.saturating_sub(1);
+    match unknown {
+        None => tracing::warn!(
             "#{key} was fed a record (stream seq {unheld}) that the stream's leader does not \
-             hold as fed: reading again after {at}"
+             hold as fed: reading again after {from}"
         ),
-        Some((unheld, Some(err))) => tracing::debug!(
+        Some(err) => tracing::debug!(
             "Cannot check #{key}'s record at stream seq {unheld} with the stream's leader \
-             ({err}): reading again after {at}"
+             ({err}): reading again after {from}"
         ),
     }
-    streams.read_again_after(*at);
+    streams.read_again_after(from);
 }
 
 /// How many of a batch's records are checked with the stream's leader at once.
@@ -220,21 +233,28 @@ const CHECKS_AT_ONCE: usize = 16;
 
 /// How many of `batch`'s first records the stream's leader holds as fed (see
 /// [`leader_holds`]), which may be delivered, and the error that stopped the count, if
-/// one did: the reader reads the rest again. Every record is checked, at the cost of one
-/// get of the leader per record per node, since a copy that diverged feeds records under
-/// stream sequences and `seq`s that look right.
+/// one did: the reader reads the rest again. Every record that would be delivered is
+/// checked, at the cost of one get of the leader per record per node, since a copy that
+/// diverged feeds records under stream sequences and `seq`s that look right; one whose
+/// messages were all delivered here (`delivered`, the last `seq`), which delivery skips,
+/// is not (after a reader reads again, most of what it is fed is such).
 async fn held_by_leader(
     stream: &stream::Stream<()>,
     batch: &[jetstream::Message],
+    delivered: u64,
 ) -> (usize, Option<Unavailable>) {
     let mut held = 0;
     for some in batch.chunks(CHECKS_AT_ONCE) {
         let checks: Vec<_> = some
             .iter()
-            .map(|message| leader_holds(stream, message))
+            .map(|message| {
+                let check =
+                    (!was_delivered(message, delivered)).then(|| leader_holds(stream, message));
+                futures::future::OptionFuture::from(check)
+            })
             .collect();
         for check in futures::future::join_all(checks).await {
-            match check {
+            match check.unwrap_or(Ok(true)) {
                 Ok(true) => held += 1,
                 Ok(false) => return (held, None),
                 Err(err) => return (held, Some(err)),
@@ -242,6 +262,14 @@ async fn held_by_leader(
         }
     }
     (held, None)
+}
+
+/// Whether every message of the record `message` was delivered here, `delivered` being the
+/// last `seq` delivered: delivery skips it whole.
+fn was_delivered(message: &jetstream::Message, delivered: u64) -> bool {
+    from_record(message.headers.as_ref(), &message.payload)
+        .and_then(|record| record.first().map(|stored| stored.seq))
+        .is_some_and(|first| !Counted::after(delivered).counts(first))
 }
 
 /// The stream sequence of the room `key`'s first record after stream sequence `at` that
