@@ -18,6 +18,10 @@ use super::super::{schema, Millis, StoreError};
 use super::{connect, BUSY_TIMEOUT};
 use crate::accounts::token::TokenHash;
 
+/// The most sessions one account keeps: signing in on one more device ends the one used
+/// least recently, so that signing in over and over cannot grow the store without bound.
+pub const MAX_SESSIONS: i64 = 100;
+
 /// An account as stored. Its `Debug` leaves the password hash out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
@@ -182,27 +186,47 @@ impl SqliteAccounts {
         Ok(ended)
     }
 
-    /// Starts a session of account `id` for the device `label`, found later by `token`.
+    /// Starts a session of account `id` for the device `label`, found later by `token`;
+    /// past [`MAX_SESSIONS`], the account's least recently used sessions end (returned
+    /// beside the new one).
     pub fn add_session(
         &self,
         id: i64,
         token: &TokenHash,
         label: &str,
         at: Millis,
-    ) -> Result<Session, AccountError> {
-        let conn = self.conn();
-        conn.execute(
+    ) -> Result<(Session, Vec<i64>), AccountError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO sessions (account, token, label, created, last_used) \
              VALUES (?1, ?2, ?3, ?4, ?4)",
             params![id, token.0.as_slice(), label, at],
         )?;
-        Ok(Session {
-            id: conn.last_insert_rowid(),
+        let session = Session {
+            id: tx.last_insert_rowid(),
             account: id,
             label: label.to_owned(),
             created: at,
             last_used: at,
-        })
+        };
+        let ended = ids(
+            &tx,
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE account = ?1 \
+             ORDER BY last_used DESC, id DESC LIMIT -1 OFFSET ?2) RETURNING id",
+            params![id, MAX_SESSIONS],
+        )?;
+        tx.commit()?;
+        Ok((session, ended))
+    }
+
+    /// Ends every session, of any account, last used before `oldest`: expired ones that
+    /// were never presented again. Returns how many.
+    pub fn sweep(&self, oldest: Millis) -> Result<usize, AccountError> {
+        let swept = self
+            .conn()
+            .execute("DELETE FROM sessions WHERE last_used < ?1", params![oldest])?;
+        Ok(swept)
     }
 
     /// The account and session `token` signs in at `at`, if it is a session last used no
@@ -357,7 +381,8 @@ mod tests {
         let token = Token::generate().unwrap();
         let phone = accounts
             .add_session(ann.id, &token.hash(), "phone", 100)
-            .unwrap();
+            .unwrap()
+            .0;
         let (account, session) = accounts.resume(&token.hash(), 200, 50).unwrap().unwrap();
         assert_eq!(
             (account, session.id, session.last_used),
@@ -384,6 +409,7 @@ mod tests {
                 accounts
                     .add_session(ann.id, &token.hash(), label, 1)
                     .unwrap()
+                    .0
             })
             .collect();
         assert_eq!(accounts.sessions(ann.id).unwrap(), sessions);
@@ -423,6 +449,50 @@ mod tests {
     }
 
     #[test]
+    fn an_account_keeps_its_most_recent_sessions_and_a_sweep_ends_the_expired() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
+        let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
+        let bobs = Token::generate().unwrap();
+        accounts
+            .add_session(bob.id, &bobs.hash(), "phone", 1)
+            .unwrap();
+        let mut tokens = Vec::new();
+        for at in 0..MAX_SESSIONS {
+            let token = Token::generate().unwrap();
+            let (_, ended) = accounts
+                .add_session(ann.id, &token.hash(), "device", 10 + at)
+                .unwrap();
+            assert!(ended.is_empty());
+            tokens.push(token);
+        }
+        // The first device signs in again, so the second is now the least recently used.
+        accounts
+            .resume(&tokens[0].hash(), 1_000, 0)
+            .unwrap()
+            .unwrap();
+        let one_more = Token::generate().unwrap();
+        let (_, ended) = accounts
+            .add_session(ann.id, &one_more.hash(), "new", 1_001)
+            .unwrap();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(accounts.resume(&tokens[1].hash(), 1_002, 0).unwrap(), None);
+        assert!(accounts
+            .resume(&tokens[0].hash(), 1_002, 0)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            accounts.sessions(ann.id).unwrap().len() as i64,
+            MAX_SESSIONS
+        );
+        // Every session not used since 1,000 has expired, bob's too.
+        let swept = accounts.sweep(1_000).unwrap();
+        assert_eq!(swept as i64, MAX_SESSIONS - 2 + 1);
+        assert_eq!(accounts.sessions(ann.id).unwrap().len(), 2);
+        assert!(accounts.sessions(bob.id).unwrap().is_empty());
+    }
+
+    #[test]
     fn another_accounts_session_cannot_be_revoked() {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
@@ -430,7 +500,8 @@ mod tests {
         let token = Token::generate().unwrap();
         let anns = accounts
             .add_session(ann.id, &token.hash(), "phone", 1)
-            .unwrap();
+            .unwrap()
+            .0;
         assert!(!accounts.revoke(bob.id, anns.id).unwrap());
         assert!(accounts.resume(&token.hash(), 2, 0).unwrap().is_some());
     }
@@ -442,7 +513,8 @@ mod tests {
         let token = Token::generate().unwrap();
         let phone = accounts
             .add_session(ann.id, &token.hash(), "phone", 1)
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(accounts.delete(ann.id).unwrap(), vec![phone.id]);
         assert_eq!(accounts.find("ann").unwrap(), None);
         assert_eq!(accounts.resume(&token.hash(), 2, 0).unwrap(), None);
