@@ -115,6 +115,20 @@ async fn say_until_confirmed(client: &mut TestClient, text: &str) -> (String, u6
     unreachable!()
 }
 
+/// Says `label 0` to `label n-1` in [`ROOM`] through `client`, each until it is confirmed
+/// (see [`say_until_confirmed`]), and adds each to `confirmed` as `(text, seq)`.
+async fn say_each(
+    client: &mut TestClient,
+    label: &str,
+    n: usize,
+    confirmed: &mut Vec<(String, u64)>,
+) {
+    for i in 0..n {
+        let (text, seq, _) = say_until_confirmed(client, &format!("{label} {i}")).await;
+        confirmed.push((text, seq));
+    }
+}
+
 /// What `client` has received in [`ROOM`] until `last` came: `(text, seq)` in order. A
 /// node's delivery may be that long behind its sender's confirmation after a NATS server
 /// came back ([`AVAILABLE_WITHIN`]: its reader makes its consumer again once JetStream
@@ -206,10 +220,7 @@ async fn the_chat_goes_on_through(fault: Fault) {
     let mut bob = member(&b, "bob").await;
 
     let mut confirmed = Vec::new();
-    for i in 0..20 {
-        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("before {i}")).await;
-        confirmed.push((text, seq));
-    }
+    say_each(&mut ann, "before", 20, &mut confirmed).await;
     // Node a's NATS server goes, with no goodbye; a goes on through another.
     let hit = Instant::now();
     match (fault, &partition) {
@@ -236,10 +247,7 @@ async fn the_chat_goes_on_through(fault: Fault) {
         (Fault::Pause, _) => nats[0].resume(),
         (Fault::Cut, partition) => partition.as_ref().expect("relayed routes").heal(0),
     }
-    for i in 0..20 {
-        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("back {i}")).await;
-        confirmed.push((text, seq));
-    }
+    say_each(&mut ann, "back", 20, &mut confirmed).await;
     let last = confirmed.last().unwrap().0.clone();
     let at_bob = received_until(&mut bob, &last).await;
     has_every_confirmed("bob's stream", &at_bob, &confirmed);
@@ -304,10 +312,7 @@ async fn two_of_three_nats_servers_lost_refuse_room_messages_until_one_is_back()
     let mut ann = member(&a, "ann").await;
     let mut bob = member(&b, "bob").await;
     let mut confirmed = Vec::new();
-    for i in 0..10 {
-        let (text, seq, _) = say_until_confirmed(&mut ann, &format!("before {i}")).await;
-        confirmed.push((text, seq));
-    }
+    say_each(&mut ann, "before", 10, &mut confirmed).await;
 
     nats[1].kill();
     nats[2].kill();

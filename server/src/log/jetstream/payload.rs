@@ -124,14 +124,18 @@ pub fn to_payload<'a>(messages: impl IntoIterator<Item = (&'a str, &'a Said)>) -
     Bytes::from(payload)
 }
 
+/// A record's first `seq`, from its headers alone (its payload unread); `None` when they
+/// name none a record may have.
+pub fn first_seq(headers: Option<&HeaderMap>) -> Option<u64> {
+    let first: u64 = headers?.get(SEQ_HEADER)?.as_str().parse().ok()?;
+    // Seqs start at 1, and a room's never come near the end of the numbers.
+    (first != 0 && first <= u64::MAX / 2).then_some(first)
+}
+
 /// A record read back: its messages, numbered from its header's `seq`; `None` for anything
 /// else on the subject.
 pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<Stored>> {
-    let first: u64 = headers?.get(SEQ_HEADER)?.as_str().parse().ok()?;
-    // Seqs start at 1, and a room's never come near the end of the numbers.
-    if first == 0 || first > u64::MAX / 2 {
-        return None;
-    }
+    let first = first_seq(headers)?;
     let mut rest = std::str::from_utf8(payload).ok()?;
     let mut messages = Vec::new();
     while !rest.is_empty() {

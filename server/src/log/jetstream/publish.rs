@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, Counted, RECORD_MAX};
-use super::read::{counted_end, last_record, next_record};
+use super::read::{count_between, counted_end, last_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
 use crate::log::Spoken;
@@ -309,23 +309,19 @@ async fn after_twin(
     at: u64,
 ) -> Result<Option<Head>, Unavailable> {
     let stream = streams.handle().await?;
-    // Where readers stand after the record ours was numbered after.
-    let mut counted = Counted::after(known.next - 1);
-    let mut from = known.at + 1;
-    while let Some(record) = next_record(&stream, key, Some(from)).await? {
-        if record.at == at {
-            return Ok((known.next <= counted.last()).then_some(Head {
-                at,
-                next: counted.last() + 1,
-            }));
-        }
-        // Records between: the one that came first, and any numbered after it since.
-        record.count(&mut counted);
-        from = record.at + 1;
+    // Where readers stand after the record ours was numbered after, and after the records
+    // between: the one that came first, and any numbered after it since.
+    let start = Counted::after(known.next - 1);
+    let (counted, ours) = count_between(&stream, key, start, known.at + 1, at - 1).await?;
+    match ours {
+        Some(ours) if ours.at == at => Ok((known.next <= counted.last()).then_some(Head {
+            at,
+            next: counted.last() + 1,
+        })),
+        _ => Err(Unavailable(format!(
+            "the record at {at} is not in the stream any more"
+        ))),
     }
-    Err(Unavailable(format!(
-        "the record at {at} is not in the stream any more"
-    )))
 }
 
 /// Where the room `key`'s log ends now: after its last record, or, when the stream holds

@@ -175,17 +175,30 @@ pub async fn counted_through<I>(
     after: u64,
     through: u64,
 ) -> Result<u64, Unavailable> {
-    let mut counted = Counted::after(0);
-    let mut from = after.max(1);
+    // The first record read counts: the one at `after`, or the room's first after it.
+    let (counted, _) = count_between(stream, key, Counted::after(0), after.max(1), through).await?;
+    Ok(counted.last())
+}
+
+/// The walk `counted` carried over the room `key`'s records from stream sequence `from`
+/// through `through`, and the room's first record past `through` (where the walk stopped),
+/// if there is one.
+pub async fn count_between<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    mut counted: Counted,
+    from: u64,
+    through: u64,
+) -> Result<(Counted, Option<Record>), Unavailable> {
+    let mut from = from;
     while let Some(record) = next_record(stream, key, Some(from)).await? {
         if record.at > through {
-            break;
+            return Ok((counted, Some(record)));
         }
-        // The first record read counts: the one at `after`, or the room's first after it.
         record.count(&mut counted);
         from = record.at + 1;
     }
-    Ok(counted.last())
+    Ok((counted, None))
 }
 
 /// What the stream holds of the room `key`, keeping at most `keep` messages (the latest);

@@ -57,11 +57,15 @@ type Reading = (stream::Stream, pull::Stream, u64, String);
 /// it to linger for [`CONSUMER_IDLE`].
 fn close(messages: &mut Option<Reading>) {
     if let Some((stream, _, _, name)) = messages.take() {
-        tokio::spawn(async move {
-            if let Err(err) = stream.delete_consumer(&name).await {
-                tracing::debug!("Cannot remove the rooms' reader {name}: {err}");
-            }
-        });
+        tokio::spawn(async move { remove(&stream, &name).await });
+    }
+}
+
+/// Removes the consumer `name` from NATS, or says why it could not (it then lingers for
+/// [`CONSUMER_IDLE`]).
+async fn remove(stream: &stream::Stream, name: &str) {
+    if let Err(err) = stream.delete_consumer(name).await {
+        tracing::debug!("Cannot remove the rooms' reader {name}: {err}");
     }
 }
 
@@ -256,10 +260,7 @@ async fn consume(
                 "The rooms' reader was placed on {placed:?}, not the stream's leader \
                  {leader:?}: again"
             );
-            let name = made.cached_info().name.clone();
-            if let Err(err) = stream.delete_consumer(&name).await {
-                tracing::debug!("Cannot remove the misplaced reader {name}: {err}");
-            }
+            remove(stream, &made.cached_info().name).await;
             continue;
         }
         if elsewhere {
@@ -276,9 +277,7 @@ async fn consume(
             Ok(reading) => return Some((reading, name)),
             Err(err) => {
                 tracing::debug!("Cannot read the rooms' reader {name}: {err}");
-                if let Err(err) = stream.delete_consumer(&name).await {
-                    tracing::debug!("Cannot remove the rooms' reader {name}: {err}");
-                }
+                remove(stream, &name).await;
                 return None;
             }
         }

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use chat_proto::Backlog;
 use tokio::sync::{mpsc, watch};
 
-use super::payload::{from_record, Counted};
+use super::payload::{first_seq, from_record, Counted};
 use super::read::{
     backlog_of, counted_end, counted_through, last_record, leader_holds, next_record,
 };
@@ -265,10 +265,10 @@ async fn held_by_leader(
 }
 
 /// Whether every message of the record `message` was delivered here, `delivered` being the
-/// last `seq` delivered: delivery skips it whole.
+/// last `seq` delivered: delivery skips it whole. Read from its headers alone; delivery
+/// reads its payload.
 fn was_delivered(message: &jetstream::Message, delivered: u64) -> bool {
-    from_record(message.headers.as_ref(), &message.payload)
-        .and_then(|record| record.first().map(|stored| stored.seq))
+    first_seq(message.headers.as_ref())
         .is_some_and(|first| !Counted::after(delivered).counts(first))
 }
 
