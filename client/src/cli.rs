@@ -45,6 +45,16 @@ pub enum Command {
     History(cmd::history::History),
     /// Chat interactively: line editing, history, Tab completion
     Repl(cmd::repl::Repl),
+    /// Make an account for your name and stay signed in on this device
+    Register(cmd::register::Register),
+    /// Sign in to your account on this device (the other subcommands then need no password)
+    Login(cmd::login::Login),
+    /// Change your account's password (signs out every other device)
+    Passwd(cmd::passwd::Passwd),
+    /// Sign out on this device
+    Logout(cmd::logout::Logout),
+    /// List your account's signed-in devices, or sign some out
+    Sessions(cmd::sessions::Sessions),
     /// Measure the server: deliveries/s, loss and latency with many clients, idle memory,
     /// or rooms and guests that come and go
     Bench(cmd::bench::Bench),

@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use chat_proto::config::DEFAULT_BUFFSIZE;
 use chat_proto::PROTOCOL_VERSION;
-use chat_proto::{codec, validate, ClientConnection, ClientFrame};
+use chat_proto::{
+    codec, validate, ClientConnection, ClientFrame, Credential, ErrorKind, Secret, SessionToken,
+};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::error::ClientError;
 use crate::keepalive::DEFAULT_KEEPALIVE;
 use crate::session::{check_fits, Session};
+use crate::tokens::Tokens;
 use crate::transport::{Stream, Tls};
 
 /// How long a request waits for its answer unless told otherwise: long enough for a busy
@@ -46,6 +49,8 @@ pub struct Client {
     password: Option<Password>,
     /// Silence from the server after which a session pings it.
     keepalive: Duration,
+    /// Where the device session tokens are kept: a name with one signs in with it.
+    tokens: Option<Tokens>,
 }
 
 impl Client {
@@ -58,8 +63,30 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             tls: None,
             password: None,
+            tokens: None,
             keepalive: DEFAULT_KEEPALIVE,
         }
+    }
+
+    /// Signs in with the token kept in `tokens` for the name, where there is one.
+    pub fn with_tokens(mut self, tokens: Option<Tokens>) -> Client {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Where the device session tokens are kept, if anywhere.
+    pub fn tokens(&self) -> Option<&Tokens> {
+        self.tokens.as_ref()
+    }
+
+    /// The host to connect to, as given.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Sends `password` in `Hello`, for a server with `[server] password`.
@@ -104,11 +131,108 @@ impl Client {
     }
 
     /// Connects and registers as `name`; returns once the server has sent `Welcome`. The
-    /// session is in no room yet: [`Session::join`] enters one.
+    /// session is in no room yet: [`Session::join`] enters one. With a token kept for
+    /// `name` on this server ([`Client::with_tokens`]) it signs in to the account with it;
+    /// else it comes as a guest.
     ///
-    /// A refused name (taken, invalid) is [`ClientError::Refused`] with its
-    /// [`chat_proto::ErrorKind`].
+    /// A refused name (taken, invalid, an account's) is [`ClientError::Refused`] with its
+    /// [`chat_proto::ErrorKind`]; a token that signs nobody in any more is forgotten.
     pub async fn connect(&self, name: &str) -> Result<Session, ClientError> {
+        let Some(token) = self.kept_token(name) else {
+            let hello = ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                username: name.to_owned(),
+                password: self.server_password(),
+            };
+            return self.handshake(name, &hello).await;
+        };
+        let signed_in = self.sign_in(name, Credential::Token(token)).await;
+        self.forget_ended(name, &signed_in);
+        signed_in
+    }
+
+    /// Connects and signs in to the account `name` with `credential`, online under the
+    /// name; after a password, the session's [`Session::signed_in`] holds the new token.
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        credential: Credential,
+    ) -> Result<Session, ClientError> {
+        let frame = ClientFrame::SignIn {
+            version: PROTOCOL_VERSION,
+            username: name.to_owned(),
+            server_password: self.server_password(),
+            credential,
+            online: true,
+        };
+        self.handshake(name, &frame).await
+    }
+
+    /// Connects and signs in to the account `name` with the token kept for it, to manage
+    /// the account only: the connection does not go online (the account may be, on another
+    /// device), and only account requests make sense on it. `None` when no token is kept;
+    /// a token that signs nobody in any more is forgotten.
+    pub async fn manage(&self, name: &str) -> Result<Option<Session>, ClientError> {
+        let Some(token) = self.kept_token(name) else {
+            return Ok(None);
+        };
+        let frame = ClientFrame::SignIn {
+            version: PROTOCOL_VERSION,
+            username: name.to_owned(),
+            server_password: self.server_password(),
+            credential: Credential::Token(token),
+            online: false,
+        };
+        let managing = self.handshake(name, &frame).await;
+        self.forget_ended(name, &managing);
+        managing.map(Some)
+    }
+
+    /// The token kept for `name` on this server, if any.
+    fn kept_token(&self, name: &str) -> Option<SessionToken> {
+        self.tokens
+            .as_ref()
+            .and_then(|tokens| tokens.load(&self.host, self.port, name))
+    }
+
+    /// Forgets the token kept for `name` when `outcome` says it signs nobody in any more.
+    fn forget_ended(&self, name: &str, outcome: &Result<Session, ClientError>) {
+        if let (
+            Err(ClientError::Refused {
+                kind: ErrorKind::SessionEnded,
+                ..
+            }),
+            Some(tokens),
+        ) = (outcome, &self.tokens)
+        {
+            let _ = tokens.remove(&self.host, self.port, name);
+        }
+    }
+
+    /// Connects, makes an account for `name` and signs in with it on `device`.
+    pub async fn register(
+        &self,
+        name: &str,
+        password: Secret,
+        device: &str,
+    ) -> Result<Session, ClientError> {
+        let frame = ClientFrame::Register {
+            version: PROTOCOL_VERSION,
+            username: name.to_owned(),
+            server_password: self.server_password(),
+            password,
+            device: device.to_owned(),
+        };
+        self.handshake(name, &frame).await
+    }
+
+    /// The server password to send, if one was given.
+    fn server_password(&self) -> Option<String> {
+        self.password.as_ref().map(|p| p.0.clone())
+    }
+
+    /// Connects and sends `opening` (`Hello`, `SignIn` or `Register`) as `name`.
+    async fn handshake(&self, name: &str, opening: &ClientFrame) -> Result<Session, ClientError> {
         validate::username(name).map_err(|source| ClientError::BadName {
             name: name.to_owned(),
             source,
@@ -149,13 +273,7 @@ impl Client {
             self.timeout,
             self.keepalive,
         );
-        session
-            .register(&ClientFrame::Hello {
-                version: PROTOCOL_VERSION,
-                username: name.to_owned(),
-                password: self.password.as_ref().map(|p| p.0.clone()),
-            })
-            .await?;
+        session.register(opening).await?;
         Ok(session)
     }
 }

@@ -43,6 +43,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rooms(rooms) => rooms.run(&settings).await,
             Command::Listen(listen) => listen.run(&settings).await,
             Command::History(history) => history.run(&settings).await,
+            Command::Register(register) => register.run(&settings).await,
+            Command::Login(login) => login.run(&settings).await,
+            Command::Passwd(passwd) => passwd.run(&settings).await,
+            Command::Logout(logout) => logout.run(&settings).await,
+            Command::Sessions(sessions) => sessions.run(&settings).await,
             Command::Repl(_) | Command::Bench(_) => {
                 unreachable!("handled above, before the runtime starts")
             }

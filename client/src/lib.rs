@@ -33,6 +33,7 @@ pub mod cmd;
 pub mod dispatch;
 pub mod render;
 pub mod settings;
+pub mod tokens;
 pub mod transport;
 
 mod client;

@@ -2,7 +2,7 @@
 //! frame is recognised as one among a room's traffic ([`reply_of`]). Sending, and waiting
 //! for the reply, are [`crate::Session`]'s.
 
-use chat_proto::{Cursor, ErrorKind, Past, RoomSummary, ServerFrame};
+use chat_proto::{Cursor, DeviceSession, ErrorKind, Past, RoomSummary, ServerFrame};
 
 /// What the server sent back for something this session sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,14 @@ pub enum Reply {
     Members(Room),
     /// The answer to a `History` request: one page of a room's log.
     Page(Page),
+    /// The answer to `ListSessions`: the account's device sessions, oldest first.
+    Sessions(Vec<DeviceSession>),
+    /// The answer to `Revoke`: how many sessions ended.
+    Revoked(u32),
+    /// The answer to `ChangePassword`: how many other sessions ended.
+    PasswordChanged(u32),
+    /// The answer to `DeleteAccount`.
+    AccountDeleted,
     /// A request refused with a non-fatal error; the session goes on.
     Refused {
         /// What went wrong.
@@ -109,6 +117,10 @@ pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
             more: *more,
             next: *next,
         })),
+        ServerFrame::Sessions { sessions } => Some(Reply::Sessions(sessions.clone())),
+        ServerFrame::Revoked { count } => Some(Reply::Revoked(*count)),
+        ServerFrame::PasswordChanged { ended } => Some(Reply::PasswordChanged(*ended)),
+        ServerFrame::AccountDeleted => Some(Reply::AccountDeleted),
         ServerFrame::Error { kind, detail } => Some(Reply::Refused {
             kind: *kind,
             detail: detail.clone(),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chat_proto::validate::{self, room_key};
 use chat_proto::{
     codec, Backlog, ClientConnection, ClientFrame, CodecError, Cursor, RoomSummary, ServerFrame,
+    SessionToken,
 };
 use tokio::time::{sleep_until, timeout_at, Instant};
 
@@ -53,6 +54,17 @@ pub struct Session {
     /// The server has been silent for the keepalive interval: our `Ping` is due (written
     /// like `Pong`).
     ping_owed: bool,
+    /// The device session we signed in with, from `SignedIn`; `None` for a guest.
+    signed_in: Option<SignedIn>,
+}
+
+/// What `SignedIn` said: the device session, and its new token after a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The session's id, as `sessions` lists it.
+    pub session: u64,
+    /// The new token, to keep; `None` after signing in with a token.
+    pub token: Option<SessionToken>,
 }
 
 impl Session {
@@ -78,6 +90,7 @@ impl Session {
             pong_owed: false,
             keepalive: Keepalive::new(keepalive, timeout, Instant::now()),
             ping_owed: false,
+            signed_in: None,
         }
     }
 
@@ -86,7 +99,16 @@ impl Session {
     pub(crate) async fn register(&mut self, hello: &ClientFrame) -> Result<(), ClientError> {
         self.write(hello).await?;
         let deadline = Instant::now() + self.timeout;
-        match self.next_frame_until(deadline).await? {
+        let mut frame = self.next_frame_until(deadline).await?;
+        if let ServerFrame::SignedIn { session, token } = frame {
+            self.signed_in = Some(SignedIn { session, token });
+            if let ClientFrame::SignIn { online: false, .. } = hello {
+                // Managing the account only: no `Welcome` follows.
+                return Ok(());
+            }
+            frame = self.next_frame_until(deadline).await?;
+        }
+        match frame {
             ServerFrame::Welcome {
                 username,
                 online,
@@ -107,6 +129,11 @@ impl Session {
             ServerFrame::Error { kind, detail } => Err(ClientError::Refused { kind, detail }),
             other => Err(self.unexpected(&other)),
         }
+    }
+
+    /// The device session we signed in with; `None` for a guest.
+    pub fn signed_in(&self) -> Option<&SignedIn> {
+        self.signed_in.as_ref()
     }
 
     /// The name we are registered under, as the server spells it.

@@ -16,6 +16,7 @@ use chat_proto::config::{ConfigError, ConfigFile, ServerSection};
 use chat_proto::validate::{self, NameError};
 
 use crate::client::{Client, Password};
+use crate::tokens::Tokens;
 use crate::transport::{Tls, TrustError};
 
 /// Where the server is, who we are, and how to log.
@@ -138,7 +139,8 @@ impl Settings {
         let client = Client::new(self.host.clone(), self.port)
             .with_max_body(self.buffsize)
             .with_timeout(self.timeout)
-            .with_password(self.password.clone());
+            .with_password(self.password.clone())
+            .with_tokens(Tokens::locate());
         match &self.tls {
             Some(tls) => client.with_tls(tls.clone()),
             None => client,

@@ -93,7 +93,13 @@ impl Frame for ClientFrame {
             | ClientFrame::Part { .. }
             | ClientFrame::ListRooms
             | ClientFrame::ListMembers { .. }
-            | ClientFrame::History { .. } => {}
+            | ClientFrame::History { .. }
+            | ClientFrame::SignIn { .. }
+            | ClientFrame::Register { .. }
+            | ClientFrame::ChangePassword { .. }
+            | ClientFrame::ListSessions
+            | ClientFrame::Revoke { .. }
+            | ClientFrame::DeleteAccount { .. } => {}
         }
     }
 }
@@ -119,7 +125,12 @@ impl Frame for ServerFrame {
             | ServerFrame::RoomList { .. }
             | ServerFrame::Members { .. }
             | ServerFrame::UserJoined { .. }
-            | ServerFrame::History { .. } => {}
+            | ServerFrame::History { .. }
+            | ServerFrame::SignedIn { .. }
+            | ServerFrame::Sessions { .. }
+            | ServerFrame::Revoked { .. }
+            | ServerFrame::PasswordChanged { .. }
+            | ServerFrame::AccountDeleted => {}
         }
     }
 }

@@ -24,8 +24,8 @@ use std::path::PathBuf;
 use chat_proto::codec;
 use chat_proto::validate::DEFAULT_ROOM;
 use chat_proto::{
-    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
-    PROTOCOL_VERSION,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past,
+    Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 
 /// The server's default `buffsize`, the fuzz target's limit for client frames.
@@ -565,6 +565,28 @@ fn client_session() -> Vec<ClientFrame> {
         },
         ClientFrame::Ping,
         ClientFrame::Pong,
+        ClientFrame::SignIn {
+            version: PROTOCOL_VERSION,
+            username: "ann".into(),
+            server_password: None,
+            credential: Credential::Token(SessionToken::from_bytes([0x5a; 32])),
+            online: true,
+        },
+        ClientFrame::Register {
+            version: PROTOCOL_VERSION,
+            username: "bob".into(),
+            server_password: None,
+            password: Secret::new("violet tractor"),
+            device: "laptop".into(),
+        },
+        ClientFrame::ChangePassword {
+            old: Secret::new("violet tractor"),
+            new: Secret::new("amber kettle"),
+        },
+        ClientFrame::ListSessions,
+        ClientFrame::Revoke {
+            which: Revocation::One(2),
+        },
         ClientFrame::Bye,
     ]
 }
@@ -677,6 +699,22 @@ fn server_session() -> Vec<ServerFrame> {
             reason,
         }),
     );
+    frames.extend([
+        ServerFrame::SignedIn {
+            session: 1,
+            token: Some(SessionToken::from_bytes([0x5a; 32])),
+        },
+        ServerFrame::Sessions {
+            sessions: vec![DeviceSession {
+                id: 1,
+                device: "laptop".into(),
+                created: at,
+                last_used: at,
+                current: true,
+            }],
+        },
+        ServerFrame::Revoked { count: 1 },
+    ]);
     // A few error kinds, recoverable and fatal, room errors among them. Not every kind:
     // appending a kind is a compatible change and should not make the checked-in seeds stale.
     frames.extend(

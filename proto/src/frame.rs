@@ -31,16 +31,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::{Secret, SessionToken};
+
 /// The version a client states in [`ClientFrame::Hello`]; the server refuses any other.
 ///
 /// Bump it on any change that alters the bytes of an existing frame. Version 2 added rooms:
 /// `Msg` names its room in both directions and `Welcome` states the server's limits.
 /// Version 3 added history: `Msg` carries its `seq`, `Join` says what backlog it wants,
 /// and `Welcome` states the most messages a history page holds. Version 4 added the
-/// cluster: the error kind `ClusterUnavailable` and the leave reason `NodeLost`.
+/// cluster: the error kind `ClusterUnavailable` and the leave reason `NodeLost`. Version 5
+/// added accounts: `SignIn` and `Register` beside `Hello`, the account requests after them,
+/// their answers, and the error kinds from `NameRegistered` on.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -55,8 +59,10 @@ pub type Millis = i64;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ClientFrame {
-    /// The first frame of every connection: which protocol the client speaks and the name it
-    /// wants. May be repeated after a `NameTaken`/`InvalidName` error, never after `Welcome`.
+    /// The first frame of a guest's connection: which protocol the client speaks and the
+    /// name it wants, which must not be an account's. May be repeated after a refusal the
+    /// connection survives (`NameTaken`, `InvalidName`, `NameRegistered`, `GuestsOff`: try
+    /// another name, or [`ClientFrame::SignIn`]), never after `Welcome`.
     Hello {
         /// Must equal [`PROTOCOL_VERSION`].
         version: u32,
@@ -120,6 +126,109 @@ pub enum ClientFrame {
         /// `history`) and fewer when the page would not fit in one frame.
         limit: u32,
     },
+    /// The first frame of an account's connection, in place of `Hello`: answered by
+    /// [`ServerFrame::SignedIn`] then (when `online`) `Welcome`, or by an `Error`. A token
+    /// costs the server one SHA-256; a password costs it an argon2id hash, so a client signs
+    /// in with its password once per device and with the token it got back from then on.
+    SignIn {
+        /// Must equal [`PROTOCOL_VERSION`].
+        version: u32,
+        /// The account's name, in any case.
+        username: String,
+        /// The server's shared password, when it has one (as in `Hello`).
+        server_password: Option<String>,
+        /// What proves the account is the sender's.
+        credential: Credential,
+        /// `true`: go online under the account's name, as `Hello` does. `false`: only
+        /// manage the account (list and end its sessions, change its password, delete it)
+        /// while it may be online on another connection: this one takes no name, is in no
+        /// list, and gets no `Welcome`.
+        online: bool,
+    },
+    /// Makes an account for a free name and signs in with it, in place of `Hello`: answered
+    /// like a password [`ClientFrame::SignIn`].
+    Register {
+        /// Must equal [`PROTOCOL_VERSION`].
+        version: u32,
+        /// The name to register, as it should be shown.
+        username: String,
+        /// The server's shared password, when it has one (as in `Hello`).
+        server_password: Option<String>,
+        /// The new account's password.
+        password: Secret,
+        /// What this device is called in the account's session list (`laptop`, `Firefox`).
+        device: String,
+    },
+    /// Changes the signed-in account's password; every other session of the account ends.
+    /// Answered by [`ServerFrame::PasswordChanged`].
+    ChangePassword {
+        /// The password now, so that a device left signed in cannot take the account.
+        old: Secret,
+        /// The new one.
+        new: Secret,
+    },
+    /// Asks for [`ServerFrame::Sessions`]: the signed-in account's device sessions.
+    ListSessions,
+    /// Ends sessions of the signed-in account; answered by [`ServerFrame::Revoked`]. Every
+    /// connection of an ended session is closed with `SessionEnded`, this one included when
+    /// its own session is among them.
+    Revoke {
+        /// Which sessions.
+        which: Revocation,
+    },
+    /// Deletes the signed-in account: its name is free again and every session of it ends.
+    /// Answered by [`ServerFrame::AccountDeleted`]; an online connection goes on as a
+    /// guest's, one that only managed the account is closed.
+    DeleteAccount {
+        /// The password, so that a device left signed in cannot delete the account.
+        password: Secret,
+    },
+}
+
+/// How a [`ClientFrame::SignIn`] proves the account is the sender's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Credential {
+    /// The account's password: a new device session starts, and its token comes back in
+    /// [`ServerFrame::SignedIn`].
+    Password {
+        /// The password.
+        password: Secret,
+        /// What this device is called in the account's session list.
+        device: String,
+    },
+    /// A device session's token, from an earlier [`ServerFrame::SignedIn`].
+    Token(SessionToken),
+}
+
+/// Which sessions a [`ClientFrame::Revoke`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Revocation {
+    /// This connection's own session: signing out.
+    This,
+    /// Every session of the account but this one.
+    Others,
+    /// Every session of the account, this one included: "sign out everywhere".
+    All,
+    /// The session with this id ([`DeviceSession::id`]).
+    One(u64),
+}
+
+/// One device session of an account, in [`ServerFrame::Sessions`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct DeviceSession {
+    /// Its id, by which [`Revocation::One`] ends it.
+    pub id: u64,
+    /// What the device called itself when it signed in with the password.
+    pub device: String,
+    /// When it signed in with the password.
+    pub created: Millis,
+    /// When it last signed in (with the password or its token).
+    pub last_used: Millis,
+    /// It is the session of the connection asking.
+    pub current: bool,
 }
 
 /// What a [`ClientFrame::Join`] wants of the room's past.
@@ -363,6 +472,33 @@ pub enum ServerFrame {
         /// the latest instead.
         missed: bool,
     },
+    /// A `SignIn` or `Register` succeeded; `Welcome` follows at once.
+    SignedIn {
+        /// The id of the device session this connection is signed in with.
+        session: u64,
+        /// The new session's token, after a password: the client keeps it (only it) to
+        /// sign in again. `None` after a sign-in with a token, which stays the same.
+        token: Option<SessionToken>,
+    },
+    /// Answer to [`ClientFrame::ListSessions`]: the account's sessions, oldest first.
+    Sessions {
+        /// Each device session.
+        sessions: Vec<DeviceSession>,
+    },
+    /// Answer to [`ClientFrame::Revoke`].
+    Revoked {
+        /// How many sessions ended.
+        count: u32,
+    },
+    /// Answer to [`ClientFrame::ChangePassword`]: the new password holds.
+    PasswordChanged {
+        /// How many other sessions of the account ended with the old password.
+        ended: u32,
+    },
+    /// Answer to [`ClientFrame::DeleteAccount`]: the account is gone, its name free; an
+    /// online connection stays online under the name as a guest, one that only managed the
+    /// account is closed.
+    AccountDeleted,
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -423,6 +559,26 @@ pub enum ErrorKind {
     /// down), so a room message would reach only this node and could not be kept: it was
     /// sent to nobody. Whispers and lists of people on this node still work.
     ClusterUnavailable,
+    /// A guest's `Hello`, or a `Register`, named a name that is an account's: sign in.
+    NameRegistered,
+    /// `SignIn` with a password that is not the account's, or a name that has no account
+    /// (the two are not told apart); or a wrong current password in `ChangePassword` or
+    /// `DeleteAccount`. The connection is closed.
+    WrongPassword,
+    /// `SignIn` with a token that signs nobody in (revoked, expired, or never given), or a
+    /// live session that was just ended (signed out elsewhere, the password changed, the
+    /// account deleted). The connection is closed; sign in with the password.
+    SessionEnded,
+    /// `Register` or `ChangePassword` with a password too short or too common.
+    WeakPassword,
+    /// `Register` on a server whose operator makes every account.
+    RegistrationClosed,
+    /// A guest's `Hello` on a server that lets only accounts in.
+    GuestsOff,
+    /// An account request (`ListSessions`, `Revoke`, ...) from a guest.
+    NotSignedIn,
+    /// `SignIn` or `Register` on a server that keeps no accounts (it keeps no store).
+    AccountsOff,
 }
 
 impl ErrorKind {
@@ -447,7 +603,13 @@ impl ErrorKind {
             | ErrorKind::NoSuchRoom
             | ErrorKind::HistoryOff
             | ErrorKind::StoreFailed
-            | ErrorKind::ClusterUnavailable => false,
+            | ErrorKind::ClusterUnavailable
+            | ErrorKind::NameRegistered
+            | ErrorKind::WeakPassword
+            | ErrorKind::RegistrationClosed
+            | ErrorKind::GuestsOff
+            | ErrorKind::NotSignedIn
+            | ErrorKind::AccountsOff => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -456,7 +618,9 @@ impl ErrorKind {
             | ErrorKind::Timeout
             | ErrorKind::SlowConsumer
             | ErrorKind::ShuttingDown
-            | ErrorKind::Flooding => true,
+            | ErrorKind::Flooding
+            | ErrorKind::WrongPassword
+            | ErrorKind::SessionEnded => true,
         }
     }
 
@@ -488,6 +652,14 @@ impl ErrorKind {
             ErrorKind::HistoryOff => "history_off",
             ErrorKind::StoreFailed => "store_failed",
             ErrorKind::ClusterUnavailable => "cluster_unavailable",
+            ErrorKind::NameRegistered => "name_registered",
+            ErrorKind::WrongPassword => "wrong_password",
+            ErrorKind::SessionEnded => "session_ended",
+            ErrorKind::WeakPassword => "weak_password",
+            ErrorKind::RegistrationClosed => "registration_closed",
+            ErrorKind::GuestsOff => "guests_off",
+            ErrorKind::NotSignedIn => "not_signed_in",
+            ErrorKind::AccountsOff => "accounts_off",
         }
     }
 }

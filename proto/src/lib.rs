@@ -27,6 +27,7 @@ pub mod frame;
 pub mod input;
 #[cfg(feature = "logging")]
 pub mod logging;
+pub mod secret;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod validate;
@@ -34,6 +35,7 @@ pub mod validate;
 pub use codec::{CodecError, EncodedFrame};
 pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
 pub use frame::{
-    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Millis, Past, RoomSummary, ServerFrame,
-    PROTOCOL_VERSION,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Millis, Past,
+    Revocation, RoomSummary, ServerFrame, PROTOCOL_VERSION,
 };
+pub use secret::{Secret, SessionToken};

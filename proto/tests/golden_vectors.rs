@@ -24,8 +24,8 @@ use std::process::Command;
 
 use chat_proto::codec::{self, bincode_options, decode_body};
 use chat_proto::{
-    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
-    PROTOCOL_VERSION,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past,
+    Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -41,7 +41,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const AT: i64 = 1_700_000_000_000;
 
 /// Variant names in declaration (wire) order: the position of each is its tag.
-const CLIENT_VARIANTS: [&str; 12] = [
+const CLIENT_VARIANTS: [&str; 18] = [
     "Hello",
     "Msg",
     "Whisper",
@@ -54,8 +54,14 @@ const CLIENT_VARIANTS: [&str; 12] = [
     "ListRooms",
     "ListMembers",
     "History",
+    "SignIn",
+    "Register",
+    "ChangePassword",
+    "ListSessions",
+    "Revoke",
+    "DeleteAccount",
 ];
-const SERVER_VARIANTS: [&str; 15] = [
+const SERVER_VARIANTS: [&str; 20] = [
     "Welcome",
     "Msg",
     "Whisper",
@@ -71,8 +77,15 @@ const SERVER_VARIANTS: [&str; 15] = [
     "UserJoined",
     "UserLeft",
     "History",
+    "SignedIn",
+    "Sessions",
+    "Revoked",
+    "PasswordChanged",
+    "AccountDeleted",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
+const CREDENTIAL_VARIANTS: [&str; 2] = ["Password", "Token"];
+const REVOCATION_VARIANTS: [&str; 4] = ["This", "Others", "All", "One"];
 const CURSOR_VARIANTS: [&str; 3] = ["Latest", "Before", "After"];
 
 /// A JSON value whose objects keep the order they are built in (type first, then the
@@ -177,6 +190,8 @@ impl Coverage {
         all.extend(named("ServerFrame", &SERVER_VARIANTS));
         all.extend(named("Backlog", &BACKLOG_VARIANTS));
         all.extend(named("Cursor", &CURSOR_VARIANTS));
+        all.extend(named("Credential", &CREDENTIAL_VARIANTS));
+        all.extend(named("Revocation", &REVOCATION_VARIANTS));
         // Field-less enums are listed from the wire, so a new kind is expected at once.
         all.extend(
             every_unit_variant::<ErrorKind>()
@@ -242,6 +257,52 @@ fn cursor_js(c: &Cursor, cover: &mut Coverage) -> Js {
     )
 }
 
+fn token_js(token: &SessionToken) -> Js {
+    Js::Str(token.to_hex())
+}
+
+fn credential_js(c: &Credential, cover: &mut Coverage) -> Js {
+    let (name, fields) = match c {
+        Credential::Password { password, device } => (
+            "Password",
+            vec![
+                ("password", str_(password.expose())),
+                ("device", str_(device)),
+            ],
+        ),
+        Credential::Token(token) => ("Token", vec![("token", token_js(token))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "Credential", &CREDENTIAL_VARIANTS, c, name),
+        fields,
+    )
+}
+
+fn revocation_js(r: &Revocation, cover: &mut Coverage) -> Js {
+    let (name, fields) = match *r {
+        Revocation::This => ("This", vec![]),
+        Revocation::Others => ("Others", vec![]),
+        Revocation::All => ("All", vec![]),
+        Revocation::One(id) => ("One", vec![("id", u64_(id))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "Revocation", &REVOCATION_VARIANTS, r, name),
+        fields,
+    )
+}
+
+fn device_session_js(d: &DeviceSession) -> Js {
+    Js::Obj(vec![
+        ("id", u64_(d.id)),
+        ("device", str_(&d.device)),
+        ("created", i64_(d.created)),
+        ("last_used", i64_(d.last_used)),
+        ("current", Js::Bool(d.current)),
+    ])
+}
+
 fn error_kind_js(kind: ErrorKind, cover: &mut Coverage) -> Js {
     let name = format!("{kind:?}");
     cover.note("ErrorKind", &name);
@@ -297,6 +358,53 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
                 ("limit", u32_(*limit)),
             ],
         ),
+        ClientFrame::SignIn {
+            version,
+            username,
+            server_password,
+            credential,
+            online,
+        } => (
+            "SignIn",
+            vec![
+                ("version", u32_(*version)),
+                ("username", str_(username)),
+                (
+                    "server_password",
+                    server_password.as_deref().map_or(Js::Null, str_),
+                ),
+                ("credential", credential_js(credential, cover)),
+                ("online", Js::Bool(*online)),
+            ],
+        ),
+        ClientFrame::Register {
+            version,
+            username,
+            server_password,
+            password,
+            device,
+        } => (
+            "Register",
+            vec![
+                ("version", u32_(*version)),
+                ("username", str_(username)),
+                (
+                    "server_password",
+                    server_password.as_deref().map_or(Js::Null, str_),
+                ),
+                ("password", str_(password.expose())),
+                ("device", str_(device)),
+            ],
+        ),
+        ClientFrame::ChangePassword { old, new } => (
+            "ChangePassword",
+            vec![("old", str_(old.expose())), ("new", str_(new.expose()))],
+        ),
+        ClientFrame::ListSessions => ("ListSessions", vec![]),
+        ClientFrame::Revoke { which } => ("Revoke", vec![("which", revocation_js(which, cover))]),
+        ClientFrame::DeleteAccount { password } => {
+            ("DeleteAccount", vec![("password", str_(password.expose()))])
+        }
     };
     tagged(
         "type",
@@ -433,6 +541,25 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
                 ("missed", Js::Bool(*missed)),
             ],
         ),
+        ServerFrame::SignedIn { session, token } => (
+            "SignedIn",
+            vec![
+                ("session", u64_(*session)),
+                ("token", token.as_ref().map_or(Js::Null, token_js)),
+            ],
+        ),
+        ServerFrame::Sessions { sessions } => (
+            "Sessions",
+            vec![(
+                "sessions",
+                Js::List(sessions.iter().map(device_session_js).collect()),
+            )],
+        ),
+        ServerFrame::Revoked { count } => ("Revoked", vec![("count", u32_(*count))]),
+        ServerFrame::PasswordChanged { ended } => {
+            ("PasswordChanged", vec![("ended", u32_(*ended))])
+        }
+        ServerFrame::AccountDeleted => ("AccountDeleted", vec![]),
     };
     tagged(
         "type",
@@ -564,6 +691,65 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
                 limit,
             },
         ));
+    }
+    let token = SessionToken::from_bytes(std::array::from_fn(|i| (i * 8 + 1) as u8));
+    out.extend([
+        (
+            s("SignIn with a password"),
+            ClientFrame::SignIn {
+                version: PROTOCOL_VERSION,
+                username: s("ann"),
+                server_password: None,
+                credential: Credential::Password {
+                    password: Secret::new("violet tractor"),
+                    device: s("laptop"),
+                },
+                online: true,
+            },
+        ),
+        (
+            s("SignIn with a token"),
+            ClientFrame::SignIn {
+                version: PROTOCOL_VERSION,
+                username: s("ann"),
+                server_password: Some(s("club")),
+                credential: Credential::Token(token),
+                online: false,
+            },
+        ),
+        (
+            s("Register"),
+            ClientFrame::Register {
+                version: PROTOCOL_VERSION,
+                username: s("Zoë"),
+                server_password: None,
+                password: Secret::new("pässwörd 🔑 long"),
+                device: s("Firefox"),
+            },
+        ),
+        (
+            s("ChangePassword"),
+            ClientFrame::ChangePassword {
+                old: Secret::new("violet tractor"),
+                new: Secret::new("amber kettle"),
+            },
+        ),
+        (s("ListSessions"), ClientFrame::ListSessions),
+        (
+            s("DeleteAccount"),
+            ClientFrame::DeleteAccount {
+                password: Secret::new("amber kettle"),
+            },
+        ),
+    ]);
+    for (name, which) in [
+        ("This", Revocation::This),
+        ("Others", Revocation::Others),
+        ("All", Revocation::All),
+        ("One", Revocation::One(301)),
+        ("One, the largest id", Revocation::One(u64::MAX)),
+    ] {
+        out.push((format!("Revoke {name}"), ClientFrame::Revoke { which }));
     }
     out
 }
@@ -824,6 +1010,49 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
             },
         ));
     }
+    out.extend([
+        (
+            s("SignedIn with a new token"),
+            ServerFrame::SignedIn {
+                session: 7,
+                token: Some(SessionToken::from_bytes([0xab; 32])),
+            },
+        ),
+        (
+            s("SignedIn with a token"),
+            ServerFrame::SignedIn {
+                session: 300,
+                token: None,
+            },
+        ),
+        (
+            s("Sessions"),
+            ServerFrame::Sessions {
+                sessions: vec![
+                    DeviceSession {
+                        id: 7,
+                        device: s("laptop"),
+                        created: AT,
+                        last_used: AT + 1,
+                        current: true,
+                    },
+                    DeviceSession {
+                        id: 300,
+                        device: s("téléphone"),
+                        created: AT - 86_400_000,
+                        last_used: AT,
+                        current: false,
+                    },
+                ],
+            },
+        ),
+        (s("Revoked"), ServerFrame::Revoked { count: 2 }),
+        (
+            s("PasswordChanged"),
+            ServerFrame::PasswordChanged { ended: 251 },
+        ),
+        (s("AccountDeleted"), ServerFrame::AccountDeleted),
+    ]);
     out
 }
 

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use bincode::Options;
 use chat_proto::codec::{self, bincode_options, decode_body};
 use chat_proto::{
-    Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, Past, RoomSummary, ServerFrame,
-    PROTOCOL_VERSION,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past,
+    Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
 use common::{every_client_variant_is_generated, every_server_variant_is_generated};
@@ -233,6 +233,31 @@ fn every_client_frame() -> Vec<ClientFrame> {
             from: Cursor::Latest,
             limit: 0,
         },
+        ClientFrame::SignIn {
+            version: 0,
+            username: s(),
+            server_password: Some(s()),
+            credential: Credential::Token(SessionToken::from_bytes([0; 32])),
+            online: false,
+        },
+        ClientFrame::Register {
+            version: 0,
+            username: s(),
+            server_password: Some(s()),
+            password: Secret::new("x"),
+            device: s(),
+        },
+        ClientFrame::ChangePassword {
+            old: Secret::new("x"),
+            new: Secret::new("x"),
+        },
+        ClientFrame::ListSessions,
+        ClientFrame::Revoke {
+            which: Revocation::This,
+        },
+        ClientFrame::DeleteAccount {
+            password: Secret::new("x"),
+        },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -305,6 +330,16 @@ fn every_server_frame() -> Vec<ServerFrame> {
             backlog: false,
             missed: false,
         },
+        ServerFrame::SignedIn {
+            session: 0,
+            token: Some(SessionToken::from_bytes([0; 32])),
+        },
+        ServerFrame::Sessions {
+            sessions: vec![device_session()],
+        },
+        ServerFrame::Revoked { count: 0 },
+        ServerFrame::PasswordChanged { ended: 0 },
+        ServerFrame::AccountDeleted,
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
@@ -317,6 +352,17 @@ fn past() -> Past {
         from: "x".into(),
         text: "x".into(),
         at: 0,
+    }
+}
+
+/// A sample device session, for the tables.
+fn device_session() -> DeviceSession {
+    DeviceSession {
+        id: 0,
+        device: "x".into(),
+        created: 0,
+        last_used: 0,
+        current: false,
     }
 }
 
@@ -357,6 +403,7 @@ fn the_frame_tables_match_the_frames() {
             members: 0,
         }),
         schema::of(&past()),
+        schema::of(&device_session()),
     ];
     for shape in structs {
         let schema::Shape::Struct { name, fields } = shape else {
@@ -371,7 +418,26 @@ fn the_frame_tables_match_the_frames() {
     let variants = [Backlog::None, Backlog::Latest(0), Backlog::After(0)]
         .map(|b| schema::of(&b))
         .into_iter()
-        .chain([Cursor::Latest, Cursor::Before(0), Cursor::After(0)].map(|c| schema::of(&c)));
+        .chain([Cursor::Latest, Cursor::Before(0), Cursor::After(0)].map(|c| schema::of(&c)))
+        .chain(
+            [
+                Credential::Password {
+                    password: Secret::new("x"),
+                    device: "x".into(),
+                },
+                Credential::Token(SessionToken::from_bytes([0; 32])),
+            ]
+            .map(|c| schema::of(&c)),
+        )
+        .chain(
+            [
+                Revocation::This,
+                Revocation::Others,
+                Revocation::All,
+                Revocation::One(0),
+            ]
+            .map(|r| schema::of(&r)),
+        );
     for shape in variants {
         let schema::Shape::Variant {
             enum_name,
@@ -382,9 +448,11 @@ fn the_frame_tables_match_the_frames() {
         else {
             panic!("an enum variant, not {shape:?}")
         };
-        let value = fields
-            .first()
-            .map_or("(none)".to_owned(), |(_, t)| format!("`{t}`"));
+        // A newtype variant by its one value's type; a struct variant by its fields.
+        let value = match fields.as_slice() {
+            [("0", t)] => format!("`{t}`"),
+            fields => schema::fields_cell(fields),
+        };
         let row = format!("| `{enum_name}` | {index} | `{name}` | {value} |");
         if !section.lines().any(|line| line.starts_with(&row)) {
             missing.push(row);
@@ -649,6 +717,25 @@ mod schema {
         fields: Vec<(&'static str, String)>,
     }
 
+    /// A fixed array of bytes (a session token), written as they are, with no length.
+    pub struct Bytes {
+        len: usize,
+    }
+
+    impl ser::SerializeTuple for Bytes {
+        type Ok = Shape;
+        type Error = Unsupported;
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
+            match type_of(v).as_str() {
+                "u8" => Ok(()),
+                other => unsupported(&format!("a tuple of {other}")),
+            }
+        }
+        fn end(self) -> Result<Shape, Unsupported> {
+            Ok(Shape::Type(format!("[u8; {}]", self.len)))
+        }
+    }
+
     /// Collects a list's element type (all elements have one type).
     pub struct Elements {
         element: Option<String>,
@@ -662,7 +749,7 @@ mod schema {
         type Ok = Shape;
         type Error = Unsupported;
         type SerializeSeq = Elements;
-        type SerializeTuple = Impossible<Shape, Unsupported>;
+        type SerializeTuple = Bytes;
         type SerializeTupleStruct = Impossible<Shape, Unsupported>;
         type SerializeTupleVariant = Impossible<Shape, Unsupported>;
         type SerializeMap = Impossible<Shape, Unsupported>;
@@ -735,7 +822,7 @@ mod schema {
             unsupported("i32")
         }
         fn serialize_u8(self, _: u8) -> Result<Shape, Unsupported> {
-            unsupported("u8")
+            Ok(Shape::Type("u8".into()))
         }
         fn serialize_u16(self, _: u16) -> Result<Shape, Unsupported> {
             unsupported("u16")
@@ -782,8 +869,8 @@ mod schema {
                 fields: vec![("0", type_of(value))],
             })
         }
-        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
-            unsupported("a tuple")
+        fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, Unsupported> {
+            Ok(Bytes { len })
         }
         fn serialize_tuple_struct(
             self,

@@ -110,13 +110,14 @@ fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// The wire knows 25 error kinds and 7 leave reasons, at indices 0.. in declaration order,
+/// The wire knows 33 error kinds and 7 leave reasons, at indices 0.. in declaration order,
 /// each with its own stable name; the five room errors (17–21), the two history errors
-/// (22, 23) and the cluster's (24) leave the connection open.
+/// (22, 23) and the cluster's (24) leave the connection open; of the account errors
+/// (25–32) only a wrong password and an ended session close it.
 #[test]
 fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
     let kinds = every_unit_variant::<ErrorKind>();
-    assert_eq!(kinds.len(), 25);
+    assert_eq!(kinds.len(), 33);
     assert_eq!(kinds[0], ErrorKind::BadFrame);
     assert_eq!(kinds[16], ErrorKind::Flooding);
     assert_eq!(
@@ -130,9 +131,23 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             ErrorKind::HistoryOff,
             ErrorKind::StoreFailed,
             ErrorKind::ClusterUnavailable,
+            ErrorKind::NameRegistered,
+            ErrorKind::WrongPassword,
+            ErrorKind::SessionEnded,
+            ErrorKind::WeakPassword,
+            ErrorKind::RegistrationClosed,
+            ErrorKind::GuestsOff,
+            ErrorKind::NotSignedIn,
+            ErrorKind::AccountsOff,
         ]
     );
-    assert!(kinds[17..].iter().all(|k| !k.is_fatal()));
+    assert!(kinds[17..25].iter().all(|k| !k.is_fatal()));
+    let fatal: Vec<ErrorKind> = kinds[25..]
+        .iter()
+        .copied()
+        .filter(|k| k.is_fatal())
+        .collect();
+    assert_eq!(fatal, [ErrorKind::WrongPassword, ErrorKind::SessionEnded]);
     let names: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.as_str()).collect();
     assert_eq!(names.len(), kinds.len(), "two kinds share a name");
 

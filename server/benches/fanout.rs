@@ -54,7 +54,7 @@ fn room() -> (Hub, Vec<Outgoing>) {
         .map(|i| {
             let (outbox, mut rx) = outbox::channel(1024);
             let name = format!("r{i}");
-            hub.register(ClientHandle::new(name.as_str().into(), outbox), peer)
+            hub.register(ClientHandle::new(name.as_str().into(), outbox), peer, None)
                 .unwrap();
             hub.join(&name, ROOM, 0).unwrap();
             rx.take_queued();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::web::settings::HttpPort;
 
@@ -34,6 +34,43 @@ pub struct Cli {
     /// Log filter, e.g. "debug" or "chat_server=debug,warn" (default: RUST_LOG, else "info").
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+
+    /// Instead of serving: manage the accounts in [store] path (the server may be running).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `chat-server` can do besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Make, delete or list accounts (with `[accounts] registration = closed`, the only way
+    /// accounts are made)
+    Account {
+        /// What to do.
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+}
+
+/// `chat-server account ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountAction {
+    /// Make an account for NAME; the password is read from a prompt without echo, or from
+    /// the first line of stdin with --password-stdin
+    Add {
+        /// The name, as it should be shown.
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete the account NAME: its name is free again and its devices are signed out
+    Delete {
+        /// The name, in any case.
+        name: String,
+    },
+    /// List the accounts, one `NAME CREATED SESSIONS` line each, sorted by name
+    List,
 }
 
 #[cfg(test)]
@@ -59,5 +96,13 @@ mod tests {
         let off = Cli::try_parse_from(["chat-server", "--http-port", "off"]).unwrap();
         assert_eq!(off.http_port, Some(HttpPort(None)));
         assert!(Cli::try_parse_from(["chat-server", "--http-port", "on"]).is_err());
+        assert!(cli.command.is_none(), "no subcommand: serve");
+        let add = Cli::try_parse_from(["chat-server", "account", "add", "ann"]).unwrap();
+        assert!(matches!(
+            add.command,
+            Some(Command::Account {
+                action: AccountAction::Add { name, password_stdin: false }
+            }) if name == "ann"
+        ));
     }
 }

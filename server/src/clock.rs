@@ -7,3 +7,32 @@ pub fn now_millis() -> chat_proto::Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as chat_proto::Millis)
 }
+
+/// The UTC date of `at` as `YYYY-MM-DD`, for lines an operator reads (`account list`).
+/// Days since the epoch to a civil date, by Howard Hinnant's `civil_from_days`.
+pub fn utc_date(at: chat_proto::Millis) -> String {
+    let days = at.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(1_700_000_000_000), "2023-11-14");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(-1), "1969-12-31");
+    }
+}

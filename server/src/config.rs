@@ -15,6 +15,7 @@ use crate::cli::Cli;
 use crate::tls::{Tls, TLS_KEYS};
 use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 
+pub use crate::accounts::settings::{AccountsConfig, Registration, ACCOUNTS_KEYS};
 pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
 pub use crate::log::settings::{StoreConfig, Synchronous, STORE_KEYS};
 
@@ -188,6 +189,10 @@ pub struct Config {
     /// `[http]`: the web client, `/healthz` and `/metrics`; `None` (`port = off`): no web
     /// listener.
     pub http: Option<HttpConfig>,
+    /// `[accounts]`: registration, guests and how long a device session lasts. Accounts
+    /// live in `[store] path` (alone) or in the cluster's buckets; with neither, there are
+    /// none, and everyone is a guest.
+    pub accounts: AccountsConfig,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
 }
@@ -322,6 +327,7 @@ impl Config {
             ("store", STORE_KEYS),
             ("cluster", CLUSTER_KEYS),
             ("http", HTTP_KEYS),
+            ("accounts", ACCOUNTS_KEYS),
         ];
         known.extend(FOREIGN_SECTIONS.iter().map(|s| (*s, &[][..])));
         let unknown = file
@@ -408,6 +414,7 @@ impl Config {
             store: StoreConfig::from_file(file)?,
             cluster: ClusterConfig::from_file(file)?,
             http: HttpConfig::from_file(file)?,
+            accounts: AccountsConfig::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -441,6 +448,7 @@ impl Default for Config {
             store: Some(StoreConfig::default()),
             cluster: None,
             http: Some(HttpConfig::default()),
+            accounts: AccountsConfig::default(),
             source: None,
         }
     }

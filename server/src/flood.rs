@@ -7,6 +7,7 @@
 //! is disconnected. `messages_per_second = 0` turns all of this off (load tests, benchmarks).
 //!
 //! Metered: every frame that makes the server work for others or answer at length (`Hello`,
+//! the account frames (`SignIn`, `Register`, ...), which may cost a password hash,
 //! `Msg`, `Whisper`, `Join` and `Part`, whose notices reach a whole room, and the lists
 //! `ListUsers`, `ListRooms`, `ListMembers`) and every malformed frame. Not metered: `Ping`, `Pong` and
 //! `Bye`, so keepalive and goodbye always get through. A client that sends metered frames
@@ -29,7 +30,13 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::Join { .. }
         | ClientFrame::Part { .. }
         | ClientFrame::ListRooms
-        | ClientFrame::ListMembers { .. } => true,
+        | ClientFrame::ListMembers { .. }
+        | ClientFrame::SignIn { .. }
+        | ClientFrame::Register { .. }
+        | ClientFrame::ChangePassword { .. }
+        | ClientFrame::ListSessions
+        | ClientFrame::Revoke { .. }
+        | ClientFrame::DeleteAccount { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
         ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye | ClientFrame::History { .. } => {

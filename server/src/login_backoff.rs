@@ -1,63 +1,73 @@
-//! Slows password guessing from one address, without locking anyone out by name.
+//! Slows password guessing: from one address, and against one account.
 //!
-//! With `[server] password` set, every password check goes through [`LoginBackoff::attempt`],
-//! keyed by the peer's address (an IPv6 address by its /64, the block one host or site is
-//! given), never by the name asked for: a name is free for anyone to type, so counting by
-//! name would let anybody lock another person out.
+//! Every password check goes through [`LoginBackoff`]: `[server] password` by
+//! [`LoginBackoff::attempt`], keyed by the peer's address (an IPv6 address by its /64, the
+//! block one host or site is given); an account's password by [`LoginBackoff::charge`],
+//! keyed by the address *and* the account, so that a guess spread over many addresses
+//! against one account gets nowhere either.
 //!
-//! An address's failures are counted, and the count goes down by one every [`DRAIN`]
-//! (20 s: three a minute). While the count stays under [`FREE_FAILURES`] a failure costs
-//! nothing; from the third on, the address's next check waits [`FIRST_WAIT`], doubling with
-//! each further failure up to [`MAX_WAIT`]:
+//! A key's failures are counted, and the count goes down by one every [`DRAIN`] (20 s: three
+//! a minute). While the count stays under [`FREE_FAILURES`] a failure costs nothing; from the
+//! third on, the key's next check waits [`FIRST_WAIT`], doubling with each further failure up
+//! to [`MAX_WAIT`]:
 //!
 //! ```text
 //!  failures counted:           1   2   3   4   5   6   7    8 ...
 //!  wait before the next check: 0   0   1s  2s  4s  8s  16s  30s ...
 //! ```
 //!
-//! So a person who mistypes three times waits a second, and in the long run no address
-//! gets more than three guesses a minute: guessing faster only grows the count, and with it
-//! the wait.
+//! So a person who mistypes three times waits a second, and in the long run no address, and
+//! no account, gets more than three guesses a minute: guessing faster only grows the count,
+//! and with it the wait.
 //!
-//! The wait comes *before* the next check, right or wrong password alike: if only wrong
-//! guesses were slowed, a quick answer would say "right" and a slow one "wrong" before the
-//! wait was over. Attempts from one address take their turns one by one, so opening many
-//! connections at once does not multiply the rate. A right password changes nothing: the
-//! failures counted for its address may be someone else's behind the same NAT, and must not
-//! be wiped by a success they did not earn.
+//! An attempt is charged as a failure *before* it is checked, and a right password gives the
+//! charge back ([`LoginBackoff::refund`]): so a check that takes time (argon2, tens of
+//! milliseconds) cannot be run by a thousand connections at once before the first failure is
+//! counted, and attempts for one key take their turns one by one. The wait comes before the
+//! next check, right or wrong password alike: if only wrong guesses were slowed, a quick
+//! answer would say "right" and a slow one "wrong" before the wait was over. A right password
+//! takes back only its own charge: the failures counted may be someone else's behind the
+//! same NAT, or a guesser's against the account, and must not be wiped by a success they did
+//! not earn.
 //!
-//! The table is bounded: an address is forgotten once its count has drained to zero (at
-//! most a few minutes after its last failure), and at [`MAX_ADDRESSES`] the address that
-//! would be forgotten soonest goes first. An attacker with many addresses gets three free
-//! guesses per address (the cost of having addresses), and cannot grow the table past the
-//! cap.
+//! Counting by account lets anybody slow an account's password sign-ins, to at worst one
+//! check every [`MAX_WAIT`] while they keep guessing; a device already signed in resumes with
+//! its token, which is never slowed, so the owner is not locked out.
+//!
+//! Each table is bounded: a key is forgotten once its count has drained to zero (at most a
+//! few minutes after its last failure), and at [`MAX_ADDRESSES`] the key that would be
+//! forgotten soonest goes first. An attacker with many addresses gets three free guesses per
+//! address (the cost of having addresses) but no more per account, and cannot grow a table
+//! past its cap.
 //!
 //! The clock is tokio's, so the tests below run on a paused one.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Failures an address may have counted before it has to wait: enough for a person who
+/// Failures a key may have counted before it has to wait: enough for a person who
 /// mistypes twice and gets it right the third time, too few to guess with.
 pub const FREE_FAILURES: u32 = 3;
 
-/// How often an address's count of failures goes down by one: three a minute, the rate at
-/// which an address may go on guessing for ever.
+/// How often a key's count of failures goes down by one: three a minute, the rate at which
+/// an address (or a guesser against an account) may go on guessing for ever.
 pub const DRAIN: Duration = Duration::from_secs(20);
 
 /// The wait after the third failure counted; each further failure doubles it.
 pub const FIRST_WAIT: Duration = Duration::from_secs(1);
 
-/// The longest wait between two checks from one address. The count's drain is what bounds
-/// the rate in the long run; the cap keeps a fast guesser's count from turning into minutes
-/// of waiting for a person who shares the address (behind one NAT) once the guessing stops.
+/// The longest wait between two checks for one key. The count's drain is what bounds the
+/// rate in the long run; the cap keeps a fast guesser's count from turning into minutes of
+/// waiting for a person who shares the address (behind one NAT), or the account, once the
+/// guessing stops.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// The most addresses remembered at once: about 100 bytes each, so about a megabyte.
+/// The most keys each table remembers at once: about 100 bytes each, so about a megabyte.
 pub const MAX_ADDRESSES: usize = 10_000;
 
 /// What became of one password attempt.
@@ -79,7 +89,22 @@ pub enum Attempt {
     },
 }
 
-/// What is remembered about one address.
+/// An attempt charged as a failure, to give back with [`LoginBackoff::refund`] if its
+/// password turns out right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a right password gives its charge back"]
+pub struct Charged {
+    /// The address's key.
+    address: IpAddr,
+    /// The account's key (its name key), if one was charged.
+    account: Option<Box<str>>,
+    /// When it was charged.
+    at: Instant,
+    /// The most failures now counted for either key, this one included.
+    pub failures: u32,
+}
+
+/// What is remembered about one key.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     /// Failures counted, as of `since`.
@@ -87,12 +112,12 @@ struct Entry {
     /// When the count last went down, or its first failure: it goes down by one for each
     /// [`DRAIN`] after this.
     since: Instant,
-    /// The address's next check may run no sooner than this.
+    /// The key's next check may run no sooner than this.
     next_check: Instant,
 }
 
 impl Entry {
-    /// When the count will have drained to zero and the address can be forgotten. Always
+    /// When the count will have drained to zero and the key can be forgotten. Always
     /// after `next_check`: a count of three or more lasts 40 s or more, the wait at most 30.
     fn forget_at(&self) -> Instant {
         self.since + DRAIN * self.failures
@@ -111,23 +136,26 @@ impl Entry {
     }
 }
 
-/// The addresses with failures, and the same addresses ordered by when they will be
-/// forgotten, to forget and evict the soonest first.
-#[derive(Debug, Default)]
-struct Table {
-    /// By address (an IPv6 address by its /64).
-    entries: HashMap<IpAddr, Entry>,
-    /// `(forget_at, address)` of every entry.
-    by_forget_at: BTreeSet<(Instant, IpAddr)>,
-}
-
-/// The per-address record of failed passwords, shared by every connection.
+/// The keys with failures, and the same keys ordered by when they will be forgotten, to
+/// forget and evict the soonest first.
 #[derive(Debug)]
-pub struct LoginBackoff {
-    /// Held only to read and update an entry, and for one constant-time comparison.
-    table: Mutex<Table>,
+struct Table<K> {
+    /// By key.
+    entries: HashMap<K, Entry>,
+    /// `(forget_at, key)` of every entry.
+    by_forget_at: BTreeSet<(Instant, K)>,
     /// [`MAX_ADDRESSES`], smaller in tests.
     capacity: usize,
+}
+
+/// The per-address and per-account records of failed passwords, shared by every
+/// connection.
+#[derive(Debug)]
+pub struct LoginBackoff {
+    /// By address (an IPv6 address by its /64).
+    addresses: Mutex<Table<IpAddr>>,
+    /// By account, under its name key.
+    accounts: Mutex<Table<Box<str>>>,
 }
 
 impl Default for LoginBackoff {
@@ -136,45 +164,87 @@ impl Default for LoginBackoff {
     }
 }
 
+/// A table's lock; it holds no state a panic could break.
+fn lock<K>(table: &Mutex<Table<K>>) -> MutexGuard<'_, Table<K>> {
+    table.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl LoginBackoff {
-    /// An empty record remembering at most `capacity` addresses (at least one).
+    /// Empty records remembering at most `capacity` addresses and as many accounts (at
+    /// least one).
     pub fn with_capacity(capacity: usize) -> LoginBackoff {
         LoginBackoff {
-            table: Mutex::default(),
-            capacity: capacity.max(1),
+            addresses: Mutex::new(Table::new(capacity)),
+            accounts: Mutex::new(Table::new(capacity)),
         }
     }
 
     /// Runs the password check `check` for an attempt from `ip` at `now`, if it is that
     /// address's turn, and counts a failure; or says when its turn comes.
-    ///
-    /// The check runs under the table's lock, so two attempts from one address never
-    /// both pass the gate before either failure is counted.
     pub fn attempt(&self, ip: IpAddr, now: Instant, check: impl FnOnce() -> bool) -> Attempt {
-        let source = source(ip);
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        table.forget_by(now);
-        if let Some(entry) = table.entries.get(&source) {
-            if entry.next_check > now {
-                return Attempt::NotYet {
-                    at: entry.next_check,
-                };
+        match self.charge(ip, None, now) {
+            Err(at) => Attempt::NotYet { at },
+            Ok(charged) if check() => {
+                self.refund(charged);
+                Attempt::Accepted
             }
+            Ok(charged) => Attempt::Refused {
+                failures: charged.failures,
+                wait: wait_after(charged.failures),
+            },
         }
-        if check() {
-            return Attempt::Accepted;
+    }
+
+    /// Charges an attempt from `ip` at `now`, for the account under the name key `account`
+    /// if there is one, as a failure of both, if it is both keys' turn; or says when the
+    /// later of their turns comes.
+    pub fn charge(
+        &self,
+        ip: IpAddr,
+        account: Option<&str>,
+        now: Instant,
+    ) -> Result<Charged, Instant> {
+        let source = source(ip);
+        // One lock after the other, always in this order.
+        let mut addresses = lock(&self.addresses);
+        let mut accounts = lock(&self.accounts);
+        let account: Option<Box<str>> = account.map(Into::into);
+        let turn = addresses.turn(&source, now).max(match &account {
+            Some(key) => accounts.turn(key, now),
+            None => now,
+        });
+        if turn > now {
+            return Err(turn);
         }
-        let failures = table.fail(source, now, self.capacity);
-        Attempt::Refused {
-            failures,
-            wait: wait_after(failures),
+        let address_failures = addresses.fail(source, now);
+        let account_failures = account
+            .as_ref()
+            .map_or(0, |key| accounts.fail(key.clone(), now));
+        Ok(Charged {
+            address: source,
+            account,
+            at: now,
+            failures: address_failures.max(account_failures),
+        })
+    }
+
+    /// Gives back the charge of an attempt whose password was right.
+    pub fn refund(&self, charged: Charged) {
+        let Charged {
+            address,
+            account,
+            at,
+            ..
+        } = charged;
+        lock(&self.addresses).refund(&address, at);
+        if let Some(key) = account {
+            lock(&self.accounts).refund(&key, at);
         }
     }
 
     /// How many addresses are remembered now.
     pub fn len(&self) -> usize {
-        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        table.entries.len()
+        lock(&self.addresses).entries.len()
     }
 
     /// Whether no address is remembered.
@@ -183,28 +253,46 @@ impl LoginBackoff {
     }
 }
 
-impl Table {
-    /// Forgets every address whose count has drained to zero by `now`.
-    fn forget_by(&mut self, now: Instant) {
-        while let Some(&(at, ip)) = self.by_forget_at.first() {
-            if now < at {
-                break;
-            }
-            self.by_forget_at.pop_first();
-            self.entries.remove(&ip);
+impl<K: Hash + Ord + Clone> Table<K> {
+    /// An empty table of at most `capacity` keys (at least one).
+    fn new(capacity: usize) -> Table<K> {
+        Table {
+            entries: HashMap::new(),
+            by_forget_at: BTreeSet::new(),
+            capacity: capacity.max(1),
         }
     }
 
-    /// Counts a failure for `ip` at `now`, sets its next check, and returns its count; a
-    /// new address beyond `capacity` first evicts the one that would be forgotten soonest.
-    fn fail(&mut self, ip: IpAddr, now: Instant, capacity: usize) -> u32 {
-        let entry = match self.entries.get(&ip) {
+    /// When `key`'s next check may run, as of `now` (`now` itself: at once).
+    fn turn(&mut self, key: &K, now: Instant) -> Instant {
+        self.forget_by(now);
+        self.entries
+            .get(key)
+            .map_or(now, |entry| entry.next_check.max(now))
+    }
+
+    /// Forgets every key whose count has drained to zero by `now`.
+    fn forget_by(&mut self, now: Instant) {
+        while let Some((at, _)) = self.by_forget_at.first() {
+            if now < *at {
+                break;
+            }
+            if let Some((_, key)) = self.by_forget_at.pop_first() {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// Counts a failure for `key` at `now` and sets its next check; returns its count. A new
+    /// key beyond the capacity first evicts the one that would be forgotten soonest.
+    fn fail(&mut self, key: K, now: Instant) -> u32 {
+        let mut entry = match self.entries.get(&key) {
             Some(&entry) => {
-                self.by_forget_at.remove(&(entry.forget_at(), ip));
+                self.by_forget_at.remove(&(entry.forget_at(), key.clone()));
                 entry
             }
             None => {
-                if self.entries.len() >= capacity {
+                if self.entries.len() >= self.capacity {
                     if let Some((_, soonest)) = self.by_forget_at.pop_first() {
                         self.entries.remove(&soonest);
                     }
@@ -216,13 +304,32 @@ impl Table {
                 }
             }
         };
-        let mut entry = entry;
         entry.drain(now);
         entry.failures = entry.failures.saturating_add(1);
         entry.next_check = now + wait_after(entry.failures);
-        self.by_forget_at.insert((entry.forget_at(), ip));
-        self.entries.insert(ip, entry);
+        self.by_forget_at.insert((entry.forget_at(), key.clone()));
+        self.entries.insert(key, entry);
         entry.failures
+    }
+
+    /// Takes back one failure of `key` charged at `at`. Its next check goes back to the
+    /// charge's time unless another attempt was charged since (which set its own).
+    fn refund(&mut self, key: &K, at: Instant) {
+        let Some(mut entry) = self.entries.get(key).copied() else {
+            return;
+        };
+        self.by_forget_at.remove(&(entry.forget_at(), key.clone()));
+        entry.failures = entry.failures.saturating_sub(1);
+        if entry.next_check == at + wait_after(entry.failures + 1) {
+            // The gate let the charge through at `at`: the next check may run from then.
+            entry.next_check = at;
+        }
+        if entry.failures == 0 {
+            self.entries.remove(key);
+        } else {
+            self.by_forget_at.insert((entry.forget_at(), key.clone()));
+            self.entries.insert(key.clone(), entry);
+        }
     }
 }
 
@@ -429,6 +536,54 @@ mod tests {
         assert!(turn(&backoff, address(900)).is_some());
         assert_eq!(turn(&backoff, address(0)), None);
         assert_eq!(fail(&backoff, address(0)), Duration::ZERO);
+    }
+
+    /// Guesses against one account from a thousand addresses at once: each address is
+    /// new, but the account's count is shared, so after the third each waits its turn.
+    #[tokio::test(start_paused = true)]
+    async fn a_guess_spread_over_many_addresses_is_slowed_by_its_account() {
+        let backoff = LoginBackoff::default();
+        let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+        let charged: Vec<_> = (0..1000)
+            .filter_map(|i| backoff.charge(address(i), Some("ann"), Instant::now()).ok())
+            .collect();
+        assert_eq!(charged.len(), 3, "three checks run at once, the rest wait");
+        // An hour of guessing at every turn, each from a new address: three a minute.
+        let start = Instant::now();
+        let mut guesses = 0u32;
+        let mut i = 1000;
+        while Instant::now() - start < Duration::from_secs(3600) {
+            i += 1;
+            match backoff.charge(address(i), Some("ann"), Instant::now()) {
+                Ok(_) => guesses += 1,
+                Err(at) => tokio::time::advance(at - Instant::now()).await,
+            }
+        }
+        assert!(guesses <= 3 * 60 + 10, "{guesses} guesses in an hour");
+        // Another account is not slowed.
+        assert!(backoff
+            .charge(address(0), Some("bob"), Instant::now())
+            .is_ok());
+    }
+
+    /// A right password gives its charge back: an account's owner who types it right
+    /// between two guessers' turns leaves the count where it was.
+    #[tokio::test(start_paused = true)]
+    async fn a_right_password_gives_its_charge_back() {
+        let backoff = LoginBackoff::default();
+        let wrong = backoff.charge(A, Some("ann"), Instant::now()).unwrap();
+        assert_eq!(wrong.failures, 1);
+        let right = backoff.charge(B, Some("ann"), Instant::now()).unwrap();
+        assert_eq!(right.failures, 2);
+        backoff.refund(right);
+        let next = backoff.charge(B, Some("ann"), Instant::now()).unwrap();
+        assert_eq!(next.failures, 2, "the refunded attempt no longer counts");
+        // A refund of the only failure of an address forgets it.
+        backoff.refund(next);
+        let c = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
+        let alone = backoff.charge(c, None, Instant::now()).unwrap();
+        backoff.refund(alone);
+        assert_eq!(backoff.len(), 1, "only A's failure is remembered");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use chat_server::cli::Cli;
+use chat_proto::Secret;
+use chat_server::accounts::admin::{self, Action};
+use chat_server::cli::{AccountAction, Cli, Command};
 use chat_server::config::{Config, Resolved};
 use chat_server::log::Store;
 use clap::Parser;
@@ -24,6 +26,15 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(Command::Account { action }) = cli.command {
+        return match account(action, &resolved.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("chat-server: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(err) = chat_proto::logging::init(cli.log_level.as_deref(), std::io::stderr) {
         eprintln!("chat-server: {err}");
         return ExitCode::from(EXIT_CONFIG);
@@ -43,6 +54,54 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `chat-server account ...`: opens the accounts in `[store] path` and carries out `action`,
+/// printing what it did.
+fn account(action: AccountAction, config: &Config) -> anyhow::Result<()> {
+    if config.cluster.is_some() {
+        anyhow::bail!("this server is a node of a cluster, which keeps no accounts yet");
+    }
+    let store = config
+        .store
+        .as_ref()
+        .context("[store] path is off: this server keeps no accounts")?;
+    let action = match action {
+        AccountAction::Add {
+            name,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from stdin")?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                rpassword::prompt_password(format!("Password for {name}: "))
+                    .context("cannot read the password from the terminal")?
+            };
+            Action::Add {
+                name,
+                password: Secret::new(password),
+            }
+        }
+        AccountAction::Delete { name } => Action::Delete { name },
+        AccountAction::List => Action::List,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let lines = runtime.block_on(async {
+        let accounts = chat_server::open_accounts(&store.path, config.accounts)
+            .with_context(|| format!("cannot open the accounts in {}", store.path.display()))?;
+        anyhow::Ok(admin::run(&accounts, action).await?)
+    })?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 /// Runs the server until SIGINT or SIGTERM.

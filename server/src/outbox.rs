@@ -94,7 +94,7 @@ pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoi
             bytes: 0,
             overflowed: false,
             closed: false,
-            evicted: false,
+            evicted: None,
             writer: None,
         }),
         capacity: bound.frames.max(1),
@@ -150,11 +150,33 @@ struct State {
     overflowed: bool,
     /// Every sender is gone: nothing more will come.
     closed: bool,
-    /// The server ends this connection once what is queued is written (its name went to
-    /// someone else in the cluster): the reader stops, the writer does not.
-    evicted: bool,
+    /// The server ends this connection once what is queued is written, and why: the reader
+    /// stops, the writer does not.
+    evicted: Option<Eviction>,
     /// The writer task, when it waits for frames or for the overflow.
     writer: Option<Waker>,
+}
+
+/// Why the server ends a connection from outside its own task ([`Outbox::evict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// Its name went to someone else in the cluster while this node could not reach it.
+    NameLost,
+    /// Its device session ended: signed out elsewhere, the password changed, the account
+    /// deleted.
+    SessionEnded,
+}
+
+impl Eviction {
+    /// The reason the connection's close is logged with.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Eviction::NameLost => {
+                "its name was registered on another node while this one could not reach the cluster"
+            }
+            Eviction::SessionEnded => "its session ended",
+        }
+    }
 }
 
 /// What became of a frame offered to an [`Outbox`].
@@ -342,13 +364,23 @@ impl Outbox {
 
     /// Ends the connection once what is queued (an error saying why, last) is written:
     /// its reader loop stops, its writer drains the queue as usual.
-    pub fn evict(&self) {
-        self.queue.lock().evicted = true;
+    pub fn evict(&self, why: Eviction) {
+        self.queue.lock().evicted = Some(why);
         self.queue.reader.notify_waiters();
+    }
+
+    /// Whether `other` is this queue (another handle to the same connection).
+    pub fn is(&self, other: &Outbox) -> bool {
+        Arc::ptr_eq(&self.queue, &other.queue)
     }
 
     /// Whether [`Outbox::evict`] was called.
     pub fn is_evicted(&self) -> bool {
+        self.queue.lock().evicted.is_some()
+    }
+
+    /// Why [`Outbox::evict`] was called, if it was.
+    pub fn eviction(&self) -> Option<Eviction> {
         self.queue.lock().evicted
     }
 

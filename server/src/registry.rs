@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chat_proto::validate::name_key;
 use chat_proto::{EncodedFrame, LeftReason};
 
-use crate::outbox::{Delivery, Outbox, Wire};
+use crate::outbox::{Delivery, Eviction, Outbox, Wire};
 
 /// A registered client, as everyone else's commands see it: two pointers, since every
 /// room the client is in holds one.
@@ -54,8 +54,8 @@ impl ClientHandle {
     }
 
     /// Ends the client's connection once its queue is written; see [`Outbox::evict`].
-    pub fn evict(&self) {
-        self.outbox.evict();
+    pub fn evict(&self, why: Eviction) {
+        self.outbox.evict(why);
     }
 
     /// Drops the client as a slow consumer; see [`Outbox::shed`].

@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,10 +23,14 @@ use chat_proto::ServerFrame;
 use futures::future::BoxFuture;
 use tokio::net::{lookup_host, TcpListener};
 
+use crate::accounts::password::Hasher;
+use crate::accounts::service::HASHES_AT_ONCE;
+use crate::accounts::Accounts;
 #[cfg(feature = "cluster")]
 use crate::cluster;
-use crate::config::{Config, StoreConfig};
+use crate::config::{AccountsConfig, Config, StoreConfig};
 use crate::connection::{Shared, FLUSH_TIMEOUT};
+use crate::log::sqlite::SqliteAccounts;
 use crate::log::{SqliteStore, Store, StoreError};
 
 /// The text of the notice every client gets when the server stops.
@@ -103,7 +108,17 @@ pub async fn run(
         (Some(store), Some(settings), None) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
-            (Shared::with_store(config, store)?, None)
+            let accounts = open_accounts(&settings.path, config.accounts)?;
+            tracing::info!(
+                registration = ?config.accounts.registration,
+                guests = config.accounts.guests,
+                "Accounts in {}",
+                settings.path.display()
+            );
+            tokio::spawn(sweep(accounts.clone()));
+            let mut shared = Shared::with_store(config, store)?;
+            shared.accounts = Some(accounts);
+            (shared, None)
         }
         (Some(store), None, None) => {
             tracing::info!("History in a store of the caller's");
@@ -199,6 +214,27 @@ async fn join_cluster(
     Err(io::Error::other(
         "[cluster] is set, but this chat-server was built without the cluster feature",
     ))
+}
+
+/// The accounts kept in the SQLite file at `path`, with a hasher at OWASP's parameters.
+pub fn open_accounts(path: &Path, config: AccountsConfig) -> io::Result<Arc<Accounts>> {
+    let store = SqliteAccounts::open(path).map_err(io::Error::other)?;
+    let hasher = Hasher::new(HASHES_AT_ONCE).map_err(io::Error::other)?;
+    Ok(Arc::new(Accounts::new(store, hasher, config)))
+}
+
+/// Ends the device sessions unused for longer than `[accounts] session_max_age`, at start
+/// and every [`TRIM_EVERY`]: a session never presented again would otherwise stay for ever.
+async fn sweep(accounts: Arc<Accounts>) {
+    let mut every = tokio::time::interval(TRIM_EVERY);
+    loop {
+        every.tick().await;
+        match accounts.sweep(crate::clock::now_millis()).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "Ended device sessions unused for too long"),
+            Err(err) => tracing::warn!("Cannot end expired device sessions: {err}"),
+        }
+    }
 }
 
 /// Trims the room log to `[store] keep_per_room` and `max_age` at start, then every

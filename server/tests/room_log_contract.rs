@@ -151,6 +151,7 @@ impl Bench {
             .register(
                 ClientHandle::new(name.into(), outbox.clone()),
                 "127.0.0.1:1".parse().unwrap(),
+                None,
             )
             .expect("registered");
         queue.take_queued();

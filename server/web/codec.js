@@ -8,8 +8,11 @@
 // named as in Rust. Inner enums:
 //   Backlog   { kind: "None" } | { kind: "Latest", count } | { kind: "After", seq }
 //   Cursor    { kind: "Latest" } | { kind: "Before", seq } | { kind: "After", seq }
+//   Credential { kind: "Password", password, device } | { kind: "Token", token }
+//   Revocation { kind: "This" | "Others" | "All" } | { kind: "One", id }
 //   ErrorKind, LeftReason: the variant's name as a string ("NotInRoom", "TimedOut")
 //   Option<string>: null or a string
+//   a session token: 64 lowercase hex digits (32 raw bytes on the wire)
 // u32 fields are Numbers. u64 and i64 fields decode to a Number when it is a safe integer
 // (|v| <= 2^53 - 1) and to a BigInt otherwise; encoding takes either.
 //
@@ -19,7 +22,7 @@
 // RangeError on a frame that cannot be written (a missing field, a negative seq, ...).
 
 /** The version this codec speaks, sent in Hello. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Bytes in the length prefix before each body. */
 export const PREFIX_LEN = 4;
@@ -33,13 +36,14 @@ export const ERROR_KINDS = Object.freeze([
   "InvalidName", "NameTaken", "NoSuchUser", "InvalidMessage", "RateLimited", "ServerFull",
   "TooManyConnections", "AuthFailed", "Timeout", "SlowConsumer", "ShuttingDown", "Flooding",
   "NotInRoom", "InvalidRoom", "TooManyRooms", "RoomsFull", "NoSuchRoom", "HistoryOff",
-  "StoreFailed", "ClusterUnavailable",
+  "StoreFailed", "ClusterUnavailable", "NameRegistered", "WrongPassword", "SessionEnded",
+  "WeakPassword", "RegistrationClosed", "GuestsOff", "NotSignedIn", "AccountsOff",
 ]);
 
 /** The kinds after which the server closes the connection (README: "fatal"). */
 export const FATAL_ERROR_KINDS = Object.freeze(new Set([
   "FrameTooLarge", "VersionMismatch", "ServerFull", "TooManyConnections", "AuthFailed",
-  "Timeout", "SlowConsumer", "ShuttingDown", "Flooding",
+  "Timeout", "SlowConsumer", "ShuttingDown", "Flooding", "WrongPassword", "SessionEnded",
 ]));
 
 /** LeftReason variants, by wire index. */
@@ -61,10 +65,15 @@ export class DecodeError extends Error {
 
 const BACKLOG = [["None", []], ["Latest", [["count", "u32"]]], ["After", [["seq", "u64"]]]];
 const CURSOR = [["Latest", []], ["Before", [["seq", "u64"]]], ["After", [["seq", "u64"]]]];
+const CREDENTIAL = [["Password", [["password", "string"], ["device", "string"]]],
+  ["Token", [["token", "token"]]]];
+const REVOCATION = [["This", []], ["Others", []], ["All", []], ["One", [["id", "u64"]]]];
 
 const STRUCTS = {
   RoomSummary: [["name", "string"], ["members", "u32"]],
   Past: [["seq", "u64"], ["from", "string"], ["text", "string"], ["at", "i64"]],
+  DeviceSession: [["id", "u64"], ["device", "string"], ["created", "i64"],
+    ["last_used", "i64"], ["current", "bool"]],
 };
 
 const CLIENT_FRAMES = [
@@ -80,6 +89,14 @@ const CLIENT_FRAMES = [
   ["ListRooms", []],
   ["ListMembers", [["room", "string"]]],
   ["History", [["room", "string"], ["from", "Cursor"], ["limit", "u32"]]],
+  ["SignIn", [["version", "u32"], ["username", "string"], ["server_password", "option<string>"],
+    ["credential", "Credential"], ["online", "bool"]]],
+  ["Register", [["version", "u32"], ["username", "string"],
+    ["server_password", "option<string>"], ["password", "string"], ["device", "string"]]],
+  ["ChangePassword", [["old", "string"], ["new", "string"]]],
+  ["ListSessions", []],
+  ["Revoke", [["which", "Revocation"]]],
+  ["DeleteAccount", [["password", "string"]]],
 ];
 
 const SERVER_FRAMES = [
@@ -102,11 +119,19 @@ const SERVER_FRAMES = [
     ["reason", "LeftReason"]]],
   ["History", [["room", "string"], ["messages", "vec<Past>"], ["more", "bool"],
     ["next", "Cursor"], ["backlog", "bool"], ["missed", "bool"]]],
+  ["SignedIn", [["session", "u64"], ["token", "option<token>"]]],
+  ["Sessions", [["sessions", "vec<DeviceSession>"]]],
+  ["Revoked", [["count", "u32"]]],
+  ["PasswordChanged", [["ended", "u32"]]],
+  ["AccountDeleted", []],
 ];
+
+/** Bytes in a session token; it is written raw, and shown here as 64 lowercase hex digits. */
+export const TOKEN_LEN = 32;
 
 // The fewest bytes one element of a vec can take: a length claiming more elements than
 // the body could hold is refused at once, as chat-proto refuses it.
-const MIN_ELEMENT_BYTES = { string: 1, RoomSummary: 2, Past: 4 };
+const MIN_ELEMENT_BYTES = { string: 1, RoomSummary: 2, Past: 4, DeviceSession: 5 };
 
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
@@ -228,6 +253,20 @@ function writeValue(w, type, value, what) {
       if (value === null || value === undefined) return w.byte(0);
       w.byte(1);
       return writeValue(w, "string", value, what);
+    case "token": {
+      if (typeof value !== "string" || !/^[0-9a-fA-F]{64}$/.test(value)) {
+        throw new TypeError(`${what}: expected ${TOKEN_LEN * 2} hex digits`);
+      }
+      return w.bytes(fromHex(value));
+    }
+    case "option<token>":
+      if (value === null || value === undefined) return w.byte(0);
+      w.byte(1);
+      return writeValue(w, "token", value, what);
+    case "Credential":
+      return writeEnum(w, CREDENTIAL, value, what);
+    case "Revocation":
+      return writeEnum(w, REVOCATION, value, what);
     case "Backlog":
       return writeEnum(w, BACKLOG, value, what);
     case "Cursor":
@@ -394,6 +433,17 @@ function readValue(r, type, what) {
       if (b > 1) throw new DecodeError(`${what}: 0x${b.toString(16)} is not an option tag`);
       return b === 0 ? null : readValue(r, "string", what);
     }
+    case "token":
+      return toHex(r.take(TOKEN_LEN, what));
+    case "option<token>": {
+      const b = r.byte(what);
+      if (b > 1) throw new DecodeError(`${what}: 0x${b.toString(16)} is not an option tag`);
+      return b === 0 ? null : readValue(r, "token", what);
+    }
+    case "Credential":
+      return readEnum(r, CREDENTIAL, what);
+    case "Revocation":
+      return readEnum(r, REVOCATION, what);
     case "Backlog":
       return readEnum(r, BACKLOG, what);
     case "Cursor":

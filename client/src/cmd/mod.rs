@@ -5,12 +5,18 @@
 //! Which subcommand runs, on which runtime and with which logging, is
 //! [`crate::dispatch`]'s; how frames and lists look on stdout is [`crate::render`]'s.
 
+pub mod account;
 pub mod bench;
 pub mod history;
 pub mod listen;
+pub mod login;
+pub mod logout;
+pub mod passwd;
+pub mod register;
 pub mod repl;
 pub mod rooms;
 pub mod send;
+pub mod sessions;
 pub mod users;
 pub mod whisper;
 
@@ -22,6 +28,19 @@ use chat_proto::ErrorKind;
 use crate::error::ClientError;
 use crate::session::checked_room;
 use crate::settings::SettingsError;
+
+/// A connection signed in with the token kept for `settings.name`, to manage the account
+/// (it does not go online, so it works while the account chats on another device): what the
+/// account subcommands need. Without a token kept here, nothing is asked.
+pub async fn signed_in(settings: &crate::settings::Settings) -> anyhow::Result<crate::Session> {
+    match settings.client().manage(&settings.name).await? {
+        Some(session) => Ok(session),
+        None => anyhow::bail!(
+            "not signed in as {} on this device: chat-client login first",
+            settings.name
+        ),
+    }
+}
 
 /// What to try after a room name the server refuses, or would.
 const ROOM_RULES: &str =
@@ -99,6 +118,17 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             ErrorKind::ClusterUnavailable => {
                 "the server cannot reach the rest of its cluster; try again later"
             }
+            ErrorKind::NameRegistered => "sign in first: chat-client login (or pick another name)",
+            ErrorKind::WrongPassword => "check the name and the password",
+            ErrorKind::SessionEnded | ErrorKind::NotSignedIn => {
+                "sign in again on this device: chat-client login"
+            }
+            ErrorKind::WeakPassword => {
+                "use at least 8 characters, not a common password nor your name"
+            }
+            ErrorKind::RegistrationClosed => "ask the server's operator for an account",
+            ErrorKind::GuestsOff => "this server is for accounts: chat-client register or login",
+            ErrorKind::AccountsOff => "this server keeps no accounts: connect as a guest",
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {

@@ -121,6 +121,10 @@ impl Send {
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
             | Reply::Parted { .. }
+            | Reply::Sessions(_)
+            | Reply::Revoked(_)
+            | Reply::PasswordChanged(_)
+            | Reply::AccountDeleted
             | Reply::Refused { .. } => {}
         }
         bye?;
@@ -292,7 +296,11 @@ impl Pipeline {
             Reply::Echo { .. }
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
-            | Reply::Parted { .. } => {
+            | Reply::Parted { .. }
+            | Reply::Sessions(_)
+            | Reply::Revoked(_)
+            | Reply::PasswordChanged(_)
+            | Reply::AccountDeleted => {
                 tracing::debug!(line = sent.line, frame = ?sent.frame, "Delivered");
             }
         }

@@ -141,6 +141,11 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
         ServerFrame::RoomList { .. }
         | ServerFrame::History { .. }
         | ServerFrame::Error { .. }
+        | ServerFrame::SignedIn { .. }
+        | ServerFrame::Sessions { .. }
+        | ServerFrame::Revoked { .. }
+        | ServerFrame::PasswordChanged { .. }
+        | ServerFrame::AccountDeleted
         | ServerFrame::Welcome { .. }
         | ServerFrame::Pong
         | ServerFrame::Ping => return None,

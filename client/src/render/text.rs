@@ -156,6 +156,11 @@ impl Style {
             // A page of history is shown message by message (`past_line`, `history_line`),
             // in the order the catch-up puts them.
             ServerFrame::History { .. }
+            | ServerFrame::SignedIn { .. }
+            | ServerFrame::Sessions { .. }
+            | ServerFrame::Revoked { .. }
+            | ServerFrame::PasswordChanged { .. }
+            | ServerFrame::AccountDeleted
             | ServerFrame::Welcome { .. }
             | ServerFrame::Pong
             | ServerFrame::Ping => return None,

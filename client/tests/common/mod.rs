@@ -175,15 +175,22 @@ impl Server {
 
     /// A server reading `config` as its `config.ini`, on `port` (0: any free port).
     pub fn start_with(config: &str, port: u16) -> Server {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::write(dir.path().join("config.ini"), config).expect("config.ini written");
-        Server::start_in(dir, port)
+        Server::start_with_args(config, port, &[])
     }
 
-    fn start_in(dir: tempfile::TempDir, port: u16) -> Server {
+    /// [`Server::start_with`], with `args` added to the server's command line
+    /// (`--log-level trace`, say).
+    pub fn start_with_args(config: &str, port: u16, args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("config.ini"), config).expect("config.ini written");
+        Server::start_in(dir, port, args)
+    }
+
+    fn start_in(dir: tempfile::TempDir, port: u16, args: &[&str]) -> Server {
         let mut child = Command::new(server_bin())
             .args(["--config", "config.ini", "--host", "127.0.0.1", "--port"])
             .arg(port.to_string())
+            .args(args)
             // The web port is fixed by default (8080); tests that run at once would clash.
             .args(["--http-port", "0"])
             .current_dir(dir.path())
@@ -223,7 +230,7 @@ impl Server {
             &mut self.dir,
             tempfile::tempdir().expect("a temporary directory"),
         );
-        Server::start_in(dir, port)
+        Server::start_in(dir, port, &[])
     }
 
     /// Kills the server and waits until it is gone.
@@ -266,8 +273,10 @@ impl Server {
             .args(["--config", "config.ini", "--name", name])
             .env_remove("CHAT_NAME")
             .env_remove("RUST_LOG")
+            .env_remove("CHAT_ACCOUNT_PASSWORD")
             .env("NO_COLOR", "1")
             .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"));
         cmd
     }

@@ -197,6 +197,22 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                     name = Some(welcomed.clone());
                 }
                 (ClientFrame::Hello { .. }, _) => fail!(),
+                // This server keeps no accounts: an account's handshake is refused after
+                // the version check, and the connection goes on.
+                (
+                    ClientFrame::SignIn { version, .. } | ClientFrame::Register { version, .. },
+                    _,
+                ) if *version != PROTOCOL_VERSION => {
+                    if error != Some(ErrorKind::VersionMismatch) {
+                        fail!();
+                    }
+                    over = Some(None);
+                }
+                (ClientFrame::SignIn { .. } | ClientFrame::Register { .. }, _) => {
+                    if error != Some(ErrorKind::AccountsOff) {
+                        fail!();
+                    }
+                }
                 (_, _) if error == Some(ErrorKind::NotRegistered) => {}
                 _ => fail!(),
             }
@@ -271,6 +287,20 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                 }
             }
             ClientFrame::Pong | ClientFrame::Bye => unreachable!("answered by nothing"),
+            ClientFrame::SignIn { .. } | ClientFrame::Register { .. } => {
+                if error != Some(ErrorKind::AlreadyRegistered) {
+                    fail!();
+                }
+            }
+            // A guest has no account to change.
+            ClientFrame::ChangePassword { .. }
+            | ClientFrame::ListSessions
+            | ClientFrame::Revoke { .. }
+            | ClientFrame::DeleteAccount { .. } => {
+                if error != Some(ErrorKind::NotSignedIn) {
+                    fail!();
+                }
+            }
             ClientFrame::History { room, .. } => match key_of(room) {
                 None if error == Some(ErrorKind::InvalidRoom) => {}
                 Some(_) if error == Some(ErrorKind::HistoryOff) => {}

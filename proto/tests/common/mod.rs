@@ -7,8 +7,8 @@ use chat_proto::codec::{self, decode_body, CodecError, CLIENT_MAX_FRAME};
 use chat_proto::input::Input;
 use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
 use chat_proto::{
-    Backlog, ClientFrame, Connection, Cursor, ErrorKind, FrameReader, LeftReason, Past,
-    RoomSummary, ServerFrame,
+    Backlog, ClientFrame, Connection, Credential, Cursor, DeviceSession, ErrorKind, FrameReader,
+    LeftReason, Past, Revocation, RoomSummary, Secret, ServerFrame, SessionToken,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -118,11 +118,75 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
         Just(ClientFrame::ListRooms),
         text.clone()
             .prop_map(|room| ClientFrame::ListMembers { room }),
-        (text, cursor(), any::<u32>()).prop_map(|(room, from, limit)| ClientFrame::History {
-            room,
-            from,
-            limit
+        (text.clone(), cursor(), any::<u32>())
+            .prop_map(|(room, from, limit)| { ClientFrame::History { room, from, limit } }),
+        (
+            any::<u32>(),
+            text.clone(),
+            prop::option::of(text.clone()),
+            credential(text.clone()),
+            any::<bool>()
+        )
+            .prop_map(|(version, username, server_password, credential, online)| {
+                ClientFrame::SignIn {
+                    version,
+                    username,
+                    server_password,
+                    credential,
+                    online,
+                }
+            }),
+        (
+            any::<u32>(),
+            text.clone(),
+            prop::option::of(text.clone()),
+            text.clone(),
+            text.clone()
+        )
+            .prop_map(|(version, username, server_password, password, device)| {
+                ClientFrame::Register {
+                    version,
+                    username,
+                    server_password,
+                    password: Secret::new(password),
+                    device,
+                }
+            }),
+        (text.clone(), text.clone()).prop_map(|(old, new)| ClientFrame::ChangePassword {
+            old: Secret::new(old),
+            new: Secret::new(new),
         }),
+        Just(ClientFrame::ListSessions),
+        revocation().prop_map(|which| ClientFrame::Revoke { which }),
+        text.prop_map(|password| ClientFrame::DeleteAccount {
+            password: Secret::new(password)
+        }),
+    ]
+}
+
+/// Any session token.
+pub fn session_token() -> impl Strategy<Value = SessionToken> {
+    any::<[u8; 32]>().prop_map(SessionToken::from_bytes)
+}
+
+/// Any credential a `SignIn` can carry, its strings drawn from `text`.
+pub fn credential(text: BoxedStrategy<String>) -> impl Strategy<Value = Credential> {
+    prop_oneof![
+        (text.clone(), text).prop_map(|(password, device)| Credential::Password {
+            password: Secret::new(password),
+            device,
+        }),
+        session_token().prop_map(Credential::Token),
+    ]
+}
+
+/// Any sessions a `Revoke` can name.
+pub fn revocation() -> impl Strategy<Value = Revocation> {
+    prop_oneof![
+        Just(Revocation::This),
+        Just(Revocation::Others),
+        Just(Revocation::All),
+        any::<u64>().prop_map(Revocation::One),
     ]
 }
 
@@ -238,7 +302,7 @@ pub fn server_frame_with(
         ),
         (
             text.clone(),
-            past_messages(text),
+            past_messages(text.clone()),
             any::<bool>(),
             cursor(),
             any::<bool>(),
@@ -254,6 +318,24 @@ pub fn server_frame_with(
                     missed,
                 }
             }),
+        (any::<u64>(), prop::option::of(session_token()))
+            .prop_map(|(session, token)| ServerFrame::SignedIn { session, token }),
+        prop::collection::vec(
+            (any::<u64>(), text, millis(), millis(), any::<bool>()).prop_map(
+                |(id, device, created, last_used, current)| DeviceSession {
+                    id,
+                    device,
+                    created,
+                    last_used,
+                    current,
+                }
+            ),
+            0..8
+        )
+        .prop_map(|sessions| ServerFrame::Sessions { sessions }),
+        any::<u32>().prop_map(|count| ServerFrame::Revoked { count }),
+        any::<u32>().prop_map(|ended| ServerFrame::PasswordChanged { ended }),
+        Just(ServerFrame::AccountDeleted),
     ]
 }
 
@@ -610,7 +692,13 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::Part { .. }
         | ClientFrame::ListRooms
         | ClientFrame::ListMembers { .. }
-        | ClientFrame::History { .. } => {}
+        | ClientFrame::History { .. }
+        | ClientFrame::SignIn { .. }
+        | ClientFrame::Register { .. }
+        | ClientFrame::ChangePassword { .. }
+        | ClientFrame::ListSessions
+        | ClientFrame::Revoke { .. }
+        | ClientFrame::DeleteAccount { .. } => {}
     }
 }
 
@@ -631,6 +719,11 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::Members { .. }
         | ServerFrame::UserJoined { .. }
         | ServerFrame::UserLeft { .. }
-        | ServerFrame::History { .. } => {}
+        | ServerFrame::History { .. }
+        | ServerFrame::SignedIn { .. }
+        | ServerFrame::Sessions { .. }
+        | ServerFrame::Revoked { .. }
+        | ServerFrame::PasswordChanged { .. }
+        | ServerFrame::AccountDeleted => {}
     }
 }

@@ -11,9 +11,19 @@
 //! - [`token`]: device session tokens, 256 random bits of which the server keeps only the
 //!   SHA-256, so that a stolen store signs nobody in.
 //!
-//! No secret is ever printed: [`password::Secret`] and [`token::Token`] redact themselves in
-//! `Debug` and have no `Display`.
+//! - [`admin`]: the operator's `chat-server account add|delete|list`;
+//! - [`service`]: what the commands ask of accounts, and closing the connections of a
+//!   session that ends;
+//! - [`settings`]: the `[accounts]` section of `config.ini`.
+//!
+//! No secret is ever printed: [`password::Secret`] and [`chat_proto::SessionToken`] redact
+//! themselves in `Debug` and have no `Display`.
 
+pub mod admin;
 pub mod password;
 pub mod policy;
+pub mod service;
+pub mod settings;
 pub mod token;
+
+pub use service::{Accounts, AccountsError, SignedIn};

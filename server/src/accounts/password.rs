@@ -25,28 +25,7 @@ pub const PASSES: u32 = 2;
 /// OWASP's argon2id lanes.
 pub const LANES: u32 = 1;
 
-/// A password as typed. It prints as `Secret(<redacted>)` and has no `Display`, so no log
-/// line or error message can quote one by accident.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `password`.
-    pub fn new(password: impl Into<String>) -> Secret {
-        Secret(password.into())
-    }
-
-    /// The password itself, for hashing and for the policy's checks only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+pub use chat_proto::Secret;
 
 /// Why a password could not be hashed or checked: never a wrong password, which is a
 /// [`Verdict::Invalid`].

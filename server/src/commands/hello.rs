@@ -1,27 +1,31 @@
-//! `Hello`: the handshake. Registers the client under a free, valid name.
+//! `Hello`: a guest's handshake. Registers the client under a free, valid name that is no
+//! account's. ([`super::sign_in`] and [`super::register`] are an account's handshakes; they
+//! share the opening checks and the registering here.)
 //!
 //! A wrong protocol version ends the connection (nothing else it sends can be trusted to
-//! mean what we think), and so does a wrong or missing password (a client that does not know
-//! it has no business here, and a closed connection makes guessing slow); a bad or taken name
-//! does not, so the client can ask again.
+//! mean what we think), and so does a wrong or missing server password (a client that does
+//! not know it has no business here, and a closed connection makes guessing slow); a bad,
+//! taken or registered name does not, so the client can ask again.
 //!
-//! The password check waits its address's turn ([`crate::login_backoff`]): after three
-//! failures from one address, the `Hello` is held (the connection reads nothing more) until
-//! the turn comes, then handled again; a turn that would come after the handshake deadline
-//! is refused at once, saying when to try again.
+//! The server password check waits its address's turn ([`crate::login_backoff`]): after
+//! three failures from one address, the `Hello` is held (the connection reads nothing more)
+//! until the turn comes, then handled again; a turn that would come after the handshake
+//! deadline is refused at once, saying when to try again.
 //!
-//! In a cluster the name must first be claimed across every node ([`crate::peers::Names`]):
-//! the handler leaves the claim in [`Context::waiting`], the connection waits for it (nobody
-//! else does), and [`claimed`] registers the name once it is this node's.
+//! Where the server keeps accounts, the name is first looked up among them (a query on a
+//! blocking thread, which the connection waits for). In a cluster the name must then be
+//! claimed across every node ([`crate::peers::Names`]): the handler leaves the claim in
+//! [`Context::waiting`], the connection waits for it (nobody else does), and [`claimed`]
+//! registers the name once it is this node's.
 
 use std::sync::Arc;
 
 use chat_proto::{validate, ClientFrame, PROTOCOL_VERSION};
+use tokio::task::JoinError as TaskError;
 use tokio::time::Instant;
 
-use tokio::task::JoinError as TaskError;
-
-use super::{CommandError, Context, Deferred, Flow, Session, Waiting};
+use super::{sign_in, CommandError, Context, Deferred, Flow, Session, Waiting};
+use crate::accounts::service::Welcome;
 use crate::hub::JoinError;
 use crate::login_backoff::{Attempt, FREE_FAILURES};
 use crate::peers::ClaimError;
@@ -35,7 +39,46 @@ pub fn handle(
     username: String,
     password: Option<String>,
 ) -> Result<Flow, CommandError> {
-    if let Session::Registered { name, .. } = &ctx.session {
+    let frame = |username, password| ClientFrame::Hello {
+        version,
+        username,
+        password,
+    };
+    if let Some(later) = opening(ctx, version, password.as_deref(), || {
+        frame(username.clone(), password.clone())
+    })? {
+        return Ok(later);
+    }
+    let name = valid_name(username)?;
+    if let Some(accounts) = ctx.accounts {
+        if !accounts.config().guests {
+            return Err(CommandError::GuestsOff);
+        }
+        let check = {
+            let (accounts, name) = (Arc::clone(accounts), name.clone());
+            tokio::spawn(async move { accounts.check_guest(&name).await.map(|()| None) })
+        };
+        ctx.waiting = Some(Waiting::SignIn(Box::new(sign_in::Pending {
+            name,
+            charged: None,
+            check,
+            online: true,
+        })));
+        return Ok(Flow::Continue);
+    }
+    admit(ctx, name, None)
+}
+
+/// The checks every handshake starts with: not registered yet, the protocol version, and
+/// the server's password. `Some` flow to return at once (the frame `again` put off until
+/// its address's turn), `None` to go on.
+pub fn opening(
+    ctx: &mut Context<'_>,
+    version: u32,
+    password: Option<&str>,
+    again: impl FnOnce() -> ClientFrame,
+) -> Result<Option<Flow>, CommandError> {
+    if let Session::Registered { name, .. } | Session::Managing { name, .. } = &ctx.session {
         return Err(CommandError::AlreadyRegistered(name.clone()));
     }
     if version != PROTOCOL_VERSION {
@@ -44,67 +87,87 @@ pub fn handle(
             server: PROTOCOL_VERSION,
         });
     }
-    if let Some(expected) = ctx.password {
-        let now = Instant::now();
-        let given = password.as_deref();
-        let checked = ctx.login_backoff.attempt(ctx.peer.ip(), now, || {
-            given.is_some_and(|given| expected.matches(given))
-        });
-        match checked {
-            Attempt::Accepted => {}
-            Attempt::Refused { failures, wait } => {
-                if failures == FREE_FAILURES {
-                    tracing::warn!(
-                        peer = %ctx.peer,
-                        "Slowing password attempts from this address after {failures} failures"
-                    );
-                }
-                if !wait.is_zero() {
-                    tracing::debug!(
-                        peer = %ctx.peer,
-                        failures,
-                        "Next password check from this address in {wait:?}"
-                    );
-                }
-                return Err(CommandError::AuthFailed);
+    let Some(expected) = ctx.password else {
+        return Ok(None);
+    };
+    let now = Instant::now();
+    let checked = ctx.login_backoff.attempt(ctx.peer.ip(), now, || {
+        password.is_some_and(|given| expected.matches(given))
+    });
+    match checked {
+        Attempt::Accepted => Ok(None),
+        Attempt::Refused { failures, wait } => {
+            if failures == FREE_FAILURES {
+                tracing::warn!(
+                    peer = %ctx.peer,
+                    "Slowing password attempts from this address after {failures} failures"
+                );
             }
-            Attempt::NotYet { at } => {
-                if ctx
-                    .handshake_deadline
-                    .is_some_and(|deadline| at >= deadline)
-                {
-                    return Err(CommandError::LoginsSlowed { retry_in: at - now });
-                }
-                tracing::debug!(peer = %ctx.peer, "Password check held for {:?}", at - now);
-                let frame = ClientFrame::Hello {
-                    version,
-                    username,
-                    password,
-                };
-                return Ok(Flow::Later(Box::new(Deferred { at, frame })));
+            if !wait.is_zero() {
+                tracing::debug!(
+                    peer = %ctx.peer,
+                    failures,
+                    "Next password check from this address in {wait:?}"
+                );
             }
+            Err(CommandError::AuthFailed)
         }
+        Attempt::NotYet { at } => later(ctx, at, again()).map(Some),
     }
+}
+
+/// Puts `frame` off until `at`, its turn to have a password checked; refused at once when
+/// the turn comes after the handshake's deadline.
+pub fn later(ctx: &Context<'_>, at: Instant, frame: ClientFrame) -> Result<Flow, CommandError> {
+    let now = Instant::now();
+    let registered = !matches!(ctx.session, Session::Handshake);
+    if !registered
+        && ctx
+            .handshake_deadline
+            .is_some_and(|deadline| at >= deadline)
+    {
+        return Err(CommandError::LoginsSlowed { retry_in: at - now });
+    }
+    tracing::debug!(peer = %ctx.peer, "Password check held for {:?}", at - now);
+    Ok(Flow::Later(Box::new(Deferred { at, frame })))
+}
+
+/// `username`, if it follows the naming rules.
+pub fn valid_name(username: String) -> Result<Arc<str>, CommandError> {
     validate::username(&username).map_err(|source| CommandError::InvalidName {
         name: username.clone(),
         source,
     })?;
-    let name: Arc<str> = username.into();
-    if let Some(peers) = ctx.peers {
-        let claim = tokio::spawn(peers.names.claim(name.clone()));
-        ctx.waiting = Some(Waiting::Claim { name, claim });
-        return Ok(Flow::Continue);
-    }
-    register(ctx, name)
+    Ok(username.into())
 }
 
-/// Finishes a `Hello` whose name's claim across the cluster has ended: registers the name,
+/// Lets in `name`, a guest's (`welcome` `None`) or an account's: claims it across the
+/// cluster first, if there is one, then registers it.
+pub fn admit(
+    ctx: &mut Context<'_>,
+    name: Arc<str>,
+    welcome: Option<Box<Welcome>>,
+) -> Result<Flow, CommandError> {
+    if let Some(peers) = ctx.peers {
+        let claim = tokio::spawn(peers.names.claim(name.clone()));
+        ctx.waiting = Some(Waiting::Claim {
+            name,
+            claim,
+            welcome,
+        });
+        return Ok(Flow::Continue);
+    }
+    register(ctx, name, welcome)
+}
+
+/// Finishes a handshake whose name's claim across the cluster has ended: registers the name,
 /// or refuses it (taken elsewhere, or NATS did not answer). A claimed name the hub then
 /// refuses (the server began shutting down meanwhile) is given back.
 pub async fn claimed(
     ctx: &mut Context<'_>,
     name: Arc<str>,
     claim: Result<Result<(), ClaimError>, TaskError>,
+    welcome: Option<Box<Welcome>>,
 ) -> Result<Flow, CommandError> {
     match claim {
         Ok(Ok(())) => {}
@@ -118,7 +181,7 @@ pub async fn claimed(
             return Err(CommandError::ClusterUnavailable);
         }
     }
-    let registered = register(ctx, name.clone());
+    let registered = register(ctx, name.clone(), welcome);
     if registered.is_err() {
         if let Some(peers) = ctx.peers {
             peers.names.release(name).await;
@@ -128,20 +191,38 @@ pub async fn claimed(
 }
 
 /// Registers `name` (valid, and claimed in the cluster if there is one) in the hub:
-/// `Welcome`, and no room yet.
-fn register(ctx: &mut Context<'_>, name: Arc<str>) -> Result<Flow, CommandError> {
+/// `SignedIn` for an account, `Welcome`, and no room yet.
+fn register(
+    ctx: &mut Context<'_>,
+    name: Arc<str>,
+    welcome: Option<Box<Welcome>>,
+) -> Result<Flow, CommandError> {
     let handle = ClientHandle::new(name.clone(), ctx.outbox.clone());
-    let online = ctx
-        .hub
-        .register(handle, ctx.peer)
-        .map_err(|err| match err {
-            JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
-            JoinError::ShuttingDown => CommandError::ShuttingDown,
-        })?;
-    tracing::info!(peer = %ctx.peer, online, "{name} joined");
+    let signed_in = welcome.as_ref().map(|welcome| welcome.frame());
+    let registered = ctx.hub.register(handle, ctx.peer, signed_in.as_ref());
+    let online = match registered {
+        Ok(online) => online,
+        Err(err) => {
+            if let (Some(welcome), Some(accounts)) = (&welcome, ctx.accounts) {
+                sign_in::undo(accounts, welcome);
+            }
+            return Err(match err {
+                JoinError::NameTaken(taken) => CommandError::NameTaken(taken.taken),
+                JoinError::ShuttingDown => CommandError::ShuttingDown,
+            });
+        }
+    };
+    let account = welcome.map(|welcome| welcome.signed_in);
+    if let (Some(me), Some(accounts)) = (account, ctx.accounts) {
+        accounts.track(me.session, ctx.outbox.clone());
+        tracing::info!(peer = %ctx.peer, online, session = me.session, "{name} signed in");
+    } else {
+        tracing::info!(peer = %ctx.peer, online, "{name} joined");
+    }
     *ctx.session = Session::Registered {
         name,
         rooms: Vec::new(),
+        account,
     };
     Ok(Flow::Continue)
 }

@@ -9,17 +9,24 @@
 //! `ServerFrame::Error { kind, detail }` on the sender's own queue; the connection goes on
 //! unless the kind is fatal ([`ErrorKind::is_fatal`]).
 
+mod account;
 mod bye;
+mod change_password;
+mod delete_account;
 mod hello;
 mod history;
 mod join;
 mod list_members;
 mod list_rooms;
+mod list_sessions;
 mod list_users;
 mod msg;
 mod part;
 mod ping;
 mod pong;
+mod register;
+mod revoke;
+mod sign_in;
 mod whisper;
 
 use std::cell::RefCell;
@@ -34,6 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::accounts::{Accounts, AccountsError, SignedIn};
 use crate::auth::Password;
 use crate::hub::Hub;
 use crate::log::{page, Burst, PageRead, RoomLog, Said};
@@ -59,6 +67,16 @@ pub enum Session {
         /// about 200, and most people are in a room or two; a binary search keeps a
         /// client in a thousand rooms (a bridge, a bot) as fast.
         rooms: Vec<JoinedRoom>,
+        /// The account and device session it signed in with; `None` for a guest.
+        account: Option<SignedIn>,
+    },
+    /// Signed in to manage the account only (`SignIn{online: false}`): no name taken, in
+    /// no list; only account requests, `Ping`, `Pong` and `Bye`.
+    Managing {
+        /// The account's name as registered.
+        name: Arc<str>,
+        /// The account and device session it signed in with.
+        account: SignedIn,
     },
 }
 
@@ -75,8 +93,11 @@ pub struct Context<'a> {
     pub session: &'a mut Session,
     /// `[server] password`, which `Hello` must carry when set.
     pub password: Option<&'a Password>,
-    /// Failed passwords per address, shared by every connection: slows guessing.
+    /// Failed passwords per address and per account, shared by every connection: slows
+    /// guessing.
     pub login_backoff: &'a LoginBackoff,
+    /// The accounts, where the server keeps any (`None`: everyone is a guest).
+    pub accounts: Option<&'a Arc<Accounts>>,
     /// When the handshake must be over (`None`: never): a password check whose turn comes
     /// later is refused at once rather than held until the connection times out.
     pub handshake_deadline: Option<Instant>,
@@ -106,22 +127,56 @@ pub enum Waiting {
     Page(PageRead),
     /// A name being claimed across the cluster, for a `Hello`; registered once claimed.
     Claim {
-        /// The name as typed, already valid.
+        /// The name as typed (a guest's) or as registered (an account's), already valid.
         name: Arc<str>,
         /// The claim, in its own task: this connection reads nothing more until it ends,
         /// as for any answer it waits for; other connections do not wait for it at all.
         claim: JoinHandle<Result<(), ClaimError>>,
+        /// The account signed in to, if this is no guest.
+        welcome: Option<Box<crate::accounts::service::Welcome>>,
     },
+    /// A guest's name being checked against the accounts, or a sign-in or a registration
+    /// being checked.
+    SignIn(Box<sign_in::Pending>),
+    /// An account request of a signed-in client.
+    Account(Box<account::Pending>),
     /// A whisper whose target is not here, waiting to learn which node holds the name.
     Whisper(Box<whisper::Pending>),
 }
 
 impl Context<'_> {
+    /// The account the sender signed in to, or `NotSignedIn` for a guest.
+    pub fn signed_in(&self) -> Result<(Arc<str>, SignedIn, &Arc<Accounts>), CommandError> {
+        match (&*self.session, self.accounts) {
+            (
+                Session::Registered {
+                    name,
+                    account: Some(me),
+                    ..
+                }
+                | Session::Managing { name, account: me },
+                Some(accounts),
+            ) => Ok((name.clone(), *me, accounts)),
+            (Session::Handshake, _) => Err(CommandError::NotRegistered),
+            _ => Err(CommandError::NotSignedIn),
+        }
+    }
+
+    /// Whether the handshake is over (online, or signed in to manage the account): what a
+    /// keepalive needs.
+    pub fn past_handshake(&self) -> Result<(), CommandError> {
+        match &*self.session {
+            Session::Handshake => Err(CommandError::NotRegistered),
+            Session::Registered { .. } | Session::Managing { .. } => Ok(()),
+        }
+    }
+
     /// The sender's registered name, or `NotRegistered` before the handshake.
     pub fn name(&self) -> Result<Arc<str>, CommandError> {
         match &*self.session {
             Session::Registered { name, .. } => Ok(name.clone()),
             Session::Handshake => Err(CommandError::NotRegistered),
+            Session::Managing { .. } => Err(CommandError::NotOnline),
         }
     }
 
@@ -130,6 +185,7 @@ impl Context<'_> {
         match &mut *self.session {
             Session::Registered { rooms, .. } => Ok(rooms),
             Session::Handshake => Err(CommandError::NotRegistered),
+            Session::Managing { .. } => Err(CommandError::NotOnline),
         }
     }
 
@@ -137,8 +193,10 @@ impl Context<'_> {
     /// a name no room can have, `NotInRoom` for a room the sender is not in.
     pub fn joined(&self, typed: &str) -> Result<JoinedRoom, CommandError> {
         let room = room_name(typed)?;
-        let Session::Registered { rooms, .. } = &*self.session else {
-            return Err(CommandError::NotRegistered);
+        let rooms = match &*self.session {
+            Session::Registered { rooms, .. } => rooms,
+            Session::Handshake => return Err(CommandError::NotRegistered),
+            Session::Managing { .. } => return Err(CommandError::NotOnline),
         };
         match find_room(rooms, room) {
             Ok(at) => Ok(rooms[at].clone()),
@@ -228,6 +286,9 @@ pub enum CommandError {
     /// A command before `Hello`.
     #[error("send Hello first")]
     NotRegistered,
+    /// A chat command on a connection signed in to manage the account only.
+    #[error("this connection signed in to manage the account only: sign in online to chat")]
+    NotOnline,
     /// A second `Hello` after `Welcome`.
     #[error("already registered as {0:?}")]
     AlreadyRegistered(Arc<str>),
@@ -286,6 +347,19 @@ pub enum CommandError {
     /// carried out.
     #[error("the cluster is unavailable: try again later")]
     ClusterUnavailable,
+    /// An account request was refused (a wrong password, a weak one, a name that is an
+    /// account's, ...).
+    #[error(transparent)]
+    Account(#[from] AccountsError),
+    /// A guest's `Hello` where only accounts may come in.
+    #[error("this server lets only accounts in: sign in, or register (chat-client register)")]
+    GuestsOff,
+    /// An account request from a guest.
+    #[error("sign in first: guests have no account")]
+    NotSignedIn,
+    /// `SignIn` or `Register` where the server keeps no accounts.
+    #[error("this server keeps no accounts: connect as a guest")]
+    AccountsOff,
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -305,7 +379,7 @@ impl CommandError {
     /// The kind on the wire, which decides whether the connection survives.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CommandError::NotRegistered => ErrorKind::NotRegistered,
+            CommandError::NotRegistered | CommandError::NotOnline => ErrorKind::NotRegistered,
             CommandError::AlreadyRegistered(_) => ErrorKind::AlreadyRegistered,
             CommandError::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             CommandError::InvalidName { .. } => ErrorKind::InvalidName,
@@ -326,6 +400,10 @@ impl CommandError {
             CommandError::StoreFailed => ErrorKind::StoreFailed,
             CommandError::ClusterUnavailable => ErrorKind::ClusterUnavailable,
             CommandError::AuthFailed | CommandError::LoginsSlowed { .. } => ErrorKind::AuthFailed,
+            CommandError::Account(err) => err.kind(),
+            CommandError::GuestsOff => ErrorKind::GuestsOff,
+            CommandError::NotSignedIn => ErrorKind::NotSignedIn,
+            CommandError::AccountsOff => ErrorKind::AccountsOff,
         }
     }
 }
@@ -353,6 +431,24 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         ClientFrame::ListRooms => list_rooms::handle(ctx),
         ClientFrame::ListMembers { room } => list_members::handle(ctx, room),
         ClientFrame::History { room, from, limit } => history::handle(ctx, room, from, limit),
+        ClientFrame::SignIn {
+            version,
+            username,
+            server_password,
+            credential,
+            online,
+        } => sign_in::handle(ctx, version, username, server_password, credential, online),
+        ClientFrame::Register {
+            version,
+            username,
+            server_password,
+            password,
+            device,
+        } => register::handle(ctx, version, username, server_password, password, device),
+        ClientFrame::ChangePassword { old, new } => change_password::handle(ctx, old, new),
+        ClientFrame::ListSessions => list_sessions::handle(ctx),
+        ClientFrame::Revoke { which } => revoke::handle(ctx, which),
+        ClientFrame::DeleteAccount { password } => delete_account::handle(ctx, password),
     };
     match result {
         Ok(flow) => flow,
@@ -381,7 +477,13 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             }
             Err(_) => Err(CommandError::StoreFailed),
         },
-        Waiting::Claim { name, claim } => hello::claimed(ctx, name, claim.await).await,
+        Waiting::Claim {
+            name,
+            claim,
+            welcome,
+        } => hello::claimed(ctx, name, claim.await, welcome).await,
+        Waiting::SignIn(pending) => sign_in::checked(ctx, *pending).await,
+        Waiting::Account(pending) => account::answered(ctx, *pending).await,
         Waiting::Whisper(mut pending) => {
             let lookup = (&mut pending.lookup).await;
             whisper::looked_up(ctx, *pending, lookup).await
@@ -422,6 +524,7 @@ fn refuse(ctx: &Context<'_>, err: &CommandError) -> Flow {
     let kind = err.kind();
     let who = match &*ctx.session {
         Session::Registered { name, .. } => name.to_string(),
+        Session::Managing { name, .. } => format!("{name} (managing the account)"),
         Session::Handshake => "unregistered client".to_owned(),
     };
     // Every refusal is a WARN line, a typo'd whisper target included: one level shows all

@@ -6,7 +6,7 @@ use super::{CommandError, Context, Flow};
 
 /// Replies `Pong` to a registered client.
 pub fn handle(ctx: &mut Context<'_>) -> Result<Flow, CommandError> {
-    ctx.name()?;
+    ctx.past_handshake()?;
     ctx.reply(&ServerFrame::Pong);
     Ok(Flow::Continue)
 }

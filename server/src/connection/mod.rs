@@ -116,6 +116,7 @@ where
             session: &mut session,
             password: shared.config.password.as_ref(),
             login_backoff: &shared.login_backoff,
+            accounts: shared.accounts.as_ref(),
             handshake_deadline: guards.watchdog.handshake_deadline(),
             burst: Default::default(),
             log: &*shared.log,
@@ -137,6 +138,16 @@ where
             let _ = delivered.await;
         }
         leave(&shared.hub, &session, &outbox, peer, &reason);
+        if let (
+            Session::Registered {
+                account: Some(me), ..
+            }
+            | Session::Managing { account: me, .. },
+            Some(accounts),
+        ) = (&session, &shared.accounts)
+        {
+            accounts.forget(me.session, &outbox);
+        }
         if let (Session::Registered { name, .. }, Some(peers)) = (&session, &shared.peers) {
             // Before the close, so that a client that waits for it finds its name free on
             // every node.
@@ -153,6 +164,9 @@ where
 fn leave(hub: &Hub, session: &Session, outbox: &Outbox, peer: SocketAddr, reason: &LeaveReason) {
     match session {
         Session::Registered { name, .. } => hub.leave(name, reason, crate::clock::now_millis()),
+        Session::Managing { name, .. } => {
+            tracing::info!(%peer, %reason, "{name} stopped managing the account");
+        }
         Session::Handshake => {
             if *reason == LeaveReason::ShuttingDown {
                 hub.metrics().refused(ErrorKind::ShuttingDown);

@@ -198,7 +198,7 @@ where
             ctx.flush();
             Box::pin(ctx.log.in_flight().drained()).await;
         }
-        let registered = matches!(ctx.session, Session::Registered { .. });
+        let registered = !matches!(ctx.session, Session::Handshake);
         let wake = next_wake(guards.watchdog.next(registered), held.as_deref());
         let event = if frame_is_next(frames, ctx, shutdown, wake, held.is_some()) {
             Event::Frame(frames.read_frame().await)
@@ -206,9 +206,8 @@ where
             tokio::select! {
                 biased;
                 () = ctx.outbox.overflowed() => {
-                    if ctx.outbox.is_evicted() {
-                        return LeaveReason::Refused("its name was registered on another node while \
-                                                     this one could not reach the cluster".to_owned());
+                    if let Some(why) = ctx.outbox.eviction() {
+                        return LeaveReason::Refused(why.reason().to_owned());
                     }
                     return LeaveReason::SlowConsumer;
                 }

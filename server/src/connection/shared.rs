@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::Accounts;
 use crate::admission::Admission;
 use crate::config::Config;
 use crate::hub::{Hub, Limits};
@@ -26,7 +27,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// The connection limits, checked before a connection is served.
     pub admission: Admission,
-    /// Failed passwords per address, which slow the next attempts from there.
+    /// Failed passwords per address and per account, which slow the next attempts.
     pub login_backoff: Arc<LoginBackoff>,
     /// Cancelled when the server stops; every reader loop then ends.
     pub shutdown: CancellationToken,
@@ -39,6 +40,8 @@ pub struct Shared {
     pub log: SharedLog,
     /// On a node of a cluster, the other nodes: names are claimed there, whispers sent.
     pub peers: Option<Peers>,
+    /// The accounts, where the server keeps any; `None`: everyone is a guest.
+    pub accounts: Option<Arc<Accounts>>,
 }
 
 impl Shared {
@@ -84,6 +87,7 @@ impl Shared {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             peers,
+            accounts: None,
         }
     }
 }

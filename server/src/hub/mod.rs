@@ -181,8 +181,18 @@ impl Hub {
     /// Registers `handle` (in no room yet) and queues its `Welcome`.
     ///
     /// Returns how many are online, the newcomer included.
-    pub fn register(&self, handle: ClientHandle, peer: SocketAddr) -> Result<usize, JoinError> {
-        self.state().register(handle, peer, &self.limits)
+    pub fn register(
+        &self,
+        handle: ClientHandle,
+        peer: SocketAddr,
+        signed_in: Option<&ServerFrame>,
+    ) -> Result<usize, JoinError> {
+        self.state().register(handle, peer, signed_in, &self.limits)
+    }
+
+    /// Whether someone is registered on this node as `name`, in any case.
+    pub fn is_online(&self, name: &str) -> bool {
+        self.state().registry.get(name).is_some()
     }
 
     /// Removes `name` with `reason` (logged) and, unless the server is stopping, tells each

@@ -16,6 +16,7 @@ use chat_proto::{LeftReason, Millis, ServerFrame};
 use super::fanout::{fan_out, presence};
 use super::state::Who;
 use super::{Hub, Limits, State};
+use crate::outbox::Eviction;
 use crate::room::Room;
 use crate::roster::{Change, Feed, Person, Remote};
 
@@ -75,7 +76,7 @@ impl Hub {
         }) {
             handle.offer(frame);
         }
-        handle.evict();
+        handle.evict(Eviction::NameLost);
     }
 }
 

@@ -37,12 +37,14 @@ impl State {
         }
     }
 
-    /// Registers `handle` (in no room yet) and queues its `Welcome`, which states `limits`;
-    /// returns how many are online, the newcomer included.
+    /// Registers `handle` (in no room yet) and queues `signed_in` (an account's `SignedIn`)
+    /// then its `Welcome`, which states `limits`; returns how many are online, the newcomer
+    /// included.
     pub(super) fn register(
         &mut self,
         handle: ClientHandle,
         peer: SocketAddr,
+        signed_in: Option<&ServerFrame>,
         limits: &Limits,
     ) -> Result<usize, JoinError> {
         if self.closing {
@@ -58,6 +60,9 @@ impl State {
         };
         let me = handle.clone();
         self.registry.add(handle, peer)?;
+        if let Some(Ok(signed_in)) = signed_in.map(encode) {
+            me.offer(signed_in);
+        }
         if let Ok(welcome) = encode(&welcome) {
             me.offer(welcome);
         }

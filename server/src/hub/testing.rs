@@ -14,7 +14,7 @@ use crate::room::JoinedRoom;
 pub(super) fn registered(hub: &Hub, name: &str) -> Outgoing {
     let (outbox, mut rx) = outbox::channel(16);
     let peer = "127.0.0.1:1".parse().unwrap();
-    hub.register(ClientHandle::new(name.into(), outbox), peer)
+    hub.register(ClientHandle::new(name.into(), outbox), peer, None)
         .unwrap();
     rx.take_queued();
     rx

@@ -155,7 +155,7 @@ impl FromStr for StorePath {
 /// [`MAX_AGE_DAYS`]; `off` or a zero for none. The unit is required: a bare `30` could be
 /// seconds (as in `[limits]`) or days, and a wrong guess deletes history.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct MaxAge(Option<Duration>);
+pub(crate) struct MaxAge(pub(crate) Option<Duration>);
 
 impl FromStr for MaxAge {
     type Err = ();

@@ -99,9 +99,10 @@ test("decodeServer wants exactly one whole frame", () => {
 // Malformed bodies (prefix removed), each of which chat-proto also refuses.
 const badServerBodies = {
   "an empty body": "",
-  "an unknown frame": "0f",
+  "an unknown frame": "14",
   "a frame index as a long varint past the end": "fd 0f 00 00 00 00 00 00 00",
-  "an unknown error kind": "05 19 00",
+  "an unknown error kind": "05 21 00",
+  "a token cut short": "0f 07 01 ab ab",
   "an unknown leave reason": "0d 00 00 00 07",
   "an unknown cursor": "0e 00 00 00 03 00 00",
   "trailing bytes": "06 00",
@@ -120,7 +121,9 @@ const badServerBodies = {
 };
 
 const badClientBodies = {
-  "an unknown frame": "0c",
+  "an unknown frame": "12",
+  "an unknown credential": "0c 05 03 61 6e 6e 00 02",
+  "an unknown revocation": "10 04",
   "an option byte of 2": "00 04 03 61 6e 6e 02",
   "an unknown backlog": "07 00 03",
   "a missing limit": "0b 00 00",

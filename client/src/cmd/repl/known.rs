@@ -122,6 +122,11 @@ impl Known {
             }
             // Past senders may be long gone: only live frames say who is online.
             ServerFrame::History { .. }
+            | ServerFrame::SignedIn { .. }
+            | ServerFrame::Sessions { .. }
+            | ServerFrame::Revoked { .. }
+            | ServerFrame::PasswordChanged { .. }
+            | ServerFrame::AccountDeleted
             | ServerFrame::Welcome { .. }
             | ServerFrame::System { .. }
             | ServerFrame::Error { .. }

@@ -276,6 +276,20 @@ impl SqliteAccounts {
         Ok(resumed)
     }
 
+    /// Every account's name, creation time and number of sessions, sorted by name key.
+    pub fn list(&self) -> Result<Vec<(String, Millis, i64)>, AccountError> {
+        let conn = self.conn();
+        let mut query = conn.prepare_cached(
+            "SELECT a.name, a.created, \
+                    (SELECT COUNT(*) FROM sessions s WHERE s.account = a.id) \
+             FROM accounts a ORDER BY a.key",
+        )?;
+        let accounts = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(accounts)
+    }
+
     /// The sessions of account `id`, oldest first.
     pub fn sessions(&self, id: i64) -> Result<Vec<Session>, AccountError> {
         let conn = self.conn();
@@ -299,13 +313,14 @@ impl SqliteAccounts {
         Ok(ended > 0)
     }
 
-    /// Ends every session of account `id` ("sign out everywhere"); returns them.
-    pub fn revoke_all(&self, id: i64) -> Result<Vec<i64>, AccountError> {
+    /// Ends every session of account `id` ("sign out everywhere") but `keep` (signing out
+    /// every other device); returns them.
+    pub fn revoke_all(&self, id: i64, keep: Option<i64>) -> Result<Vec<i64>, AccountError> {
         let conn = self.conn();
         ids(
             &conn,
-            "DELETE FROM sessions WHERE account = ?1 RETURNING id",
-            params![id],
+            "DELETE FROM sessions WHERE account = ?1 AND id IS NOT ?2 RETURNING id",
+            params![id, keep],
         )
     }
 }
@@ -352,7 +367,8 @@ fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::token::Token;
+    use crate::accounts::token::{generate, hash};
+    use chat_proto::SessionToken as Token;
 
     /// Accounts in a fresh file; keep the directory alive as long as the store.
     fn store() -> (tempfile::TempDir, SqliteAccounts) {
@@ -378,22 +394,22 @@ mod tests {
     fn a_session_resumes_by_its_token_and_expires_unused() {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$x", 0).unwrap();
-        let token = Token::generate().unwrap();
+        let token = generate().unwrap();
         let phone = accounts
-            .add_session(ann.id, &token.hash(), "phone", 100)
+            .add_session(ann.id, &hash(&token), "phone", 100)
             .unwrap()
             .0;
-        let (account, session) = accounts.resume(&token.hash(), 200, 50).unwrap().unwrap();
+        let (account, session) = accounts.resume(&hash(&token), 200, 50).unwrap().unwrap();
         assert_eq!(
             (account, session.id, session.last_used),
             (ann.clone(), phone.id, 200)
         );
         // Another token signs nobody in.
-        let other = Token::generate().unwrap();
-        assert_eq!(accounts.resume(&other.hash(), 200, 50).unwrap(), None);
+        let other = generate().unwrap();
+        assert_eq!(accounts.resume(&hash(&other), 200, 50).unwrap(), None);
         // Unused since before the oldest allowed: gone for good.
-        assert_eq!(accounts.resume(&token.hash(), 900, 201).unwrap(), None);
-        assert_eq!(accounts.resume(&token.hash(), 900, 0).unwrap(), None);
+        assert_eq!(accounts.resume(&hash(&token), 900, 201).unwrap(), None);
+        assert_eq!(accounts.resume(&hash(&token), 900, 0).unwrap(), None);
         assert!(accounts.sessions(ann.id).unwrap().is_empty());
     }
 
@@ -401,13 +417,13 @@ mod tests {
     fn revoking_ends_one_session_or_all_and_a_new_password_all_but_the_changer() {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$old", 0).unwrap();
-        let tokens: Vec<Token> = (0..3).map(|_| Token::generate().unwrap()).collect();
+        let tokens: Vec<Token> = (0..3).map(|_| generate().unwrap()).collect();
         let sessions: Vec<Session> = ["phone", "laptop", "browser"]
             .iter()
             .zip(&tokens)
             .map(|(label, token)| {
                 accounts
-                    .add_session(ann.id, &token.hash(), label, 1)
+                    .add_session(ann.id, &hash(token), label, 1)
                     .unwrap()
                     .0
             })
@@ -415,7 +431,7 @@ mod tests {
         assert_eq!(accounts.sessions(ann.id).unwrap(), sessions);
         assert!(accounts.revoke(ann.id, sessions[0].id).unwrap());
         assert!(!accounts.revoke(ann.id, sessions[0].id).unwrap(), "once");
-        assert_eq!(accounts.resume(&tokens[0].hash(), 2, 0).unwrap(), None);
+        assert_eq!(accounts.resume(&hash(&tokens[0]), 2, 0).unwrap(), None);
         let ended = accounts
             .set_password(ann.id, "$argon2id$new", Some(sessions[2].id))
             .unwrap();
@@ -424,8 +440,11 @@ mod tests {
             accounts.find("ann").unwrap().unwrap().password,
             "$argon2id$new"
         );
-        assert!(accounts.resume(&tokens[2].hash(), 3, 0).unwrap().is_some());
-        assert_eq!(accounts.revoke_all(ann.id).unwrap(), vec![sessions[2].id]);
+        assert!(accounts.resume(&hash(&tokens[2]), 3, 0).unwrap().is_some());
+        assert_eq!(
+            accounts.revoke_all(ann.id, None).unwrap(),
+            vec![sessions[2].id]
+        );
         assert!(accounts.sessions(ann.id).unwrap().is_empty());
     }
 
@@ -453,32 +472,32 @@ mod tests {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
         let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
-        let bobs = Token::generate().unwrap();
+        let bobs = generate().unwrap();
         accounts
-            .add_session(bob.id, &bobs.hash(), "phone", 1)
+            .add_session(bob.id, &hash(&bobs), "phone", 1)
             .unwrap();
         let mut tokens = Vec::new();
         for at in 0..MAX_SESSIONS {
-            let token = Token::generate().unwrap();
+            let token = generate().unwrap();
             let (_, ended) = accounts
-                .add_session(ann.id, &token.hash(), "device", 10 + at)
+                .add_session(ann.id, &hash(&token), "device", 10 + at)
                 .unwrap();
             assert!(ended.is_empty());
             tokens.push(token);
         }
         // The first device signs in again, so the second is now the least recently used.
         accounts
-            .resume(&tokens[0].hash(), 1_000, 0)
+            .resume(&hash(&tokens[0]), 1_000, 0)
             .unwrap()
             .unwrap();
-        let one_more = Token::generate().unwrap();
+        let one_more = generate().unwrap();
         let (_, ended) = accounts
-            .add_session(ann.id, &one_more.hash(), "new", 1_001)
+            .add_session(ann.id, &hash(&one_more), "new", 1_001)
             .unwrap();
         assert_eq!(ended.len(), 1);
-        assert_eq!(accounts.resume(&tokens[1].hash(), 1_002, 0).unwrap(), None);
+        assert_eq!(accounts.resume(&hash(&tokens[1]), 1_002, 0).unwrap(), None);
         assert!(accounts
-            .resume(&tokens[0].hash(), 1_002, 0)
+            .resume(&hash(&tokens[0]), 1_002, 0)
             .unwrap()
             .is_some());
         assert_eq!(
@@ -497,27 +516,27 @@ mod tests {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
         let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
-        let token = Token::generate().unwrap();
+        let token = generate().unwrap();
         let anns = accounts
-            .add_session(ann.id, &token.hash(), "phone", 1)
+            .add_session(ann.id, &hash(&token), "phone", 1)
             .unwrap()
             .0;
         assert!(!accounts.revoke(bob.id, anns.id).unwrap());
-        assert!(accounts.resume(&token.hash(), 2, 0).unwrap().is_some());
+        assert!(accounts.resume(&hash(&token), 2, 0).unwrap().is_some());
     }
 
     #[test]
     fn deleting_an_account_frees_its_name_and_ends_its_sessions() {
         let (_dir, accounts) = store();
         let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
-        let token = Token::generate().unwrap();
+        let token = generate().unwrap();
         let phone = accounts
-            .add_session(ann.id, &token.hash(), "phone", 1)
+            .add_session(ann.id, &hash(&token), "phone", 1)
             .unwrap()
             .0;
         assert_eq!(accounts.delete(ann.id).unwrap(), vec![phone.id]);
         assert_eq!(accounts.find("ann").unwrap(), None);
-        assert_eq!(accounts.resume(&token.hash(), 2, 0).unwrap(), None);
+        assert_eq!(accounts.resume(&hash(&token), 2, 0).unwrap(), None);
         let again = accounts.create("ANN", "$argon2id$b", 3).unwrap();
         assert_ne!(again.id, 0);
     }
@@ -554,25 +573,25 @@ mod tests {
     fn accounts_survive_reopening_the_file_and_only_the_token_hash_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.db");
-        let token = Token::generate().unwrap();
+        let token = generate().unwrap();
         {
             let accounts = SqliteAccounts::open(&path).unwrap();
             let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
             accounts
-                .add_session(ann.id, &token.hash(), "phone", 1)
+                .add_session(ann.id, &hash(&token), "phone", 1)
                 .unwrap();
         }
         let accounts = SqliteAccounts::open(&path).unwrap();
-        assert!(accounts.resume(&token.hash(), 2, 0).unwrap().is_some());
+        assert!(accounts.resume(&hash(&token), 2, 0).unwrap().is_some());
         drop(accounts);
         // The last connection closed folded the write-ahead log into the file.
         let file = std::fs::read(&path).unwrap();
         let holds = |bytes: &[u8]| file.windows(bytes.len()).any(|w| w == bytes);
-        let text = token.to_text();
+        let text = token.to_hex();
         let raw: Vec<u8> = (0..32)
             .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
             .collect();
-        assert!(holds(&token.hash().0), "the hash is what is kept");
+        assert!(holds(&hash(&token).0), "the hash is what is kept");
         assert!(!holds(&raw), "the token's bytes are not");
         assert!(!holds(text.as_bytes()), "nor its text");
     }

@@ -1,0 +1,507 @@
+//! What the commands ask of accounts: register, sign in with a password or a token, change
+//! the password, list and end device sessions, delete; and ending the live connections of a
+//! session that ends.
+//!
+//! Every call that touches the store runs it on a blocking thread (a short SQLite query);
+//! every password is hashed by the bounded [`Hasher`]. The connections signed in on this
+//! server are kept by session id, so that a session ended by another device, a new password
+//! or a deleted account is closed at once with `SessionEnded`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chat_proto::codec::encode;
+use chat_proto::validate::name_key;
+use chat_proto::{DeviceSession, ErrorKind, Millis, Revocation, ServerFrame, SessionToken};
+
+use super::password::{HashError, Hasher, Secret, Verdict};
+use super::policy::{self, Weak};
+use super::settings::{AccountsConfig, Registration};
+use super::token::{self, NoRandomness};
+use crate::log::sqlite::{Account, AccountError, Session, SqliteAccounts};
+use crate::outbox::{Eviction, Outbox};
+
+/// How many password hashes run at once: one per core of a small machine, so that a storm of
+/// sign-ins takes at most this many cores (and 19 MiB each) from chat, and queues for the
+/// rest.
+pub const HASHES_AT_ONCE: usize = 2;
+
+/// The longest device label kept, in characters: enough for "Firefox on a laptop", too short
+/// to fill the store with one sign-in.
+pub const MAX_DEVICE_CHARS: usize = 64;
+
+/// Why an account request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// The name is an account's.
+    #[error("the name {0:?} is registered: sign in to use it")]
+    NameRegistered(String),
+    /// Wrong password, or no such account (not told apart).
+    #[error("wrong name or password")]
+    WrongPassword,
+    /// The token signs nobody in, or the session ended.
+    #[error("the session ended ({0}): sign in with the password")]
+    SessionEnded(&'static str),
+    /// The new password breaks a rule.
+    #[error("weak password: {0}")]
+    Weak(#[from] Weak),
+    /// Only the operator makes accounts here.
+    #[error("registration is closed on this server: ask its operator for an account")]
+    RegistrationClosed,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] AccountError),
+    /// Hashing failed (not a wrong password).
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// No random numbers for a token.
+    #[error(transparent)]
+    Random(#[from] NoRandomness),
+}
+
+impl AccountsError {
+    /// The kind on the wire; a failure of the server itself is `StoreFailed`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AccountsError::NameRegistered(_) => ErrorKind::NameRegistered,
+            AccountsError::WrongPassword => ErrorKind::WrongPassword,
+            AccountsError::SessionEnded(_) => ErrorKind::SessionEnded,
+            AccountsError::Weak(_) => ErrorKind::WeakPassword,
+            AccountsError::RegistrationClosed => ErrorKind::RegistrationClosed,
+            AccountsError::Store(_) | AccountsError::Hash(_) | AccountsError::Random(_) => {
+                ErrorKind::StoreFailed
+            }
+        }
+    }
+}
+
+/// A connection signed in to an account: what its session keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The account's id.
+    pub account: i64,
+    /// The device session's id.
+    pub session: i64,
+}
+
+/// A sign-in that succeeded: the account's name as registered, its ids, and the new token
+/// after a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// The account's name as registered.
+    pub name: String,
+    /// Which account and session.
+    pub signed_in: SignedIn,
+    /// The new session's token (after a password; `None` after a token).
+    pub token: Option<SessionToken>,
+}
+
+impl Welcome {
+    /// The `SignedIn` frame that goes before `Welcome`.
+    pub fn frame(&self) -> ServerFrame {
+        ServerFrame::SignedIn {
+            session: id_on_wire(self.signed_in.session),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// Accounts, their sessions, and the connections signed in here.
+pub struct Accounts {
+    /// Where accounts and sessions are kept.
+    store: Arc<SqliteAccounts>,
+    /// Hashes and verifies passwords.
+    hasher: Hasher,
+    /// `[accounts]`.
+    config: AccountsConfig,
+    /// The connections signed in on this server, by session id (one token may sign in
+    /// more than one connection).
+    live: Mutex<HashMap<i64, Vec<Outbox>>>,
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("config", &self.config)
+            .field("hasher", &self.hasher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    /// Accounts kept in `store`, hashed by `hasher`, under `config`.
+    pub fn new(store: SqliteAccounts, hasher: Hasher, config: AccountsConfig) -> Accounts {
+        Accounts {
+            store: Arc::new(store),
+            hasher,
+            config,
+            live: Mutex::default(),
+        }
+    }
+
+    /// `[accounts]`.
+    pub fn config(&self) -> &AccountsConfig {
+        &self.config
+    }
+
+    /// Runs `query` on the store on a blocking thread.
+    async fn query<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&SqliteAccounts) -> Result<T, AccountError> + Send + 'static,
+    ) -> Result<T, AccountsError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || query(&store))
+            .await
+            .map_err(|err| HashError::Task(err.to_string()))?
+            .map_err(AccountsError::from)
+    }
+
+    /// The account of `name`, if there is one.
+    pub async fn find(&self, name: &str) -> Result<Option<Account>, AccountsError> {
+        let name = name.to_owned();
+        self.query(move |store| store.find(&name)).await
+    }
+
+    /// Refuses a guest's `name` that is an account's.
+    pub async fn check_guest(&self, name: &str) -> Result<(), AccountsError> {
+        match self.find(name).await? {
+            Some(account) => Err(AccountsError::NameRegistered(account.name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes an account for `name` with `password` (which must pass the rules), without a
+    /// session: the operator's `account add`, and the first half of a registration.
+    pub async fn create(
+        &self,
+        name: &str,
+        password: &Secret,
+        at: Millis,
+    ) -> Result<Account, AccountsError> {
+        policy::check(name, password)?;
+        let hash = self.hasher.hash(password).await?;
+        let name = name.to_owned();
+        match self
+            .query(move |store| store.create(&name, &hash, at))
+            .await
+        {
+            Err(AccountsError::Store(AccountError::Taken(name))) => {
+                Err(AccountsError::NameRegistered(name))
+            }
+            made => made,
+        }
+    }
+
+    /// `Register`: a new account for `name`, signed in on `device`.
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &Secret,
+        device: &str,
+        at: Millis,
+    ) -> Result<Welcome, AccountsError> {
+        if self.config.registration == Registration::Closed {
+            return Err(AccountsError::RegistrationClosed);
+        }
+        let account = self.create(name, password, at).await?;
+        self.start_session(account, device, at).await
+    }
+
+    /// `SignIn` with a password: a new session on `device`. A hash made under other
+    /// parameters than today's is replaced, now that the password is at hand.
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        password: &Secret,
+        device: &str,
+        at: Millis,
+    ) -> Result<Welcome, AccountsError> {
+        let account = self.find(name).await?;
+        let verdict = self
+            .hasher
+            .verify(account.as_ref().map(|a| a.password.as_str()), password)
+            .await?;
+        let (Some(account), Verdict::Valid { rehash }) = (account, verdict) else {
+            return Err(AccountsError::WrongPassword);
+        };
+        if rehash {
+            self.rehash(&account, password).await;
+        }
+        self.start_session(account, device, at).await
+    }
+
+    /// Stores a new hash of the right `password` of `account`; a failure is logged only,
+    /// since the old hash still verifies.
+    async fn rehash(&self, account: &Account, password: &Secret) {
+        let (id, old) = (account.id, account.password.clone());
+        let stored = match self.hasher.hash(password).await {
+            Ok(new) => self.query(move |store| store.rehash(id, &old, &new)).await,
+            Err(err) => Err(err.into()),
+        };
+        match stored {
+            Ok(_) => {
+                tracing::info!(account = %account.name, "Password hashed again under today's parameters")
+            }
+            Err(err) => {
+                tracing::warn!(account = %account.name, "Cannot hash a password again: {err}")
+            }
+        }
+    }
+
+    /// A new session of `account` on `device`, with its token.
+    async fn start_session(
+        &self,
+        account: Account,
+        device: &str,
+        at: Millis,
+    ) -> Result<Welcome, AccountsError> {
+        let token = token::generate()?;
+        let hash = token::hash(&token);
+        let label: String = device.chars().take(MAX_DEVICE_CHARS).collect();
+        let id = account.id;
+        let (session, ended) = self
+            .query(move |store| store.add_session(id, &hash, &label, at))
+            .await?;
+        self.end_live(&ended, None);
+        Ok(Welcome {
+            name: account.name,
+            signed_in: SignedIn {
+                account: account.id,
+                session: session.id,
+            },
+            token: Some(token),
+        })
+    }
+
+    /// `SignIn` with a token, for the account `name` (in any case).
+    pub async fn resume(
+        &self,
+        name: &str,
+        token: &SessionToken,
+        at: Millis,
+    ) -> Result<Welcome, AccountsError> {
+        let hash = token::hash(token);
+        let oldest = self.oldest_at(at);
+        let resumed = self
+            .query(move |store| store.resume(&hash, at, oldest))
+            .await?;
+        let Some((account, session)) = resumed else {
+            return Err(AccountsError::SessionEnded(
+                "the token is revoked, expired, or unknown",
+            ));
+        };
+        if name_key(&account.name) != name_key(name) {
+            return Err(AccountsError::SessionEnded(
+                "the token is another account's",
+            ));
+        }
+        Ok(Welcome {
+            name: account.name,
+            signed_in: SignedIn {
+                account: account.id,
+                session: session.id,
+            },
+            token: None,
+        })
+    }
+
+    /// Checks `password` against the account `name` signed in as `me`.
+    async fn verify(
+        &self,
+        name: &str,
+        me: SignedIn,
+        password: &Secret,
+    ) -> Result<Account, AccountsError> {
+        let account = self.find(name).await?.filter(|a| a.id == me.account);
+        let verdict = self
+            .hasher
+            .verify(account.as_ref().map(|a| a.password.as_str()), password)
+            .await?;
+        match (account, verdict) {
+            (Some(account), Verdict::Valid { .. }) => Ok(account),
+            (None, _) => Err(AccountsError::SessionEnded("the account was deleted")),
+            (Some(_), Verdict::Invalid) => Err(AccountsError::WrongPassword),
+        }
+    }
+
+    /// `ChangePassword`: every session of the account but `me`'s ends; returns how many.
+    pub async fn change_password(
+        &self,
+        name: &str,
+        me: SignedIn,
+        old: &Secret,
+        new: &Secret,
+    ) -> Result<usize, AccountsError> {
+        let account = self.verify(name, me, old).await?;
+        policy::check(&account.name, new)?;
+        let hash = self.hasher.hash(new).await?;
+        let ended = self
+            .query(move |store| store.set_password(me.account, &hash, Some(me.session)))
+            .await?;
+        self.end_live(&ended, None);
+        Ok(ended.len())
+    }
+
+    /// `ListSessions`: the account's sessions, `me`'s marked current.
+    pub async fn sessions(&self, me: SignedIn) -> Result<Vec<DeviceSession>, AccountsError> {
+        let sessions = self.query(move |store| store.sessions(me.account)).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session: Session| DeviceSession {
+                id: id_on_wire(session.id),
+                current: session.id == me.session,
+                device: session.label,
+                created: session.created,
+                last_used: session.last_used,
+            })
+            .collect())
+    }
+
+    /// `Revoke`: ends the sessions `which` names and closes their connections but `me`'s
+    /// own; returns how many ended, and whether `me`'s own is among them (its connection
+    /// then says so and closes).
+    pub async fn revoke(
+        &self,
+        me: SignedIn,
+        mine: &Outbox,
+        which: Revocation,
+    ) -> Result<(usize, bool), AccountsError> {
+        let ended = match which {
+            Revocation::This => self.revoke_one(me, me.session).await?,
+            Revocation::One(id) => match i64::try_from(id) {
+                Ok(id) => self.revoke_one(me, id).await?,
+                Err(_) => Vec::new(),
+            },
+            Revocation::All => {
+                self.query(move |store| store.revoke_all(me.account, None))
+                    .await?
+            }
+            Revocation::Others => {
+                self.query(move |store| store.revoke_all(me.account, Some(me.session)))
+                    .await?
+            }
+        };
+        let own = ended.contains(&me.session);
+        self.end_live(&ended, Some(mine));
+        Ok((ended.len(), own))
+    }
+
+    /// Ends `me`'s session, which no connection received (its sign-in could not finish).
+    pub async fn end(&self, me: SignedIn) -> Result<(), AccountsError> {
+        let ended = self.revoke_one(me, me.session).await?;
+        self.end_live(&ended, None);
+        Ok(())
+    }
+
+    /// Ends session `id` of `me`'s account, if it is one of its sessions.
+    async fn revoke_one(&self, me: SignedIn, id: i64) -> Result<Vec<i64>, AccountsError> {
+        let ended = self
+            .query(move |store| store.revoke(me.account, id))
+            .await?;
+        Ok(if ended { vec![id] } else { Vec::new() })
+    }
+
+    /// `DeleteAccount`: the account and all its sessions go, its name is free; every other
+    /// connection of it is closed, `me`'s goes on as a guest's.
+    pub async fn delete(
+        &self,
+        name: &str,
+        me: SignedIn,
+        mine: &Outbox,
+        password: &Secret,
+    ) -> Result<(), AccountsError> {
+        let account = self.verify(name, me, password).await?;
+        let ended = self.query(move |store| store.delete(account.id)).await?;
+        self.end_live(&ended, Some(mine));
+        Ok(())
+    }
+
+    /// The operator's `account list`: every account's name, creation time and number of
+    /// sessions, sorted by name.
+    pub async fn list(&self) -> Result<Vec<(String, Millis, i64)>, AccountsError> {
+        self.query(|store| store.list()).await
+    }
+
+    /// The operator's `account delete NAME`: whether there was one.
+    pub async fn delete_by_name(&self, name: &str) -> Result<bool, AccountsError> {
+        let Some(account) = self.find(name).await? else {
+            return Ok(false);
+        };
+        let ended = self.query(move |store| store.delete(account.id)).await?;
+        self.end_live(&ended, None);
+        Ok(true)
+    }
+
+    /// Ends every session unused since before `session_max_age` ago, at `now`; returns how
+    /// many.
+    pub async fn sweep(&self, now: Millis) -> Result<usize, AccountsError> {
+        let oldest = self.oldest_at(now);
+        self.query(move |store| store.sweep(oldest)).await
+    }
+
+    /// The oldest last use at `now` that keeps a session alive.
+    fn oldest_at(&self, now: Millis) -> Millis {
+        let max_age =
+            Millis::try_from(self.config.session_max_age.as_millis()).unwrap_or(Millis::MAX);
+        now.saturating_sub(max_age)
+    }
+
+    /// Keeps `outbox` as one of session `session`'s connections here, to close when the
+    /// session ends.
+    pub fn track(&self, session: i64, outbox: Outbox) {
+        self.live().entry(session).or_default().push(outbox);
+    }
+
+    /// Forgets `outbox` as a connection of session `session`: it closed.
+    pub fn forget(&self, session: i64, outbox: &Outbox) {
+        let mut live = self.live();
+        if let Some(connections) = live.get_mut(&session) {
+            connections.retain(|held| !held.is(outbox));
+            if connections.is_empty() {
+                live.remove(&session);
+            }
+        }
+    }
+
+    /// How many connections are signed in here.
+    pub fn signed_in(&self) -> usize {
+        self.live().values().map(Vec::len).sum()
+    }
+
+    /// Closes every connection of the ended sessions `ended` with `SessionEnded`, but
+    /// `except` (the connection that ended them, which says so itself).
+    fn end_live(&self, ended: &[i64], except: Option<&Outbox>) {
+        if ended.is_empty() {
+            return;
+        }
+        let mut live = self.live();
+        for id in ended {
+            let Some(connections) = live.remove(id) else {
+                continue;
+            };
+            for outbox in connections {
+                if except.is_some_and(|except| except.is(&outbox)) {
+                    continue;
+                }
+                if let Ok(frame) = encode(&ServerFrame::Error {
+                    kind: ErrorKind::SessionEnded,
+                    detail: "signed out: this device's session ended".to_owned(),
+                }) {
+                    outbox.offer(frame);
+                }
+                outbox.evict(Eviction::SessionEnded);
+            }
+        }
+    }
+
+    /// The live table; it holds no state a panic could break.
+    fn live(&self) -> MutexGuard<'_, HashMap<i64, Vec<Outbox>>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A session id as the protocol carries it (ids are positive).
+fn id_on_wire(id: i64) -> u64 {
+    u64::try_from(id).unwrap_or(0)
+}
