@@ -406,7 +406,7 @@ fn pipe(shared: &Shared, port: u16) -> (DuplexStream, JoinHandle<()>) {
     let (client, server) = tokio::io::duplex(PIPE);
     let (reader, writer) = split(server);
     let peer = SocketAddr::from(([127, 0, 0, 1], port));
-    let conn = tokio::spawn(serve(reader, writer, peer, shared.clone()));
+    let conn = tokio::spawn(serve(reader, writer, peer, shared.clone(), None));
     (client, conn)
 }
 

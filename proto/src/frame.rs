@@ -199,6 +199,10 @@ pub enum Credential {
     },
     /// A device session's token, from an earlier [`ServerFrame::SignedIn`].
     Token(SessionToken),
+    /// The token in the `chat_session` cookie the browser sent with the WebSocket's
+    /// handshake, which the page itself cannot read (it is `HttpOnly`): over the web
+    /// listener only, after the page signed in with `POST /session`.
+    Cookie,
 }
 
 /// Which sessions a [`ClientFrame::Revoke`] ends.

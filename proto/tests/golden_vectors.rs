@@ -84,7 +84,7 @@ const SERVER_VARIANTS: [&str; 20] = [
     "AccountDeleted",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
-const CREDENTIAL_VARIANTS: [&str; 2] = ["Password", "Token"];
+const CREDENTIAL_VARIANTS: [&str; 3] = ["Password", "Token", "Cookie"];
 const REVOCATION_VARIANTS: [&str; 4] = ["This", "Others", "All", "One"];
 const CURSOR_VARIANTS: [&str; 3] = ["Latest", "Before", "After"];
 
@@ -271,6 +271,7 @@ fn credential_js(c: &Credential, cover: &mut Coverage) -> Js {
             ],
         ),
         Credential::Token(token) => ("Token", vec![("token", token_js(token))]),
+        Credential::Cookie => ("Cookie", vec![]),
     };
     tagged(
         "kind",
@@ -732,6 +733,16 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
             ClientFrame::ChangePassword {
                 old: Secret::new("violet tractor"),
                 new: Secret::new("amber kettle"),
+            },
+        ),
+        (
+            s("SignIn with the cookie"),
+            ClientFrame::SignIn {
+                version: PROTOCOL_VERSION,
+                username: s("ann"),
+                server_password: None,
+                credential: Credential::Cookie,
+                online: true,
             },
         ),
         (s("ListSessions"), ClientFrame::ListSessions),

@@ -51,8 +51,19 @@ fn examples() -> Vec<(String, Vec<u8>)> {
             from: Cursor::Before(301),
             limit: 500,
         },
+        ClientFrame::SignIn {
+            version: PROTOCOL_VERSION,
+            username: "ann".into(),
+            server_password: None,
+            credential: Credential::Cookie,
+            online: true,
+        },
     ];
     let server = [
+        ServerFrame::SignedIn {
+            session: 7,
+            token: None,
+        },
         ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
             username: "ann".into(),
@@ -426,6 +437,7 @@ fn the_frame_tables_match_the_frames() {
                     device: "x".into(),
                 },
                 Credential::Token(SessionToken::from_bytes([0; 32])),
+                Credential::Cookie,
             ]
             .map(|c| schema::of(&c)),
         )

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_proto::SessionToken;
 use futures::future::Either;
 use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -75,6 +76,7 @@ pub async fn accept_loop(listener: &TcpListener, shared: &Shared) {
                 admitted,
                 shared.clone(),
                 Transport::Tcp,
+                None,
             ));
         }
     }
@@ -100,7 +102,7 @@ async fn open_tls(
     let limit = tls_limit(&shared, admitted.is_ok());
     if let Some(stream) = tls.handshake(stream, peer, limit, &shared.shutdown).await {
         let (reader, writer) = tokio::io::split(stream);
-        serve_or_refuse(reader, writer, peer, admitted, shared, Transport::Tcp).await;
+        serve_or_refuse(reader, writer, peer, admitted, shared, Transport::Tcp, None).await;
     }
 }
 
@@ -119,6 +121,7 @@ pub fn serve_or_refuse<R, W>(
     admitted: Result<Ticket, Refusal>,
     shared: Shared,
     transport: Transport,
+    cookie: Option<Box<SessionToken>>,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -127,7 +130,7 @@ where
     let connected = shared.hub.metrics().connected(transport);
     match admitted {
         Ok(ticket) => Either::Left(
-            connection::serve(reader, writer, peer, shared)
+            connection::serve(reader, writer, peer, shared, cookie)
                 .map(move |()| drop((ticket, connected))),
         ),
         Err(refusal) => {

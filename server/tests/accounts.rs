@@ -79,7 +79,10 @@ fn with_password(password: &str, device: &str) -> Credential {
 }
 
 /// What a successful sign-in answers: its session, its new token if any, the name welcomed.
-async fn signed_in(client: &mut TestClient) -> (u64, Option<SessionToken>, String) {
+async fn signed_in<S>(client: &mut TestClient<S>) -> (u64, Option<SessionToken>, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let (session, token) = match client.recv().await {
         ServerFrame::SignedIn { session, token } => (session, token),
         other => panic!("expected SignedIn, got {other:?}"),
@@ -543,4 +546,119 @@ async fn with_registration_closed_the_operator_makes_and_deletes_accounts() {
         ServerFrame::Welcome { .. }
     ));
     process.terminate();
+}
+
+/// The page's sign-in over HTTP: `POST /session` with a `Register` frame sets the session
+/// cookie (`HttpOnly`, `SameSite=Strict`) and a readable one with the name, and answers
+/// `SignedIn` without the token; a WebSocket that comes with the cookie signs in with
+/// `SignIn{credential: Cookie}`; a page of another origin is refused; `DELETE /session` ends
+/// the session (its WebSocket is closed at once) and clears both cookies.
+#[tokio::test]
+async fn the_page_signs_in_over_http_and_its_websocket_with_the_cookie() {
+    use common::web::{send_bytes, try_connect_with};
+    let dir = scratch_dir("accounts_cookie");
+    let server = start_with(Config {
+        http: common::web::web_config().http,
+        ..history_config(&dir)
+    })
+    .await;
+    let web = server.web_addr.unwrap();
+    let own = format!("http://{web}");
+    let body = chat_proto::codec::encode(&register("ann", PASSWORD, "Firefox"))
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+
+    let (status, _, _) = send_bytes(
+        web,
+        "POST",
+        "/session",
+        &[("origin", "http://elsewhere.example")],
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 403, "a page of another origin cannot sign in");
+
+    let (status, headers, answer) = send_bytes(web, "POST", "/session", &[("origin", &own)], &body)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let answer: ServerFrame = chat_proto::codec::decode_body(&answer[4..]).unwrap();
+    assert!(
+        matches!(answer, ServerFrame::SignedIn { token: None, .. }),
+        "the token is never in the body: {answer:?}"
+    );
+    let cookies: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("chat_session="))
+        .expect("the session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=7776000"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    let token = session
+        .trim_start_matches("chat_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 64);
+    let account = cookies
+        .iter()
+        .find(|c| c.starts_with("chat_account=ann;"))
+        .expect("the name's cookie");
+    assert!(
+        !account.contains("HttpOnly"),
+        "the page reads it: {account}"
+    );
+
+    // The page's WebSocket, with the cookie the browser sends.
+    let cookie = format!("chat_account=ann; chat_session={token}");
+    let mut page = try_connect_with(web, &[("origin", &own), ("cookie", &cookie)])
+        .await
+        .unwrap();
+    page.send(sign_in("ann", Credential::Cookie)).await;
+    let (_, new_token, name) = signed_in(&mut page).await;
+    assert_eq!((new_token, name.as_str()), (None, "ann"));
+    // Without the cookie, the same frame signs nobody in.
+    let mut bare = try_connect_with(web, &[("origin", &own)]).await.unwrap();
+    bare.send(sign_in("ann", Credential::Cookie)).await;
+    assert_eq!(error_of(bare.recv().await).0, ErrorKind::SessionEnded);
+
+    // Signing out: the session ends, the page's socket is closed, the cookies are cleared.
+    let (status, headers, _) = send_bytes(
+        web,
+        "DELETE",
+        "/session",
+        &[("origin", &own), ("cookie", &cookie)],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 204);
+    let cleared: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("chat_session=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("chat_account=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert_eq!(error_of(page.recv().await).0, ErrorKind::SessionEnded);
+    page.until_closed().await;
+    server.shutdown().await;
 }

@@ -557,3 +557,119 @@ async fn the_page_rides_out_a_server_restart_and_shows_each_message_once() {
     let (status, _) = process.wait();
     assert!(status.success(), "{status}");
 }
+
+/// Accounts in the browser: the page registers a name with a password, stays signed in
+/// across a reload without keeping the password (the session is an `HttpOnly` cookie that
+/// no script on the page can read), and signs out, after which the session signs nobody in.
+#[tokio::test]
+async fn a_browser_registers_stays_signed_in_across_a_reload_and_signs_out() {
+    use chat_proto::{Credential, ErrorKind, SessionToken, PROTOCOL_VERSION};
+    use fantoccini::Locator;
+
+    let dir = scratch_dir("browser_accounts");
+    let server = start_with(Config {
+        http: web_config().http,
+        ..history_config(&dir)
+    })
+    .await;
+    let web = server.web_addr.expect("the web listener is on");
+    let mut bob = server.register("bob").await;
+    let browser = Browser::start().await;
+    let url = format!("http://{web}/");
+    browser.client.goto(&url).await.expect("load the page");
+    let field = |id: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .find(Locator::Id(id))
+                .await
+                .unwrap_or_else(|e| panic!("the page has #{id}: {e}"))
+        }
+    };
+    field("signin-name").await.send_keys("ann").await.unwrap();
+    field("signin-account-password")
+        .await
+        .send_keys("violet tractor at noon")
+        .await
+        .unwrap();
+    field("signin-register").await.click().await.unwrap();
+    browser
+        .wait_until("ann signed in and in lobby", |p| {
+            p.is("connected") && p.name.as_deref() == Some("ann") && p.in_room("lobby")
+        })
+        .await;
+    assert_eq!(
+        bob.recv_presence().await,
+        common::Presence::Joined {
+            room: "lobby".into(),
+            user: "ann".into()
+        }
+    );
+
+    // The token is in an HttpOnly, SameSite=Strict cookie; the page's script sees only the
+    // name's cookie.
+    let cookies = browser.client.get_all_cookies().await.expect("the cookies");
+    let session = cookies
+        .iter()
+        .find(|c| c.name() == "chat_session")
+        .expect("a session cookie");
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(
+        session.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Strict")
+    );
+    let token = session.value().to_owned();
+    let seen_by_script = browser
+        .client
+        .execute("return document.cookie;", vec![])
+        .await
+        .expect("read document.cookie");
+    let seen_by_script = seen_by_script.as_str().unwrap_or_default().to_owned();
+    assert!(
+        seen_by_script.contains("chat_account=ann"),
+        "{seen_by_script}"
+    );
+    assert!(
+        !seen_by_script.contains("chat_session") && !seen_by_script.contains(&token),
+        "the page's script cannot read the token: {seen_by_script}"
+    );
+
+    // A reload signs in again with the cookie: no form, no password.
+    browser.client.refresh().await.expect("reload");
+    browser
+        .wait_until("ann signed in again after the reload", |p| {
+            p.is("connected") && p.name.as_deref() == Some("ann") && p.in_room("lobby")
+        })
+        .await;
+
+    // Signing out: the form comes back, the cookies go, and the session is over.
+    field("signout").await.click().await.unwrap();
+    browser
+        .wait_until("the sign-in form after signing out", |p| {
+            p.is("disconnected") && p.name.is_none()
+        })
+        .await;
+    let cookies = browser.client.get_all_cookies().await.expect("the cookies");
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.name() != "chat_session" && c.name() != "chat_account"),
+        "{cookies:?}"
+    );
+    let mut reuse = TestClient::connect(server.addr).await;
+    reuse
+        .send(ClientFrame::SignIn {
+            version: PROTOCOL_VERSION,
+            username: "ann".into(),
+            server_password: None,
+            credential: Credential::Token(SessionToken::from_hex(&token).expect("hex")),
+            online: true,
+        })
+        .await;
+    assert_eq!(
+        common::error_of(reuse.recv().await).0,
+        ErrorKind::SessionEnded
+    );
+    browser.close().await;
+    server.shutdown().await;
+}

@@ -23,6 +23,7 @@ import {
   FrameReader,
   PROTOCOL_VERSION,
   clientBodyLength,
+  decodeServer,
   encodeClient,
 } from "./codec.js";
 
@@ -92,6 +93,14 @@ export const ERROR_TEXT = {
   HistoryOff: "this server keeps no history",
   StoreFailed: "the server could not store that message, so nobody got it: try again later",
   ClusterUnavailable: "the server cannot reach the rest of its cluster, so that message reached nobody (whispers still work)",
+  NameRegistered: "that name belongs to an account: sign in with its password",
+  WrongPassword: "wrong name or password",
+  SessionEnded: "signed out",
+  WeakPassword: "that password is too weak",
+  RegistrationClosed: "this server makes no accounts for visitors: ask its operator",
+  GuestsOff: "this server is for accounts only: sign in or register",
+  NotSignedIn: "you are not signed in to an account",
+  AccountsOff: "this server keeps no accounts: leave the password empty to chat as a guest",
 };
 
 /** How a leave reason is worded (the README's "shown as"). */
@@ -106,7 +115,22 @@ export const LEFT_TEXT = {
 };
 
 /** Refusals after which reconnecting cannot help: the same Hello would be refused again. */
-const STOP_KINDS = new Set(["VersionMismatch", "AuthFailed"]);
+const STOP_KINDS = new Set([
+  "VersionMismatch", "AuthFailed", "NameRegistered", "GuestsOff", "SessionEnded", "WrongPassword",
+]);
+
+/** The readable cookie that says which account this browser is signed in to. The token
+ *  itself is in the `chat_session` cookie, which no script can read (HttpOnly). */
+const ACCOUNT_COOKIE = "chat_account";
+
+/** The account this browser is signed in to, from its cookie; null when none. */
+function accountCookie() {
+  for (const pair of document.cookie.split(";")) {
+    const [name, value] = pair.trim().split("=");
+    if (name === ACCOUNT_COOKIE && value) return decodeURIComponent(value);
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------------------------------
 // Pure helpers.
@@ -274,6 +298,8 @@ const state = {
   status: "disconnected",
   name: null,
   password: null,
+  /** Signed in to an account: connections sign in with the session cookie. */
+  account: false,
   /** The room to join on the first Welcome. */
   firstRoom: "lobby",
   /** Welcome's limits once signed in. */
@@ -762,7 +788,9 @@ function onWelcome(f) {
   if (!state.everWelcomed) {
     state.everWelcomed = true;
     showChat();
-    ui.whoami.textContent = `signed in as ${f.username}`;
+    ui.whoami.textContent = state.account ? `signed in to ${f.username}'s account` : `signed in as ${f.username}`;
+    ui.signout.hidden = !state.account;
+    ui.signoutAll.hidden = !state.account;
     const greeting = `connected as ${f.username}; ${f.online} online. /help lists the commands`;
     let first = null;
     try {
@@ -882,6 +910,10 @@ function onParted(f) {
 }
 
 function onError(f) {
+  if (f.kind === "SessionEnded") {
+    // Revoked here or elsewhere: the cookies are of no use any more.
+    forgetSession();
+  }
   const words = ERROR_TEXT[f.kind] ?? f.kind;
   const text = f.detail ? `${words} (${f.detail})` : words;
   const refusedHello = !state.welcomed && (f.kind === "NameTaken" || f.kind === "InvalidName");
@@ -967,6 +999,10 @@ function onFrame(f) {
       return;
     }
     case "History": return onHistory(f);
+    case "SignedIn": return; // Welcome follows
+    case "Revoked":
+      system(`${f.count} session${f.count === 1 ? "" : "s"} ended`);
+      return;
     default:
       error(`the server sent a frame this page does not know: ${f.type}`);
   }
@@ -996,7 +1032,14 @@ function connect() {
     if (state.ws !== ws) return;
     state.lastHeard = Date.now();
     state.pingSentAt = 0;
-    send({ type: "Hello", version: PROTOCOL_VERSION, username: state.name, password: state.password });
+    if (state.account) {
+      send({
+        type: "SignIn", version: PROTOCOL_VERSION, username: state.name,
+        server_password: state.password, credential: { kind: "Cookie" }, online: true,
+      });
+    } else {
+      send({ type: "Hello", version: PROTOCOL_VERSION, username: state.name, password: state.password });
+    }
     startKeepalive();
   });
   ws.addEventListener("message", (event) => {
@@ -1165,6 +1208,8 @@ function showSignin(message) {
   ui.noRoom.replaceChildren();
   ui.messages.replaceChildren(ui.noRoom);
   ui.whoami.textContent = "";
+  ui.signout.hidden = true;
+  ui.signoutAll.hidden = true;
   renderCurrent();
   ui.chatScreen.hidden = true;
   ui.signinScreen.hidden = false;
@@ -1175,7 +1220,56 @@ function showSignin(message) {
   (wrongPassword ? ui.signinPassword : ui.signinName).focus();
 }
 
-function signIn(name, password, room) {
+/** Ends this browser's session on the server (its connections close) and clears its
+ *  cookies; shows the sign-in form. */
+async function signOut(everywhere) {
+  if (everywhere && state.ws && state.welcomed) {
+    // Every session of the account ends; the server then closes this connection too.
+    send({ type: "Revoke", which: { kind: "All" } });
+  }
+  await forgetSession();
+  stop("signed out");
+}
+
+/** Clears the session cookies (ending the session on the server, if it still is one). */
+async function forgetSession() {
+  state.account = false;
+  try {
+    await fetch("/session", { method: "DELETE", credentials: "same-origin" });
+  } catch {
+    // Offline: the cookie ends with its session anyway.
+  }
+}
+
+/** Signs in to (or, with `register`, makes) the account `name` over HTTP: the server answers
+ *  with the session cookie, which this page cannot read, and the WebSocket signs in with it. */
+async function signInToAccount(name, password, serverPassword, register) {
+  const device = `web (${navigator.userAgent.match(/(Firefox|Chrome|Safari|Edg)\/[\d]+/)?.[0] ?? "browser"})`;
+  const frame = register
+    ? { type: "Register", version: PROTOCOL_VERSION, username: name, server_password: serverPassword, password, device }
+    : {
+      type: "SignIn", version: PROTOCOL_VERSION, username: name, server_password: serverPassword,
+      credential: { kind: "Password", password, device }, online: true,
+    };
+  let answer;
+  try {
+    const response = await fetch("/session", {
+      method: "POST", credentials: "same-origin", body: encodeClient(frame),
+      headers: { "Content-Type": "application/octet-stream" },
+    });
+    answer = decodeServer(new Uint8Array(await response.arrayBuffer()));
+  } catch (err) {
+    return `could not sign in: ${err.message}`;
+  }
+  if (answer.type === "SignedIn") return null;
+  if (answer.type === "Error") {
+    const words = ERROR_TEXT[answer.kind] ?? answer.kind;
+    return answer.detail ? `${words} (${answer.detail})` : words;
+  }
+  return `the server answered ${answer.type}`;
+}
+
+async function signIn(name, password, room, options = {}) {
   const problem = nameProblem(name);
   if (problem) {
     ui.signinError.textContent = problem;
@@ -1189,9 +1283,24 @@ function signIn(name, password, room) {
     ui.signinRoom.focus();
     return;
   }
+  const account = options.accountPassword ?? "";
   state.name = name;
   state.password = password === "" ? null : password;
   state.firstRoom = room;
+  if (account !== "" || options.register) {
+    ui.signinSubmit.disabled = true;
+    const problem = await signInToAccount(name, account, state.password, options.register === true);
+    ui.signinSubmit.disabled = false;
+    if (problem) {
+      ui.signinError.textContent = problem;
+      ui.signinAccountPassword.focus();
+      return;
+    }
+    ui.signinAccountPassword.value = "";
+    state.account = true;
+  } else {
+    state.account = options.resume === true;
+  }
   state.stopped = false;
   state.stopReason = null;
   state.attempt = 0;
@@ -1210,6 +1319,10 @@ function main() {
     signin: byId("signin"),
     signinName: byId("signin-name"),
     signinPassword: byId("signin-password"),
+    signinAccountPassword: byId("signin-account-password"),
+    signinRegister: byId("signin-register"),
+    signout: byId("signout"),
+    signoutAll: byId("signout-all"),
     signinRoom: byId("signin-room"),
     signinError: byId("signin-error"),
     signinSubmit: byId("signin-submit"),
@@ -1243,10 +1356,17 @@ function main() {
     },
   });
 
+  const submit = (register) => signIn(
+    ui.signinName.value.trim(), ui.signinPassword.value, ui.signinRoom.value.trim() || "lobby",
+    { accountPassword: ui.signinAccountPassword.value, register },
+  );
   ui.signin.addEventListener("submit", (event) => {
     event.preventDefault();
-    signIn(ui.signinName.value.trim(), ui.signinPassword.value, ui.signinRoom.value.trim() || "lobby");
+    submit(false);
   });
+  ui.signinRegister.addEventListener("click", () => submit(true));
+  ui.signout.addEventListener("click", () => signOut(false));
+  ui.signoutAll.addEventListener("click", () => signOut(true));
   ui.composeForm.addEventListener("submit", onCompose);
   ui.compose.addEventListener("keydown", onComposeKey);
   ui.joinForm.addEventListener("submit", (event) => {
@@ -1279,7 +1399,12 @@ function main() {
   const room = params.get("room")?.trim() || "lobby";
   ui.signinRoom.value = room;
   const name = params.get("name")?.trim();
-  if (name) {
+  const account = accountCookie();
+  if (account) {
+    // Signed in before, on this browser: the session cookie signs in again.
+    ui.signinName.value = account;
+    signIn(account, "", room, { resume: true });
+  } else if (name) {
     ui.signinName.value = name;
     signIn(name, "", room);
   } else {

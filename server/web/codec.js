@@ -9,6 +9,7 @@
 //   Backlog   { kind: "None" } | { kind: "Latest", count } | { kind: "After", seq }
 //   Cursor    { kind: "Latest" } | { kind: "Before", seq } | { kind: "After", seq }
 //   Credential { kind: "Password", password, device } | { kind: "Token", token }
+//              | { kind: "Cookie" }
 //   Revocation { kind: "This" | "Others" | "All" } | { kind: "One", id }
 //   ErrorKind, LeftReason: the variant's name as a string ("NotInRoom", "TimedOut")
 //   Option<string>: null or a string
@@ -66,7 +67,7 @@ export class DecodeError extends Error {
 const BACKLOG = [["None", []], ["Latest", [["count", "u32"]]], ["After", [["seq", "u64"]]]];
 const CURSOR = [["Latest", []], ["Before", [["seq", "u64"]]], ["After", [["seq", "u64"]]]];
 const CREDENTIAL = [["Password", [["password", "string"], ["device", "string"]]],
-  ["Token", [["token", "token"]]]];
+  ["Token", [["token", "token"]]], ["Cookie", []]];
 const REVOCATION = [["This", []], ["Others", []], ["All", []], ["One", [["id", "u64"]]]];
 
 const STRUCTS = {

@@ -177,6 +177,7 @@ pub fn credential(text: BoxedStrategy<String>) -> impl Strategy<Value = Credenti
             device,
         }),
         session_token().prop_map(Credential::Token),
+        Just(Credential::Cookie),
     ]
 }
 

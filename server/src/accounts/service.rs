@@ -394,6 +394,29 @@ impl Accounts {
         Ok(())
     }
 
+    /// Ends the session `token` signs in, if any (the page's sign-out): closes its
+    /// connections; whether there was one.
+    pub async fn end_by_token(
+        &self,
+        token: &SessionToken,
+        at: Millis,
+    ) -> Result<bool, AccountsError> {
+        let hash = token::hash(token);
+        let oldest = self.oldest_at(at);
+        let found = self
+            .query(move |store| store.resume(&hash, at, oldest))
+            .await?;
+        let Some((account, session)) = found else {
+            return Ok(false);
+        };
+        self.end(SignedIn {
+            account: account.id,
+            session: session.id,
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Ends session `id` of `me`'s account, if it is one of its sessions.
     async fn revoke_one(&self, me: SignedIn, id: i64) -> Result<Vec<i64>, AccountsError> {
         let ended = self

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use chat_proto::codec::encode;
 use chat_proto::validate::{self, MessageError, NameError};
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, ServerFrame, SessionToken};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -98,6 +98,9 @@ pub struct Context<'a> {
     pub login_backoff: &'a LoginBackoff,
     /// The accounts, where the server keeps any (`None`: everyone is a guest).
     pub accounts: Option<&'a Arc<Accounts>>,
+    /// The session token the browser's cookie carried with the WebSocket's handshake, for
+    /// `SignIn{credential: Cookie}`; `None` over TCP.
+    pub cookie: Option<&'a SessionToken>,
     /// When the handshake must be over (`None`: never): a password check whose turn comes
     /// later is refused at once rather than held until the connection times out.
     pub handshake_deadline: Option<Instant>,

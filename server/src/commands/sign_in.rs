@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use chat_proto::validate::name_key;
-use chat_proto::{ClientFrame, Credential};
+use chat_proto::{ClientFrame, Credential, SessionToken};
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
@@ -84,11 +84,15 @@ pub fn handle(
             });
             (Some(charged), check)
         }
-        Credential::Token(token) => {
-            let name = name.clone();
-            let check =
-                tokio::spawn(async move { accounts.resume(&name, &token, at).await.map(Some) });
-            (None, check)
+        Credential::Token(token) => (None, resumed(accounts, name.clone(), token, at)),
+        Credential::Cookie => {
+            let Some(token) = ctx.cookie.cloned() else {
+                return Err(AccountsError::SessionEnded(
+                    "no session cookie came with this connection",
+                )
+                .into());
+            };
+            (None, resumed(accounts, name.clone(), token, at))
         }
     };
     ctx.waiting = Some(Waiting::SignIn(Box::new(Pending {
@@ -98,6 +102,16 @@ pub fn handle(
         online,
     })));
     Ok(Flow::Continue)
+}
+
+/// Signs in to the account `name` with `token` at `at`, in its own task.
+fn resumed(
+    accounts: Arc<Accounts>,
+    name: Arc<str>,
+    token: SessionToken,
+    at: chat_proto::Millis,
+) -> JoinHandle<Result<Option<Welcome>, AccountsError>> {
+    tokio::spawn(async move { accounts.resume(&name, &token, at).await.map(Some) })
 }
 
 /// Finishes a handshake once its check against the accounts has ended: lets the guest or

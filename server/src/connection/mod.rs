@@ -36,7 +36,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chat_proto::codec::encode;
-use chat_proto::{ClientFrame, ErrorKind, FrameReader, ServerFrame};
+use chat_proto::{ClientFrame, ErrorKind, FrameReader, ServerFrame, SessionToken};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -87,6 +87,7 @@ pub fn serve<R, W>(
     writer: W,
     peer: SocketAddr,
     shared: Shared,
+    cookie: Option<Box<SessionToken>>,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -117,6 +118,7 @@ where
             password: shared.config.password.as_ref(),
             login_backoff: &shared.login_backoff,
             accounts: shared.accounts.as_ref(),
+            cookie: cookie.as_deref(),
             handshake_deadline: guards.watchdog.handshake_deadline(),
             burst: Default::default(),
             log: &*shared.log,

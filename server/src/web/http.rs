@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::batched::{self, Batched};
 use super::settings::HttpConfig;
-use super::{page, socket, upgrade};
+use super::{page, session, socket, upgrade};
 use crate::config::Config;
 use crate::connection::Shared;
 use crate::listener;
@@ -136,6 +137,7 @@ where
 fn router(web: Arc<Web>) -> Router {
     let mut router = Router::new()
         .route("/ws", get(websocket))
+        .route("/session", post(session_post).delete(session_delete))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page));
     for &(path, content_type, body) in page::FILES {
@@ -213,30 +215,70 @@ async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
     }
 }
 
-/// `GET /ws`: checks the page's origin and the connection limits, then serves the
-/// upgraded socket as a chat connection.
-async fn websocket(
-    State(web): State<Arc<Web>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
-) -> Response {
-    let headers = request.headers();
+/// The refusal of a request from a page of an origin `[http] allowed_origins` does not
+/// allow; `None` for the server's own pages and for clients that send no `Origin`.
+fn foreign(web: &Web, headers: &HeaderMap, peer: SocketAddr, what: &str) -> Option<Response> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let own = format!("{}://{host}", scheme(&web.shared.config));
-    if !web.http.allowed_origins.allows(origin, &own) {
-        let origin = origin.unwrap_or_default();
-        tracing::warn!(%peer, origin, "Refused WebSocket: a page of another origin");
-        web.shared.hub.metrics().refused_origin();
-        return (
+    if web.http.allowed_origins.allows(origin, &own) {
+        return None;
+    }
+    let origin = origin.unwrap_or_default();
+    tracing::warn!(%peer, origin, "Refused {what}: a page of another origin");
+    web.shared.hub.metrics().refused_origin();
+    Some(
+        (
             StatusCode::FORBIDDEN,
             format!("pages of {origin} may not connect to this server\n"),
         )
-            .into_response();
+            .into_response(),
+    )
+}
+
+/// `POST /session`: the page signs in or registers; see [`session`].
+async fn session_post(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = foreign(&web, &headers, peer, "a sign-in") {
+        return refused;
     }
+    if body.len() > web.shared.config.buffsize.saturating_add(4) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    session::sign_in(&web.shared, peer, &body).await
+}
+
+/// `DELETE /session`: the page signs out; see [`session`].
+async fn session_delete(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = foreign(&web, &headers, peer, "a sign-out") {
+        return refused;
+    }
+    session::sign_out(&web.shared, &headers).await
+}
+
+/// `GET /ws`: checks the page's origin and the connection limits, then serves the
+/// upgraded socket as a chat connection, with the session cookie it came with.
+async fn websocket(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+) -> Response {
+    let headers = request.headers();
+    if let Some(refused) = foreign(&web, headers, peer, "WebSocket") {
+        return refused;
+    }
+    let cookie = session::session_cookie(headers).map(Box::new);
     let response = upgrade::accept(headers);
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         return response;
@@ -289,6 +331,7 @@ async fn websocket(
             admitted,
             shared,
             Transport::WebSocket,
+            cookie,
         ));
     });
     response

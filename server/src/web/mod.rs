@@ -24,6 +24,8 @@ mod http;
 #[cfg(feature = "web")]
 pub mod page;
 #[cfg(feature = "web")]
+pub mod session;
+#[cfg(feature = "web")]
 pub mod socket;
 #[cfg(feature = "web")]
 pub mod upgrade;

@@ -48,11 +48,20 @@ pub async fn try_connect(
     web: SocketAddr,
     origin: Option<&str>,
 ) -> Result<TestClient<WsStream>, tungstenite::Error> {
+    let headers: Vec<(&str, &str)> = origin.iter().map(|o| ("origin", *o)).collect();
+    try_connect_with(web, &headers).await
+}
+
+/// Opens `/ws` at `web` with `headers` (`origin`, `cookie`, ...) on the handshake.
+pub async fn try_connect_with(
+    web: SocketAddr,
+    headers: &[(&'static str, &str)],
+) -> Result<TestClient<WsStream>, tungstenite::Error> {
     let mut request = format!("ws://{web}/ws").into_client_request()?;
-    if let Some(origin) = origin {
+    for (name, value) in headers {
         request
             .headers_mut()
-            .insert("origin", HeaderValue::from_str(origin).unwrap());
+            .append(*name, HeaderValue::from_str(value).unwrap());
     }
     let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(web))
         .await
@@ -107,6 +116,48 @@ impl Answer {
 /// `GET path` at `web` with `headers` added, over a connection closed after the answer.
 pub async fn get(web: SocketAddr, path: &str, headers: &[(&str, &str)]) -> io::Result<Answer> {
     request(web, "HTTP/1.1", path, headers).await
+}
+
+/// `METHOD path` at `web` with `headers` and the binary `body`, over a connection closed
+/// after the answer: its status, headers (names lowercased) and binary body.
+pub async fn send_bytes(
+    web: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let mut stream = TcpStream::connect(web).await?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| io::Error::other("no answer in time"))??;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| io::Error::other("not an HTTP answer"))?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no status line in {head:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers, raw[end + 4..].to_vec()))
 }
 
 /// `GET path` at `addr` in HTTP/1.0, so that a server that would send a large answer in

@@ -122,7 +122,7 @@ const badServerBodies = {
 
 const badClientBodies = {
   "an unknown frame": "12",
-  "an unknown credential": "0c 05 03 61 6e 6e 00 02",
+  "an unknown credential": "0c 05 03 61 6e 6e 00 03 01",
   "an unknown revocation": "10 04",
   "an option byte of 2": "00 04 03 61 6e 6e 02",
   "an unknown backlog": "07 00 03",
