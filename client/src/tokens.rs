@@ -66,7 +66,11 @@ impl Tokens {
     ) -> io::Result<PathBuf> {
         private_dir(&self.dir)?;
         let path = self.path(host, port, name);
-        let partial = path.with_extension("partial");
+        // The whole name with a suffix: `with_extension` would cut at the host's dots, and
+        // every account of one host would share one temporary file.
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
         {
             let mut file = private_file(&partial)?;
             writeln!(file, "{}", token.to_hex())?;

@@ -64,7 +64,8 @@ pub enum AccountAction {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Delete the account NAME: its name is free again and its devices are signed out
+    /// Delete the account NAME: its name is free again and its devices' sessions end (a
+    /// running server's open connections of it stay until they close)
     Delete {
         /// The name, in any case.
         name: String,

@@ -911,8 +911,10 @@ function onParted(f) {
 
 function onError(f) {
   if (f.kind === "SessionEnded") {
-    // Revoked here or elsewhere: the cookies are of no use any more.
-    forgetSession();
+    // Revoked here or elsewhere: stop signing in with it after a reload. (The session
+    // cookie itself is left alone: another tab may have signed in anew since.)
+    state.account = false;
+    document.cookie = `${ACCOUNT_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`;
   }
   const words = ERROR_TEXT[f.kind] ?? f.kind;
   const text = f.detail ? `${words} (${f.detail})` : words;
@@ -1223,22 +1225,18 @@ function showSignin(message) {
 /** Ends this browser's session on the server (its connections close) and clears its
  *  cookies; shows the sign-in form. */
 async function signOut(everywhere) {
-  if (everywhere && state.ws && state.welcomed) {
-    // Every session of the account ends; the server then closes this connection too.
-    send({ type: "Revoke", which: { kind: "All" } });
-  }
-  await forgetSession();
-  stop("signed out");
-}
-
-/** Clears the session cookies (ending the session on the server, if it still is one). */
-async function forgetSession() {
   state.account = false;
   try {
-    await fetch("/session", { method: "DELETE", credentials: "same-origin" });
-  } catch {
-    // Offline: the cookie ends with its session anyway.
+    // The server ends the session (or, everywhere, every session of the account), closes
+    // their connections, this one included, and clears both cookies.
+    await fetch(everywhere ? "/session?everywhere" : "/session", {
+      method: "DELETE", credentials: "same-origin",
+    });
+  } catch (err) {
+    error(`could not sign out: ${err.message}`);
+    return;
   }
+  stop(everywhere ? "signed out everywhere" : "signed out");
 }
 
 /** Signs in to (or, with `register`, makes) the account `name` over HTTP: the server answers

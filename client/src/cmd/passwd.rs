@@ -19,8 +19,10 @@ pub struct Passwd {
 impl Passwd {
     /// Asks for the current and the new password, changes it, says `Bye`.
     pub async fn run(self, settings: &Settings) -> anyhow::Result<()> {
-        let mut session = signed_in(settings).await?;
+        // Asked first: a connection opened before the prompt would go unanswered while
+        // the person types.
         let mut passwords = read_passwords(self.source, &["Current password: ", "New password: "])?;
+        let mut session = signed_in(settings).await?;
         let (old, new) = (passwords.remove(0), passwords.remove(0));
         let reply = session
             .request(&ClientFrame::ChangePassword { old, new })

@@ -45,7 +45,7 @@ impl Sessions {
                         s.id,
                         rfc3339(s.created),
                         rfc3339(s.last_used),
-                        s.device
+                        crate::render::clean(&s.device)
                     );
                 }
             }

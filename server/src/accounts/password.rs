@@ -10,7 +10,7 @@
 //! the time of a refusal does not say which names are registered.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
@@ -40,7 +40,15 @@ pub enum HashError {
     /// The blocking thread that hashed ended without an answer (the runtime shutting down).
     #[error("the password hashing task ended early: {0}")]
     Task(String),
+    /// [`MAX_WAITING`] hashes wait already: the server is too busy checking passwords.
+    #[error("the server is busy checking passwords: try again in a moment")]
+    Busy,
 }
+
+/// The most hashes that may wait for a free permit: a storm of sign-ins or registrations
+/// beyond it is refused at once rather than queued without end (each waiting connection
+/// waits for its answer, holding its place), about three seconds of hashing on two cores.
+pub const MAX_WAITING: usize = 256;
 
 /// What checking a password against an account found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +82,8 @@ struct Inner {
     dummy: String,
     /// Hashes made or verified so far (the dummy's included).
     done: AtomicU64,
+    /// Hashes waiting for a permit now.
+    waiting: AtomicUsize,
 }
 
 impl fmt::Debug for Hasher {
@@ -103,6 +113,7 @@ impl Hasher {
                 running: Arc::new(Semaphore::new(at_once.max(1))),
                 dummy,
                 done: AtomicU64::new(0),
+                waiting: AtomicUsize::new(0),
             }),
         })
     }
@@ -149,10 +160,13 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit = Arc::clone(&self.inner.running)
-            .acquire_owned()
-            .await
-            .map_err(|err| HashError::Task(err.to_string()))?;
+        let permit = {
+            // Counted while it waits, however the wait ends (its caller may be dropped).
+            let waiting = Waiting::enter(&self.inner.waiting).ok_or(HashError::Busy)?;
+            let permit = Arc::clone(&self.inner.running).acquire_owned().await;
+            drop(waiting);
+            permit.map_err(|err| HashError::Task(err.to_string()))?
+        };
         let counted = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let done = work();
@@ -162,6 +176,26 @@ impl Hasher {
         })
         .await
         .map_err(|err| HashError::Task(err.to_string()))
+    }
+}
+
+/// One hash counted among those waiting for a permit, until dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    /// Counts one more waiting in `count`, unless [`MAX_WAITING`] wait already.
+    fn enter(count: &'a AtomicUsize) -> Option<Waiting<'a>> {
+        if count.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Waiting(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

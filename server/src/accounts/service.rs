@@ -7,9 +7,10 @@
 //! server are kept by session id, so that a session ended by another device, a new password
 //! or a deleted account is closed at once with `SessionEnded`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use chat_proto::codec::encode;
 use chat_proto::validate::name_key;
@@ -69,6 +70,7 @@ impl AccountsError {
             AccountsError::SessionEnded(_) => ErrorKind::SessionEnded,
             AccountsError::Weak(_) => ErrorKind::WeakPassword,
             AccountsError::RegistrationClosed => ErrorKind::RegistrationClosed,
+            AccountsError::Hash(HashError::Busy) => ErrorKind::RateLimited,
             AccountsError::Store(_) | AccountsError::Hash(_) | AccountsError::Random(_) => {
                 ErrorKind::StoreFailed
             }
@@ -115,9 +117,8 @@ pub struct Accounts {
     hasher: Hasher,
     /// `[accounts]`.
     config: AccountsConfig,
-    /// The connections signed in on this server, by session id (one token may sign in
-    /// more than one connection).
-    live: Mutex<HashMap<i64, Vec<Outbox>>>,
+    /// The connections signed in on this server, and the sessions ended lately.
+    live: Mutex<Live>,
 }
 
 impl fmt::Debug for Accounts {
@@ -180,6 +181,10 @@ impl Accounts {
         at: Millis,
     ) -> Result<Account, AccountsError> {
         policy::check(name, password)?;
+        // Before the hash: a taken name costs no argon2.
+        if let Some(account) = self.find(name).await? {
+            return Err(AccountsError::NameRegistered(account.name));
+        }
         let hash = self.hasher.hash(password).await?;
         let name = name.to_owned();
         match self
@@ -222,25 +227,33 @@ impl Accounts {
             .hasher
             .verify(account.as_ref().map(|a| a.password.as_str()), password)
             .await?;
-        let (Some(account), Verdict::Valid { rehash }) = (account, verdict) else {
+        let (Some(mut account), Verdict::Valid { rehash }) = (account, verdict) else {
             return Err(AccountsError::WrongPassword);
         };
         if rehash {
-            self.rehash(&account, password).await;
+            self.rehash(&mut account, password).await;
         }
         self.start_session(account, device, at).await
     }
 
-    /// Stores a new hash of the right `password` of `account`; a failure is logged only,
-    /// since the old hash still verifies.
-    async fn rehash(&self, account: &Account, password: &Secret) {
+    /// Stores a new hash of the right `password` of `account` (and keeps it in `account`);
+    /// a failure is logged only, since the old hash still verifies.
+    async fn rehash(&self, account: &mut Account, password: &Secret) {
         let (id, old) = (account.id, account.password.clone());
         let stored = match self.hasher.hash(password).await {
-            Ok(new) => self.query(move |store| store.rehash(id, &old, &new)).await,
+            Ok(new) => {
+                let kept = new.clone();
+                self.query(move |store| store.rehash(id, &old, &new))
+                    .await
+                    .map(|done| done.then_some(kept))
+            }
             Err(err) => Err(err.into()),
         };
         match stored {
-            Ok(_) => {
+            Ok(new) => {
+                if let Some(new) = new {
+                    account.password = new;
+                }
                 tracing::info!(account = %account.name, "Password hashed again under today's parameters")
             }
             Err(err) => {
@@ -259,10 +272,17 @@ impl Accounts {
         let token = token::generate()?;
         let hash = token::hash(&token);
         let label: String = device.chars().take(MAX_DEVICE_CHARS).collect();
-        let id = account.id;
-        let (session, ended) = self
-            .query(move |store| store.add_session(id, &hash, &label, at))
-            .await?;
+        let (id, checked) = (account.id, account.password.clone());
+        let (session, ended) = match self
+            .query(move |store| store.add_session(id, &checked, &hash, &label, at))
+            .await
+        {
+            // The password changed after it was checked: the old one signs nobody in.
+            Err(AccountsError::Store(AccountError::Changed)) => {
+                return Err(AccountsError::WrongPassword)
+            }
+            started => started?,
+        };
         self.end_live(&ended, None);
         Ok(Welcome {
             name: account.name,
@@ -274,6 +294,19 @@ impl Accounts {
         })
     }
 
+    /// The account and the live session `token` signs in at `at`, marked used then; `None`
+    /// for a token that signs nobody in (an expired session is removed on the way).
+    async fn session_of(
+        &self,
+        token: &SessionToken,
+        at: Millis,
+    ) -> Result<Option<(Account, Session)>, AccountsError> {
+        let hash = token::hash(token);
+        let oldest = self.oldest_at(at);
+        self.query(move |store| store.resume(&hash, at, oldest))
+            .await
+    }
+
     /// `SignIn` with a token, for the account `name` (in any case).
     pub async fn resume(
         &self,
@@ -281,12 +314,7 @@ impl Accounts {
         token: &SessionToken,
         at: Millis,
     ) -> Result<Welcome, AccountsError> {
-        let hash = token::hash(token);
-        let oldest = self.oldest_at(at);
-        let resumed = self
-            .query(move |store| store.resume(&hash, at, oldest))
-            .await?;
-        let Some((account, session)) = resumed else {
+        let Some((account, session)) = self.session_of(token, at).await? else {
             return Err(AccountsError::SessionEnded(
                 "the token is revoked, expired, or unknown",
             ));
@@ -343,8 +371,21 @@ impl Accounts {
         Ok(ended.len())
     }
 
+    /// Refuses a request from `me` when its own session ended meanwhile.
+    async fn still(&self, me: SignedIn) -> Result<(), AccountsError> {
+        if self
+            .query(move |store| store.has_session(me.account, me.session))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AccountsError::SessionEnded("this device's session ended"))
+        }
+    }
+
     /// `ListSessions`: the account's sessions, `me`'s marked current.
     pub async fn sessions(&self, me: SignedIn) -> Result<Vec<DeviceSession>, AccountsError> {
+        self.still(me).await?;
         let sessions = self.query(move |store| store.sessions(me.account)).await?;
         Ok(sessions
             .into_iter()
@@ -367,6 +408,7 @@ impl Accounts {
         mine: &Outbox,
         which: Revocation,
     ) -> Result<(usize, bool), AccountsError> {
+        self.still(me).await?;
         let ended = match which {
             Revocation::This => self.revoke_one(me, me.session).await?,
             Revocation::One(id) => match i64::try_from(id) {
@@ -394,26 +436,30 @@ impl Accounts {
         Ok(())
     }
 
-    /// Ends the session `token` signs in, if any (the page's sign-out): closes its
-    /// connections; whether there was one.
+    /// Ends the session `token` signs in, if any (the page's sign-out), or with
+    /// `everywhere` every session of its account: closes their connections; whether there
+    /// was one.
     pub async fn end_by_token(
         &self,
         token: &SessionToken,
         at: Millis,
+        everywhere: bool,
     ) -> Result<bool, AccountsError> {
-        let hash = token::hash(token);
-        let oldest = self.oldest_at(at);
-        let found = self
-            .query(move |store| store.resume(&hash, at, oldest))
-            .await?;
-        let Some((account, session)) = found else {
+        let Some((account, session)) = self.session_of(token, at).await? else {
             return Ok(false);
         };
-        self.end(SignedIn {
-            account: account.id,
-            session: session.id,
-        })
-        .await?;
+        if everywhere {
+            let ended = self
+                .query(move |store| store.revoke_all(account.id, None))
+                .await?;
+            self.end_live(&ended, None);
+        } else {
+            self.end(SignedIn {
+                account: account.id,
+                session: session.id,
+            })
+            .await?;
+        }
         Ok(true)
     }
 
@@ -460,7 +506,13 @@ impl Accounts {
     /// many.
     pub async fn sweep(&self, now: Millis) -> Result<usize, AccountsError> {
         let oldest = self.oldest_at(now);
-        self.query(move |store| store.sweep(oldest)).await
+        // A session signed in on a connection here is in use, however long ago it signed in.
+        let live: Vec<i64> = self.live().by_session.keys().copied().collect();
+        let ended = self
+            .query(move |store| store.sweep(&live, now, oldest))
+            .await?;
+        self.end_live(&ended, None);
+        Ok(ended.len())
     }
 
     /// The oldest last use at `now` that keeps a session alive.
@@ -471,25 +523,31 @@ impl Accounts {
     }
 
     /// Keeps `outbox` as one of session `session`'s connections here, to close when the
-    /// session ends.
-    pub fn track(&self, session: i64, outbox: Outbox) {
-        self.live().entry(session).or_default().push(outbox);
+    /// session ends; `false` (not kept) when the session ended between its sign-in and now,
+    /// so that a sign-in racing a revocation cannot slip past it.
+    pub fn track(&self, session: i64, outbox: Outbox) -> bool {
+        let mut live = self.live();
+        if live.ended.contains(&session) {
+            return false;
+        }
+        live.by_session.entry(session).or_default().push(outbox);
+        true
     }
 
     /// Forgets `outbox` as a connection of session `session`: it closed.
     pub fn forget(&self, session: i64, outbox: &Outbox) {
         let mut live = self.live();
-        if let Some(connections) = live.get_mut(&session) {
+        if let Some(connections) = live.by_session.get_mut(&session) {
             connections.retain(|held| !held.is(outbox));
             if connections.is_empty() {
-                live.remove(&session);
+                live.by_session.remove(&session);
             }
         }
     }
 
     /// How many connections are signed in here.
     pub fn signed_in(&self) -> usize {
-        self.live().values().map(Vec::len).sum()
+        self.live().by_session.values().map(Vec::len).sum()
     }
 
     /// Closes every connection of the ended sessions `ended` with `SessionEnded`, but
@@ -500,7 +558,8 @@ impl Accounts {
         }
         let mut live = self.live();
         for id in ended {
-            let Some(connections) = live.remove(id) else {
+            live.ended(*id);
+            let Some(connections) = live.by_session.remove(id) else {
                 continue;
             };
             for outbox in connections {
@@ -519,12 +578,117 @@ impl Accounts {
     }
 
     /// The live table; it holds no state a panic could break.
-    fn live(&self) -> MutexGuard<'_, HashMap<i64, Vec<Outbox>>> {
+    fn live(&self) -> MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How long an ended session is remembered, so that a sign-in that resumed it just before
+/// it ended is refused when it comes to be tracked: far longer than any sign-in takes.
+pub const ENDED_MEMORY: Duration = Duration::from_secs(600);
+
+/// The most ended sessions remembered at once (a mass revocation beyond it forgets the
+/// oldest first; ids are never reused, so forgetting only reopens that short window).
+const ENDED_CAP: usize = 100_000;
+
+/// The connections signed in on this server, by session id (one token may sign in more than
+/// one connection), and the sessions ended within [`ENDED_MEMORY`].
+#[derive(Debug, Default)]
+struct Live {
+    /// Connections by session.
+    by_session: HashMap<i64, Vec<Outbox>>,
+    /// Sessions ended lately.
+    ended: HashSet<i64>,
+    /// The same, oldest first, with when each ended.
+    ended_order: VecDeque<(Instant, i64)>,
+}
+
+impl Live {
+    /// Remembers that `session` ended now, forgetting what ended too long ago.
+    fn ended(&mut self, session: i64) {
+        let now = Instant::now();
+        while let Some(&(at, old)) = self.ended_order.front() {
+            if now.duration_since(at) < ENDED_MEMORY && self.ended_order.len() < ENDED_CAP {
+                break;
+            }
+            self.ended_order.pop_front();
+            self.ended.remove(&old);
+        }
+        if self.ended.insert(session) {
+            self.ended_order.push_back((now, session));
+        }
     }
 }
 
 /// A session id as the protocol carries it (ids are positive).
 fn id_on_wire(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::Params;
+
+    use super::*;
+    use crate::outbox;
+
+    /// Accounts in a fresh file with a cheap hasher; keep the directory alive as long.
+    fn accounts() -> (tempfile::TempDir, Accounts) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteAccounts::open(&dir.path().join("chat.db")).unwrap();
+        let hasher = Hasher::with_params(Params::new(64, 1, 1, None).unwrap(), 2).unwrap();
+        (dir, Accounts::new(store, hasher, AccountsConfig::default()))
+    }
+
+    /// A sign-in that resumed a session just before it was revoked is refused when its
+    /// connection comes to be tracked, so it cannot stay online past the revocation.
+    #[tokio::test]
+    async fn a_session_ended_while_signing_in_is_not_tracked() {
+        let (_dir, accounts) = accounts();
+        let welcome = accounts
+            .register("ann", &Secret::new("violet tractor"), "laptop", 1)
+            .await
+            .unwrap();
+        let token = welcome.token.clone().unwrap();
+        let resumed = accounts.resume("ann", &token, 2).await.unwrap();
+        // Revoked from elsewhere before this connection is tracked.
+        accounts.end(welcome.signed_in).await.unwrap();
+        let (outbox, _queue) = outbox::channel(8);
+        assert!(!accounts.track(resumed.signed_in.session, outbox.clone()));
+        assert_eq!(accounts.signed_in(), 0);
+        // Its requests are refused too, whatever got through.
+        assert!(matches!(
+            accounts.sessions(resumed.signed_in).await,
+            Err(AccountsError::SessionEnded(_))
+        ));
+        assert!(matches!(
+            accounts
+                .revoke(resumed.signed_in, &outbox, Revocation::All)
+                .await,
+            Err(AccountsError::SessionEnded(_))
+        ));
+    }
+
+    /// A session signed in on a connection survives the sweep however old its sign-in;
+    /// one that is not, and is too old, is ended.
+    #[tokio::test]
+    async fn the_sweep_ends_only_sessions_nobody_uses() {
+        let (_dir, accounts) = accounts();
+        let laptop = accounts
+            .register("ann", &Secret::new("violet tractor"), "laptop", 1)
+            .await
+            .unwrap();
+        let phone = accounts
+            .sign_in("ann", &Secret::new("violet tractor"), "phone", 1)
+            .await
+            .unwrap();
+        let (outbox, _queue) = outbox::channel(8);
+        assert!(accounts.track(laptop.signed_in.session, outbox));
+        let year = 365 * 86_400_000;
+        assert_eq!(accounts.sweep(year).await.unwrap(), 1);
+        let token = phone.token.unwrap();
+        assert!(accounts.resume("ann", &token, year).await.is_err());
+        let laptop_token = laptop.token.unwrap();
+        assert!(accounts.resume("ann", &laptop_token, year).await.is_ok());
+    }
 }

@@ -57,6 +57,13 @@ pub async fn answered(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, C
         tracing::error!(peer = %ctx.peer, "An account request failed: {err}");
         CommandError::StoreFailed
     })?;
+    // Only a wrong password keeps its charge: a weak new password or a failure of the
+    // server came after the current one was found right.
+    if let Some(charged) = charged {
+        if !matches!(answer, Err(AccountsError::WrongPassword)) {
+            ctx.login_backoff.refund(charged);
+        }
+    }
     let answer = match answer {
         Ok(answer) => answer,
         Err(err) => {
@@ -73,9 +80,6 @@ pub async fn answered(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, C
             return Err(err.into());
         }
     };
-    if let Some(charged) = charged {
-        ctx.login_backoff.refund(charged);
-    }
     match answer {
         Answer::Frame(frame) => ctx.reply(&frame),
         Answer::Revoked { count, own } => {

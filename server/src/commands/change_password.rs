@@ -22,7 +22,9 @@ pub fn handle(ctx: &mut Context<'_>, old: Secret, new: Secret) -> Result<Flow, C
             .charge(ctx.peer.ip(), Some(&name_key(&name)), Instant::now())
         {
             Ok(charged) => charged,
-            Err(turn) => return hello::later(ctx, turn, ClientFrame::ChangePassword { old, new }),
+            Err(turn) => {
+                return hello::later(ctx, turn, ClientFrame::ChangePassword { old, new }, true)
+            }
         };
     account::start(ctx, Some(charged), async move {
         let ended = accounts.change_password(&name, me, &old, &new).await?;

@@ -21,7 +21,9 @@ pub fn handle(ctx: &mut Context<'_>, password: Secret) -> Result<Flow, CommandEr
             .charge(ctx.peer.ip(), Some(&name_key(&name)), Instant::now())
         {
             Ok(charged) => charged,
-            Err(turn) => return hello::later(ctx, turn, ClientFrame::DeleteAccount { password }),
+            Err(turn) => {
+                return hello::later(ctx, turn, ClientFrame::DeleteAccount { password }, true)
+            }
         };
     account::start(ctx, Some(charged), async move {
         accounts.delete(&name, me, &mine, &password).await?;

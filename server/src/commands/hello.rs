@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::{sign_in, CommandError, Context, Deferred, Flow, Session, Waiting};
 use crate::accounts::service::Welcome;
+use crate::accounts::AccountsError;
 use crate::hub::JoinError;
 use crate::login_backoff::{Attempt, FREE_FAILURES};
 use crate::peers::ClaimError;
@@ -112,13 +113,18 @@ pub fn opening(
             }
             Err(CommandError::AuthFailed)
         }
-        Attempt::NotYet { at } => later(ctx, at, again()).map(Some),
+        Attempt::NotYet { at } => later(ctx, at, again(), false).map(Some),
     }
 }
 
 /// Puts `frame` off until `at`, its turn to have a password checked; refused at once when
 /// the turn comes after the handshake's deadline.
-pub fn later(ctx: &Context<'_>, at: Instant, frame: ClientFrame) -> Result<Flow, CommandError> {
+pub fn later(
+    ctx: &Context<'_>,
+    at: Instant,
+    frame: ClientFrame,
+    account: bool,
+) -> Result<Flow, CommandError> {
     let now = Instant::now();
     let registered = !matches!(ctx.session, Session::Handshake);
     if !registered
@@ -126,7 +132,10 @@ pub fn later(ctx: &Context<'_>, at: Instant, frame: ClientFrame) -> Result<Flow,
             .handshake_deadline
             .is_some_and(|deadline| at >= deadline)
     {
-        return Err(CommandError::LoginsSlowed { retry_in: at - now });
+        return Err(CommandError::LoginsSlowed {
+            retry_in: at - now,
+            account,
+        });
     }
     tracing::debug!(peer = %ctx.peer, "Password check held for {:?}", at - now);
     Ok(Flow::Later(Box::new(Deferred { at, frame })))
@@ -214,7 +223,15 @@ fn register(
     };
     let account = welcome.map(|welcome| welcome.signed_in);
     if let (Some(me), Some(accounts)) = (account, ctx.accounts) {
-        accounts.track(me.session, ctx.outbox.clone());
+        if !accounts.track(me.session, ctx.outbox.clone()) {
+            // Ended while it was signing in: it leaves at once, as if ended a moment later.
+            ctx.hub.leave(
+                &name,
+                &crate::registry::LeaveReason::Refused("its session ended".to_owned()),
+                crate::clock::now_millis(),
+            );
+            return Err(AccountsError::SessionEnded("this device's session ended").into());
+        }
         tracing::info!(peer = %ctx.peer, online, session = me.session, "{name} signed in");
     } else {
         tracing::info!(peer = %ctx.peer, online, "{name} joined");

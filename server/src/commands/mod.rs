@@ -366,15 +366,19 @@ pub enum CommandError {
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
-    /// The password could not be checked before the handshake deadline: its address failed
-    /// too often and must wait this long for its next check.
+    /// The password could not be checked before the handshake deadline: its address (or,
+    /// for an account's password, the account) failed too often and must wait this long
+    /// for its next check.
     #[error(
-        "too many failed passwords from your address: try again in {} s",
+        "too many failed passwords {}: try again in {} s",
+        if *.account { "for this account or from your address" } else { "from your address" },
         .retry_in.as_secs_f64().ceil()
     )]
     LoginsSlowed {
-        /// How long until the address's next check.
+        /// How long until the next check.
         retry_in: Duration,
+        /// An account's password (slowed by account and address), not the server's.
+        account: bool,
     },
 }
 

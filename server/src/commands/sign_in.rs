@@ -72,7 +72,7 @@ pub fn handle(
                         credential: Credential::Password { password, device },
                         online,
                     };
-                    return hello::later(ctx, turn, frame);
+                    return hello::later(ctx, turn, frame, true);
                 }
             };
             let name = name.clone();
@@ -166,7 +166,9 @@ pub async fn checked(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, Co
 fn manage(ctx: &mut Context<'_>, welcome: &Welcome) -> Result<Flow, CommandError> {
     let me = welcome.signed_in;
     if let Some(accounts) = ctx.accounts {
-        accounts.track(me.session, ctx.outbox.clone());
+        if !accounts.track(me.session, ctx.outbox.clone()) {
+            return Err(AccountsError::SessionEnded("this device's session ended").into());
+        }
     }
     ctx.reply(&welcome.frame());
     tracing::info!(peer = %ctx.peer, session = me.session, "{} signed in to manage the account", welcome.name);

@@ -55,6 +55,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
          last_used INTEGER NOT NULL
      );
      CREATE INDEX sessions_by_account ON sessions (account);",
+    // 3: account and session ids are never given again (AUTOINCREMENT): a connection still
+    // signed in under a deleted account or session must not find itself someone else's when
+    // a new one takes the freed id. SQLite cannot add it to a table, so both are rebuilt.
+    "CREATE TABLE accounts_v3 (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         key      TEXT NOT NULL UNIQUE,
+         name     TEXT NOT NULL,
+         password TEXT NOT NULL,
+         created  INTEGER NOT NULL
+     );
+     INSERT INTO accounts_v3 (id, key, name, password, created)
+         SELECT id, key, name, password, created FROM accounts;
+     CREATE TABLE sessions_v3 (
+         id        INTEGER PRIMARY KEY AUTOINCREMENT,
+         account   INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+         token     BLOB NOT NULL UNIQUE,
+         label     TEXT NOT NULL,
+         created   INTEGER NOT NULL,
+         last_used INTEGER NOT NULL
+     );
+     INSERT INTO sessions_v3 (id, account, token, label, created, last_used)
+         SELECT id, account, token, label, created, last_used FROM sessions;
+     DROP TABLE sessions;
+     DROP TABLE accounts;
+     ALTER TABLE accounts_v3 RENAME TO accounts;
+     ALTER TABLE sessions_v3 RENAME TO sessions;
+     CREATE INDEX sessions_by_account ON sessions (account);",
 ];
 
 /// The schema version this server reads and writes (what `prepare` leaves in `user_version`).

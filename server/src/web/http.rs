@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -239,32 +238,44 @@ fn foreign(web: &Web, headers: &HeaderMap, peer: SocketAddr, what: &str) -> Opti
     )
 }
 
-/// `POST /session`: the page signs in or registers; see [`session`].
+/// `POST /session`: the page signs in or registers; see [`session`]. The body is read
+/// within [`HEADER_TIMEOUT`] and at most one frame's worth (`buffsize` and its prefix).
 async fn session_post(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    if let Some(refused) = foreign(&web, &headers, peer, "a sign-in") {
+    if let Some(refused) = foreign(&web, request.headers(), peer, "a sign-in") {
         return refused;
     }
-    if body.len() > web.shared.config.buffsize.saturating_add(4) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    let limit = web.shared.config.buffsize.saturating_add(4);
+    let read = tokio::time::timeout(
+        HEADER_TIMEOUT,
+        axum::body::to_bytes(request.into_body(), limit),
+    )
+    .await;
+    match read {
+        Ok(Ok(body)) => session::sign_in(&web.shared, peer, &body).await,
+        Ok(Err(_)) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
-    session::sign_in(&web.shared, peer, &body).await
 }
 
-/// `DELETE /session`: the page signs out; see [`session`].
+/// `DELETE /session` (`?everywhere`: every session of the account): the page signs out;
+/// see [`session`].
 async fn session_delete(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     if let Some(refused) = foreign(&web, &headers, peer, "a sign-out") {
         return refused;
     }
-    session::sign_out(&web.shared, &headers).await
+    let everywhere = uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "everywhere"));
+    session::sign_out(&web.shared, &headers, everywhere).await
 }
 
 /// `GET /ws`: checks the page's origin and the connection limits, then serves the

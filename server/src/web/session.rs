@@ -85,6 +85,15 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
     if let Some(refused) = check_server_password(shared, peer.ip(), server_password.as_deref()) {
         return refused;
     }
+    let (Asked::Register { name, .. } | Asked::SignIn { name, .. }) = &asked;
+    // Before anything else sees it: a name is also a log field and a backoff key.
+    if let Err(err) = chat_proto::validate::username(name) {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidName,
+            &format!("invalid name: {err}"),
+        );
+    }
     let at = now_millis();
     let welcomed = match asked {
         Asked::Register {
@@ -92,11 +101,11 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
             password,
             device,
         } => {
-            if let Err(err) = chat_proto::validate::username(&name) {
+            if shared.hub.is_online(&name) {
                 return refusal(
-                    StatusCode::BAD_REQUEST,
-                    ErrorKind::InvalidName,
-                    &err.to_string(),
+                    StatusCode::CONFLICT,
+                    ErrorKind::NameTaken,
+                    &format!("the name {name:?} is taken"),
                 );
             }
             accounts.register(&name, &password, &device, at).await
@@ -151,11 +160,15 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
     }
 }
 
-/// `DELETE /session`: ends the session of the cookie (closing its connections) and clears
-/// the cookies.
-pub async fn sign_out(shared: &Shared, headers: &HeaderMap) -> Response {
+/// `DELETE /session`: ends the session of the cookie, or with `everywhere`
+/// (`?everywhere`) every session of its account, closing their connections, and clears the
+/// cookies.
+pub async fn sign_out(shared: &Shared, headers: &HeaderMap, everywhere: bool) -> Response {
     if let (Some(token), Some(accounts)) = (session_cookie(headers), &shared.accounts) {
-        if let Err(err) = accounts.end_by_token(&token, now_millis()).await {
+        if let Err(err) = accounts
+            .end_by_token(&token, now_millis(), everywhere)
+            .await
+        {
             tracing::error!("Cannot end a session over HTTP: {err}");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }

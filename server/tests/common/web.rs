@@ -127,11 +127,24 @@ pub async fn send_bytes(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    exchange(web, method, "HTTP/1.1", path, headers, body).await
+}
+
+/// `METHOD path` at `web` in HTTP `version` with `headers` and `body`, over a connection
+/// closed after the answer.
+async fn exchange(
+    web: SocketAddr,
+    method: &str,
+    version: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
     let mut stream = TcpStream::connect(web).await?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut request = format!("{method} {path} {version}\r\nHost: {web}\r\nConnection: close\r\n");
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -145,7 +158,7 @@ pub async fn send_bytes(
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| io::Error::other("not an HTTP answer"))?;
+        .ok_or_else(|| io::Error::other(format!("not an HTTP answer: {raw:?}")))?;
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();
     let mut lines = head.lines();
     let status = lines
@@ -174,35 +187,11 @@ async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> io::Result<Answer> {
-    let mut stream = TcpStream::connect(web).await?;
-    let mut request = format!("GET {path} {version}\r\nHost: {web}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
-        .await
-        .map_err(|_| io::Error::other("no answer in time"))??;
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| io::Error::other(format!("not an HTTP answer: {raw:?}")))?;
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no status line in {head:?}")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let (status, headers, body) = exchange(web, "GET", version, path, headers, &[]).await?;
     Ok(Answer {
         status,
         headers,
-        body: body.to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 

@@ -66,6 +66,10 @@ pub enum AccountError {
     /// Another account has that name (in any case).
     #[error("the name {0:?} is registered already")]
     Taken(String),
+    /// The account's password changed (or the account went) since it was checked: a
+    /// sign-in with the old one starts no session.
+    #[error("the account's password changed meanwhile")]
+    Changed,
     /// SQLite failed (a full disk, a lock held too long).
     #[error("the accounts store failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -186,18 +190,31 @@ impl SqliteAccounts {
         Ok(ended)
     }
 
-    /// Starts a session of account `id` for the device `label`, found later by `token`;
-    /// past [`MAX_SESSIONS`], the account's least recently used sessions end (returned
-    /// beside the new one).
+    /// Starts a session of account `id` for the device `label`, found later by `token`, if
+    /// its password hash is still `checked` (the one the sign-in verified; `Changed`
+    /// otherwise, so that a sign-in racing a password change cannot outlive it); past
+    /// [`MAX_SESSIONS`], the account's least recently used sessions end (returned beside the
+    /// new one).
     pub fn add_session(
         &self,
         id: i64,
+        checked: &str,
         token: &TokenHash,
         label: &str,
         at: Millis,
     ) -> Result<(Session, Vec<i64>), AccountError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT password FROM accounts WHERE id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != Some(checked) {
+            return Err(AccountError::Changed);
+        }
         tx.execute(
             "INSERT INTO sessions (account, token, label, created, last_used) \
              VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -220,13 +237,42 @@ impl SqliteAccounts {
         Ok((session, ended))
     }
 
-    /// Ends every session, of any account, last used before `oldest`: expired ones that
-    /// were never presented again. Returns how many.
-    pub fn sweep(&self, oldest: Millis) -> Result<usize, AccountError> {
-        let swept = self
+    /// Marks the sessions `live` (signed in on a connection now) used at `at`, then ends
+    /// every session, of any account, last used before `oldest`: expired ones never
+    /// presented again. Returns the sessions ended.
+    pub fn sweep(
+        &self,
+        live: &[i64],
+        at: Millis,
+        oldest: Millis,
+    ) -> Result<Vec<i64>, AccountError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut touch =
+                tx.prepare_cached("UPDATE sessions SET last_used = ?2 WHERE id = ?1")?;
+            for id in live {
+                touch.execute(params![id, at])?;
+            }
+        }
+        let ended = ids(
+            &tx,
+            "DELETE FROM sessions WHERE last_used < ?1 RETURNING id",
+            params![oldest],
+        )?;
+        tx.commit()?;
+        Ok(ended)
+    }
+
+    /// Whether session `session` of account `id` still exists: an account request must come
+    /// from a session that was not ended meanwhile.
+    pub fn has_session(&self, id: i64, session: i64) -> Result<bool, AccountError> {
+        let found = self
             .conn()
-            .execute("DELETE FROM sessions WHERE last_used < ?1", params![oldest])?;
-        Ok(swept)
+            .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1 AND account = ?2")?
+            .query_row(params![session, id], |_| Ok(()))
+            .optional()?;
+        Ok(found.is_some())
     }
 
     /// The account and session `token` signs in at `at`, if it is a session last used no
@@ -396,7 +442,7 @@ mod tests {
         let ann = accounts.create("ann", "$argon2id$x", 0).unwrap();
         let token = generate().unwrap();
         let phone = accounts
-            .add_session(ann.id, &hash(&token), "phone", 100)
+            .add_session(ann.id, &ann.password, &hash(&token), "phone", 100)
             .unwrap()
             .0;
         let (account, session) = accounts.resume(&hash(&token), 200, 50).unwrap().unwrap();
@@ -423,7 +469,7 @@ mod tests {
             .zip(&tokens)
             .map(|(label, token)| {
                 accounts
-                    .add_session(ann.id, &hash(token), label, 1)
+                    .add_session(ann.id, &ann.password, &hash(token), label, 1)
                     .unwrap()
                     .0
             })
@@ -474,13 +520,13 @@ mod tests {
         let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
         let bobs = generate().unwrap();
         accounts
-            .add_session(bob.id, &hash(&bobs), "phone", 1)
+            .add_session(bob.id, &bob.password, &hash(&bobs), "phone", 1)
             .unwrap();
         let mut tokens = Vec::new();
         for at in 0..MAX_SESSIONS {
             let token = generate().unwrap();
             let (_, ended) = accounts
-                .add_session(ann.id, &hash(&token), "device", 10 + at)
+                .add_session(ann.id, &ann.password, &hash(&token), "device", 10 + at)
                 .unwrap();
             assert!(ended.is_empty());
             tokens.push(token);
@@ -492,7 +538,7 @@ mod tests {
             .unwrap();
         let one_more = generate().unwrap();
         let (_, ended) = accounts
-            .add_session(ann.id, &hash(&one_more), "new", 1_001)
+            .add_session(ann.id, &ann.password, &hash(&one_more), "new", 1_001)
             .unwrap();
         assert_eq!(ended.len(), 1);
         assert_eq!(accounts.resume(&hash(&tokens[1]), 1_002, 0).unwrap(), None);
@@ -505,10 +551,61 @@ mod tests {
             MAX_SESSIONS
         );
         // Every session not used since 1,000 has expired, bob's too.
-        let swept = accounts.sweep(1_000).unwrap();
-        assert_eq!(swept as i64, MAX_SESSIONS - 2 + 1);
+        let swept = accounts.sweep(&[], 1_003, 1_000).unwrap();
+        assert_eq!(swept.len() as i64, MAX_SESSIONS - 2 + 1);
         assert_eq!(accounts.sessions(ann.id).unwrap().len(), 2);
         assert!(accounts.sessions(bob.id).unwrap().is_empty());
+    }
+
+    /// A sign-in that verified the password before it changed starts no session after.
+    #[test]
+    fn a_session_needs_the_password_that_was_checked() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$old", 0).unwrap();
+        let token = generate().unwrap();
+        accounts
+            .set_password(ann.id, "$argon2id$new", None)
+            .unwrap();
+        assert!(matches!(
+            accounts.add_session(ann.id, "$argon2id$old", &hash(&token), "x", 1),
+            Err(AccountError::Changed)
+        ));
+        assert!(accounts.sessions(ann.id).unwrap().is_empty());
+        let (session, _) = accounts
+            .add_session(ann.id, "$argon2id$new", &hash(&token), "x", 1)
+            .unwrap();
+        assert!(accounts.has_session(ann.id, session.id).unwrap());
+        // Ids are never given again: a deleted account's and session's go unused.
+        accounts.delete(ann.id).unwrap();
+        assert!(!accounts.has_session(ann.id, session.id).unwrap());
+        let bob = accounts.create("bob", "$argon2id$b", 2).unwrap();
+        assert!(bob.id > ann.id);
+        let (bobs, _) = accounts
+            .add_session(bob.id, "$argon2id$b", &hash(&generate().unwrap()), "x", 3)
+            .unwrap();
+        assert!(bobs.id > session.id);
+    }
+
+    /// The sweep keeps a session that is signed in on a connection, however long ago it
+    /// signed in, and says which it ended.
+    #[test]
+    fn the_sweep_keeps_live_sessions_and_names_the_ones_it_ends() {
+        let (_dir, accounts) = store();
+        let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
+        let (old, _) = accounts
+            .add_session(ann.id, &ann.password, &hash(&generate().unwrap()), "old", 1)
+            .unwrap();
+        let (live, _) = accounts
+            .add_session(
+                ann.id,
+                &ann.password,
+                &hash(&generate().unwrap()),
+                "live",
+                1,
+            )
+            .unwrap();
+        assert_eq!(accounts.sweep(&[live.id], 500, 100).unwrap(), vec![old.id]);
+        assert!(accounts.has_session(ann.id, live.id).unwrap());
     }
 
     #[test]
@@ -518,7 +615,7 @@ mod tests {
         let bob = accounts.create("bob", "$argon2id$b", 0).unwrap();
         let token = generate().unwrap();
         let anns = accounts
-            .add_session(ann.id, &hash(&token), "phone", 1)
+            .add_session(ann.id, &ann.password, &hash(&token), "phone", 1)
             .unwrap()
             .0;
         assert!(!accounts.revoke(bob.id, anns.id).unwrap());
@@ -531,7 +628,7 @@ mod tests {
         let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
         let token = generate().unwrap();
         let phone = accounts
-            .add_session(ann.id, &hash(&token), "phone", 1)
+            .add_session(ann.id, &ann.password, &hash(&token), "phone", 1)
             .unwrap()
             .0;
         assert_eq!(accounts.delete(ann.id).unwrap(), vec![phone.id]);
@@ -578,7 +675,7 @@ mod tests {
             let accounts = SqliteAccounts::open(&path).unwrap();
             let ann = accounts.create("ann", "$argon2id$a", 0).unwrap();
             accounts
-                .add_session(ann.id, &hash(&token), "phone", 1)
+                .add_session(ann.id, &ann.password, &hash(&token), "phone", 1)
                 .unwrap();
         }
         let accounts = SqliteAccounts::open(&path).unwrap();
