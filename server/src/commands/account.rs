@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use chat_proto::ServerFrame;
+use chat_proto::{ClientFrame, ServerFrame};
 use tokio::task::{JoinError, JoinHandle};
 
 use super::{CommandError, Context, Flow, Session, Waiting};
@@ -35,6 +35,24 @@ pub struct Pending {
     pub answer: JoinHandle<Result<Answer, AccountsError>>,
     /// A password check charged to the address and the account, to give back if right.
     pub charged: Option<Charged>,
+}
+
+/// Charges a check of the account `name`'s password to the sender's address and to the
+/// account ([`crate::login_backoff`]); when it is not their turn, `Err` with the flow that
+/// puts `again` (the frame, once more) off until it is.
+pub fn charge(
+    ctx: &Context<'_>,
+    name: &str,
+    again: impl FnOnce() -> ClientFrame,
+) -> Result<Result<Charged, Flow>, CommandError> {
+    let key = chat_proto::validate::name_key(name);
+    match ctx
+        .login_backoff
+        .charge(ctx.peer.ip(), Some(&key), tokio::time::Instant::now())
+    {
+        Ok(charged) => Ok(Ok(charged)),
+        Err(turn) => super::hello::later(ctx, turn, again(), true).map(Err),
+    }
 }
 
 /// Runs `request` in its own task and has the connection wait for it.

@@ -5,27 +5,22 @@
 //! The current password is checked like a sign-in's: after its address's and account's
 //! turns ([`crate::login_backoff`]).
 
-use chat_proto::validate::name_key;
 use chat_proto::{ClientFrame, Secret, ServerFrame};
-use tokio::time::Instant;
 
 use super::account::{self, Answer};
-use super::{hello, CommandError, Context, Flow};
+use super::{CommandError, Context, Flow};
 
 /// Starts the change in its own task.
 pub fn handle(ctx: &mut Context<'_>, old: Secret, new: Secret) -> Result<Flow, CommandError> {
     let (name, me, accounts) = ctx.signed_in()?;
     let accounts = accounts.clone();
-    let charged =
-        match ctx
-            .login_backoff
-            .charge(ctx.peer.ip(), Some(&name_key(&name)), Instant::now())
-        {
-            Ok(charged) => charged,
-            Err(turn) => {
-                return hello::later(ctx, turn, ClientFrame::ChangePassword { old, new }, true)
-            }
-        };
+    let charged = match account::charge(ctx, &name, || ClientFrame::ChangePassword {
+        old: old.clone(),
+        new: new.clone(),
+    })? {
+        Ok(charged) => charged,
+        Err(later) => return Ok(later),
+    };
     account::start(ctx, Some(charged), async move {
         let ended = accounts.change_password(&name, me, &old, &new).await?;
         Ok(Answer::Frame(ServerFrame::PasswordChanged {

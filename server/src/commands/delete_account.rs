@@ -4,27 +4,21 @@
 //! The password is checked like a sign-in's: after its address's and account's turns
 //! ([`crate::login_backoff`]).
 
-use chat_proto::validate::name_key;
 use chat_proto::{ClientFrame, Secret};
-use tokio::time::Instant;
 
 use super::account::{self, Answer};
-use super::{hello, CommandError, Context, Flow};
+use super::{CommandError, Context, Flow};
 
 /// Starts the deletion in its own task.
 pub fn handle(ctx: &mut Context<'_>, password: Secret) -> Result<Flow, CommandError> {
     let (name, me, accounts) = ctx.signed_in()?;
     let (accounts, mine) = (accounts.clone(), ctx.outbox.clone());
-    let charged =
-        match ctx
-            .login_backoff
-            .charge(ctx.peer.ip(), Some(&name_key(&name)), Instant::now())
-        {
-            Ok(charged) => charged,
-            Err(turn) => {
-                return hello::later(ctx, turn, ClientFrame::DeleteAccount { password }, true)
-            }
-        };
+    let charged = match account::charge(ctx, &name, || ClientFrame::DeleteAccount {
+        password: password.clone(),
+    })? {
+        Ok(charged) => charged,
+        Err(later) => return Ok(later),
+    };
     account::start(ctx, Some(charged), async move {
         accounts.delete(&name, me, &mine, &password).await?;
         Ok(Answer::Deleted)

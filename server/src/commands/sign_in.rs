@@ -10,12 +10,10 @@
 
 use std::sync::Arc;
 
-use chat_proto::validate::name_key;
 use chat_proto::{ClientFrame, Credential, SessionToken};
 use tokio::task::{JoinError, JoinHandle};
-use tokio::time::Instant;
 
-use super::{hello, CommandError, Context, Flow, Session, Waiting};
+use super::{account, hello, CommandError, Context, Flow, Session, Waiting};
 use crate::accounts::service::Welcome;
 use crate::accounts::{Accounts, AccountsError};
 use crate::clock::now_millis;
@@ -58,22 +56,19 @@ pub fn handle(
     let at = now_millis();
     let (charged, check) = match credential {
         Credential::Password { password, device } => {
-            let key = name_key(&name);
-            let charged = match ctx
-                .login_backoff
-                .charge(ctx.peer.ip(), Some(&key), Instant::now())
-            {
+            let again = || ClientFrame::SignIn {
+                version,
+                username: name.to_string(),
+                server_password: server_password.clone(),
+                credential: Credential::Password {
+                    password: password.clone(),
+                    device: device.clone(),
+                },
+                online,
+            };
+            let charged = match account::charge(ctx, &name, again)? {
                 Ok(charged) => charged,
-                Err(turn) => {
-                    let frame = ClientFrame::SignIn {
-                        version,
-                        username: name.to_string(),
-                        server_password,
-                        credential: Credential::Password { password, device },
-                        online,
-                    };
-                    return hello::later(ctx, turn, frame, true);
-                }
+                Err(later) => return Ok(later),
             };
             let name = name.clone();
             let check = tokio::spawn(async move {
