@@ -319,6 +319,9 @@ impl<K: Hash + Ord + Clone> Table<K> {
             return;
         };
         self.by_forget_at.remove(&(entry.forget_at(), key.clone()));
+        // What drained while the check ran is gone already: a charge that drained away is
+        // not taken back again from failures counted since.
+        entry.drain(Instant::now());
         entry.failures = entry.failures.saturating_sub(1);
         if entry.next_check == at + wait_after(entry.failures + 1) {
             // The gate let the charge through at `at`: the next check may run from then.

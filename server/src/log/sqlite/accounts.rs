@@ -285,6 +285,15 @@ impl SqliteAccounts {
         oldest: Millis,
     ) -> Result<Option<(Account, Session)>, AccountError> {
         let mut conn = self.conn();
+        // A token that signs nobody in (a guess, a revoked one) costs a read, never the
+        // file's write lock, which the room log's commits need.
+        let known = conn
+            .prepare_cached("SELECT 1 FROM sessions WHERE token = ?1")?
+            .query_row(params![token.0.as_slice()], |_| Ok(()))
+            .optional()?;
+        if known.is_none() {
+            return Ok(None);
+        }
         // The write lock from the start: a read then a write in a deferred transaction fails
         // (busy, not waited for) when the log's writer commits in between.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
