@@ -44,11 +44,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::auth::Password;
 
 /// Failures a key may have counted before it has to wait: enough for a person who
 /// mistypes twice and gets it right the third time, too few to guess with.
@@ -226,6 +228,48 @@ impl LoginBackoff {
             at: now,
             failures: address_failures.max(account_failures),
         })
+    }
+
+    /// Checks the server's password `given` against `expected` for `peer`, at its address's
+    /// turn ([`LoginBackoff::attempt`]), and logs the slowing of its address: the one check
+    /// of `[server] password`, over a socket and over HTTP alike. Never logs the guess.
+    pub fn check_server_password(
+        &self,
+        expected: &Password,
+        given: Option<&str>,
+        peer: SocketAddr,
+    ) -> Attempt {
+        let checked = self.attempt(peer.ip(), Instant::now(), || {
+            given.is_some_and(|given| expected.matches(given))
+        });
+        if let Attempt::Refused { failures, wait } = checked {
+            if failures == FREE_FAILURES {
+                tracing::warn!(
+                    %peer,
+                    "Slowing password attempts from this address after {failures} failures"
+                );
+            }
+            if !wait.is_zero() {
+                tracing::debug!(
+                    %peer,
+                    failures,
+                    "Next password check from this address in {wait:?}"
+                );
+            }
+        }
+        checked
+    }
+
+    /// Settles an account's password check from `peer`, charged as `charged`: a wrong
+    /// password keeps its charge and is logged with the account and the address (never the
+    /// guess); anything else (a right password, or no verdict at all) gives it back. The
+    /// one rule for a sign-in, a password change and a deletion, over a socket or HTTP.
+    pub fn settle(&self, charged: Charged, wrong_password: bool, peer: SocketAddr, account: &str) {
+        if wrong_password {
+            tracing::warn!(%peer, account = %account, failures = charged.failures, "Wrong password");
+        } else {
+            self.refund(charged);
+        }
     }
 
     /// Gives back the charge of an attempt whose password was right.

@@ -75,21 +75,17 @@ pub async fn answered(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, C
         tracing::error!(peer = %ctx.peer, "An account request failed: {err}");
         CommandError::StoreFailed
     })?;
+    let (name, _, _) = ctx.signed_in()?;
     // Only a wrong password keeps its charge: a weak new password or a failure of the
     // server came after the current one was found right.
     if let Some(charged) = charged {
-        if !matches!(answer, Err(AccountsError::WrongPassword)) {
-            ctx.login_backoff.refund(charged);
-        }
+        let wrong = matches!(answer, Err(AccountsError::WrongPassword));
+        ctx.login_backoff.settle(charged, wrong, ctx.peer, &name);
     }
     let answer = match answer {
         Ok(answer) => answer,
         Err(err) => {
-            let (name, _, _) = ctx.signed_in()?;
             match &err {
-                AccountsError::WrongPassword => {
-                    tracing::warn!(peer = %ctx.peer, account = %name, "Wrong password")
-                }
                 AccountsError::Store(_) | AccountsError::Hash(_) | AccountsError::Random(_) => {
                     tracing::error!(peer = %ctx.peer, account = %name, "Account request failed: {err}")
                 }

@@ -28,7 +28,7 @@ use super::{sign_in, CommandError, Context, Deferred, Flow, Session, Waiting};
 use crate::accounts::service::Welcome;
 use crate::accounts::AccountsError;
 use crate::hub::JoinError;
-use crate::login_backoff::{Attempt, FREE_FAILURES};
+use crate::login_backoff::Attempt;
 use crate::peers::ClaimError;
 use crate::registry::ClientHandle;
 
@@ -91,28 +91,12 @@ pub fn opening(
     let Some(expected) = ctx.password else {
         return Ok(None);
     };
-    let now = Instant::now();
-    let checked = ctx.login_backoff.attempt(ctx.peer.ip(), now, || {
-        password.is_some_and(|given| expected.matches(given))
-    });
-    match checked {
+    match ctx
+        .login_backoff
+        .check_server_password(expected, password, ctx.peer)
+    {
         Attempt::Accepted => Ok(None),
-        Attempt::Refused { failures, wait } => {
-            if failures == FREE_FAILURES {
-                tracing::warn!(
-                    peer = %ctx.peer,
-                    "Slowing password attempts from this address after {failures} failures"
-                );
-            }
-            if !wait.is_zero() {
-                tracing::debug!(
-                    peer = %ctx.peer,
-                    failures,
-                    "Next password check from this address in {wait:?}"
-                );
-            }
-            Err(CommandError::AuthFailed)
-        }
+        Attempt::Refused { .. } => Err(CommandError::AuthFailed),
         Attempt::NotYet { at } => later(ctx, at, again(), false).map(Some),
     }
 }

@@ -123,29 +123,20 @@ pub async fn checked(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, Co
         tracing::error!(peer = %ctx.peer, "The account check of {name:?} failed: {err}");
         CommandError::StoreFailed
     })?;
+    if let Some(charged) = charged {
+        let wrong = matches!(checked, Err(AccountsError::WrongPassword));
+        ctx.login_backoff.settle(charged, wrong, ctx.peer, &name);
+    }
     match checked {
-        Ok(welcome) => {
-            if let Some(charged) = charged {
-                ctx.login_backoff.refund(charged);
+        Ok(welcome) => match welcome {
+            None => hello::admit(ctx, name, None),
+            Some(welcome) if !online => manage(ctx, &welcome),
+            Some(welcome) => {
+                let registered: Arc<str> = welcome.name.as_str().into();
+                hello::admit(ctx, registered, Some(Box::new(welcome)))
             }
-            match welcome {
-                None => hello::admit(ctx, name, None),
-                Some(welcome) if !online => manage(ctx, &welcome),
-                Some(welcome) => {
-                    let registered: Arc<str> = welcome.name.as_str().into();
-                    hello::admit(ctx, registered, Some(Box::new(welcome)))
-                }
-            }
-        }
+        },
         Err(err) => {
-            if let (AccountsError::WrongPassword, Some(charged)) = (&err, &charged) {
-                tracing::warn!(
-                    peer = %ctx.peer,
-                    account = %name,
-                    failures = charged.failures,
-                    "Wrong password"
-                );
-            }
             if let AccountsError::Store(_) | AccountsError::Hash(_) | AccountsError::Random(_) =
                 &err
             {

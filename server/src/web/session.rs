@@ -16,7 +16,7 @@
 //! the page's `Origin` is checked as for `/ws`, so a foreign page can neither sign in for
 //! someone nor use their session.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -32,8 +32,9 @@ use tokio::time::Instant;
 use crate::accounts::service::Welcome;
 use crate::accounts::{Accounts, AccountsError};
 use crate::clock::now_millis;
+use crate::commands::CommandError;
 use crate::connection::Shared;
-use crate::login_backoff::{Attempt, LoginBackoff};
+use crate::login_backoff::Attempt;
 
 /// The cookie that holds the session's token.
 pub const SESSION_COOKIE: &str = "chat_session";
@@ -82,7 +83,7 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
         Ok(decoded) => decoded,
         Err((status, kind, detail)) => return refusal(status, kind, &detail),
     };
-    if let Some(refused) = check_server_password(shared, peer.ip(), server_password.as_deref()) {
+    if let Some(refused) = check_server_password(shared, peer, server_password.as_deref()) {
         return refused;
     }
     let (Asked::Register { name, .. } | Asked::SignIn { name, .. }) = &asked;
@@ -115,31 +116,24 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
             password,
             device,
         } => {
-            let backoff: &LoginBackoff = &shared.login_backoff;
+            let backoff = &shared.login_backoff;
             let charged = match backoff.charge(peer.ip(), Some(&name_key(&name)), Instant::now()) {
                 Ok(charged) => charged,
                 Err(turn) => {
-                    let wait = turn.saturating_duration_since(Instant::now());
+                    let slowed = CommandError::LoginsSlowed {
+                        retry_in: turn.saturating_duration_since(Instant::now()),
+                        account: true,
+                    };
                     return refusal(
                         StatusCode::TOO_MANY_REQUESTS,
-                        ErrorKind::AuthFailed,
-                        &format!(
-                            "too many failed passwords for this account or from your address: \
-                             try again in {} s",
-                            wait.as_secs_f64().ceil()
-                        ),
+                        slowed.kind(),
+                        &slowed.to_string(),
                     );
                 }
             };
-            let failures = charged.failures;
             let signed_in = accounts.sign_in(&name, &password, &device, at).await;
-            match &signed_in {
-                Ok(_) => backoff.refund(charged),
-                Err(AccountsError::WrongPassword) => {
-                    tracing::warn!(%peer, account = %name, failures, "Wrong password");
-                }
-                Err(_) => {}
-            }
+            let wrong = matches!(signed_in, Err(AccountsError::WrongPassword));
+            backoff.settle(charged, wrong, peer, &name);
             signed_in
         }
     };
@@ -224,12 +218,16 @@ fn cookie(name: &str, value: &str, max_age: u64, http_only: bool, secure: bool) 
 }
 
 /// Checks `[server] password`, if the server has one, as a `Hello` would: `Some` refusal.
-fn check_server_password(shared: &Shared, ip: IpAddr, given: Option<&str>) -> Option<Response> {
+fn check_server_password(
+    shared: &Shared,
+    peer: SocketAddr,
+    given: Option<&str>,
+) -> Option<Response> {
     let expected = shared.config.password.as_ref()?;
-    let checked = shared.login_backoff.attempt(ip, Instant::now(), || {
-        given.is_some_and(|given| expected.matches(given))
-    });
-    match checked {
+    match shared
+        .login_backoff
+        .check_server_password(expected, given, peer)
+    {
         Attempt::Accepted => None,
         Attempt::Refused { .. } | Attempt::NotYet { .. } => Some(refusal(
             StatusCode::FORBIDDEN,
