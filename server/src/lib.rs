@@ -65,4 +65,4 @@ pub mod watchdog;
 pub mod web;
 
 pub use config::Config;
-pub use server::{bind, open_accounts, open_store, run};
+pub use server::{accounts_in, bind, open_accounts, open_store, run};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use chat_proto::Secret;
 use chat_server::accounts::admin::{self, Action};
+use chat_server::accounts::Accounts;
 use chat_server::cli::{AccountAction, Cli, Command};
 use chat_server::config::{Config, Resolved};
 use chat_server::log::Store;
@@ -56,16 +57,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `chat-server account ...`: opens the accounts in `[store] path` and carries out `action`,
-/// printing what it did.
+/// `chat-server account ...`: opens the accounts (in `[store] path`, or a cluster's bucket)
+/// and carries out `action`, printing what it did.
 fn account(action: AccountAction, config: &Config) -> anyhow::Result<()> {
-    if config.cluster.is_some() {
-        anyhow::bail!("this server is a node of a cluster, which keeps no accounts yet");
-    }
-    let store = config
-        .store
-        .as_ref()
-        .context("[store] path is off: this server keeps no accounts")?;
     let action = match action {
         AccountAction::Add {
             name,
@@ -94,8 +88,7 @@ fn account(action: AccountAction, config: &Config) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let lines = runtime.block_on(async {
-        let accounts = chat_server::open_accounts(&store.path, config.accounts)
-            .with_context(|| format!("cannot open the accounts in {}", store.path.display()))?;
+        let accounts = open_accounts(config).await?;
         anyhow::Ok(admin::run(&accounts, action).await?)
     })?;
     for line in lines {
@@ -182,4 +175,44 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("Received Ctrl-C");
     })
+}
+
+/// The accounts a server with `config` keeps: the cluster's bucket for a node of one, else
+/// the SQLite file at `[store] path`.
+async fn open_accounts(config: &Config) -> anyhow::Result<Arc<Accounts>> {
+    if let Some(cluster) = &config.cluster {
+        return cluster_accounts(cluster, config).await;
+    }
+    let store = config
+        .store
+        .as_ref()
+        .context("[store] path is off: this server keeps no accounts")?;
+    chat_server::open_accounts(&store.path, config.accounts)
+        .with_context(|| format!("cannot open the accounts in {}", store.path.display()))
+}
+
+/// The accounts bucket of the cluster `settings` names.
+#[cfg(feature = "cluster")]
+async fn cluster_accounts(
+    settings: &chat_server::config::ClusterConfig,
+    config: &Config,
+) -> anyhow::Result<Arc<Accounts>> {
+    let bucket = chat_server::cluster::accounts::KvAccounts::connect(settings)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach the accounts in NATS at {}",
+                settings.shown_url()
+            )
+        })?;
+    Ok(chat_server::accounts_in(Arc::new(bucket), config.accounts)?)
+}
+
+/// A build without the cluster feature keeps no accounts for a cluster.
+#[cfg(not(feature = "cluster"))]
+async fn cluster_accounts(
+    _settings: &chat_server::config::ClusterConfig,
+    _config: &Config,
+) -> anyhow::Result<Arc<Accounts>> {
+    anyhow::bail!("[cluster] is set, but this chat-server was built without the cluster feature")
 }

@@ -25,12 +25,13 @@ use tokio::net::{lookup_host, TcpListener};
 
 use crate::accounts::password::Hasher;
 use crate::accounts::service::HASHES_AT_ONCE;
+use crate::accounts::store::SharedStore;
 use crate::accounts::Accounts;
 #[cfg(feature = "cluster")]
 use crate::cluster;
 use crate::config::{AccountsConfig, Config, StoreConfig};
 use crate::connection::{Shared, FLUSH_TIMEOUT};
-use crate::log::sqlite::SqliteAccounts;
+use crate::log::sqlite::{SqliteAccountStore, SqliteAccounts};
 use crate::log::{SqliteStore, Store, StoreError};
 
 /// The text of the notice every client gets when the server stops.
@@ -108,14 +109,15 @@ pub async fn run(
         (Some(store), Some(settings), None) => {
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
-            let accounts = open_accounts(&settings.path, config.accounts)?;
+            let kept = SqliteAccounts::open(&settings.path).map_err(io::Error::other)?;
+            let accounts =
+                start_accounts(Arc::new(SqliteAccountStore::new(kept)), config.accounts)?;
             tracing::info!(
                 registration = ?config.accounts.registration,
                 guests = config.accounts.guests,
                 "Accounts in {}",
                 settings.path.display()
             );
-            tokio::spawn(sweep(accounts.clone()));
             let mut shared = Shared::with_store(config, store)?;
             shared.accounts = Some(accounts);
             (shared, None)
@@ -192,7 +194,15 @@ async fn join_cluster(
     tokio::select! {
         node = cluster::start(settings, name, hub.clone(), retention) => {
             let node = node.map_err(|err| io::Error::other(err.to_string()))?;
-            let shared = Shared::around(config, hub, node.log(), Some(node.peers()));
+            let accounts = start_accounts(node.accounts(), config.accounts)?;
+            tracing::info!(
+                registration = ?config.accounts.registration,
+                guests = config.accounts.guests,
+                "Accounts in the bucket {}",
+                cluster::accounts::BUCKET
+            );
+            let mut shared = Shared::around(config, hub, node.log(), Some(node.peers()));
+            shared.accounts = Some(accounts);
             Ok(Some((shared, Box::pin(node.stop()))))
         }
         _ = shutdown.as_mut() => {
@@ -219,8 +229,22 @@ async fn join_cluster(
 /// The accounts kept in the SQLite file at `path`, with a hasher at OWASP's parameters.
 pub fn open_accounts(path: &Path, config: AccountsConfig) -> io::Result<Arc<Accounts>> {
     let store = SqliteAccounts::open(path).map_err(io::Error::other)?;
+    accounts_in(Arc::new(SqliteAccountStore::new(store)), config)
+}
+
+/// The accounts kept in `store`, with a hasher at OWASP's parameters.
+pub fn accounts_in(store: SharedStore, config: AccountsConfig) -> io::Result<Arc<Accounts>> {
     let hasher = Hasher::new(HASHES_AT_ONCE).map_err(io::Error::other)?;
     Ok(Arc::new(Accounts::new(store, hasher, config)))
+}
+
+/// The accounts of a running server kept in `store`: their expired sessions swept, and the
+/// changes other servers make to a shared store followed.
+fn start_accounts(store: SharedStore, config: AccountsConfig) -> io::Result<Arc<Accounts>> {
+    let accounts = accounts_in(store, config)?;
+    tokio::spawn(sweep(accounts.clone()));
+    tokio::spawn(accounts.clone().follow());
+    Ok(accounts)
 }
 
 /// Ends the device sessions unused for longer than `[accounts] session_max_age`, at start

@@ -8,11 +8,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use chat_proto::{
-    ClientFrame, Credential, ErrorKind, LeftReason, Revocation, Secret, ServerFrame, SessionToken,
-    PROTOCOL_VERSION,
-};
+use chat_proto::{ClientFrame, Credential, ErrorKind, LeftReason, Revocation, Secret, ServerFrame};
 use chat_server::Config;
+use common::accounts::{managing, opened, refused, register, sign_in, signed_in, with_password};
 use common::{
     error_of, history_config, left, scratch_dir, start_with, ServerProcess, TestClient, TestServer,
     LOBBY,
@@ -23,93 +21,6 @@ const PASSWORD: &str = "violet tractor at noon";
 /// A server keeping history, and so accounts, in a fresh `chat.db`.
 async fn server(test: &str) -> TestServer {
     start_with(history_config(&scratch_dir(test))).await
-}
-
-fn register(name: &str, password: &str, device: &str) -> ClientFrame {
-    ClientFrame::Register {
-        version: PROTOCOL_VERSION,
-        username: name.into(),
-        server_password: None,
-        password: Secret::new(password),
-        device: device.into(),
-    }
-}
-
-fn sign_in(name: &str, credential: Credential) -> ClientFrame {
-    ClientFrame::SignIn {
-        version: PROTOCOL_VERSION,
-        username: name.into(),
-        server_password: None,
-        credential,
-        online: true,
-    }
-}
-
-/// `SignIn` to manage the account only, while it may be online elsewhere.
-fn manage(name: &str, credential: Credential) -> ClientFrame {
-    ClientFrame::SignIn {
-        version: PROTOCOL_VERSION,
-        username: name.into(),
-        server_password: None,
-        credential,
-        online: false,
-    }
-}
-
-/// A connection signed in to manage `name`'s account: `SignedIn` alone; its session id
-/// and its new token, if any.
-async fn managing(
-    server: &TestServer,
-    name: &str,
-    credential: Credential,
-) -> (TestClient, u64, Option<SessionToken>) {
-    let mut client = server.connect().await;
-    client.send(manage(name, credential)).await;
-    match client.recv().await {
-        ServerFrame::SignedIn { session, token } => (client, session, token),
-        other => panic!("expected SignedIn, got {other:?}"),
-    }
-}
-
-fn with_password(password: &str, device: &str) -> Credential {
-    Credential::Password {
-        password: Secret::new(password),
-        device: device.into(),
-    }
-}
-
-/// What a successful sign-in answers: its session, its new token if any, the name welcomed.
-async fn signed_in<S>(client: &mut TestClient<S>) -> (u64, Option<SessionToken>, String)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let (session, token) = match client.recv().await {
-        ServerFrame::SignedIn { session, token } => (session, token),
-        other => panic!("expected SignedIn, got {other:?}"),
-    };
-    match client.recv().await {
-        ServerFrame::Welcome { username, .. } => (session, token, username),
-        other => panic!("expected Welcome after SignedIn, got {other:?}"),
-    }
-}
-
-/// A connection that sent `frame` as its first and was let in.
-async fn opened(
-    server: &TestServer,
-    frame: ClientFrame,
-) -> (TestClient, u64, Option<SessionToken>) {
-    let mut client = server.connect().await;
-    client.send(frame).await;
-    let (session, token, _) = signed_in(&mut client).await;
-    (client, session, token)
-}
-
-/// The error a connection that sent `frame` first got.
-async fn refused(server: &TestServer, frame: ClientFrame) -> (ErrorKind, String, TestClient) {
-    let mut client = server.connect().await;
-    client.send(frame).await;
-    let (kind, detail) = error_of(client.recv().await);
-    (kind, detail, client)
 }
 
 #[tokio::test]

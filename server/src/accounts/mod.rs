@@ -1,9 +1,10 @@
 //! Accounts: names that belong to someone, kept by a password and resumed by device
 //! sessions.
 //!
-//! The pieces, each on its own so that the stores (alone, the SQLite file's accounts and
-//! sessions tables: [`crate::log::sqlite::SqliteAccounts`]; in a cluster, JetStream
-//! key-value buckets, still to come) and the handshake can be built on them:
+//! The pieces, each on its own so that the stores and the handshake can be built on them:
+//! - [`store`]: where accounts and sessions are kept, behind one trait: alone, the SQLite
+//!   file's accounts and sessions tables ([`crate::log::sqlite::SqliteAccountStore`]); in a
+//!   cluster, a JetStream key-value bucket (`crate::cluster::accounts`);
 //! - [`password`]: argon2id hashing at OWASP's parameters, off the async runtime and bounded
 //!   in how many run at once, with a dummy hash for names that have no account so that a
 //!   login takes as long either way;
@@ -24,6 +25,7 @@ pub mod password;
 pub mod policy;
 pub mod service;
 pub mod settings;
+pub mod store;
 pub mod token;
 
 pub use service::{Accounts, AccountsError, SignedIn};

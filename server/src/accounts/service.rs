@@ -2,10 +2,12 @@
 //! the password, list and end device sessions, delete; and ending the live connections of a
 //! session that ends.
 //!
-//! Every call that touches the store runs it on a blocking thread (a short SQLite query);
-//! every password is hashed by the bounded [`Hasher`]. The connections signed in on this
-//! server are kept by session id, so that a session ended by another device, a new password
-//! or a deleted account is closed at once with `SessionEnded`.
+//! The store is whichever [`AccountStore`] the server runs on (its SQLite file, or the
+//! cluster's key-value bucket); every password is hashed by the bounded [`Hasher`]. The
+//! connections signed in on this server are kept by session id, so that a session ended by
+//! another device, a new password or a deleted account is closed at once with
+//! `SessionEnded`: by the call that ended it when it was ended here, by [`Accounts::follow`]
+//! when another node (or the operator) ended it in a shared store.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -15,12 +17,13 @@ use std::time::{Duration, Instant};
 use chat_proto::codec::encode;
 use chat_proto::validate::name_key;
 use chat_proto::{DeviceSession, ErrorKind, Millis, Revocation, ServerFrame, SessionToken};
+use futures::StreamExt;
 
 use super::password::{HashError, Hasher, Secret, Verdict};
 use super::policy::{self, Weak};
 use super::settings::{AccountsConfig, Registration};
+use super::store::{Account, AccountError, Change, Listed, Session, SharedStore};
 use super::token::{self, NoRandomness};
-use crate::log::sqlite::{Account, AccountError, Session, SqliteAccounts};
 use crate::outbox::{Eviction, Outbox};
 
 /// How many password hashes run at once: one per core of a small machine, so that a storm of
@@ -112,13 +115,15 @@ impl Welcome {
 /// Accounts, their sessions, and the connections signed in here.
 pub struct Accounts {
     /// Where accounts and sessions are kept.
-    store: Arc<SqliteAccounts>,
+    store: SharedStore,
     /// Hashes and verifies passwords.
     hasher: Hasher,
     /// `[accounts]`.
     config: AccountsConfig,
     /// The connections signed in on this server, and the sessions ended lately.
     live: Mutex<Live>,
+    /// Whether other servers write to the store too (a cluster's bucket).
+    shared: bool,
 }
 
 impl fmt::Debug for Accounts {
@@ -132,9 +137,10 @@ impl fmt::Debug for Accounts {
 
 impl Accounts {
     /// Accounts kept in `store`, hashed by `hasher`, under `config`.
-    pub fn new(store: SqliteAccounts, hasher: Hasher, config: AccountsConfig) -> Accounts {
+    pub fn new(store: SharedStore, hasher: Hasher, config: AccountsConfig) -> Accounts {
         Accounts {
-            store: Arc::new(store),
+            shared: store.is_shared(),
+            store,
             hasher,
             config,
             live: Mutex::default(),
@@ -146,22 +152,9 @@ impl Accounts {
         &self.config
     }
 
-    /// Runs `query` on the store on a blocking thread.
-    async fn query<T: Send + 'static>(
-        &self,
-        query: impl FnOnce(&SqliteAccounts) -> Result<T, AccountError> + Send + 'static,
-    ) -> Result<T, AccountsError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || query(&store))
-            .await
-            .map_err(|err| HashError::Task(err.to_string()))?
-            .map_err(AccountsError::from)
-    }
-
     /// The account of `name`, if there is one.
     pub async fn find(&self, name: &str) -> Result<Option<Account>, AccountsError> {
-        let name = name.to_owned();
-        self.query(move |store| store.find(&name)).await
+        Ok(self.store.find(name).await?)
     }
 
     /// Refuses a guest's `name` that is an account's.
@@ -186,15 +179,9 @@ impl Accounts {
             return Err(AccountsError::NameRegistered(account.name));
         }
         let hash = self.hasher.hash(password).await?;
-        let name = name.to_owned();
-        match self
-            .query(move |store| store.create(&name, &hash, at))
-            .await
-        {
-            Err(AccountsError::Store(AccountError::Taken(name))) => {
-                Err(AccountsError::NameRegistered(name))
-            }
-            made => made,
+        match self.store.create(name, &hash, at).await {
+            Err(AccountError::Taken(name)) => Err(AccountsError::NameRegistered(name)),
+            made => Ok(made?),
         }
     }
 
@@ -239,14 +226,13 @@ impl Accounts {
     /// Stores a new hash of the right `password` of `account` (and keeps it in `account`);
     /// a failure is logged only, since the old hash still verifies.
     async fn rehash(&self, account: &mut Account, password: &Secret) {
-        let (id, old) = (account.id, account.password.clone());
         let stored = match self.hasher.hash(password).await {
-            Ok(new) => {
-                let kept = new.clone();
-                self.query(move |store| store.rehash(id, &old, &new))
-                    .await
-                    .map(|done| done.then_some(kept))
-            }
+            Ok(new) => self
+                .store
+                .rehash(account, &new)
+                .await
+                .map(|done| done.then_some(new))
+                .map_err(AccountsError::from),
             Err(err) => Err(err.into()),
         };
         match stored {
@@ -272,15 +258,9 @@ impl Accounts {
         let token = token::generate()?;
         let hash = token::hash(&token);
         let label: String = device.chars().take(MAX_DEVICE_CHARS).collect();
-        let (id, checked) = (account.id, account.password.clone());
-        let (session, ended) = match self
-            .query(move |store| store.add_session(id, &checked, &hash, &label, at))
-            .await
-        {
+        let (session, ended) = match self.store.add_session(&account, &hash, &label, at).await {
             // The password changed after it was checked: the old one signs nobody in.
-            Err(AccountsError::Store(AccountError::Changed)) => {
-                return Err(AccountsError::WrongPassword)
-            }
+            Err(AccountError::Changed) => return Err(AccountsError::WrongPassword),
             started => started?,
         };
         self.end_live(&ended, None);
@@ -294,17 +274,20 @@ impl Accounts {
         })
     }
 
-    /// The account and the live session `token` signs in at `at`, marked used then; `None`
-    /// for a token that signs nobody in (an expired session is removed on the way).
+    /// The account `name` and its live session `token` signs in at `at`, marked used then;
+    /// `None` for a token that signs nobody in as `name` (an expired session is removed on
+    /// the way).
     async fn session_of(
         &self,
+        name: &str,
         token: &SessionToken,
         at: Millis,
     ) -> Result<Option<(Account, Session)>, AccountsError> {
         let hash = token::hash(token);
-        let oldest = self.oldest_at(at);
-        self.query(move |store| store.resume(&hash, at, oldest))
-            .await
+        Ok(self
+            .store
+            .resume(name, &hash, at, self.oldest_at(at))
+            .await?)
     }
 
     /// `SignIn` with a token, for the account `name` (in any case).
@@ -314,16 +297,11 @@ impl Accounts {
         token: &SessionToken,
         at: Millis,
     ) -> Result<Welcome, AccountsError> {
-        let Some((account, session)) = self.session_of(token, at).await? else {
+        let Some((account, session)) = self.session_of(name, token, at).await? else {
             return Err(AccountsError::SessionEnded(
-                "the token is revoked, expired, or unknown",
+                "the token is revoked, expired, unknown, or another account's",
             ));
         };
-        if name_key(&account.name) != name_key(name) {
-            return Err(AccountsError::SessionEnded(
-                "the token is another account's",
-            ));
-        }
         Ok(Welcome {
             name: account.name,
             signed_in: SignedIn {
@@ -365,28 +343,31 @@ impl Accounts {
         policy::check(&account.name, new)?;
         let hash = self.hasher.hash(new).await?;
         let ended = self
-            .query(move |store| store.set_password(me.account, &hash, Some(me.session)))
+            .store
+            .set_password(&account, &hash, Some(me.session))
             .await?;
         self.end_live(&ended, None);
         Ok(ended.len())
     }
 
-    /// Refuses a request from `me` when its own session ended meanwhile.
-    async fn still(&self, me: SignedIn) -> Result<(), AccountsError> {
-        if self
-            .query(move |store| store.has_session(me.account, me.session))
-            .await?
-        {
+    /// Refuses a request from `me`, signed in as `name`, when its own session ended
+    /// meanwhile.
+    async fn still(&self, name: &str, me: SignedIn) -> Result<(), AccountsError> {
+        if self.store.has_session(name, me.account, me.session).await? {
             Ok(())
         } else {
             Err(AccountsError::SessionEnded("this device's session ended"))
         }
     }
 
-    /// `ListSessions`: the account's sessions, `me`'s marked current.
-    pub async fn sessions(&self, me: SignedIn) -> Result<Vec<DeviceSession>, AccountsError> {
-        self.still(me).await?;
-        let sessions = self.query(move |store| store.sessions(me.account)).await?;
+    /// `ListSessions`: the sessions of the account `name`, `me`'s marked current.
+    pub async fn sessions(
+        &self,
+        name: &str,
+        me: SignedIn,
+    ) -> Result<Vec<DeviceSession>, AccountsError> {
+        self.still(name, me).await?;
+        let sessions = self.store.sessions(name, me.account).await?;
         Ok(sessions
             .into_iter()
             .map(|session: Session| DeviceSession {
@@ -403,93 +384,122 @@ impl Accounts {
     /// own; returns how many ended, and whether `me`'s own is among them (its connection
     /// then says so and closes).
     pub async fn revoke(
-        &self,
+        self: &Arc<Self>,
+        name: &str,
         me: SignedIn,
         mine: &Outbox,
         which: Revocation,
     ) -> Result<(usize, bool), AccountsError> {
-        self.still(me).await?;
+        self.still(name, me).await?;
+        // Out of the live table first: a shared store tells every node, this one too, and
+        // this connection answers for its own session itself.
+        let shielded = self.shield(me, mine);
         let ended = match which {
-            Revocation::This => self.revoke_one(me, me.session).await?,
+            Revocation::This => self.revoke_one(name, me, me.session).await,
             Revocation::One(id) => match i64::try_from(id) {
-                Ok(id) => self.revoke_one(me, id).await?,
-                Err(_) => Vec::new(),
+                Ok(id) => self.revoke_one(name, me, id).await,
+                Err(_) => Ok(Vec::new()),
             },
-            Revocation::All => {
-                self.query(move |store| store.revoke_all(me.account, None))
-                    .await?
-            }
+            Revocation::All => self.store.revoke_all(name, me.account, None).await,
             Revocation::Others => {
-                self.query(move |store| store.revoke_all(me.account, Some(me.session)))
-                    .await?
+                self.store
+                    .revoke_all(name, me.account, Some(me.session))
+                    .await
             }
         };
+        let ended = ended.inspect_err(|_| self.unshield(name, me, mine, shielded))?;
         let own = ended.contains(&me.session);
         self.end_live(&ended, Some(mine));
+        if !own {
+            self.unshield(name, me, mine, shielded);
+        }
         Ok((ended.len(), own))
     }
 
-    /// Ends `me`'s session, which no connection received (its sign-in could not finish).
-    pub async fn end(&self, me: SignedIn) -> Result<(), AccountsError> {
-        let ended = self.revoke_one(me, me.session).await?;
+    /// Takes `mine` out of the live table for a request that may end its own session;
+    /// whether it was in it.
+    fn shield(&self, me: SignedIn, mine: &Outbox) -> bool {
+        self.live().remove(me.session, mine)
+    }
+
+    /// Puts `mine` back after a request that did not end its own session; should the
+    /// session have ended meanwhile (from another device), closes it as
+    /// [`Accounts::end_live`] would have.
+    fn unshield(self: &Arc<Self>, name: &str, me: SignedIn, mine: &Outbox, shielded: bool) {
+        if shielded && !self.track(name, me, mine.clone()) {
+            close(mine);
+        }
+    }
+
+    /// Ends `me`'s session of the account `name`, which no connection received (its
+    /// sign-in could not finish).
+    pub async fn end(&self, name: &str, me: SignedIn) -> Result<(), AccountsError> {
+        let ended = self.revoke_one(name, me, me.session).await?;
         self.end_live(&ended, None);
         Ok(())
     }
 
-    /// Ends the session `token` signs in, if any (the page's sign-out), or with
-    /// `everywhere` every session of its account: closes their connections; whether there
-    /// was one.
+    /// Ends the session `token` signs in to the account `name`, if any (the page's
+    /// sign-out), or with `everywhere` every session of the account: closes their
+    /// connections; whether there was one.
     pub async fn end_by_token(
         &self,
+        name: &str,
         token: &SessionToken,
         at: Millis,
         everywhere: bool,
     ) -> Result<bool, AccountsError> {
-        let Some((account, session)) = self.session_of(token, at).await? else {
+        let Some((account, session)) = self.session_of(name, token, at).await? else {
             return Ok(false);
         };
         if everywhere {
-            let ended = self
-                .query(move |store| store.revoke_all(account.id, None))
-                .await?;
+            let ended = self.store.revoke_all(name, account.id, None).await?;
             self.end_live(&ended, None);
         } else {
-            self.end(SignedIn {
+            let me = SignedIn {
                 account: account.id,
                 session: session.id,
-            })
-            .await?;
+            };
+            self.end(name, me).await?;
         }
         Ok(true)
     }
 
-    /// Ends session `id` of `me`'s account, if it is one of its sessions.
-    async fn revoke_one(&self, me: SignedIn, id: i64) -> Result<Vec<i64>, AccountsError> {
-        let ended = self
-            .query(move |store| store.revoke(me.account, id))
-            .await?;
+    /// Ends session `id` of `me`'s account `name`, if it is one of its sessions.
+    async fn revoke_one(
+        &self,
+        name: &str,
+        me: SignedIn,
+        id: i64,
+    ) -> Result<Vec<i64>, AccountError> {
+        let ended = self.store.revoke(name, me.account, id).await?;
         Ok(if ended { vec![id] } else { Vec::new() })
     }
 
     /// `DeleteAccount`: the account and all its sessions go, its name is free; every other
     /// connection of it is closed, `me`'s goes on as a guest's.
     pub async fn delete(
-        &self,
+        self: &Arc<Self>,
         name: &str,
         me: SignedIn,
         mine: &Outbox,
         password: &Secret,
     ) -> Result<(), AccountsError> {
         let account = self.verify(name, me, password).await?;
-        let ended = self.query(move |store| store.delete(account.id)).await?;
+        let shielded = self.shield(me, mine);
+        let ended = self
+            .store
+            .delete(&account)
+            .await
+            .inspect_err(|_| self.unshield(name, me, mine, shielded))?;
         self.end_live(&ended, Some(mine));
         Ok(())
     }
 
     /// The operator's `account list`: every account's name, creation time and number of
     /// sessions, sorted by name.
-    pub async fn list(&self) -> Result<Vec<(String, Millis, i64)>, AccountsError> {
-        self.query(|store| store.list()).await
+    pub async fn list(&self) -> Result<Vec<Listed>, AccountsError> {
+        Ok(self.store.list().await?)
     }
 
     /// The operator's `account delete NAME`: whether there was one.
@@ -497,7 +507,7 @@ impl Accounts {
         let Some(account) = self.find(name).await? else {
             return Ok(false);
         };
-        let ended = self.query(move |store| store.delete(account.id)).await?;
+        let ended = self.store.delete(&account).await?;
         self.end_live(&ended, None);
         Ok(true)
     }
@@ -507,10 +517,13 @@ impl Accounts {
     pub async fn sweep(&self, now: Millis) -> Result<usize, AccountsError> {
         let oldest = self.oldest_at(now);
         // A session signed in on a connection here is in use, however long ago it signed in.
-        let live: Vec<i64> = self.live().by_session.keys().copied().collect();
-        let ended = self
-            .query(move |store| store.sweep(&live, now, oldest))
-            .await?;
+        let live: Vec<(Arc<str>, i64)> = self
+            .live()
+            .by_session
+            .iter()
+            .map(|(session, tracked)| (tracked.name.clone(), *session))
+            .collect();
+        let ended = self.store.sweep(live, now, oldest).await?;
         self.end_live(&ended, None);
         Ok(ended.len())
     }
@@ -522,32 +535,98 @@ impl Accounts {
         now.saturating_sub(max_age)
     }
 
-    /// Keeps `outbox` as one of session `session`'s connections here, to close when the
-    /// session ends; `false` (not kept) when the session ended between its sign-in and now,
-    /// so that a sign-in racing a revocation cannot slip past it.
-    pub fn track(&self, session: i64, outbox: Outbox) -> bool {
-        let mut live = self.live();
-        if live.ended.contains(&session) {
+    /// Keeps `outbox` as one of the connections of `me`, signed in to the account `name`,
+    /// to close when the session ends; `false` (not kept) when the session ended between its
+    /// sign-in and now, so that a sign-in racing a revocation cannot slip past it.
+    ///
+    /// In a store other nodes write to, a revocation written there after this sign-in read
+    /// the session may have been told to this node before the connection was kept here:
+    /// the session is read once more after it is kept, and closed if it is gone.
+    pub fn track(self: &Arc<Self>, name: &str, me: SignedIn, outbox: Outbox) -> bool {
+        if !self.live().add(name, me, outbox) {
             return false;
         }
-        live.by_session.entry(session).or_default().push(outbox);
+        if self.shared {
+            let (accounts, name) = (Arc::clone(self), name.to_owned());
+            tokio::spawn(async move { accounts.confirm(&name, me).await });
+        }
         true
+    }
+
+    /// Closes the connections of `me` if its session is gone from the store.
+    async fn confirm(&self, name: &str, me: SignedIn) {
+        match self.store.has_session(name, me.account, me.session).await {
+            Ok(true) => {}
+            Ok(false) => self.end_live(&[me.session], None),
+            Err(err) => tracing::warn!(session = me.session, "Cannot check a session: {err}"),
+        }
     }
 
     /// Forgets `outbox` as a connection of session `session`: it closed.
     pub fn forget(&self, session: i64, outbox: &Outbox) {
-        let mut live = self.live();
-        if let Some(connections) = live.by_session.get_mut(&session) {
-            connections.retain(|held| !held.is(outbox));
-            if connections.is_empty() {
-                live.by_session.remove(&session);
-            }
-        }
+        self.live().remove(session, outbox);
     }
 
     /// How many connections are signed in here.
     pub fn signed_in(&self) -> usize {
-        self.live().by_session.values().map(Vec::len).sum()
+        self.live()
+            .by_session
+            .values()
+            .map(|tracked| tracked.connections.len())
+            .sum()
+    }
+
+    /// Follows the changes a shared store reports (other nodes' and the operator's), for as
+    /// long as the server runs: the connections of every session that ended are closed.
+    /// Each time the store's report starts again (after NATS was away), every session signed
+    /// in here is checked, since what ended meanwhile was not told.
+    pub async fn follow(self: Arc<Self>) {
+        let mut wait = FOLLOW_RETRY;
+        loop {
+            let Some(changes) = self.store.changes() else {
+                return;
+            };
+            match changes.await {
+                Ok(mut changes) => {
+                    wait = FOLLOW_RETRY;
+                    self.check_all().await;
+                    while let Some(change) = changes.next().await {
+                        self.apply(change);
+                    }
+                    tracing::debug!("The accounts' changes stopped; following them again");
+                }
+                Err(err) => {
+                    tracing::warn!("Cannot follow the accounts' changes: {err}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(FOLLOW_RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// Closes the connections of the sessions `change` says are gone.
+    fn apply(&self, change: Change) {
+        let ended = self.live().ended_by(&change);
+        self.end_live(&ended, None);
+    }
+
+    /// Checks every session signed in here against the store, closing those gone.
+    async fn check_all(&self) {
+        let tracked: Vec<(Arc<str>, SignedIn)> = self
+            .live()
+            .by_session
+            .iter()
+            .map(|(session, tracked)| {
+                let me = SignedIn {
+                    account: tracked.account,
+                    session: *session,
+                };
+                (tracked.name.clone(), me)
+            })
+            .collect();
+        for (name, me) in tracked {
+            self.confirm(&name, me).await;
+        }
     }
 
     /// Closes every connection of the ended sessions `ended` with `SessionEnded`, but
@@ -559,20 +638,14 @@ impl Accounts {
         let mut live = self.live();
         for id in ended {
             live.ended(*id);
-            let Some(connections) = live.by_session.remove(id) else {
+            let Some(tracked) = live.take(*id) else {
                 continue;
             };
-            for outbox in connections {
+            for outbox in tracked.connections {
                 if except.is_some_and(|except| except.is(&outbox)) {
                     continue;
                 }
-                if let Ok(frame) = encode(&ServerFrame::Error {
-                    kind: ErrorKind::SessionEnded,
-                    detail: "signed out: this device's session ended".to_owned(),
-                }) {
-                    outbox.offer(frame);
-                }
-                outbox.evict(Eviction::SessionEnded);
+                close(&outbox);
             }
         }
     }
@@ -583,6 +656,23 @@ impl Accounts {
     }
 }
 
+/// Tells the connection of `outbox` that its session ended, and closes it.
+fn close(outbox: &Outbox) {
+    if let Ok(frame) = encode(&ServerFrame::Error {
+        kind: ErrorKind::SessionEnded,
+        detail: "signed out: this device's session ended".to_owned(),
+    }) {
+        outbox.offer(frame);
+    }
+    outbox.evict(Eviction::SessionEnded);
+}
+
+/// How long [`Accounts::follow`] waits before asking the store again, at first.
+const FOLLOW_RETRY: Duration = Duration::from_millis(250);
+
+/// The longest it waits.
+const FOLLOW_RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// How long an ended session is remembered, so that a sign-in that resumed it just before
 /// it ended is refused when it comes to be tracked: far longer than any sign-in takes.
 pub const ENDED_MEMORY: Duration = Duration::from_secs(600);
@@ -591,12 +681,27 @@ pub const ENDED_MEMORY: Duration = Duration::from_secs(600);
 /// oldest first; ids are never reused, so forgetting only reopens that short window).
 const ENDED_CAP: usize = 100_000;
 
-/// The connections signed in on this server, by session id (one token may sign in more than
-/// one connection), and the sessions ended within [`ENDED_MEMORY`].
+/// A session signed in on this server.
+#[derive(Debug)]
+struct Tracked {
+    /// Its account's name as registered.
+    name: Arc<str>,
+    /// Its account's id.
+    account: i64,
+    /// Its connections here (one token may sign in more than one).
+    connections: Vec<Outbox>,
+}
+
+/// The sessions signed in on this server, by session id, with the index a store's changes
+/// are looked up by; and the sessions ended within [`ENDED_MEMORY`].
 #[derive(Debug, Default)]
 struct Live {
-    /// Connections by session.
-    by_session: HashMap<i64, Vec<Outbox>>,
+    /// Sessions signed in here.
+    by_session: HashMap<i64, Tracked>,
+    /// The same, by account id.
+    by_account: HashMap<i64, HashSet<i64>>,
+    /// Account ids by name as compared ([`name_key`]).
+    by_key: HashMap<String, i64>,
     /// Sessions ended lately.
     ended: HashSet<i64>,
     /// The same, oldest first, with when each ended.
@@ -604,6 +709,76 @@ struct Live {
 }
 
 impl Live {
+    /// Keeps `outbox` as a connection of `me`, of the account `name`, unless the session
+    /// ended lately.
+    fn add(&mut self, name: &str, me: SignedIn, outbox: Outbox) -> bool {
+        if self.ended.contains(&me.session) {
+            return false;
+        }
+        let tracked = self
+            .by_session
+            .entry(me.session)
+            .or_insert_with(|| Tracked {
+                name: name.into(),
+                account: me.account,
+                connections: Vec::new(),
+            });
+        tracked.connections.push(outbox);
+        self.by_account
+            .entry(me.account)
+            .or_default()
+            .insert(me.session);
+        self.by_key.insert(name_key(name), me.account);
+        true
+    }
+
+    /// Removes `outbox` from session `session`'s connections; whether it was one.
+    fn remove(&mut self, session: i64, outbox: &Outbox) -> bool {
+        let Some(tracked) = self.by_session.get_mut(&session) else {
+            return false;
+        };
+        let before = tracked.connections.len();
+        tracked.connections.retain(|held| !held.is(outbox));
+        let removed = tracked.connections.len() < before;
+        if tracked.connections.is_empty() {
+            self.take(session);
+        }
+        removed
+    }
+
+    /// Takes session `session` out of the table with all its connections.
+    fn take(&mut self, session: i64) -> Option<Tracked> {
+        let tracked = self.by_session.remove(&session)?;
+        if let Some(sessions) = self.by_account.get_mut(&tracked.account) {
+            sessions.remove(&session);
+            if sessions.is_empty() {
+                self.by_account.remove(&tracked.account);
+                self.by_key.remove(&name_key(&tracked.name));
+            }
+        }
+        Some(tracked)
+    }
+
+    /// The sessions signed in here that `change` says are gone.
+    fn ended_by(&self, change: &Change) -> Vec<i64> {
+        let (account, still): (i64, &[i64]) = match change {
+            Change::Sessions { id, sessions } => (*id, sessions),
+            Change::Gone { key } => match self.by_key.get(key) {
+                Some(account) => (*account, &[]),
+                None => return Vec::new(),
+            },
+        };
+        self.by_account
+            .get(&account)
+            .map(|live| {
+                live.iter()
+                    .filter(|session| !still.contains(session))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Remembers that `session` ended now, forgetting what ended too long ago.
     fn ended(&mut self, session: i64) {
         let now = Instant::now();
@@ -630,14 +805,17 @@ mod tests {
     use argon2::Params;
 
     use super::*;
+    use crate::log::sqlite::{SqliteAccountStore, SqliteAccounts};
     use crate::outbox;
 
     /// Accounts in a fresh file with a cheap hasher; keep the directory alive as long.
-    fn accounts() -> (tempfile::TempDir, Accounts) {
+    fn accounts() -> (tempfile::TempDir, Arc<Accounts>) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteAccounts::open(&dir.path().join("chat.db")).unwrap();
+        let store = Arc::new(SqliteAccountStore::new(store));
         let hasher = Hasher::with_params(Params::new(64, 1, 1, None).unwrap(), 2).unwrap();
-        (dir, Accounts::new(store, hasher, AccountsConfig::default()))
+        let accounts = Accounts::new(store, hasher, AccountsConfig::default());
+        (dir, Arc::new(accounts))
     }
 
     /// A sign-in that resumed a session just before it was revoked is refused when its
@@ -652,18 +830,18 @@ mod tests {
         let token = welcome.token.clone().unwrap();
         let resumed = accounts.resume("ann", &token, 2).await.unwrap();
         // Revoked from elsewhere before this connection is tracked.
-        accounts.end(welcome.signed_in).await.unwrap();
+        accounts.end("ann", welcome.signed_in).await.unwrap();
         let (outbox, _queue) = outbox::channel(8);
-        assert!(!accounts.track(resumed.signed_in.session, outbox.clone()));
+        assert!(!accounts.track("ann", resumed.signed_in, outbox.clone()));
         assert_eq!(accounts.signed_in(), 0);
         // Its requests are refused too, whatever got through.
         assert!(matches!(
-            accounts.sessions(resumed.signed_in).await,
+            accounts.sessions("ann", resumed.signed_in).await,
             Err(AccountsError::SessionEnded(_))
         ));
         assert!(matches!(
             accounts
-                .revoke(resumed.signed_in, &outbox, Revocation::All)
+                .revoke("ann", resumed.signed_in, &outbox, Revocation::All)
                 .await,
             Err(AccountsError::SessionEnded(_))
         ));
@@ -683,7 +861,7 @@ mod tests {
             .await
             .unwrap();
         let (outbox, _queue) = outbox::channel(8);
-        assert!(accounts.track(laptop.signed_in.session, outbox));
+        assert!(accounts.track("ann", laptop.signed_in, outbox));
         let year = 365 * 86_400_000;
         assert_eq!(accounts.sweep(year).await.unwrap(), 1);
         let token = phone.token.unwrap();

@@ -9,6 +9,7 @@ use async_nats::{jetstream, Subscriber};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::accounts::KvAccounts;
 use super::failover::{self, JetStreamHealth};
 use super::names::{self, Names};
 use super::presence;
@@ -145,9 +146,21 @@ pub struct Cluster {
     ups: watch::Receiver<u64>,
     /// Cluster-wide names.
     pub names: Names,
+    /// Accounts and their device sessions.
+    pub accounts: KvAccounts,
     /// What JetStream's requests through the current server got lately.
     health: JetStreamHealth,
 }
+
+/// What one attempt to join brings: the connection, its inboxes, its reconnections, and the
+/// two buckets.
+type Connected = (
+    async_nats::Client,
+    Inboxes,
+    watch::Receiver<u64>,
+    Names,
+    KvAccounts,
+);
 
 impl Cluster {
     /// Joins the cluster `config` names as `node`, trying again (after [`FIRST_RETRY`],
@@ -162,7 +175,7 @@ impl Cluster {
         let mut last_said: Option<Instant> = None;
         loop {
             match Cluster::try_connect(config, &node, incarnation).await {
-                Ok((client, inboxes, ups, names)) => {
+                Ok((client, inboxes, ups, names, accounts)) => {
                     match names.free_earlier_starts().await {
                         Ok(0) => {}
                         Ok(freed) => {
@@ -190,6 +203,7 @@ impl Cluster {
                         inboxes: Mutex::new(Some(inboxes)),
                         ups,
                         names,
+                        accounts,
                         health: JetStreamHealth::default(),
                     });
                 }
@@ -214,12 +228,12 @@ impl Cluster {
     }
 
     /// One attempt: connects, subscribes to this node's whispers and to presence, and
-    /// opens the names bucket.
+    /// opens the names and accounts buckets.
     async fn try_connect(
         config: &ClusterConfig,
         node: &str,
         incarnation: u64,
-    ) -> Result<(async_nats::Client, Inboxes, watch::Receiver<u64>, Names), ClusterError> {
+    ) -> Result<Connected, ClusterError> {
         let (links_tx, links) = mpsc::unbounded_channel();
         let (ups_tx, ups) = watch::channel(0u64);
         let client = async_nats::ConnectOptions::new()
@@ -262,12 +276,13 @@ impl Cluster {
         let mut js = jetstream::new(client.clone());
         js.set_timeout(REQUEST_TIMEOUT);
         let names = Names::open(&client, &js, node, incarnation, config.replicas).await?;
+        let accounts = KvAccounts::open(&js, config.replicas).await?;
         let inboxes = Inboxes {
             whispers,
             presence,
             links,
         };
-        Ok((client, inboxes, ups, names))
+        Ok((client, inboxes, ups, names, accounts))
     }
 
     /// Changes each time the link to NATS comes up again.

@@ -5,6 +5,7 @@
 //!  node A ◄──┤ chat.log.<room>      one JetStream stream, a subject per   ├──► node B
 //!            │                      room: the order, seq and history      │
 //!            │ KV chat_names        who holds each name (atomic create)   │
+//!            │ KV chat_accounts     accounts and device sessions (CAS)    │
 //!            │ chat.presence        heartbeats, joins, parts, snapshots   │
 //!            │ chat.node.<n>.whisper whispers to one node's people        │
 //!            └────────────────────────────────────────────────────────────┘
@@ -22,6 +23,8 @@
 //! - [`presence`]: who is on which node and in which rooms; heartbeats find a node that is
 //!   gone within [`presence::LOST_AFTER`].
 //! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
+//! - [`accounts`]: accounts and their device sessions, which any node signs in and whose
+//!   ends every node sees.
 //! - `failover`: the link leaves a NATS server through which JetStream stopped answering.
 //!
 //! Only a server with `[cluster]` set runs any of this, and only a build with the `cluster`
@@ -29,6 +32,10 @@
 
 pub mod settings;
 
+#[cfg(feature = "cluster")]
+pub mod accounts;
+#[cfg(feature = "cluster")]
+mod bucket;
 #[cfg(feature = "cluster")]
 mod failover;
 #[cfg(feature = "cluster")]

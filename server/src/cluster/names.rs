@@ -49,26 +49,6 @@ use super::ClusterError;
 /// holds a name now matters.
 pub const BUCKET: &str = "chat_names";
 
-/// The stream a key-value bucket named [`BUCKET`] is, as async-nats' own
-/// `create_key_value` would make it with `history` 1, `replicas` and nothing else set, but
-/// for direct gets, allowed with one replica only: with more, any replica answers a direct
-/// get, and one just back from a pause answers from what it held before (seen with the
-/// rooms' stream), so a name's holder is read from the bucket's leader.
-fn bucket_stream(replicas: usize) -> stream::Config {
-    stream::Config {
-        name: format!("KV_{BUCKET}"),
-        description: Some("chat-server: who holds each name, by node".to_owned()),
-        subjects: vec![format!("$KV.{BUCKET}.>")],
-        max_messages_per_subject: 1,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: replicas == 1,
-        num_replicas: replicas,
-        discard: stream::DiscardPolicy::New,
-        ..Default::default()
-    }
-}
-
 /// Why a name could not be claimed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
@@ -168,12 +148,7 @@ pub struct Names {
 const RELEASES_AT_ONCE: usize = 64;
 
 impl Names {
-    /// Opens [`BUCKET`], creating it with `replicas` when no node has yet, or bringing it
-    /// to `replicas` if it was made with another count.
-    ///
-    /// The bucket's stream is made here rather than with async-nats' `create_key_value`,
-    /// which first reads the account's JetStream limits in a form nats-server 2.9 (Debian's)
-    /// does not send. Two nodes making it at once is fine: the same config is accepted twice.
+    /// Opens [`BUCKET`] ([`super::bucket::open`]).
     pub(super) async fn open(
         client: &async_nats::Client,
         js: &jetstream::Context,
@@ -181,26 +156,13 @@ impl Names {
         incarnation: u64,
         replicas: usize,
     ) -> Result<Names, ClusterError> {
-        let mut kv = match js.get_key_value(BUCKET).await {
-            Ok(kv) => kv,
-            Err(_) => {
-                js.get_or_create_stream(bucket_stream(replicas))
-                    .await
-                    .map_err(|source| ClusterError::BucketCreate {
-                        bucket: BUCKET,
-                        source,
-                    })?;
-                js.get_key_value(BUCKET)
-                    .await
-                    .map_err(|source| ClusterError::BucketOpen {
-                        bucket: BUCKET,
-                        source,
-                    })?
-            }
-        };
-        let bucket = format!("The names bucket {BUCKET}");
-        super::replicas::align(js, &mut kv.stream, replicas, &bucket).await;
-        super::replicas::leader_reads(js, &mut kv.stream, replicas, &bucket).await;
+        let kv = super::bucket::open(
+            js,
+            BUCKET,
+            "chat-server: who holds each name, by node",
+            replicas,
+        )
+        .await?;
         Ok(Names {
             kv,
             node: node.to_owned(),
@@ -423,18 +385,9 @@ impl Names {
             .insert(key, revision);
     }
 
-    /// Removes `key`'s value if it is at `revision` (or older), leaving no delete marker:
-    /// its subject is purged below `revision + 1`, so a value created since stays. Whether
-    /// anything was removed.
+    /// Removes `key`'s value if it is still at `revision` ([`super::bucket::remove`]).
     async fn remove(&self, key: &str, revision: u64) -> Result<bool, stream::PurgeError> {
-        let purged = self
-            .kv
-            .stream
-            .purge()
-            .filter(format!("{}{key}", self.kv.prefix))
-            .sequence(revision + 1)
-            .await?;
-        Ok(purged.purged > 0)
+        super::bucket::remove(&self.kv, key, revision).await
     }
 
     /// Whether NATS answers now.

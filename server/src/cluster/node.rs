@@ -73,6 +73,11 @@ impl Node {
         self.log.clone()
     }
 
+    /// The accounts bucket, which every node signs in from.
+    pub fn accounts(&self) -> crate::accounts::store::SharedStore {
+        Arc::new(self.cluster.accounts.clone())
+    }
+
     /// The handles the commands use: names across the nodes, whispers to other nodes.
     pub fn peers(&self) -> Peers {
         let handle = Arc::new(Handle(self.cluster.clone()));

@@ -207,7 +207,7 @@ fn register(
     };
     let account = welcome.map(|welcome| welcome.signed_in);
     if let (Some(me), Some(accounts)) = (account, ctx.accounts) {
-        if !accounts.track(me.session, ctx.outbox.clone()) {
+        if !accounts.track(&name, me, ctx.outbox.clone()) {
             // Ended while it was signing in: it leaves at once, as if ended a moment later.
             ctx.hub.leave(
                 &name,

@@ -7,10 +7,10 @@ use super::{CommandError, Context, Flow};
 
 /// Reads the sessions in their own task.
 pub fn handle(ctx: &mut Context<'_>) -> Result<Flow, CommandError> {
-    let (_, me, accounts) = ctx.signed_in()?;
+    let (name, me, accounts) = ctx.signed_in()?;
     let accounts = accounts.clone();
     account::start(ctx, None, async move {
-        let sessions = accounts.sessions(me).await?;
+        let sessions = accounts.sessions(&name, me).await?;
         Ok(Answer::Frame(ServerFrame::Sessions { sessions }))
     })
 }

@@ -9,10 +9,10 @@ use super::{CommandError, Context, Flow};
 
 /// Ends the sessions in their own task.
 pub fn handle(ctx: &mut Context<'_>, which: Revocation) -> Result<Flow, CommandError> {
-    let (_, me, accounts) = ctx.signed_in()?;
+    let (name, me, accounts) = ctx.signed_in()?;
     let (accounts, mine) = (accounts.clone(), ctx.outbox.clone());
     account::start(ctx, None, async move {
-        let (count, own) = accounts.revoke(me, &mine, which).await?;
+        let (count, own) = accounts.revoke(&name, me, &mine, which).await?;
         Ok(Answer::Revoked { count, own })
     })
 }

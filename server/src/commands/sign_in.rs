@@ -152,7 +152,7 @@ pub async fn checked(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, Co
 fn manage(ctx: &mut Context<'_>, welcome: &Welcome) -> Result<Flow, CommandError> {
     let me = welcome.signed_in;
     if let Some(accounts) = ctx.accounts {
-        if !accounts.track(me.session, ctx.outbox.clone()) {
+        if !accounts.track(&welcome.name, me, ctx.outbox.clone()) {
             return Err(AccountsError::SessionEnded("this device's session ended").into());
         }
     }
@@ -172,9 +172,13 @@ pub fn undo(accounts: &Arc<Accounts>, welcome: &Welcome) {
     if welcome.token.is_none() {
         return;
     }
-    let (accounts, me) = (Arc::clone(accounts), welcome.signed_in);
+    let (accounts, me, name) = (
+        Arc::clone(accounts),
+        welcome.signed_in,
+        welcome.name.clone(),
+    );
     tokio::spawn(async move {
-        if let Err(err) = accounts.end(me).await {
+        if let Err(err) = accounts.end(&name, me).await {
             tracing::warn!(session = me.session, "Cannot end an unused session: {err}");
         }
     });

@@ -162,6 +162,18 @@ fn settle(flow: Flow, held: &mut Option<Box<Deferred>>) -> Option<LeaveReason> {
     }
 }
 
+/// Finishes what the last frame left the connection waiting for, and what that in turn
+/// left (a sign-in checked against the accounts, then its name claimed in the cluster);
+/// `Some` reason to close with.
+async fn complete(ctx: &mut Context<'_>) -> Option<LeaveReason> {
+    while let Some(waiting) = ctx.waiting.take() {
+        if let Flow::Close(reason) = commands::complete(ctx, waiting).await {
+            return Some(reason);
+        }
+    }
+    None
+}
+
 /// Reads and dispatches frames until the connection should end, and says why.
 ///
 /// Deadlines come before frames in the `select!`: a client that keeps sending cannot keep
@@ -253,10 +265,8 @@ where
                 if let Some(reason) = settle(commands::dispatch(frame, ctx), &mut held) {
                     return reason;
                 }
-                if let Some(waiting) = ctx.waiting.take() {
-                    if let Flow::Close(reason) = Box::pin(commands::complete(ctx, waiting)).await {
-                        return reason;
-                    }
+                if let Some(reason) = Box::pin(complete(ctx)).await {
+                    return reason;
                 }
             }
             Event::Turn => {
@@ -267,10 +277,8 @@ where
                     return reason;
                 }
                 // A held `Hello` may now wait for its name's claim in the cluster.
-                if let Some(waiting) = ctx.waiting.take() {
-                    if let Flow::Close(reason) = Box::pin(commands::complete(ctx, waiting)).await {
-                        return reason;
-                    }
+                if let Some(reason) = Box::pin(complete(ctx)).await {
+                    return reason;
                 }
             }
             Event::Frame(Ok(None)) => return LeaveReason::Closed,

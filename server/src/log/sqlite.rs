@@ -26,7 +26,7 @@ use super::{schema, Bounds, Millis, NewMessage, Page, Read, Store, StoreError, S
 mod accounts;
 mod writer;
 
-pub use accounts::{Account, AccountError, Session, SqliteAccounts};
+pub use accounts::{SqliteAccountStore, SqliteAccounts};
 pub use writer::SqliteLog;
 
 /// How long a connection waits for a lock another process holds (a backup tool, an

@@ -44,14 +44,19 @@ pub const ACCOUNT_COOKIE: &str = "chat_account";
 
 /// The token in `headers`' `chat_session` cookie, if there is a well-formed one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<SessionToken> {
+    cookie_value(headers, SESSION_COOKIE).and_then(|value| SessionToken::from_hex(&value))
+}
+
+/// The value of the cookie `wanted` the request carries, if any.
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .and_then(|(_, value)| SessionToken::from_hex(value.trim()))
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, value)| value.trim().to_owned())
 }
 
 /// What a sign-in over HTTP asked for, once decoded.
@@ -158,9 +163,12 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
 /// (`?everywhere`) every session of its account, closing their connections, and clears the
 /// cookies.
 pub async fn sign_out(shared: &Shared, headers: &HeaderMap, everywhere: bool) -> Response {
-    if let (Some(token), Some(accounts)) = (session_cookie(headers), &shared.accounts) {
+    let name = cookie_value(headers, ACCOUNT_COOKIE);
+    if let (Some(token), Some(name), Some(accounts)) =
+        (session_cookie(headers), name, &shared.accounts)
+    {
         if let Err(err) = accounts
-            .end_by_token(&token, now_millis(), everywhere)
+            .end_by_token(&name, &token, now_millis(), everywhere)
             .await
         {
             tracing::error!("Cannot end a session over HTTP: {err}");

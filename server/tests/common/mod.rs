@@ -3,6 +3,7 @@
 //! tests wait for a frame, a closed stream, a log line or a process exit.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod browser;
 pub mod logs;
 pub mod nats;

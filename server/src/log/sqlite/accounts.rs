@@ -9,71 +9,16 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chat_proto::validate::name_key;
+use futures::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::super::{schema, Millis, StoreError};
 use super::{connect, BUSY_TIMEOUT};
+use crate::accounts::store::{Account, AccountError, AccountStore, Listed, Session, MAX_SESSIONS};
 use crate::accounts::token::TokenHash;
-
-/// The most sessions one account keeps: signing in on one more device ends the one used
-/// least recently, so that signing in over and over cannot grow the store without bound.
-pub const MAX_SESSIONS: i64 = 100;
-
-/// An account as stored. Its `Debug` leaves the password hash out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Its number in this file.
-    pub id: i64,
-    /// Its name as registered (its case kept).
-    pub name: String,
-    /// Its password's PHC string (`accounts::password`).
-    pub password: String,
-    /// When it was made.
-    pub created: Millis,
-}
-
-impl fmt::Debug for Account {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Account")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("created", &self.created)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A device session of an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    /// Its number in this file, by which its account revokes it.
-    pub id: i64,
-    /// The account it signs in.
-    pub account: i64,
-    /// What the device called itself when it signed in.
-    pub label: String,
-    /// When it was made.
-    pub created: Millis,
-    /// When it was last used to sign in.
-    pub last_used: Millis,
-}
-
-/// Why an account operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// Another account has that name (in any case).
-    #[error("the name {0:?} is registered already")]
-    Taken(String),
-    /// The account's password changed (or the account went) since it was checked: a
-    /// sign-in with the old one starts no session.
-    #[error("the account's password changed meanwhile")]
-    Changed,
-    /// SQLite failed (a full disk, a lock held too long).
-    #[error("the accounts store failed: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-}
 
 /// The accounts and sessions of one SQLite file.
 pub struct SqliteAccounts {
@@ -231,7 +176,7 @@ impl SqliteAccounts {
             &tx,
             "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE account = ?1 \
              ORDER BY last_used DESC, id DESC LIMIT -1 OFFSET ?2) RETURNING id",
-            params![id, MAX_SESSIONS],
+            params![id, MAX_SESSIONS as i64],
         )?;
         tx.commit()?;
         Ok((session, ended))
@@ -377,6 +322,152 @@ impl SqliteAccounts {
             "DELETE FROM sessions WHERE account = ?1 AND id IS NOT ?2 RETURNING id",
             params![id, keep],
         )
+    }
+}
+
+/// [`SqliteAccounts`] as the server's [`AccountStore`]: each call a short query on a
+/// blocking thread, never on the async runtime.
+#[derive(Debug, Clone)]
+pub struct SqliteAccountStore(Arc<SqliteAccounts>);
+
+impl SqliteAccountStore {
+    /// The store over `accounts`.
+    pub fn new(accounts: SqliteAccounts) -> SqliteAccountStore {
+        SqliteAccountStore(Arc::new(accounts))
+    }
+
+    /// Runs `query` on a blocking thread.
+    fn blocking<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&SqliteAccounts) -> Result<T, AccountError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, AccountError>> {
+        let store = Arc::clone(&self.0);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || query(&store))
+                .await
+                .map_err(|err| AccountError::Task(err.to_string()))?
+        })
+    }
+}
+
+impl AccountStore for SqliteAccountStore {
+    fn create(
+        &self,
+        name: &str,
+        password: &str,
+        at: Millis,
+    ) -> BoxFuture<'static, Result<Account, AccountError>> {
+        let (name, password) = (name.to_owned(), password.to_owned());
+        self.blocking(move |store| store.create(&name, &password, at))
+    }
+
+    fn find(&self, name: &str) -> BoxFuture<'static, Result<Option<Account>, AccountError>> {
+        let name = name.to_owned();
+        self.blocking(move |store| store.find(&name))
+    }
+
+    fn set_password(
+        &self,
+        account: &Account,
+        password: &str,
+        keep: Option<i64>,
+    ) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
+        let (id, password) = (account.id, password.to_owned());
+        self.blocking(move |store| store.set_password(id, &password, keep))
+    }
+
+    fn rehash(
+        &self,
+        account: &Account,
+        new: &str,
+    ) -> BoxFuture<'static, Result<bool, AccountError>> {
+        let (id, old, new) = (account.id, account.password.clone(), new.to_owned());
+        self.blocking(move |store| store.rehash(id, &old, &new))
+    }
+
+    fn delete(&self, account: &Account) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
+        let id = account.id;
+        self.blocking(move |store| store.delete(id))
+    }
+
+    fn add_session(
+        &self,
+        account: &Account,
+        token: &TokenHash,
+        label: &str,
+        at: Millis,
+    ) -> BoxFuture<'static, Result<(Session, Vec<i64>), AccountError>> {
+        let (id, checked, token, label) = (
+            account.id,
+            account.password.clone(),
+            *token,
+            label.to_owned(),
+        );
+        self.blocking(move |store| store.add_session(id, &checked, &token, &label, at))
+    }
+
+    fn sweep(
+        &self,
+        live: Vec<(Arc<str>, i64)>,
+        at: Millis,
+        oldest: Millis,
+    ) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
+        let live: Vec<i64> = live.into_iter().map(|(_, session)| session).collect();
+        self.blocking(move |store| store.sweep(&live, at, oldest))
+    }
+
+    fn has_session(
+        &self,
+        _name: &str,
+        id: i64,
+        session: i64,
+    ) -> BoxFuture<'static, Result<bool, AccountError>> {
+        self.blocking(move |store| store.has_session(id, session))
+    }
+
+    fn resume(
+        &self,
+        name: &str,
+        token: &TokenHash,
+        at: Millis,
+        oldest: Millis,
+    ) -> BoxFuture<'static, Result<Option<(Account, Session)>, AccountError>> {
+        let (key, token) = (name_key(name), *token);
+        self.blocking(move |store| {
+            let resumed = store.resume(&token, at, oldest)?;
+            // Another account's token signs nobody in as this one.
+            Ok(resumed.filter(|(account, _)| name_key(&account.name) == key))
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, AccountError>> {
+        self.blocking(|store| store.list())
+    }
+
+    fn sessions(
+        &self,
+        _name: &str,
+        id: i64,
+    ) -> BoxFuture<'static, Result<Vec<Session>, AccountError>> {
+        self.blocking(move |store| store.sessions(id))
+    }
+
+    fn revoke(
+        &self,
+        _name: &str,
+        id: i64,
+        session: i64,
+    ) -> BoxFuture<'static, Result<bool, AccountError>> {
+        self.blocking(move |store| store.revoke(id, session))
+    }
+
+    fn revoke_all(
+        &self,
+        _name: &str,
+        id: i64,
+        keep: Option<i64>,
+    ) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
+        self.blocking(move |store| store.revoke_all(id, keep))
     }
 }
 
@@ -535,7 +626,13 @@ mod tests {
         for at in 0..MAX_SESSIONS {
             let token = generate().unwrap();
             let (_, ended) = accounts
-                .add_session(ann.id, &ann.password, &hash(&token), "device", 10 + at)
+                .add_session(
+                    ann.id,
+                    &ann.password,
+                    &hash(&token),
+                    "device",
+                    10 + at as i64,
+                )
                 .unwrap();
             assert!(ended.is_empty());
             tokens.push(token);
@@ -555,13 +652,10 @@ mod tests {
             .resume(&hash(&tokens[0]), 1_002, 0)
             .unwrap()
             .is_some());
-        assert_eq!(
-            accounts.sessions(ann.id).unwrap().len() as i64,
-            MAX_SESSIONS
-        );
+        assert_eq!(accounts.sessions(ann.id).unwrap().len(), MAX_SESSIONS);
         // Every session not used since 1,000 has expired, bob's too.
         let swept = accounts.sweep(&[], 1_003, 1_000).unwrap();
-        assert_eq!(swept.len() as i64, MAX_SESSIONS - 2 + 1);
+        assert_eq!(swept.len(), MAX_SESSIONS - 2 + 1);
         assert_eq!(accounts.sessions(ann.id).unwrap().len(), 2);
         assert!(accounts.sessions(bob.id).unwrap().is_empty());
     }

@@ -1,0 +1,164 @@
+//! Accounts across the cluster: two nodes joined through one real nats-server (with
+//! JetStream) share one accounts bucket. An account registered on one node signs in on the
+//! other, its name is refused to guests on both, and a session revoked, a password changed
+//! or an account deleted on one node closes the connections it ends on the other within a
+//! second (measured and printed).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chat_proto::{ClientFrame, Credential, ErrorKind, Revocation, Secret, ServerFrame};
+use common::accounts::{managing, opened, refused, register, sign_in, with_password};
+use common::nats::NatsServer;
+use common::{error_of, start_with, TestClient, TestServer};
+
+const PASSWORD: &str = "violet tractor at noon";
+
+/// How soon a session ended on one node must be closed on the other.
+const ACROSS_NODES: Duration = Duration::from_secs(1);
+
+/// Two nodes of the cluster behind `nats`, each serving once it has joined.
+async fn two_nodes(nats: &NatsServer) -> (TestServer, TestServer) {
+    let a = start_with(nats.node_config("a")).await;
+    let b = start_with(nats.node_config("b")).await;
+    (a, b)
+}
+
+/// Waits for `client`'s `SessionEnded` error after `since`, skipping what came before it
+/// (presence, notices); how long it took.
+async fn ended(client: &mut TestClient, since: Instant) -> Duration {
+    loop {
+        match client.recv().await {
+            ServerFrame::Error {
+                kind: ErrorKind::SessionEnded,
+                ..
+            } => return since.elapsed(),
+            ServerFrame::Error { kind, detail } => {
+                panic!("expected SessionEnded, got {kind:?}: {detail}")
+            }
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_on_one_node_signed_in_on_the_other_and_revoked_from_the_first_within_a_second()
+{
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+
+    let (mut laptop, laptop_session, token) = opened(&a, register("Ann", PASSWORD, "laptop")).await;
+    let token = token.expect("a registration hands out a token");
+
+    // The name is the account's on every node, for guests and registrations alike.
+    let mut guest = b.connect().await;
+    let (kind, _) = error_of(guest.hello("aNN").await);
+    assert_eq!(kind, ErrorKind::NameRegistered);
+    let (kind, _, _) = refused(&b, register("ANN", "another long one", "tablet")).await;
+    assert_eq!(kind, ErrorKind::NameRegistered);
+
+    // Off on node a; on with the password on node b.
+    laptop.send(ClientFrame::Bye).await;
+    laptop.until_closed().await;
+    let (mut phone, phone_session, phone_token) =
+        opened(&b, sign_in("ann", with_password(PASSWORD, "phone"))).await;
+    assert_ne!(phone_session, laptop_session);
+    let phone_token = phone_token.expect("a password sign-in hands out a token");
+
+    // The laptop's token manages the account on node a, and sees both devices.
+    let (mut manager, _, _) = managing(&a, "ann", Credential::Token(token.clone())).await;
+    manager.send(ClientFrame::ListSessions).await;
+    match manager.recv().await {
+        ServerFrame::Sessions { sessions } => {
+            let mut ids: Vec<u64> = sessions.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            let mut expected = vec![laptop_session, phone_session];
+            expected.sort_unstable();
+            assert_eq!(ids, expected, "{sessions:?}");
+        }
+        other => panic!("expected Sessions, got {other:?}"),
+    }
+
+    // Revoked on node a: the phone's connection on node b is closed.
+    let since = Instant::now();
+    manager
+        .send(ClientFrame::Revoke {
+            which: Revocation::One(phone_session),
+        })
+        .await;
+    assert!(matches!(
+        manager.recv().await,
+        ServerFrame::Revoked { count: 1 }
+    ));
+    let took = ended(&mut phone, since).await;
+    println!("a session revoked on node a was closed on node b after {took:?}");
+    assert!(took < ACROSS_NODES, "took {took:?}");
+    phone.until_closed().await;
+
+    // Its token signs nobody in on either node; the laptop's still does, on node b.
+    for node in [&a, &b] {
+        let (kind, _, _) =
+            refused(node, sign_in("ann", Credential::Token(phone_token.clone()))).await;
+        assert_eq!(kind, ErrorKind::SessionEnded);
+    }
+    let (_, resumed, fresh) = opened(&b, sign_in("Ann", Credential::Token(token))).await;
+    assert_eq!(resumed, laptop_session);
+    assert!(fresh.is_none(), "a token sign-in hands out no new token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_and_a_deletion_on_one_node_end_the_sessions_on_the_other() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+
+    let (mut desk, _, token) = opened(&a, register("bob", PASSWORD, "desk")).await;
+    let token = token.expect("a registration hands out a token");
+    desk.send(ClientFrame::Bye).await;
+    desk.until_closed().await;
+    let (mut online, _, _) = opened(&b, sign_in("bob", with_password(PASSWORD, "phone"))).await;
+
+    // A new password, set on node a, ends the phone's session on node b.
+    let (mut manager, _, _) = managing(&a, "bob", Credential::Token(token)).await;
+    let since = Instant::now();
+    manager
+        .send(ClientFrame::ChangePassword {
+            old: Secret::new(PASSWORD),
+            new: Secret::new("a brand new secret"),
+        })
+        .await;
+    assert!(matches!(
+        manager.recv().await,
+        ServerFrame::PasswordChanged { ended: 1 }
+    ));
+    let took = ended(&mut online, since).await;
+    println!("a password changed on node a closed a session on node b after {took:?}");
+    assert!(took < ACROSS_NODES, "took {took:?}");
+
+    // The old password signs in nowhere; the new one signs in on node b.
+    let (kind, _, _) = refused(&b, sign_in("bob", with_password(PASSWORD, "tablet"))).await;
+    assert_eq!(kind, ErrorKind::WrongPassword);
+    let (mut tablet, _, _) = opened(
+        &b,
+        sign_in("bob", with_password("a brand new secret", "tablet")),
+    )
+    .await;
+
+    // Deleted on node a: the tablet on node b is closed and the name is free there.
+    let since = Instant::now();
+    manager
+        .send(ClientFrame::DeleteAccount {
+            password: Secret::new("a brand new secret"),
+        })
+        .await;
+    assert!(matches!(manager.recv().await, ServerFrame::AccountDeleted));
+    let took = ended(&mut tablet, since).await;
+    println!("an account deleted on node a closed its session on node b after {took:?}");
+    assert!(took < ACROSS_NODES, "took {took:?}");
+    tablet.until_closed().await;
+    let mut guest = b.connect().await;
+    match guest.hello("Bob").await {
+        ServerFrame::Welcome { username, .. } => assert_eq!(username, "Bob"),
+        other => panic!("a deleted account's name is free, got {other:?}"),
+    }
+}
