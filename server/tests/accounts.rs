@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use chat_proto::{ClientFrame, Credential, ErrorKind, LeftReason, Revocation, Secret, ServerFrame};
 use chat_server::Config;
-use common::accounts::{managing, opened, refused, register, sign_in, signed_in, with_password};
+use common::accounts::{
+    managing, opened, operator, refused, register, sign_in, signed_in, with_password,
+};
 use common::{
     error_of, history_config, left, scratch_dir, start_with, ServerProcess, TestClient, TestServer,
     LOBBY,
@@ -359,33 +361,6 @@ async fn a_server_without_history_keeps_no_accounts_and_guests_still_chat() {
         ServerFrame::Welcome { .. }
     ));
     server.shutdown().await;
-}
-
-/// `chat-server account ARGS` in `dir`, with `stdin`; its exit code and stdout and stderr.
-fn operator(dir: &std::path::Path, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args(["--config", "config.ini", "account"])
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run chat-server account");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// With registration closed only the operator makes accounts: `chat-server account add`

@@ -9,9 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chat_proto::{ClientFrame, Credential, ErrorKind, Revocation, Secret, ServerFrame};
+use common::accounts::operator;
 use common::accounts::{managing, opened, refused, register, sign_in, with_password};
 use common::nats::NatsServer;
-use common::{error_of, start_with, TestClient, TestServer};
+use common::{error_of, scratch_dir, start_with, TestClient, TestServer};
 
 const PASSWORD: &str = "violet tractor at noon";
 
@@ -161,4 +162,74 @@ async fn a_password_change_and_a_deletion_on_one_node_end_the_sessions_on_the_ot
         ServerFrame::Welcome { username, .. } => assert_eq!(username, "Bob"),
         other => panic!("a deleted account's name is free, got {other:?}"),
     }
+}
+
+/// How many times the registration race is run: each trial a fresh name registered on both
+/// nodes at the same moment.
+const RACE_TRIALS: usize = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_registering_one_name_on_two_nodes_at_once_exactly_one_gets_it() {
+    let nats = NatsServer::start();
+    let (a, b) = two_nodes(&nats).await;
+    for trial in 0..RACE_TRIALS {
+        let name = format!("race{trial}");
+        let (mut on_a, mut on_b) = (a.connect().await, b.connect().await);
+        let (password_a, password_b) = (format!("{PASSWORD} a"), format!("{PASSWORD} b"));
+        on_a.send(register(&name, &password_a, "a")).await;
+        on_b.send(register(&name, &password_b, "b")).await;
+        let (answer_a, answer_b) = tokio::join!(on_a.recv(), on_b.recv());
+        let won: Vec<&str> = [(&answer_a, "a"), (&answer_b, "b")]
+            .iter()
+            .filter(|(answer, _)| matches!(answer, ServerFrame::SignedIn { .. }))
+            .map(|(_, node)| *node)
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "trial {trial}: exactly one registration of {name}, got {answer_a:?} and {answer_b:?}"
+        );
+        let lost = if won[0] == "a" { &answer_b } else { &answer_a };
+        assert_eq!(error_of(lost.clone()).0, ErrorKind::NameRegistered);
+        // The winner's password is the account's, on both nodes.
+        let password = if won[0] == "a" {
+            password_a
+        } else {
+            password_b
+        };
+        drop((on_a, on_b));
+        let (mut manager, _, _) = managing(&b, &name, with_password(&password, "check")).await;
+        manager.send(ClientFrame::Bye).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_adds_and_deletes_accounts_in_the_bucket_while_the_nodes_run() {
+    let nats = NatsServer::start();
+    let (_a, b) = two_nodes(&nats).await;
+    let dir = scratch_dir("cluster_accounts_operator");
+    std::fs::write(
+        dir.join("config.ini"),
+        format!("[cluster]\nnats = {}\n", nats.url()),
+    )
+    .unwrap();
+
+    let (code, out, err) = operator(&dir, &["add", "Cleo", "--password-stdin"], PASSWORD);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (mut online, _, _) = opened(&b, sign_in("cleo", with_password(PASSWORD, "phone"))).await;
+    let (code, out, err) = operator(&dir, &["list"], "");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("Cleo ") && out.trim_end().ends_with(" 1"),
+        "{out}"
+    );
+
+    let since = Instant::now();
+    let (code, out, err) = operator(&dir, &["delete", "cleo"], "");
+    assert_eq!(code, Some(0), "{out}{err}");
+    let took = ended(&mut online, since).await;
+    println!("an account the operator deleted closed its session on node b after {took:?}");
+    online.until_closed().await;
+    let (code, _, err) = operator(&dir, &["delete", "cleo"], "");
+    assert_eq!(code, Some(1), "a second delete finds no account: {err}");
 }

@@ -96,3 +96,34 @@ pub async fn refused(server: &TestServer, frame: ClientFrame) -> (ErrorKind, Str
     let (kind, detail) = error_of(client.recv().await);
     (kind, detail, client)
 }
+
+/// `chat-server account ARGS` in `dir`, with `stdin`; its exit code and stdout and stderr.
+pub fn operator(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--config", "config.ini", "account"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run chat-server account");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
