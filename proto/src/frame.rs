@@ -561,7 +561,8 @@ pub enum ErrorKind {
     StoreFailed,
     /// The server is one node of a cluster and cannot reach the others (its NATS link is
     /// down), so a room message would reach only this node and could not be kept: it was
-    /// sent to nobody. Whispers and lists of people on this node still work.
+    /// sent to nobody; or a name or an account could not be checked. Whispers and lists of
+    /// people on this node still work.
     ClusterUnavailable,
     /// A guest's `Hello`, or a `Register`, named a name that is an account's: sign in.
     NameRegistered,

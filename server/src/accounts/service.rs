@@ -65,7 +65,8 @@ pub enum AccountsError {
 }
 
 impl AccountsError {
-    /// The kind on the wire; a failure of the server itself is `StoreFailed`.
+    /// The kind on the wire; a failure of the server itself is `StoreFailed`, or
+    /// `ClusterUnavailable` when it is NATS that did not answer.
     pub fn kind(&self) -> ErrorKind {
         match self {
             AccountsError::NameRegistered(_) => ErrorKind::NameRegistered,
@@ -74,6 +75,8 @@ impl AccountsError {
             AccountsError::Weak(_) => ErrorKind::WeakPassword,
             AccountsError::RegistrationClosed => ErrorKind::RegistrationClosed,
             AccountsError::Hash(HashError::Busy) => ErrorKind::RateLimited,
+            // A cluster's bucket out of reach: NATS is, as for a room message.
+            AccountsError::Store(AccountError::Bucket(_)) => ErrorKind::ClusterUnavailable,
             AccountsError::Store(_) | AccountsError::Hash(_) | AccountsError::Random(_) => {
                 ErrorKind::StoreFailed
             }

@@ -23,9 +23,10 @@
 //! its connections of the sessions that are gone, within one NATS round trip of the write.
 //!
 //! **A deleted account leaves nothing.** It is first written as a tombstone without sessions
-//! (which every watching node sees, and closes its connections), then its subject is purged
-//! up to that revision: no delete marker stays behind, and a registration of the name since
-//! (a later revision) is never touched.
+//! (which every watching node sees, and closes its connections); a sweep a minute or more
+//! later purges its subject up to that revision: no delete marker stays behind, and a
+//! registration of the name since (written over the tombstone, a later revision) is never
+//! touched.
 //!
 //! Only the SHA-256 of a token is kept, as in the SQLite store; ids are random below 2^53,
 //! so that they stay exact as numbers in a browser.
@@ -55,6 +56,15 @@ pub const BUCKET: &str = "chat_accounts";
 /// How many times a change is read and written again when others keep writing the same
 /// account in between: far more than people signing in to one account at once.
 const CAS_TRIES: usize = 64;
+
+/// How long a deleted account's tombstone stays before a sweep purges it: long enough for
+/// every node following the bucket to have been told, whatever its lag.
+const TOMBSTONE_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How stale a live session's last use may be before a sweep writes it again: its account
+/// is written at most this often for it, not every sweep, while expiry (days) stays exact
+/// to within it.
+const TOUCH_AFTER: Millis = 3_600_000;
 
 /// How many accounts a listing or a sweep reads from NATS at once.
 const READS_AT_ONCE: usize = 16;
@@ -321,11 +331,14 @@ impl KvAccounts {
         at: Millis,
         oldest: Millis,
     ) -> Result<Vec<i64>, AccountError> {
+        self.purge_tombstone(key).await?;
         let swept = self
             .change(key, None, |record| {
                 let mut touched = false;
                 for session in &mut record.sessions {
-                    if live.contains(&session.id) && session.last_used < at {
+                    if live.contains(&session.id)
+                        && session.last_used < at.saturating_sub(TOUCH_AFTER)
+                    {
                         session.last_used = at;
                         touched = true;
                     }
@@ -339,6 +352,27 @@ impl KvAccounts {
             })
             .await?;
         Ok(swept.map(|(ended, _)| ended).unwrap_or_default())
+    }
+
+    /// Purges the tombstone under `key`, if there is one older than [`TOMBSTONE_KEPT`]: by
+    /// then every node following the bucket has been told of it.
+    async fn purge_tombstone(&self, key: &str) -> Result<(), AccountError> {
+        let entry = self
+            .kv
+            .entry(key)
+            .await
+            .map_err(|err| AccountError::Bucket(err.to_string()))?;
+        let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
+            return Ok(());
+        };
+        let created: std::time::SystemTime = entry.created.into();
+        let age = created.elapsed().unwrap_or_default();
+        if age >= TOMBSTONE_KEPT && Record::decode(key, &entry.value)?.deleted {
+            super::bucket::remove(&self.kv, key, entry.revision)
+                .await
+                .map_err(|err| AccountError::Bucket(err.to_string()))?;
+        }
+        Ok(())
     }
 
     /// The changes from now on, as the service follows them.
@@ -464,14 +498,9 @@ impl AccountStore for KvAccounts {
                     Ok(Edit::Write(record.end_sessions(|_| true)))
                 })
                 .await?;
-            let Some((ended, revision)) = changed else {
-                return Ok(Vec::new());
-            };
-            // The tombstone was told to every node; now nothing of it stays.
-            if let Err(err) = super::bucket::remove(&this.kv, &key, revision).await {
-                tracing::warn!("Cannot purge the deleted account {key:?}: {err}");
-            }
-            Ok(ended)
+            // The tombstone stays until a sweep after TOMBSTONE_KEPT: purged at once, a node
+            // whose watch had not read it yet would never hear of it.
+            Ok(changed.map(|(ended, _)| ended).unwrap_or_default())
         })
     }
 
