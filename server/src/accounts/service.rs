@@ -850,6 +850,24 @@ mod tests {
         ));
     }
 
+    /// A session the operator's `account delete` removed from the file beside the running
+    /// server is closed by the next sweep.
+    #[tokio::test]
+    async fn the_sweep_closes_sessions_removed_beside_the_server() {
+        let (dir, accounts) = accounts();
+        let welcome = accounts
+            .register("ann", &Secret::new("violet tractor"), "laptop", 1)
+            .await
+            .unwrap();
+        let (outbox, _queue) = outbox::channel(8);
+        assert!(accounts.track("ann", welcome.signed_in, outbox.clone()));
+        let operator = SqliteAccounts::open(&dir.path().join("chat.db")).unwrap();
+        operator.delete(welcome.signed_in.account).unwrap();
+        assert_eq!(accounts.sweep(2).await.unwrap(), 1);
+        assert_eq!(outbox.eviction(), Some(Eviction::SessionEnded));
+        assert_eq!(accounts.signed_in(), 0);
+    }
+
     /// A session signed in on a connection survives the sweep however old its sign-in;
     /// one that is not, and is too old, is ended.
     #[tokio::test]

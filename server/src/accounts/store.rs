@@ -155,7 +155,8 @@ pub trait AccountStore: Send + Sync + fmt::Debug {
 
     /// Marks the sessions `live` (account name and session id, signed in on a connection
     /// here) used at `at`, then ends every session last used before `oldest`. Returns the
-    /// sessions ended.
+    /// sessions ended, and those of `live` found gone (ended by someone the server was not
+    /// told of, such as the operator beside a single server).
     fn sweep(
         &self,
         live: Vec<(Arc<str>, i64)>,

@@ -184,7 +184,9 @@ impl SqliteAccounts {
 
     /// Marks the sessions `live` (signed in on a connection now) used at `at`, then ends
     /// every session, of any account, last used before `oldest`: expired ones never
-    /// presented again. Returns the sessions ended.
+    /// presented again. Returns the sessions ended, and the sessions of `live` that are no
+    /// longer in the file (the operator's `account delete`, run beside the server, removed
+    /// them), whose connections must close too.
     pub fn sweep(
         &self,
         live: &[i64],
@@ -193,19 +195,23 @@ impl SqliteAccounts {
     ) -> Result<Vec<i64>, AccountError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut gone = Vec::new();
         {
             let mut touch =
                 tx.prepare_cached("UPDATE sessions SET last_used = ?2 WHERE id = ?1")?;
             for id in live {
-                touch.execute(params![id, at])?;
+                if touch.execute(params![id, at])? == 0 {
+                    gone.push(*id);
+                }
             }
         }
-        let ended = ids(
+        let mut ended = ids(
             &tx,
             "DELETE FROM sessions WHERE last_used < ?1 RETURNING id",
             params![oldest],
         )?;
         tx.commit()?;
+        ended.append(&mut gone);
         Ok(ended)
     }
 
