@@ -164,6 +164,17 @@ enum Edit<T> {
     Keep(T),
 }
 
+impl<T> Edit<T> {
+    /// Written back if `changed`, else kept.
+    fn write_if(changed: bool, answer: T) -> Edit<T> {
+        if changed {
+            Edit::Write(answer)
+        } else {
+            Edit::Keep(answer)
+        }
+    }
+}
+
 /// The bucket key of the account `name` (any case).
 fn key_of(name: &str) -> String {
     name_key(name).replace('.', "=2e")
@@ -234,15 +245,20 @@ impl KvAccounts {
         KvAccounts::open(&js, config.replicas).await
     }
 
-    /// The live account under `key` and the revision it is at; `None` when there is none
-    /// (or only a tombstone).
-    async fn read(&self, key: &str) -> Result<Option<(Record, u64)>, AccountError> {
+    /// The value under `key` (a live account or a tombstone), if there is one.
+    async fn value(&self, key: &str) -> Result<Option<kv::Entry>, AccountError> {
         let entry = self
             .kv
             .entry(key)
             .await
             .map_err(|err| AccountError::Bucket(err.to_string()))?;
-        let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
+        Ok(entry.filter(|entry| entry.operation == kv::Operation::Put))
+    }
+
+    /// The live account under `key` and the revision it is at; `None` when there is none
+    /// (or only a tombstone).
+    async fn read(&self, key: &str) -> Result<Option<(Record, u64)>, AccountError> {
+        let Some(entry) = self.value(key).await? else {
             return Ok(None);
         };
         let record = Record::decode(key, &entry.value)?;
@@ -251,13 +267,13 @@ impl KvAccounts {
 
     /// Edits the account under `key` (only the one with id `id`, if given) by `edit`, read
     /// and written again until nobody wrote in between; `None` when there is no such
-    /// account. Answers with the edit's answer and the revision the account is at after it.
+    /// account.
     async fn change<T>(
         &self,
         key: &str,
         id: Option<i64>,
         mut edit: impl FnMut(&mut Record) -> Result<Edit<T>, AccountError>,
-    ) -> Result<Option<(T, u64)>, AccountError> {
+    ) -> Result<Option<T>, AccountError> {
         for _ in 0..CAS_TRIES {
             let Some((mut record, revision)) = self.read(key).await? else {
                 return Ok(None);
@@ -266,11 +282,11 @@ impl KvAccounts {
                 return Ok(None);
             }
             let answer = match edit(&mut record)? {
-                Edit::Keep(answer) => return Ok(Some((answer, revision))),
+                Edit::Keep(answer) => return Ok(Some(answer)),
                 Edit::Write(answer) => answer,
             };
             match self.kv.update(key, record.encode()?, revision).await {
-                Ok(written) => return Ok(Some((answer, written))),
+                Ok(_) => return Ok(Some(answer)),
                 Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(err) => return Err(AccountError::Bucket(err.to_string())),
             }
@@ -278,6 +294,21 @@ impl KvAccounts {
         Err(AccountError::Bucket(format!(
             "the account under {key:?} kept changing: gave up after {CAS_TRIES} tries"
         )))
+    }
+
+    /// [`KvAccounts::change`] of the account `name` (only the one with id `id`, if given),
+    /// as a future that owns what it needs; `T::default()` when there is no such account.
+    fn edit<T: Default + Send + 'static>(
+        &self,
+        name: &str,
+        id: Option<i64>,
+        edit: impl FnMut(&mut Record) -> Result<Edit<T>, AccountError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, AccountError>> {
+        let (this, key) = (self.clone(), key_of(name));
+        Box::pin(async move {
+            let changed = this.change(&key, id, edit).await?;
+            Ok(changed.unwrap_or_default())
+        })
     }
 
     /// Every key of the bucket.
@@ -301,12 +332,9 @@ impl KvAccounts {
                 Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
                 Err(err) => return Err(AccountError::Bucket(err.to_string())),
             }
-            let entry = self
-                .kv
-                .entry(key)
-                .await
-                .map_err(|err| AccountError::Bucket(err.to_string()))?;
-            let Some(entry) = entry else { continue };
+            let Some(entry) = self.value(key).await? else {
+                continue;
+            };
             let there = Record::decode(key, &entry.value)?;
             if !there.deleted {
                 return Err(AccountError::Taken(there.name));
@@ -344,25 +372,16 @@ impl KvAccounts {
                     }
                 }
                 let ended = record.end_sessions(|session| session.last_used < oldest);
-                Ok(if touched || !ended.is_empty() {
-                    Edit::Write(ended)
-                } else {
-                    Edit::Keep(ended)
-                })
+                Ok(Edit::write_if(touched || !ended.is_empty(), ended))
             })
             .await?;
-        Ok(swept.map(|(ended, _)| ended).unwrap_or_default())
+        Ok(swept.unwrap_or_default())
     }
 
     /// Purges the tombstone under `key`, if there is one older than [`TOMBSTONE_KEPT`]: by
     /// then every node following the bucket has been told of it.
     async fn purge_tombstone(&self, key: &str) -> Result<(), AccountError> {
-        let entry = self
-            .kv
-            .entry(key)
-            .await
-            .map_err(|err| AccountError::Bucket(err.to_string()))?;
-        let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
+        let Some(entry) = self.value(key).await? else {
             return Ok(());
         };
         let created: std::time::SystemTime = entry.created.into();
@@ -453,18 +472,10 @@ impl AccountStore for KvAccounts {
         password: &str,
         keep: Option<i64>,
     ) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
-        let (this, key, id) = (self.clone(), key_of(&account.name), account.id);
         let password = password.to_owned();
-        Box::pin(async move {
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    record.password = password.clone();
-                    Ok(Edit::Write(
-                        record.end_sessions(|session| Some(session.id) != keep),
-                    ))
-                })
-                .await?;
-            Ok(changed.map(|(ended, _)| ended).unwrap_or_default())
+        self.edit(&account.name, Some(account.id), move |record| {
+            record.password = password.clone();
+            Ok(Edit::Write(record.end_sessions(|s| Some(s.id) != keep)))
         })
     }
 
@@ -473,34 +484,22 @@ impl AccountStore for KvAccounts {
         account: &Account,
         new: &str,
     ) -> BoxFuture<'static, Result<bool, AccountError>> {
-        let (this, key, id) = (self.clone(), key_of(&account.name), account.id);
         let (old, new) = (account.password.clone(), new.to_owned());
-        Box::pin(async move {
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    if record.password != old {
-                        return Ok(Edit::Keep(false));
-                    }
-                    record.password = new.clone();
-                    Ok(Edit::Write(true))
-                })
-                .await?;
-            Ok(changed.is_some_and(|(done, _)| done))
+        self.edit(&account.name, Some(account.id), move |record| {
+            if record.password != old {
+                return Ok(Edit::Keep(false));
+            }
+            record.password = new.clone();
+            Ok(Edit::Write(true))
         })
     }
 
     fn delete(&self, account: &Account) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
-        let (this, key, id) = (self.clone(), key_of(&account.name), account.id);
-        Box::pin(async move {
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    record.deleted = true;
-                    Ok(Edit::Write(record.end_sessions(|_| true)))
-                })
-                .await?;
-            // The tombstone stays until a sweep after TOMBSTONE_KEPT: purged at once, a node
-            // whose watch had not read it yet would never hear of it.
-            Ok(changed.map(|(ended, _)| ended).unwrap_or_default())
+        // The tombstone stays until a sweep after TOMBSTONE_KEPT: purged at once, a node
+        // whose watch had not read it yet would never hear of it.
+        self.edit(&account.name, Some(account.id), |record| {
+            record.deleted = true;
+            Ok(Edit::Write(record.end_sessions(|_| true)))
         })
     }
 
@@ -511,43 +510,36 @@ impl AccountStore for KvAccounts {
         label: &str,
         at: Millis,
     ) -> BoxFuture<'static, Result<(Session, Vec<i64>), AccountError>> {
-        let (this, key, id) = (self.clone(), key_of(&account.name), account.id);
         let (checked, token, label) = (account.password.clone(), hex(token), label.to_owned());
-        Box::pin(async move {
-            let session_id = new_id()?;
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    if record.password != checked {
-                        return Err(AccountError::Changed);
-                    }
-                    let stored = StoredSession {
-                        id: session_id,
-                        token: token.clone(),
-                        label: label.clone(),
-                        created: at,
-                        last_used: at,
-                    };
-                    let session = record.session(&stored);
-                    record.sessions.push(stored);
-                    // Past the cap, the least recently used go.
-                    let mut ended = Vec::new();
-                    while record.sessions.len() > MAX_SESSIONS {
-                        let oldest = record
-                            .sessions
-                            .iter()
-                            .enumerate()
-                            .min_by_key(|(_, session)| (session.last_used, session.created))
-                            .map(|(at, _)| at)
-                            .unwrap_or(0);
-                        ended.push(record.sessions.remove(oldest).id);
-                    }
-                    Ok(Edit::Write((session, ended)))
-                })
-                .await?;
-            changed
-                .map(|(started, _)| started)
-                .ok_or(AccountError::Changed)
-        })
+        let started = self.edit(&account.name, Some(account.id), move |record| {
+            if record.password != checked {
+                return Err(AccountError::Changed);
+            }
+            let stored = StoredSession {
+                id: new_id()?,
+                token: token.clone(),
+                label: label.clone(),
+                created: at,
+                last_used: at,
+            };
+            let session = record.session(&stored);
+            record.sessions.push(stored);
+            // Past the cap, the least recently used go.
+            let mut ended = Vec::new();
+            while record.sessions.len() > MAX_SESSIONS {
+                let oldest = record
+                    .sessions
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, session)| (session.last_used, session.created))
+                    .map(|(at, _)| at)
+                    .unwrap_or(0);
+                ended.push(record.sessions.remove(oldest).id);
+            }
+            Ok(Edit::Write(Some((session, ended))))
+        });
+        // No such account any more: the password checked signs nobody in.
+        Box::pin(async move { started.await?.ok_or(AccountError::Changed) })
     }
 
     fn sweep(
@@ -594,24 +586,19 @@ impl AccountStore for KvAccounts {
         at: Millis,
         oldest: Millis,
     ) -> BoxFuture<'static, Result<Option<(Account, Session)>, AccountError>> {
-        let (this, key, token) = (self.clone(), key_of(name), hex(token));
-        Box::pin(async move {
-            let resumed = this
-                .change(&key, None, |record| {
-                    let Some(stored) = record.sessions.iter_mut().find(|s| s.token == token) else {
-                        return Ok(Edit::Keep(None));
-                    };
-                    if stored.last_used < oldest {
-                        record.end_sessions(|s| s.token == token);
-                        return Ok(Edit::Write(None));
-                    }
-                    stored.last_used = at;
-                    let stored = stored.clone();
-                    let session = record.session(&stored);
-                    Ok(Edit::Write(Some((record.account(), session))))
-                })
-                .await?;
-            Ok(resumed.and_then(|(resumed, _)| resumed))
+        let token = hex(token);
+        self.edit(name, None, move |record| {
+            let Some(stored) = record.sessions.iter_mut().find(|s| s.token == token) else {
+                return Ok(Edit::Keep(None));
+            };
+            if stored.last_used < oldest {
+                record.end_sessions(|s| s.token == token);
+                return Ok(Edit::Write(None));
+            }
+            stored.last_used = at;
+            let stored = stored.clone();
+            let session = record.session(&stored);
+            Ok(Edit::Write(Some((record.account(), session))))
         })
     }
 
@@ -668,19 +655,9 @@ impl AccountStore for KvAccounts {
         id: i64,
         session: i64,
     ) -> BoxFuture<'static, Result<bool, AccountError>> {
-        let (this, key) = (self.clone(), key_of(name));
-        Box::pin(async move {
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    let ended = record.end_sessions(|s| s.id == session);
-                    Ok(if ended.is_empty() {
-                        Edit::Keep(false)
-                    } else {
-                        Edit::Write(true)
-                    })
-                })
-                .await?;
-            Ok(changed.is_some_and(|(ended, _)| ended))
+        self.edit(name, Some(id), move |record| {
+            let ended = record.end_sessions(|s| s.id == session);
+            Ok(Edit::write_if(!ended.is_empty(), !ended.is_empty()))
         })
     }
 
@@ -690,19 +667,9 @@ impl AccountStore for KvAccounts {
         id: i64,
         keep: Option<i64>,
     ) -> BoxFuture<'static, Result<Vec<i64>, AccountError>> {
-        let (this, key) = (self.clone(), key_of(name));
-        Box::pin(async move {
-            let changed = this
-                .change(&key, Some(id), |record| {
-                    let ended = record.end_sessions(|s| Some(s.id) != keep);
-                    Ok(if ended.is_empty() {
-                        Edit::Keep(ended)
-                    } else {
-                        Edit::Write(ended)
-                    })
-                })
-                .await?;
-            Ok(changed.map(|(ended, _)| ended).unwrap_or_default())
+        self.edit(name, Some(id), move |record| {
+            let ended = record.end_sessions(|s| Some(s.id) != keep);
+            Ok(Edit::write_if(!ended.is_empty(), ended))
         })
     }
 
