@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chat_proto::ErrorKind;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why a connection was turned away.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,39 +46,50 @@ impl Refusal {
 }
 
 /// Open connections per address; an address with none has no entry.
-type PerIp = Arc<Mutex<HashMap<IpAddr, usize>>>;
+type PerIp = HashMap<IpAddr, usize>;
 
-/// The two connection limits.
-#[derive(Debug, Clone)]
-pub struct Admission {
-    /// One permit per connection slot; `None`: no `max_clients`.
-    slots: Option<Arc<Semaphore>>,
-    /// `max_clients`, for the refusal.
-    max_clients: usize,
-    /// Counts per address; `None`: no `max_per_ip`.
-    per_ip: Option<PerIp>,
-    /// `max_per_ip`.
-    max_per_ip: usize,
+/// What the two limits count, shared by every [`Ticket`].
+#[derive(Debug, Default)]
+struct Counts {
+    /// Connections open now.
+    open: AtomicUsize,
+    /// `max_clients`; 0: no limit.
+    max_clients: AtomicUsize,
+    /// Connections open per address, counted whatever `max_per_ip` (so that a reload that
+    /// turns it on counts the connections already open).
+    per_ip: Mutex<PerIp>,
+    /// `max_per_ip`; 0: no limit.
+    max_per_ip: AtomicUsize,
 }
+
+/// The two connection limits, which a reload may change ([`Admission::set_limits`]).
+#[derive(Debug, Clone, Default)]
+pub struct Admission(Arc<Counts>);
 
 /// One admitted connection's place; given back on drop.
 #[derive(Debug)]
 pub struct Ticket {
-    /// The `max_clients` slot.
-    _slot: Option<OwnedSemaphorePermit>,
-    /// The address whose count to lower, and the counts.
-    ip: Option<(IpAddr, PerIp)>,
+    /// The counts to lower.
+    counts: Arc<Counts>,
+    /// The connection's address.
+    ip: IpAddr,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some((ip, counts)) = &self.ip {
-            let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(n) = counts.get_mut(ip) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.remove(ip);
-                }
+        self.counts.open.fetch_sub(1, Ordering::Relaxed);
+        self.counts.release(self.ip);
+    }
+}
+
+impl Counts {
+    /// Lowers `ip`'s count, forgetting an address with no connection left.
+    fn release(&self, ip: IpAddr) {
+        let mut counts = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&ip);
             }
         }
     }
@@ -87,49 +98,43 @@ impl Drop for Ticket {
 impl Admission {
     /// Limits of `max_clients` and `max_per_ip` connections; 0 turns either off.
     pub fn new(max_clients: usize, max_per_ip: usize) -> Admission {
-        Admission {
-            slots: (max_clients > 0).then(|| Arc::new(Semaphore::new(max_clients))),
-            max_clients,
-            per_ip: (max_per_ip > 0).then(PerIp::default),
-            max_per_ip,
-        }
+        let admission = Admission::default();
+        admission.set_limits(max_clients, max_per_ip);
+        admission
+    }
+
+    /// Changes the limits (a reload): the next connection is admitted under them; the
+    /// connections open stay, even past a lower limit.
+    pub fn set_limits(&self, max_clients: usize, max_per_ip: usize) {
+        self.0.max_clients.store(max_clients, Ordering::Relaxed);
+        self.0.max_per_ip.store(max_per_ip, Ordering::Relaxed);
     }
 
     /// Admits a connection from `ip`, or says why not. Never waits: a full server answers at
     /// once instead of leaving the peer hanging.
     pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
-        let slot = match &self.slots {
-            Some(slots) => {
-                Some(
-                    slots
-                        .clone()
-                        .try_acquire_owned()
-                        .map_err(|_| Refusal::ServerFull {
-                            max: self.max_clients,
-                        })?,
-                )
+        let counts = &self.0;
+        let max = counts.max_clients.load(Ordering::Relaxed);
+        let before = counts.open.fetch_add(1, Ordering::Relaxed);
+        if max > 0 && before >= max {
+            counts.open.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refusal::ServerFull { max });
+        }
+        let max = counts.max_per_ip.load(Ordering::Relaxed);
+        let mut per_ip = counts.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = per_ip.entry(ip).or_default();
+        if max > 0 && *n >= max {
+            if *n == 0 {
+                per_ip.remove(&ip);
             }
-            None => None,
-        };
-        let ip = match &self.per_ip {
-            Some(counts) => {
-                let mut map = counts.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = map.entry(ip).or_default();
-                if *n >= self.max_per_ip {
-                    if *n == 0 {
-                        map.remove(&ip);
-                    }
-                    return Err(Refusal::TooManyFromIp {
-                        ip,
-                        max: self.max_per_ip,
-                    });
-                }
-                *n += 1;
-                Some((ip, counts.clone()))
-            }
-            None => None,
-        };
-        Ok(Ticket { _slot: slot, ip })
+            counts.open.fetch_sub(1, Ordering::Relaxed);
+            return Err(Refusal::TooManyFromIp { ip, max });
+        }
+        *n += 1;
+        Ok(Ticket {
+            counts: Arc::clone(counts),
+            ip,
+        })
     }
 }
 
@@ -165,13 +170,7 @@ mod tests {
         drop(tickets);
         assert!(admission.admit(A).is_ok());
         // Counts of addresses with no connection left are forgotten, not kept forever.
-        assert!(admission
-            .per_ip
-            .as_ref()
-            .unwrap()
-            .lock()
-            .unwrap()
-            .is_empty());
+        assert!(admission.0.per_ip.lock().unwrap().is_empty());
     }
 
     #[test]
@@ -181,6 +180,26 @@ mod tests {
         assert!(admission.admit(A).is_err());
         // The refused attempt did not keep a slot: B still fits.
         assert!(admission.admit(B).is_ok());
+    }
+
+    /// A reload lowers a limit for the next connection; the ones open stay.
+    #[test]
+    fn a_lower_limit_holds_for_the_next_connection_only() {
+        let admission = Admission::new(3, 0);
+        let open: Vec<_> = (0..3).map(|_| admission.admit(A).unwrap()).collect();
+        admission.set_limits(1, 0);
+        assert_eq!(
+            admission.admit(B).unwrap_err(),
+            Refusal::ServerFull { max: 1 }
+        );
+        drop(open);
+        assert!(admission.admit(B).is_ok());
+        admission.set_limits(0, 1);
+        let _a = admission.admit(A).unwrap();
+        assert_eq!(
+            admission.admit(A).unwrap_err(),
+            Refusal::TooManyFromIp { ip: A, max: 1 }
+        );
     }
 
     #[test]

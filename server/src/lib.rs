@@ -56,6 +56,7 @@ pub mod outbox;
 pub mod peers;
 pub mod queued_bytes;
 pub mod registry;
+pub mod reload;
 pub mod room;
 pub mod roster;
 pub mod server;
@@ -65,4 +66,4 @@ pub mod watchdog;
 pub mod web;
 
 pub use config::Config;
-pub use server::{accounts_in, bind, open_accounts, open_store, run};
+pub use server::{accounts_in, bind, open_accounts, open_store, run, Reloads};

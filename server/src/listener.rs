@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::SessionToken;
@@ -44,7 +43,7 @@ pub async fn accept(listener: &TcpListener, what: &str) -> (TcpStream, SocketAdd
 /// more than [`FLUSH_TIMEOUT`] for one that is only to be told why it is refused.
 pub fn tls_limit(shared: &Shared, admitted: bool) -> Duration {
     if admitted {
-        crate::tls::handshake_limit(shared.config.handshake_timeout)
+        crate::tls::handshake_limit(shared.config.get().handshake_timeout)
     } else {
         FLUSH_TIMEOUT
     }
@@ -65,7 +64,7 @@ pub async fn accept_loop(listener: &TcpListener, shared: &Shared) {
             tracing::warn!(%peer, "Refused connection: {refusal}");
         }
         let tracker = &shared.tracker;
-        if shared.config.tls.is_some() {
+        if shared.config.get().tls.is_some() {
             tracker.spawn(open_tls(stream, peer, admitted, shared.clone()));
         } else {
             let (reader, writer) = stream.into_split();
@@ -94,7 +93,8 @@ async fn open_tls(
     admitted: Result<Ticket, Refusal>,
     shared: Shared,
 ) {
-    let config = Arc::clone(&shared.config);
+    // The certificate in force as the handshake starts: a reload changes it for the next.
+    let config = shared.config.get();
     let Some(tls) = &config.tls else {
         return;
     };

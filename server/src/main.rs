@@ -19,7 +19,7 @@ use clap::Parser;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let resolved = match Config::resolve(&cli) {
         Ok(resolved) => resolved,
         Err(err) => {
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some(Command::Account { action }) = cli.command {
+    if let Some(Command::Account { action }) = cli.command.take() {
         return match account(action, &resolved.config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match serve(resolved, store) {
+    match serve(cli, resolved, store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -97,8 +97,8 @@ fn account(action: AccountAction, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the server until SIGINT or SIGTERM.
-fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
+/// Runs the server until SIGINT or SIGTERM; on SIGHUP, reads the settings `cli` names again.
+fn serve(cli: Cli, resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
     let Resolved { config, unknown } = resolved;
     let source = config.source.as_ref().map_or_else(
         || "built-in defaults".to_owned(),
@@ -145,7 +145,8 @@ fn serve(resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()
                 },
             )?),
         };
-        chat_server::run(listener, web, config, store, shutdown).await?;
+        let reloads = reload_signal(cli).context("cannot install the SIGHUP handler")?;
+        chat_server::run(listener, web, config, store, shutdown, reloads).await?;
         anyhow::Ok(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -166,6 +167,42 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
         };
         tracing::info!("Received {name}");
     })
+}
+
+/// On every SIGHUP, the settings `cli` names read again (flags over `config.ini` over the
+/// defaults, as at start) and sent to the server to put in force; a file that does not
+/// parse is refused whole with an ERROR line, and the running settings stay.
+#[cfg(unix)]
+fn reload_signal(cli: Cli) -> std::io::Result<chat_server::Reloads> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("Received SIGHUP: reading the settings again");
+            match Config::resolve(&cli) {
+                Ok(Resolved { config, unknown }) => {
+                    for key in &unknown {
+                        tracing::warn!("Reload: unknown setting {key} ignored");
+                    }
+                    if reload.send(config).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!("Reload refused, the running settings stay: {err}")
+                }
+            }
+        }
+    });
+    Ok(reloads)
+}
+
+/// No SIGHUP here: the settings are read once.
+#[cfg(not(unix))]
+fn reload_signal(_cli: Cli) -> std::io::Result<chat_server::Reloads> {
+    let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+    Ok(reloads)
 }
 
 /// Completes on the first Ctrl-C.

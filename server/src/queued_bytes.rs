@@ -24,8 +24,8 @@ const REPORT_EVERY: Duration = Duration::from_secs(10);
 pub struct QueuedBytes {
     /// Bytes held now, summed over every queue.
     total: AtomicUsize,
-    /// The ceiling; `usize::MAX` when `max_queued_bytes` is off.
-    max: usize,
+    /// The ceiling; `usize::MAX` when `max_queued_bytes` is off. A reload may change it.
+    max: AtomicUsize,
     /// Wakes [`watch`] when the total went over the ceiling.
     over: Notify,
 }
@@ -35,7 +35,7 @@ impl QueuedBytes {
     pub fn new(max: usize) -> QueuedBytes {
         QueuedBytes {
             total: AtomicUsize::new(0),
-            max: if max == 0 { usize::MAX } else { max },
+            max: AtomicUsize::new(ceiling(max)),
             over: Notify::new(),
         }
     }
@@ -47,19 +47,29 @@ impl QueuedBytes {
 
     /// The ceiling.
     pub fn max(&self) -> usize {
-        self.max
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Changes the ceiling to `max` bytes (`0`: none), a reload; a total over the new one
+    /// wakes [`watch`].
+    pub fn set_max(&self, max: usize) {
+        self.max.store(ceiling(max), Ordering::Relaxed);
+        if self.is_over() {
+            self.over.notify_one();
+        }
     }
 
     /// Whether the total is over the ceiling.
     pub fn is_over(&self) -> bool {
-        self.total() > self.max
+        self.total() > self.max()
     }
 
     /// Counts `len` more bytes held; wakes [`watch`] if that takes the total over the
     /// ceiling. Never waits.
     pub fn add(&self, len: usize) {
         let before = self.total.fetch_add(len, Ordering::Relaxed);
-        if before <= self.max && before + len > self.max {
+        let max = self.max();
+        if before <= max && before + len > max {
             self.over.notify_one();
         }
     }
@@ -110,6 +120,15 @@ pub async fn watch(
              the clients holding the most ({freed} bytes) as slow consumers",
             total.max()
         );
+    }
+}
+
+/// The ceiling `max_queued_bytes` = `max` sets: `usize::MAX` for 0 (none).
+fn ceiling(max: usize) -> usize {
+    if max == 0 {
+        usize::MAX
+    } else {
+        max
     }
 }
 

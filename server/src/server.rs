@@ -58,6 +58,16 @@ pub async fn bind(host: &str, port: u16) -> io::Result<TcpListener> {
 /// How often old messages are trimmed from the room log, after once at start.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
+/// Settings read again while the server runs, for [`run`] to put in force.
+pub type Reloads = tokio::sync::mpsc::UnboundedReceiver<Config>;
+
+/// Puts in force each settings `reloads` brings, until its sender is gone.
+async fn follow_reloads(shared: Shared, mut reloads: Reloads) {
+    while let Some(config) = reloads.recv().await {
+        crate::reload::apply(&shared, config);
+    }
+}
+
 /// Opens the room log `[store]` names, or `None` when the server keeps no history. Its
 /// error names the file, for the one line the binary exits with.
 ///
@@ -81,6 +91,9 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, StoreError>
 /// with `store` (opened by [`open_store`]), every room message is kept there first; with
 /// `web` (bound where `[http]` says), the web client, `/healthz` and `/metrics` there.
 ///
+/// Each settings that come through `reloads` (the binary reads `config.ini` again on
+/// SIGHUP) are put in force as [`crate::reload`] says, with nobody disconnected.
+///
 /// Logs `Listening on <ip>:<port>` first, with the bound address, so a script or a test that
 /// started the server on port 0 can find it.
 pub async fn run(
@@ -89,6 +102,7 @@ pub async fn run(
     config: Config,
     store: Option<Arc<dyn Store>>,
     shutdown: impl Future,
+    reloads: Reloads,
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("Listening on {addr}");
@@ -135,6 +149,7 @@ pub async fn run(
     // listener itself is stopped last, when this guard is dropped as `run` returns.
     let stopping = tokio_util::sync::CancellationToken::new();
     let _web = start_web(web, &shared, &stopping);
+    tokio::spawn(follow_reloads(shared.clone(), reloads));
     let hub = shared.hub.clone();
     tokio::spawn(crate::queued_bytes::watch(
         shared.queued.clone(),

@@ -4,105 +4,16 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::{ErrorKind, LeftReason, ServerFrame};
-use chat_server::tls::Tls;
 use chat_server::Config;
+use common::pki::Pki;
 use common::web::WsStream;
-use common::{
-    left, run_to_exit, scratch_dir, start_with, test_config, TestClient, TestServer, LOBBY, TIMEOUT,
-};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use common::{left, run_to_exit, start_with, TestClient, LOBBY, TIMEOUT};
+use rcgen::KeyPair;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
-use tokio_rustls::TlsConnector;
-
-/// A private CA and a server certificate it signed, as PEM files in a scratch directory.
-struct Pki {
-    /// The CA certificate, as a client would be given it.
-    ca: CertificateDer<'static>,
-    /// The server's certificate (for `localhost` and 127.0.0.1).
-    cert: PathBuf,
-    /// The server's private key.
-    key: PathBuf,
-    /// Where the files are, for more files a test needs.
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new(test: &str) -> Pki {
-        let dir = scratch_dir(test);
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "chat test CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-        Pki {
-            ca: ca.der().clone(),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-            dir,
-        }
-    }
-
-    /// The test settings, serving TLS with this certificate.
-    fn config(&self) -> Config {
-        Config {
-            tls: Some(Tls::load(&self.cert, &self.key).expect("the test certificate loads")),
-            ..test_config()
-        }
-    }
-
-    /// A TLS client that trusts only this CA.
-    async fn connect(&self, server: &TestServer) -> TestClient<TlsStream<TcpStream>> {
-        TestClient::over(self.tls_to(server.addr).await)
-    }
-
-    /// A TLS connection to `addr`, trusting only this CA.
-    async fn tls_to(&self, addr: std::net::SocketAddr) -> TlsStream<TcpStream> {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        tokio::time::timeout(
-            TIMEOUT,
-            TlsConnector::from(Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .expect("the TLS handshake finishes in time")
-        .expect("the server's certificate is trusted")
-    }
-
-    /// A TLS client registered as `name` and in `lobby`.
-    async fn register(&self, server: &TestServer, name: &str) -> TestClient<TlsStream<TcpStream>> {
-        let mut client = self.connect(server).await;
-        match client.hello(name).await {
-            ServerFrame::Welcome { username, .. } => assert_eq!(username, name),
-            other => panic!("{name}: expected Welcome, got {other:?}"),
-        }
-        client.join(LOBBY).await;
-        client
-    }
-}
 
 /// Reads raw bytes until the server closes the connection; panics if it stays open past
 /// [`TIMEOUT`].

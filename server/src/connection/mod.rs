@@ -93,20 +93,23 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // The settings in force as it opens are the connection's for its life: a reload
+    // changes them for the connections opened after it.
+    let config = shared.config.get();
     let bound = outbox::Bound {
-        frames: shared.config.send_queue,
-        bytes: shared.config.send_queue_bytes,
+        frames: config.send_queue,
+        bytes: config.send_queue_bytes,
     };
     let (outbox, outgoing) = outbox::bounded(bound, Some(shared.queued.clone()));
     let metrics = shared.hub.metrics();
     let writer = Counted::new(writer, metrics.clone());
     let reader = Counted::new(reader, metrics.clone());
     let writer = shared.tracker.spawn(write_loop(writer, outgoing));
-    let mut frames = FrameReader::<_, ClientFrame>::new(reader, shared.config.buffsize);
+    let mut frames = FrameReader::<_, ClientFrame>::new(reader, config.buffsize);
     let now = Instant::now();
     let mut guards = Guards {
-        watchdog: Watchdog::new(&shared.config, now),
-        flood: FloodControl::new(&shared.config, now),
+        watchdog: Watchdog::new(&config, now),
+        flood: FloodControl::new(&config, now),
     };
     async move {
         let mut session = Session::Handshake;
@@ -115,7 +118,7 @@ where
             outbox: &outbox,
             peer,
             session: &mut session,
-            password: shared.config.password.as_ref(),
+            password: config.password.as_ref(),
             login_backoff: &shared.login_backoff,
             accounts: shared.accounts.as_ref(),
             cookie: cookie.as_deref(),

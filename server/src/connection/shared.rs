@@ -17,14 +17,16 @@ use crate::log::{NoHistory, SharedLog, SqliteLog, Store};
 use crate::login_backoff::LoginBackoff;
 use crate::peers::Peers;
 use crate::queued_bytes::QueuedBytes;
+use crate::reload::Current;
 
 /// What every connection shares with the server.
 #[derive(Debug, Clone)]
 pub struct Shared {
     /// The rooms and who is online.
     pub hub: Arc<Hub>,
-    /// The settings: frame limit, queue bound, deadlines, flood control, password.
-    pub config: Arc<Config>,
+    /// The settings in force: frame limit, queue bound, deadlines, flood control,
+    /// password; a reload replaces them ([`crate::reload`]).
+    pub config: Arc<Current>,
     /// The connection limits, checked before a connection is served.
     pub admission: Admission,
     /// Failed passwords per address and per account, which slow the next attempts.
@@ -83,7 +85,7 @@ impl Shared {
             queued: Arc::new(QueuedBytes::new(config.max_queued_bytes)),
             admission: Admission::new(config.max_clients, config.max_per_ip),
             login_backoff: Arc::default(),
-            config: Arc::new(config),
+            config: Arc::new(Current::new(config)),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             peers,

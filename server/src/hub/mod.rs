@@ -39,7 +39,7 @@ mod testing;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use chat_proto::codec::encode;
 use chat_proto::{CodecError, EncodedFrame, Millis, ServerFrame};
@@ -117,8 +117,8 @@ impl Limits {
 pub struct Hub {
     /// The registry, the rooms and the closing flag, changed together under one lock.
     state: Mutex<State>,
-    /// What the hub enforces.
-    limits: Limits,
+    /// What the hub enforces; a reload may change it ([`Hub::set_limits`]).
+    limits: RwLock<Limits>,
     /// The server's counters, for `/metrics`: kept here, where every part that counts
     /// already holds the hub.
     metrics: Metrics,
@@ -154,9 +154,20 @@ impl Hub {
     pub fn with_limits(limits: Limits) -> Self {
         Hub {
             state: Mutex::default(),
-            limits,
+            limits: RwLock::new(limits),
             metrics: Metrics::new(),
         }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the limits (a reload): the next join and the next `Welcome` go by them;
+    /// whoever is past a lower limit already stays where they are.
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = limits;
     }
 
     /// The server's counters.
@@ -187,7 +198,8 @@ impl Hub {
         peer: SocketAddr,
         signed_in: Option<&ServerFrame>,
     ) -> Result<usize, JoinError> {
-        self.state().register(handle, peer, signed_in, &self.limits)
+        self.state()
+            .register(handle, peer, signed_in, &self.limits())
     }
 
     /// Whether someone is registered on this node as `name`, in any case.
@@ -198,7 +210,7 @@ impl Hub {
     /// Removes `name` with `reason` (logged) and, unless the server is stopping, tells each
     /// of its rooms that it left and why.
     pub fn leave(&self, name: &str, reason: &LeaveReason, at: Millis) {
-        self.state().leave(name, reason, at, &self.limits);
+        self.state().leave(name, reason, at, &self.limits());
     }
 
     /// Every registered name, of this node and (in a cluster) every other, sorted

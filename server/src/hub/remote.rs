@@ -48,19 +48,19 @@ impl Hub {
     /// Applies a change another node made to its people: joins and leaves are announced
     /// here as if they were local.
     pub fn remote_change(&self, node: &str, change: Change, at: Millis) {
-        self.state().remote_change(node, change, at, &self.limits);
+        self.state().remote_change(node, change, at, &self.limits());
     }
 
     /// Replaces everything known of `node`'s people with `people` (a snapshot): whoever
     /// the snapshot lacks went offline (`Disconnected`), whatever room it lacks was parted.
     pub fn remote_state(&self, node: &str, people: Vec<Person>, at: Millis) {
-        self.state().remote_state(node, people, at, &self.limits);
+        self.state().remote_state(node, people, at, &self.limits());
     }
 
     /// Takes every person of `node` out of every list and room, telling the rooms
     /// `reason`; returns how many there were.
     pub fn remote_drop(&self, node: &str, reason: LeftReason, at: Millis) -> usize {
-        self.state().remote_drop(node, reason, at, &self.limits)
+        self.state().remote_drop(node, reason, at, &self.limits())
     }
 
     /// Tells `name` (registered here) why with `Error{NameTaken}` and ends its connection

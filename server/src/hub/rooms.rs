@@ -44,13 +44,13 @@ impl Hub {
         });
         let key: Arc<str> = room_key(room).into();
         self.state()
-            .join(name, key, room, at, backlog, &self.limits)
+            .join(name, key, room, at, backlog, &self.limits())
     }
 
     /// Takes `name` out of the room with key `room`, queues `Parted` to it and, unless the
     /// server is stopping, `UserLeft` to the others; the room ends with its last member.
     pub fn part(&self, name: &str, room: &JoinedRoom, at: Millis) -> Result<(), RoomError> {
-        self.state().part(name, room, at, &self.limits)
+        self.state().part(name, room, at, &self.limits())
     }
 
     /// The name as shown of the room with key `key`, while it exists.

@@ -48,12 +48,18 @@ const READ_BUFFER: usize = 256;
 /// What every request handler shares.
 #[derive(Debug)]
 struct Web {
-    /// The chat: what a WebSocket connection is served with.
+    /// The chat: what a WebSocket connection is served with, and the settings in force.
     shared: Shared,
-    /// `[http]` as configured.
-    http: HttpConfig,
     /// Cancelled when the server begins to shut down: `/healthz` then answers 503.
     stopping: CancellationToken,
+}
+
+impl Web {
+    /// `[http]` in force now: a reload changes `allowed_origins` and `metrics_token` for the
+    /// next request.
+    fn http(&self) -> HttpConfig {
+        self.shared.config.get().http.clone().unwrap_or_default()
+    }
 }
 
 /// Serves the web client, `/healthz` and `/metrics` on `listener` until the task is
@@ -62,17 +68,12 @@ struct Web {
 /// Logs `Web client at http(s)://<ip>:<port>/` first, so that a script (or a test) that
 /// asked for port 0 can find it.
 pub async fn serve(listener: TcpListener, shared: Shared, stopping: CancellationToken) {
-    let http = shared.config.http.clone().unwrap_or_default();
-    let scheme = scheme(&shared.config);
+    let scheme = scheme(&shared.config.get());
     match listener.local_addr() {
         Ok(addr) => tracing::info!("Web client at {scheme}://{addr}/"),
         Err(err) => tracing::error!("The web listener has no address: {err}"),
     }
-    let web = Arc::new(Web {
-        shared,
-        http,
-        stopping,
-    });
+    let web = Arc::new(Web { shared, stopping });
     let router = router(web.clone());
     // Dropped with this task, which aborts every HTTP connection still open; upgraded
     // WebSockets live on in the connection tracker until the chat's own shutdown.
@@ -88,7 +89,9 @@ pub async fn serve(listener: TcpListener, shared: Shared, stopping: Cancellation
         let router = router.clone();
         let web = web.clone();
         connections.spawn(async move {
-            match &web.shared.config.tls {
+            // The certificate in force as the handshake starts (a reload changes it).
+            let config = web.shared.config.get();
+            match &config.tls {
                 None => serve_http(stream, peer, router).await,
                 Some(tls) => {
                     let limit = listener::tls_limit(&web.shared, true);
@@ -177,7 +180,7 @@ async fn healthz(State(web): State<Arc<Web>>) -> Response {
 /// classic Prometheus text format for anyone else; with `[http] metrics_token`, only for a
 /// request that carries it as a bearer token.
 async fn metrics_page(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    if let Some(token) = &web.http.metrics_token {
+    if let Some(token) = &web.http().metrics_token {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -222,8 +225,8 @@ fn foreign(web: &Web, headers: &HeaderMap, peer: SocketAddr, what: &str) -> Opti
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let own = format!("{}://{host}", scheme(&web.shared.config));
-    if web.http.allowed_origins.allows(origin, &own) {
+    let own = format!("{}://{host}", scheme(&web.shared.config.get()));
+    if web.http().allowed_origins.allows(origin, &own) {
         return None;
     }
     let origin = origin.unwrap_or_default();
@@ -248,7 +251,7 @@ async fn session_post(
     if let Some(refused) = foreign(&web, request.headers(), peer, "a sign-in") {
         return refused;
     }
-    let limit = web.shared.config.buffsize.saturating_add(4);
+    let limit = web.shared.config.get().buffsize.saturating_add(4);
     let read = tokio::time::timeout(
         HEADER_TIMEOUT,
         axum::body::to_bytes(request.into_body(), limit),
@@ -304,7 +307,7 @@ async fn websocket(
     if let Err(refusal) = &admitted {
         tracing::warn!(%peer, "Refused connection: {refusal}");
     }
-    let max_message = shared.config.buffsize.saturating_add(4);
+    let max_message = shared.config.get().buffsize.saturating_add(4);
     let library_limit = max_message.saturating_mul(2).max(LIBRARY_MESSAGE_LIMIT);
     let config = WebSocketConfig::default()
         // Allocated for every socket up front, and what a client sends is small: the

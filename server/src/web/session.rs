@@ -175,7 +175,7 @@ pub async fn sign_out(shared: &Shared, headers: &HeaderMap, everywhere: bool) ->
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     }
-    let secure = shared.config.tls.is_some();
+    let secure = shared.config.get().tls.is_some();
     let mut response = StatusCode::NO_CONTENT.into_response();
     for cookie in [
         cookie(SESSION_COOKIE, "", 0, true, secure),
@@ -192,7 +192,7 @@ fn signed_in(shared: &Shared, accounts: &Arc<Accounts>, welcome: Welcome) -> Res
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let max_age = accounts.config().session_max_age.as_secs();
-    let secure = shared.config.tls.is_some();
+    let secure = shared.config.get().tls.is_some();
     let body = frame(&ServerFrame::SignedIn {
         session: u64::try_from(welcome.signed_in.session).unwrap_or(0),
         token: None,
@@ -231,7 +231,8 @@ fn check_server_password(
     peer: SocketAddr,
     given: Option<&str>,
 ) -> Option<Response> {
-    let expected = shared.config.password.as_ref()?;
+    let config = shared.config.get();
+    let expected = config.password.as_ref()?;
     match shared
         .login_backoff
         .check_server_password(expected, given, peer)

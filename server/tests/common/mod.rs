@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod browser;
 pub mod logs;
 pub mod nats;
+pub mod pki;
 pub mod prometheus;
 pub mod web;
 pub mod ws_stream;
@@ -41,6 +42,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where the web client, `/healthz` and `/metrics` are, when the config has `[http]`.
     pub web_addr: Option<SocketAddr>,
+    /// Settings sent here are put in force, as the binary does on SIGHUP.
+    reload: tokio::sync::mpsc::UnboundedSender<Config>,
     /// Completing this is the server's shutdown signal.
     stop: Option<oneshot::Sender<()>>,
     /// The `run` task.
@@ -89,12 +92,21 @@ pub async fn start_with(config: Config) -> TestServer {
         None => None,
     };
     let web_addr = web.as_ref().map(|l| l.local_addr().unwrap());
-    let task = tokio::spawn(chat_server::run(listener, web, config, store, async move {
-        let _ = stopped.await;
-    }));
+    let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(chat_server::run(
+        listener,
+        web,
+        config,
+        store,
+        async move {
+            let _ = stopped.await;
+        },
+        reloads,
+    ));
     TestServer {
         addr,
         web_addr,
+        reload,
         stop: Some(stop),
         task: Some(task),
     }
@@ -145,6 +157,12 @@ impl TestServer {
             }
         }
         panic!("no room for {name}");
+    }
+
+    /// Puts `config` in force, as SIGHUP with it in `config.ini` would; the reload is done
+    /// once a line saying so is logged ([`logs`]).
+    pub fn reload(&self, config: Config) {
+        self.reload.send(config).expect("the server is running");
     }
 
     /// Triggers the shutdown and waits for `run` to return.
@@ -560,6 +578,15 @@ impl ServerProcess {
         let mut child = self.child.take().expect("still running");
         child.kill().expect("kill -9 chat-server");
         child.wait().expect("wait for the killed chat-server");
+    }
+
+    /// Sends SIGHUP: read the settings again.
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP failed");
     }
 
     /// Sends SIGTERM.
