@@ -9,12 +9,13 @@
 //!   connection, `rooms_per_user`, `max_rooms` and `announce_up_to` for the next join,
 //!   `max_queued_bytes` for the next check of the ceiling; the per-connection limits,
 //!   flood control, deadlines and queue bounds for connections opened from then on), the
-//!   server password (for the next handshake), `[http] allowed_origins` and
+//!   server password (for the next handshake), `[accounts] registration`, `guests` and
+//!   `session_max_age` (for the next sign-in), `[http] allowed_origins` and
 //!   `metrics_token` (for the next request), and the TLS certificate and key (read again
 //!   from their files even when the paths are the same: new handshakes use the new pair,
 //!   live connections keep theirs);
 //! - **at the next start only**: where the server listens (`[server] host`, `port`,
-//!   `[http] port`), `[store]`, `[cluster]` and `[accounts]`. A change to one of them is
+//!   `[http] port`), `[store]` and `[cluster]`. A change to one of them is
 //!   named in a WARN line and the running value is kept.
 //!
 //! The settings in force are one [`Current`]: every reader takes the whole of them at once
@@ -74,6 +75,9 @@ pub fn apply(shared: &Shared, mut next: Config) -> Reloaded {
         history: shared.hub.limits().history,
         ..Limits::from_config(&next)
     });
+    if let Some(accounts) = &shared.accounts {
+        accounts.set_config(next.accounts);
+    }
     shared.config.set(next);
     for key in &reloaded.kept {
         tracing::warn!(
@@ -106,8 +110,6 @@ fn keep_restart_settings(now: &Config, next: &mut Config, kept: &mut Vec<&'stati
     next.store.clone_from(&now.store);
     keep(next.cluster != now.cluster, "[cluster]");
     next.cluster.clone_from(&now.cluster);
-    keep(next.accounts != now.accounts, "[accounts]");
-    next.accounts = now.accounts;
     keep(next.tls.is_some() != now.tls.is_some(), "[tls] (on or off)");
     if next.tls.is_some() != now.tls.is_some() {
         next.tls.clone_from(&now.tls);
@@ -176,6 +178,18 @@ fn changed(now: &Config, next: &Config) -> Vec<&'static str> {
         ),
         (now.max_rooms != next.max_rooms, "[limits] max_rooms"),
         (now.password != next.password, "[server] password"),
+        (
+            now.accounts.registration != next.accounts.registration,
+            "[accounts] registration",
+        ),
+        (
+            now.accounts.guests != next.accounts.guests,
+            "[accounts] guests",
+        ),
+        (
+            now.accounts.session_max_age != next.accounts.session_max_age,
+            "[accounts] session_max_age",
+        ),
         (
             now_http.as_ref().map(|h| &h.allowed_origins)
                 != next_http.as_ref().map(|h| &h.allowed_origins),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use chat_proto::{ClientFrame, ErrorKind, ServerFrame, PROTOCOL_VERSION};
+use chat_proto::{ClientFrame, ErrorKind, Secret, ServerFrame, PROTOCOL_VERSION};
 use common::pki::Pki;
 use common::{error_of, ServerProcess};
 use tokio::net::TcpStream;
@@ -109,10 +109,12 @@ async fn sighup_with_a_thousand_clients_connected_disconnects_nobody_and_applies
     assert_eq!(pki.shown_at(addr).await, renewed, "the certificate stayed");
     all_answer(&mut clients).await;
 
-    // No connection limit, and a server password: the next handshake needs it.
-    let text = config_ini(0, "password = sesame");
+    // No connection limit, a server password the next handshake needs, and registration
+    // closed.
+    let text = config_ini(0, "password = sesame") + "[accounts]\nregistration = closed\n";
     let done = reload(&mut server, &pki, &text, "Reloaded the settings");
     assert!(done.contains("[server] password"), "{done}");
+    assert!(done.contains("[accounts] registration"), "{done}");
     let mut guest = pki.connect_at(addr).await;
     assert_eq!(
         error_of(guest.hello("stranger").await).0,
@@ -127,6 +129,20 @@ async fn sighup_with_a_thousand_clients_connected_disconnects_nobody_and_applies
         })
         .await;
     assert!(matches!(member.recv().await, ServerFrame::Welcome { .. }));
+    let mut newcomer = pki.connect_at(addr).await;
+    newcomer
+        .send(ClientFrame::Register {
+            version: PROTOCOL_VERSION,
+            username: "newcomer".into(),
+            server_password: Some("sesame".into()),
+            password: Secret::new("a long enough password"),
+            device: "test".into(),
+        })
+        .await;
+    assert_eq!(
+        error_of(newcomer.recv().await).0,
+        ErrorKind::RegistrationClosed
+    );
     all_answer(&mut clients).await;
 
     server.terminate();

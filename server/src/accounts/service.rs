@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use chat_proto::codec::encode;
@@ -121,8 +121,8 @@ pub struct Accounts {
     store: SharedStore,
     /// Hashes and verifies passwords.
     hasher: Hasher,
-    /// `[accounts]`.
-    config: AccountsConfig,
+    /// `[accounts]`; a reload may change it ([`Accounts::set_config`]).
+    config: RwLock<AccountsConfig>,
     /// The connections signed in on this server, and the sessions ended lately.
     live: Mutex<Live>,
     /// Whether other servers write to the store too (a cluster's bucket).
@@ -145,14 +145,20 @@ impl Accounts {
             shared: store.is_shared(),
             store,
             hasher,
-            config,
+            config: RwLock::new(config),
             live: Mutex::default(),
         }
     }
 
-    /// `[accounts]`.
-    pub fn config(&self) -> &AccountsConfig {
-        &self.config
+    /// `[accounts]` in force.
+    pub fn config(&self) -> AccountsConfig {
+        *self.config.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts `config` in force (a reload): registration, guests and the longest life of a
+    /// session apply from the next request on.
+    pub fn set_config(&self, config: AccountsConfig) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
     }
 
     /// The account of `name`, if there is one.
@@ -196,7 +202,7 @@ impl Accounts {
         device: &str,
         at: Millis,
     ) -> Result<Welcome, AccountsError> {
-        if self.config.registration == Registration::Closed {
+        if self.config().registration == Registration::Closed {
             return Err(AccountsError::RegistrationClosed);
         }
         let account = self.create(name, password, at).await?;
@@ -534,7 +540,7 @@ impl Accounts {
     /// The oldest last use at `now` that keeps a session alive.
     fn oldest_at(&self, now: Millis) -> Millis {
         let max_age =
-            Millis::try_from(self.config.session_max_age.as_millis()).unwrap_or(Millis::MAX);
+            Millis::try_from(self.config().session_max_age.as_millis()).unwrap_or(Millis::MAX);
         now.saturating_sub(max_age)
     }
 
