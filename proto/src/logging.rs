@@ -14,8 +14,10 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{ChronoLocal, FormatTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter};
 
 /// The timestamp format of the seed program's logs: `21-10-15 14:30`.
 pub const TIME_FORMAT: &str = "%y-%m-%d %H:%M";
@@ -81,13 +83,17 @@ pub enum LoggingError {
     /// A global subscriber was already installed.
     #[error("logging is already set up")]
     AlreadySet,
+    /// The filter could not be changed.
+    #[error("cannot change the log filter: {0}")]
+    Reload(String),
 }
 
-/// Installs the house format as the global subscriber, writing to `writer`.
+/// Installs the house format as the global subscriber, writing to `writer`; the returned
+/// [`LogLevel`] changes its filter later (the server's reload).
 ///
 /// The filter is `level` when given (a `--log-level` flag), else `RUST_LOG`, else `info`.
 /// Accepts anything `RUST_LOG` accepts: `debug`, `chat_server=debug,warn`.
-pub fn init<W>(level: Option<&str>, writer: W) -> Result<(), LoggingError>
+pub fn init<W>(level: Option<&str>, writer: W) -> Result<LogLevel, LoggingError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -95,17 +101,51 @@ where
         Some(level) => level.to_owned(),
         None => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
     };
-    let env_filter = EnvFilter::try_new(&filter).map_err(|source| LoggingError::Filter {
-        filter: filter.clone(),
-        source,
-    })?;
-    tracing_subscriber::fmt()
+    let (filter, handle) = reload::Layer::new(filter_of(&filter)?);
+    let format = tracing_subscriber::fmt::layer()
         .with_ansi(false)
-        .with_env_filter(env_filter)
         .with_writer(writer)
-        .event_format(HouseFormat::new())
+        .event_format(HouseFormat::new());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
         .try_init()
-        .map_err(|_| LoggingError::AlreadySet)
+        .map_err(|_| LoggingError::AlreadySet)?;
+    Ok(LogLevel(Box::new(move |filter| {
+        handle
+            .reload(filter)
+            .map_err(|err| LoggingError::Reload(err.to_string()))
+    })))
+}
+
+/// The filter `text` stands for, or why it is not one.
+fn filter_of(text: &str) -> Result<EnvFilter, LoggingError> {
+    EnvFilter::try_new(text).map_err(|source| LoggingError::Filter {
+        filter: text.to_owned(),
+        source,
+    })
+}
+
+/// Checks that `text` is a filter [`init`] and [`LogLevel::set`] accept, without using it:
+/// a setting is refused when it is read, not when it is applied.
+pub fn check_filter(text: &str) -> Result<(), LoggingError> {
+    filter_of(text).map(drop)
+}
+
+/// Changes the filter of the subscriber [`init`] installed.
+pub struct LogLevel(Box<dyn Fn(EnvFilter) -> Result<(), LoggingError> + Send + Sync>);
+
+impl fmt::Debug for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogLevel").finish_non_exhaustive()
+    }
+}
+
+impl LogLevel {
+    /// Filters by `text` from now on (anything `RUST_LOG` accepts).
+    pub fn set(&self, text: &str) -> Result<(), LoggingError> {
+        (self.0)(filter_of(text)?)
+    }
 }
 
 #[cfg(test)]

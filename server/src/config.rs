@@ -125,7 +125,7 @@ pub const LIMITS_KEYS: &[&str] = &[
 ];
 
 /// The keys of `[server]` only the server reads, beside the shared [`ServerSection::KEYS`].
-pub const SERVER_ONLY_KEYS: &[&str] = &["password"];
+pub const SERVER_ONLY_KEYS: &[&str] = &["password", "log_level"];
 
 /// Sections of the shared `config.ini` that belong to other programs (the client): not
 /// warned about, not read.
@@ -179,6 +179,9 @@ pub struct Config {
     pub max_rooms: usize,
     /// `[server] password`: what `Hello` must carry; `None` (absent or empty): anyone may join.
     pub password: Option<Password>,
+    /// `[server] log_level`: the log filter (as `RUST_LOG`) when neither `--log-level` nor
+    /// `RUST_LOG` sets one; `None` (absent or empty): `info`. Reloadable.
+    pub log_level: Option<String>,
     /// `[tls] cert` and `key`, loaded: `Some` serves TLS instead of plain TCP.
     pub tls: Option<Tls>,
     /// `[store]`: the room log; `None` (`path = off`) keeps no history.
@@ -195,6 +198,20 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
+}
+
+/// `[server] log_level`, checked as a filter now so that a bad one is refused with the
+/// rest of the file.
+fn log_level(file: &ConfigFile) -> Result<Option<String>, ConfigError> {
+    let level: String = file.get(
+        "server",
+        "log_level",
+        String::new(),
+        "a log filter as RUST_LOG takes it (info, debug, chat_server=debug,warn), or nothing",
+        |level| level.trim().is_empty() || chat_proto::logging::check_filter(level).is_ok(),
+    )?;
+    let level = level.trim();
+    Ok((!level.is_empty()).then(|| level.to_owned()))
 }
 
 /// A number of seconds as written in `config.ini`: fractions allowed (`0.5`), at most
@@ -410,6 +427,7 @@ impl Config {
                 .raw("server", "password")
                 .filter(|p| !p.is_empty())
                 .map(Password::new),
+            log_level: log_level(file)?,
             tls: Tls::from_file(file)?,
             store: StoreConfig::from_file(file)?,
             cluster: ClusterConfig::from_file(file)?,
@@ -444,6 +462,7 @@ impl Default for Config {
             rooms_per_user: DEFAULT_ROOMS_PER_USER,
             max_rooms: DEFAULT_MAX_ROOMS,
             password: None,
+            log_level: None,
             tls: None,
             store: Some(StoreConfig::default()),
             cluster: None,

@@ -36,10 +36,22 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Err(err) = chat_proto::logging::init(cli.log_level.as_deref(), std::io::stderr) {
-        eprintln!("chat-server: {err}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    // `--log-level`, else `RUST_LOG`, else `[server] log_level`, else `info`.
+    let fixed_level = cli
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok());
+    let level = fixed_level.clone().or(resolved.config.log_level.clone());
+    let log_level = match chat_proto::logging::init(level.as_deref(), std::io::stderr) {
+        Ok(log_level) => Levels {
+            handle: log_level,
+            fixed: fixed_level.is_some(),
+        },
+        Err(err) => {
+            eprintln!("chat-server: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     // A room log that cannot be opened is a setting the server cannot use, like a bad key.
     let store = match chat_server::open_store(&resolved.config) {
         Ok(store) => store,
@@ -48,7 +60,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match serve(cli, resolved, store) {
+    match serve(cli, log_level, resolved, store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -98,7 +110,12 @@ fn account(action: AccountAction, config: &Config) -> anyhow::Result<()> {
 }
 
 /// Runs the server until SIGINT or SIGTERM; on SIGHUP, reads the settings `cli` names again.
-fn serve(cli: Cli, resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
+fn serve(
+    cli: Cli,
+    log_level: Levels,
+    resolved: Resolved,
+    store: Option<Arc<dyn Store>>,
+) -> anyhow::Result<()> {
     let Resolved { config, unknown } = resolved;
     let source = config.source.as_ref().map_or_else(
         || "built-in defaults".to_owned(),
@@ -145,7 +162,8 @@ fn serve(cli: Cli, resolved: Resolved, store: Option<Arc<dyn Store>>) -> anyhow:
                 },
             )?),
         };
-        let reloads = reload_signal(cli).context("cannot install the SIGHUP handler")?;
+        let reloads = reload_signal(cli, log_level, config.log_level.clone())
+            .context("cannot install the SIGHUP handler")?;
         chat_server::run(listener, web, config, store, shutdown, reloads).await?;
         anyhow::Ok(())
     })?;
@@ -173,7 +191,11 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
 /// defaults, as at start) and sent to the server to put in force; a file that does not
 /// parse is refused whole with an ERROR line, and the running settings stay.
 #[cfg(unix)]
-fn reload_signal(cli: Cli) -> std::io::Result<chat_server::Reloads> {
+fn reload_signal(
+    cli: Cli,
+    levels: Levels,
+    mut level: Option<String>,
+) -> std::io::Result<chat_server::Reloads> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup())?;
     let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
@@ -184,6 +206,10 @@ fn reload_signal(cli: Cli) -> std::io::Result<chat_server::Reloads> {
                 Ok(Resolved { config, unknown }) => {
                     for key in &unknown {
                         tracing::warn!("Reload: unknown setting {key} ignored");
+                    }
+                    if config.log_level != level {
+                        levels.set(config.log_level.as_deref());
+                        level.clone_from(&config.log_level);
                     }
                     if reload.send(config).is_err() {
                         return;
@@ -200,9 +226,41 @@ fn reload_signal(cli: Cli) -> std::io::Result<chat_server::Reloads> {
 
 /// No SIGHUP here: the settings are read once.
 #[cfg(not(unix))]
-fn reload_signal(_cli: Cli) -> std::io::Result<chat_server::Reloads> {
+fn reload_signal(
+    _cli: Cli,
+    _levels: Levels,
+    _level: Option<String>,
+) -> std::io::Result<chat_server::Reloads> {
     let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
     Ok(reloads)
+}
+
+/// The log filter, and whether `--log-level` or `RUST_LOG` set it (they win over
+/// `[server] log_level`, at start and at a reload).
+struct Levels {
+    /// Changes the filter.
+    handle: chat_proto::logging::LogLevel,
+    /// Set by the flag or the environment.
+    fixed: bool,
+}
+
+impl Levels {
+    /// Puts `[server] log_level` = `level` (`None`: `info`) in force, unless the flag or the
+    /// environment set the filter; says which.
+    fn set(&self, level: Option<&str>) {
+        if self.fixed {
+            tracing::warn!(
+                "Reload: [server] log_level changed, but --log-level or RUST_LOG sets the \
+                 filter: kept as it was"
+            );
+            return;
+        }
+        let level = level.unwrap_or("info");
+        match self.handle.set(level) {
+            Ok(()) => tracing::info!("Reload: [server] log_level is now {level}"),
+            Err(err) => tracing::error!("Reload: {err}"),
+        }
+    }
 }
 
 /// Completes on the first Ctrl-C.

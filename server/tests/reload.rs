@@ -111,10 +111,22 @@ async fn sighup_with_a_thousand_clients_connected_disconnects_nobody_and_applies
 
     // No connection limit, a server password the next handshake needs, and registration
     // closed.
-    let text = config_ini(0, "password = sesame") + "[accounts]\nregistration = closed\n";
+    assert!(
+        !server.seen.iter().any(|line| line.contains(" | DEBUG | ")),
+        "nothing at DEBUG before the reload"
+    );
+    let text = config_ini(0, "password = sesame\nlog_level = debug")
+        + "[accounts]\nregistration = closed\n";
     let done = reload(&mut server, &pki, &text, "Reloaded the settings");
     assert!(done.contains("[server] password"), "{done}");
     assert!(done.contains("[accounts] registration"), "{done}");
+    assert!(
+        server
+            .seen
+            .iter()
+            .any(|line| line.contains("Reload: [server] log_level is now debug")),
+        "the new log level is said before the settings are"
+    );
     let mut guest = pki.connect_at(addr).await;
     assert_eq!(
         error_of(guest.hello("stranger").await).0,
@@ -143,6 +155,9 @@ async fn sighup_with_a_thousand_clients_connected_disconnects_nobody_and_applies
         error_of(newcomer.recv().await).0,
         ErrorKind::RegistrationClosed
     );
+    member.join("lobby").await;
+    let said = server.wait_for_line(" | DEBUG | ");
+    assert!(said.contains("member joined #lobby"), "{said}");
     all_answer(&mut clients).await;
 
     server.terminate();
