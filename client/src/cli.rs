@@ -55,6 +55,8 @@ pub enum Command {
     Logout(cmd::logout::Logout),
     /// List your account's signed-in devices, or sign some out
     Sessions(cmd::sessions::Sessions),
+    /// Act as a server operator: disconnect a person
+    Mod(cmd::moderate::Mod),
     /// Measure the server: deliveries/s, loss and latency with many clients, idle memory,
     /// or rooms and guests that come and go
     Bench(cmd::bench::Bench),

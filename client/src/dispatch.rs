@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Passwd(passwd) => passwd.run(&settings).await,
             Command::Logout(logout) => logout.run(&settings).await,
             Command::Sessions(sessions) => sessions.run(&settings).await,
+            Command::Mod(action) => action.run(&settings).await,
             Command::Repl(_) | Command::Bench(_) => {
                 unreachable!("handled above, before the runtime starts")
             }

@@ -44,6 +44,8 @@ pub enum Reply {
     PasswordChanged(u32),
     /// The answer to `DeleteAccount`.
     AccountDeleted,
+    /// The answer to `Disconnect`: who was disconnected.
+    Disconnected(String),
     /// A request refused with a non-fatal error; the session goes on.
     Refused {
         /// What went wrong.
@@ -121,6 +123,7 @@ pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
         ServerFrame::Revoked { count } => Some(Reply::Revoked(*count)),
         ServerFrame::PasswordChanged { ended } => Some(Reply::PasswordChanged(*ended)),
         ServerFrame::AccountDeleted => Some(Reply::AccountDeleted),
+        ServerFrame::Disconnected { user } => Some(Reply::Disconnected(user.clone())),
         ServerFrame::Error { kind, detail } => Some(Reply::Refused {
             kind: *kind,
             detail: detail.clone(),

@@ -234,3 +234,52 @@ fn a_weak_password_and_a_taken_name_are_refused_in_one_line() {
     .expect_one_error_line();
     assert!(out.stderr.contains("no password"), "{out:#?}");
 }
+
+/// `chat-client mod disconnect`: an operator's removes a person, who is told why (one
+/// error line, exit status 1); anyone else is refused with one line and exit status 1.
+#[test]
+fn an_operator_disconnects_a_person_from_the_terminal() {
+    let server = Server::start_with_args(
+        "[server]\nhost = 127.0.0.1\nport = 0\nbuffsize = 1024\n\
+         [limits]\nmessages_per_second = 0\n\
+         [store]\npath = chat.db\n\
+         [accounts]\noperators = boss\n",
+        0,
+        &[],
+    );
+    let desk = server.dir().join("desk");
+    let other = server.dir().join("other");
+    for (device, name) in [(&desk, "boss"), (&other, "dave")] {
+        on(
+            &server,
+            device,
+            name,
+            &["register", "--password-stdin"],
+            &format!("{PASSWORD}\n"),
+        )
+        .expect_code(0);
+    }
+    let troll = common::listener(&server, "troll", &[]);
+
+    let out = on(&server, &other, "dave", &["mod", "disconnect", "troll"], "")
+        .expect_code(1)
+        .expect_one_error_line();
+    assert!(out.stderr.contains("operators"), "{}", out.stderr);
+
+    let out = on(
+        &server,
+        &desk,
+        "boss",
+        &["mod", "disconnect", "troll", "--reason", "spam"],
+        "",
+    )
+    .expect_code(0);
+    assert_eq!(out.stdout, "disconnected troll\n");
+    let out = troll.finish().expect_code(1).expect_one_error_line();
+    assert!(
+        out.stderr
+            .contains("disconnected by the operator boss: spam"),
+        "{}",
+        out.stderr
+    );
+}

@@ -99,7 +99,8 @@ impl Frame for ClientFrame {
             | ClientFrame::ChangePassword { .. }
             | ClientFrame::ListSessions
             | ClientFrame::Revoke { .. }
-            | ClientFrame::DeleteAccount { .. } => {}
+            | ClientFrame::DeleteAccount { .. }
+            | ClientFrame::Disconnect { .. } => {}
         }
     }
 }
@@ -130,7 +131,8 @@ impl Frame for ServerFrame {
             | ServerFrame::Sessions { .. }
             | ServerFrame::Revoked { .. }
             | ServerFrame::PasswordChanged { .. }
-            | ServerFrame::AccountDeleted => {}
+            | ServerFrame::AccountDeleted
+            | ServerFrame::Disconnected { .. } => {}
         }
     }
 }

@@ -41,10 +41,12 @@ use crate::secret::{Secret, SessionToken};
 /// and `Welcome` states the most messages a history page holds. Version 4 added the
 /// cluster: the error kind `ClusterUnavailable` and the leave reason `NodeLost`. Version 5
 /// added accounts: `SignIn` and `Register` beside `Hello`, the account requests after them,
-/// their answers, and the error kinds from `NameRegistered` on.
+/// their answers, and the error kinds from `NameRegistered` on. Version 6 added moderation:
+/// an operator's `Disconnect` and its answer `Disconnected`, the error kinds `NotPermitted`
+/// and `Removed`, and the leave reason `Removed`.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -183,6 +185,16 @@ pub enum ClientFrame {
         /// The password, so that a device left signed in cannot delete the account.
         password: Secret,
     },
+    /// A server operator (an account `[accounts] operators` names) disconnects `user` from
+    /// the server; answered by [`ServerFrame::Disconnected`]. The person gets
+    /// `Error{Removed}` with `reason` and is closed; their rooms hear
+    /// `UserLeft{reason: Removed}`.
+    Disconnect {
+        /// The person's name (any case).
+        user: String,
+        /// Why, told to them and logged; may be empty.
+        reason: String,
+    },
 }
 
 /// How a [`ClientFrame::SignIn`] proves the account is the sender's.
@@ -305,6 +317,8 @@ pub enum LeftReason {
     Refused,
     /// They were on another node of the cluster, which stopped or stopped answering.
     NodeLost,
+    /// An operator removed them.
+    Removed,
 }
 
 impl LeftReason {
@@ -318,6 +332,7 @@ impl LeftReason {
             LeftReason::SlowConsumer => "slow_consumer",
             LeftReason::Refused => "refused",
             LeftReason::NodeLost => "node_lost",
+            LeftReason::Removed => "removed",
         }
     }
 }
@@ -332,6 +347,7 @@ impl std::fmt::Display for LeftReason {
             LeftReason::SlowConsumer => "too slow",
             LeftReason::Refused => "disconnected by the server",
             LeftReason::NodeLost => "node lost",
+            LeftReason::Removed => "removed by an operator",
         })
     }
 }
@@ -503,6 +519,11 @@ pub enum ServerFrame {
     /// online connection stays online under the name as a guest, one that only managed the
     /// account is closed.
     AccountDeleted,
+    /// Answer to [`ClientFrame::Disconnect`]: the person was online and is disconnected.
+    Disconnected {
+        /// Their name as they registered it.
+        user: String,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -584,6 +605,12 @@ pub enum ErrorKind {
     NotSignedIn,
     /// `SignIn` or `Register` on a server that keeps no accounts (it keeps no store).
     AccountsOff,
+    /// A request that needs a role the sender does not have (`Disconnect` from anyone but
+    /// an operator), or that the role does not allow (an operator disconnecting itself).
+    NotPermitted,
+    /// An operator removed this connection; the detail gives the reason. The connection is
+    /// closed.
+    Removed,
 }
 
 impl ErrorKind {
@@ -614,7 +641,8 @@ impl ErrorKind {
             | ErrorKind::RegistrationClosed
             | ErrorKind::GuestsOff
             | ErrorKind::NotSignedIn
-            | ErrorKind::AccountsOff => false,
+            | ErrorKind::AccountsOff
+            | ErrorKind::NotPermitted => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -625,7 +653,8 @@ impl ErrorKind {
             | ErrorKind::ShuttingDown
             | ErrorKind::Flooding
             | ErrorKind::WrongPassword
-            | ErrorKind::SessionEnded => true,
+            | ErrorKind::SessionEnded
+            | ErrorKind::Removed => true,
         }
     }
 
@@ -665,6 +694,8 @@ impl ErrorKind {
             ErrorKind::GuestsOff => "guests_off",
             ErrorKind::NotSignedIn => "not_signed_in",
             ErrorKind::AccountsOff => "accounts_off",
+            ErrorKind::NotPermitted => "not_permitted",
+            ErrorKind::Removed => "removed",
         }
     }
 }

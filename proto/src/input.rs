@@ -29,6 +29,8 @@ pub enum Command {
     Members,
     /// `/history [count]`.
     History,
+    /// `/disconnect <user> [reason]`, for server operators.
+    Disconnect,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -37,7 +39,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 10] = [
+    pub const ALL: [Command; 11] = [
         Command::Whisper,
         Command::ListUsers,
         Command::Join,
@@ -46,6 +48,7 @@ impl Command {
         Command::Rooms,
         Command::Members,
         Command::History,
+        Command::Disconnect,
         Command::Help,
         Command::Quit,
     ];
@@ -61,6 +64,7 @@ impl Command {
             Command::Rooms => "rooms",
             Command::Members => "members",
             Command::History => "history",
+            Command::Disconnect => "disconnect",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -77,6 +81,7 @@ impl Command {
             Command::Rooms => &["list"],
             Command::Members => &["names"],
             Command::History => &[],
+            Command::Disconnect => &["kill"],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -93,6 +98,7 @@ impl Command {
             Command::Rooms => "/rooms",
             Command::Members => "/members [room]",
             Command::History => "/history [count]",
+            Command::Disconnect => "/disconnect <user> [reason]",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -109,6 +115,7 @@ impl Command {
             Command::Rooms => "list every room with its member count",
             Command::Members => "list who is in a room (the current one without a name)",
             Command::History => "show earlier messages of the current room (20 without a count)",
+            Command::Disconnect => "disconnect someone from the server (server operators only)",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -185,6 +192,13 @@ pub enum Input {
         /// How many, at least 1; `None`: [`HISTORY_COUNT`].
         count: Option<u32>,
     },
+    /// Disconnect someone from the server (an operator's action).
+    Disconnect {
+        /// Their name.
+        user: String,
+        /// Why; may be empty.
+        reason: String,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
@@ -231,6 +245,7 @@ impl Input {
                 from: Cursor::Latest,
                 limit: count.unwrap_or(HISTORY_COUNT),
             }),
+            Input::Disconnect { user, reason } => Some(ClientFrame::Disconnect { user, reason }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
     }
@@ -254,6 +269,12 @@ impl fmt::Display for Input {
             }
             Input::History { count: None } => write!(f, "/{}", Command::History.name()),
             Input::History { count: Some(n) } => write!(f, "/{} {n}", Command::History.name()),
+            Input::Disconnect { user, reason } if reason.is_empty() => {
+                write!(f, "/{} {user}", Command::Disconnect.name())
+            }
+            Input::Disconnect { user, reason } => {
+                write!(f, "/{} {user} {reason}", Command::Disconnect.name())
+            }
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -357,6 +378,17 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
         },
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),
+        Command::Disconnect => {
+            let (user, reason) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            if user.is_empty() {
+                return Err(InputError::Usage { command });
+            }
+            validate::username(user)?;
+            Ok(Input::Disconnect {
+                user: user.to_owned(),
+                reason: reason.trim().to_owned(),
+            })
+        }
         Command::Whisper => {
             let Some((to, text)) = args.split_once(char::is_whitespace) else {
                 return Err(InputError::Usage { command });
@@ -388,6 +420,31 @@ mod tests {
 
     fn msg(text: &str) -> Input {
         Input::Message { text: text.into() }
+    }
+
+    #[test]
+    fn disconnect_names_a_person_and_maybe_a_reason() {
+        assert_eq!(
+            parse("/disconnect troll spamming   links"),
+            Ok(Input::Disconnect {
+                user: "troll".into(),
+                reason: "spamming   links".into()
+            })
+        );
+        assert_eq!(
+            parse("/kill troll"),
+            Ok(Input::Disconnect {
+                user: "troll".into(),
+                reason: String::new()
+            })
+        );
+        assert_eq!(
+            parse("/disconnect"),
+            Err(InputError::Usage {
+                command: Command::Disconnect
+            })
+        );
+        assert!(matches!(parse("/disconnect b@d"), Err(InputError::Name(_))));
     }
 
     #[test]

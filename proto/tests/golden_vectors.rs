@@ -41,7 +41,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const AT: i64 = 1_700_000_000_000;
 
 /// Variant names in declaration (wire) order: the position of each is its tag.
-const CLIENT_VARIANTS: [&str; 18] = [
+const CLIENT_VARIANTS: [&str; 19] = [
     "Hello",
     "Msg",
     "Whisper",
@@ -60,8 +60,9 @@ const CLIENT_VARIANTS: [&str; 18] = [
     "ListSessions",
     "Revoke",
     "DeleteAccount",
+    "Disconnect",
 ];
-const SERVER_VARIANTS: [&str; 20] = [
+const SERVER_VARIANTS: [&str; 21] = [
     "Welcome",
     "Msg",
     "Whisper",
@@ -82,6 +83,7 @@ const SERVER_VARIANTS: [&str; 20] = [
     "Revoked",
     "PasswordChanged",
     "AccountDeleted",
+    "Disconnected",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
 const CREDENTIAL_VARIANTS: [&str; 3] = ["Password", "Token", "Cookie"];
@@ -406,6 +408,10 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
         ClientFrame::DeleteAccount { password } => {
             ("DeleteAccount", vec![("password", str_(password.expose()))])
         }
+        ClientFrame::Disconnect { user, reason } => (
+            "Disconnect",
+            vec![("user", str_(user)), ("reason", str_(reason))],
+        ),
     };
     tagged(
         "type",
@@ -561,6 +567,7 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
             ("PasswordChanged", vec![("ended", u32_(*ended))])
         }
         ServerFrame::AccountDeleted => ("AccountDeleted", vec![]),
+        ServerFrame::Disconnected { user } => ("Disconnected", vec![("user", str_(user))]),
     };
     tagged(
         "type",
@@ -750,6 +757,13 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
             s("DeleteAccount"),
             ClientFrame::DeleteAccount {
                 password: Secret::new("amber kettle"),
+            },
+        ),
+        (
+            s("Disconnect"),
+            ClientFrame::Disconnect {
+                user: s("troll"),
+                reason: s("spam"),
             },
         ),
     ]);
@@ -1063,6 +1077,10 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
             ServerFrame::PasswordChanged { ended: 251 },
         ),
         (s("AccountDeleted"), ServerFrame::AccountDeleted),
+        (
+            s("Disconnected"),
+            ServerFrame::Disconnected { user: s("Troll") },
+        ),
     ]);
     out
 }

@@ -174,11 +174,16 @@ proptest! {
                 Some(n) => (format!("/{spelled} {n}"), Input::History { count }),
                 None => (format!("/{spelled}"), Input::History { count }),
             },
+            Command::Disconnect => (
+                format!("/{spelled} {to}"),
+                Input::Disconnect { user: to, reason: String::new() },
+            ),
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
         prop_assert_eq!(input::parse(&line), Ok(expected));
-        if command != Command::Whisper {
+        // A whisper's text and a disconnection's reason take the rest of the line.
+        if command != Command::Whisper && command != Command::Disconnect {
             prop_assert_eq!(
                 input::parse(&format!("{line} extra")),
                 Err(InputError::Usage { command })
@@ -198,7 +203,7 @@ proptest! {
             Command::Part => prop_assert_eq!(parsed, Ok(Input::Part { room: None })),
             Command::Members => prop_assert_eq!(parsed, Ok(Input::Members { room: None })),
             Command::History => prop_assert_eq!(parsed, Ok(Input::History { count: None })),
-            Command::Join | Command::Switch | Command::Whisper => {
+            Command::Join | Command::Switch | Command::Whisper | Command::Disconnect => {
                 prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
             Command::ListUsers | Command::Rooms | Command::Help | Command::Quit => {
@@ -247,6 +252,7 @@ proptest! {
                 from: Cursor::Latest,
                 limit: count.unwrap_or(input::HISTORY_COUNT),
             }),
+            Input::Disconnect { user, reason } => Some(ClientFrame::Disconnect { user, reason }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         };
         prop_assert_eq!(frame, expected);

@@ -15,7 +15,7 @@ use crate::cli::Cli;
 use crate::tls::{Tls, TLS_KEYS};
 use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 
-pub use crate::accounts::settings::{AccountsConfig, Registration, ACCOUNTS_KEYS};
+pub use crate::accounts::settings::{AccountsConfig, Operators, Registration, ACCOUNTS_KEYS};
 pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
 pub use crate::log::settings::{StoreConfig, Synchronous, STORE_KEYS};
 
@@ -196,6 +196,8 @@ pub struct Config {
     /// live in `[store] path` (alone) or in the cluster's buckets; with neither, there are
     /// none, and everyone is a guest.
     pub accounts: AccountsConfig,
+    /// `[accounts] operators`: the accounts that may disconnect anyone. Reloadable.
+    pub operators: Operators,
     /// The file the settings came from, `None` for the built-in defaults; logged at start-up.
     pub source: Option<PathBuf>,
 }
@@ -433,6 +435,7 @@ impl Config {
             cluster: ClusterConfig::from_file(file)?,
             http: HttpConfig::from_file(file)?,
             accounts: AccountsConfig::from_file(file)?,
+            operators: Operators::from_file(file)?,
             source: file.path().map(ToOwned::to_owned),
         })
     }
@@ -468,6 +471,7 @@ impl Default for Config {
             cluster: None,
             http: Some(HttpConfig::default()),
             accounts: AccountsConfig::default(),
+            operators: Operators::default(),
             source: None,
         }
     }

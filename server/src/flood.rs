@@ -36,7 +36,8 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::ChangePassword { .. }
         | ClientFrame::ListSessions
         | ClientFrame::Revoke { .. }
-        | ClientFrame::DeleteAccount { .. } => true,
+        | ClientFrame::DeleteAccount { .. }
+        | ClientFrame::Disconnect { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
         ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye | ClientFrame::History { .. } => {

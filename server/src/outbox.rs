@@ -165,6 +165,8 @@ pub enum Eviction {
     /// Its device session ended: signed out elsewhere, the password changed, the account
     /// deleted.
     SessionEnded,
+    /// An operator removed it.
+    Removed,
 }
 
 impl Eviction {
@@ -175,6 +177,7 @@ impl Eviction {
                 "its name was registered on another node while this one could not reach the cluster"
             }
             Eviction::SessionEnded => "its session ended",
+            Eviction::Removed => "an operator removed it",
         }
     }
 }

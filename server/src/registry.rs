@@ -84,6 +84,8 @@ pub enum LeaveReason {
     Broken(String),
     /// A deadline passed: no `Hello` in time, or no answer to a `Ping`.
     TimedOut(String),
+    /// An operator removed it.
+    Removed,
 }
 
 impl LeaveReason {
@@ -98,6 +100,7 @@ impl LeaveReason {
             LeaveReason::Flooding(_) => "flooding",
             LeaveReason::Broken(_) => "broken",
             LeaveReason::TimedOut(_) => "timeout",
+            LeaveReason::Removed => "removed",
         }
     }
 
@@ -111,6 +114,7 @@ impl LeaveReason {
             LeaveReason::SlowConsumer => LeftReason::SlowConsumer,
             LeaveReason::Refused(_) | LeaveReason::Flooding(_) => LeftReason::Refused,
             LeaveReason::TimedOut(_) => LeftReason::TimedOut,
+            LeaveReason::Removed => LeftReason::Removed,
         }
     }
 
@@ -137,6 +141,7 @@ impl fmt::Display for LeaveReason {
             LeaveReason::Refused(why) | LeaveReason::Flooding(why) => write!(f, "refused: {why}"),
             LeaveReason::Broken(why) => write!(f, "connection broken: {why}"),
             LeaveReason::TimedOut(why) => write!(f, "timed out: {why}"),
+            LeaveReason::Removed => f.write_str("removed by an operator"),
         }
     }
 }

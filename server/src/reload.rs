@@ -9,8 +9,8 @@
 //!   connection, `rooms_per_user`, `max_rooms` and `announce_up_to` for the next join,
 //!   `max_queued_bytes` for the next check of the ceiling; the per-connection limits,
 //!   flood control, deadlines and queue bounds for connections opened from then on), the
-//!   server password (for the next handshake), `[accounts] registration`, `guests` and
-//!   `session_max_age` (for the next sign-in), `[http] allowed_origins` and
+//!   server password (for the next handshake), `[accounts] registration`, `guests`,
+//!   `session_max_age` and `operators` (for the next request), `[http] allowed_origins` and
 //!   `metrics_token` (for the next request), and the TLS certificate and key (read again
 //!   from their files even when the paths are the same: new handshakes use the new pair,
 //!   live connections keep theirs);
@@ -77,6 +77,7 @@ pub fn apply(shared: &Shared, mut next: Config) -> Reloaded {
     });
     if let Some(accounts) = &shared.accounts {
         accounts.set_config(next.accounts);
+        accounts.set_operators(next.operators.clone());
     }
     shared.config.set(next);
     for key in &reloaded.kept {
@@ -186,6 +187,7 @@ fn changed(now: &Config, next: &Config) -> Vec<&'static str> {
             now.accounts.guests != next.accounts.guests,
             "[accounts] guests",
         ),
+        (now.operators != next.operators, "[accounts] operators"),
         (
             now.accounts.session_max_age != next.accounts.session_max_age,
             "[accounts] session_max_age",

@@ -124,8 +124,7 @@ pub async fn run(
             tracing::info!("History in {}", settings.path.display());
             tokio::spawn(trim(store.clone(), settings.clone()));
             let kept = SqliteAccounts::open(&settings.path).map_err(io::Error::other)?;
-            let accounts =
-                start_accounts(Arc::new(SqliteAccountStore::new(kept)), config.accounts)?;
+            let accounts = start_accounts(Arc::new(SqliteAccountStore::new(kept)), &config)?;
             tracing::info!(
                 registration = ?config.accounts.registration,
                 guests = config.accounts.guests,
@@ -209,7 +208,7 @@ async fn join_cluster(
     tokio::select! {
         node = cluster::start(settings, name, hub.clone(), retention) => {
             let node = node.map_err(|err| io::Error::other(err.to_string()))?;
-            let accounts = start_accounts(node.accounts(), config.accounts)?;
+            let accounts = start_accounts(node.accounts(), &config)?;
             tracing::info!(
                 registration = ?config.accounts.registration,
                 guests = config.accounts.guests,
@@ -255,8 +254,9 @@ pub fn accounts_in(store: SharedStore, config: AccountsConfig) -> io::Result<Arc
 
 /// The accounts of a running server kept in `store`: their expired sessions swept, and the
 /// changes other servers make to a shared store followed.
-fn start_accounts(store: SharedStore, config: AccountsConfig) -> io::Result<Arc<Accounts>> {
-    let accounts = accounts_in(store, config)?;
+fn start_accounts(store: SharedStore, config: &Config) -> io::Result<Arc<Accounts>> {
+    let accounts = accounts_in(store, config.accounts)?;
+    accounts.set_operators(config.operators.clone());
     tokio::spawn(sweep(accounts.clone()));
     tokio::spawn(accounts.clone().follow());
     Ok(accounts)

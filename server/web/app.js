@@ -56,6 +56,7 @@ export const COMMANDS = [
   { name: "rooms", aliases: ["list"], usage: "/rooms", summary: "list every room with its member count" },
   { name: "members", aliases: ["names"], usage: "/members [room]", summary: "list who is in a room (the current one without a name)" },
   { name: "history", aliases: [], usage: "/history [count]", summary: `show earlier messages of the current room (${HISTORY_COUNT} without a count)` },
+  { name: "disconnect", aliases: ["kill"], usage: "/disconnect <user> [reason]", summary: "disconnect someone from the server (server operators only)" },
   { name: "help", aliases: ["?"], usage: "/help", summary: "show this list" },
   { name: "quit", aliases: ["exit"], usage: "/quit", summary: "leave the chat" },
 ];
@@ -101,6 +102,8 @@ export const ERROR_TEXT = {
   GuestsOff: "this server is for accounts only: sign in or register",
   NotSignedIn: "you are not signed in to an account",
   AccountsOff: "this server keeps no accounts: leave the password empty to chat as a guest",
+  NotPermitted: "only the server's operators may do that",
+  Removed: "an operator disconnected you",
 };
 
 /** How a leave reason is worded (the README's "shown as"). */
@@ -112,11 +115,13 @@ export const LEFT_TEXT = {
   SlowConsumer: "too slow",
   Refused: "disconnected by the server",
   NodeLost: "node lost",
+  Removed: "removed by an operator",
 };
 
 /** Refusals after which reconnecting cannot help: the same Hello would be refused again. */
 const STOP_KINDS = new Set([
   "VersionMismatch", "AuthFailed", "NameRegistered", "GuestsOff", "SessionEnded", "WrongPassword",
+  "Removed",
 ]);
 
 /** The readable cookie that says which account this browser is signed in to. The token
@@ -173,7 +178,8 @@ function lookupCommand(name) {
  *   {kind: "blank"} | {kind: "message", text} | {kind: "whisper", to, text}
  *   | {kind: "list_users"} | {kind: "join", room} | {kind: "part", room|null}
  *   | {kind: "switch", room} | {kind: "rooms"} | {kind: "members", room|null}
- *   | {kind: "history", count|null} | {kind: "help"} | {kind: "quit"}
+ *   | {kind: "history", count|null} | {kind: "disconnect", user, reason}
+ *   | {kind: "help"} | {kind: "quit"}
  * Room names come back without '#'. Throws InputError for a line that is no command.
  */
 export function parseLine(input) {
@@ -224,6 +230,13 @@ export function parseLine(input) {
       const problem = nameProblem(m[1]);
       if (problem) throw new InputError(problem);
       return { kind: "whisper", to: m[1], text: m[2].trimStart() };
+    }
+    case "disconnect": {
+      const m = /^(\S+)(?:\s+(.*))?$/s.exec(args);
+      if (!m) throw usage();
+      const problem = nameProblem(m[1]);
+      if (problem) throw new InputError(problem);
+      return { kind: "disconnect", user: m[1], reason: (m[2] ?? "").trim() };
     }
     default:
       throw new Error(`parseLine: ${command.name} has no case`);
@@ -680,6 +693,8 @@ function run(action) {
       return sendText({ type: "Msg", room: room.name, text: action.text });
     case "whisper":
       return sendText({ type: "Whisper", to: action.to, text: action.text });
+    case "disconnect":
+      return sendOrSay({ type: "Disconnect", user: action.user, reason: action.reason });
     case "list_users":
       return sendOrSay({ type: "ListUsers" });
     case "rooms":
@@ -1004,6 +1019,9 @@ function onFrame(f) {
     case "SignedIn": return; // Welcome follows
     case "Revoked":
       system(`${f.count} session${f.count === 1 ? "" : "s"} ended`);
+      return;
+    case "Disconnected":
+      system(`${f.user} was disconnected`);
       return;
     default:
       error(`the server sent a frame this page does not know: ${f.type}`);

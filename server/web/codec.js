@@ -23,7 +23,7 @@
 // RangeError on a frame that cannot be written (a missing field, a negative seq, ...).
 
 /** The version this codec speaks, sent in Hello. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Bytes in the length prefix before each body. */
 export const PREFIX_LEN = 4;
@@ -39,17 +39,20 @@ export const ERROR_KINDS = Object.freeze([
   "NotInRoom", "InvalidRoom", "TooManyRooms", "RoomsFull", "NoSuchRoom", "HistoryOff",
   "StoreFailed", "ClusterUnavailable", "NameRegistered", "WrongPassword", "SessionEnded",
   "WeakPassword", "RegistrationClosed", "GuestsOff", "NotSignedIn", "AccountsOff",
+  "NotPermitted", "Removed",
 ]);
 
 /** The kinds after which the server closes the connection (README: "fatal"). */
 export const FATAL_ERROR_KINDS = Object.freeze(new Set([
   "FrameTooLarge", "VersionMismatch", "ServerFull", "TooManyConnections", "AuthFailed",
   "Timeout", "SlowConsumer", "ShuttingDown", "Flooding", "WrongPassword", "SessionEnded",
+  "Removed",
 ]));
 
 /** LeftReason variants, by wire index. */
 export const LEFT_REASONS = Object.freeze([
   "Parted", "Quit", "Disconnected", "TimedOut", "SlowConsumer", "Refused", "NodeLost",
+  "Removed",
 ]);
 
 /** A body (or payload) that is not a valid frame. */
@@ -98,6 +101,7 @@ const CLIENT_FRAMES = [
   ["ListSessions", []],
   ["Revoke", [["which", "Revocation"]]],
   ["DeleteAccount", [["password", "string"]]],
+  ["Disconnect", [["user", "string"], ["reason", "string"]]],
 ];
 
 const SERVER_FRAMES = [
@@ -125,6 +129,7 @@ const SERVER_FRAMES = [
   ["Revoked", [["count", "u32"]]],
   ["PasswordChanged", [["ended", "u32"]]],
   ["AccountDeleted", []],
+  ["Disconnected", [["user", "string"]]],
 ];
 
 /** Bytes in a session token; it is written raw, and shown here as 64 lowercase hex digits. */

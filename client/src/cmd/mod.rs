@@ -11,6 +11,7 @@ pub mod history;
 pub mod listen;
 pub mod login;
 pub mod logout;
+pub mod moderate;
 pub mod passwd;
 pub mod register;
 pub mod repl;
@@ -129,6 +130,8 @@ pub fn hint(err: &ClientError) -> Option<&'static str> {
             ErrorKind::RegistrationClosed => "ask the server's operator for an account",
             ErrorKind::GuestsOff => "this server is for accounts: chat-client register or login",
             ErrorKind::AccountsOff => "this server keeps no accounts: connect as a guest",
+            ErrorKind::NotPermitted => "only the server's operators ([accounts] operators) may",
+            ErrorKind::Removed => "an operator disconnected you",
             _ => return None,
         },
         ClientError::Unexpected { .. } | ClientError::Transport { .. } => {

@@ -125,6 +125,7 @@ impl Send {
             | Reply::Revoked(_)
             | Reply::PasswordChanged(_)
             | Reply::AccountDeleted
+            | Reply::Disconnected(_)
             | Reply::Refused { .. } => {}
         }
         bye?;
@@ -300,7 +301,8 @@ impl Pipeline {
             | Reply::Sessions(_)
             | Reply::Revoked(_)
             | Reply::PasswordChanged(_)
-            | Reply::AccountDeleted => {
+            | Reply::AccountDeleted
+            | Reply::Disconnected(_) => {
                 tracing::debug!(line = sent.line, frame = ?sent.frame, "Delivered");
             }
         }

@@ -138,6 +138,10 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             users: Some(users),
             ..JsonEvent::new("users")
         },
+        ServerFrame::Disconnected { user } => JsonEvent {
+            user: Some(user),
+            ..JsonEvent::new("disconnected")
+        },
         ServerFrame::RoomList { .. }
         | ServerFrame::History { .. }
         | ServerFrame::Error { .. }

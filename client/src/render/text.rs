@@ -146,6 +146,9 @@ impl Style {
                     clean(&users.join(", "))
                 ))
             ),
+            ServerFrame::Disconnected { user } => {
+                self.notice(&format!("{} was disconnected", clean(user)))
+            }
             ServerFrame::RoomList { rooms } => {
                 let list: Vec<String> = rooms
                     .iter()

@@ -301,6 +301,12 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                     fail!();
                 }
             }
+            // A guest is no operator.
+            ClientFrame::Disconnect { .. } => {
+                if error != Some(ErrorKind::NotPermitted) {
+                    fail!();
+                }
+            }
             ClientFrame::History { room, .. } => match key_of(room) {
                 None if error == Some(ErrorKind::InvalidRoom) => {}
                 Some(_) if error == Some(ErrorKind::HistoryOff) => {}

@@ -158,9 +158,11 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
         }),
         Just(ClientFrame::ListSessions),
         revocation().prop_map(|which| ClientFrame::Revoke { which }),
-        text.prop_map(|password| ClientFrame::DeleteAccount {
-            password: Secret::new(password)
-        }),
+        text.clone()
+            .prop_map(|password| ClientFrame::DeleteAccount {
+                password: Secret::new(password)
+            }),
+        (text.clone(), text).prop_map(|(user, reason)| ClientFrame::Disconnect { user, reason }),
     ]
 }
 
@@ -322,21 +324,27 @@ pub fn server_frame_with(
         (any::<u64>(), prop::option::of(session_token()))
             .prop_map(|(session, token)| ServerFrame::SignedIn { session, token }),
         prop::collection::vec(
-            (any::<u64>(), text, millis(), millis(), any::<bool>()).prop_map(
-                |(id, device, created, last_used, current)| DeviceSession {
+            (
+                any::<u64>(),
+                text.clone(),
+                millis(),
+                millis(),
+                any::<bool>()
+            )
+                .prop_map(|(id, device, created, last_used, current)| DeviceSession {
                     id,
                     device,
                     created,
                     last_used,
                     current,
-                }
-            ),
+                }),
             0..8
         )
         .prop_map(|sessions| ServerFrame::Sessions { sessions }),
         any::<u32>().prop_map(|count| ServerFrame::Revoked { count }),
         any::<u32>().prop_map(|ended| ServerFrame::PasswordChanged { ended }),
         Just(ServerFrame::AccountDeleted),
+        text.prop_map(|user| ServerFrame::Disconnected { user }),
     ]
 }
 
@@ -493,6 +501,8 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         1 => Just(Input::Rooms),
         1 => prop::option::of(valid_room()).prop_map(|room| Input::Members { room }),
         1 => prop::option::of(1u32..=100_000).prop_map(|count| Input::History { count }),
+        1 => (valid_username(), "([a-z]{1,10}( [a-z]{1,10}){0,3})?")
+            .prop_map(|(user, reason)| Input::Disconnect { user, reason }),
         1 => Just(Input::Help),
         1 => Just(Input::Quit),
     ]
@@ -510,6 +520,7 @@ pub fn every_input_is_generated(input: &Input) {
         | Input::Rooms
         | Input::Members { .. }
         | Input::History { .. }
+        | Input::Disconnect { .. }
         | Input::Help
         | Input::Quit => {}
     }
@@ -699,7 +710,8 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::ChangePassword { .. }
         | ClientFrame::ListSessions
         | ClientFrame::Revoke { .. }
-        | ClientFrame::DeleteAccount { .. } => {}
+        | ClientFrame::DeleteAccount { .. }
+        | ClientFrame::Disconnect { .. } => {}
     }
 }
 
@@ -725,6 +737,7 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::Sessions { .. }
         | ServerFrame::Revoked { .. }
         | ServerFrame::PasswordChanged { .. }
-        | ServerFrame::AccountDeleted => {}
+        | ServerFrame::AccountDeleted
+        | ServerFrame::Disconnected { .. } => {}
     }
 }

@@ -21,7 +21,7 @@ use futures::StreamExt;
 
 use super::password::{HashError, Hasher, Secret, Verdict};
 use super::policy::{self, Weak};
-use super::settings::{AccountsConfig, Registration};
+use super::settings::{AccountsConfig, Operators, Registration};
 use super::store::{Account, AccountError, Change, Listed, Session, SharedStore};
 use super::token::{self, NoRandomness};
 use crate::outbox::{Eviction, Outbox};
@@ -123,6 +123,8 @@ pub struct Accounts {
     hasher: Hasher,
     /// `[accounts]`; a reload may change it ([`Accounts::set_config`]).
     config: RwLock<AccountsConfig>,
+    /// `[accounts] operators`; a reload may change them.
+    operators: RwLock<Operators>,
     /// The connections signed in on this server, and the sessions ended lately.
     live: Mutex<Live>,
     /// Whether other servers write to the store too (a cluster's bucket).
@@ -146,6 +148,7 @@ impl Accounts {
             store,
             hasher,
             config: RwLock::new(config),
+            operators: RwLock::default(),
             live: Mutex::default(),
         }
     }
@@ -153,6 +156,23 @@ impl Accounts {
     /// `[accounts]` in force.
     pub fn config(&self) -> AccountsConfig {
         *self.config.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the account `name` is a server operator.
+    pub fn is_operator(&self, name: &str) -> bool {
+        self.operators
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(name)
+    }
+
+    /// Puts `operators` in force (at start, and at a reload): the next request of each
+    /// account goes by them.
+    pub fn set_operators(&self, operators: Operators) {
+        *self
+            .operators
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = operators;
     }
 
     /// Puts `config` in force (a reload): registration, guests and the longest life of a

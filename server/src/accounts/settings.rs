@@ -2,6 +2,7 @@
 //! unused device session lasts; read beside the accounts it configures, as `[store]` is.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_proto::config::{ConfigError, ConfigFile};
@@ -13,7 +14,7 @@ use crate::log::settings::MaxAge;
 pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration::from_secs(90 * 86_400);
 
 /// The keys of `[accounts]` the server reads.
-pub const ACCOUNTS_KEYS: &[&str] = &["registration", "guests", "session_max_age"];
+pub const ACCOUNTS_KEYS: &[&str] = &["registration", "guests", "session_max_age", "operators"];
 
 /// `[accounts] registration`: who makes accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +53,47 @@ impl FromStr for Switch {
             _ => Err(()),
         }
     }
+}
+
+/// `[accounts] operators`: the accounts that act on anyone on the server (disconnect a
+/// person), by name as compared ([`chat_proto::validate::name_key`]). A reload changes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operators(Arc<[String]>);
+
+impl Operators {
+    /// The operators `names` (valid names, any case).
+    pub fn new<S: AsRef<str>>(names: &[S]) -> Operators {
+        let keys: Vec<String> = names
+            .iter()
+            .map(|name| chat_proto::validate::name_key(name.as_ref()))
+            .collect();
+        Operators(keys.into())
+    }
+
+    /// Reads `[accounts] operators`: names separated by commas or spaces, each a valid name.
+    pub fn from_file(file: &ConfigFile) -> Result<Operators, ConfigError> {
+        let raw: String = file.get(
+            "accounts",
+            "operators",
+            String::new(),
+            "account names separated by commas",
+            |raw| names(raw).all(|name| chat_proto::validate::username(name).is_ok()),
+        )?;
+        Ok(Operators::new(&names(&raw).collect::<Vec<_>>()))
+    }
+
+    /// Whether the account `name` (any case) is an operator.
+    pub fn contains(&self, name: &str) -> bool {
+        let key = chat_proto::validate::name_key(name);
+        self.0.contains(&key)
+    }
+}
+
+/// The names in `raw`, separated by commas or spaces.
+fn names(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split([',', ' '])
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
 }
 
 /// `[accounts]`, resolved.
@@ -116,6 +158,25 @@ mod tests {
 
     fn parse(text: &str) -> Result<AccountsConfig, ConfigError> {
         AccountsConfig::from_file(&ConfigFile::parse(Path::new("t.ini"), text).unwrap())
+    }
+
+    /// Operators are names separated by commas or spaces, in any case; a word that is no
+    /// valid name refuses the whole list, naming the key.
+    #[test]
+    fn operators_are_names_in_any_case() {
+        let read = |text: &str| {
+            Operators::from_file(&ConfigFile::parse(Path::new("t.ini"), text).unwrap())
+        };
+        let operators = read("[accounts]\noperators = Boss, alice  bob\n").unwrap();
+        assert!(
+            operators.contains("boss") && operators.contains("ALICE") && operators.contains("bob")
+        );
+        assert!(!operators.contains("carol"));
+        assert_eq!(read("").unwrap(), Operators::default());
+        let err = read("[accounts]\noperators = boss, b@d\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[accounts] operators"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod account;
 mod bye;
 mod change_password;
 mod delete_account;
+mod disconnect;
 mod hello;
 mod history;
 mod join;
@@ -363,6 +364,9 @@ pub enum CommandError {
     /// `SignIn` or `Register` where the server keeps no accounts.
     #[error("this server keeps no accounts: connect as a guest")]
     AccountsOff,
+    /// A request the sender's role does not allow.
+    #[error("not permitted: {0}")]
+    NotPermitted(&'static str),
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -411,6 +415,7 @@ impl CommandError {
             CommandError::GuestsOff => ErrorKind::GuestsOff,
             CommandError::NotSignedIn => ErrorKind::NotSignedIn,
             CommandError::AccountsOff => ErrorKind::AccountsOff,
+            CommandError::NotPermitted(_) => ErrorKind::NotPermitted,
         }
     }
 }
@@ -456,6 +461,7 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         ClientFrame::ListSessions => list_sessions::handle(ctx),
         ClientFrame::Revoke { which } => revoke::handle(ctx, which),
         ClientFrame::DeleteAccount { password } => delete_account::handle(ctx, password),
+        ClientFrame::Disconnect { user, reason } => disconnect::handle(ctx, &user, &reason),
     };
     match result {
         Ok(flow) => flow,

@@ -47,7 +47,10 @@ pub(super) async fn close<R>(
     // for the close and answers it with its own. At shutdown nobody waits for anyone.
     let peer_may_still_send = matches!(
         reason,
-        LeaveReason::Bye | LeaveReason::Refused(_) | LeaveReason::Flooding(_)
+        LeaveReason::Bye
+            | LeaveReason::Refused(_)
+            | LeaveReason::Flooding(_)
+            | LeaveReason::Removed
     );
     if flushed && peer_may_still_send {
         linger(&mut reader, deadline).await;

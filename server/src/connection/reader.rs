@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{oversize, SLOW_CONSUMER_GRACE};
 use crate::commands::{self, Context, Deferred, Flow, Session};
 use crate::flood::{self, FloodControl, Verdict};
+use crate::outbox::Eviction;
 use crate::registry::LeaveReason;
 use crate::wakes;
 use crate::watchdog::{Alarm, Watchdog};
@@ -218,8 +219,10 @@ where
             tokio::select! {
                 biased;
                 () = ctx.outbox.overflowed() => {
-                    if let Some(why) = ctx.outbox.eviction() {
-                        return LeaveReason::Refused(why.reason().to_owned());
+                    match ctx.outbox.eviction() {
+                        Some(Eviction::Removed) => return LeaveReason::Removed,
+                        Some(why) => return LeaveReason::Refused(why.reason().to_owned()),
+                        None => {}
                     }
                     return LeaveReason::SlowConsumer;
                 }

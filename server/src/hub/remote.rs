@@ -63,6 +63,22 @@ impl Hub {
         self.state().remote_drop(node, reason, at, &self.limits())
     }
 
+    /// Removes `name` (registered here, any case) for an operator: `Error{Removed}` with
+    /// `detail`, then the close, after which its rooms hear `UserLeft{reason: Removed}`.
+    /// Returns the name as registered, or `None` when nobody of that name is here.
+    pub fn remove(&self, name: &str, detail: &str) -> Option<Arc<str>> {
+        let state = self.state();
+        let handle = state.registry.get(name)?;
+        if let Ok(frame) = encode(&ServerFrame::Error {
+            kind: chat_proto::ErrorKind::Removed,
+            detail: detail.to_owned(),
+        }) {
+            handle.offer(frame);
+        }
+        handle.evict(Eviction::Removed);
+        Some(handle.name().clone())
+    }
+
     /// Tells `name` (registered here) why with `Error{NameTaken}` and ends its connection
     /// once that is written: its name now belongs to someone on another node.
     pub fn evict(&self, name: &str, detail: &str) {

@@ -99,11 +99,11 @@ test("decodeServer wants exactly one whole frame", () => {
 // Malformed bodies (prefix removed), each of which chat-proto also refuses.
 const badServerBodies = {
   "an empty body": "",
-  "an unknown frame": "14",
+  "an unknown frame": "15",
   "a frame index as a long varint past the end": "fd 0f 00 00 00 00 00 00 00",
-  "an unknown error kind": "05 21 00",
+  "an unknown error kind": "05 23 00",
   "a token cut short": "0f 07 01 ab ab",
-  "an unknown leave reason": "0d 00 00 00 07",
+  "an unknown leave reason": "0d 00 00 00 08",
   "an unknown cursor": "0e 00 00 00 03 00 00",
   "trailing bytes": "06 00",
   "a string past the end": "09 0a 61 62",
@@ -121,7 +121,7 @@ const badServerBodies = {
 };
 
 const badClientBodies = {
-  "an unknown frame": "12",
+  "an unknown frame": "13",
   "an unknown credential": "0c 05 03 61 6e 6e 00 03 01",
   "an unknown revocation": "10 04",
   "an option byte of 2": "00 04 03 61 6e 6e 02",

@@ -127,6 +127,7 @@ impl Known {
             | ServerFrame::Revoked { .. }
             | ServerFrame::PasswordChanged { .. }
             | ServerFrame::AccountDeleted
+            | ServerFrame::Disconnected { .. }
             | ServerFrame::Welcome { .. }
             | ServerFrame::System { .. }
             | ServerFrame::Error { .. }
