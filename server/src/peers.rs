@@ -1,5 +1,6 @@
 //! What a connection needs of the other nodes of a cluster, and nothing more: names unique
-//! across the nodes ([`Names`]) and whispers to the people of other nodes ([`Whispers`]).
+//! across the nodes ([`Names`]), whispers to the people of other nodes ([`Whispers`]) and an
+//! operator's removals of people there ([`Removals`]).
 //!
 //! Two narrow handles that the cluster plugs in ([`crate::cluster`], behind the `cluster`
 //! feature); a server that is not a node of a cluster has neither, and its commands go by
@@ -71,6 +72,18 @@ pub trait Whispers: Send + Sync + std::fmt::Debug {
     fn send(&self, node: String, whisper: Whisper) -> BoxFuture<'static, Result<(), Unreachable>>;
 }
 
+/// An operator's removals of people on other nodes.
+pub trait Removals: Send + Sync + std::fmt::Debug {
+    /// Asks the node `node` to remove `user` (any case), telling them `detail`; the name
+    /// as registered once removed, `None` when nobody of that name is there.
+    fn remove(
+        &self,
+        node: String,
+        user: String,
+        detail: String,
+    ) -> BoxFuture<'static, Result<Option<String>, Unreachable>>;
+}
+
 /// The handles of a server that is a node of a cluster.
 #[derive(Debug, Clone)]
 pub struct Peers {
@@ -78,4 +91,6 @@ pub struct Peers {
     pub names: Arc<dyn Names>,
     /// Whispers to other nodes.
     pub whispers: Arc<dyn Whispers>,
+    /// Removals on other nodes.
+    pub removals: Arc<dyn Removals>,
 }

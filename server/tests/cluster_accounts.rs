@@ -233,3 +233,48 @@ async fn the_operator_adds_and_deletes_accounts_in_the_bucket_while_the_nodes_ru
     let (code, _, err) = operator(&dir, &["delete", "cleo"], "");
     assert_eq!(code, Some(1), "a second delete finds no account: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_on_one_node_disconnects_a_person_on_the_other_within_a_second() {
+    let nats = NatsServer::start();
+    let with_operator = |node: &str| chat_server::Config {
+        operators: chat_server::config::Operators::new(&["boss"]),
+        ..nats.node_config(node)
+    };
+    let a = start_with(with_operator("a")).await;
+    let b = start_with(with_operator("b")).await;
+    let (mut boss, _, _) = opened(&a, register("boss", PASSWORD, "desk")).await;
+    let mut troll = b.register("troll").await;
+    let mut carol = b.register("carol").await;
+    troll.recv_presence().await;
+
+    let since = Instant::now();
+    boss.send(ClientFrame::Disconnect {
+        user: "Troll".into(),
+        reason: "spam".into(),
+    })
+    .await;
+    let (kind, detail) = error_of(troll.recv().await);
+    let took = since.elapsed();
+    println!("an operator on node a disconnected a person on node b after {took:?}");
+    assert_eq!(kind, ErrorKind::Removed);
+    assert!(detail.contains("boss: spam"), "{detail}");
+    assert!(took < ACROSS_NODES, "took {took:?}");
+    match boss.recv().await {
+        ServerFrame::Disconnected { user } => assert_eq!(user, "troll"),
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert_eq!(
+        carol.recv_presence().await,
+        common::left("troll", chat_proto::LeftReason::Removed)
+    );
+    troll.until_closed().await;
+
+    // Nobody of that name on any node.
+    boss.send(ClientFrame::Disconnect {
+        user: "nobody".into(),
+        reason: String::new(),
+    })
+    .await;
+    assert_eq!(error_of(boss.recv().await).0, ErrorKind::NoSuchUser);
+}

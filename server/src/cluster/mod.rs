@@ -47,6 +47,8 @@ mod node;
 #[cfg(feature = "cluster")]
 pub mod presence;
 #[cfg(feature = "cluster")]
+pub mod removals;
+#[cfg(feature = "cluster")]
 pub mod replicas;
 #[cfg(feature = "cluster")]
 pub mod whispers;

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{presence, whispers, ClaimError, Cluster, ClusterError};
+use super::{presence, removals, whispers, ClaimError, Cluster, ClusterError};
 use crate::config::{ClusterConfig, StoreConfig};
 use crate::hub::Hub;
 use crate::log::jetstream::JetStreamLog;
@@ -48,6 +48,11 @@ pub async fn start(
     hub.set_feed(feed);
     let log = Arc::new(JetStreamLog::start(cluster.clone(), hub.clone(), retention));
     let presence_stop = CancellationToken::new();
+    tokio::spawn(removals::serve(
+        cluster.client().clone(),
+        cluster.node().to_owned(),
+        hub.clone(),
+    ));
     let presence = cluster.take_inboxes().map(|inboxes| {
         tokio::spawn(whispers::deliver(inboxes.whispers, hub.clone()));
         tokio::spawn(presence::run(
@@ -83,7 +88,8 @@ impl Node {
         let handle = Arc::new(Handle(self.cluster.clone()));
         Peers {
             names: handle.clone(),
-            whispers: handle,
+            whispers: handle.clone(),
+            removals: handle,
         }
     }
 
@@ -130,6 +136,25 @@ impl peers::Names for Handle {
                 })),
                 Err(err) => Err(Unreachable(err.to_string())),
             }
+        })
+    }
+}
+
+impl peers::Removals for Handle {
+    fn remove(
+        &self,
+        node: String,
+        user: String,
+        detail: String,
+    ) -> BoxFuture<'static, Result<Option<String>, Unreachable>> {
+        let cluster = self.0.clone();
+        Box::pin(async move {
+            let asked = cluster
+                .client()
+                .request(removals::subject(&node), removals::request(&user, &detail))
+                .await
+                .map_err(|err| Unreachable(err.to_string()))?;
+            Ok(removals::removed(&asked.payload))
         })
     }
 }

@@ -3,15 +3,34 @@
 //! Only an account `[accounts] operators` names may (checked at each request, so that a
 //! reload that takes the role away takes it at once); the person gets `Error{Removed}` with
 //! the reason and is closed, their rooms hear `UserLeft{reason: Removed}`, and the action is
-//! logged at INFO with the operator, the person and the reason.
+//! logged at INFO with the operator, the person and the reason. In a cluster, a person on
+//! another node is removed by that node ([`crate::peers::Removals`]): the handler leaves
+//! the look-up and the request in [`Context::waiting`], and [`answered`] finishes.
+
+use std::sync::Arc;
 
 use chat_proto::validate::name_key;
 use chat_proto::ServerFrame;
+use tokio::task::{JoinError, JoinHandle};
 
-use super::{CommandError, Context, Flow};
+use super::{CommandError, Context, Flow, Waiting};
+use crate::peers::Unreachable;
 
 /// The longest reason kept, in characters: a sentence, not a message.
 pub const MAX_REASON_CHARS: usize = 200;
+
+/// A removal asked of another node, which the operator's connection waits for.
+#[derive(Debug)]
+pub struct Pending {
+    /// The operator, as registered.
+    operator: Arc<str>,
+    /// The person as the operator typed them.
+    user: String,
+    /// The reason, as kept.
+    reason: String,
+    /// The look-up of the person's node and the request to it: the name removed, if any.
+    pub removal: JoinHandle<Result<Option<String>, Unreachable>>,
+}
 
 /// Disconnects `user` for the operator, with `reason`.
 pub fn handle(ctx: &mut Context<'_>, user: &str, reason: &str) -> Result<Flow, CommandError> {
@@ -40,16 +59,58 @@ pub fn handle(ctx: &mut Context<'_>, user: &str, reason: &str) -> Result<Flow, C
     } else {
         format!("disconnected by the operator {operator}: {reason}")
     };
-    let Some(removed) = ctx.hub.remove(user, &detail) else {
-        let key = name_key(user);
-        if ctx.hub.users().iter().any(|online| name_key(online) == key) {
-            // Online on another node of the cluster, which alone holds the connection.
-            return Err(CommandError::NotPermitted(
-                "that person is on another node of the cluster: disconnect them through it",
-            ));
-        }
+    if let Some(removed) = ctx.hub.remove(user, &detail) {
+        done(ctx, &operator, &removed, &reason);
+        return Ok(Flow::Continue);
+    }
+    let Some(peers) = ctx.peers.cloned() else {
         return Err(CommandError::NoSuchUser(user.to_owned()));
     };
+    // Perhaps on another node: the node that holds the name removes them.
+    let (asked, here) = (user.to_owned(), peers.whispers.node().to_owned());
+    let removal = tokio::spawn(async move {
+        match peers.names.holder(asked.clone()).await? {
+            Some(holder) if holder.node != here => {
+                peers.removals.remove(holder.node, asked, detail).await
+            }
+            _ => Ok(None),
+        }
+    });
+    ctx.waiting = Some(Waiting::Disconnect(Box::new(Pending {
+        operator,
+        user: user.to_owned(),
+        reason,
+        removal,
+    })));
+    Ok(Flow::Continue)
+}
+
+/// Finishes a removal asked of another node: `Disconnected`, or `NoSuchUser` when nobody
+/// of that name was online anywhere, or `ClusterUnavailable` when NATS did not answer.
+pub fn answered(
+    ctx: &mut Context<'_>,
+    pending: Pending,
+    removal: Result<Result<Option<String>, Unreachable>, JoinError>,
+) -> Result<Flow, CommandError> {
+    match removal {
+        Ok(Ok(Some(removed))) => {
+            done(ctx, &pending.operator, &removed, &pending.reason);
+            Ok(Flow::Continue)
+        }
+        Ok(Ok(None)) => Err(CommandError::NoSuchUser(pending.user)),
+        Ok(Err(err)) => {
+            tracing::error!(peer = %ctx.peer, "Cannot disconnect {} on another node: {err}", pending.user);
+            Err(CommandError::ClusterUnavailable)
+        }
+        Err(err) => {
+            tracing::error!(peer = %ctx.peer, "The removal of {} failed: {err}", pending.user);
+            Err(CommandError::ClusterUnavailable)
+        }
+    }
+}
+
+/// Logs the operator's action and tells the operator.
+fn done(ctx: &Context<'_>, operator: &str, removed: &str, reason: &str) {
     tracing::info!(
         peer = %ctx.peer,
         actor = %operator,
@@ -58,7 +119,6 @@ pub fn handle(ctx: &mut Context<'_>, user: &str, reason: &str) -> Result<Flow, C
         "Operator {operator} disconnected {removed}"
     );
     ctx.reply(&ServerFrame::Disconnected {
-        user: removed.to_string(),
+        user: removed.to_owned(),
     });
-    Ok(Flow::Continue)
 }

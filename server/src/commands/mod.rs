@@ -146,6 +146,8 @@ pub enum Waiting {
     Account(Box<account::Pending>),
     /// A whisper whose target is not here, waiting to learn which node holds the name.
     Whisper(Box<whisper::Pending>),
+    /// An operator's removal of someone not here, asked of the node that holds the name.
+    Disconnect(Box<disconnect::Pending>),
 }
 
 impl Context<'_> {
@@ -497,6 +499,10 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
         } => hello::claimed(ctx, name, claim.await, welcome).await,
         Waiting::SignIn(pending) => sign_in::checked(ctx, *pending).await,
         Waiting::Account(pending) => account::answered(ctx, *pending).await,
+        Waiting::Disconnect(mut pending) => {
+            let removal = (&mut pending.removal).await;
+            disconnect::answered(ctx, *pending, removal)
+        }
         Waiting::Whisper(mut pending) => {
             let lookup = (&mut pending.lookup).await;
             whisper::looked_up(ctx, *pending, lookup).await
