@@ -110,14 +110,15 @@ fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// The wire knows 33 error kinds and 7 leave reasons, at indices 0.. in declaration order,
+/// The wire knows 35 error kinds and 8 leave reasons, at indices 0.. in declaration order,
 /// each with its own stable name; the five room errors (17–21), the two history errors
 /// (22, 23) and the cluster's (24) leave the connection open; of the account errors
-/// (25–32) only a wrong password and an ended session close it.
+/// (25–32) only a wrong password and an ended session close it; of moderation's (33, 34)
+/// only the removal does.
 #[test]
 fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
     let kinds = every_unit_variant::<ErrorKind>();
-    assert_eq!(kinds.len(), 33);
+    assert_eq!(kinds.len(), 35);
     assert_eq!(kinds[0], ErrorKind::BadFrame);
     assert_eq!(kinds[16], ErrorKind::Flooding);
     assert_eq!(
@@ -139,6 +140,8 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             ErrorKind::GuestsOff,
             ErrorKind::NotSignedIn,
             ErrorKind::AccountsOff,
+            ErrorKind::NotPermitted,
+            ErrorKind::Removed,
         ]
     );
     assert!(kinds[17..25].iter().all(|k| !k.is_fatal()));
@@ -147,7 +150,14 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
         .copied()
         .filter(|k| k.is_fatal())
         .collect();
-    assert_eq!(fatal, [ErrorKind::WrongPassword, ErrorKind::SessionEnded]);
+    assert_eq!(
+        fatal,
+        [
+            ErrorKind::WrongPassword,
+            ErrorKind::SessionEnded,
+            ErrorKind::Removed
+        ]
+    );
     let names: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.as_str()).collect();
     assert_eq!(names.len(), kinds.len(), "two kinds share a name");
 
@@ -162,6 +172,7 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             LeftReason::SlowConsumer,
             LeftReason::Refused,
             LeftReason::NodeLost,
+            LeftReason::Removed,
         ]
     );
     let names: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.as_str()).collect();
