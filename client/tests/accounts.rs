@@ -249,16 +249,47 @@ fn an_operator_disconnects_a_person_from_the_terminal() {
     );
     let desk = server.dir().join("desk");
     let other = server.dir().join("other");
-    for (device, name) in [(&desk, "boss"), (&other, "dave")] {
-        on(
-            &server,
-            device,
-            name,
-            &["register", "--password-stdin"],
-            &format!("{PASSWORD}\n"),
-        )
-        .expect_code(0);
-    }
+    // An operator's name is made by the server's operator, never by whoever registers it.
+    on(
+        &server,
+        &desk,
+        "boss",
+        &["register", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .expect_code(1)
+    .expect_one_error_line();
+    let made = run(
+        std::process::Command::new(common::server_bin())
+            .args([
+                "--config",
+                "config.ini",
+                "account",
+                "add",
+                "boss",
+                "--password-stdin",
+            ])
+            .current_dir(server.dir()),
+        &format!("{PASSWORD}\n"),
+    )
+    .expect_code(0);
+    assert_eq!(made.stdout, "made the account boss\n");
+    on(
+        &server,
+        &desk,
+        "boss",
+        &["login", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .expect_code(0);
+    on(
+        &server,
+        &other,
+        "dave",
+        &["register", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .expect_code(0);
     let troll = common::listener(&server, "troll", &[]);
 
     let out = on(&server, &other, "dave", &["mod", "disconnect", "troll"], "")

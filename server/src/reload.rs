@@ -179,6 +179,7 @@ fn changed(now: &Config, next: &Config) -> Vec<&'static str> {
         ),
         (now.max_rooms != next.max_rooms, "[limits] max_rooms"),
         (now.password != next.password, "[server] password"),
+        (now.log_level != next.log_level, "[server] log_level"),
         (
             now.accounts.registration != next.accounts.registration,
             "[accounts] registration",

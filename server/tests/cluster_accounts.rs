@@ -236,14 +236,29 @@ async fn the_operator_adds_and_deletes_accounts_in_the_bucket_while_the_nodes_ru
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_on_one_node_disconnects_a_person_on_the_other_within_a_second() {
+    common::logs::capture();
     let nats = NatsServer::start();
-    let with_operator = |node: &str| chat_server::Config {
-        operators: chat_server::config::Operators::new(&["boss"]),
-        ..nats.node_config(node)
-    };
-    let a = start_with(with_operator("a")).await;
-    let b = start_with(with_operator("b")).await;
+    let (a, b) = two_nodes(&nats).await;
     let (mut boss, _, _) = opened(&a, register("boss", PASSWORD, "desk")).await;
+    // The role, given by a reload of each node once the account exists; each reload also
+    // changes a limit of its own, so that its line tells which node it was.
+    let operators = chat_server::config::Operators::new(&["boss"]);
+    a.reload(chat_server::Config {
+        operators: operators.clone(),
+        rooms_per_user: 7,
+        ..nats.node_config("a")
+    });
+    b.reload(chat_server::Config {
+        operators,
+        max_rooms: 7,
+        ..nats.node_config("b")
+    });
+    for limit in ["rooms_per_user", "max_rooms"] {
+        common::logs::wait_for("the operator's role", |line| {
+            line.contains("[accounts] operators") && line.contains(limit)
+        })
+        .await;
+    }
     let mut troll = b.register("troll").await;
     let mut carol = b.register("carol").await;
     troll.recv_presence().await;

@@ -8,10 +8,20 @@ mod common;
 use chat_proto::{ClientFrame, ErrorKind, LeftReason, ServerFrame};
 use chat_server::config::Operators;
 use chat_server::Config;
-use common::accounts::{opened, register};
+use common::accounts::{opened, refused, register};
 use common::{error_of, history_config, left, logs, scratch_dir, start_with, TestClient};
 
 const PASSWORD: &str = "violet tractor at noon";
+
+/// Waits for the reload that changed the operators and `also`.
+async fn reloaded(also: &str) {
+    logs::wait_for("a reload of the operators", |line| {
+        line.contains("Reloaded the settings")
+            && line.contains("[accounts] operators")
+            && line.contains(also)
+    })
+    .await;
+}
 
 /// `Disconnect{user, reason}` from `by`, and what came back.
 async fn disconnect(by: &mut TestClient, user: &str, reason: &str) -> ServerFrame {
@@ -27,12 +37,19 @@ async fn disconnect(by: &mut TestClient, user: &str, reason: &str) -> ServerFram
 async fn an_operator_disconnects_a_person_and_nobody_else_can() {
     logs::capture();
     let dir = scratch_dir("moderation_disconnect");
-    let config = Config {
-        operators: Operators::new(&["Boss"]),
-        ..history_config(&dir)
-    };
+    let config = history_config(&dir);
     let server = start_with(config.clone()).await;
     let (mut boss, _, _) = opened(&server, register("boss", PASSWORD, "desk")).await;
+    // The role, given by a reload once the account exists (nobody may register an
+    // operator's name: the operator makes it).
+    server.reload(Config {
+        operators: Operators::new(&["Boss", "root"]),
+        rooms_per_user: 7,
+        ..config.clone()
+    });
+    reloaded("[limits] rooms_per_user").await;
+    let (kind, detail, _) = refused(&server, register("ROOT", PASSWORD, "x")).await;
+    assert_eq!(kind, ErrorKind::RegistrationClosed, "{detail}");
     let (mut dave, _, _) = opened(&server, register("dave", PASSWORD, "phone")).await;
     let mut troll = server.register("troll").await;
     let mut carol = server.register("carol").await;
@@ -82,12 +99,11 @@ async fn an_operator_disconnects_a_person_and_nobody_else_can() {
     // A reload that takes the role away takes it at once.
     server.reload(Config {
         operators: Operators::default(),
+        rooms_per_user: 7,
+        max_rooms: 7,
         ..config
     });
-    logs::wait_for("the reload", |line| {
-        line.contains("Reloaded the settings") && line.contains("[accounts] operators")
-    })
-    .await;
+    reloaded("[limits] max_rooms").await;
     let (kind, _) = error_of(disconnect(&mut boss, "carol", "").await);
     assert_eq!(kind, ErrorKind::NotPermitted);
     carol.send(ClientFrame::Ping).await;

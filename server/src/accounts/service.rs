@@ -225,6 +225,11 @@ impl Accounts {
         if self.config().registration == Registration::Closed {
             return Err(AccountsError::RegistrationClosed);
         }
+        // An operator's name is made by the operator (chat-server account add), never by
+        // whoever registers it first.
+        if self.is_operator(name) && self.find(name).await?.is_none() {
+            return Err(AccountsError::RegistrationClosed);
+        }
         let account = self.create(name, password, at).await?;
         self.start_session(account, device, at).await
     }
@@ -308,7 +313,7 @@ impl Accounts {
     /// the way).
     async fn session_of(
         &self,
-        name: &str,
+        name: Option<&str>,
         token: &SessionToken,
         at: Millis,
     ) -> Result<Option<(Account, Session)>, AccountsError> {
@@ -326,7 +331,7 @@ impl Accounts {
         token: &SessionToken,
         at: Millis,
     ) -> Result<Welcome, AccountsError> {
-        let Some((account, session)) = self.session_of(name, token, at).await? else {
+        let Some((account, session)) = self.session_of(Some(name), token, at).await? else {
             return Err(AccountsError::SessionEnded(
                 "the token is revoked, expired, unknown, or another account's",
             ));
@@ -469,11 +474,12 @@ impl Accounts {
     }
 
     /// Ends the session `token` signs in to the account `name`, if any (the page's
-    /// sign-out), or with `everywhere` every session of the account: closes their
+    /// sign-out; `None` when the page's name cookie is gone, which the SQLite store does
+    /// without), or with `everywhere` every session of the account: closes their
     /// connections; whether there was one.
     pub async fn end_by_token(
         &self,
-        name: &str,
+        name: Option<&str>,
         token: &SessionToken,
         at: Millis,
         everywhere: bool,
@@ -481,6 +487,7 @@ impl Accounts {
         let Some((account, session)) = self.session_of(name, token, at).await? else {
             return Ok(false);
         };
+        let name = account.name.as_str();
         if everywhere {
             let ended = self.store.revoke_all(name, account.id, None).await?;
             self.end_live(&ended, None);
@@ -620,9 +627,10 @@ impl Accounts {
                     wait = FOLLOW_RETRY;
                     self.check_all().await;
                     while let Some(change) = changes.next().await {
-                        self.apply(change);
+                        self.apply(change).await;
                     }
                     tracing::debug!("The accounts' changes stopped; following them again");
+                    tokio::time::sleep(FOLLOW_RETRY).await;
                 }
                 Err(err) => {
                     tracing::warn!("Cannot follow the accounts' changes: {err}");
@@ -633,10 +641,27 @@ impl Accounts {
         }
     }
 
-    /// Closes the connections of the sessions `change` says are gone.
-    fn apply(&self, change: Change) {
-        let ended = self.live().ended_by(&change);
-        self.end_live(&ended, None);
+    /// Closes the connections of the sessions `change` says are gone. Each is read once
+    /// more first: a change written before a session began (and told after it was tracked
+    /// here) leaves it out without ending it.
+    async fn apply(&self, change: Change) {
+        let gone: Vec<(Arc<str>, SignedIn)> = {
+            let live = self.live();
+            live.ended_by(&change)
+                .into_iter()
+                .filter_map(|session| {
+                    let tracked = live.by_session.get(&session)?;
+                    let me = SignedIn {
+                        account: tracked.account,
+                        session,
+                    };
+                    Some((tracked.name.clone(), me))
+                })
+                .collect()
+        };
+        for (name, me) in gone {
+            self.confirm(&name, me).await;
+        }
     }
 
     /// Checks every session signed in here against the store, closing those gone.
@@ -782,7 +807,10 @@ impl Live {
             sessions.remove(&session);
             if sessions.is_empty() {
                 self.by_account.remove(&tracked.account);
-                self.by_key.remove(&name_key(&tracked.name));
+                let key = name_key(&tracked.name);
+                if self.by_key.get(&key) == Some(&tracked.account) {
+                    self.by_key.remove(&key);
+                }
             }
         }
         Some(tracked)

@@ -155,8 +155,9 @@ pub trait AccountStore: Send + Sync + fmt::Debug {
 
     /// Marks the sessions `live` (account name and session id, signed in on a connection
     /// here) used at `at`, then ends every session last used before `oldest`. Returns the
-    /// sessions ended, and those of `live` found gone (ended by someone the server was not
-    /// told of, such as the operator beside a single server).
+    /// sessions ended, and, for a store only this server writes, those of `live` found gone
+    /// (ended by the operator beside it, whom the server was not told of); a shared store
+    /// tells of those through [`AccountStore::changes`] instead.
     fn sweep(
         &self,
         live: Vec<(Arc<str>, i64)>,
@@ -175,10 +176,11 @@ pub trait AccountStore: Send + Sync + fmt::Debug {
     /// The account and session `token` signs in at `at`, if it is a session of the account
     /// `name` last used no earlier than `oldest`; marks it used at `at`. A session unused
     /// since before `oldest` has expired: it is removed, and signs nobody in. A token that
-    /// signs nobody in costs a read, never a write.
+    /// signs nobody in costs a read, never a write. Without a `name` (a page's sign-out
+    /// whose name cookie is gone), a store that finds sessions by account finds none.
     fn resume(
         &self,
-        name: &str,
+        name: Option<&str>,
         token: &TokenHash,
         at: Millis,
         oldest: Millis,

@@ -61,9 +61,9 @@ const CAS_TRIES: usize = 64;
 /// every node following the bucket to have been told, whatever its lag.
 const TOMBSTONE_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How stale a live session's last use may be before a sweep writes it again: its account
-/// is written at most this often for it, not every sweep, while expiry (days) stays exact
-/// to within it.
+/// How stale a live session's last use may be before a sweep writes it again (or a quarter
+/// of `session_max_age`, when that is shorter): its account is written at most this often
+/// for it, not every sweep, and never expires while it is signed in.
 const TOUCH_AFTER: Millis = 3_600_000;
 
 /// How many accounts a listing or a sweep reads from NATS at once.
@@ -360,12 +360,14 @@ impl KvAccounts {
         oldest: Millis,
     ) -> Result<Vec<i64>, AccountError> {
         self.purge_tombstone(key).await?;
+        // Written again well before it could expire, however short `session_max_age`.
+        let touch_after = TOUCH_AFTER.min(at.saturating_sub(oldest) / 4);
         let swept = self
             .change(key, None, |record| {
                 let mut touched = false;
                 for session in &mut record.sessions {
                     if live.contains(&session.id)
-                        && session.last_used < at.saturating_sub(TOUCH_AFTER)
+                        && session.last_used < at.saturating_sub(touch_after)
                     {
                         session.last_used = at;
                         touched = true;
@@ -552,14 +554,22 @@ impl AccountStore for KvAccounts {
         Box::pin(async move {
             let live: HashSet<i64> = live.into_iter().map(|(_, session)| session).collect();
             let keys = this.keys().await?;
+            // One unreadable account must not stop the sweep of all the others.
             let swept: Vec<Vec<i64>> = futures::stream::iter(keys)
                 .map(|key| {
                     let (this, live) = (&this, &live);
-                    async move { this.sweep_one(&key, live, at, oldest).await }
+                    async move {
+                        this.sweep_one(&key, live, at, oldest)
+                            .await
+                            .unwrap_or_else(|err| {
+                                tracing::warn!("Cannot sweep the account under {key:?}: {err}");
+                                Vec::new()
+                            })
+                    }
                 })
                 .buffer_unordered(READS_AT_ONCE)
-                .try_collect()
-                .await?;
+                .collect()
+                .await;
             Ok(swept.into_iter().flatten().collect())
         })
     }
@@ -581,11 +591,15 @@ impl AccountStore for KvAccounts {
 
     fn resume(
         &self,
-        name: &str,
+        name: Option<&str>,
         token: &TokenHash,
         at: Millis,
         oldest: Millis,
     ) -> BoxFuture<'static, Result<Option<(Account, Session)>, AccountError>> {
+        // Sessions are found by account: without its name there is none to find.
+        let Some(name) = name else {
+            return Box::pin(async { Ok(None) });
+        };
         let token = hex(token);
         self.edit(name, None, move |record| {
             let Some(stored) = record.sessions.iter_mut().find(|s| s.token == token) else {
@@ -610,14 +624,19 @@ impl AccountStore for KvAccounts {
                 .map(|key| {
                     let this = &this;
                     async move {
-                        let read = this.read(&key).await?;
-                        Ok::<_, AccountError>(read.map(|(record, _)| (key, record)))
+                        match this.read(&key).await {
+                            Ok(read) => read.map(|(record, _)| (key, record)),
+                            Err(err) => {
+                                tracing::warn!("Cannot list the account under {key:?}: {err}");
+                                None
+                            }
+                        }
                     }
                 })
                 .buffer_unordered(READS_AT_ONCE)
-                .try_filter_map(|read| async move { Ok(read) })
-                .try_collect()
-                .await?;
+                .filter_map(|read| async move { read })
+                .collect()
+                .await;
             found.sort_by_key(|(key, _)| name_key_of(key));
             Ok(found
                 .into_iter()

@@ -152,9 +152,13 @@ impl peers::Removals for Handle {
             let asked = cluster
                 .client()
                 .request(removals::subject(&node), removals::request(&user, &detail))
-                .await
-                .map_err(|err| Unreachable(err.to_string()))?;
-            Ok(removals::removed(&asked.payload))
+                .await;
+            match asked {
+                Ok(answer) => Ok(removals::removed(&answer.payload)),
+                // The node that held the name is gone: so is the person.
+                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => Ok(None),
+                Err(err) => Err(Unreachable(err.to_string())),
+            }
         })
     }
 }

@@ -43,6 +43,10 @@ pub fn handle(ctx: &mut Context<'_>, user: &str, reason: &str) -> Result<Flow, C
             ))
         }
     };
+    // A name nobody can have is nobody's: and it never reaches NATS.
+    if chat_proto::validate::username(user).is_err() {
+        return Err(CommandError::NoSuchUser(user.to_owned()));
+    }
     if name_key(user) == name_key(&operator) {
         return Err(CommandError::NotPermitted(
             "an operator cannot disconnect itself",

@@ -88,7 +88,8 @@ pub fn opening(
             server: PROTOCOL_VERSION,
         });
     }
-    let Some(expected) = ctx.password else {
+    let settings = ctx.settings.get();
+    let Some(expected) = settings.password.as_ref() else {
         return Ok(None);
     };
     match ctx

@@ -43,13 +43,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::accounts::{Accounts, AccountsError, SignedIn};
-use crate::auth::Password;
 use crate::hub::Hub;
 use crate::log::{page, Burst, PageRead, RoomLog, Said};
 use crate::login_backoff::LoginBackoff;
 use crate::outbox::Outbox;
 use crate::peers::{ClaimError, Peers};
 use crate::registry::LeaveReason;
+use crate::reload::Current;
 use crate::room::{JoinedRoom, RoomError};
 
 /// Where a connection stands: the only state a command may change.
@@ -92,8 +92,9 @@ pub struct Context<'a> {
     pub peer: SocketAddr,
     /// Handshake or registered; `Hello` moves it forward.
     pub session: &'a mut Session,
-    /// `[server] password`, which `Hello` must carry when set.
-    pub password: Option<&'a Password>,
+    /// The settings in force, read when a handshake is checked: `[server] password`,
+    /// which `Hello` must carry when set, is the one in force then (a reload changes it).
+    pub settings: &'a Current,
     /// Failed passwords per address and per account, shared by every connection: slows
     /// guessing.
     pub login_backoff: &'a LoginBackoff,

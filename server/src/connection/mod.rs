@@ -118,7 +118,7 @@ where
             outbox: &outbox,
             peer,
             session: &mut session,
-            password: config.password.as_ref(),
+            settings: &shared.config,
             login_backoff: &shared.login_backoff,
             accounts: shared.accounts.as_ref(),
             cookie: cookie.as_deref(),

@@ -164,11 +164,9 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
 /// cookies.
 pub async fn sign_out(shared: &Shared, headers: &HeaderMap, everywhere: bool) -> Response {
     let name = cookie_value(headers, ACCOUNT_COOKIE);
-    if let (Some(token), Some(name), Some(accounts)) =
-        (session_cookie(headers), name, &shared.accounts)
-    {
+    if let (Some(token), Some(accounts)) = (session_cookie(headers), &shared.accounts) {
         if let Err(err) = accounts
-            .end_by_token(&name, &token, now_millis(), everywhere)
+            .end_by_token(name.as_deref(), &token, now_millis(), everywhere)
             .await
         {
             tracing::error!("Cannot end a session over HTTP: {err}");

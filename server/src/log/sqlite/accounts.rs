@@ -433,16 +433,19 @@ impl AccountStore for SqliteAccountStore {
 
     fn resume(
         &self,
-        name: &str,
+        name: Option<&str>,
         token: &TokenHash,
         at: Millis,
         oldest: Millis,
     ) -> BoxFuture<'static, Result<Option<(Account, Session)>, AccountError>> {
-        let (key, token) = (name_key(name), *token);
+        let (key, token) = (name.map(name_key), *token);
         self.blocking(move |store| {
             let resumed = store.resume(&token, at, oldest)?;
             // Another account's token signs nobody in as this one.
-            Ok(resumed.filter(|(account, _)| name_key(&account.name) == key))
+            Ok(resumed.filter(|(account, _)| {
+                key.as_ref()
+                    .is_none_or(|key| name_key(&account.name) == *key)
+            }))
         })
     }
 
