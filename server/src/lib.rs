@@ -46,6 +46,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod counted;
+pub mod current;
 pub mod flood;
 pub mod hub;
 pub mod listener;

@@ -18,37 +18,13 @@
 //!   `[http] port`), `[store]` and `[cluster]`. A change to one of them is
 //!   named in a WARN line and the running value is kept.
 //!
-//! The settings in force are one [`Current`]: every reader takes the whole of them at once
+//! The settings in force are one [`crate::current::Current`]: every reader takes the whole of them at once
 //! (a connection, when it opens), so that no reader sees half of an old file and half of a
 //! new one.
-
-use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::Config;
 use crate::connection::Shared;
 use crate::hub::Limits;
-
-/// The settings in force, replaced whole by a reload.
-#[derive(Debug)]
-pub struct Current(RwLock<Arc<Config>>);
-
-impl Current {
-    /// `config` in force.
-    pub fn new(config: Config) -> Current {
-        Current(RwLock::new(Arc::new(config)))
-    }
-
-    /// The settings in force now: a reader keeps them as long as it needs one consistent
-    /// view.
-    pub fn get(&self) -> Arc<Config> {
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Puts `config` in force.
-    fn set(&self, config: Config) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
-    }
-}
 
 /// What a reload did: the settings it changed, and those it kept that only a restart changes.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! the password, list and end device sessions, delete; and ending the live connections of a
 //! session that ends.
 //!
-//! The store is whichever [`AccountStore`] the server runs on (its SQLite file, or the
+//! The store is whichever [`AccountStore`](super::store::AccountStore) the server runs on (its SQLite file, or the
 //! cluster's key-value bucket); every password is hashed by the bounded [`Hasher`]. The
 //! connections signed in on this server are kept by session id, so that a session ended by
 //! another device, a new password or a deleted account is closed at once with

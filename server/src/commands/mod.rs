@@ -43,13 +43,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::accounts::{Accounts, AccountsError, SignedIn};
+use crate::current::Current;
 use crate::hub::Hub;
 use crate::log::{page, Burst, PageRead, RoomLog, Said};
 use crate::login_backoff::LoginBackoff;
 use crate::outbox::Outbox;
 use crate::peers::{ClaimError, Peers};
 use crate::registry::LeaveReason;
-use crate::reload::Current;
 use crate::room::{JoinedRoom, RoomError};
 
 /// Where a connection stands: the only state a command may change.

@@ -11,13 +11,13 @@ use tokio_util::task::TaskTracker;
 use crate::accounts::Accounts;
 use crate::admission::Admission;
 use crate::config::Config;
+use crate::current::Current;
 use crate::hub::{Hub, Limits};
 use crate::log::page::PAGE_MAX;
 use crate::log::{NoHistory, SharedLog, SqliteLog, Store};
 use crate::login_backoff::LoginBackoff;
 use crate::peers::Peers;
 use crate::queued_bytes::QueuedBytes;
-use crate::reload::Current;
 
 /// What every connection shares with the server.
 #[derive(Debug, Clone)]
