@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::password::Secret;
+use chat_proto::Secret;
 
 /// The fewest characters (not bytes) a password may have.
 pub const MIN_CHARS: usize = 8;

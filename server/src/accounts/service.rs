@@ -473,6 +473,21 @@ impl Accounts {
         Ok(())
     }
 
+    /// Ends the session just started for `welcome` when its connection could not be let in
+    /// after all (its name online elsewhere, the server stopping): a token nobody received
+    /// must not stay valid. Runs in a task of its own.
+    pub fn undo(self: &Arc<Self>, welcome: &Welcome) {
+        if welcome.token.is_none() {
+            return;
+        }
+        let (accounts, me, name) = (Arc::clone(self), welcome.signed_in, welcome.name.clone());
+        tokio::spawn(async move {
+            if let Err(err) = accounts.end(&name, me).await {
+                tracing::warn!(session = me.session, "Cannot end an unused session: {err}");
+            }
+        });
+    }
+
     /// Ends the session `token` signs in to the account `name`, if any (the page's
     /// sign-out; `None` when the page's name cookie is gone, which the SQLite store does
     /// without), or with `everywhere` every session of the account: closes their

@@ -51,7 +51,7 @@ pub fn charge(
         .charge(ctx.peer.ip(), Some(&key), tokio::time::Instant::now())
     {
         Ok(charged) => Ok(Ok(charged)),
-        Err(turn) => super::hello::later(ctx, turn, again(), true).map(Err),
+        Err(turn) => super::handshake::later(ctx, turn, again(), true).map(Err),
     }
 }
 

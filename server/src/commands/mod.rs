@@ -14,6 +14,7 @@ mod bye;
 mod change_password;
 mod delete_account;
 mod disconnect;
+mod handshake;
 mod hello;
 mod history;
 mod join;
@@ -497,7 +498,7 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
             name,
             claim,
             welcome,
-        } => hello::claimed(ctx, name, claim.await, welcome).await,
+        } => handshake::claimed(ctx, name, claim.await, welcome).await,
         Waiting::SignIn(pending) => sign_in::checked(ctx, *pending).await,
         Waiting::Account(pending) => account::answered(ctx, *pending).await,
         Waiting::Disconnect(mut pending) => {

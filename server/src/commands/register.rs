@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chat_proto::{ClientFrame, Secret};
 
-use super::{hello, sign_in, CommandError, Context, Flow, Waiting};
+use super::{handshake, sign_in, CommandError, Context, Flow, Waiting};
 use crate::clock::now_millis;
 
 /// Checks the opening, then makes the account on a blocking thread and signs in.
@@ -28,11 +28,11 @@ pub fn handle(
         password: password.clone(),
         device: device.clone(),
     };
-    if let Some(later) = hello::opening(ctx, version, server_password.as_deref(), again)? {
+    if let Some(later) = handshake::opening(ctx, version, server_password.as_deref(), again)? {
         return Ok(later);
     }
     let accounts = Arc::clone(ctx.accounts.ok_or(CommandError::AccountsOff)?);
-    let name = hello::valid_name(username)?;
+    let name = handshake::valid_name(username)?;
     if ctx.hub.is_online(&name) {
         return Err(CommandError::NameTaken(name));
     }

@@ -5,7 +5,7 @@
 //! given back if the password is right, so that many connections guessing one account at
 //! once get one check at a time. A token costs one SHA-256 and a query, and is never slowed.
 //! The connection waits for the check ([`Context::waiting`]), then goes on as a `Hello`
-//! does ([`hello::admit`]), under the account's name as registered, with `SignedIn` before
+//! does ([`handshake::admit`]), under the account's name as registered, with `SignedIn` before
 //! `Welcome`.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chat_proto::{ClientFrame, Credential, SessionToken};
 use tokio::task::{JoinError, JoinHandle};
 
-use super::{account, hello, CommandError, Context, Flow, Session, Waiting};
+use super::{account, handshake, CommandError, Context, Flow, Session, Waiting};
 use crate::accounts::service::Welcome;
 use crate::accounts::{Accounts, AccountsError};
 use crate::clock::now_millis;
@@ -48,11 +48,11 @@ pub fn handle(
         credential: credential.clone(),
         online,
     };
-    if let Some(later) = hello::opening(ctx, version, server_password.as_deref(), again)? {
+    if let Some(later) = handshake::opening(ctx, version, server_password.as_deref(), again)? {
         return Ok(later);
     }
     let accounts = Arc::clone(ctx.accounts.ok_or(CommandError::AccountsOff)?);
-    let name = hello::valid_name(username)?;
+    let name = handshake::valid_name(username)?;
     let at = now_millis();
     let (charged, check) = match credential {
         Credential::Password { password, device } => {
@@ -129,11 +129,11 @@ pub async fn checked(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, Co
     }
     match checked {
         Ok(welcome) => match welcome {
-            None => hello::admit(ctx, name, None),
+            None => handshake::admit(ctx, name, None),
             Some(welcome) if !online => manage(ctx, &welcome),
             Some(welcome) => {
                 let registered: Arc<str> = welcome.name.as_str().into();
-                hello::admit(ctx, registered, Some(Box::new(welcome)))
+                handshake::admit(ctx, registered, Some(Box::new(welcome)))
             }
         },
         Err(err) => {
@@ -163,23 +163,4 @@ fn manage(ctx: &mut Context<'_>, welcome: &Welcome) -> Result<Flow, CommandError
         account: me,
     };
     Ok(Flow::Continue)
-}
-
-/// Ends the session just started for `welcome` when its connection could not be let in
-/// after all (its name online elsewhere, the server stopping): a token nobody received
-/// must not stay valid.
-pub fn undo(accounts: &Arc<Accounts>, welcome: &Welcome) {
-    if welcome.token.is_none() {
-        return;
-    }
-    let (accounts, me, name) = (
-        Arc::clone(accounts),
-        welcome.signed_in,
-        welcome.name.clone(),
-    );
-    tokio::spawn(async move {
-        if let Err(err) = accounts.end(&name, me).await {
-            tracing::warn!(session = me.session, "Cannot end an unused session: {err}");
-        }
-    });
 }
