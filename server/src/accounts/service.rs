@@ -919,6 +919,15 @@ mod tests {
         ));
     }
 
+    /// NATS out of reach is the cluster's trouble; an unreadable account is the store's.
+    #[test]
+    fn bucket_failures_name_the_right_kind() {
+        let away = AccountsError::Store(AccountError::Bucket("timed out".into()));
+        assert_eq!(away.kind(), ErrorKind::ClusterUnavailable);
+        let bad = AccountsError::Store(AccountError::Record("unreadable".into()));
+        assert_eq!(bad.kind(), ErrorKind::StoreFailed);
+    }
+
     /// A session the operator's `account delete` removed from the file beside the running
     /// server is closed by the next sweep.
     #[tokio::test]

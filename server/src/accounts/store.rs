@@ -80,9 +80,14 @@ pub enum AccountError {
     /// SQLite failed (a full disk, a lock held too long).
     #[error("the accounts store failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// The key-value bucket did not answer, or answered with something unreadable.
+    /// The key-value bucket did not answer (NATS out of reach, a request timed out).
     #[error("the accounts bucket failed: {0}")]
     Bucket(String),
+    /// An account in the bucket could not be read or written as it should: an unreadable
+    /// value, no random numbers for an id, or too many changes of it at once. Not NATS
+    /// being away.
+    #[error("an account could not be kept: {0}")]
+    Record(String),
     /// The blocking task running a query failed.
     #[error("the accounts query did not finish: {0}")]
     Task(String),

@@ -145,13 +145,13 @@ impl Record {
     fn encode(&self) -> Result<Bytes, AccountError> {
         serde_json::to_vec(self)
             .map(Bytes::from)
-            .map_err(|err| AccountError::Bucket(format!("cannot encode an account: {err}")))
+            .map_err(|err| AccountError::Record(format!("cannot encode an account: {err}")))
     }
 
     /// Reads a value of `key`.
     fn decode(key: &str, value: &[u8]) -> Result<Record, AccountError> {
         serde_json::from_slice(value).map_err(|err| {
-            AccountError::Bucket(format!("the account under {key:?} is unreadable: {err}"))
+            AccountError::Record(format!("the account under {key:?} is unreadable: {err}"))
         })
     }
 }
@@ -194,7 +194,7 @@ fn hex(token: &TokenHash) -> String {
 fn new_id() -> Result<i64, AccountError> {
     let mut bytes = [0; 8];
     getrandom::fill(&mut bytes)
-        .map_err(|err| AccountError::Bucket(format!("no random numbers for an id: {err}")))?;
+        .map_err(|err| AccountError::Record(format!("no random numbers for an id: {err}")))?;
     let id = i64::from_le_bytes(bytes) & ((1 << 53) - 1);
     Ok(id.max(1))
 }
@@ -291,7 +291,7 @@ impl KvAccounts {
                 Err(err) => return Err(AccountError::Bucket(err.to_string())),
             }
         }
-        Err(AccountError::Bucket(format!(
+        Err(AccountError::Record(format!(
             "the account under {key:?} kept changing: gave up after {CAS_TRIES} tries"
         )))
     }
@@ -345,7 +345,7 @@ impl KvAccounts {
                 Err(err) => return Err(AccountError::Bucket(err.to_string())),
             }
         }
-        Err(AccountError::Bucket(format!(
+        Err(AccountError::Record(format!(
             "the name under {key:?} kept changing: gave up after {CAS_TRIES} tries"
         )))
     }
