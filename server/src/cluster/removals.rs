@@ -19,8 +19,7 @@ use crate::hub::Hub;
 
 /// The subject a node's removals come on (the node's name in hex, as for whispers).
 pub fn subject(node: &str) -> String {
-    let hex: String = node.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("chat.node.{hex}.remove")
+    super::whispers::node_subject(node, "remove")
 }
 
 /// The request: the person's name, then the detail they are told, one line each (a valid

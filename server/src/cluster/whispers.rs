@@ -17,11 +17,16 @@ use futures::StreamExt;
 
 use crate::hub::{Hub, WhisperError};
 
-/// The subject a node's whispers come on. A node's name may hold characters a subject may
-/// not (`.`, spaces, `*`), so it goes in hex.
+/// The subject a node's whispers come on.
 pub fn subject(node: &str) -> String {
+    node_subject(node, "whisper")
+}
+
+/// The subject of `node` for `what` (`whisper`, `remove`). A node's name may hold
+/// characters a subject may not (`.`, spaces, `*`), so it goes in hex.
+pub fn node_subject(node: &str, what: &str) -> String {
     let hex: String = node.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("chat.node.{hex}.whisper")
+    format!("chat.node.{hex}.{what}")
 }
 
 pub use crate::peers::Whisper;
