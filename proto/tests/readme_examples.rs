@@ -269,6 +269,10 @@ fn every_client_frame() -> Vec<ClientFrame> {
         ClientFrame::DeleteAccount {
             password: Secret::new("x"),
         },
+        ClientFrame::Disconnect {
+            user: "x".into(),
+            reason: String::new(),
+        },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -351,6 +355,7 @@ fn every_server_frame() -> Vec<ServerFrame> {
         ServerFrame::Revoked { count: 0 },
         ServerFrame::PasswordChanged { ended: 0 },
         ServerFrame::AccountDeleted,
+        ServerFrame::Disconnected { user: "x".into() },
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
