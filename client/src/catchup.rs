@@ -442,6 +442,7 @@ mod tests {
             from: "alice".into(),
             text: format!("m{seq}"),
             at: 0,
+            kind: chat_proto::PastKind::Message,
         }
     }
 

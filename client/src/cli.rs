@@ -55,8 +55,11 @@ pub enum Command {
     Logout(cmd::logout::Logout),
     /// List your account's signed-in devices, or sign some out
     Sessions(cmd::sessions::Sessions),
-    /// Act as a server operator: disconnect a person
+    /// Moderate: claim and run a room (kick, ban, mute, topic, settings, remove a message),
+    /// or, as a server operator, disconnect, ban and suspend
     Mod(cmd::moderate::Mod),
+    /// Read the moderation log
+    Modlog(cmd::moderate::ModLog),
     /// Measure the server: deliveries/s, loss and latency with many clients, idle memory,
     /// or rooms and guests that come and go
     Bench(cmd::bench::Bench),

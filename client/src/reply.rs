@@ -2,6 +2,7 @@
 //! frame is recognised as one among a room's traffic ([`reply_of`]). Sending, and waiting
 //! for the reply, are [`crate::Session`]'s.
 
+use chat_proto::moderation::{AuditEntry, RoomInfo};
 use chat_proto::{Cursor, DeviceSession, ErrorKind, Past, RoomSummary, ServerFrame};
 
 /// What the server sent back for something this session sent.
@@ -46,6 +47,21 @@ pub enum Reply {
     AccountDeleted,
     /// The answer to `Disconnect`: who was disconnected.
     Disconnected(String),
+    /// The answer to `Claim`, `RoomInfo` and `Moderate`: the room as it stands.
+    RoomInfo(RoomInfo),
+    /// The answer to `ModLog`: the newest entries first.
+    ModLog(Vec<AuditEntry>),
+    /// The answer to `Operate`: how many connections it closed.
+    Enforced(u32),
+    /// A removal by us: the answer to `RemoveMessage`.
+    Removed {
+        /// The room's name as shown.
+        room: String,
+        /// The removal's own seq.
+        seq: u64,
+        /// The removed message's seq.
+        target: u64,
+    },
     /// A request refused with a non-fatal error; the session goes on.
     Refused {
         /// What went wrong.
@@ -124,6 +140,20 @@ pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
         ServerFrame::PasswordChanged { ended } => Some(Reply::PasswordChanged(*ended)),
         ServerFrame::AccountDeleted => Some(Reply::AccountDeleted),
         ServerFrame::Disconnected { user } => Some(Reply::Disconnected(user.clone())),
+        ServerFrame::RoomInfo { info } => Some(Reply::RoomInfo(info.clone())),
+        ServerFrame::ModLog { entries } => Some(Reply::ModLog(entries.clone())),
+        ServerFrame::Enforced { closed } => Some(Reply::Enforced(*closed)),
+        ServerFrame::MessageRemoved {
+            room,
+            seq,
+            target,
+            by,
+            ..
+        } if *by == me => Some(Reply::Removed {
+            room: room.clone(),
+            seq: *seq,
+            target: *target,
+        }),
         ServerFrame::Error { kind, detail } => Some(Reply::Refused {
             kind: *kind,
             detail: detail.clone(),

@@ -95,8 +95,8 @@ fn history_json_has_every_listen_key_and_the_seq() {
         assert_eq!(
             common::sorted_keys(event),
             [
-                "backlog", "from", "reason", "room", "seq", "text", "time", "to", "type", "user",
-                "users"
+                "backlog", "from", "reason", "room", "seq", "target", "text", "time", "to", "type",
+                "user", "users"
             ]
         );
         assert_eq!(

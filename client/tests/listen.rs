@@ -81,8 +81,9 @@ fn listen_prints_whispers_without_a_room() {
 }
 
 /// The keys of every `--json` line, in order.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 12] = [
     "type", "room", "from", "to", "user", "reason", "users", "text", "time", "seq", "backlog",
+    "target",
 ];
 
 #[test]

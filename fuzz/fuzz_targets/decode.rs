@@ -100,7 +100,13 @@ impl Frame for ClientFrame {
             | ClientFrame::ListSessions
             | ClientFrame::Revoke { .. }
             | ClientFrame::DeleteAccount { .. }
-            | ClientFrame::Disconnect { .. } => {}
+            | ClientFrame::Disconnect { .. }
+            | ClientFrame::Claim { .. }
+            | ClientFrame::Moderate { .. }
+            | ClientFrame::RemoveMessage { .. }
+            | ClientFrame::Operate { .. }
+            | ClientFrame::RoomInfo { .. }
+            | ClientFrame::ModLog { .. } => {}
         }
     }
 }
@@ -132,7 +138,12 @@ impl Frame for ServerFrame {
             | ServerFrame::Revoked { .. }
             | ServerFrame::PasswordChanged { .. }
             | ServerFrame::AccountDeleted
-            | ServerFrame::Disconnected { .. } => {}
+            | ServerFrame::Disconnected { .. }
+            | ServerFrame::RoomInfo { .. }
+            | ServerFrame::RoomChanged { .. }
+            | ServerFrame::MessageRemoved { .. }
+            | ServerFrame::ModLog { .. }
+            | ServerFrame::Enforced { .. } => {}
         }
     }
 }

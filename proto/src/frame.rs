@@ -31,6 +31,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::moderation::{AuditEntry, RoomAction, RoomChange, RoomInfo, ServerAction};
 use crate::secret::{Secret, SessionToken};
 
 /// The version a client states in [`ClientFrame::Hello`]; the server refuses any other.
@@ -44,9 +45,13 @@ use crate::secret::{Secret, SessionToken};
 /// their answers, and the error kinds from `NameRegistered` on. Version 6 added moderation:
 /// an operator's `Disconnect` and its answer `Disconnected`, the error kinds `NotPermitted`
 /// and `Removed`, and the leave reason `Removed`.
+/// Version 7 added room moderation: `Claim`, `Moderate`, `RemoveMessage`, `Operate`,
+/// `RoomInfo` and `ModLog` with their answers, `RoomChanged` and `MessageRemoved`, the
+/// `kind` of a [`Past`] message, the error kinds from `Banned` on and the leave reasons
+/// `Kicked` and `Banned`.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Milliseconds since the Unix epoch, as the server's clock saw them.
 ///
@@ -195,6 +200,51 @@ pub enum ClientFrame {
         /// Why, told to them and logged; may be empty.
         reason: String,
     },
+    /// A signed-in person claims a room nobody owns: they become its owner, and the room
+    /// keeps its roles, settings and bans while empty. Answered by
+    /// [`ServerFrame::RoomInfo`]; the members hear `RoomChanged{Claimed}`.
+    Claim {
+        /// The room, as typed (one need not be in it).
+        room: String,
+    },
+    /// A moderation action in one room, by its owner, a moderator or a server operator.
+    /// Answered by [`ServerFrame::RoomInfo`] with the room as the action left it; the
+    /// members hear [`ServerFrame::RoomChanged`].
+    Moderate {
+        /// The room, as typed.
+        room: String,
+        /// What to do.
+        action: RoomAction,
+    },
+    /// Removes the message `seq` of `room`: one's own, or anyone's for the room's
+    /// moderators. The removal is a message of the room's log itself, with its own `seq`:
+    /// every member gets [`ServerFrame::MessageRemoved`] (the remover too, as the answer),
+    /// and history shows the message as removed, without its text.
+    RemoveMessage {
+        /// The room, as typed.
+        room: String,
+        /// The message's place in the room's log.
+        seq: u64,
+    },
+    /// A server-wide action of a server operator; answered by [`ServerFrame::Enforced`].
+    Operate {
+        /// What to do.
+        action: ServerAction,
+    },
+    /// Asks for [`ServerFrame::RoomInfo`]: a room's owner, moderators and settings (and its
+    /// bans and mutes, for those who may moderate it).
+    RoomInfo {
+        /// The room, as typed.
+        room: String,
+    },
+    /// Asks for [`ServerFrame::ModLog`]: the newest moderation actions, of one room (its
+    /// moderators may) or server-wide (operators only).
+    ModLog {
+        /// The room, as typed; `None`: the actions taken server-wide.
+        room: Option<String>,
+        /// The most entries wanted (the server caps it).
+        limit: u32,
+    },
 }
 
 /// How a [`ClientFrame::SignIn`] proves the account is the sender's.
@@ -282,10 +332,32 @@ pub struct Past {
     pub seq: u64,
     /// The registered name of the sender.
     pub from: String,
-    /// The message text.
+    /// The message text; empty once removed.
     pub text: String,
     /// When the server received it.
     pub at: Millis,
+    /// A message, a message since removed, or the removal of an earlier one.
+    pub kind: PastKind,
+}
+
+/// What a [`Past`] entry of a room's log is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum PastKind {
+    /// A message as it was sent.
+    Message,
+    /// A message removed since: its text is gone (empty), `by` removed it.
+    Removed {
+        /// Who removed it: its sender or a moderator.
+        by: String,
+    },
+    /// Not a message: `from` removed the message `target` at `at` (what was
+    /// [`ServerFrame::MessageRemoved`] live). A client catching up removes `target` from
+    /// what it shows.
+    Removal {
+        /// The removed message's `seq`.
+        target: u64,
+    },
 }
 
 /// One line of [`ServerFrame::RoomList`].
@@ -319,6 +391,10 @@ pub enum LeftReason {
     NodeLost,
     /// An operator removed them.
     Removed,
+    /// A moderator put them out of this room.
+    Kicked,
+    /// A ban put them out of this room.
+    Banned,
 }
 
 impl LeftReason {
@@ -333,6 +409,8 @@ impl LeftReason {
             LeftReason::Refused => "refused",
             LeftReason::NodeLost => "node_lost",
             LeftReason::Removed => "removed",
+            LeftReason::Kicked => "kicked",
+            LeftReason::Banned => "banned",
         }
     }
 }
@@ -348,6 +426,8 @@ impl std::fmt::Display for LeftReason {
             LeftReason::Refused => "disconnected by the server",
             LeftReason::NodeLost => "node lost",
             LeftReason::Removed => "removed by an operator",
+            LeftReason::Kicked => "kicked",
+            LeftReason::Banned => "banned",
         })
     }
 }
@@ -524,6 +604,48 @@ pub enum ServerFrame {
         /// Their name as they registered it.
         user: String,
     },
+    /// A room's roles and settings: the answer to `Claim`, `RoomInfo` and `Moderate`.
+    RoomInfo {
+        /// The room as it stands.
+        info: RoomInfo,
+    },
+    /// A moderator changed something in a room the client is in.
+    RoomChanged {
+        /// The room's name as shown.
+        room: String,
+        /// Who did it, as registered.
+        by: String,
+        /// What changed.
+        change: RoomChange,
+        /// When.
+        at: Millis,
+    },
+    /// A message of a room the client is in was removed: `seq` is the removal's own place
+    /// in the room's log, `target` the removed message's. Also the answer to
+    /// `RemoveMessage`.
+    MessageRemoved {
+        /// The room's name as shown.
+        room: String,
+        /// The removal's place in the room's log (the next after the last message).
+        seq: u64,
+        /// The removed message's `seq`.
+        target: u64,
+        /// Who removed it: its sender or a moderator.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// Answer to `ModLog`: the newest actions, newest first.
+    ModLog {
+        /// The actions.
+        entries: Vec<AuditEntry>,
+    },
+    /// Answer to `Operate`: the action holds on every node.
+    Enforced {
+        /// How many connections it closed here and now (a ban or suspension of someone
+        /// online).
+        closed: u32,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -611,6 +733,28 @@ pub enum ErrorKind {
     /// An operator removed this connection; the detail gives the reason. The connection is
     /// closed.
     Removed,
+    /// A server ban matches this connection (its address, name or account); the detail
+    /// gives the reason and until when. The connection is closed.
+    Banned,
+    /// A room ban keeps the client out of the room.
+    BannedFromRoom,
+    /// The client is muted in the room: it may read, not speak.
+    Muted,
+    /// `RemoveMessage` named a message the room's log does not hold (never sent, trimmed,
+    /// or already removed), or not a message.
+    NoSuchMessage,
+    /// `Claim` of a room someone owns already.
+    RoomClaimed,
+    /// The room is for accounts only: sign in to join.
+    RegisteredOnly,
+    /// The room is in slow mode and the client spoke less than its seconds ago.
+    SlowMode,
+    /// The account is suspended by an operator; the connection is closed.
+    Suspended,
+    /// A moderation request that cannot mean anything: a malformed address or network, a
+    /// duration of zero or over ten years, an owner's action on an unclaimed room, a topic
+    /// with control characters.
+    InvalidAction,
 }
 
 impl ErrorKind {
@@ -642,7 +786,14 @@ impl ErrorKind {
             | ErrorKind::GuestsOff
             | ErrorKind::NotSignedIn
             | ErrorKind::AccountsOff
-            | ErrorKind::NotPermitted => false,
+            | ErrorKind::NotPermitted
+            | ErrorKind::BannedFromRoom
+            | ErrorKind::Muted
+            | ErrorKind::NoSuchMessage
+            | ErrorKind::RoomClaimed
+            | ErrorKind::RegisteredOnly
+            | ErrorKind::SlowMode
+            | ErrorKind::InvalidAction => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -654,7 +805,9 @@ impl ErrorKind {
             | ErrorKind::Flooding
             | ErrorKind::WrongPassword
             | ErrorKind::SessionEnded
-            | ErrorKind::Removed => true,
+            | ErrorKind::Removed
+            | ErrorKind::Banned
+            | ErrorKind::Suspended => true,
         }
     }
 
@@ -696,6 +849,15 @@ impl ErrorKind {
             ErrorKind::AccountsOff => "accounts_off",
             ErrorKind::NotPermitted => "not_permitted",
             ErrorKind::Removed => "removed",
+            ErrorKind::Banned => "banned",
+            ErrorKind::BannedFromRoom => "banned_from_room",
+            ErrorKind::Muted => "muted",
+            ErrorKind::NoSuchMessage => "no_such_message",
+            ErrorKind::RoomClaimed => "room_claimed",
+            ErrorKind::RegisteredOnly => "registered_only",
+            ErrorKind::SlowMode => "slow_mode",
+            ErrorKind::Suspended => "suspended",
+            ErrorKind::InvalidAction => "invalid_action",
         }
     }
 }

@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+mod moderation;
+
+use crate::moderation::{RoomAction, ServerAction};
 use crate::validate::{self, MessageError, NameError, RoomError};
 use crate::{Backlog, ClientFrame, Cursor};
 
@@ -31,6 +34,40 @@ pub enum Command {
     History,
     /// `/disconnect <user> [reason]`, for server operators.
     Disconnect,
+    /// `/claim [room]`.
+    Claim,
+    /// `/info [room]`.
+    Info,
+    /// `/kick <user> [reason]`.
+    Kick,
+    /// `/ban <name|account:name|address|cidr> [duration] [reason]`.
+    Ban,
+    /// `/unban <target>`.
+    Unban,
+    /// `/mute <user> [duration] [reason]`.
+    Mute,
+    /// `/unmute <user>`.
+    Unmute,
+    /// `/op <account>`.
+    Op,
+    /// `/deop <account>`.
+    Deop,
+    /// `/topic [text]`.
+    Topic,
+    /// `/set registered-only on|off | /set slow <seconds>`.
+    Set,
+    /// `/remove <seq>`.
+    Remove,
+    /// `/modlog [room]`.
+    ModLog,
+    /// `/sban <name|account:name|address|cidr> [duration] [reason]`.
+    ServerBan,
+    /// `/sunban <target>`.
+    ServerUnban,
+    /// `/suspend <account> [reason]`.
+    Suspend,
+    /// `/unsuspend <account>`.
+    Unsuspend,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -39,7 +76,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 11] = [
+    pub const ALL: [Command; 28] = [
         Command::Whisper,
         Command::ListUsers,
         Command::Join,
@@ -49,6 +86,23 @@ impl Command {
         Command::Members,
         Command::History,
         Command::Disconnect,
+        Command::Claim,
+        Command::Info,
+        Command::Kick,
+        Command::Ban,
+        Command::Unban,
+        Command::Mute,
+        Command::Unmute,
+        Command::Op,
+        Command::Deop,
+        Command::Topic,
+        Command::Set,
+        Command::Remove,
+        Command::ModLog,
+        Command::ServerBan,
+        Command::ServerUnban,
+        Command::Suspend,
+        Command::Unsuspend,
         Command::Help,
         Command::Quit,
     ];
@@ -65,6 +119,23 @@ impl Command {
             Command::Members => "members",
             Command::History => "history",
             Command::Disconnect => "disconnect",
+            Command::Claim => "claim",
+            Command::Info => "info",
+            Command::Kick => "kick",
+            Command::Ban => "ban",
+            Command::Unban => "unban",
+            Command::Mute => "mute",
+            Command::Unmute => "unmute",
+            Command::Op => "op",
+            Command::Deop => "deop",
+            Command::Topic => "topic",
+            Command::Set => "set",
+            Command::Remove => "remove",
+            Command::ModLog => "modlog",
+            Command::ServerBan => "sban",
+            Command::ServerUnban => "sunban",
+            Command::Suspend => "suspend",
+            Command::Unsuspend => "unsuspend",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -82,6 +153,23 @@ impl Command {
             Command::Members => &["names"],
             Command::History => &[],
             Command::Disconnect => &["kill"],
+            Command::Claim => &[],
+            Command::Info => &["roominfo"],
+            Command::Kick => &[],
+            Command::Ban => &[],
+            Command::Unban => &[],
+            Command::Mute => &[],
+            Command::Unmute => &[],
+            Command::Op => &["promote"],
+            Command::Deop => &["demote"],
+            Command::Topic => &[],
+            Command::Set => &["mode"],
+            Command::Remove => &["delete"],
+            Command::ModLog => &[],
+            Command::ServerBan => &["kline"],
+            Command::ServerUnban => &["unkline"],
+            Command::Suspend => &[],
+            Command::Unsuspend => &[],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -99,6 +187,23 @@ impl Command {
             Command::Members => "/members [room]",
             Command::History => "/history [count]",
             Command::Disconnect => "/disconnect <user> [reason]",
+            Command::Claim => "/claim [room]",
+            Command::Info => "/info [room]",
+            Command::Kick => "/kick <user> [reason]",
+            Command::Ban => "/ban <name|account:name|address|cidr> [duration] [reason]",
+            Command::Unban => "/unban <target>",
+            Command::Mute => "/mute <user> [duration] [reason]",
+            Command::Unmute => "/unmute <user>",
+            Command::Op => "/op <account>",
+            Command::Deop => "/deop <account>",
+            Command::Topic => "/topic [text]",
+            Command::Set => "/set registered-only on|off | /set slow <seconds>",
+            Command::Remove => "/remove <seq>",
+            Command::ModLog => "/modlog [room]",
+            Command::ServerBan => "/sban <name|account:name|address|cidr> [duration] [reason]",
+            Command::ServerUnban => "/sunban <target>",
+            Command::Suspend => "/suspend <account> [reason]",
+            Command::Unsuspend => "/unsuspend <account>",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -116,6 +221,23 @@ impl Command {
             Command::Members => "list who is in a room (the current one without a name)",
             Command::History => "show earlier messages of the current room (20 without a count)",
             Command::Disconnect => "disconnect someone from the server (server operators only)",
+            Command::Claim => "become the owner of a room nobody owns (accounts only)",
+            Command::Info => "show a room's owner, moderators and settings",
+            Command::Kick => "put someone out of the current room (its moderators)",
+            Command::Ban => "keep someone out of the current room, for a while (10m, 2h, 7d) or for good",
+            Command::Unban => "lift a ban of the current room",
+            Command::Mute => "let someone read the current room but not speak",
+            Command::Unmute => "let someone speak again",
+            Command::Op => "make an account a moderator of the current room (its owner)",
+            Command::Deop => "take the moderator role away (the room's owner)",
+            Command::Topic => "set the current room's topic (no text: clear it)",
+            Command::Set => "the current room's settings: accounts only, slow mode",
+            Command::Remove => "remove a message of the current room by its seq (yours, or anyone's as a moderator)",
+            Command::ModLog => "show what the moderators of a room did",
+            Command::ServerBan => "refuse someone at the server's door (server operators)",
+            Command::ServerUnban => "lift a server ban (server operators)",
+            Command::Suspend => "end an account's sessions and keep it out (server operators)",
+            Command::Unsuspend => "let a suspended account in again (server operators)",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -199,6 +321,36 @@ pub enum Input {
         /// Why; may be empty.
         reason: String,
     },
+    /// Claim a room.
+    Claim {
+        /// The room's name, without `#`; `None`: the current room.
+        room: Option<String>,
+    },
+    /// Ask for a room's roles and settings.
+    Info {
+        /// The room's name, without `#`; `None`: the current room.
+        room: Option<String>,
+    },
+    /// A moderation action in the current room.
+    Moderate {
+        /// What to do.
+        action: RoomAction,
+    },
+    /// Remove a message of the current room.
+    Remove {
+        /// Its seq.
+        seq: u64,
+    },
+    /// Ask for a room's moderation log.
+    ModLog {
+        /// The room's name, without `#`; `None`: the current room.
+        room: Option<String>,
+    },
+    /// A server operator's server-wide action.
+    Operate {
+        /// What to do.
+        action: ServerAction,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
@@ -208,6 +360,9 @@ pub enum Input {
 /// How many past messages `/join` shows: a screenful of context, as IRC bouncers and
 /// Slack show on entering a channel.
 pub const JOIN_BACKLOG: u32 = 20;
+
+/// How many entries `/modlog` shows: a screenful.
+pub const MOD_LOG_COUNT: u32 = 20;
 
 /// How many earlier messages `/history` without a count shows: as many as `/join` shows,
 /// so each `/history` goes back one more screenful.
@@ -246,6 +401,25 @@ impl Input {
                 limit: count.unwrap_or(HISTORY_COUNT),
             }),
             Input::Disconnect { user, reason } => Some(ClientFrame::Disconnect { user, reason }),
+            Input::Claim { room } => Some(ClientFrame::Claim {
+                room: or_current(room),
+            }),
+            Input::Info { room } => Some(ClientFrame::RoomInfo {
+                room: or_current(room),
+            }),
+            Input::Moderate { action } => Some(ClientFrame::Moderate {
+                room: current.to_owned(),
+                action,
+            }),
+            Input::Remove { seq } => Some(ClientFrame::RemoveMessage {
+                room: current.to_owned(),
+                seq,
+            }),
+            Input::ModLog { room } => Some(ClientFrame::ModLog {
+                room: Some(or_current(room)),
+                limit: MOD_LOG_COUNT,
+            }),
+            Input::Operate { action } => Some(ClientFrame::Operate { action }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
     }
@@ -275,6 +449,12 @@ impl fmt::Display for Input {
             Input::Disconnect { user, reason } => {
                 write!(f, "/{} {user} {reason}", Command::Disconnect.name())
             }
+            Input::Claim { room } => moderation::with_room(f, Command::Claim, room),
+            Input::Info { room } => moderation::with_room(f, Command::Info, room),
+            Input::ModLog { room } => moderation::with_room(f, Command::ModLog, room),
+            Input::Remove { seq } => write!(f, "/{} {seq}", Command::Remove.name()),
+            Input::Moderate { action } => moderation::write_room_action(f, action),
+            Input::Operate { action } => moderation::write_server_action(f, action),
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -376,6 +556,29 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
             },
             _ => Err(InputError::Usage { command }),
         },
+        Command::Claim => Ok(Input::Claim {
+            room: maybe_room()?,
+        }),
+        Command::Info => Ok(Input::Info {
+            room: maybe_room()?,
+        }),
+        Command::ModLog => Ok(Input::ModLog {
+            room: maybe_room()?,
+        }),
+        Command::Kick
+        | Command::Ban
+        | Command::Unban
+        | Command::Mute
+        | Command::Unmute
+        | Command::Op
+        | Command::Deop
+        | Command::Topic
+        | Command::Set
+        | Command::Remove
+        | Command::ServerBan
+        | Command::ServerUnban
+        | Command::Suspend
+        | Command::Unsuspend => moderation::parse(command, args),
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),
         Command::Disconnect => {

@@ -4,6 +4,7 @@
 //! - [`codec`]: length-prefixed bincode; the frame limit; [`codec::encode`] once for many.
 //! - [`connection`]: typed reads and writes over any async byte stream.
 //! - [`input`]: what a person types (`/whisper bob hi`) into what to send.
+//! - [`moderation`]: who an action aims at, the actions, and what the room hears of them.
 //! - [`validate`]: the rules for names, rooms and messages.
 //! - `config` (feature `config`): finding and reading `config.ini`.
 //! - `logging` (feature `logging`): the house log format.
@@ -27,6 +28,7 @@ pub mod frame;
 pub mod input;
 #[cfg(feature = "logging")]
 pub mod logging;
+pub mod moderation;
 pub mod secret;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -36,6 +38,6 @@ pub use codec::{CodecError, EncodedFrame};
 pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
 pub use frame::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Millis, Past,
-    Revocation, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+    PastKind, Revocation, RoomSummary, ServerFrame, PROTOCOL_VERSION,
 };
 pub use secret::{Secret, SessionToken};

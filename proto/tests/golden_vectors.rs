@@ -12,7 +12,10 @@
 //! `"server"`, `hex` the whole frame with its length prefix in lowercase hex, and `frame`
 //! the object codec.js decodes it to: `{"type": "Msg", "room": ..., "text": ...}`, fields
 //! named as in Rust; `Backlog` and `Cursor` as `{"kind": "After", "seq": ...}` (`count` for
-//! `Backlog::Latest`); `ErrorKind` and `LeftReason` as the variant's name; `None` as `null`.
+//! `Backlog::Latest`), and every other enum with fields likewise tagged `kind` (`BanTarget`
+//! as `{"kind": "Account", "name": ...}`, `{"kind": "Address", "address": ...}`; `PastKind`,
+//! `RoomAction`, `ServerAction` and `RoomChange` with their fields by name); `ErrorKind` and
+//! `LeftReason` as the variant's name; `None` as `null`.
 //! A `u64` or `i64` beyond 2^53 − 1 either way, which a JSON reader would round, is written
 //! `{"$bigint": "<decimal>"}`, and stands for the `BigInt` codec.js decodes it to.
 
@@ -23,8 +26,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chat_proto::codec::{self, bincode_options, decode_body};
+use chat_proto::moderation::{
+    AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
+};
 use chat_proto::{
-    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
     Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
@@ -41,7 +47,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const AT: i64 = 1_700_000_000_000;
 
 /// Variant names in declaration (wire) order: the position of each is its tag.
-const CLIENT_VARIANTS: [&str; 19] = [
+const CLIENT_VARIANTS: [&str; 25] = [
     "Hello",
     "Msg",
     "Whisper",
@@ -61,8 +67,14 @@ const CLIENT_VARIANTS: [&str; 19] = [
     "Revoke",
     "DeleteAccount",
     "Disconnect",
+    "Claim",
+    "Moderate",
+    "RemoveMessage",
+    "Operate",
+    "RoomInfo",
+    "ModLog",
 ];
-const SERVER_VARIANTS: [&str; 21] = [
+const SERVER_VARIANTS: [&str; 26] = [
     "Welcome",
     "Msg",
     "Whisper",
@@ -84,11 +96,44 @@ const SERVER_VARIANTS: [&str; 21] = [
     "PasswordChanged",
     "AccountDeleted",
     "Disconnected",
+    "RoomInfo",
+    "RoomChanged",
+    "MessageRemoved",
+    "ModLog",
+    "Enforced",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
 const CREDENTIAL_VARIANTS: [&str; 3] = ["Password", "Token", "Cookie"];
 const REVOCATION_VARIANTS: [&str; 4] = ["This", "Others", "All", "One"];
 const CURSOR_VARIANTS: [&str; 3] = ["Latest", "Before", "After"];
+const PAST_KIND_VARIANTS: [&str; 3] = ["Message", "Removed", "Removal"];
+const BAN_TARGET_VARIANTS: [&str; 3] = ["Account", "Name", "Address"];
+const ROOM_ACTION_VARIANTS: [&str; 10] = [
+    "Kick",
+    "Ban",
+    "Unban",
+    "Mute",
+    "Unmute",
+    "Promote",
+    "Demote",
+    "Topic",
+    "RegisteredOnly",
+    "Slow",
+];
+const SERVER_ACTION_VARIANTS: [&str; 4] = ["Ban", "Unban", "Suspend", "Unsuspend"];
+const ROOM_CHANGE_VARIANTS: [&str; 11] = [
+    "Claimed",
+    "Kicked",
+    "Banned",
+    "Unbanned",
+    "Muted",
+    "Unmuted",
+    "Promoted",
+    "Demoted",
+    "Topic",
+    "RegisteredOnly",
+    "Slow",
+];
 
 /// A JSON value whose objects keep the order they are built in (type first, then the
 /// fields in wire order), whatever features `serde_json` is built with elsewhere in the
@@ -194,6 +239,11 @@ impl Coverage {
         all.extend(named("Cursor", &CURSOR_VARIANTS));
         all.extend(named("Credential", &CREDENTIAL_VARIANTS));
         all.extend(named("Revocation", &REVOCATION_VARIANTS));
+        all.extend(named("PastKind", &PAST_KIND_VARIANTS));
+        all.extend(named("BanTarget", &BAN_TARGET_VARIANTS));
+        all.extend(named("RoomAction", &ROOM_ACTION_VARIANTS));
+        all.extend(named("ServerAction", &SERVER_ACTION_VARIANTS));
+        all.extend(named("RoomChange", &ROOM_CHANGE_VARIANTS));
         // Field-less enums are listed from the wire, so a new kind is expected at once.
         all.extend(
             every_unit_variant::<ErrorKind>()
@@ -318,6 +368,198 @@ fn left_reason_js(reason: LeftReason, cover: &mut Coverage) -> Js {
     Js::Str(name)
 }
 
+fn opt_str(v: Option<&str>) -> Js {
+    v.map_or(Js::Null, str_)
+}
+
+fn opt_u64(v: Option<u64>) -> Js {
+    v.map_or(Js::Null, u64_)
+}
+
+fn opt_i64(v: Option<i64>) -> Js {
+    v.map_or(Js::Null, i64_)
+}
+
+fn ban_target_js(t: &BanTarget, cover: &mut Coverage) -> Js {
+    let (name, fields) = match t {
+        BanTarget::Account(name) => ("Account", vec![("name", str_(name))]),
+        BanTarget::Name(name) => ("Name", vec![("name", str_(name))]),
+        BanTarget::Address(address) => ("Address", vec![("address", str_(address))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "BanTarget", &BAN_TARGET_VARIANTS, t, name),
+        fields,
+    )
+}
+
+fn room_action_js(a: &RoomAction, cover: &mut Coverage) -> Js {
+    let (name, fields) = match a {
+        RoomAction::Kick { user, reason } => {
+            ("Kick", vec![("user", str_(user)), ("reason", str_(reason))])
+        }
+        RoomAction::Ban {
+            target,
+            for_secs,
+            reason,
+        } => (
+            "Ban",
+            vec![
+                ("target", ban_target_js(target, cover)),
+                ("for_secs", opt_u64(*for_secs)),
+                ("reason", str_(reason)),
+            ],
+        ),
+        RoomAction::Unban { target } => ("Unban", vec![("target", ban_target_js(target, cover))]),
+        RoomAction::Mute {
+            user,
+            for_secs,
+            reason,
+        } => (
+            "Mute",
+            vec![
+                ("user", str_(user)),
+                ("for_secs", opt_u64(*for_secs)),
+                ("reason", str_(reason)),
+            ],
+        ),
+        RoomAction::Unmute { user } => ("Unmute", vec![("user", str_(user))]),
+        RoomAction::Promote { user } => ("Promote", vec![("user", str_(user))]),
+        RoomAction::Demote { user } => ("Demote", vec![("user", str_(user))]),
+        RoomAction::Topic { topic } => ("Topic", vec![("topic", str_(topic))]),
+        RoomAction::RegisteredOnly { on } => ("RegisteredOnly", vec![("on", Js::Bool(*on))]),
+        RoomAction::Slow { secs } => ("Slow", vec![("secs", u32_(*secs))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "RoomAction", &ROOM_ACTION_VARIANTS, a, name),
+        fields,
+    )
+}
+
+fn server_action_js(a: &ServerAction, cover: &mut Coverage) -> Js {
+    let (name, fields) = match a {
+        ServerAction::Ban {
+            target,
+            for_secs,
+            reason,
+        } => (
+            "Ban",
+            vec![
+                ("target", ban_target_js(target, cover)),
+                ("for_secs", opt_u64(*for_secs)),
+                ("reason", str_(reason)),
+            ],
+        ),
+        ServerAction::Unban { target } => ("Unban", vec![("target", ban_target_js(target, cover))]),
+        ServerAction::Suspend { account, reason } => (
+            "Suspend",
+            vec![("account", str_(account)), ("reason", str_(reason))],
+        ),
+        ServerAction::Unsuspend { account } => ("Unsuspend", vec![("account", str_(account))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "ServerAction", &SERVER_ACTION_VARIANTS, a, name),
+        fields,
+    )
+}
+
+fn ban_js(b: &Ban, cover: &mut Coverage) -> Js {
+    Js::Obj(vec![
+        ("target", ban_target_js(&b.target, cover)),
+        ("by", str_(&b.by)),
+        ("reason", str_(&b.reason)),
+        ("until", opt_i64(b.until)),
+    ])
+}
+
+fn mute_js(m: &Mute) -> Js {
+    Js::Obj(vec![
+        ("user", str_(&m.user)),
+        ("by", str_(&m.by)),
+        ("reason", str_(&m.reason)),
+        ("until", opt_i64(m.until)),
+    ])
+}
+
+fn room_info_js(i: &RoomInfo, cover: &mut Coverage) -> Js {
+    Js::Obj(vec![
+        ("room", str_(&i.room)),
+        ("owner", opt_str(i.owner.as_deref())),
+        ("moderators", strings(&i.moderators)),
+        ("topic", str_(&i.topic)),
+        ("registered_only", Js::Bool(i.registered_only)),
+        ("slow_secs", u32_(i.slow_secs)),
+        (
+            "bans",
+            Js::List(i.bans.iter().map(|b| ban_js(b, cover)).collect()),
+        ),
+        ("mutes", Js::List(i.mutes.iter().map(mute_js).collect())),
+        ("moderator", Js::Bool(i.moderator)),
+    ])
+}
+
+fn room_change_js(c: &RoomChange, cover: &mut Coverage) -> Js {
+    let (name, fields) = match c {
+        RoomChange::Claimed => ("Claimed", vec![]),
+        RoomChange::Kicked { user, reason } => (
+            "Kicked",
+            vec![("user", str_(user)), ("reason", str_(reason))],
+        ),
+        RoomChange::Banned {
+            target,
+            reason,
+            until,
+        } => (
+            "Banned",
+            vec![
+                ("target", ban_target_js(target, cover)),
+                ("reason", str_(reason)),
+                ("until", opt_i64(*until)),
+            ],
+        ),
+        RoomChange::Unbanned { target } => {
+            ("Unbanned", vec![("target", ban_target_js(target, cover))])
+        }
+        RoomChange::Muted {
+            user,
+            reason,
+            until,
+        } => (
+            "Muted",
+            vec![
+                ("user", str_(user)),
+                ("reason", str_(reason)),
+                ("until", opt_i64(*until)),
+            ],
+        ),
+        RoomChange::Unmuted { user } => ("Unmuted", vec![("user", str_(user))]),
+        RoomChange::Promoted { user } => ("Promoted", vec![("user", str_(user))]),
+        RoomChange::Demoted { user } => ("Demoted", vec![("user", str_(user))]),
+        RoomChange::Topic { topic } => ("Topic", vec![("topic", str_(topic))]),
+        RoomChange::RegisteredOnly { on } => ("RegisteredOnly", vec![("on", Js::Bool(*on))]),
+        RoomChange::Slow { secs } => ("Slow", vec![("secs", u32_(*secs))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "RoomChange", &ROOM_CHANGE_VARIANTS, c, name),
+        fields,
+    )
+}
+
+fn audit_entry_js(e: &AuditEntry) -> Js {
+    Js::Obj(vec![
+        ("at", i64_(e.at)),
+        ("actor", str_(&e.actor)),
+        ("room", opt_str(e.room.as_deref())),
+        ("action", str_(&e.action)),
+        ("target", str_(&e.target)),
+        ("reason", str_(&e.reason)),
+        ("until", opt_i64(e.until)),
+    ])
+}
+
 /// The object codec.js decodes `frame` to. No `_` arm: a new variant stops the build here.
 fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
     let (name, fields) = match frame {
@@ -412,6 +654,26 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
             "Disconnect",
             vec![("user", str_(user)), ("reason", str_(reason))],
         ),
+        ClientFrame::Claim { room } => ("Claim", vec![("room", str_(room))]),
+        ClientFrame::Moderate { room, action } => (
+            "Moderate",
+            vec![
+                ("room", str_(room)),
+                ("action", room_action_js(action, cover)),
+            ],
+        ),
+        ClientFrame::RemoveMessage { room, seq } => (
+            "RemoveMessage",
+            vec![("room", str_(room)), ("seq", u64_(*seq))],
+        ),
+        ClientFrame::Operate { action } => {
+            ("Operate", vec![("action", server_action_js(action, cover))])
+        }
+        ClientFrame::RoomInfo { room } => ("RoomInfo", vec![("room", str_(room))]),
+        ClientFrame::ModLog { room, limit } => (
+            "ModLog",
+            vec![("room", opt_str(room.as_deref())), ("limit", u32_(*limit))],
+        ),
     };
     tagged(
         "type",
@@ -420,12 +682,26 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
     )
 }
 
-fn past_js(p: &Past) -> Js {
+fn past_kind_js(k: &PastKind, cover: &mut Coverage) -> Js {
+    let (name, fields) = match k {
+        PastKind::Message => ("Message", vec![]),
+        PastKind::Removed { by } => ("Removed", vec![("by", str_(by))]),
+        PastKind::Removal { target } => ("Removal", vec![("target", u64_(*target))]),
+    };
+    tagged(
+        "kind",
+        variant(cover, "PastKind", &PAST_KIND_VARIANTS, k, name),
+        fields,
+    )
+}
+
+fn past_js(p: &Past, cover: &mut Coverage) -> Js {
     Js::Obj(vec![
         ("seq", u64_(p.seq)),
         ("from", str_(&p.from)),
         ("text", str_(&p.text)),
         ("at", i64_(p.at)),
+        ("kind", past_kind_js(&p.kind, cover)),
     ])
 }
 
@@ -541,7 +817,10 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
             "History",
             vec![
                 ("room", str_(room)),
-                ("messages", Js::List(messages.iter().map(past_js).collect())),
+                (
+                    "messages",
+                    Js::List(messages.iter().map(|p| past_js(p, cover)).collect()),
+                ),
                 ("more", Js::Bool(*more)),
                 ("next", cursor_js(next, cover)),
                 ("backlog", Js::Bool(*backlog)),
@@ -568,6 +847,45 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
         }
         ServerFrame::AccountDeleted => ("AccountDeleted", vec![]),
         ServerFrame::Disconnected { user } => ("Disconnected", vec![("user", str_(user))]),
+        ServerFrame::RoomInfo { info } => ("RoomInfo", vec![("info", room_info_js(info, cover))]),
+        ServerFrame::RoomChanged {
+            room,
+            by,
+            change,
+            at,
+        } => (
+            "RoomChanged",
+            vec![
+                ("room", str_(room)),
+                ("by", str_(by)),
+                ("change", room_change_js(change, cover)),
+                ("at", i64_(*at)),
+            ],
+        ),
+        ServerFrame::MessageRemoved {
+            room,
+            seq,
+            target,
+            by,
+            at,
+        } => (
+            "MessageRemoved",
+            vec![
+                ("room", str_(room)),
+                ("seq", u64_(*seq)),
+                ("target", u64_(*target)),
+                ("by", str_(by)),
+                ("at", i64_(*at)),
+            ],
+        ),
+        ServerFrame::ModLog { entries } => (
+            "ModLog",
+            vec![(
+                "entries",
+                Js::List(entries.iter().map(audit_entry_js).collect()),
+            )],
+        ),
+        ServerFrame::Enforced { closed } => ("Enforced", vec![("closed", u32_(*closed))]),
     };
     tagged(
         "type",
@@ -776,6 +1094,169 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
     ] {
         out.push((format!("Revoke {name}"), ClientFrame::Revoke { which }));
     }
+    out.push((s("Claim"), ClientFrame::Claim { room: s("#Rust") }));
+    let room_actions = [
+        (
+            "Kick",
+            RoomAction::Kick {
+                user: s("troll"),
+                reason: s("spam"),
+            },
+        ),
+        (
+            "Kick, no reason",
+            RoomAction::Kick {
+                user: s("Zoë"),
+                reason: s(""),
+            },
+        ),
+        (
+            "Ban an account for an hour",
+            RoomAction::Ban {
+                target: BanTarget::Account(s("troll")),
+                for_secs: Some(3_600),
+                reason: s("spam, again"),
+            },
+        ),
+        (
+            "Ban a name for good",
+            RoomAction::Ban {
+                target: BanTarget::Name(s("Troll2")),
+                for_secs: None,
+                reason: s(""),
+            },
+        ),
+        (
+            "Ban a network for u64::MAX seconds",
+            RoomAction::Ban {
+                target: BanTarget::Address(s("192.0.2.0/24")),
+                for_secs: Some(u64::MAX),
+                reason: s("a botnet"),
+            },
+        ),
+        (
+            "Unban an address",
+            RoomAction::Unban {
+                target: BanTarget::Address(s("2001:db8::/32")),
+            },
+        ),
+        (
+            "Mute for 10 minutes",
+            RoomAction::Mute {
+                user: s("loud"),
+                for_secs: Some(600),
+                reason: s("CAPS"),
+            },
+        ),
+        (
+            "Mute until unmuted",
+            RoomAction::Mute {
+                user: s("loud"),
+                for_secs: None,
+                reason: s(""),
+            },
+        ),
+        ("Unmute", RoomAction::Unmute { user: s("loud") }),
+        ("Promote", RoomAction::Promote { user: s("bob") }),
+        ("Demote", RoomAction::Demote { user: s("bob") }),
+        (
+            "Topic",
+            RoomAction::Topic {
+                topic: s("Rust, ça rouille 🦀"),
+            },
+        ),
+        ("Topic, none", RoomAction::Topic { topic: s("") }),
+        ("RegisteredOnly on", RoomAction::RegisteredOnly { on: true }),
+        (
+            "RegisteredOnly off",
+            RoomAction::RegisteredOnly { on: false },
+        ),
+        ("Slow 30", RoomAction::Slow { secs: 30 }),
+        ("Slow off", RoomAction::Slow { secs: 0 }),
+        ("Slow u32::MAX", RoomAction::Slow { secs: u32::MAX }),
+    ];
+    for (label, action) in room_actions {
+        out.push((
+            format!("Moderate, {label}"),
+            ClientFrame::Moderate {
+                room: s("rust"),
+                action,
+            },
+        ));
+    }
+    out.extend([
+        (
+            s("RemoveMessage"),
+            ClientFrame::RemoveMessage {
+                room: s("rust"),
+                seq: 301,
+            },
+        ),
+        (
+            s("RemoveMessage, seq u64::MAX"),
+            ClientFrame::RemoveMessage {
+                room: s("#Rust"),
+                seq: u64::MAX,
+            },
+        ),
+    ]);
+    let server_actions = [
+        (
+            "Ban an address for good",
+            ServerAction::Ban {
+                target: BanTarget::Address(s("203.0.113.9")),
+                for_secs: None,
+                reason: s("abuse"),
+            },
+        ),
+        (
+            "Ban an account for a day",
+            ServerAction::Ban {
+                target: BanTarget::Account(s("Troll")),
+                for_secs: Some(86_400),
+                reason: s(""),
+            },
+        ),
+        (
+            "Unban a name",
+            ServerAction::Unban {
+                target: BanTarget::Name(s("troll")),
+            },
+        ),
+        (
+            "Suspend",
+            ServerAction::Suspend {
+                account: s("troll"),
+                reason: s("spam in #rust"),
+            },
+        ),
+        (
+            "Unsuspend",
+            ServerAction::Unsuspend {
+                account: s("troll"),
+            },
+        ),
+    ];
+    for (label, action) in server_actions {
+        out.push((format!("Operate, {label}"), ClientFrame::Operate { action }));
+    }
+    out.extend([
+        (s("RoomInfo"), ClientFrame::RoomInfo { room: s("rust") }),
+        (
+            s("ModLog of a room"),
+            ClientFrame::ModLog {
+                room: Some(s("#Rust")),
+                limit: 50,
+            },
+        ),
+        (
+            s("ModLog server-wide, limit u32::MAX"),
+            ClientFrame::ModLog {
+                room: None,
+                limit: u32::MAX,
+            },
+        ),
+    ]);
     out
 }
 
@@ -966,12 +1447,14 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         from: s("ann"),
                         text: s("yo"),
                         at: AT,
+                        kind: PastKind::Message,
                     },
                     Past {
                         seq: 301,
                         from: s("bob"),
                         text: s("ça roule 🚲"),
                         at: AT + 1,
+                        kind: PastKind::Message,
                     },
                 ],
                 more: true,
@@ -1000,6 +1483,7 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                     from: s(""),
                     text: s(""),
                     at: i64::MIN,
+                    kind: PastKind::Message,
                 }],
                 more: true,
                 next: Cursor::After(u64::MAX),
@@ -1080,6 +1564,266 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
         (
             s("Disconnected"),
             ServerFrame::Disconnected { user: s("Troll") },
+        ),
+        (
+            s("History with a removed message and its removal"),
+            ServerFrame::History {
+                room: s("Rust"),
+                messages: vec![
+                    Past {
+                        seq: 300,
+                        from: s("troll"),
+                        text: s(""),
+                        at: AT,
+                        kind: PastKind::Removed { by: s("ann") },
+                    },
+                    Past {
+                        seq: 302,
+                        from: s("ann"),
+                        text: s(""),
+                        at: AT + 5_000,
+                        kind: PastKind::Removal { target: 300 },
+                    },
+                    Past {
+                        seq: 303,
+                        from: s("bob"),
+                        text: s("merci"),
+                        at: AT + 6_000,
+                        kind: PastKind::Message,
+                    },
+                ],
+                more: false,
+                next: Cursor::After(303),
+                backlog: true,
+                missed: false,
+            },
+        ),
+        (
+            s("History, a removal of seq u64::MAX"),
+            ServerFrame::History {
+                room: s("lobby"),
+                messages: vec![Past {
+                    seq: 1,
+                    from: s("Zoë"),
+                    text: s(""),
+                    at: AT,
+                    kind: PastKind::Removal { target: u64::MAX },
+                }],
+                more: true,
+                next: Cursor::Before(1),
+                backlog: false,
+                missed: false,
+            },
+        ),
+        (
+            s("RoomInfo, unclaimed"),
+            ServerFrame::RoomInfo {
+                info: RoomInfo {
+                    room: s("lobby"),
+                    owner: None,
+                    moderators: vec![],
+                    topic: s(""),
+                    registered_only: false,
+                    slow_secs: 0,
+                    bans: vec![],
+                    mutes: vec![],
+                    moderator: false,
+                },
+            },
+        ),
+        (
+            s("RoomInfo, claimed, with bans and mutes"),
+            ServerFrame::RoomInfo {
+                info: RoomInfo {
+                    room: s("Rust"),
+                    owner: Some(s("ann")),
+                    moderators: names(&["bob", "Zoë"]),
+                    topic: s("Rust, ça rouille 🦀"),
+                    registered_only: true,
+                    slow_secs: 300,
+                    bans: vec![
+                        Ban {
+                            target: BanTarget::Account(s("troll")),
+                            by: s("ann"),
+                            reason: s("spam"),
+                            until: Some(AT + 3_600_000),
+                        },
+                        Ban {
+                            target: BanTarget::Address(s("192.0.2.0/24")),
+                            by: s("boss"),
+                            reason: s(""),
+                            until: None,
+                        },
+                        Ban {
+                            target: BanTarget::Name(s("Troll2")),
+                            by: s("bob"),
+                            reason: s("évasion"),
+                            until: Some(i64::MAX),
+                        },
+                    ],
+                    mutes: vec![
+                        Mute {
+                            user: s("loud"),
+                            by: s("bob"),
+                            reason: s("CAPS"),
+                            until: Some(AT + 600_000),
+                        },
+                        Mute {
+                            user: s("Zoë"),
+                            by: s("ann"),
+                            reason: s(""),
+                            until: None,
+                        },
+                    ],
+                    moderator: true,
+                },
+            },
+        ),
+    ]);
+    let changes = [
+        ("Claimed", RoomChange::Claimed),
+        (
+            "Kicked",
+            RoomChange::Kicked {
+                user: s("troll"),
+                reason: s("spam"),
+            },
+        ),
+        (
+            "Banned, an account for an hour",
+            RoomChange::Banned {
+                target: BanTarget::Account(s("troll")),
+                reason: s("spam, again"),
+                until: Some(AT + 3_600_000),
+            },
+        ),
+        (
+            "Banned, a name for good",
+            RoomChange::Banned {
+                target: BanTarget::Name(s("Troll2")),
+                reason: s(""),
+                until: None,
+            },
+        ),
+        (
+            "Banned, an address (not shown)",
+            RoomChange::Banned {
+                target: BanTarget::Address(s("")),
+                reason: s("a botnet"),
+                until: Some(i64::MAX),
+            },
+        ),
+        (
+            "Unbanned",
+            RoomChange::Unbanned {
+                target: BanTarget::Address(s("")),
+            },
+        ),
+        (
+            "Muted for 10 minutes",
+            RoomChange::Muted {
+                user: s("loud"),
+                reason: s("CAPS"),
+                until: Some(AT + 600_000),
+            },
+        ),
+        (
+            "Muted until unmuted",
+            RoomChange::Muted {
+                user: s("Zoë"),
+                reason: s(""),
+                until: None,
+            },
+        ),
+        ("Unmuted", RoomChange::Unmuted { user: s("loud") }),
+        ("Promoted", RoomChange::Promoted { user: s("bob") }),
+        ("Demoted", RoomChange::Demoted { user: s("bob") }),
+        (
+            "Topic",
+            RoomChange::Topic {
+                topic: s("Rust, ça rouille 🦀"),
+            },
+        ),
+        ("Topic, none", RoomChange::Topic { topic: s("") }),
+        ("RegisteredOnly on", RoomChange::RegisteredOnly { on: true }),
+        (
+            "RegisteredOnly off",
+            RoomChange::RegisteredOnly { on: false },
+        ),
+        ("Slow 30", RoomChange::Slow { secs: 30 }),
+        ("Slow off", RoomChange::Slow { secs: 0 }),
+    ];
+    for (label, change) in changes {
+        out.push((
+            format!("RoomChanged, {label}"),
+            ServerFrame::RoomChanged {
+                room: s("Rust"),
+                by: s("ann"),
+                change,
+                at: AT,
+            },
+        ));
+    }
+    out.extend([
+        (
+            s("MessageRemoved"),
+            ServerFrame::MessageRemoved {
+                room: s("Rust"),
+                seq: 302,
+                target: 300,
+                by: s("ann"),
+                at: AT + 5_000,
+            },
+        ),
+        (
+            s("MessageRemoved, big seqs"),
+            ServerFrame::MessageRemoved {
+                room: s("lobby"),
+                seq: u64::MAX,
+                target: MAX_SAFE_INTEGER + 1,
+                by: s("Zoë"),
+                at: i64::MIN,
+            },
+        ),
+        (
+            s("ModLog"),
+            ServerFrame::ModLog {
+                entries: vec![
+                    AuditEntry {
+                        at: AT + 5_000,
+                        actor: s("ann"),
+                        room: Some(s("Rust")),
+                        action: s("remove"),
+                        target: s("message 300"),
+                        reason: s(""),
+                        until: None,
+                    },
+                    AuditEntry {
+                        at: AT,
+                        actor: s("ann"),
+                        room: Some(s("Rust")),
+                        action: s("ban"),
+                        target: s("account troll"),
+                        reason: s("spam"),
+                        until: Some(AT + 3_600_000),
+                    },
+                    AuditEntry {
+                        at: AT - 1,
+                        actor: s("boss"),
+                        room: None,
+                        action: s("suspend"),
+                        target: s("troll"),
+                        reason: s("spam in #rust"),
+                        until: None,
+                    },
+                ],
+            },
+        ),
+        (s("ModLog, empty"), ServerFrame::ModLog { entries: vec![] }),
+        (s("Enforced"), ServerFrame::Enforced { closed: 2 }),
+        (
+            s("Enforced, none closed"),
+            ServerFrame::Enforced { closed: 0 },
         ),
     ]);
     out

@@ -3,6 +3,7 @@
 mod common;
 
 use chat_proto::input::{self, Command, Input, InputError};
+use chat_proto::moderation::{parse_target, RoomAction, ServerAction};
 use chat_proto::validate;
 use chat_proto::{Backlog, ClientFrame, Cursor};
 use common::{
@@ -178,12 +179,90 @@ proptest! {
                 format!("/{spelled} {to}"),
                 Input::Disconnect { user: to, reason: String::new() },
             ),
+            Command::Claim => (format!("/{spelled} {typed}"), Input::Claim { room: Some(room) }),
+            Command::Info => (format!("/{spelled} {typed}"), Input::Info { room: Some(room) }),
+            Command::ModLog => (format!("/{spelled} {typed}"), Input::ModLog { room: Some(room) }),
+            Command::Kick => (
+                format!("/{spelled} {to}"),
+                Input::Moderate { action: RoomAction::Kick { user: to, reason: String::new() } },
+            ),
+            Command::Ban => (
+                format!("/{spelled} {to}"),
+                Input::Moderate {
+                    action: RoomAction::Ban { target: parse_target(&to), for_secs: None, reason: String::new() },
+                },
+            ),
+            Command::Unban => (
+                format!("/{spelled} {to}"),
+                Input::Moderate { action: RoomAction::Unban { target: parse_target(&to) } },
+            ),
+            Command::Mute => (
+                format!("/{spelled} {to}"),
+                Input::Moderate {
+                    action: RoomAction::Mute { user: to, for_secs: None, reason: String::new() },
+                },
+            ),
+            Command::Unmute => (
+                format!("/{spelled} {to}"),
+                Input::Moderate { action: RoomAction::Unmute { user: to } },
+            ),
+            Command::Op => (
+                format!("/{spelled} {to}"),
+                Input::Moderate { action: RoomAction::Promote { user: to } },
+            ),
+            Command::Deop => (
+                format!("/{spelled} {to}"),
+                Input::Moderate { action: RoomAction::Demote { user: to } },
+            ),
+            // A topic is one line: no tabs either.
+            Command::Topic => (
+                format!("/{spelled} {}", text.replace('\t', " ")),
+                Input::Moderate {
+                    action: RoomAction::Topic { topic: text.replace('\t', " ").trim().to_owned() },
+                },
+            ),
+            Command::Set => (
+                format!("/{spelled} slow {}", count.unwrap_or(0)),
+                Input::Moderate { action: RoomAction::Slow { secs: count.unwrap_or(0) } },
+            ),
+            Command::Remove => (
+                format!("/{spelled} {}", count.unwrap_or(7)),
+                Input::Remove { seq: u64::from(count.unwrap_or(7)) },
+            ),
+            Command::ServerBan => (
+                format!("/{spelled} {to}"),
+                Input::Operate {
+                    action: ServerAction::Ban { target: parse_target(&to), for_secs: None, reason: String::new() },
+                },
+            ),
+            Command::ServerUnban => (
+                format!("/{spelled} {to}"),
+                Input::Operate { action: ServerAction::Unban { target: parse_target(&to) } },
+            ),
+            Command::Suspend => (
+                format!("/{spelled} {to}"),
+                Input::Operate { action: ServerAction::Suspend { account: to, reason: String::new() } },
+            ),
+            Command::Unsuspend => (
+                format!("/{spelled} {to}"),
+                Input::Operate { action: ServerAction::Unsuspend { account: to } },
+            ),
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
         prop_assert_eq!(input::parse(&line), Ok(expected));
-        // A whisper's text and a disconnection's reason take the rest of the line.
-        if command != Command::Whisper && command != Command::Disconnect {
+        // A whisper's text, a reason and a topic take the rest of the line.
+        let rest_of_line = [
+            Command::Whisper,
+            Command::Disconnect,
+            Command::Kick,
+            Command::Ban,
+            Command::Mute,
+            Command::Topic,
+            Command::ServerBan,
+            Command::Suspend,
+        ];
+        if !rest_of_line.contains(&command) {
             prop_assert_eq!(
                 input::parse(&format!("{line} extra")),
                 Err(InputError::Usage { command })
@@ -203,7 +282,30 @@ proptest! {
             Command::Part => prop_assert_eq!(parsed, Ok(Input::Part { room: None })),
             Command::Members => prop_assert_eq!(parsed, Ok(Input::Members { room: None })),
             Command::History => prop_assert_eq!(parsed, Ok(Input::History { count: None })),
-            Command::Join | Command::Switch | Command::Whisper | Command::Disconnect => {
+            Command::Claim => prop_assert_eq!(parsed, Ok(Input::Claim { room: None })),
+            Command::Info => prop_assert_eq!(parsed, Ok(Input::Info { room: None })),
+            Command::ModLog => prop_assert_eq!(parsed, Ok(Input::ModLog { room: None })),
+            Command::Topic => prop_assert_eq!(
+                parsed,
+                Ok(Input::Moderate { action: RoomAction::Topic { topic: String::new() } })
+            ),
+            Command::Join
+            | Command::Switch
+            | Command::Whisper
+            | Command::Disconnect
+            | Command::Kick
+            | Command::Ban
+            | Command::Unban
+            | Command::Mute
+            | Command::Unmute
+            | Command::Op
+            | Command::Deop
+            | Command::Set
+            | Command::Remove
+            | Command::ServerBan
+            | Command::ServerUnban
+            | Command::Suspend
+            | Command::Unsuspend => {
                 prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
             Command::ListUsers | Command::Rooms | Command::Help | Command::Quit => {
@@ -253,6 +355,15 @@ proptest! {
                 limit: count.unwrap_or(input::HISTORY_COUNT),
             }),
             Input::Disconnect { user, reason } => Some(ClientFrame::Disconnect { user, reason }),
+            Input::Claim { room } => Some(ClientFrame::Claim { room: or_current(room) }),
+            Input::Info { room } => Some(ClientFrame::RoomInfo { room: or_current(room) }),
+            Input::ModLog { room } => Some(ClientFrame::ModLog {
+                room: Some(or_current(room)),
+                limit: input::MOD_LOG_COUNT,
+            }),
+            Input::Remove { seq } => Some(ClientFrame::RemoveMessage { room: current.clone(), seq }),
+            Input::Moderate { action } => Some(ClientFrame::Moderate { room: current.clone(), action }),
+            Input::Operate { action } => Some(ClientFrame::Operate { action }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         };
         prop_assert_eq!(frame, expected);

@@ -9,8 +9,11 @@ use std::fmt::Write as _;
 
 use bincode::Options;
 use chat_proto::codec::{self, bincode_options, decode_body};
+use chat_proto::moderation::{
+    AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
+};
 use chat_proto::{
-    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past,
+    Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
     Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
@@ -58,6 +61,14 @@ fn examples() -> Vec<(String, Vec<u8>)> {
             credential: Credential::Cookie,
             online: true,
         },
+        ClientFrame::Moderate {
+            room: "rust".into(),
+            action: RoomAction::Ban {
+                target: BanTarget::Account("troll".into()),
+                for_secs: Some(3_600),
+                reason: "spam".into(),
+            },
+        },
     ];
     let server = [
         ServerFrame::SignedIn {
@@ -90,6 +101,7 @@ fn examples() -> Vec<(String, Vec<u8>)> {
                 from: "ann".into(),
                 text: "yo".into(),
                 at,
+                kind: PastKind::Message,
             }],
             more: true,
             next: Cursor::Before(300),
@@ -111,6 +123,13 @@ fn examples() -> Vec<(String, Vec<u8>)> {
         ServerFrame::Error {
             kind: ErrorKind::NotInRoom,
             detail: "not in #go".into(),
+        },
+        ServerFrame::MessageRemoved {
+            room: "Rust".into(),
+            seq: 302,
+            target: 300,
+            by: "ann".into(),
+            at,
         },
     ];
     let wire = |frame: &dyn erased::Frame| frame.wire();
@@ -273,6 +292,20 @@ fn every_client_frame() -> Vec<ClientFrame> {
             user: "x".into(),
             reason: String::new(),
         },
+        ClientFrame::Claim { room: s() },
+        ClientFrame::Moderate {
+            room: s(),
+            action: RoomAction::Slow { secs: 0 },
+        },
+        ClientFrame::RemoveMessage { room: s(), seq: 0 },
+        ClientFrame::Operate {
+            action: ServerAction::Unsuspend { account: s() },
+        },
+        ClientFrame::RoomInfo { room: s() },
+        ClientFrame::ModLog {
+            room: Some(s()),
+            limit: 0,
+        },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -356,6 +389,24 @@ fn every_server_frame() -> Vec<ServerFrame> {
         ServerFrame::PasswordChanged { ended: 0 },
         ServerFrame::AccountDeleted,
         ServerFrame::Disconnected { user: "x".into() },
+        ServerFrame::RoomInfo { info: room_info() },
+        ServerFrame::RoomChanged {
+            room: s(),
+            by: s(),
+            change: RoomChange::Claimed,
+            at: 0,
+        },
+        ServerFrame::MessageRemoved {
+            room: s(),
+            seq: 0,
+            target: 0,
+            by: s(),
+            at: 0,
+        },
+        ServerFrame::ModLog {
+            entries: vec![audit_entry()],
+        },
+        ServerFrame::Enforced { closed: 0 },
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
@@ -368,6 +419,60 @@ fn past() -> Past {
         from: "x".into(),
         text: "x".into(),
         at: 0,
+        kind: PastKind::Message,
+    }
+}
+
+/// A sample ban target, for the tables.
+fn ban_target() -> BanTarget {
+    BanTarget::Name("x".into())
+}
+
+/// A sample ban, for the tables.
+fn ban() -> Ban {
+    Ban {
+        target: ban_target(),
+        by: "x".into(),
+        reason: "x".into(),
+        until: Some(0),
+    }
+}
+
+/// A sample mute, for the tables.
+fn mute() -> Mute {
+    Mute {
+        user: "x".into(),
+        by: "x".into(),
+        reason: "x".into(),
+        until: Some(0),
+    }
+}
+
+/// A sample room info, for the tables.
+fn room_info() -> RoomInfo {
+    RoomInfo {
+        room: "x".into(),
+        owner: Some("x".into()),
+        moderators: vec!["x".into()],
+        topic: "x".into(),
+        registered_only: false,
+        slow_secs: 0,
+        bans: vec![ban()],
+        mutes: vec![mute()],
+        moderator: true,
+    }
+}
+
+/// A sample audit entry, for the tables.
+fn audit_entry() -> AuditEntry {
+    AuditEntry {
+        at: 0,
+        actor: "x".into(),
+        room: Some("x".into()),
+        action: "x".into(),
+        target: "x".into(),
+        reason: "x".into(),
+        until: Some(0),
     }
 }
 
@@ -420,6 +525,10 @@ fn the_frame_tables_match_the_frames() {
         }),
         schema::of(&past()),
         schema::of(&device_session()),
+        schema::of(&ban()),
+        schema::of(&mute()),
+        schema::of(&room_info()),
+        schema::of(&audit_entry()),
     ];
     for shape in structs {
         let schema::Shape::Struct { name, fields } = shape else {
@@ -454,7 +563,26 @@ fn the_frame_tables_match_the_frames() {
                 Revocation::One(0),
             ]
             .map(|r| schema::of(&r)),
-        );
+        )
+        .chain(
+            [
+                PastKind::Message,
+                PastKind::Removed { by: "x".into() },
+                PastKind::Removal { target: 0 },
+            ]
+            .map(|k| schema::of(&k)),
+        )
+        .chain(
+            [
+                BanTarget::Account("x".into()),
+                BanTarget::Name("x".into()),
+                BanTarget::Address("x".into()),
+            ]
+            .map(|t| schema::of(&t)),
+        )
+        .chain(every_room_action().into_iter().map(|a| schema::of(&a)))
+        .chain(every_server_action().into_iter().map(|a| schema::of(&a)))
+        .chain(every_room_change().into_iter().map(|c| schema::of(&c)));
     for shape in variants {
         let schema::Shape::Variant {
             enum_name,
@@ -480,6 +608,128 @@ fn the_frame_tables_match_the_frames() {
         "rows missing from the README:\n{}",
         missing.join("\n")
     );
+}
+
+/// One of every room action, with a value in every option.
+fn every_room_action() -> Vec<RoomAction> {
+    let s = || String::from("x");
+    let actions = vec![
+        RoomAction::Kick {
+            user: s(),
+            reason: s(),
+        },
+        RoomAction::Ban {
+            target: ban_target(),
+            for_secs: Some(0),
+            reason: s(),
+        },
+        RoomAction::Unban {
+            target: ban_target(),
+        },
+        RoomAction::Mute {
+            user: s(),
+            for_secs: Some(0),
+            reason: s(),
+        },
+        RoomAction::Unmute { user: s() },
+        RoomAction::Promote { user: s() },
+        RoomAction::Demote { user: s() },
+        RoomAction::Topic { topic: s() },
+        RoomAction::RegisteredOnly { on: false },
+        RoomAction::Slow { secs: 0 },
+    ];
+    // No `_` arm: a new action stops the build here until it is listed above.
+    for action in &actions {
+        match action {
+            RoomAction::Kick { .. }
+            | RoomAction::Ban { .. }
+            | RoomAction::Unban { .. }
+            | RoomAction::Mute { .. }
+            | RoomAction::Unmute { .. }
+            | RoomAction::Promote { .. }
+            | RoomAction::Demote { .. }
+            | RoomAction::Topic { .. }
+            | RoomAction::RegisteredOnly { .. }
+            | RoomAction::Slow { .. } => {}
+        }
+    }
+    actions
+}
+
+/// One of every server-wide action, with a value in every option.
+fn every_server_action() -> Vec<ServerAction> {
+    let s = || String::from("x");
+    let actions = vec![
+        ServerAction::Ban {
+            target: ban_target(),
+            for_secs: Some(0),
+            reason: s(),
+        },
+        ServerAction::Unban {
+            target: ban_target(),
+        },
+        ServerAction::Suspend {
+            account: s(),
+            reason: s(),
+        },
+        ServerAction::Unsuspend { account: s() },
+    ];
+    for action in &actions {
+        match action {
+            ServerAction::Ban { .. }
+            | ServerAction::Unban { .. }
+            | ServerAction::Suspend { .. }
+            | ServerAction::Unsuspend { .. } => {}
+        }
+    }
+    actions
+}
+
+/// One of every room change, with a value in every option.
+fn every_room_change() -> Vec<RoomChange> {
+    let s = || String::from("x");
+    let changes = vec![
+        RoomChange::Claimed,
+        RoomChange::Kicked {
+            user: s(),
+            reason: s(),
+        },
+        RoomChange::Banned {
+            target: ban_target(),
+            reason: s(),
+            until: Some(0),
+        },
+        RoomChange::Unbanned {
+            target: ban_target(),
+        },
+        RoomChange::Muted {
+            user: s(),
+            reason: s(),
+            until: Some(0),
+        },
+        RoomChange::Unmuted { user: s() },
+        RoomChange::Promoted { user: s() },
+        RoomChange::Demoted { user: s() },
+        RoomChange::Topic { topic: s() },
+        RoomChange::RegisteredOnly { on: false },
+        RoomChange::Slow { secs: 0 },
+    ];
+    for change in &changes {
+        match change {
+            RoomChange::Claimed
+            | RoomChange::Kicked { .. }
+            | RoomChange::Banned { .. }
+            | RoomChange::Unbanned { .. }
+            | RoomChange::Muted { .. }
+            | RoomChange::Unmuted { .. }
+            | RoomChange::Promoted { .. }
+            | RoomChange::Demoted { .. }
+            | RoomChange::Topic { .. }
+            | RoomChange::RegisteredOnly { .. }
+            | RoomChange::Slow { .. } => {}
+        }
+    }
+    changes
 }
 
 /// The lines of the client-frame table and of the server-frame table: the table rows under
@@ -637,8 +887,10 @@ fn the_decoding_rules_the_readme_states_hold() {
     // A u32 field whose varint holds more than 32 bits.
     assert!(decode_body::<ClientFrame>(&[0, 0xfd, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]).is_err());
     // A variant index past the last.
-    assert!(decode_body::<ClientFrame>(&[12]).is_err());
-    assert!(decode_body::<ServerFrame>(&[15]).is_err());
+    assert!(decode_body::<ClientFrame>(&[25]).is_err());
+    assert!(decode_body::<ServerFrame>(&[26]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 44, 0]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 43, 0]).is_ok());
     // Bad UTF-8 in a string.
     assert!(decode_body::<ClientFrame>(&[7, 1, 0xff]).is_err());
     // Trailing bytes after a complete frame, and an empty body.

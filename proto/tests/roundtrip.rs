@@ -110,15 +110,15 @@ fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// The wire knows 35 error kinds and 8 leave reasons, at indices 0.. in declaration order,
+/// The wire knows 44 error kinds and 10 leave reasons, at indices 0.. in declaration order,
 /// each with its own stable name; the five room errors (17–21), the two history errors
 /// (22, 23) and the cluster's (24) leave the connection open; of the account errors
-/// (25–32) only a wrong password and an ended session close it; of moderation's (33, 34)
-/// only the removal does.
+/// (25–32) only a wrong password and an ended session close it; of moderation's (33–43)
+/// only the removal, a server ban and a suspension do.
 #[test]
 fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
     let kinds = every_unit_variant::<ErrorKind>();
-    assert_eq!(kinds.len(), 35);
+    assert_eq!(kinds.len(), 44);
     assert_eq!(kinds[0], ErrorKind::BadFrame);
     assert_eq!(kinds[16], ErrorKind::Flooding);
     assert_eq!(
@@ -142,6 +142,15 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             ErrorKind::AccountsOff,
             ErrorKind::NotPermitted,
             ErrorKind::Removed,
+            ErrorKind::Banned,
+            ErrorKind::BannedFromRoom,
+            ErrorKind::Muted,
+            ErrorKind::NoSuchMessage,
+            ErrorKind::RoomClaimed,
+            ErrorKind::RegisteredOnly,
+            ErrorKind::SlowMode,
+            ErrorKind::Suspended,
+            ErrorKind::InvalidAction,
         ]
     );
     assert!(kinds[17..25].iter().all(|k| !k.is_fatal()));
@@ -155,7 +164,9 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
         [
             ErrorKind::WrongPassword,
             ErrorKind::SessionEnded,
-            ErrorKind::Removed
+            ErrorKind::Removed,
+            ErrorKind::Banned,
+            ErrorKind::Suspended,
         ]
     );
     let names: std::collections::BTreeSet<&str> = kinds.iter().map(|k| k.as_str()).collect();
@@ -173,6 +184,8 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             LeftReason::Refused,
             LeftReason::NodeLost,
             LeftReason::Removed,
+            LeftReason::Kicked,
+            LeftReason::Banned,
         ]
     );
     let names: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.as_str()).collect();

@@ -24,6 +24,17 @@ pub fn utc_date(at: chat_proto::Millis) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// `at` as `YYYY-MM-DD HH:MM UTC`, for what a person is told (until when a ban holds).
+pub fn utc_time(at: chat_proto::Millis) -> String {
+    let minutes = at.rem_euclid(86_400_000) / 60_000;
+    format!(
+        "{} {:02}:{:02} UTC",
+        utc_date(at),
+        minutes / 60,
+        minutes % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +45,6 @@ mod tests {
         assert_eq!(utc_date(1_700_000_000_000), "2023-11-14");
         assert_eq!(utc_date(951_782_400_000), "2000-02-29");
         assert_eq!(utc_date(-1), "1969-12-31");
+        assert_eq!(utc_time(1_700_000_000_000), "2023-11-14 22:13 UTC");
     }
 }

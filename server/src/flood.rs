@@ -37,7 +37,13 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::ListSessions
         | ClientFrame::Revoke { .. }
         | ClientFrame::DeleteAccount { .. }
-        | ClientFrame::Disconnect { .. } => true,
+        | ClientFrame::Disconnect { .. }
+        | ClientFrame::Claim { .. }
+        | ClientFrame::Moderate { .. }
+        | ClientFrame::RemoveMessage { .. }
+        | ClientFrame::Operate { .. }
+        | ClientFrame::RoomInfo { .. }
+        | ClientFrame::ModLog { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
         ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye | ClientFrame::History { .. } => {

@@ -31,6 +31,9 @@
 //!   SQLite file, group commit) and [`log::jetstream`] (a cluster's streams in NATS). The
 //!   hub is its one handler ([`log::Deliveries`]).
 //!
+//! - [`moderation`]: room roles and settings, bans, mutes, suspensions and the audit log,
+//!   kept in the same store as the accounts; the hub applies what they change.
+//!
 //! - [`clock`]: the server's clock, the only source of every `at`.
 //!
 //! The binary (`main.rs`) only wires these together; tests call [`run`] in-process with a
@@ -53,6 +56,7 @@ pub mod listener;
 pub mod log;
 pub mod login_backoff;
 pub mod metrics;
+pub mod moderation;
 pub mod outbox;
 pub mod peers;
 pub mod queued_bytes;

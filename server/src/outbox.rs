@@ -96,6 +96,7 @@ pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoi
             closed: false,
             evicted: None,
             writer: None,
+            put_out: Vec::new(),
         }),
         capacity: bound.frames.max(1),
         byte_capacity: bound.bytes.max(1),
@@ -103,6 +104,7 @@ pub fn bounded(bound: Bound, total: Option<Arc<QueuedBytes>>) -> (Outbox, Outgoi
         senders: AtomicUsize::new(1),
         expected: AtomicUsize::new(0),
         wants_room: AtomicBool::new(false),
+        put_out: AtomicBool::new(false),
         reader: Notify::new(),
     });
     (
@@ -134,6 +136,9 @@ struct Queue {
     /// Set while the reader loop waits in [`Outbox::wait_for_room`], so the writer wakes it
     /// only then and a busy client's reader is not woken at every batch.
     wants_room: AtomicBool,
+    /// Set when a moderator put the client out of a room ([`Outbox::put_out`]): one load
+    /// per frame read tells the reader loop whether to look.
+    put_out: AtomicBool,
     /// Wakes the reader loop: the queue overflowed, or the writer took frames out while the
     /// reader wanted room.
     reader: Notify,
@@ -155,6 +160,9 @@ struct State {
     evicted: Option<Eviction>,
     /// The writer task, when it waits for frames or for the overflow.
     writer: Option<Waker>,
+    /// Keys of the rooms a moderator put the client out of, not yet taken by its reader
+    /// loop, which keeps its own copy of the rooms it is in.
+    put_out: Vec<Arc<str>>,
 }
 
 /// Why the server ends a connection from outside its own task ([`Outbox::evict`]).
@@ -167,6 +175,8 @@ pub enum Eviction {
     SessionEnded,
     /// An operator removed it.
     Removed,
+    /// A server ban or a suspension of its account.
+    Sanctioned,
 }
 
 impl Eviction {
@@ -178,6 +188,7 @@ impl Eviction {
             }
             Eviction::SessionEnded => "its session ended",
             Eviction::Removed => "an operator removed it",
+            Eviction::Sanctioned => "an operator banned it or suspended its account",
         }
     }
 }
@@ -370,6 +381,21 @@ impl Outbox {
     pub fn evict(&self, why: Eviction) {
         self.queue.lock().evicted = Some(why);
         self.queue.reader.notify_waiters();
+    }
+
+    /// Tells the reader loop that the client is no longer in the room with key `key`.
+    pub fn put_out(&self, key: &str) {
+        self.queue.lock().put_out.push(key.into());
+        self.queue.put_out.store(true, Ordering::Release);
+    }
+
+    /// The keys of the rooms the client was put out of since the last call; costs one
+    /// atomic load when there are none.
+    pub fn take_put_out(&self) -> Vec<Arc<str>> {
+        if !self.queue.put_out.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.queue.lock().put_out)
     }
 
     /// Whether `other` is this queue (another handle to the same connection).

@@ -53,6 +53,12 @@ impl ClientHandle {
         self.outbox.held_bytes()
     }
 
+    /// Tells the client's connection it is no longer in the room with key `key`; see
+    /// [`Outbox::put_out`].
+    pub fn put_out(&self, key: &str) {
+        self.outbox.put_out(key);
+    }
+
     /// Ends the client's connection once its queue is written; see [`Outbox::evict`].
     pub fn evict(&self, why: Eviction) {
         self.outbox.evict(why);
@@ -176,6 +182,9 @@ pub struct Member {
     pub peer: SocketAddr,
     /// Its name key, shared with the member maps of its rooms.
     pub key: Arc<str>,
+    /// Signed in to the account of its name (not a guest): what a ban of the account
+    /// matches.
+    pub account: bool,
     /// [`chat_proto::validate::room_key`] of every room it is in, in the order it joined
     /// them; short ([`crate::config::Config::rooms_per_user`]), so a list beats a set.
     pub rooms: Vec<Arc<str>>,
@@ -194,9 +203,14 @@ impl Registry {
         Registry::default()
     }
 
-    /// Registers `handle`, connected from `peer` and in no room yet, unless its name, in any
-    /// case, is taken.
-    pub fn add(&mut self, handle: ClientHandle, peer: SocketAddr) -> Result<(), NameTaken> {
+    /// Registers `handle`, connected from `peer` (signed in to its account when `account`)
+    /// and in no room yet, unless its name, in any case, is taken.
+    pub fn add(
+        &mut self,
+        handle: ClientHandle,
+        peer: SocketAddr,
+        account: bool,
+    ) -> Result<(), NameTaken> {
         use std::collections::hash_map::Entry;
         let key: Arc<str> = name_key(&handle.name).into();
         match self.clients.entry(key.clone()) {
@@ -208,6 +222,7 @@ impl Registry {
                     handle,
                     peer,
                     key,
+                    account,
                     rooms: Vec::new(),
                 });
                 Ok(())
@@ -277,16 +292,16 @@ mod tests {
         let peer = "127.0.0.1:1".parse().unwrap();
         let mut registry = Registry::new();
         for name in ["bob", "Ann", "carol"] {
-            registry.add(handle(name), peer).unwrap();
+            registry.add(handle(name), peer, false).unwrap();
         }
-        let err = registry.add(handle("ANN"), peer).unwrap_err();
+        let err = registry.add(handle("ANN"), peer, false).unwrap_err();
         assert_eq!(&*err.taken, "Ann");
         let names = sorted_names(registry.members().map(|m| (&m.key, m.handle.name())));
         assert_eq!(names, ["Ann", "bob", "carol"]);
         assert_eq!(registry.get("BOB").map(|h| &**h.name()), Some("bob"));
         assert!(registry.remove("aNN", &LeaveReason::Bye).is_some());
         assert!(registry.remove("ann", &LeaveReason::Bye).is_none());
-        registry.add(handle("ann"), peer).unwrap();
+        registry.add(handle("ann"), peer, false).unwrap();
         assert_eq!(registry.len(), 3);
     }
 }

@@ -31,8 +31,9 @@ use crate::accounts::Accounts;
 use crate::cluster;
 use crate::config::{AccountsConfig, Config, StoreConfig};
 use crate::connection::{Shared, FLUSH_TIMEOUT};
-use crate::log::sqlite::{SqliteAccountStore, SqliteAccounts};
+use crate::log::sqlite::{SqliteAccountStore, SqliteAccounts, SqliteRules};
 use crate::log::{SqliteStore, Store, StoreError};
+use crate::moderation::Moderation;
 
 /// The text of the notice every client gets when the server stops.
 pub const SHUTDOWN_NOTICE: &str = "server shutting down";
@@ -133,6 +134,8 @@ pub async fn run(
             );
             let mut shared = Shared::with_store(config, store)?;
             shared.accounts = Some(accounts);
+            let rules = SqliteRules::open(&settings.path).map_err(io::Error::other)?;
+            shared.moderation = Some(start_moderation(Arc::new(rules), &shared.hub).await?);
             (shared, None)
         }
         (Some(store), None, None) => {
@@ -217,6 +220,7 @@ async fn join_cluster(
             );
             let mut shared = Shared::around(config, hub, node.log(), Some(node.peers()));
             shared.accounts = Some(accounts);
+            shared.moderation = Some(start_moderation(node.rules(), &shared.hub).await?);
             Ok(Some((shared, Box::pin(node.stop()))))
         }
         _ = shutdown.as_mut() => {
@@ -260,6 +264,19 @@ fn start_accounts(store: SharedStore, config: &Config) -> io::Result<Arc<Account
     tokio::spawn(sweep(accounts.clone()));
     tokio::spawn(accounts.clone().follow());
     Ok(accounts)
+}
+
+/// The moderation kept in `store`, its records read, and following the changes other
+/// nodes make where the store is shared.
+async fn start_moderation(
+    store: crate::moderation::store::SharedRules,
+    hub: &Arc<crate::hub::Hub>,
+) -> io::Result<Arc<Moderation>> {
+    let moderation = Moderation::start(store, hub.clone())
+        .await
+        .map_err(io::Error::other)?;
+    tokio::spawn(moderation.clone().follow());
+    Ok(moderation)
 }
 
 /// Ends the device sessions unused for longer than `[accounts] session_max_age`, at start

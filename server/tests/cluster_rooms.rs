@@ -680,7 +680,12 @@ async fn rooms_made_and_left_leave_nothing_in_nats_once_aged_out() {
     assert_eq!(held, 30, "one message per room, kept");
     assert_eq!(
         streams,
-        ["CHAT_ROOMS", "KV_chat_accounts", "KV_chat_names"],
+        [
+            "CHAT_ROOMS",
+            "KV_chat_accounts",
+            "KV_chat_moderation",
+            "KV_chat_names"
+        ],
         "no stream per room"
     );
     match ann.history("made7", Cursor::Latest, 10).await {
@@ -693,7 +698,15 @@ async fn rooms_made_and_left_leave_nothing_in_nats_once_aged_out() {
 
     let (streams, held) = rooms_in_nats_until(&nats, 0).await;
     assert_eq!(held, 0, "every message aged out after {max_age:?}");
-    assert_eq!(streams, ["CHAT_ROOMS", "KV_chat_accounts", "KV_chat_names"]);
+    assert_eq!(
+        streams,
+        [
+            "CHAT_ROOMS",
+            "KV_chat_accounts",
+            "KV_chat_moderation",
+            "KV_chat_names"
+        ]
+    );
 
     // A room that comes back numbers on past every seq it had, so a client that saw them
     // learns it missed them.

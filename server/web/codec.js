@@ -11,8 +11,22 @@
 //   Credential { kind: "Password", password, device } | { kind: "Token", token }
 //              | { kind: "Cookie" }
 //   Revocation { kind: "This" | "Others" | "All" } | { kind: "One", id }
+//   PastKind  { kind: "Message" } | { kind: "Removed", by } | { kind: "Removal", target }
+//             (a Past is { seq, from, text, at, kind: PastKind })
+//   BanTarget { kind: "Account", name } | { kind: "Name", name } | { kind: "Address", address }
+//   RoomAction { kind: "Kick", user, reason } | { kind: "Ban", target, for_secs, reason }
+//              | { kind: "Unban", target } | { kind: "Mute", user, for_secs, reason }
+//              | { kind: "Unmute" | "Promote" | "Demote", user } | { kind: "Topic", topic }
+//              | { kind: "RegisteredOnly", on } | { kind: "Slow", secs }
+//   ServerAction { kind: "Ban", target, for_secs, reason } | { kind: "Unban", target }
+//                | { kind: "Suspend", account, reason } | { kind: "Unsuspend", account }
+//   RoomChange { kind: "Claimed" } | { kind: "Kicked", user, reason }
+//              | { kind: "Banned", target, reason, until } | { kind: "Unbanned", target }
+//              | { kind: "Muted", user, reason, until }
+//              | { kind: "Unmuted" | "Promoted" | "Demoted", user } | { kind: "Topic", topic }
+//              | { kind: "RegisteredOnly", on } | { kind: "Slow", secs }
 //   ErrorKind, LeftReason: the variant's name as a string ("NotInRoom", "TimedOut")
-//   Option<string>: null or a string
+//   Option<T>: null or the T (for_secs, until: null or an integer)
 //   a session token: 64 lowercase hex digits (32 raw bytes on the wire)
 // u32 fields are Numbers. u64 and i64 fields decode to a Number when it is a safe integer
 // (|v| <= 2^53 - 1) and to a BigInt otherwise; encoding takes either.
@@ -23,7 +37,7 @@
 // RangeError on a frame that cannot be written (a missing field, a negative seq, ...).
 
 /** The version this codec speaks, sent in Hello. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Bytes in the length prefix before each body. */
 export const PREFIX_LEN = 4;
@@ -39,20 +53,21 @@ export const ERROR_KINDS = Object.freeze([
   "NotInRoom", "InvalidRoom", "TooManyRooms", "RoomsFull", "NoSuchRoom", "HistoryOff",
   "StoreFailed", "ClusterUnavailable", "NameRegistered", "WrongPassword", "SessionEnded",
   "WeakPassword", "RegistrationClosed", "GuestsOff", "NotSignedIn", "AccountsOff",
-  "NotPermitted", "Removed",
+  "NotPermitted", "Removed", "Banned", "BannedFromRoom", "Muted", "NoSuchMessage",
+  "RoomClaimed", "RegisteredOnly", "SlowMode", "Suspended", "InvalidAction",
 ]);
 
 /** The kinds after which the server closes the connection (README: "fatal"). */
 export const FATAL_ERROR_KINDS = Object.freeze(new Set([
   "FrameTooLarge", "VersionMismatch", "ServerFull", "TooManyConnections", "AuthFailed",
   "Timeout", "SlowConsumer", "ShuttingDown", "Flooding", "WrongPassword", "SessionEnded",
-  "Removed",
+  "Removed", "Banned", "Suspended",
 ]));
 
 /** LeftReason variants, by wire index. */
 export const LEFT_REASONS = Object.freeze([
   "Parted", "Quit", "Disconnected", "TimedOut", "SlowConsumer", "Refused", "NodeLost",
-  "Removed",
+  "Removed", "Kicked", "Banned",
 ]);
 
 /** A body (or payload) that is not a valid frame. */
@@ -72,12 +87,73 @@ const CURSOR = [["Latest", []], ["Before", [["seq", "u64"]]], ["After", [["seq",
 const CREDENTIAL = [["Password", [["password", "string"], ["device", "string"]]],
   ["Token", [["token", "token"]]], ["Cookie", []]];
 const REVOCATION = [["This", []], ["Others", []], ["All", []], ["One", [["id", "u64"]]]];
+const PAST_KIND = [["Message", []], ["Removed", [["by", "string"]]],
+  ["Removal", [["target", "u64"]]]];
+const BAN_TARGET = [["Account", [["name", "string"]]], ["Name", [["name", "string"]]],
+  ["Address", [["address", "string"]]]];
+const ROOM_ACTION = [
+  ["Kick", [["user", "string"], ["reason", "string"]]],
+  ["Ban", [["target", "BanTarget"], ["for_secs", "option<u64>"], ["reason", "string"]]],
+  ["Unban", [["target", "BanTarget"]]],
+  ["Mute", [["user", "string"], ["for_secs", "option<u64>"], ["reason", "string"]]],
+  ["Unmute", [["user", "string"]]],
+  ["Promote", [["user", "string"]]],
+  ["Demote", [["user", "string"]]],
+  ["Topic", [["topic", "string"]]],
+  ["RegisteredOnly", [["on", "bool"]]],
+  ["Slow", [["secs", "u32"]]],
+];
+const SERVER_ACTION = [
+  ["Ban", [["target", "BanTarget"], ["for_secs", "option<u64>"], ["reason", "string"]]],
+  ["Unban", [["target", "BanTarget"]]],
+  ["Suspend", [["account", "string"], ["reason", "string"]]],
+  ["Unsuspend", [["account", "string"]]],
+];
+const ROOM_CHANGE = [
+  ["Claimed", []],
+  ["Kicked", [["user", "string"], ["reason", "string"]]],
+  ["Banned", [["target", "BanTarget"], ["reason", "string"], ["until", "option<i64>"]]],
+  ["Unbanned", [["target", "BanTarget"]]],
+  ["Muted", [["user", "string"], ["reason", "string"], ["until", "option<i64>"]]],
+  ["Unmuted", [["user", "string"]]],
+  ["Promoted", [["user", "string"]]],
+  ["Demoted", [["user", "string"]]],
+  ["Topic", [["topic", "string"]]],
+  ["RegisteredOnly", [["on", "bool"]]],
+  ["Slow", [["secs", "u32"]]],
+];
+
+// The enums with fields, by the type name the schema uses; each is tagged `kind`.
+const ENUMS = {
+  Backlog: BACKLOG,
+  Cursor: CURSOR,
+  Credential: CREDENTIAL,
+  Revocation: REVOCATION,
+  PastKind: PAST_KIND,
+  BanTarget: BAN_TARGET,
+  RoomAction: ROOM_ACTION,
+  ServerAction: SERVER_ACTION,
+  RoomChange: ROOM_CHANGE,
+};
+
+// The field-less enums: one varint, the variant's name as a string.
+const UNITS = { ErrorKind: ERROR_KINDS, LeftReason: LEFT_REASONS };
 
 const STRUCTS = {
   RoomSummary: [["name", "string"], ["members", "u32"]],
-  Past: [["seq", "u64"], ["from", "string"], ["text", "string"], ["at", "i64"]],
+  Past: [["seq", "u64"], ["from", "string"], ["text", "string"], ["at", "i64"],
+    ["kind", "PastKind"]],
   DeviceSession: [["id", "u64"], ["device", "string"], ["created", "i64"],
     ["last_used", "i64"], ["current", "bool"]],
+  Ban: [["target", "BanTarget"], ["by", "string"], ["reason", "string"],
+    ["until", "option<i64>"]],
+  Mute: [["user", "string"], ["by", "string"], ["reason", "string"], ["until", "option<i64>"]],
+  RoomInfo: [["room", "string"], ["owner", "option<string>"], ["moderators", "vec<string>"],
+    ["topic", "string"], ["registered_only", "bool"], ["slow_secs", "u32"],
+    ["bans", "vec<Ban>"], ["mutes", "vec<Mute>"], ["moderator", "bool"]],
+  AuditEntry: [["at", "i64"], ["actor", "string"], ["room", "option<string>"],
+    ["action", "string"], ["target", "string"], ["reason", "string"],
+    ["until", "option<i64>"]],
 };
 
 const CLIENT_FRAMES = [
@@ -102,6 +178,12 @@ const CLIENT_FRAMES = [
   ["Revoke", [["which", "Revocation"]]],
   ["DeleteAccount", [["password", "string"]]],
   ["Disconnect", [["user", "string"], ["reason", "string"]]],
+  ["Claim", [["room", "string"]]],
+  ["Moderate", [["room", "string"], ["action", "RoomAction"]]],
+  ["RemoveMessage", [["room", "string"], ["seq", "u64"]]],
+  ["Operate", [["action", "ServerAction"]]],
+  ["RoomInfo", [["room", "string"]]],
+  ["ModLog", [["room", "option<string>"], ["limit", "u32"]]],
 ];
 
 const SERVER_FRAMES = [
@@ -130,6 +212,13 @@ const SERVER_FRAMES = [
   ["PasswordChanged", [["ended", "u32"]]],
   ["AccountDeleted", []],
   ["Disconnected", [["user", "string"]]],
+  ["RoomInfo", [["info", "RoomInfo"]]],
+  ["RoomChanged", [["room", "string"], ["by", "string"], ["change", "RoomChange"],
+    ["at", "i64"]]],
+  ["MessageRemoved", [["room", "string"], ["seq", "u64"], ["target", "u64"], ["by", "string"],
+    ["at", "i64"]]],
+  ["ModLog", [["entries", "vec<AuditEntry>"]]],
+  ["Enforced", [["closed", "u32"]]],
 ];
 
 /** Bytes in a session token; it is written raw, and shown here as 64 lowercase hex digits. */
@@ -137,7 +226,9 @@ export const TOKEN_LEN = 32;
 
 // The fewest bytes one element of a vec can take: a length claiming more elements than
 // the body could hold is refused at once, as chat-proto refuses it.
-const MIN_ELEMENT_BYTES = { string: 1, RoomSummary: 2, Past: 4, DeviceSession: 5 };
+const MIN_ELEMENT_BYTES = {
+  string: 1, RoomSummary: 2, Past: 5, DeviceSession: 5, Ban: 5, Mute: 4, AuditEntry: 7,
+};
 
 const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
@@ -255,33 +346,19 @@ function writeValue(w, type, value, what) {
       w.varint(BigInt(bytes.length));
       return w.bytes(bytes);
     }
-    case "option<string>":
-      if (value === null || value === undefined) return w.byte(0);
-      w.byte(1);
-      return writeValue(w, "string", value, what);
     case "token": {
       if (typeof value !== "string" || !/^[0-9a-fA-F]{64}$/.test(value)) {
         throw new TypeError(`${what}: expected ${TOKEN_LEN * 2} hex digits`);
       }
       return w.bytes(fromHex(value));
     }
-    case "option<token>":
-      if (value === null || value === undefined) return w.byte(0);
-      w.byte(1);
-      return writeValue(w, "token", value, what);
-    case "Credential":
-      return writeEnum(w, CREDENTIAL, value, what);
-    case "Revocation":
-      return writeEnum(w, REVOCATION, value, what);
-    case "Backlog":
-      return writeEnum(w, BACKLOG, value, what);
-    case "Cursor":
-      return writeEnum(w, CURSOR, value, what);
-    case "ErrorKind":
-      return writeUnit(w, ERROR_KINDS, value, what);
-    case "LeftReason":
-      return writeUnit(w, LEFT_REASONS, value, what);
     default: {
+      const option = /^option<(.+)>$/.exec(type);
+      if (option) {
+        if (value === null || value === undefined) return w.byte(0);
+        w.byte(1);
+        return writeValue(w, option[1], value, what);
+      }
       const inner = /^vec<(.+)>$/.exec(type);
       if (inner) {
         if (!Array.isArray(value)) {
@@ -291,7 +368,9 @@ function writeValue(w, type, value, what) {
         value.forEach((item, i) => writeValue(w, inner[1], item, `${what}[${i}]`));
         return;
       }
-      if (type in STRUCTS) return writeFields(w, STRUCTS[type], value, what);
+      if (Object.hasOwn(ENUMS, type)) return writeEnum(w, ENUMS[type], value, what);
+      if (Object.hasOwn(UNITS, type)) return writeUnit(w, UNITS[type], value, what);
+      if (Object.hasOwn(STRUCTS, type)) return writeFields(w, STRUCTS[type], value, what);
       throw new Error(`codec schema: unknown type ${type}`);
     }
   }
@@ -434,31 +513,15 @@ function readValue(r, type, what) {
         throw new DecodeError(`${what}: not valid UTF-8`);
       }
     }
-    case "option<string>": {
-      const b = r.byte(what);
-      if (b > 1) throw new DecodeError(`${what}: 0x${b.toString(16)} is not an option tag`);
-      return b === 0 ? null : readValue(r, "string", what);
-    }
     case "token":
       return toHex(r.take(TOKEN_LEN, what));
-    case "option<token>": {
-      const b = r.byte(what);
-      if (b > 1) throw new DecodeError(`${what}: 0x${b.toString(16)} is not an option tag`);
-      return b === 0 ? null : readValue(r, "token", what);
-    }
-    case "Credential":
-      return readEnum(r, CREDENTIAL, what);
-    case "Revocation":
-      return readEnum(r, REVOCATION, what);
-    case "Backlog":
-      return readEnum(r, BACKLOG, what);
-    case "Cursor":
-      return readEnum(r, CURSOR, what);
-    case "ErrorKind":
-      return readUnit(r, ERROR_KINDS, what);
-    case "LeftReason":
-      return readUnit(r, LEFT_REASONS, what);
     default: {
+      const option = /^option<(.+)>$/.exec(type);
+      if (option) {
+        const b = r.byte(what);
+        if (b > 1) throw new DecodeError(`${what}: 0x${b.toString(16)} is not an option tag`);
+        return b === 0 ? null : readValue(r, option[1], what);
+      }
       const inner = /^vec<(.+)>$/.exec(type);
       if (inner) {
         const n = r.length(what, MIN_ELEMENT_BYTES[inner[1]] ?? 1);
@@ -466,7 +529,9 @@ function readValue(r, type, what) {
         for (let i = 0; i < n; i++) out[i] = readValue(r, inner[1], `${what}[${i}]`);
         return out;
       }
-      if (type in STRUCTS) return readFields(r, STRUCTS[type], {}, what);
+      if (Object.hasOwn(ENUMS, type)) return readEnum(r, ENUMS[type], what);
+      if (Object.hasOwn(UNITS, type)) return readUnit(r, UNITS[type], what);
+      if (Object.hasOwn(STRUCTS, type)) return readFields(r, STRUCTS[type], {}, what);
       throw new Error(`codec schema: unknown type ${type}`);
     }
   }

@@ -126,6 +126,10 @@ impl Send {
             | Reply::PasswordChanged(_)
             | Reply::AccountDeleted
             | Reply::Disconnected(_)
+            | Reply::RoomInfo(_)
+            | Reply::ModLog(_)
+            | Reply::Enforced(_)
+            | Reply::Removed { .. }
             | Reply::Refused { .. } => {}
         }
         bye?;
@@ -302,7 +306,11 @@ impl Pipeline {
             | Reply::Revoked(_)
             | Reply::PasswordChanged(_)
             | Reply::AccountDeleted
-            | Reply::Disconnected(_) => {
+            | Reply::Disconnected(_)
+            | Reply::RoomInfo(_)
+            | Reply::ModLog(_)
+            | Reply::Enforced(_)
+            | Reply::Removed { .. } => {
                 tracing::debug!(line = sent.line, frame = ?sent.frame, "Delivered");
             }
         }

@@ -43,6 +43,9 @@ struct JsonEvent<'a> {
     /// Whether a room message was read from the room's log (a backlog, `history`) rather
     /// than heard live; `null` for everything else.
     backlog: Option<bool>,
+    /// The `seq` of the message a `message_removed` (live) or `removal` (from the log)
+    /// removed; `null` for everything else.
+    target: Option<u64>,
 }
 
 impl<'a> JsonEvent<'a> {
@@ -60,6 +63,7 @@ impl<'a> JsonEvent<'a> {
             time: None,
             seq: None,
             backlog: None,
+            target: None,
         }
     }
 
@@ -142,7 +146,42 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             user: Some(user),
             ..JsonEvent::new("disconnected")
         },
+        ServerFrame::RoomChanged {
+            room,
+            by,
+            change,
+            at,
+        } => {
+            return Some(
+                JsonEvent {
+                    room: Some(room),
+                    from: Some(by),
+                    text: Some(&super::moderation::change_text(by, change)),
+                    time: Some(rfc3339(*at)),
+                    ..JsonEvent::new("room_changed")
+                }
+                .line(),
+            )
+        }
+        ServerFrame::MessageRemoved {
+            room,
+            seq,
+            target,
+            by,
+            at,
+        } => JsonEvent {
+            room: Some(room),
+            from: Some(by),
+            time: Some(rfc3339(*at)),
+            seq: Some(*seq),
+            target: Some(*target),
+            backlog: Some(false),
+            ..JsonEvent::new("message_removed")
+        },
         ServerFrame::RoomList { .. }
+        | ServerFrame::RoomInfo { .. }
+        | ServerFrame::ModLog { .. }
+        | ServerFrame::Enforced { .. }
         | ServerFrame::History { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::SignedIn { .. }
@@ -159,15 +198,24 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
 
 /// The JSON line for a message of `room`'s log: a `msg` like a live one, with `backlog`
 /// true.
+///
+/// A message removed since is a `removed` line (its `from` the sender, no text); a removal
+/// is a `message_removed` line like a live one, its `target` the message it removed.
 pub fn json_past(room: &str, past: &Past) -> String {
+    let (kind, text, target) = match &past.kind {
+        chat_proto::PastKind::Message => ("msg", Some(past.text.as_str()), None),
+        chat_proto::PastKind::Removed { .. } => ("removed", None, None),
+        chat_proto::PastKind::Removal { target } => ("message_removed", None, Some(*target)),
+    };
     JsonEvent {
         room: Some(room),
         from: Some(&past.from),
-        text: Some(&past.text),
+        text,
         time: Some(rfc3339(past.at)),
         seq: Some(past.seq),
         backlog: Some(true),
-        ..JsonEvent::new("msg")
+        target,
+        ..JsonEvent::new(kind)
     }
     .line()
 }
@@ -223,7 +271,7 @@ mod tests {
             serde_json::json!({
                 "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
                 "reason": null, "users": null, "text": "say \"hi\"",
-                "time": "2021-10-15T14:30:00.123Z", "seq": 7, "backlog": false
+                "time": "2021-10-15T14:30:00.123Z", "seq": 7, "backlog": false, "target": null
             })
         );
         let whisper = json(&ServerFrame::Whisper {
@@ -235,7 +283,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             whisper,
-            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null}"#
+            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null}"#
         );
         assert_eq!(json(&ServerFrame::Pong), None);
     }
@@ -244,7 +292,7 @@ mod tests {
     fn json_presence_names_the_user_and_the_reason() {
         assert_eq!(
             json(&left(LeftReason::TimedOut)).unwrap(),
-            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null}"#
+            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null}"#
         );
         let joined: serde_json::Value = serde_json::from_str(
             &json(&ServerFrame::UserJoined {
@@ -269,7 +317,7 @@ mod tests {
                 members: vec!["alice".into(), "bob".into()],
             })
             .unwrap(),
-            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null,"seq":null,"backlog":null}"#
+            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null,"seq":null,"backlog":null,"target":null}"#
         );
     }
 
@@ -282,12 +330,12 @@ mod tests {
             serde_json::json!({
                 "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
                 "reason": null, "users": null, "text": "old\u{1b} news",
-                "time": "1970-01-01T00:00:00.000Z", "seq": 42, "backlog": true
+                "time": "1970-01-01T00:00:00.000Z", "seq": 42, "backlog": true, "target": null
             })
         );
         assert_eq!(
             json_missed("rust"),
-            r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null}"#
+            r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null,"target":null}"#
         );
     }
 

@@ -23,6 +23,7 @@
 //! server, and when, is the commands' ([`crate::cmd`]); nothing here talks to it.
 
 pub mod json;
+pub mod moderation;
 pub mod print;
 pub mod safe;
 pub mod text;
@@ -65,6 +66,7 @@ mod samples {
             from: "alice".into(),
             text: "old\x1b news".into(),
             at,
+            kind: chat_proto::PastKind::Message,
         }
     }
 }

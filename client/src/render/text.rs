@@ -12,6 +12,7 @@ use chat_proto::validate::{name_key, room_key};
 use chat_proto::{Millis, Past, RoomSummary, ServerFrame};
 use chrono::{DateTime, TimeZone};
 
+use super::moderation::{audit_text, change_text, info_text, past_text};
 use super::safe::clean;
 
 const RESET: &str = "\x1b[0m";
@@ -156,6 +157,28 @@ impl Style {
                     .collect();
                 self.notice(&format!("rooms ({}): {}", rooms.len(), list.join(", ")))
             }
+            ServerFrame::RoomChanged {
+                room, by, change, ..
+            } => format!("{}{}", tag(room), self.notice(&change_text(by, change))),
+            ServerFrame::MessageRemoved {
+                room, by, target, ..
+            } => format!(
+                "{}{}",
+                tag(room),
+                self.notice(&format!("{} removed message {target}", clean(by)))
+            ),
+            ServerFrame::RoomInfo { info } => self.notice(&info_text(info)),
+            ServerFrame::ModLog { entries } if entries.is_empty() => {
+                self.notice("the log is empty")
+            }
+            ServerFrame::ModLog { entries } => entries
+                .iter()
+                .map(|entry| self.notice(&audit_text(entry)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            ServerFrame::Enforced { closed } => {
+                self.notice(&format!("done; {closed} connections closed"))
+            }
             // A page of history is shown message by message (`past_line`, `history_line`),
             // in the order the catch-up puts them.
             ServerFrame::History { .. }
@@ -190,7 +213,7 @@ impl Style {
                 "{tag}{} {}: {}",
                 clock(past.at, now),
                 clean(&past.from),
-                clean(&past.text)
+                past_text(past).unwrap_or_else(|| clean(&past.text).into_owned())
             ),
         )
     }
@@ -279,7 +302,7 @@ pub fn history_line<Tz: TimeZone>(past: &Past, now: &DateTime<Tz>) -> String {
         past.seq,
         clock(past.at, now),
         clean(&past.from),
-        clean(&past.text)
+        past_text(past).unwrap_or_else(|| clean(&past.text).into_owned())
     )
 }
 

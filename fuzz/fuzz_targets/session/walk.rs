@@ -307,6 +307,28 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                     fail!();
                 }
             }
+            // Without accounts there is no moderation: nobody could hold a role.
+            ClientFrame::Claim { .. }
+            | ClientFrame::Moderate { .. }
+            | ClientFrame::Operate { .. }
+            | ClientFrame::ModLog { .. } => {
+                if error != Some(ErrorKind::AccountsOff) {
+                    fail!();
+                }
+            }
+            // ... and every room is unclaimed, which anyone may ask.
+            ClientFrame::RoomInfo { room } => match (key_of(room), frame) {
+                (None, _) if error == Some(ErrorKind::InvalidRoom) => {}
+                (Some(_), ServerFrame::RoomInfo { info })
+                    if info.owner.is_none() && !info.moderator => {}
+                _ => fail!(),
+            },
+            // Without history there is no message to remove.
+            ClientFrame::RemoveMessage { room, .. } => match key_of(room) {
+                None if error == Some(ErrorKind::InvalidRoom) => {}
+                Some(_) if error == Some(ErrorKind::HistoryOff) => {}
+                _ => fail!(),
+            },
             ClientFrame::History { room, .. } => match key_of(room) {
                 None if error == Some(ErrorKind::InvalidRoom) => {}
                 Some(_) if error == Some(ErrorKind::HistoryOff) => {}

@@ -5,7 +5,11 @@
 
 use chat_proto::codec::{self, decode_body, CodecError, CLIENT_MAX_FRAME};
 use chat_proto::input::Input;
+use chat_proto::moderation::{
+    AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
+};
 use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
+use chat_proto::PastKind;
 use chat_proto::{
     Backlog, ClientFrame, Connection, Credential, Cursor, DeviceSession, ErrorKind, FrameReader,
     LeftReason, Past, Revocation, RoomSummary, Secret, ServerFrame, SessionToken,
@@ -162,7 +166,190 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
             .prop_map(|password| ClientFrame::DeleteAccount {
                 password: Secret::new(password)
             }),
-        (text.clone(), text).prop_map(|(user, reason)| ClientFrame::Disconnect { user, reason }),
+        (text.clone(), text.clone())
+            .prop_map(|(user, reason)| ClientFrame::Disconnect { user, reason }),
+        text.clone().prop_map(|room| ClientFrame::Claim { room }),
+        (text.clone(), room_action(text.clone()))
+            .prop_map(|(room, action)| ClientFrame::Moderate { room, action }),
+        (text.clone(), any::<u64>())
+            .prop_map(|(room, seq)| ClientFrame::RemoveMessage { room, seq }),
+        server_action(text.clone()).prop_map(|action| ClientFrame::Operate { action }),
+        text.clone().prop_map(|room| ClientFrame::RoomInfo { room }),
+        (prop::option::of(text), any::<u32>())
+            .prop_map(|(room, limit)| ClientFrame::ModLog { room, limit }),
+    ]
+}
+
+/// Any ban target, its strings drawn from `text`.
+pub fn ban_target(text: BoxedStrategy<String>) -> impl Strategy<Value = BanTarget> {
+    prop_oneof![
+        text.clone().prop_map(BanTarget::Account),
+        text.clone().prop_map(BanTarget::Name),
+        text.prop_map(BanTarget::Address),
+    ]
+}
+
+/// Any room action, its strings drawn from `text`.
+pub fn room_action(text: BoxedStrategy<String>) -> impl Strategy<Value = RoomAction> {
+    let secs = prop::option::of(any::<u64>());
+    prop_oneof![
+        (text.clone(), text.clone()).prop_map(|(user, reason)| RoomAction::Kick { user, reason }),
+        (ban_target(text.clone()), secs.clone(), text.clone()).prop_map(
+            |(target, for_secs, reason)| RoomAction::Ban {
+                target,
+                for_secs,
+                reason
+            }
+        ),
+        ban_target(text.clone()).prop_map(|target| RoomAction::Unban { target }),
+        (text.clone(), secs, text.clone()).prop_map(|(user, for_secs, reason)| RoomAction::Mute {
+            user,
+            for_secs,
+            reason
+        }),
+        text.clone().prop_map(|user| RoomAction::Unmute { user }),
+        text.clone().prop_map(|user| RoomAction::Promote { user }),
+        text.clone().prop_map(|user| RoomAction::Demote { user }),
+        text.prop_map(|topic| RoomAction::Topic { topic }),
+        any::<bool>().prop_map(|on| RoomAction::RegisteredOnly { on }),
+        any::<u32>().prop_map(|secs| RoomAction::Slow { secs }),
+    ]
+}
+
+/// Any server-wide action, its strings drawn from `text`.
+pub fn server_action(text: BoxedStrategy<String>) -> impl Strategy<Value = ServerAction> {
+    prop_oneof![
+        (
+            ban_target(text.clone()),
+            prop::option::of(any::<u64>()),
+            text.clone()
+        )
+            .prop_map(|(target, for_secs, reason)| ServerAction::Ban {
+                target,
+                for_secs,
+                reason
+            }),
+        ban_target(text.clone()).prop_map(|target| ServerAction::Unban { target }),
+        (text.clone(), text.clone())
+            .prop_map(|(account, reason)| ServerAction::Suspend { account, reason }),
+        text.prop_map(|account| ServerAction::Unsuspend { account }),
+    ]
+}
+
+/// Any room change, its strings drawn from `text`.
+pub fn room_change(text: BoxedStrategy<String>) -> impl Strategy<Value = RoomChange> {
+    let until = prop::option::of(millis()).boxed();
+    prop_oneof![
+        Just(RoomChange::Claimed),
+        (text.clone(), text.clone()).prop_map(|(user, reason)| RoomChange::Kicked { user, reason }),
+        (ban_target(text.clone()), text.clone(), until.clone()).prop_map(
+            |(target, reason, until)| RoomChange::Banned {
+                target,
+                reason,
+                until
+            }
+        ),
+        ban_target(text.clone()).prop_map(|target| RoomChange::Unbanned { target }),
+        (text.clone(), text.clone(), until).prop_map(|(user, reason, until)| RoomChange::Muted {
+            user,
+            reason,
+            until
+        }),
+        text.clone().prop_map(|user| RoomChange::Unmuted { user }),
+        text.clone().prop_map(|user| RoomChange::Promoted { user }),
+        text.clone().prop_map(|user| RoomChange::Demoted { user }),
+        text.prop_map(|topic| RoomChange::Topic { topic }),
+        any::<bool>().prop_map(|on| RoomChange::RegisteredOnly { on }),
+        any::<u32>().prop_map(|secs| RoomChange::Slow { secs }),
+    ]
+}
+
+/// Any room info, its strings drawn from `text`.
+pub fn room_info(text: BoxedStrategy<String>) -> impl Strategy<Value = RoomInfo> {
+    let until = prop::option::of(millis()).boxed();
+    let ban = (
+        ban_target(text.clone()),
+        text.clone(),
+        text.clone(),
+        until.clone(),
+    )
+        .prop_map(|(target, by, reason, until)| Ban {
+            target,
+            by,
+            reason,
+            until,
+        });
+    let mute =
+        (text.clone(), text.clone(), text.clone(), until).prop_map(|(user, by, reason, until)| {
+            Mute {
+                user,
+                by,
+                reason,
+                until,
+            }
+        });
+    (
+        (
+            text.clone(),
+            prop::option::of(text.clone()),
+            prop::collection::vec(text.clone(), 0..4),
+        ),
+        (text, any::<bool>(), any::<u32>()),
+        (
+            prop::collection::vec(ban, 0..4),
+            prop::collection::vec(mute, 0..4),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (room, owner, moderators),
+                (topic, registered_only, slow_secs),
+                (bans, mutes, moderator),
+            )| RoomInfo {
+                room,
+                owner,
+                moderators,
+                topic,
+                registered_only,
+                slow_secs,
+                bans,
+                mutes,
+                moderator,
+            },
+        )
+}
+
+/// Any audit entry, its strings drawn from `text`.
+pub fn audit_entry(text: BoxedStrategy<String>) -> impl Strategy<Value = AuditEntry> {
+    (
+        millis(),
+        text.clone(),
+        prop::option::of(text.clone()),
+        text.clone(),
+        text.clone(),
+        text,
+        prop::option::of(millis()),
+    )
+        .prop_map(
+            |(at, actor, room, action, target, reason, until)| AuditEntry {
+                at,
+                actor,
+                room,
+                action,
+                target,
+                reason,
+                until,
+            },
+        )
+}
+
+/// What a past entry can be, its strings drawn from `text`.
+pub fn past_kind(text: BoxedStrategy<String>) -> impl Strategy<Value = PastKind> {
+    prop_oneof![
+        3 => Just(PastKind::Message),
+        1 => text.prop_map(|by| PastKind::Removed { by }),
+        1 => any::<u64>().prop_map(|target| PastKind::Removal { target }),
     ]
 }
 
@@ -213,12 +400,19 @@ pub fn cursor() -> impl Strategy<Value = Cursor> {
 
 /// Pages of past messages: usually a few, sometimes a few hundred, their strings from `text`.
 pub fn past_messages(text: BoxedStrategy<String>) -> impl Strategy<Value = Vec<Past>> {
-    let past = (any::<u64>(), text.clone(), text, millis())
-        .prop_map(|(seq, from, text, at)| Past {
+    let past = (
+        any::<u64>(),
+        text.clone(),
+        text.clone(),
+        millis(),
+        past_kind(text),
+    )
+        .prop_map(|(seq, from, text, at, kind)| Past {
             seq,
             from,
             text,
             at,
+            kind,
         })
         .boxed();
     prop_oneof![
@@ -344,7 +538,38 @@ pub fn server_frame_with(
         any::<u32>().prop_map(|count| ServerFrame::Revoked { count }),
         any::<u32>().prop_map(|ended| ServerFrame::PasswordChanged { ended }),
         Just(ServerFrame::AccountDeleted),
-        text.prop_map(|user| ServerFrame::Disconnected { user }),
+        text.clone()
+            .prop_map(|user| ServerFrame::Disconnected { user }),
+        room_info(text.clone()).prop_map(|info| ServerFrame::RoomInfo { info }),
+        (
+            text.clone(),
+            text.clone(),
+            room_change(text.clone()),
+            millis()
+        )
+            .prop_map(|(room, by, change, at)| ServerFrame::RoomChanged {
+                room,
+                by,
+                change,
+                at
+            }),
+        (
+            text.clone(),
+            any::<u64>(),
+            any::<u64>(),
+            text.clone(),
+            millis()
+        )
+            .prop_map(|(room, seq, target, by, at)| ServerFrame::MessageRemoved {
+                room,
+                seq,
+                target,
+                by,
+                at
+            }),
+        prop::collection::vec(audit_entry(text), 0..8)
+            .prop_map(|entries| ServerFrame::ModLog { entries }),
+        any::<u32>().prop_map(|closed| ServerFrame::Enforced { closed }),
     ]
 }
 
@@ -503,8 +728,79 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         1 => prop::option::of(1u32..=100_000).prop_map(|count| Input::History { count }),
         1 => (valid_username(), "([a-z]{1,10}( [a-z]{1,10}){0,3})?")
             .prop_map(|(user, reason)| Input::Disconnect { user, reason }),
+        1 => prop::option::of(valid_room()).prop_map(|room| Input::Claim { room }),
+        1 => prop::option::of(valid_room()).prop_map(|room| Input::Info { room }),
+        1 => prop::option::of(valid_room()).prop_map(|room| Input::ModLog { room }),
+        1 => any::<u64>().prop_map(|seq| Input::Remove { seq }),
+        3 => valid_room_action().prop_map(|action| Input::Moderate { action }),
+        2 => valid_server_action().prop_map(|action| Input::Operate { action }),
         1 => Just(Input::Help),
         1 => Just(Input::Quit),
+    ]
+}
+
+/// A reason as people type one: a few words, or none.
+fn valid_reason() -> impl Strategy<Value = String> {
+    "([a-z]{1,10}( [a-z]{1,10}){0,3})?"
+}
+
+/// A ban target the parser reads: an account, a name, an address or a network.
+fn valid_target() -> impl Strategy<Value = BanTarget> {
+    prop_oneof![
+        valid_username().prop_map(BanTarget::Account),
+        valid_username().prop_map(BanTarget::Name),
+        prop::sample::select(vec!["192.0.2.7", "192.0.2.0/24", "2001:db8::/32", "::1"])
+            .prop_map(|address| BanTarget::Address(address.to_owned())),
+    ]
+}
+
+/// Any room action a moderator can type.
+pub fn valid_room_action() -> impl Strategy<Value = RoomAction> {
+    let secs = prop::option::of(1u64..=10_000_000);
+    prop_oneof![
+        (valid_username(), valid_reason())
+            .prop_map(|(user, reason)| RoomAction::Kick { user, reason }),
+        (valid_target(), secs.clone(), valid_reason()).prop_map(|(target, for_secs, reason)| {
+            RoomAction::Ban {
+                target,
+                for_secs,
+                reason,
+            }
+        }),
+        valid_target().prop_map(|target| RoomAction::Unban { target }),
+        (valid_username(), secs, valid_reason()).prop_map(|(user, for_secs, reason)| {
+            RoomAction::Mute {
+                user,
+                for_secs,
+                reason,
+            }
+        }),
+        valid_username().prop_map(|user| RoomAction::Unmute { user }),
+        valid_username().prop_map(|user| RoomAction::Promote { user }),
+        valid_username().prop_map(|user| RoomAction::Demote { user }),
+        "([A-Za-z]{1,10}( [a-z]{1,10}){0,3})?".prop_map(|topic| RoomAction::Topic { topic }),
+        any::<bool>().prop_map(|on| RoomAction::RegisteredOnly { on }),
+        any::<u32>().prop_map(|secs| RoomAction::Slow { secs }),
+    ]
+}
+
+/// Any server-wide action an operator can type.
+pub fn valid_server_action() -> impl Strategy<Value = ServerAction> {
+    prop_oneof![
+        (
+            valid_target(),
+            prop::option::of(1u64..=10_000_000),
+            valid_reason()
+        )
+            .prop_map(|(target, for_secs, reason)| ServerAction::Ban {
+                target,
+                for_secs,
+                reason
+            }),
+        valid_target().prop_map(|target| ServerAction::Unban { target }),
+        (valid_username(), valid_reason())
+            .prop_map(|(account, reason)| ServerAction::Suspend { account, reason }),
+        valid_username().prop_map(|account| ServerAction::Unsuspend { account }),
     ]
 }
 
@@ -521,6 +817,12 @@ pub fn every_input_is_generated(input: &Input) {
         | Input::Members { .. }
         | Input::History { .. }
         | Input::Disconnect { .. }
+        | Input::Claim { .. }
+        | Input::Info { .. }
+        | Input::ModLog { .. }
+        | Input::Remove { .. }
+        | Input::Moderate { .. }
+        | Input::Operate { .. }
         | Input::Help
         | Input::Quit => {}
     }
@@ -711,7 +1013,13 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::ListSessions
         | ClientFrame::Revoke { .. }
         | ClientFrame::DeleteAccount { .. }
-        | ClientFrame::Disconnect { .. } => {}
+        | ClientFrame::Disconnect { .. }
+        | ClientFrame::Claim { .. }
+        | ClientFrame::Moderate { .. }
+        | ClientFrame::RemoveMessage { .. }
+        | ClientFrame::Operate { .. }
+        | ClientFrame::RoomInfo { .. }
+        | ClientFrame::ModLog { .. } => {}
     }
 }
 
@@ -738,6 +1046,11 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::Revoked { .. }
         | ServerFrame::PasswordChanged { .. }
         | ServerFrame::AccountDeleted
-        | ServerFrame::Disconnected { .. } => {}
+        | ServerFrame::Disconnected { .. }
+        | ServerFrame::RoomInfo { .. }
+        | ServerFrame::RoomChanged { .. }
+        | ServerFrame::MessageRemoved { .. }
+        | ServerFrame::ModLog { .. }
+        | ServerFrame::Enforced { .. } => {}
     }
 }

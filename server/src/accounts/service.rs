@@ -553,6 +553,20 @@ impl Accounts {
         Ok(self.store.list().await?)
     }
 
+    /// Ends every session of the account `name` (a suspension): its devices sign in with
+    /// the password once it is let back.
+    pub async fn end_all(&self, name: &str) -> Result<(), AccountsError> {
+        let Some(account) = self.find(name).await? else {
+            return Ok(());
+        };
+        let ended = self
+            .store
+            .revoke_all(&account.name, account.id, None)
+            .await?;
+        self.end_live(&ended, None);
+        Ok(())
+    }
+
     /// The operator's `account delete NAME`: whether there was one.
     pub async fn delete_by_name(&self, name: &str) -> Result<bool, AccountsError> {
         let Some(account) = self.find(name).await? else {

@@ -14,6 +14,7 @@ use super::failover::{self, JetStreamHealth};
 use super::names::{self, Names};
 use super::presence;
 use super::replicas;
+use super::rules::KvRules;
 use super::settings::ClusterConfig;
 use super::whispers::{self, Whisper};
 
@@ -148,18 +149,21 @@ pub struct Cluster {
     pub names: Names,
     /// Accounts and their device sessions.
     pub accounts: KvAccounts,
+    /// Room roles, settings, bans and the audit log.
+    pub rules: KvRules,
     /// What JetStream's requests through the current server got lately.
     health: JetStreamHealth,
 }
 
 /// What one attempt to join brings: the connection, its inboxes, its reconnections, and the
-/// two buckets.
+/// three buckets.
 type Connected = (
     async_nats::Client,
     Inboxes,
     watch::Receiver<u64>,
     Names,
     KvAccounts,
+    KvRules,
 );
 
 impl Cluster {
@@ -175,7 +179,7 @@ impl Cluster {
         let mut last_said: Option<Instant> = None;
         loop {
             match Cluster::try_connect(config, &node, incarnation).await {
-                Ok((client, inboxes, ups, names, accounts)) => {
+                Ok((client, inboxes, ups, names, accounts, rules)) => {
                     match names.free_earlier_starts().await {
                         Ok(0) => {}
                         Ok(freed) => {
@@ -204,6 +208,7 @@ impl Cluster {
                         ups,
                         names,
                         accounts,
+                        rules,
                         health: JetStreamHealth::default(),
                     });
                 }
@@ -228,7 +233,7 @@ impl Cluster {
     }
 
     /// One attempt: connects, subscribes to this node's whispers and to presence, and
-    /// opens the names and accounts buckets.
+    /// opens the names, accounts and moderation buckets.
     async fn try_connect(
         config: &ClusterConfig,
         node: &str,
@@ -277,12 +282,13 @@ impl Cluster {
         js.set_timeout(REQUEST_TIMEOUT);
         let names = Names::open(&client, &js, node, incarnation, config.replicas).await?;
         let accounts = KvAccounts::open(&js, config.replicas).await?;
+        let rules = KvRules::open(&js, config.replicas).await?;
         let inboxes = Inboxes {
             whispers,
             presence,
             links,
         };
-        Ok((client, inboxes, ups, names, accounts))
+        Ok((client, inboxes, ups, names, accounts, rules))
     }
 
     /// Changes each time the link to NATS comes up again.

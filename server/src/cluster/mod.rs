@@ -6,6 +6,7 @@
 //!            │                      room: the order, seq and history      │
 //!            │ KV chat_names        who holds each name (atomic create)   │
 //!            │ KV chat_accounts     accounts and device sessions (CAS)    │
+//!            │ KV chat_moderation   room roles, settings, bans, audit     │
 //!            │ chat.presence        heartbeats, joins, parts, snapshots   │
 //!            │ chat.node.<n>.whisper whispers to one node's people        │
 //!            └────────────────────────────────────────────────────────────┘
@@ -24,7 +25,7 @@
 //!   gone within [`presence::LOST_AFTER`].
 //! - [`names`]: names unique across the cluster; [`whispers`]: to people on other nodes.
 //! - [`accounts`]: accounts and their device sessions, which any node signs in and whose
-//!   ends every node sees.
+//!   ends every node sees; [`rules`]: moderation records, whose changes every node applies.
 //! - `failover`: the link leaves a NATS server through which JetStream stopped answering.
 //!
 //! Only a server with `[cluster]` set runs any of this, and only a build with the `cluster`
@@ -50,6 +51,8 @@ pub mod presence;
 pub mod removals;
 #[cfg(feature = "cluster")]
 pub mod replicas;
+#[cfg(feature = "cluster")]
+pub mod rules;
 #[cfg(feature = "cluster")]
 pub mod whispers;
 

@@ -83,6 +83,11 @@ impl Node {
         Arc::new(self.cluster.accounts.clone())
     }
 
+    /// The moderation bucket, whose changes every node applies.
+    pub fn rules(&self) -> crate::moderation::store::SharedRules {
+        Arc::new(self.cluster.rules.clone())
+    }
+
     /// The handles the commands use: names across the nodes, whispers to other nodes.
     pub fn peers(&self) -> Peers {
         let handle = Arc::new(Handle(self.cluster.clone()));

@@ -125,4 +125,11 @@ fn done(ctx: &Context<'_>, operator: &str, removed: &str, reason: &str) {
     ctx.reply(&ServerFrame::Disconnected {
         user: removed.to_owned(),
     });
+    if let Some(moderation) = ctx.moderation.cloned() {
+        let (operator, removed, reason) =
+            (operator.to_owned(), removed.to_owned(), reason.to_owned());
+        tokio::spawn(async move {
+            moderation.disconnected(&operator, &removed, &reason).await;
+        });
+    }
 }

@@ -13,6 +13,7 @@ use crate::accounts::service::Welcome;
 use crate::accounts::AccountsError;
 use crate::hub::JoinError;
 use crate::login_backoff::Attempt;
+use crate::moderation::rules::Who;
 use crate::peers::ClaimError;
 use crate::registry::ClientHandle;
 
@@ -88,6 +89,19 @@ pub fn admit(
     name: Arc<str>,
     welcome: Option<Box<Welcome>>,
 ) -> Result<Flow, CommandError> {
+    if let Some(moderation) = ctx.moderation {
+        let who = Who {
+            name: &name,
+            account: welcome.is_some(),
+            ip: ctx.peer.ip(),
+        };
+        if let Err(err) = moderation.check_handshake(&who) {
+            if let (Some(welcome), Some(accounts)) = (&welcome, ctx.accounts) {
+                accounts.undo(welcome);
+            }
+            return Err(err.into());
+        }
+    }
     if let Some(peers) = ctx.peers {
         let claim = tokio::spawn(peers.names.claim(name.clone()));
         ctx.waiting = Some(Waiting::Claim {

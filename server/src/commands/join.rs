@@ -21,6 +21,12 @@ use crate::room::JoinedRoom;
 pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<Flow, CommandError> {
     let name = ctx.name()?;
     let room = room_name(&room)?;
+    if let Some(moderation) = ctx.moderation.filter(|m| !m.is_idle()) {
+        // A ban or registered-only keeps the sender out; its owner and moderators never.
+        let (actor, _) = ctx.actor()?;
+        let key = chat_proto::validate::room_key(room);
+        moderation.check_join(&key, &ctx.shown(room), &actor.who(), || actor.operator)?;
+    }
     let join = Join {
         name,
         room: room.to_owned(),

@@ -12,6 +12,7 @@
 mod account;
 mod bye;
 mod change_password;
+mod claim;
 mod delete_account;
 mod disconnect;
 mod handshake;
@@ -22,12 +23,17 @@ mod list_members;
 mod list_rooms;
 mod list_sessions;
 mod list_users;
+mod mod_log;
+mod moderate;
 mod msg;
+mod operate;
 mod part;
 mod ping;
 mod pong;
 mod register;
+mod remove_message;
 mod revoke;
+mod room_info;
 mod sign_in;
 mod whisper;
 
@@ -48,6 +54,7 @@ use crate::current::Current;
 use crate::hub::Hub;
 use crate::log::{page, Burst, PageRead, RoomLog, Said};
 use crate::login_backoff::LoginBackoff;
+use crate::moderation::{Actor, ModError, Moderation};
 use crate::outbox::Outbox;
 use crate::peers::{ClaimError, Peers};
 use crate::registry::LeaveReason;
@@ -101,6 +108,8 @@ pub struct Context<'a> {
     pub login_backoff: &'a LoginBackoff,
     /// The accounts, where the server keeps any (`None`: everyone is a guest).
     pub accounts: Option<&'a Arc<Accounts>>,
+    /// Room roles, settings, bans and the audit log (`None` where there are no accounts).
+    pub moderation: Option<&'a Arc<Moderation>>,
     /// The session token the browser's cookie carried with the WebSocket's handshake, for
     /// `SignIn{credential: Cookie}`; `None` over TCP.
     pub cookie: Option<&'a SessionToken>,
@@ -150,6 +159,19 @@ pub enum Waiting {
     Whisper(Box<whisper::Pending>),
     /// An operator's removal of someone not here, asked of the node that holds the name.
     Disconnect(Box<disconnect::Pending>),
+    /// A moderation action being kept in the store: the frame to answer with.
+    Moderation(JoinHandle<Result<ServerFrame, ModError>>),
+    /// A message removal the room log performs in the room's order.
+    Remove(Box<remove_message::Pending>),
+}
+
+/// Runs a moderation request in its own task and has the connection wait for its answer.
+fn moderation_task(
+    ctx: &mut Context<'_>,
+    request: impl std::future::Future<Output = Result<ServerFrame, ModError>> + Send + 'static,
+) -> Result<Flow, CommandError> {
+    ctx.waiting = Some(Waiting::Moderation(tokio::spawn(request)));
+    Ok(Flow::Continue)
 }
 
 impl Context<'_> {
@@ -167,6 +189,49 @@ impl Context<'_> {
             ) => Ok((name.clone(), *me, accounts)),
             (Session::Handshake, _) => Err(CommandError::NotRegistered),
             _ => Err(CommandError::NotSignedIn),
+        }
+    }
+
+    /// The sender as moderation sees them, and the moderation: `AccountsOff` where the
+    /// server keeps no accounts (nobody can moderate anything).
+    pub fn actor(&self) -> Result<(Actor, &Arc<Moderation>), CommandError> {
+        let (name, account) = match &*self.session {
+            Session::Registered { name, account, .. } => (name.clone(), account.is_some()),
+            Session::Handshake => return Err(CommandError::NotRegistered),
+            Session::Managing { .. } => return Err(CommandError::NotOnline),
+        };
+        let Some(moderation) = self.moderation else {
+            return Err(CommandError::AccountsOff);
+        };
+        let operator = account && self.accounts.is_some_and(|a| a.is_operator(&name));
+        let actor = Actor {
+            name: name.to_string(),
+            account,
+            ip: self.peer.ip(),
+            operator,
+        };
+        Ok((actor, moderation))
+    }
+
+    /// The room `room` (valid, without `#`) as shown: as the hub shows it while it has
+    /// members, else as typed.
+    pub fn shown(&self, room: &str) -> String {
+        let key = validate::room_key(room);
+        match self.hub.room_name(&key) {
+            Some(shown) => shown.to_string(),
+            None => room.to_owned(),
+        }
+    }
+
+    /// Takes the rooms a moderator put this client out of off its own list, so that it
+    /// can no longer speak there.
+    pub fn sync_rooms(&mut self) {
+        let put_out = self.outbox.take_put_out();
+        if put_out.is_empty() {
+            return;
+        }
+        if let Session::Registered { rooms, .. } = &mut *self.session {
+            rooms.retain(|room| !put_out.contains(&room.key));
         }
     }
 
@@ -371,6 +436,12 @@ pub enum CommandError {
     /// A request the sender's role does not allow.
     #[error("not permitted: {0}")]
     NotPermitted(&'static str),
+    /// A moderation request or check refused.
+    #[error(transparent)]
+    Moderation(#[from] ModError),
+    /// A message removal refused.
+    #[error(transparent)]
+    Removal(crate::log::RemoveRefusal),
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -420,6 +491,13 @@ impl CommandError {
             CommandError::NotSignedIn => ErrorKind::NotSignedIn,
             CommandError::AccountsOff => ErrorKind::AccountsOff,
             CommandError::NotPermitted(_) => ErrorKind::NotPermitted,
+            CommandError::Moderation(err) => err.kind(),
+            CommandError::Removal(refusal) => match refusal {
+                crate::log::RemoveRefusal::NoSuchMessage { .. } => ErrorKind::NoSuchMessage,
+                crate::log::RemoveRefusal::NotYours(_) => ErrorKind::NotPermitted,
+                crate::log::RemoveRefusal::HistoryOff => ErrorKind::HistoryOff,
+                crate::log::RemoveRefusal::Failed(_) => ErrorKind::StoreFailed,
+            },
         }
     }
 }
@@ -430,6 +508,7 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         // Whatever this frame does, the messages sent before it come first.
         ctx.flush();
     }
+    ctx.sync_rooms();
     let result = match frame {
         ClientFrame::Hello {
             version,
@@ -466,6 +545,12 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         ClientFrame::Revoke { which } => revoke::handle(ctx, which),
         ClientFrame::DeleteAccount { password } => delete_account::handle(ctx, password),
         ClientFrame::Disconnect { user, reason } => disconnect::handle(ctx, &user, &reason),
+        ClientFrame::Claim { room } => claim::handle(ctx, room),
+        ClientFrame::Moderate { room, action } => moderate::handle(ctx, room, action),
+        ClientFrame::RemoveMessage { room, seq } => remove_message::handle(ctx, room, seq),
+        ClientFrame::Operate { action } => operate::handle(ctx, action),
+        ClientFrame::RoomInfo { room } => room_info::handle(ctx, room),
+        ClientFrame::ModLog { room, limit } => mod_log::handle(ctx, room, limit),
     };
     match result {
         Ok(flow) => flow,
@@ -504,6 +589,27 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
         Waiting::Disconnect(mut pending) => {
             let removal = (&mut pending.removal).await;
             disconnect::answered(ctx, *pending, removal)
+        }
+        Waiting::Moderation(task) => match task.await {
+            Ok(Ok(frame)) => {
+                ctx.reply(&frame);
+                Ok(Flow::Continue)
+            }
+            Ok(Err(err)) => {
+                if let ModError::Store(failed) = &err {
+                    tracing::error!(peer = %ctx.peer, "A moderation request failed: {failed}");
+                }
+                Err(err.into())
+            }
+            Err(err) => {
+                tracing::error!(peer = %ctx.peer, "A moderation request failed: {err}");
+                Err(CommandError::StoreFailed)
+            }
+        },
+        Waiting::Remove(pending) => {
+            let remove_message::Pending { removal, answer } = *pending;
+            let answer = answer.await;
+            remove_message::answered(ctx, removal, answer)
         }
         Waiting::Whisper(mut pending) => {
             let lookup = (&mut pending.lookup).await;

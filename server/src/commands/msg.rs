@@ -5,6 +5,7 @@ use chat_proto::validate;
 
 use super::{CommandError, Context, Flow};
 use crate::log::Said;
+use crate::moderation::rules::Who;
 
 /// Checks that the sender is in the room and the text is valid, then holds it for the room
 /// with the sender's registered name and the server's clock; its `seq` is given when it is
@@ -13,6 +14,19 @@ pub fn handle(ctx: &mut Context<'_>, room: String, text: String) -> Result<Flow,
     let from = ctx.name()?;
     let room = ctx.joined(&room)?;
     validate::message(&text)?;
+    if let Some(moderation) = ctx.moderation.filter(|m| !m.is_idle()) {
+        let who = Who {
+            name: &from,
+            account: ctx.signed_in().is_ok(),
+            ip: ctx.peer.ip(),
+        };
+        let operator = || {
+            ctx.accounts
+                .is_some_and(|a| who.account && a.is_operator(&from))
+        };
+        let now = crate::clock::now_millis();
+        moderation.check_speak(&room.key, &room.name, &who, operator, now)?;
+    }
     tracing::debug!(peer = %ctx.peer, "#{} {from}: {text}", room.name);
     ctx.hub.metrics().messages_in(1);
     ctx.say(

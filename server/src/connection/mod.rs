@@ -121,6 +121,7 @@ where
             settings: &shared.config,
             login_backoff: &shared.login_backoff,
             accounts: shared.accounts.as_ref(),
+            moderation: shared.moderation.as_ref(),
             cookie: cookie.as_deref(),
             handshake_deadline: guards.watchdog.handshake_deadline(),
             burst: Default::default(),

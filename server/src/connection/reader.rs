@@ -220,7 +220,7 @@ where
                 biased;
                 () = ctx.outbox.overflowed() => {
                     match ctx.outbox.eviction() {
-                        Some(Eviction::Removed) => return LeaveReason::Removed,
+                        Some(Eviction::Removed | Eviction::Sanctioned) => return LeaveReason::Removed,
                         Some(why) => return LeaveReason::Refused(why.reason().to_owned()),
                         None => {}
                     }

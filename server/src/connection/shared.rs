@@ -16,6 +16,7 @@ use crate::hub::{Hub, Limits};
 use crate::log::page::PAGE_MAX;
 use crate::log::{NoHistory, SharedLog, SqliteLog, Store};
 use crate::login_backoff::LoginBackoff;
+use crate::moderation::Moderation;
 use crate::peers::Peers;
 use crate::queued_bytes::QueuedBytes;
 
@@ -44,6 +45,9 @@ pub struct Shared {
     pub peers: Option<Peers>,
     /// The accounts, where the server keeps any; `None`: everyone is a guest.
     pub accounts: Option<Arc<Accounts>>,
+    /// Room roles, settings, bans and the audit log, kept beside the accounts (`None`
+    /// where there are none: everyone is a guest, and no room can be claimed).
+    pub moderation: Option<Arc<Moderation>>,
 }
 
 impl Shared {
@@ -90,6 +94,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             peers,
             accounts: None,
+            moderation: None,
         }
     }
 }

@@ -33,6 +33,7 @@
 mod fanout;
 mod remote;
 mod rooms;
+mod sanctions;
 mod state;
 #[cfg(test)]
 mod testing;

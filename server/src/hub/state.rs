@@ -59,7 +59,7 @@ impl State {
             history: clamp_u32(limits.history),
         };
         let me = handle.clone();
-        self.registry.add(handle, peer)?;
+        self.registry.add(handle, peer, signed_in.is_some())?;
         if let Some(Ok(signed_in)) = signed_in.map(encode) {
             me.offer(signed_in);
         }

@@ -79,6 +79,7 @@ impl Spoken {
                     from: self.from.to_string(),
                     text: said.text.clone(),
                     at: said.at,
+                    kind: chat_proto::PastKind::Message,
                 },
             )?;
         }

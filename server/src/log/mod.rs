@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chat_proto::{Backlog, Cursor, ServerFrame};
+use chat_proto::{Backlog, Cursor, PastKind, ServerFrame};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -75,6 +75,62 @@ pub trait RoomLog: Send + Sync + fmt::Debug {
     /// Messages submitted and not yet stored: connections stop reading while it is
     /// backlogged.
     fn in_flight(&self) -> &InFlight;
+
+    /// Removes a message in the room's order: its text leaves the store, and the removal,
+    /// a message of the log with its own `seq`, is delivered to the room's members as
+    /// `MessageRemoved`. Answers the removal's `seq`.
+    fn remove(&self, removal: Removal) -> Removing;
+}
+
+/// A message removal for the room log to perform.
+#[derive(Debug, Clone)]
+pub struct Removal {
+    /// The room, by key and as shown.
+    pub room: JoinedRoom,
+    /// The removed message's `seq`.
+    pub target: u64,
+    /// Who removes it, as registered.
+    pub by: Arc<str>,
+    /// `by` may remove anyone's message (a moderator's), not only their own.
+    pub any: bool,
+    /// The server's clock at the request.
+    pub at: Millis,
+}
+
+/// Why a removal was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoveRefusal {
+    /// No such message: never sent, trimmed, already removed, or itself a removal.
+    #[error("#{room} has no message {seq} to remove (never sent, trimmed, or removed already)")]
+    NoSuchMessage {
+        /// The room as shown.
+        room: String,
+        /// The seq asked for.
+        seq: u64,
+    },
+    /// Someone else's message, and the remover does not moderate the room.
+    #[error("message {0} is not yours: only the room's moderators remove others' messages")]
+    NotYours(u64),
+    /// The server keeps no history: there is nothing to remove a message from.
+    #[error("this server keeps no history, so no message can be removed")]
+    HistoryOff,
+    /// The store or the cluster failed; nothing changed.
+    #[error("the removal could not be stored: {0}")]
+    Failed(String),
+}
+
+/// The answer to a [`RoomLog::remove`]: the removal's own `seq`.
+pub type Removing = oneshot::Receiver<Result<u64, RemoveRefusal>>;
+
+/// The `MessageRemoved` frame of a removal given `seq`.
+pub fn removed_frame(removal: &Removal, seq: u64) -> ServerFrame {
+    ServerFrame::MessageRemoved {
+        room: removal.room.name.to_string(),
+        seq,
+        target: removal.target,
+        by: removal.by.to_string(),
+        at: removal.at,
+    }
 }
 
 /// A page being read, off the async runtime's worker threads.
@@ -156,10 +212,12 @@ pub struct Stored {
     pub seq: u64,
     /// Who said it.
     pub from: String,
-    /// What they said.
+    /// What they said; empty once removed.
     pub text: String,
     /// When the server received it.
     pub at: Millis,
+    /// A message, one removed since, or a removal.
+    pub kind: PastKind,
 }
 
 /// Where a read starts.
@@ -296,4 +354,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes in short transactions, so appends go on between them on a big log. A room's
     /// last seq is kept even when all its messages go, so no seq is ever reused.
     fn trim(&self, keep_per_room: u64, older_than: Option<Millis>) -> Result<u64, StoreError>;
+
+    /// Removes message `target` of room key `room` for `by` (anyone's when `any`, else
+    /// only `by`'s own) in one transaction: its text is emptied and `by` kept as its
+    /// remover, and the removal is appended as the room's next seq, which is returned.
+    fn remove(
+        &self,
+        room: &str,
+        target: u64,
+        by: &str,
+        any: bool,
+        at: Millis,
+    ) -> Result<Result<u64, Refused>, StoreError>;
+}
+
+/// Why [`Store::remove`] removed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No such message (or already removed, or a removal).
+    NoSuchMessage,
+    /// Not the remover's, who may remove only their own.
+    NotYours,
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::{page, Deliveries, InFlight, Join, Joining, PageRead, RoomLog, Spoken};
+use super::{
+    page, Deliveries, InFlight, Join, Joining, PageRead, Removal, RemoveRefusal, Removing, RoomLog,
+    Spoken,
+};
 use crate::outbox::Outbox;
 use chat_proto::{Backlog, Cursor};
 
@@ -49,5 +52,11 @@ impl RoomLog for NoHistory {
 
     fn in_flight(&self) -> &InFlight {
         &self.in_flight
+    }
+
+    fn remove(&self, _removal: Removal) -> Removing {
+        let (answer, removing) = oneshot::channel();
+        let _ = answer.send(Err(RemoveRefusal::HistoryOff));
+        removing
     }
 }

@@ -113,6 +113,7 @@ pub fn shape(page: Page, shown: &str, from: Cursor, backlog: bool) -> ServerFram
             from: m.from,
             text: m.text,
             at: m.at,
+            kind: m.kind,
         })
         .collect();
     let trimmed = fit(&mut messages, forward);
@@ -162,6 +163,7 @@ mod tests {
             from: "ann".into(),
             text: "x".repeat(bytes),
             at: 0,
+            kind: chat_proto::PastKind::Message,
         }
     }
 

@@ -82,6 +82,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE accounts_v3 RENAME TO accounts;
      ALTER TABLE sessions_v3 RENAME TO sessions;
      CREATE INDEX sessions_by_account ON sessions (account);",
+    // 4: moderation records (a room's owner, moderators, settings, bans and audit log; the
+    // server's bans and suspensions), each a JSON value under its key; and message removal:
+    // a removed message keeps its row and seq with its text emptied and its remover named
+    // (`removed_by`), and the removal is a row of its own naming the message (`target`).
+    "CREATE TABLE moderation (
+         key   TEXT PRIMARY KEY,
+         value BLOB NOT NULL
+     );
+     ALTER TABLE messages ADD COLUMN removed_by TEXT;
+     ALTER TABLE messages ADD COLUMN target INTEGER;",
 ];
 
 /// The schema version this server reads and writes (what `prepare` leaves in `user_version`).

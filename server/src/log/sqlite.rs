@@ -18,15 +18,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use chat_proto::PastKind;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::settings::Synchronous;
-use super::{schema, Bounds, Millis, NewMessage, Page, Read, Store, StoreError, Stored};
+use super::{schema, Bounds, Millis, NewMessage, Page, Read, Refused, Store, StoreError, Stored};
 
 mod accounts;
+mod rules;
 mod writer;
 
 pub use accounts::{SqliteAccountStore, SqliteAccounts};
+pub use rules::SqliteRules;
 pub use writer::SqliteLog;
 
 /// How long a connection waits for a lock another process holds (a backup tool, an
@@ -244,6 +247,89 @@ impl Writer {
         Ok(seqs)
     }
 
+    /// [`Store::remove`] in one transaction; the room's cached seq is dropped, to be read
+    /// again.
+    fn remove(
+        &mut self,
+        key: &str,
+        target: u64,
+        by: &str,
+        any: bool,
+        at: Millis,
+    ) -> rusqlite::Result<Result<u64, Refused>> {
+        let Writer { conn, rooms } = self;
+        rooms.remove(key);
+        // The text must leave the file, not only the table: freed bytes are zeroed
+        // (`secure_delete`) and, once committed, the write-ahead log is folded into the
+        // file and emptied, so no older copy of the page is left in either.
+        conn.pragma_update(None, "secure_delete", true)?;
+        let removed = Writer::remove_in(conn, key, target, by, any, at);
+        conn.pragma_update(None, "secure_delete", false)?;
+        if let Ok(Ok(_)) = removed {
+            let blocked = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+            if !matches!(blocked, Ok(0)) {
+                tracing::warn!(
+                    "A removed message may stay in the write-ahead log until its next checkpoint ({blocked:?})"
+                );
+            }
+        }
+        removed
+    }
+
+    /// The transaction of [`Writer::remove`].
+    fn remove_in(
+        conn: &mut Connection,
+        key: &str,
+        target: u64,
+        by: &str,
+        any: bool,
+        at: Millis,
+    ) -> rusqlite::Result<Result<u64, Refused>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let room: Option<Room> = tx
+            .prepare_cached("SELECT id, last_seq FROM rooms WHERE key = ?1")?
+            .query_row([key], |row| {
+                Ok(Room {
+                    id: row.get(0)?,
+                    last: seq_of(row.get(1)?),
+                })
+            })
+            .optional()?;
+        let Some(room) = room else {
+            return Ok(Err(Refused::NoSuchMessage));
+        };
+        let found: Option<(String, Option<String>, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT sender, removed_by, target FROM messages WHERE room = ?1 AND seq = ?2",
+            )?
+            .query_row(params![room.id, sql_seq(target)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        let sender = match found {
+            Some((sender, None, None)) => sender,
+            _ => return Ok(Err(Refused::NoSuchMessage)),
+        };
+        if !any && !sender.eq_ignore_ascii_case(by) {
+            return Ok(Err(Refused::NotYours));
+        }
+        let seq = room.last + 1;
+        tx.prepare_cached(
+            "UPDATE messages SET text = '', removed_by = ?3 WHERE room = ?1 AND seq = ?2",
+        )?
+        .execute(params![room.id, sql_seq(target), by])?;
+        tx.prepare_cached(
+            "INSERT INTO messages (room, seq, sender, text, at, target) VALUES (?1, ?2, ?3, '', ?4, ?5)",
+        )?
+        .execute(params![room.id, sql_seq(seq), by, at, sql_seq(target)])?;
+        tx.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
+            .execute(params![room.id, sql_seq(seq)])?;
+        tx.commit()?;
+        Ok(Ok(seq))
+    }
+
     /// Rooms whose messages older than the newest `keep` are not all gone yet, with their
     /// last seq.
     fn over_count(&self, keep: u64) -> rusqlite::Result<Vec<(i64, u64)>> {
@@ -302,6 +388,21 @@ fn find_or_create(tx: &Connection, key: &str) -> rusqlite::Result<Room> {
 }
 
 impl Store for SqliteStore {
+    fn remove(
+        &self,
+        room: &str,
+        target: u64,
+        by: &str,
+        any: bool,
+        at: Millis,
+    ) -> Result<Result<u64, Refused>, StoreError> {
+        let mut writer = self.writer();
+        writer.remove(room, target, by, any, at).map_err(|err| {
+            writer.rooms.clear();
+            StoreError::from(err)
+        })
+    }
+
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<u64>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -325,11 +426,20 @@ impl Store for SqliteStore {
         let reader = self.reader();
         let mut select = reader.prepare_cached(sql)?;
         let rows = select.query_map(params![room, bound, fetch], |row| {
+            let removed_by: Option<String> = row.get(4)?;
+            let target: Option<i64> = row.get(5)?;
             Ok(Stored {
                 seq: seq_of(row.get(0)?),
                 from: row.get(1)?,
                 text: row.get(2)?,
                 at: row.get(3)?,
+                kind: match (target, removed_by) {
+                    (Some(target), _) => PastKind::Removal {
+                        target: seq_of(target),
+                    },
+                    (None, Some(by)) => PastKind::Removed { by },
+                    (None, None) => PastKind::Message,
+                },
             })
         })?;
         let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -393,12 +503,12 @@ impl Store for SqliteStore {
 }
 
 /// A room's messages below a seq, newest first: [`Read::Latest`] and [`Read::Before`].
-const BEFORE: &str = "SELECT m.seq, m.sender, m.text, m.at FROM messages m
+const BEFORE: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target FROM messages m
      JOIN rooms r ON m.room = r.id
      WHERE r.key = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3";
 
 /// A room's messages above a seq, oldest first: [`Read::After`].
-const AFTER: &str = "SELECT m.seq, m.sender, m.text, m.at FROM messages m
+const AFTER: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target FROM messages m
      JOIN rooms r ON m.room = r.id
      WHERE r.key = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3";
 

@@ -96,15 +96,26 @@ test("decodeServer wants exactly one whole frame", () => {
   assert.throws(() => decodeServer(fromHex("00000002 06")), DecodeError);
 });
 
-// Malformed bodies (prefix removed), each of which chat-proto also refuses.
+// Malformed bodies (prefix removed), each of which chat-proto also refuses. An "unknown"
+// index is the first past the last variant of protocol 7: server frame 26, error kind 44,
+// leave reason 10, client frame 25, and so on.
 const badServerBodies = {
   "an empty body": "",
-  "an unknown frame": "15",
+  "an unknown frame": "1a",
   "a frame index as a long varint past the end": "fd 0f 00 00 00 00 00 00 00",
-  "an unknown error kind": "05 23 00",
+  "an unknown error kind": "05 2c 00",
   "a token cut short": "0f 07 01 ab ab",
-  "an unknown leave reason": "0d 00 00 00 08",
+  "an unknown leave reason": "0d 00 00 00 0a",
   "an unknown cursor": "0e 00 00 00 03 00 00",
+  "an unknown past kind": "0e 00 01 00 00 00 00 03 00 00 00 00",
+  "a version-6 past, without its kind": "0e 00 01 00 00 00 00 00 00 00 00",
+  "an unknown room change": "16 00 00 0b 00",
+  "an unknown ban target in a room change": "16 00 00 02 03 00 00 00 00",
+  "an unknown ban target in a room's bans": "15 00 00 00 00 00 00 01 03 00 00 00 00 00",
+  "an option byte of 2 in a mute's until": "15 00 00 00 00 00 00 00 01 00 00 00 02",
+  "an option byte of 2 in an audit entry's until": "18 01 00 00 00 00 00 00 02",
+  "a vec of 2 audit entries in 7 bytes": "18 02 00 00 00 00 00 00 00",
+  "a closed count over 32 bits": "19 fd 00 00 00 00 01 00 00 00",
   "trailing bytes": "06 00",
   "a string past the end": "09 0a 61 62",
   "a string whose length runs out": "09 fb 01",
@@ -121,7 +132,13 @@ const badServerBodies = {
 };
 
 const badClientBodies = {
-  "an unknown frame": "13",
+  "an unknown frame": "19",
+  "an unknown room action": "14 00 0a",
+  "an unknown ban target": "14 00 01 03 00 00 00",
+  "an unknown server action": "16 04",
+  "an option byte of 2 in a ban's duration": "16 00 00 00 02 00",
+  "a missing mod log limit": "18 00",
+  "an option byte of 2 in a mod log's room": "18 02 00",
   "an unknown credential": "0c 05 03 61 6e 6e 00 03 01",
   "an unknown revocation": "10 04",
   "an option byte of 2": "00 04 03 61 6e 6e 02",

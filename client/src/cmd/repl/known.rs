@@ -128,6 +128,11 @@ impl Known {
             | ServerFrame::PasswordChanged { .. }
             | ServerFrame::AccountDeleted
             | ServerFrame::Disconnected { .. }
+            | ServerFrame::RoomInfo { .. }
+            | ServerFrame::RoomChanged { .. }
+            | ServerFrame::MessageRemoved { .. }
+            | ServerFrame::ModLog { .. }
+            | ServerFrame::Enforced { .. }
             | ServerFrame::Welcome { .. }
             | ServerFrame::System { .. }
             | ServerFrame::Error { .. }

@@ -279,6 +279,16 @@ impl RoomLog for JetStreamLog {
     fn in_flight(&self) -> &InFlight {
         &self.streams.in_flight
     }
+
+    /// A cluster's rooms are records of several messages in one stream, which a removal
+    /// cannot yet rewrite: refused, and nothing changes.
+    fn remove(&self, _removal: crate::log::Removal) -> crate::log::Removing {
+        let (answer, removing) = oneshot::channel();
+        let _ = answer.send(Err(crate::log::RemoveRefusal::Failed(
+            "removing a message is not available in a cluster yet".into(),
+        )));
+        removing
+    }
 }
 
 /// Says, once at start, when NATS still holds the streams of an earlier version, a stream
@@ -448,6 +458,7 @@ mod tests {
             from: "Ann".into(),
             text: text.into(),
             at,
+            kind: chat_proto::PastKind::Message,
         };
         assert_eq!(
             from_record(Some(&headers(9, 4)), &payload),

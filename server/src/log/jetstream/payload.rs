@@ -151,6 +151,7 @@ pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<St
             from,
             text,
             at,
+            kind: chat_proto::PastKind::Message,
         });
     }
     (!messages.is_empty() && messages.len() as u64 <= RECORD_MAX).then_some(messages)

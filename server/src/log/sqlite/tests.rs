@@ -88,7 +88,8 @@ fn seqs_are_dense_and_per_room_within_one_batch_of_several_rooms() {
             seq: 1,
             from: "ann".into(),
             text: "a".into(),
-            at: 1
+            at: 1,
+            kind: chat_proto::PastKind::Message,
         }
     );
     assert_eq!(store.bounds("rust").unwrap(), Bounds { first: 1, last: 3 });

@@ -40,8 +40,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::log::failures::{self, Failures};
 use crate::log::page::{self, PAGE_MAX};
 use crate::log::{
-    Deliveries, InFlight, Join, Joining, NewMessage, Page, PageRead, Read, RoomLog, Spoken, Store,
-    StoreError,
+    removed_frame, Deliveries, InFlight, Join, Joining, NewMessage, Page, PageRead, Read, Refused,
+    Removal, RemoveRefusal, Removing, RoomLog, Spoken, Store, StoreError,
 };
 use crate::outbox::{Expected, Outbox};
 use crate::room::{JoinedRoom, RoomError};
@@ -77,6 +77,8 @@ enum Request {
     Append(Pending),
     /// Join a room, then send its backlog before any later message.
     Join(Join, oneshot::Sender<Result<JoinedRoom, RoomError>>),
+    /// Remove a message, in the room's order.
+    Remove(Removal, oneshot::Sender<Result<u64, RemoveRefusal>>),
 }
 
 impl Request {
@@ -84,7 +86,7 @@ impl Request {
     fn messages(&self) -> usize {
         match self {
             Request::Append(pending) => pending.spoken.said.len(),
-            Request::Join(..) => 0,
+            Request::Join(..) | Request::Remove(..) => 0,
         }
     }
 }
@@ -161,6 +163,16 @@ impl RoomLog for SqliteLog {
     fn in_flight(&self) -> &InFlight {
         &self.in_flight
     }
+
+    fn remove(&self, removal: Removal) -> Removing {
+        let (reply, answer) = oneshot::channel();
+        if let Err(refused) = self.tx.send(Request::Remove(removal, reply)) {
+            if let Request::Remove(_, reply) = refused.0 {
+                let _ = reply.send(Err(RemoveRefusal::Failed("the room log stopped".into())));
+            }
+        }
+        answer
+    }
 }
 
 /// The writer thread's own state.
@@ -207,6 +219,10 @@ impl Writer {
                     // Everything before a join is stored and delivered first.
                     self.commit(&mut bursts);
                     let _ = reply.send(self.join(join));
+                }
+                Request::Remove(removal, reply) => {
+                    self.commit(&mut bursts);
+                    let _ = reply.send(self.remove(&removal));
                 }
             }
         }
@@ -269,6 +285,42 @@ impl Writer {
             }
             Err(err) => tracing::error!("Cannot encode a message to #{}: {err}", spoken.room.name),
         }
+    }
+
+    /// Serves a removal in its place in the queue, and delivers it once stored.
+    fn remove(&self, removal: &Removal) -> Result<u64, RemoveRefusal> {
+        let refused = |why| match why {
+            Refused::NoSuchMessage => RemoveRefusal::NoSuchMessage {
+                room: removal.room.name.to_string(),
+                seq: removal.target,
+            },
+            Refused::NotYours => RemoveRefusal::NotYours(removal.target),
+        };
+        let seq = self
+            .store
+            .remove(
+                &removal.room.key,
+                removal.target,
+                &removal.by,
+                removal.any,
+                removal.at,
+            )
+            .map_err(|err| {
+                tracing::error!(
+                    "Cannot remove message {} of #{}: {err}",
+                    removal.target,
+                    removal.room.name
+                );
+                RemoveRefusal::Failed(err.to_string())
+            })?
+            .map_err(refused)?;
+        match chat_proto::codec::encode(&removed_frame(removal, seq)) {
+            Ok(frame) => self
+                .hub
+                .deliver(&removal.room.key, Arc::new(frame.into_bytes()), 1),
+            Err(err) => tracing::error!("Cannot encode a removal: {err}"),
+        }
+        Ok(seq)
     }
 
     /// Serves a join in its place in the queue.
