@@ -4,7 +4,7 @@
 //! a person at the page would notice: what `#messages`, `#rooms`, `#members` and `#status`
 //! show, and what reaches the people at the other end.
 //!
-//! Three tests, since each starts a Chromium (seconds of CPU on a two-core machine).
+//! Five tests, since each starts a Chromium (seconds of CPU on a two-core machine).
 
 mod common;
 
@@ -670,6 +670,158 @@ async fn a_browser_registers_stays_signed_in_across_a_reload_and_signs_out() {
         common::error_of(reuse.recv().await).0,
         ErrorKind::SessionEnded
     );
+    browser.close().await;
+    server.shutdown().await;
+}
+
+/// A room's owner at the page: claims the room, sets its topic, removes a message from the
+/// ⋯ menu on the message and kicks its sender from the ⋯ menu on their name; the terminal
+/// user at the other end sees each, and the page shows what happened.
+#[tokio::test]
+async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_menus() {
+    use chat_proto::moderation::RoomChange;
+    use fantoccini::Locator;
+
+    let dir = scratch_dir("browser_moderation");
+    let server = start_with(Config {
+        http: web_config().http,
+        ..history_config(&dir)
+    })
+    .await;
+    let web = server.web_addr.expect("the web listener is on");
+    let mut gus = server.register("gus").await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("http://{web}/"))
+        .await
+        .expect("load the page");
+    let click = |selector: String| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .find(Locator::Css(&selector))
+                .await
+                .unwrap_or_else(|e| panic!("the page has {selector}: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+        }
+    };
+    let type_into = |id: &'static str, text: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .find(Locator::Id(id))
+                .await
+                .unwrap_or_else(|e| panic!("the page has #{id}: {e}"))
+                .send_keys(text)
+                .await
+                .unwrap();
+        }
+    };
+    type_into("signin-name", "olive").await;
+    type_into("signin-account-password", "violet tractor at noon").await;
+    click("#signin-register".into()).await;
+    browser
+        .wait_until("olive signed in and in lobby", |p| {
+            p.is("connected") && p.name.as_deref() == Some("olive") && p.in_room("lobby")
+        })
+        .await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css(r#"#members [data-menu-user="gus"]"#))
+            .await
+            .is_err(),
+        "no moderation menu before the room is claimed"
+    );
+
+    // Claimed and given a topic from the message box; the terminal user hears both.
+    browser.type_line("/claim").await;
+    browser
+        .wait_until("the claim answered", |p| {
+            p.lines_of("system")
+                .iter()
+                .any(|l| l.text.contains("#lobby; owner olive"))
+        })
+        .await;
+    browser.type_line("/topic Be kind").await;
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        if let ServerFrame::RoomChanged { by, change, .. } = gus.recv_skipping_notices().await {
+            heard.push((by, change));
+        }
+    }
+    assert_eq!(
+        heard,
+        [
+            ("olive".into(), RoomChange::Claimed),
+            (
+                "olive".into(),
+                RoomChange::Topic {
+                    topic: "Be kind".into()
+                }
+            )
+        ]
+    );
+
+    // A message removed from its ⋯ menu: gone for gus, and shown as removed at the page.
+    gus.say("buy cheap pills").await;
+    let page = browser
+        .wait_until("gus's message shown", |p| p.shows("gus", "buy cheap pills"))
+        .await;
+    let seq = page
+        .lines
+        .iter()
+        .find(|l| l.text == "buy cheap pills")
+        .and_then(|l| l.seq.clone())
+        .expect("the message has its seq");
+    assert_eq!(gus.next_message().await.1, "buy cheap pills");
+    click(format!(r#"#messages .msg[data-seq="{seq}"] .more"#)).await;
+    click(r#"#menu [data-action="remove"]"#.into()).await;
+    match gus.recv_skipping_notices().await {
+        ServerFrame::MessageRemoved { target, by, .. } => {
+            assert_eq!((target.to_string(), by.as_str()), (seq.clone(), "olive"));
+        }
+        other => panic!("expected MessageRemoved, got {other:?}"),
+    }
+    browser
+        .wait_until("the message shown as removed", |p| {
+            p.lines.iter().any(|l| {
+                l.seq.as_deref() == Some(&seq)
+                    && l.is("removed")
+                    && l.text == "message removed by olive"
+            }) && !p.shows("gus", "buy cheap pills")
+        })
+        .await;
+
+    // Kicked from the ⋯ menu on his name: out of the room, and the page says so.
+    click(r#"#members [data-menu-user="gus"]"#.into()).await;
+    click(r#"#menu [data-action="kick"]"#.into()).await;
+    let mut kicked = false;
+    loop {
+        match gus.recv().await {
+            ServerFrame::RoomChanged {
+                change: RoomChange::Kicked { user, .. },
+                ..
+            } => kicked = user == "gus",
+            ServerFrame::Parted { room } => {
+                assert_eq!(room, "lobby");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(kicked, "gus was told he was kicked before he was put out");
+    browser
+        .wait_until("gus gone from the members and the kick told", |p| {
+            !p.members.iter().any(|m| m == "gus")
+                && p.lines_of("system")
+                    .iter()
+                    .any(|l| l.text == "olive kicked gus")
+        })
+        .await;
     browser.close().await;
     server.shutdown().await;
 }

@@ -57,6 +57,23 @@ export const COMMANDS = [
   { name: "members", aliases: ["names"], usage: "/members [room]", summary: "list who is in a room (the current one without a name)" },
   { name: "history", aliases: [], usage: "/history [count]", summary: `show earlier messages of the current room (${HISTORY_COUNT} without a count)` },
   { name: "disconnect", aliases: ["kill"], usage: "/disconnect <user> [reason]", summary: "disconnect someone from the server (server operators only)" },
+  { name: "claim", aliases: [], usage: "/claim [room]", summary: "become the owner of a room nobody owns (accounts only)" },
+  { name: "info", aliases: ["roominfo"], usage: "/info [room]", summary: "show a room's owner, moderators and settings" },
+  { name: "kick", aliases: [], usage: "/kick <user> [reason]", summary: "put someone out of the current room (its moderators)" },
+  { name: "ban", aliases: [], usage: "/ban <name|account:name|address|cidr> [duration] [reason]", summary: "keep someone out of the current room, for a while (10m, 2h, 7d) or for good" },
+  { name: "unban", aliases: [], usage: "/unban <target>", summary: "lift a ban of the current room" },
+  { name: "mute", aliases: [], usage: "/mute <user> [duration] [reason]", summary: "let someone read the current room but not speak" },
+  { name: "unmute", aliases: [], usage: "/unmute <user>", summary: "let someone speak again" },
+  { name: "op", aliases: ["promote"], usage: "/op <account>", summary: "make an account a moderator of the current room (its owner)" },
+  { name: "deop", aliases: ["demote"], usage: "/deop <account>", summary: "take the moderator role away (the room's owner)" },
+  { name: "topic", aliases: [], usage: "/topic [text]", summary: "set the current room's topic (no text: clear it)" },
+  { name: "set", aliases: ["mode"], usage: "/set registered-only on|off | /set slow <seconds>", summary: "the current room's settings: accounts only, slow mode" },
+  { name: "remove", aliases: ["delete"], usage: "/remove <seq>", summary: "remove a message of the current room by its seq (yours, or anyone's as a moderator)" },
+  { name: "modlog", aliases: [], usage: "/modlog [room]", summary: "show what the moderators of a room did" },
+  { name: "sban", aliases: ["kline"], usage: "/sban <name|account:name|address|cidr> [duration] [reason]", summary: "refuse someone at the server's door (server operators)" },
+  { name: "sunban", aliases: ["unkline"], usage: "/sunban <target>", summary: "lift a server ban (server operators)" },
+  { name: "suspend", aliases: [], usage: "/suspend <account> [reason]", summary: "end an account's sessions and keep it out (server operators)" },
+  { name: "unsuspend", aliases: [], usage: "/unsuspend <account>", summary: "let a suspended account in again (server operators)" },
   { name: "help", aliases: ["?"], usage: "/help", summary: "show this list" },
   { name: "quit", aliases: ["exit"], usage: "/quit", summary: "leave the chat" },
 ];
@@ -102,8 +119,17 @@ export const ERROR_TEXT = {
   GuestsOff: "this server is for accounts only: sign in or register",
   NotSignedIn: "you are not signed in to an account",
   AccountsOff: "this server keeps no accounts: leave the password empty to chat as a guest",
-  NotPermitted: "only the server's operators may do that",
+  NotPermitted: "you are not allowed to do that",
   Removed: "an operator disconnected you",
+  Banned: "you are banned from this server",
+  BannedFromRoom: "you are banned from that room",
+  Muted: "you are muted in this room: you may read, not speak",
+  NoSuchMessage: "there is no such message to remove",
+  RoomClaimed: "that room has an owner already",
+  RegisteredOnly: "that room is for accounts only: sign in to join",
+  SlowMode: "this room is in slow mode: wait a little before your next message",
+  Suspended: "this account is suspended",
+  InvalidAction: "that cannot be done as asked",
 };
 
 /** How a leave reason is worded (the README's "shown as"). */
@@ -116,12 +142,14 @@ export const LEFT_TEXT = {
   Refused: "disconnected by the server",
   NodeLost: "node lost",
   Removed: "removed by an operator",
+  Kicked: "kicked",
+  Banned: "banned",
 };
 
 /** Refusals after which reconnecting cannot help: the same Hello would be refused again. */
 const STOP_KINDS = new Set([
   "VersionMismatch", "AuthFailed", "NameRegistered", "GuestsOff", "SessionEnded", "WrongPassword",
-  "Removed",
+  "Removed", "Banned", "Suspended",
 ]);
 
 /** The readable cookie that says which account this browser is signed in to. The token
@@ -179,6 +207,8 @@ function lookupCommand(name) {
  *   | {kind: "list_users"} | {kind: "join", room} | {kind: "part", room|null}
  *   | {kind: "switch", room} | {kind: "rooms"} | {kind: "members", room|null}
  *   | {kind: "history", count|null} | {kind: "disconnect", user, reason}
+ *   | {kind: "claim" | "info" | "modlog", room|null} | {kind: "remove", seq}
+ *   | {kind: "moderate", action: RoomAction} | {kind: "operate", action: ServerAction}
  *   | {kind: "help"} | {kind: "quit"}
  * Room names come back without '#'. Throws InputError for a line that is no command.
  */
@@ -239,6 +269,96 @@ export function parseLine(input) {
       return { kind: "disconnect", user: m[1], reason: (m[2] ?? "").trim() };
     }
     default:
+      return parseModeration(command, args, usage);
+  }
+}
+
+/** How many seconds `text` (`90s`, `10m`, `2h`, `7d`, `1w`, a bare number: seconds) says;
+ *  null when it is no duration (as moderation::parse_duration). */
+export function parseDuration(text) {
+  const m = /^(\d+)([smhdw]?)$/.exec(text);
+  if (!m) return null;
+  const scale = { "": 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]];
+  const secs = Number(m[1]) * scale;
+  return secs > 0 && Number.isSafeInteger(secs) ? secs : null;
+}
+
+/** A ban target as typed (as moderation::parse_target): `account:NAME`, `name:NAME`, an
+ *  address or network, or a bare name. Throws InputError for what cannot be one. */
+export function parseTarget(text) {
+  let target;
+  if (text.startsWith("account:")) target = { kind: "Account", name: text.slice(8) };
+  else if (text.startsWith("name:")) target = { kind: "Name", name: text.slice(5) };
+  else if (/^[0-9.]+(\/\d+)?$/.test(text) || /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(\/\d+)?$/.test(text)) {
+    target = { kind: "Address", address: text };
+  } else target = { kind: "Name", name: text };
+  if (target.kind !== "Address") {
+    const problem = nameProblem(target.name);
+    if (problem) throw new InputError(problem);
+  }
+  return target;
+}
+
+/** The moderation commands, as proto/src/input/moderation.rs reads them. */
+function parseModeration(command, args, usage) {
+  const m = /^(\S*)\s*(.*)$/s.exec(args.trim());
+  const first = m[1];
+  const rest = m[2].trim();
+  const user = () => {
+    if (!first) throw usage();
+    const problem = nameProblem(first);
+    if (problem) throw new InputError(problem);
+    return first;
+  };
+  const onlyUser = () => {
+    if (rest) throw usage();
+    return user();
+  };
+  const target = () => {
+    if (!first) throw usage();
+    return parseTarget(first);
+  };
+  const lasting = () => {
+    const w = /^(\S*)\s*(.*)$/s.exec(rest);
+    if (w[1] === "forever") return { for_secs: null, reason: w[2].trim() };
+    const secs = parseDuration(w[1]);
+    return secs === null ? { for_secs: null, reason: rest } : { for_secs: secs, reason: w[2].trim() };
+  };
+  const room = () => {
+    if (!first) return null;
+    if (rest) throw usage();
+    return checkRoom(first);
+  };
+  const moderate = (action) => ({ kind: "moderate", action });
+  const operate = (action) => ({ kind: "operate", action });
+  switch (command.name) {
+    case "claim": return { kind: "claim", room: room() };
+    case "info": return { kind: "info", room: room() };
+    case "modlog": return { kind: "modlog", room: room() };
+    case "kick": return moderate({ kind: "Kick", user: user(), reason: rest });
+    case "ban": return moderate({ kind: "Ban", target: target(), ...lasting() });
+    case "unban": if (rest) throw usage(); return moderate({ kind: "Unban", target: target() });
+    case "mute": return moderate({ kind: "Mute", user: user(), ...lasting() });
+    case "unmute": return moderate({ kind: "Unmute", user: onlyUser() });
+    case "op": return moderate({ kind: "Promote", user: onlyUser() });
+    case "deop": return moderate({ kind: "Demote", user: onlyUser() });
+    case "topic": return moderate({ kind: "Topic", topic: args.trim() });
+    case "set":
+      if (first === "registered-only" && (rest === "on" || rest === "off")) {
+        return moderate({ kind: "RegisteredOnly", on: rest === "on" });
+      }
+      if (first === "slow" && /^\d+$/.test(rest) && Number(rest) <= 0xffff_ffff) {
+        return moderate({ kind: "Slow", secs: Number(rest) });
+      }
+      throw usage();
+    case "remove":
+      if (!/^\d+$/.test(first) || rest) throw usage();
+      return { kind: "remove", seq: BigInt(first) };
+    case "sban": return operate({ kind: "Ban", target: target(), ...lasting() });
+    case "sunban": if (rest) throw usage(); return operate({ kind: "Unban", target: target() });
+    case "suspend": return operate({ kind: "Suspend", account: user(), reason: rest });
+    case "unsuspend": return operate({ kind: "Unsuspend", account: onlyUser() });
+    default:
       throw new Error(`parseLine: ${command.name} has no case`);
   }
 }
@@ -291,6 +411,8 @@ class Room {
     /** Whether the backlog that follows Joined is this room's first (say "you joined"). */
     this.firstJoin = true;
     this.unread = 0;
+    /** The room's roles and settings (RoomInfo), once the server said them. */
+    this.info = null;
     /** Where the pane was scrolled when the person left this room; null: at the bottom. */
     this.scrollFromBottom = null;
     this.list = document.createElement("ol");
@@ -343,6 +465,10 @@ const state = {
   pendingSwitch: null,
   /** The welcome line, until the first room is joined and can show it. */
   greeting: null,
+  /** The button that opened the menu shown, to give the focus back to. */
+  menuAnchor: null,
+  /** Rooms (by key) whose next RoomInfo answers /claim or /info, and is shown. */
+  showInfo: new Set(),
   /** Lines sent from the message box, for ↑/↓. */
   sent: [],
   sentIndex: 0,
@@ -465,29 +591,184 @@ function addMessage(room, m, past) {
   if (past) li.classList.add("past");
   if (m.from === state.name) li.classList.add("mine");
   else if (mentions(m.text, state.name)) li.classList.add("mention");
-  li.append(span("from", m.from), ": ", span("text", m.text));
+  if (m.kind?.kind === "Removed") {
+    li.classList.add("removed");
+    li.append(span("from", m.from), ": ", span("text", `message removed by ${m.kind.by}`));
+  } else {
+    li.append(span("from", m.from), ": ", span("text", m.text), " ", messageMenuButton(room, li));
+  }
+  place(room, li, m.seq, past);
+  if (!past && room !== state.current && m.from !== state.name) {
+    room.unread += 1;
+    renderRooms();
+  }
+  return true;
+}
 
-  const newest = room.maxSeq === null || seqLess(room.maxSeq, m.seq);
-  const oldest = room.minSeq !== null && seqLess(m.seq, room.minSeq);
+/**
+ * A removal (live, or from a History page): the removed message's line, when shown, says
+ * who removed it and loses its text; the removal itself takes its seq's place quietly.
+ */
+function addRemoval(room, r, past) {
+  const key = String(r.seq);
+  const target = room.list.querySelector(`:scope > .msg[data-seq="${r.target}"]`);
+  if (target && !target.classList.contains("removed")) {
+    target.classList.add("removed");
+    target.querySelector(".text").textContent = `message removed by ${r.by}`;
+    target.querySelector(".more")?.remove();
+  }
+  if (room.seen.has(key)) return false;
+  room.seen.add(key);
+  const li = entry("presence removal", r.at);
+  li.dataset.seq = key;
+  li.append(span("text", `${r.by} removed a message`));
+  place(room, li, r.seq, past);
+  return true;
+}
+
+/** Puts a line with seq `seq` in its place among the room's lines, keeping the seqs known. */
+function place(room, li, seq, past) {
+  const newest = room.maxSeq === null || seqLess(room.maxSeq, seq);
+  const oldest = room.minSeq !== null && seqLess(seq, room.minSeq);
   mutate(room.list, () => {
     if (newest) {
       room.list.append(li);
     } else {
       // Before the first shown message with a greater seq: an older page lands above
       // what is shown, a catch-up page between it and the live messages that ran ahead.
-      const after = [...room.list.querySelectorAll(":scope > .msg")].find((el) =>
-        seqLess(m.seq, el.dataset.seq));
+      const after = [...room.list.querySelectorAll(":scope > [data-seq]")].find((el) =>
+        seqLess(seq, el.dataset.seq));
       room.list.insertBefore(li, after ?? null);
     }
   }, oldest);
-  if (newest) room.maxSeq = m.seq;
-  if (room.minSeq === null || oldest) room.minSeq = m.seq;
+  if (newest) room.maxSeq = seq;
+  if (room.minSeq === null || oldest) room.minSeq = seq;
   if (!past && !room.catchingUp) room.lastSeq = room.maxSeq;
-  if (!past && room !== state.current && m.from !== state.name) {
-    room.unread += 1;
-    renderRooms();
+}
+
+// --- Moderation ---------------------------------------------------------------------------
+
+/** The ⋯ button of a message line: its menu offers what the person may do with it. */
+function messageMenuButton(room, li) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "more";
+  b.textContent = "⋯";
+  b.setAttribute("aria-label", "Message actions");
+  b.setAttribute("aria-haspopup", "menu");
+  b.addEventListener("click", () => {
+    openMenu(b, [{ action: "remove", label: "Remove message", run: () =>
+      sendOrSay({ type: "RemoveMessage", room: room.name, seq: BigInt(li.dataset.seq) }) }]);
+  });
+  return b;
+}
+
+/** What a moderator may do to `user` in `room`, as menu items. */
+function personActions(room, user) {
+  const act = (action) => () => moderate(room, action);
+  const items = [
+    { action: "kick", label: "Kick", run: act({ kind: "Kick", user, reason: "" }) },
+    { action: "mute", label: "Mute for 10 minutes", run: act({ kind: "Mute", user, for_secs: 600, reason: "" }) },
+    { action: "ban", label: "Ban for a day", run: act({ kind: "Ban", target: { kind: "Name", name: user }, for_secs: 86400, reason: "" }) },
+  ];
+  const info = room.info;
+  if (info && info.owner && info.owner.toLowerCase() === (state.name ?? "").toLowerCase()) {
+    const isModerator = info.moderators.some((m) => m.toLowerCase() === user.toLowerCase());
+    items.push(isModerator
+      ? { action: "demote", label: "Take the moderator role", run: act({ kind: "Demote", user }) }
+      : { action: "promote", label: "Make moderator", run: act({ kind: "Promote", user }) });
   }
-  return true;
+  return items;
+}
+
+/** Sends a moderation action in `room`. */
+function moderate(room, action) {
+  return sendOrSay({ type: "Moderate", room: room.name, action });
+}
+
+/** Shows the one menu at `anchor` with `items` ({action, label, run}); a click runs one. */
+function openMenu(anchor, items) {
+  const menu = ui.menu;
+  const buttons = items.map((item) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.setAttribute("role", "menuitem");
+    b.dataset.action = item.action;
+    b.textContent = item.label;
+    b.addEventListener("click", () => {
+      closeMenu();
+      item.run();
+    });
+    return b;
+  });
+  menu.replaceChildren(...buttons);
+  const box = anchor.getBoundingClientRect();
+  menu.style.left = `${Math.max(4, Math.min(box.left, window.innerWidth - 220))}px`;
+  menu.style.top = `${box.bottom + 2}px`;
+  menu.hidden = false;
+  state.menuAnchor = anchor;
+  buttons[0]?.focus();
+}
+
+function closeMenu() {
+  if (!ui.menu.hidden) {
+    ui.menu.hidden = true;
+    state.menuAnchor?.focus();
+    state.menuAnchor = null;
+  }
+}
+
+/** A ban's target as people read it. */
+function targetText(t) {
+  if (t.kind === "Account") return `the account ${t.name}`;
+  if (t.kind === "Name") return t.name;
+  return t.address || "an address";
+}
+
+function untilText(until) {
+  return until === null || until === undefined ? "" : ` until ${toDate(until)?.toLocaleString() ?? until}`;
+}
+
+/** What `by` changed (a RoomChange), in words, as the terminal client says it. */
+export function changeText(by, c) {
+  const why = (reason) => (reason ? `: ${reason}` : "");
+  switch (c.kind) {
+    case "Claimed": return `${by} claimed the room`;
+    case "Kicked": return `${by} kicked ${c.user}${why(c.reason)}`;
+    case "Banned": return `${by} banned ${targetText(c.target)}${untilText(c.until)}${why(c.reason)}`;
+    case "Unbanned": return `${by} lifted the ban of ${targetText(c.target)}`;
+    case "Muted": return `${by} muted ${c.user}${untilText(c.until)}${why(c.reason)}`;
+    case "Unmuted": return `${by} unmuted ${c.user}`;
+    case "Promoted": return `${by} made ${c.user} a moderator`;
+    case "Demoted": return `${by} took the moderator role from ${c.user}`;
+    case "Topic": return c.topic ? `${by} set the topic: ${c.topic}` : `${by} cleared the topic`;
+    case "RegisteredOnly": return c.on ? `${by} made the room accounts-only` : `${by} let guests in again`;
+    case "Slow": return c.secs ? `${by} set slow mode: one message per ${c.secs} s` : `${by} turned slow mode off`;
+    default: return `${by} changed the room`;
+  }
+}
+
+/** A room's roles and settings, one line. */
+function infoText(info) {
+  const parts = [`#${info.room}`, info.owner ? `owner ${info.owner}` : "unclaimed"];
+  if (info.moderators.length) parts.push(`moderators ${info.moderators.join(", ")}`);
+  if (info.topic) parts.push(`topic: ${info.topic}`);
+  if (info.registered_only) parts.push("accounts only");
+  if (info.slow_secs) parts.push(`slow mode ${info.slow_secs} s`);
+  for (const b of info.bans) parts.push(`ban of ${targetText(b.target)}${untilText(b.until)} by ${b.by}`);
+  for (const m of info.mutes) parts.push(`${m.user} muted${untilText(m.until)} by ${m.by}`);
+  return parts.join("; ");
+}
+
+function onRoomInfo(f) {
+  const info = f.info;
+  const key = roomKey(info.room);
+  const room = state.rooms.get(key);
+  if (room) {
+    room.info = info;
+    if (room === state.current) renderCurrent();
+  }
+  if (state.showInfo.delete(key)) system(infoText(info), room?.list);
 }
 
 function showOlderButton(room) {
@@ -559,6 +840,17 @@ function renderMembers() {
       ui.compose.setSelectionRange(ui.compose.value.length, ui.compose.value.length);
     });
     li.append(b);
+    if (room?.info?.moderator && user !== state.name) {
+      const more = document.createElement("button");
+      more.type = "button";
+      more.className = "more";
+      more.dataset.menuUser = user;
+      more.textContent = "⋯";
+      more.setAttribute("aria-label", `Moderate ${user}`);
+      more.setAttribute("aria-haspopup", "menu");
+      more.addEventListener("click", () => openMenu(more, personActions(room, user)));
+      li.append(more);
+    }
     return li;
   });
   ui.members.replaceChildren(...items);
@@ -571,6 +863,10 @@ function renderMembers() {
 function renderCurrent() {
   const room = state.current;
   ui.roomTitle.textContent = room ? `#${room.name}` : "No room: /join one";
+  const topic = room?.info?.topic ?? "";
+  ui.roomTopic.textContent = topic;
+  ui.roomTopic.hidden = topic === "";
+  if (room) room.list.classList.toggle("moderating", Boolean(room.info?.moderator));
   ui.composeLabel.textContent = room ? `Message #${room.name}` : "Message";
   ui.compose.placeholder = room ? `Message #${room.name}, or /help for commands` : "/join a room, or /help for commands";
   renderRooms();
@@ -695,6 +991,33 @@ function run(action) {
       return sendText({ type: "Whisper", to: action.to, text: action.text });
     case "disconnect":
       return sendOrSay({ type: "Disconnect", user: action.user, reason: action.reason });
+    case "claim":
+    case "info":
+    case "modlog": {
+      const name = action.room ?? room?.name;
+      if (!name) {
+        error("you are in no room: name one");
+        return false;
+      }
+      if (action.kind !== "modlog") state.showInfo.add(roomKey(name));
+      if (action.kind === "claim") return sendOrSay({ type: "Claim", room: name });
+      if (action.kind === "info") return sendOrSay({ type: "RoomInfo", room: name });
+      return sendOrSay({ type: "ModLog", room: name, limit: 20 });
+    }
+    case "moderate":
+      if (!room) {
+        error("you are in no room");
+        return false;
+      }
+      return moderate(room, action.action);
+    case "remove":
+      if (!room) {
+        error("you are in no room");
+        return false;
+      }
+      return sendOrSay({ type: "RemoveMessage", room: room.name, seq: action.seq });
+    case "operate":
+      return sendOrSay({ type: "Operate", action: action.action });
     case "list_users":
       return sendOrSay({ type: "ListUsers" });
     case "rooms":
@@ -852,6 +1175,8 @@ function onJoined(f) {
   room.name = f.room;
   room.members = f.members;
   room.joined = true;
+  // Its topic, and whether this person may moderate it (the menus).
+  send({ type: "RoomInfo", room: f.room });
   if (state.greeting) {
     system(state.greeting, room.list);
     state.greeting = null;
@@ -870,12 +1195,15 @@ function onHistory(f) {
   const hadNone = room.minSeq === null;
   let firstNew = null;
   for (const m of f.messages) {
-    if (addMessage(room, m, true) && firstNew === null) firstNew = m.seq;
+    const added = m.kind?.kind === "Removal"
+      ? addRemoval(room, { seq: m.seq, target: m.kind.target, by: m.from, at: m.at }, true)
+      : addMessage(room, m, true);
+    if (added && firstNew === null) firstNew = m.seq;
   }
   if (f.missed) {
     const li = entry("system");
     li.append(span("text", `some messages of #${room.name} are no longer available`));
-    const at = firstNew === null ? null : room.list.querySelector(`:scope > .msg[data-seq="${firstNew}"]`);
+    const at = firstNew === null ? null : room.list.querySelector(`:scope > [data-seq="${firstNew}"]`);
     mutate(room.list, () => room.list.insertBefore(li, at));
   }
   switch (f.next.kind) {
@@ -1022,6 +1350,31 @@ function onFrame(f) {
       return;
     case "Disconnected":
       system(`${f.user} was disconnected`);
+      return;
+    case "RoomInfo": return onRoomInfo(f);
+    case "RoomChanged": {
+      const room = roomOf(f.room);
+      if (!room) return;
+      note("system", changeText(f.by, f.change), room.list, f.at);
+      // Roles and settings changed: learn them as they are now (the moderator's menus).
+      send({ type: "RoomInfo", room: room.name });
+      return;
+    }
+    case "MessageRemoved": {
+      const room = roomOf(f.room);
+      if (room) addRemoval(room, f, false);
+      return;
+    }
+    case "ModLog":
+      if (!f.entries.length) system("the log is empty");
+      for (const e of f.entries) {
+        const why = e.reason ? `: ${e.reason}` : "";
+        const where = e.room ? `#${e.room} ` : "";
+        system(`${toDate(e.at)?.toLocaleString() ?? e.at} ${where}${e.actor} ${e.action} ${e.target}${untilText(e.until)}${why}`);
+      }
+      return;
+    case "Enforced":
+      system(`done; ${f.closed} connection${f.closed === 1 ? "" : "s"} closed`);
       return;
     default:
       error(`the server sent a frame this page does not know: ${f.type}`);
@@ -1351,6 +1704,8 @@ function main() {
     members: byId("members"),
     membersHeading: byId("members-heading"),
     roomTitle: byId("room-title"),
+    roomTopic: byId("room-topic"),
+    menu: byId("menu"),
     messages: byId("messages"),
     composeForm: byId("compose-form"),
     compose: byId("compose"),
@@ -1397,6 +1752,15 @@ function main() {
     }
   });
   ui.messages.addEventListener("scroll", maybeLoadOlder, { passive: true });
+  // The menu closes with Escape, and with a click anywhere but on it or its button.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeMenu();
+  });
+  document.addEventListener("click", (event) => {
+    if (ui.menu.hidden) return;
+    if (ui.menu.contains(event.target) || state.menuAnchor?.contains(event.target)) return;
+    closeMenu();
+  }, true);
   ui.retry.addEventListener("click", () => connect());
   ui.sidebarToggle.addEventListener("click", () => {
     const open = ui.sidebar.classList.toggle("open");
