@@ -299,11 +299,14 @@ impl Network {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
         };
-        let address: IpAddr = address.trim().parse().ok()?;
+        let address: IpAddr = address.parse().ok()?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(prefix) => prefix.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            Some(prefix) if prefix.bytes().all(|b| b.is_ascii_digit()) => {
+                prefix.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
+            Some(_) => return None,
         };
         let canon = canonical(address);
         // `::ffff:192.0.2.0/120` is the IPv4 network `192.0.2.0/24`.
@@ -312,10 +315,22 @@ impl Network {
         } else {
             prefix
         };
-        Some(Network {
-            address: canon,
-            prefix,
-        })
+        // Kept masked, so that `192.0.2.7/24` and `192.0.2.0/24` are one network.
+        let address = match canon {
+            IpAddr::V4(v4) => IpAddr::V4((masked(u32::from(v4).into(), 32, prefix) as u32).into()),
+            IpAddr::V6(v6) => IpAddr::V6(masked(u128::from(v6), 128, prefix).into()),
+        };
+        Some(Network { address, prefix })
+    }
+
+    /// How many leading bits count: 32 or 128 for one address.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether it is an IPv4 network (an IPv4 address written as IPv6 included).
+    pub fn is_ipv4(&self) -> bool {
+        self.address.is_ipv4()
     }
 
     /// Whether `ip` is in the network.
@@ -330,6 +345,18 @@ impl Network {
                     == masked(u128::from(ip), 128, self.prefix)
             }
             _ => false,
+        }
+    }
+}
+
+/// One way of writing each network: `192.0.2.0/24`, `192.0.2.7` (one address), `2001:db8::/32`.
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = if self.address.is_ipv4() { 32 } else { 128 };
+        if self.prefix == max {
+            write!(f, "{}", self.address)
+        } else {
+            write!(f, "{}/{}", self.address, self.prefix)
         }
     }
 }
@@ -415,6 +442,17 @@ mod tests {
         assert!(v6.contains(ip("2001:db8:ffff::1")));
         assert!(!v6.contains(ip("2001:db9::1")));
         assert!(Network::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        // One way of writing each: masked, IPv4 as IPv4, a single address bare.
+        for (typed, canonical) in [
+            ("192.0.2.7/24", "192.0.2.0/24"),
+            ("::ffff:192.0.2.7/120", "192.0.2.0/24"),
+            ("192.0.2.7/32", "192.0.2.7"),
+            ("2001:DB8:0:0::1/32", "2001:db8::/32"),
+        ] {
+            assert_eq!(Network::parse(typed).unwrap().to_string(), canonical);
+        }
+        assert!(Network::parse(" 192.0.2.7").is_none());
+        assert!(Network::parse("192.0.2.0/+8").is_none());
     }
 
     #[test]

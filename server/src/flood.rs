@@ -42,13 +42,17 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::Moderate { .. }
         | ClientFrame::RemoveMessage { .. }
         | ClientFrame::Operate { .. }
-        | ClientFrame::RoomInfo { .. }
         | ClientFrame::ModLog { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
-        ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Bye | ClientFrame::History { .. } => {
-            false
-        }
+        // A room's roles and settings are read from memory and answered at once: the page
+        // asks on every join and every change, and a rejoin after a reconnect must not
+        // spend the flood budget on them.
+        ClientFrame::Ping
+        | ClientFrame::Pong
+        | ClientFrame::Bye
+        | ClientFrame::History { .. }
+        | ClientFrame::RoomInfo { .. } => false,
     }
 }
 

@@ -59,6 +59,11 @@ impl ClientHandle {
         self.outbox.put_out(key);
     }
 
+    /// Whether its connection is ending already ([`Outbox::evict`]).
+    pub fn is_evicted(&self) -> bool {
+        self.outbox.is_evicted()
+    }
+
     /// Ends the client's connection once its queue is written; see [`Outbox::evict`].
     pub fn evict(&self, why: Eviction) {
         self.outbox.evict(why);

@@ -135,7 +135,7 @@ pub async fn run(
             let mut shared = Shared::with_store(config, store)?;
             shared.accounts = Some(accounts);
             let rules = SqliteRules::open(&settings.path).map_err(io::Error::other)?;
-            shared.moderation = Some(start_moderation(Arc::new(rules), &shared.hub).await?);
+            shared.moderation = Some(start_moderation(Arc::new(rules), &shared).await?);
             (shared, None)
         }
         (Some(store), None, None) => {
@@ -220,7 +220,7 @@ async fn join_cluster(
             );
             let mut shared = Shared::around(config, hub, node.log(), Some(node.peers()));
             shared.accounts = Some(accounts);
-            shared.moderation = Some(start_moderation(node.rules(), &shared.hub).await?);
+            shared.moderation = Some(start_moderation(node.rules(), &shared).await?);
             Ok(Some((shared, Box::pin(node.stop()))))
         }
         _ = shutdown.as_mut() => {
@@ -270,9 +270,12 @@ fn start_accounts(store: SharedStore, config: &Config) -> io::Result<Arc<Account
 /// nodes make where the store is shared.
 async fn start_moderation(
     store: crate::moderation::store::SharedRules,
-    hub: &Arc<crate::hub::Hub>,
+    shared: &Shared,
 ) -> io::Result<Arc<Moderation>> {
-    let moderation = Moderation::start(store, hub.clone())
+    let accounts = shared.accounts.clone();
+    let operator =
+        Box::new(move |name: &str| accounts.as_ref().is_some_and(|a| a.is_operator(name)));
+    let moderation = Moderation::start(store, shared.hub.clone(), operator)
         .await
         .map_err(io::Error::other)?;
     tokio::spawn(moderation.clone().follow());

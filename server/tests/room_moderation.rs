@@ -220,6 +220,14 @@ async fn an_owner_and_its_moderators_run_a_room_and_nobody_else_can() {
     })
     .await;
     assert_eq!(gus.recv_error().await.0, ErrorKind::BannedFromRoom);
+    // ... nor read it from outside.
+    gus.send(ClientFrame::History {
+        room: "den".into(),
+        from: Cursor::Latest,
+        limit: 10,
+    })
+    .await;
+    assert_eq!(gus.recv_error().await.0, ErrorKind::BannedFromRoom);
 
     // What cannot mean anything, or aims at the actor or above the actor, changes nothing.
     let refusals = [
@@ -234,6 +242,16 @@ async fn an_owner_and_its_moderators_run_a_room_and_nobody_else_can() {
         ),
         (
             ban(BanTarget::Address("10.0.0.0/33".into()), None),
+            ErrorKind::InvalidAction,
+        ),
+        (
+            ban(BanTarget::Address("0.0.0.0/0".into()), None),
+            ErrorKind::InvalidAction,
+        ),
+        (
+            RoomAction::Unban {
+                target: BanTarget::Name("nobody".into()),
+            },
             ErrorKind::InvalidAction,
         ),
         (
@@ -667,6 +685,11 @@ async fn an_operator_bans_at_the_door_and_suspends_an_account() {
     let (kind, _) = error_of(far.hello("another").await);
     assert_eq!(kind, ErrorKind::Banned);
     far.until_closed().await;
+    // A banned address makes no account either.
+    let mut far = TestClient::connect_from(server.addr, other).await;
+    far.send(register("newcomer", PASSWORD, "desk")).await;
+    assert_eq!(error_of(far.recv().await).0, ErrorKind::Banned);
+    far.until_closed().await;
     let mut near = server.register_only("near").await;
     near.send(ClientFrame::Ping).await;
     assert_eq!(near.recv().await, ServerFrame::Pong);
@@ -689,6 +712,15 @@ async fn an_operator_bans_at_the_door_and_suspends_an_account() {
         .await;
     let (kind, detail) = error_of(sam.recv().await);
     assert_eq!(kind, ErrorKind::Suspended, "{detail}");
+    // Not even to manage the account.
+    let mut manager = server.connect().await;
+    manager
+        .send(common::accounts::manage(
+            "sam",
+            with_password(PASSWORD, "desk"),
+        ))
+        .await;
+    assert_eq!(error_of(manager.recv().await).0, ErrorKind::Suspended);
     boss.send(operate(ServerAction::Unsuspend {
         account: "SAM".into(),
     }))
@@ -717,5 +749,95 @@ async fn an_operator_bans_at_the_door_and_suspends_an_account() {
     };
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["unsuspend", "suspend", "ban"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_address_ban_spares_the_rooms_owner_and_a_ban_is_lifted_in_any_case() {
+    logs::capture();
+    let dir = scratch_dir("room_moderation_address");
+    let server = start_with(history_config(&dir)).await;
+    let far: IpAddr = "127.0.0.2".parse().unwrap();
+    // The owner and a guest share an address; the moderator acts from another.
+    let mut olive = TestClient::connect_from(server.addr, far).await;
+    olive.send(register("olive", PASSWORD, "desk")).await;
+    common::accounts::signed_in(&mut olive).await;
+    let mut mona = account(&server, "mona").await;
+    let mut gus = TestClient::connect_from(server.addr, far).await;
+    assert!(matches!(
+        gus.hello("gus").await,
+        ServerFrame::Welcome { .. }
+    ));
+    for client in [&mut olive, &mut mona, &mut gus] {
+        client.join("den").await;
+    }
+    claim(&mut olive, "den").await.unwrap();
+    act(
+        &mut olive,
+        "den",
+        RoomAction::Promote {
+            user: "mona".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let info = act(
+        &mut mona,
+        "den",
+        ban(BanTarget::Address("127.0.0.3/31".into()), None),
+    )
+    .await
+    .unwrap();
+    // Kept one way: the network as written canonically.
+    assert_eq!(
+        info.bans[0].target,
+        BanTarget::Address("127.0.0.2/31".into())
+    );
+    loop {
+        if let ServerFrame::Parted { room } = gus.recv().await {
+            assert_eq!(room, "den");
+            break;
+        }
+    }
+    // The owner, on the same address, is still in and still speaks.
+    olive.say_in("den", "still here").await;
+    loop {
+        match olive.recv().await {
+            ServerFrame::Msg { text, .. } => {
+                assert_eq!(text, "still here");
+                break;
+            }
+            ServerFrame::Parted { .. } => panic!("the owner was put out by an address ban"),
+            _ => {}
+        }
+    }
+    assert_eq!(mona.next_message().await.1, "still here");
+    // Lifted as shown, whatever was typed.
+    act(
+        &mut mona,
+        "den",
+        RoomAction::Unban {
+            target: BanTarget::Address("127.0.0.3/31".into()),
+        },
+    )
+    .await
+    .unwrap();
+    act(
+        &mut mona,
+        "den",
+        ban(BanTarget::Account("Troll".into()), None),
+    )
+    .await
+    .unwrap();
+    let info = act(
+        &mut mona,
+        "den",
+        RoomAction::Unban {
+            target: BanTarget::Account("tROLL".into()),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(info.bans.is_empty(), "{info:?}");
     server.shutdown().await;
 }

@@ -289,7 +289,7 @@ export function parseTarget(text) {
   let target;
   if (text.startsWith("account:")) target = { kind: "Account", name: text.slice(8) };
   else if (text.startsWith("name:")) target = { kind: "Name", name: text.slice(5) };
-  else if (/^[0-9.]+(\/\d+)?$/.test(text) || /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(\/\d+)?$/.test(text)) {
+  else if (/^\d{1,3}(\.\d{1,3}){3}(\/\d+)?$/.test(text) || /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(\/\d+)?$/.test(text)) {
     target = { kind: "Address", address: text };
   } else target = { kind: "Name", name: text };
   if (target.kind !== "Address") {
@@ -663,6 +663,17 @@ function messageMenuButton(room, li) {
   return b;
 }
 
+/** Whether this person may moderate `user` in `room`: a moderator of it, and `user` not
+ *  its owner nor, unless this person owns the room, one of its moderators. */
+function mayModerate(room, user) {
+  const info = room?.info;
+  if (!info?.moderator || user === state.name) return false;
+  const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+  if (info.owner && same(info.owner, user)) return false;
+  const ownsIt = info.owner && state.name && same(info.owner, state.name);
+  return ownsIt || !info.moderators.some((m) => same(m, user));
+}
+
 /** What a moderator may do to `user` in `room`, as menu items. */
 function personActions(room, user) {
   const act = (action) => () => moderate(room, action);
@@ -840,7 +851,7 @@ function renderMembers() {
       ui.compose.setSelectionRange(ui.compose.value.length, ui.compose.value.length);
     });
     li.append(b);
-    if (room?.info?.moderator && user !== state.name) {
+    if (mayModerate(room, user)) {
       const more = document.createElement("button");
       more.type = "button";
       more.className = "more";

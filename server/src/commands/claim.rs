@@ -14,6 +14,6 @@ pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError>
     let moderation = moderation.clone();
     moderation_task(ctx, async move {
         let info = moderation.claim(&key, &shown, actor).await?;
-        Ok(ServerFrame::RoomInfo { info })
+        Ok(Some(ServerFrame::RoomInfo { info }))
     })
 }

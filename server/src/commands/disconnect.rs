@@ -13,7 +13,7 @@ use chat_proto::validate::name_key;
 use chat_proto::ServerFrame;
 use tokio::task::{JoinError, JoinHandle};
 
-use super::{CommandError, Context, Flow, Waiting};
+use super::{moderation_task, CommandError, Context, Flow, Waiting};
 use crate::peers::Unreachable;
 
 /// The longest reason kept, in characters: a sentence, not a message.
@@ -64,8 +64,7 @@ pub fn handle(ctx: &mut Context<'_>, user: &str, reason: &str) -> Result<Flow, C
         format!("disconnected by the operator {operator}: {reason}")
     };
     if let Some(removed) = ctx.hub.remove(user, &detail) {
-        done(ctx, &operator, &removed, &reason);
-        return Ok(Flow::Continue);
+        return done(ctx, &operator, &removed, &reason);
     }
     let Some(peers) = ctx.peers.cloned() else {
         return Err(CommandError::NoSuchUser(user.to_owned()));
@@ -97,10 +96,7 @@ pub fn answered(
     removal: Result<Result<Option<String>, Unreachable>, JoinError>,
 ) -> Result<Flow, CommandError> {
     match removal {
-        Ok(Ok(Some(removed))) => {
-            done(ctx, &pending.operator, &removed, &pending.reason);
-            Ok(Flow::Continue)
-        }
+        Ok(Ok(Some(removed))) => done(ctx, &pending.operator, &removed, &pending.reason),
         Ok(Ok(None)) => Err(CommandError::NoSuchUser(pending.user)),
         Ok(Err(err)) => {
             tracing::error!(peer = %ctx.peer, "Cannot disconnect {} on another node: {err}", pending.user);
@@ -113,8 +109,13 @@ pub fn answered(
     }
 }
 
-/// Logs the operator's action and tells the operator.
-fn done(ctx: &Context<'_>, operator: &str, removed: &str, reason: &str) {
+/// Logs the operator's action, keeps it in the audit log, and tells the operator.
+fn done(
+    ctx: &mut Context<'_>,
+    operator: &str,
+    removed: &str,
+    reason: &str,
+) -> Result<Flow, CommandError> {
     tracing::info!(
         peer = %ctx.peer,
         actor = %operator,
@@ -122,14 +123,16 @@ fn done(ctx: &Context<'_>, operator: &str, removed: &str, reason: &str) {
         reason = %reason,
         "Operator {operator} disconnected {removed}"
     );
-    ctx.reply(&ServerFrame::Disconnected {
+    let answer = ServerFrame::Disconnected {
         user: removed.to_owned(),
-    });
-    if let Some(moderation) = ctx.moderation.cloned() {
-        let (operator, removed, reason) =
-            (operator.to_owned(), removed.to_owned(), reason.to_owned());
-        tokio::spawn(async move {
-            moderation.disconnected(&operator, &removed, &reason).await;
-        });
-    }
+    };
+    let Some(moderation) = ctx.moderation.cloned() else {
+        ctx.reply(&answer);
+        return Ok(Flow::Continue);
+    };
+    let (operator, removed, reason) = (operator.to_owned(), removed.to_owned(), reason.to_owned());
+    moderation_task(ctx, async move {
+        moderation.disconnected(&operator, &removed, &reason).await;
+        Ok(Some(answer))
+    })
 }

@@ -89,19 +89,7 @@ pub fn admit(
     name: Arc<str>,
     welcome: Option<Box<Welcome>>,
 ) -> Result<Flow, CommandError> {
-    if let Some(moderation) = ctx.moderation {
-        let who = Who {
-            name: &name,
-            account: welcome.is_some(),
-            ip: ctx.peer.ip(),
-        };
-        if let Err(err) = moderation.check_handshake(&who) {
-            if let (Some(welcome), Some(accounts)) = (&welcome, ctx.accounts) {
-                accounts.undo(welcome);
-            }
-            return Err(err.into());
-        }
-    }
+    sanctioned(ctx, &name, welcome.as_deref())?;
     if let Some(peers) = ctx.peers {
         let claim = tokio::spawn(peers.names.claim(name.clone()));
         ctx.waiting = Some(Waiting::Claim {
@@ -112,6 +100,29 @@ pub fn admit(
         return Ok(Flow::Continue);
     }
     register(ctx, name, welcome)
+}
+
+/// Refuses `name` (an account's when `welcome` is its sign-in) when a server ban matches
+/// it or its address, or its account is suspended; a sign-in is undone.
+pub fn sanctioned(
+    ctx: &Context<'_>,
+    name: &str,
+    welcome: Option<&Welcome>,
+) -> Result<(), CommandError> {
+    let Some(moderation) = ctx.moderation else {
+        return Ok(());
+    };
+    let who = Who {
+        name,
+        account: welcome.is_some(),
+        ip: ctx.peer.ip(),
+    };
+    moderation.check_handshake(&who).map_err(|err| {
+        if let (Some(welcome), Some(accounts)) = (welcome, ctx.accounts) {
+            accounts.undo(welcome);
+        }
+        err.into()
+    })
 }
 
 /// Finishes a handshake whose name's claim across the cluster has ended: registers the name,
@@ -151,6 +162,8 @@ fn register(
     name: Arc<str>,
     welcome: Option<Box<Welcome>>,
 ) -> Result<Flow, CommandError> {
+    // Again, now: a ban may have come while the name was claimed across the cluster.
+    sanctioned(ctx, &name, welcome.as_deref())?;
     let handle = ClientHandle::new(name.clone(), ctx.outbox.clone());
     let signed_in = welcome.as_ref().map(|welcome| welcome.frame());
     let registered = ctx.hub.register(handle, ctx.peer, signed_in.as_ref());

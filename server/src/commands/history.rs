@@ -20,6 +20,9 @@ pub fn handle(
     ctx.name()?;
     let room = room_name(&room)?;
     let key = room_key(room);
+    // Whom a ban keeps out of a room, or a guest out of an accounts-only one, does not read
+    // it from outside either.
+    super::join::kept_out(ctx, &key, room)?;
     // Named as shown while the room exists, else as asked.
     let shown = ctx
         .hub

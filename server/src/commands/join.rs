@@ -21,12 +21,7 @@ use crate::room::JoinedRoom;
 pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<Flow, CommandError> {
     let name = ctx.name()?;
     let room = room_name(&room)?;
-    if let Some(moderation) = ctx.moderation.filter(|m| !m.is_idle()) {
-        // A ban or registered-only keeps the sender out; its owner and moderators never.
-        let (actor, _) = ctx.actor()?;
-        let key = chat_proto::validate::room_key(room);
-        moderation.check_join(&key, &ctx.shown(room), &actor.who(), || actor.operator)?;
-    }
+    kept_out(ctx, &chat_proto::validate::room_key(room), room)?;
     let join = Join {
         name,
         room: room.to_owned(),
@@ -42,8 +37,24 @@ pub fn handle(ctx: &mut Context<'_>, room: String, backlog: Backlog) -> Result<F
     }
 }
 
-/// Records a join the hub confirmed in the session.
+/// Refuses a join, or a read of history, that a ban or registered-only keeps the sender
+/// out of (never a room's owner, moderators or an operator).
+pub fn kept_out(ctx: &Context<'_>, key: &str, room: &str) -> Result<(), CommandError> {
+    if let Some(moderation) = ctx.moderation.filter(|m| !m.is_idle()) {
+        let (actor, _) = ctx.actor()?;
+        moderation.check_join(key, &ctx.shown(room), &actor.who())?;
+    }
+    Ok(())
+}
+
+/// Records a join the hub confirmed in the session; a ban that came into force while the
+/// join waited for its turn in the room's order puts the sender out again at once.
 pub fn record(ctx: &mut Context<'_>, joined: JoinedRoom) -> Result<Flow, CommandError> {
+    if let Err(err) = kept_out(ctx, &joined.key, &joined.name) {
+        let name = ctx.name()?;
+        let _ = ctx.hub.part(&name, &joined, crate::clock::now_millis());
+        return Err(err);
+    }
     tracing::debug!(peer = %ctx.peer, "{} joined #{}", ctx.name()?, joined.name);
     let rooms = ctx.rooms_mut()?;
     if let Err(at) = find_room(rooms, &joined.key) {

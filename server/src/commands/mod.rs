@@ -159,8 +159,8 @@ pub enum Waiting {
     Whisper(Box<whisper::Pending>),
     /// An operator's removal of someone not here, asked of the node that holds the name.
     Disconnect(Box<disconnect::Pending>),
-    /// A moderation action being kept in the store: the frame to answer with.
-    Moderation(JoinHandle<Result<ServerFrame, ModError>>),
+    /// A moderation action being kept in the store: the frame to answer with, if any.
+    Moderation(JoinHandle<Result<Option<ServerFrame>, ModError>>),
     /// A message removal the room log performs in the room's order.
     Remove(Box<remove_message::Pending>),
 }
@@ -168,7 +168,7 @@ pub enum Waiting {
 /// Runs a moderation request in its own task and has the connection wait for its answer.
 fn moderation_task(
     ctx: &mut Context<'_>,
-    request: impl std::future::Future<Output = Result<ServerFrame, ModError>> + Send + 'static,
+    request: impl std::future::Future<Output = Result<Option<ServerFrame>, ModError>> + Send + 'static,
 ) -> Result<Flow, CommandError> {
     ctx.waiting = Some(Waiting::Moderation(tokio::spawn(request)));
     Ok(Flow::Continue)
@@ -592,7 +592,9 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
         }
         Waiting::Moderation(task) => match task.await {
             Ok(Ok(frame)) => {
-                ctx.reply(&frame);
+                if let Some(frame) = frame {
+                    ctx.reply(&frame);
+                }
                 Ok(Flow::Continue)
             }
             Ok(Err(err)) => {

@@ -41,6 +41,6 @@ pub fn handle(
     let moderation = moderation.clone();
     moderation_task(ctx, async move {
         let info = moderation.act(&key, &shown, actor, aimed, action).await?;
-        Ok(ServerFrame::RoomInfo { info })
+        Ok(Some(ServerFrame::RoomInfo { info }))
     })
 }

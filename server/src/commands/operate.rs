@@ -28,8 +28,8 @@ pub fn handle(ctx: &mut Context<'_>, action: ServerAction) -> Result<Flow, Comma
                 .await
                 .map_err(|err: AccountsError| ModError::Store(StoreFailed(err.to_string())))?;
         }
-        Ok(ServerFrame::Enforced {
+        Ok(Some(ServerFrame::Enforced {
             closed: u32::try_from(closed).unwrap_or(u32::MAX),
-        })
+        }))
     })
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chat_proto::validate::room_key;
 use tokio::sync::oneshot::error::RecvError;
 
-use super::{find_room, room_name, CommandError, Context, Flow, Session, Waiting};
+use super::{find_room, moderation_task, room_name, CommandError, Context, Flow, Session, Waiting};
 use crate::log::{removed_frame, Removal, RemoveRefusal};
 use crate::room::JoinedRoom;
 
@@ -63,21 +63,8 @@ pub fn answered(
         Session::Registered { rooms, .. } => find_room(rooms, &removal.room.key).is_ok(),
         _ => false,
     };
-    if !member {
-        ctx.reply(&removed_frame(&removal, seq));
-    }
-    if let Some(moderation) = ctx.moderation.cloned() {
-        tokio::spawn(async move {
-            moderation
-                .removed(
-                    &removal.room.key,
-                    &removal.room.name,
-                    &removal.by,
-                    removal.target,
-                )
-                .await;
-        });
-    } else {
+    let answer = (!member).then(|| removed_frame(&removal, seq));
+    let Some(moderation) = ctx.moderation.cloned() else {
         tracing::info!(
             actor = %removal.by,
             room = %removal.room.name,
@@ -87,6 +74,21 @@ pub fn answered(
             removal.target,
             removal.room.name
         );
-    }
-    Ok(Flow::Continue)
+        if let Some(answer) = answer {
+            ctx.reply(&answer);
+        }
+        return Ok(Flow::Continue);
+    };
+    // The audit log has it before the remover's next request is read.
+    moderation_task(ctx, async move {
+        moderation
+            .removed(
+                &removal.room.key,
+                &removal.room.name,
+                &removal.by,
+                removal.target,
+            )
+            .await;
+        Ok(answer)
+    })
 }

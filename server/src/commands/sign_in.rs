@@ -130,7 +130,11 @@ pub async fn checked(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, Co
     match checked {
         Ok(welcome) => match welcome {
             None => handshake::admit(ctx, name, None),
-            Some(welcome) if !online => manage(ctx, &welcome),
+            Some(welcome) if !online => {
+                // A banned or suspended account manages nothing either.
+                handshake::sanctioned(ctx, &welcome.name, Some(&welcome))?;
+                manage(ctx, &welcome)
+            }
             Some(welcome) => {
                 let registered: Arc<str> = welcome.name.as_str().into();
                 handshake::admit(ctx, registered, Some(Box::new(welcome)))

@@ -107,7 +107,9 @@ impl Hub {
         let state = self.state();
         let mut closed = 0;
         for member in state.registry.members() {
-            if !matches(member.handle.name(), member.account, member.peer.ip()) {
+            if member.handle.is_evicted()
+                || !matches(member.handle.name(), member.account, member.peer.ip())
+            {
                 continue;
             }
             if let Ok(frame) = encode(&ServerFrame::Error {

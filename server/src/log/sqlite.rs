@@ -37,6 +37,10 @@ pub use writer::SqliteLog;
 /// transaction, short enough that a stuck lock shows up as an error rather than a hang.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the checkpoint after a removal waits for a reader to let go of the log: a page
+/// read takes milliseconds; longer, the old copy of the page waits for the next checkpoint.
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(100);
+
 /// Rows one trimming transaction deletes: a few milliseconds of the write lock, so appends
 /// wait at most that long while a big log is trimmed.
 pub const TRIM_CHUNK: u64 = 1000;
@@ -264,11 +268,16 @@ impl Writer {
         // file and emptied, so no older copy of the page is left in either.
         conn.pragma_update(None, "secure_delete", true)?;
         let removed = Writer::remove_in(conn, key, target, by, any, at);
-        conn.pragma_update(None, "secure_delete", false)?;
+        if let Err(err) = conn.pragma_update(None, "secure_delete", false) {
+            tracing::warn!("Cannot turn secure_delete off again: {err}");
+        }
         if let Ok(Ok(_)) = removed {
+            // Waits for readers only briefly: every room's messages wait behind this thread.
+            let _ = conn.busy_timeout(CHECKPOINT_WAIT);
             let blocked = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
                 row.get::<_, i64>(0)
             });
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
             if !matches!(blocked, Ok(0)) {
                 tracing::warn!(
                     "A removed message may stay in the write-ahead log until its next checkpoint ({blocked:?})"

@@ -37,7 +37,7 @@ use chat_proto::{ErrorKind, LeftReason, Millis, ServerFrame};
 use futures::StreamExt;
 
 use crate::hub::Hub;
-use rules::{told, Change, RoomRules, ServerRules, Who};
+use rules::{told, Kept, RoomRules, ServerRules, Who, MAX_LISTED};
 use store::{EditError, SharedRules, StoreFailed, SERVER_KEY};
 
 /// The longest reason kept, in characters: a sentence, not a message.
@@ -176,6 +176,24 @@ pub fn clean(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// A record as read from the store.
+enum Record {
+    /// A room's.
+    Room(RoomRules),
+    /// The server's.
+    Server(ServerRules),
+}
+
+impl Record {
+    /// Its version and history.
+    fn kept(&self) -> &Kept {
+        match self {
+            Record::Room(rules) => &rules.kept,
+            Record::Server(rules) => &rules.kept,
+        }
+    }
+}
+
 /// The records in memory.
 #[derive(Debug, Default)]
 struct Records {
@@ -187,8 +205,10 @@ struct Records {
     applied: HashMap<String, u64>,
 }
 
+/// Whether the account of a name is a server operator (`[accounts] operators`, reloadable).
+pub type IsOperator = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The moderation of one server (or node).
-#[derive(Debug)]
 pub struct Moderation {
     /// Where records are kept.
     store: SharedRules,
@@ -200,17 +220,36 @@ pub struct Moderation {
     spoke: Mutex<HashMap<(String, String), Millis>>,
     /// The hub, which applies what changed to the people here.
     hub: Arc<Hub>,
+    /// Who the operators are: beyond every room's bans and the server's.
+    operator: IsOperator,
 }
 
+impl std::fmt::Debug for Moderation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Moderation")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many (room, person) pairs of slow mode are remembered before the old ones go.
+const SPOKE_KEPT: usize = 10_000;
+
 impl Moderation {
-    /// The moderation kept in `store`, its records read, applying changes through `hub`.
-    pub async fn start(store: SharedRules, hub: Arc<Hub>) -> Result<Arc<Moderation>, StoreFailed> {
+    /// The moderation kept in `store`, its records read, applying changes through `hub`;
+    /// `operator` says who the server's operators are.
+    pub async fn start(
+        store: SharedRules,
+        hub: Arc<Hub>,
+        operator: IsOperator,
+    ) -> Result<Arc<Moderation>, StoreFailed> {
         let moderation = Arc::new(Moderation {
             store,
             records: RwLock::default(),
             any_room: AtomicBool::new(false),
             spoke: Mutex::default(),
             hub,
+            operator,
         });
         for (key, value) in moderation.store.load().await? {
             moderation.absorb(&key, &value, false);
@@ -219,7 +258,8 @@ impl Moderation {
     }
 
     /// Follows the changes other nodes make to a shared store for as long as the server
-    /// runs; returns at once alone.
+    /// runs; returns at once alone. A watch started again (after NATS was away) reads every
+    /// record's last value first, so nothing missed meanwhile stays missed.
     pub async fn follow(self: Arc<Self>) {
         loop {
             let Some(changes) = self.store.changes() else {
@@ -245,115 +285,152 @@ impl Moderation {
         self.spoke.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes in the value of `key` read from the store, and applies to the people here the
-    /// changes it holds that were not applied yet (when `apply`; at start, nothing is).
+    /// Whether `who` is a server operator.
+    fn is_operator(&self, who: &Who<'_>) -> bool {
+        who.account && (self.operator)(who.name)
+    }
+
+    /// Takes in the value of `key` read from the store, newer than what is held, and (when
+    /// `apply`; at start, nothing is) applies it to the people here: its members are told
+    /// of the changes not told yet and whom a kick names is put out; whoever a ban in force
+    /// matches is put out of the room or, server-wide, closed. Returns how many connections
+    /// it closed.
     fn absorb(&self, key: &str, value: &[u8], apply: bool) -> usize {
-        let (changes, room) = {
+        let room = store::room_of(key);
+        if room.is_none() && key != SERVER_KEY {
+            return 0;
+        }
+        let (changes, rules) = {
             let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
             let seen = records.applied.get(key).copied().unwrap_or(0);
-            match store::room_of(key) {
-                Some(room) => {
-                    let Ok(rules) = serde_json::from_slice::<RoomRules>(value) else {
-                        tracing::warn!("The moderation record {key} is unreadable; ignored");
-                        return 0;
-                    };
-                    if rules.kept.version <= seen && seen > 0 {
-                        return 0;
-                    }
-                    let changes: Vec<_> = rules.kept.since(seen).cloned().collect();
-                    records.applied.insert(key.to_owned(), rules.kept.version);
-                    records.rooms.insert(room.clone(), Arc::new(rules));
+            let kept = match &room {
+                Some(_) => serde_json::from_slice::<RoomRules>(value).map(Record::Room),
+                None => serde_json::from_slice::<ServerRules>(value).map(Record::Server),
+            };
+            let Ok(record) = kept else {
+                tracing::warn!("The moderation record {key} is unreadable; ignored");
+                return 0;
+            };
+            let kept = record.kept();
+            if kept.version <= seen && seen > 0 {
+                return 0;
+            }
+            let changes: Vec<_> = kept.since(seen).cloned().collect();
+            records.applied.insert(key.to_owned(), kept.version);
+            match (&room, record) {
+                (Some(room), Record::Room(rules)) => {
+                    let rules = Arc::new(rules);
+                    records.rooms.insert(room.clone(), rules.clone());
                     self.any_room.store(true, Ordering::Release);
-                    (changes, Some(room))
+                    (changes, Some(rules))
                 }
-                None if key == SERVER_KEY => {
-                    let Ok(rules) = serde_json::from_slice::<ServerRules>(value) else {
-                        tracing::warn!("The moderation record {key} is unreadable; ignored");
-                        return 0;
-                    };
-                    if rules.kept.version <= seen && seen > 0 {
-                        return 0;
-                    }
-                    let changes: Vec<_> = rules.kept.since(seen).cloned().collect();
-                    records.applied.insert(key.to_owned(), rules.kept.version);
+                (_, Record::Server(rules)) => {
                     records.server = Arc::new(rules);
                     (changes, None)
                 }
-                None => return 0,
+                (None, Record::Room(_)) => return 0,
             }
         };
         if !apply {
             return 0;
         }
         let now = crate::clock::now_millis();
-        changes
-            .into_iter()
-            // A change older than that is history, not news: one a node read late (its
-            // watch started again after NATS was away) must not kick anyone who came back.
-            .filter(|recent| now.saturating_sub(recent.at) < STALE_AFTER)
-            .map(|recent| {
-                self.enforce(
-                    room.as_deref(),
-                    &recent.by,
-                    recent.at.min(now),
-                    recent.change,
-                )
-            })
-            .sum()
-    }
-
-    /// Applies one change to the people here; returns how many connections it closed.
-    fn enforce(&self, room: Option<&str>, by: &str, at: Millis, change: Change) -> usize {
-        match (room, change) {
-            (Some(room), Change::Room(change)) => {
-                let Some(shown) = self.hub.room_name(room) else {
-                    return 0;
-                };
-                self.hub.tell_room(
-                    room,
-                    &ServerFrame::RoomChanged {
-                        room: shown.to_string(),
-                        by: by.to_owned(),
-                        change: told(&change),
-                        at,
-                    },
-                );
-                match change {
-                    RoomChange::Kicked { user, .. } => {
-                        let user = name_key(&user);
-                        self.hub.put_out(
-                            room,
-                            |name: &str, _, _| name_key(name) == user,
-                            LeftReason::Kicked,
-                            at,
-                        );
-                    }
-                    RoomChange::Banned { target, .. } => {
-                        self.hub
-                            .put_out(room, matching(&target), LeftReason::Banned, at);
-                    }
-                    _ => {}
+        match (room, rules) {
+            (Some(room), Some(rules)) => {
+                // A change older than that is history, not news: one a node read late (its
+                // watch started again after NATS was away) must not kick anyone who came
+                // back. Bans are state: enforced from the record whatever its age.
+                for recent in changes
+                    .into_iter()
+                    .filter(|recent| now.saturating_sub(recent.at) < STALE_AFTER)
+                {
+                    self.tell(&room, &recent.by, recent.at.min(now), recent.change);
                 }
+                self.enforce_bans(&room, &rules, now);
                 0
             }
-            (None, Change::ServerBan { target, reason }) => {
-                let detail = banned_detail("from this server", by, &reason, None);
-                let closed = self
-                    .hub
-                    .evict_matching(matching(&target), ErrorKind::Banned, &detail);
-                if closed > 0 {
-                    tracing::info!("The server ban of {target} closed {closed} connections here");
-                }
-                closed
-            }
-            (None, Change::Suspend { account, reason }) => {
-                let detail = suspended_detail(by, &reason);
-                let target = BanTarget::Account(account);
-                self.hub
-                    .evict_matching(matching(&target), ErrorKind::Suspended, &detail)
-            }
-            _ => 0,
+            _ => self.enforce_server(now),
         }
+    }
+
+    /// Tells the room's members here of `change`, and puts out whom a kick names.
+    fn tell(&self, room: &str, by: &str, at: Millis, change: RoomChange) {
+        let Some(shown) = self.hub.room_name(room) else {
+            return;
+        };
+        self.hub.tell_room(
+            room,
+            &ServerFrame::RoomChanged {
+                room: shown.to_string(),
+                by: by.to_owned(),
+                change: told(&change),
+                at,
+            },
+        );
+        if let RoomChange::Kicked { user, .. } = change {
+            let user = name_key(&user);
+            self.hub.put_out(
+                room,
+                |name: &str, _, _| name_key(name) == user,
+                LeftReason::Kicked,
+                at,
+            );
+        }
+    }
+
+    /// Puts out of the room `room` everyone here a ban in force matches: never its owner,
+    /// its moderators or an operator.
+    fn enforce_bans(&self, room: &str, rules: &RoomRules, now: Millis) {
+        if rules.bans.is_empty() {
+            return;
+        }
+        self.hub.put_out(
+            room,
+            |name: &str, account, ip| {
+                let who = Who { name, account, ip };
+                rules.ban_of(&who, now).is_some() && !self.exempt(rules, &who)
+            },
+            LeftReason::Banned,
+            now,
+        );
+    }
+
+    /// Whether `who` is beyond the room's bans, mutes and slow mode.
+    fn exempt(&self, rules: &RoomRules, who: &Who<'_>) -> bool {
+        rules.is_owner(who) || rules.is_moderator(who) || self.is_operator(who)
+    }
+
+    /// Closes every connection here a server ban in force matches, or of a suspended
+    /// account (never an operator's); returns how many.
+    fn enforce_server(&self, now: Millis) -> usize {
+        let server = self.records().server.clone();
+        let mut closed = 0;
+        for ban in server
+            .bans
+            .iter()
+            .filter(|ban| rules::holds(ban.until, now))
+        {
+            let detail = banned_detail("from this server", &ban.by, &ban.reason, ban.until);
+            closed += self.hub.evict_matching(
+                |name: &str, account, ip| {
+                    let who = Who { name, account, ip };
+                    who.is(&ban.target) && !self.is_operator(&who)
+                },
+                ErrorKind::Banned,
+                &detail,
+            );
+        }
+        for suspension in &server.suspended {
+            let detail = suspended_detail(&suspension.by, &suspension.reason);
+            let target = BanTarget::Account(suspension.account.clone());
+            closed += self
+                .hub
+                .evict_matching(matching(&target), ErrorKind::Suspended, &detail);
+        }
+        if closed > 0 {
+            tracing::info!("Server bans and suspensions closed {closed} connections here");
+        }
+        closed
     }
 
     /// The record of the room `key`, if it has one.
@@ -368,6 +445,9 @@ impl Moderation {
     pub fn check_handshake(&self, who: &Who<'_>) -> Result<(), ModError> {
         let server = self.records().server.clone();
         let now = crate::clock::now_millis();
+        if self.is_operator(who) {
+            return Ok(());
+        }
         if let Some(ban) = server.ban_of(who, now) {
             return Err(ModError::Banned(banned_detail(
                 "from this server",
@@ -389,17 +469,11 @@ impl Moderation {
 
     /// Refuses a join of the room `key` (shown as `shown`) a ban or registered-only keeps
     /// `who` out of. Owners, moderators and operators are never kept out.
-    pub fn check_join(
-        &self,
-        key: &str,
-        shown: &str,
-        who: &Who<'_>,
-        operator: impl FnOnce() -> bool,
-    ) -> Result<(), ModError> {
+    pub fn check_join(&self, key: &str, shown: &str, who: &Who<'_>) -> Result<(), ModError> {
         let Some(rules) = self.room(key) else {
             return Ok(());
         };
-        if rules.is_owner(who) || rules.is_moderator(who) || operator() {
+        if self.exempt(&rules, who) {
             return Ok(());
         }
         if let Some(ban) = rules.ban_of(who, crate::clock::now_millis()) {
@@ -416,21 +490,29 @@ impl Moderation {
         Ok(())
     }
 
-    /// Refuses a message to the room `key` from `who` when muted there, or in slow mode
-    /// too soon after their last one; moderators are neither.
+    /// Refuses a message to the room `key` from `who` when banned from it (whom a ban put
+    /// out cannot speak there, whatever path kept them in), muted there, or in slow mode too
+    /// soon after their last one; moderators are none of these.
     pub fn check_speak(
         &self,
         key: &str,
         shown: &str,
         who: &Who<'_>,
-        operator: impl FnOnce() -> bool,
         now: Millis,
     ) -> Result<(), ModError> {
         let Some(rules) = self.room(key) else {
             return Ok(());
         };
-        if rules.is_owner(who) || rules.is_moderator(who) || operator() {
+        if self.exempt(&rules, who) {
             return Ok(());
+        }
+        if let Some(ban) = rules.ban_of(who, now) {
+            return Err(ModError::BannedFromRoom(banned_detail(
+                &format!("from #{shown}"),
+                &ban.by,
+                &ban.reason,
+                ban.until,
+            )));
         }
         if let Some(mute) = rules.mute_of(who.name, now) {
             let until = match mute.until {
@@ -450,6 +532,10 @@ impl Moderation {
         if rules.slow_secs > 0 {
             let gap = Millis::from(rules.slow_secs) * 1000;
             let mut spoke = self.spoke();
+            if spoke.len() >= SPOKE_KEPT {
+                // Whoever spoke over an hour ago is past any slow mode but the longest.
+                spoke.retain(|_, last| now.saturating_sub(*last) < 3_600_000);
+            }
             let last = spoke
                 .entry((key.to_owned(), name_key(who.name)))
                 .or_insert(Millis::MIN);
@@ -555,12 +641,9 @@ impl Moderation {
                 rules.owner = Some(who.name.clone());
                 rules.expire(at);
                 let entry = audit(&who.name, Some(&room), "claim", &room, "", None, at);
-                rules.kept.record(
-                    &who.name,
-                    at,
-                    Some(Change::Room(RoomChange::Claimed)),
-                    entry,
-                );
+                rules
+                    .kept
+                    .record(&who.name, at, Some(RoomChange::Claimed), entry);
                 Ok(())
             })
             .await?;
@@ -661,16 +744,28 @@ impl Moderation {
         }
         let at = crate::clock::now_millis();
         let who = actor.clone();
-        if let ServerAction::Ban {
-            target, for_secs, ..
-        } = &action
-        {
-            target::check(target)?;
-            target::until(at, *for_secs)?;
-            if who.who().is(target) {
-                return Err(ModError::NotPermitted("that ban would match you".into()));
+        let action = match action {
+            ServerAction::Ban {
+                target,
+                for_secs,
+                reason,
+            } => {
+                let target = target::checked(target)?;
+                target::until(at, for_secs)?;
+                if who.who().is(&target) {
+                    return Err(ModError::NotPermitted("that ban would match you".into()));
+                }
+                ServerAction::Ban {
+                    target,
+                    for_secs,
+                    reason,
+                }
             }
-        }
+            ServerAction::Unban { target } => ServerAction::Unban {
+                target: target::checked(target)?,
+            },
+            other => other,
+        };
         let (rules, closed): (ServerRules, _) = self
             .write(SERVER_KEY.to_owned(), move |rules: &mut ServerRules| {
                 operate(rules, &who, action.clone(), at)
@@ -783,7 +878,7 @@ fn checked(
             for_secs,
             reason,
         } => {
-            target::check(&target)?;
+            let target = target::checked(target)?;
             target::until(at, for_secs)?;
             if me.is(&target) {
                 return Err(ModError::NotPermitted("that ban would match you".into()));
@@ -797,10 +892,9 @@ fn checked(
                 reason: clean(&reason, MAX_REASON_CHARS),
             }
         }
-        RoomAction::Unban { target } => {
-            target::check(&target)?;
-            RoomAction::Unban { target }
-        }
+        RoomAction::Unban { target } => RoomAction::Unban {
+            target: target::checked(target)?,
+        },
         RoomAction::Mute {
             user,
             for_secs,
@@ -895,7 +989,12 @@ fn apply(
                 beyond(user, rules)?;
             }
             let until = target::until(at, for_secs)?;
-            rules.bans.retain(|ban| ban.target != target);
+            rules.bans.retain(|ban| !target::same(&ban.target, &target));
+            if rules.bans.len() >= MAX_LISTED {
+                return Err(ModError::Invalid(format!(
+                    "{MAX_LISTED} bans are the most one list holds: lift some first"
+                )));
+            }
             rules.bans.push(Ban {
                 target: target.clone(),
                 by: by.clone(),
@@ -922,7 +1021,7 @@ fn apply(
         }
         RoomAction::Unban { target } => {
             let before = rules.bans.len();
-            rules.bans.retain(|ban| ban.target != target);
+            rules.bans.retain(|ban| !target::same(&ban.target, &target));
             if rules.bans.len() == before {
                 return Err(ModError::Invalid(format!(
                     "{target} is not banned from #{room}"
@@ -941,6 +1040,11 @@ fn apply(
             rules
                 .mutes
                 .retain(|mute| name_key(&mute.user) != name_key(&user));
+            if rules.mutes.len() >= MAX_LISTED {
+                return Err(ModError::Invalid(format!(
+                    "{MAX_LISTED} mutes are the most a room holds: lift some first"
+                )));
+            }
             rules.mutes.push(Mute {
                 user: user.clone(),
                 by: by.clone(),
@@ -983,6 +1087,11 @@ fn apply(
             if rules.names_owner(&user) || rules.names_moderator(&user) {
                 return Err(ModError::Invalid(format!(
                     "{user} moderates #{room} already"
+                )));
+            }
+            if rules.moderators.len() >= MAX_LISTED {
+                return Err(ModError::Invalid(format!(
+                    "{MAX_LISTED} moderators are the most a room has"
                 )));
             }
             rules.moderators.push(user.clone());
@@ -1029,9 +1138,7 @@ fn apply(
             (RoomChange::Slow { secs }, entry)
         }
     };
-    rules
-        .kept
-        .record(&by, at, Some(Change::Room(change)), entry);
+    rules.kept.record(&by, at, Some(change), entry);
     Ok(())
 }
 
@@ -1052,7 +1159,12 @@ fn operate(
         } => {
             let reason = clean(&reason, MAX_REASON_CHARS);
             let until = target::until(at, for_secs)?;
-            rules.bans.retain(|ban| ban.target != target);
+            rules.bans.retain(|ban| !target::same(&ban.target, &target));
+            if rules.bans.len() >= MAX_LISTED {
+                return Err(ModError::Invalid(format!(
+                    "{MAX_LISTED} bans are the most one list holds: lift some first"
+                )));
+            }
             rules.bans.push(Ban {
                 target: target.clone(),
                 by: by.clone(),
@@ -1060,11 +1172,11 @@ fn operate(
                 until,
             });
             let entry = audit(&by, None, "ban", &target.to_string(), &reason, until, at);
-            (Some(Change::ServerBan { target, reason }), entry)
+            (None, entry)
         }
         ServerAction::Unban { target } => {
             let before = rules.bans.len();
-            rules.bans.retain(|ban| ban.target != target);
+            rules.bans.retain(|ban| !target::same(&ban.target, &target));
             if rules.bans.len() == before {
                 return Err(ModError::Invalid(format!("{target} is not banned")));
             }
@@ -1087,7 +1199,7 @@ fn operate(
                 reason: reason.clone(),
             });
             let entry = audit(&by, None, "suspend", &account, &reason, None, at);
-            (Some(Change::Suspend { account, reason }), entry)
+            (None, entry)
         }
         ServerAction::Unsuspend { account } => {
             let before = rules.suspended.len();

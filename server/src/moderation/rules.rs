@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 /// did, bounded so that a record stays one small value in any store.
 pub const AUDIT_KEPT: usize = 500;
 
+/// How many bans, and how many mutes, one record holds at most: a record stays one small
+/// value in any store (a NATS message is at most 1 MiB), and a `RoomInfo` one frame.
+pub const MAX_LISTED: usize = 1000;
+
 /// How many recent changes a record keeps for nodes that apply them after the fact: far
 /// more than a node can fall behind within its watch.
 const RECENT_KEPT: usize = 64;
@@ -48,7 +52,9 @@ pub fn holds(until: Option<Millis>, now: Millis) -> bool {
     until.is_none_or(|until| until > now)
 }
 
-/// One change of a record, kept for the nodes that apply it after the fact.
+/// One change of a room, kept for the nodes that tell their members of it after the fact
+/// (and put out whom a kick names). Bans, mutes and settings are state, enforced from the
+/// record as it is, not from this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recent {
     /// The record's version the change made.
@@ -58,28 +64,7 @@ pub struct Recent {
     /// When.
     pub at: Millis,
     /// What it is.
-    pub change: Change,
-}
-
-/// A change that others must be told of or that takes someone out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Change {
-    /// In a room: its members hear it; a kick or a ban takes out whom it names.
-    Room(RoomChange),
-    /// Server-wide: a ban takes out whom it names.
-    ServerBan {
-        /// Whom.
-        target: BanTarget,
-        /// Why.
-        reason: String,
-    },
-    /// Server-wide: the account's connections end.
-    Suspend {
-        /// The account.
-        account: String,
-        /// Why.
-        reason: String,
-    },
+    pub change: RoomChange,
 }
 
 /// The history a record keeps of itself: its version, its recent changes, its audit log.
@@ -94,8 +79,9 @@ pub struct Kept {
 }
 
 impl Kept {
-    /// Records `change` by `by` at `at` (if others must apply it) and `entry` in the audit.
-    pub fn record(&mut self, by: &str, at: Millis, change: Option<Change>, entry: AuditEntry) {
+    /// Records `change` by `by` at `at` (if members must be told of it) and `entry` in the
+    /// audit.
+    pub fn record(&mut self, by: &str, at: Millis, change: Option<RoomChange>, entry: AuditEntry) {
         self.version += 1;
         if let Some(change) = change {
             self.recent.push_back(Recent {
