@@ -187,9 +187,9 @@ pub struct Member {
     pub peer: SocketAddr,
     /// Its name key, shared with the member maps of its rooms.
     pub key: Arc<str>,
-    /// Signed in to the account of its name (not a guest): what a ban of the account
-    /// matches.
-    pub account: bool,
+    /// The id of the account of its name it signed in to (`None`: a guest): what a ban of
+    /// the account matches, and what a room's roles belong to.
+    pub account: Option<i64>,
     /// [`chat_proto::validate::room_key`] of every room it is in, in the order it joined
     /// them; short ([`crate::config::Config::rooms_per_user`]), so a list beats a set.
     pub rooms: Vec<Arc<str>>,
@@ -214,7 +214,7 @@ impl Registry {
         &mut self,
         handle: ClientHandle,
         peer: SocketAddr,
-        account: bool,
+        account: Option<i64>,
     ) -> Result<(), NameTaken> {
         use std::collections::hash_map::Entry;
         let key: Arc<str> = name_key(&handle.name).into();
@@ -297,16 +297,16 @@ mod tests {
         let peer = "127.0.0.1:1".parse().unwrap();
         let mut registry = Registry::new();
         for name in ["bob", "Ann", "carol"] {
-            registry.add(handle(name), peer, false).unwrap();
+            registry.add(handle(name), peer, None).unwrap();
         }
-        let err = registry.add(handle("ANN"), peer, false).unwrap_err();
+        let err = registry.add(handle("ANN"), peer, None).unwrap_err();
         assert_eq!(&*err.taken, "Ann");
         let names = sorted_names(registry.members().map(|m| (&m.key, m.handle.name())));
         assert_eq!(names, ["Ann", "bob", "carol"]);
         assert_eq!(registry.get("BOB").map(|h| &**h.name()), Some("bob"));
         assert!(registry.remove("aNN", &LeaveReason::Bye).is_some());
         assert!(registry.remove("ann", &LeaveReason::Bye).is_none());
-        registry.add(handle("ann"), peer, false).unwrap();
+        registry.add(handle("ann"), peer, None).unwrap();
         assert_eq!(registry.len(), 3);
     }
 }

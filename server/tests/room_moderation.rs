@@ -841,3 +841,51 @@ async fn an_address_ban_spares_the_rooms_owner_and_a_ban_is_lifted_in_any_case()
     assert!(info.bans.is_empty(), "{info:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_role_belongs_to_the_account_not_to_whoever_takes_its_name_later() {
+    logs::capture();
+    let dir = scratch_dir("room_moderation_account_roles");
+    let server = start_with(history_config(&dir)).await;
+    let mut olive = account(&server, "olive").await;
+    let mut mona = account(&server, "mona").await;
+    let mut gus = server.register_only("gus").await;
+    for client in [&mut olive, &mut mona, &mut gus] {
+        client.join("attic").await;
+    }
+    claim(&mut olive, "attic").await.unwrap();
+    act(
+        &mut olive,
+        "attic",
+        RoomAction::Promote {
+            user: "mona".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // A promotion names an account: a guest's name is none.
+    let (kind, _) = act(
+        &mut olive,
+        "attic",
+        RoomAction::Promote { user: "gus".into() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(kind, ErrorKind::InvalidAction);
+
+    // Mona deletes her account and leaves; someone else registers the name.
+    mona.send(ClientFrame::DeleteAccount {
+        password: chat_proto::Secret::new(PASSWORD),
+    })
+    .await;
+    assert_eq!(answer(&mut mona).await, ServerFrame::AccountDeleted);
+    mona.send(ClientFrame::Bye).await;
+    mona.until_closed().await;
+    let mut newcomer = account(&server, "MONA").await;
+    newcomer.join("attic").await;
+    let (kind, detail) = act(&mut newcomer, "attic", kick("gus", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(kind, ErrorKind::NotPermitted, "{detail}");
+    server.shutdown().await;
+}

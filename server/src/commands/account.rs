@@ -110,6 +110,8 @@ pub async fn answered(ctx: &mut Context<'_>, pending: Pending) -> Result<Flow, C
                 Session::Registered { account, name, .. } => {
                     tracing::info!(peer = %ctx.peer, "{name} deleted the account");
                     *account = None;
+                    // A guest from now on: no ban of the account matches it any more.
+                    ctx.hub.signed_out(name);
                 }
                 Session::Managing { name, .. } => {
                     tracing::info!(peer = %ctx.peer, "{name} deleted the account");

@@ -114,7 +114,7 @@ pub fn sanctioned(
     };
     let who = Who {
         name,
-        account: welcome.is_some(),
+        account: welcome.map(|welcome| welcome.signed_in.account),
         ip: ctx.peer.ip(),
     };
     moderation.check_handshake(&who).map_err(|err| {
@@ -166,7 +166,13 @@ fn register(
     sanctioned(ctx, &name, welcome.as_deref())?;
     let handle = ClientHandle::new(name.clone(), ctx.outbox.clone());
     let signed_in = welcome.as_ref().map(|welcome| welcome.frame());
-    let registered = ctx.hub.register(handle, ctx.peer, signed_in.as_ref());
+    let registered = ctx.hub.register(
+        handle,
+        ctx.peer,
+        signed_in
+            .as_ref()
+            .zip(welcome.as_ref().map(|welcome| welcome.signed_in.account)),
+    );
     let online = match registered {
         Ok(online) => online,
         Err(err) => {

@@ -196,14 +196,16 @@ impl Context<'_> {
     /// server keeps no accounts (nobody can moderate anything).
     pub fn actor(&self) -> Result<(Actor, &Arc<Moderation>), CommandError> {
         let (name, account) = match &*self.session {
-            Session::Registered { name, account, .. } => (name.clone(), account.is_some()),
+            Session::Registered { name, account, .. } => {
+                (name.clone(), account.map(|me| me.account))
+            }
             Session::Handshake => return Err(CommandError::NotRegistered),
             Session::Managing { .. } => return Err(CommandError::NotOnline),
         };
         let Some(moderation) = self.moderation else {
             return Err(CommandError::AccountsOff);
         };
-        let operator = account && self.accounts.is_some_and(|a| a.is_operator(&name));
+        let operator = account.is_some() && self.accounts.is_some_and(|a| a.is_operator(&name));
         let actor = Actor {
             name: name.to_string(),
             account,

@@ -7,6 +7,7 @@ use chat_proto::validate::room_key;
 use chat_proto::ServerFrame;
 
 use super::{moderation_task, room_name, CommandError, Context, Flow};
+use crate::moderation::store::StoreFailed;
 use crate::moderation::{Aimed, ModError};
 
 /// Carries out `action` in `room` (as typed) for the sender, if allowed.
@@ -35,11 +36,22 @@ pub fn handle(
             return Err(ModError::NoSuchUser(user.clone()).into());
         }
     }
-    let aimed = Aimed {
+    let mut aimed = Aimed {
         operator: aimed_at.is_some_and(|user| ctx.accounts.is_some_and(|a| a.is_operator(user))),
+        account: None,
     };
     let moderation = moderation.clone();
+    let accounts = ctx.accounts.cloned();
     moderation_task(ctx, async move {
+        if let (RoomAction::Promote { user }, Some(accounts)) = (&action, accounts) {
+            // The role belongs to the account, by its id: a later account under the name,
+            // once this one is deleted, holds nothing.
+            aimed.account = accounts
+                .find(user)
+                .await
+                .map_err(|err| ModError::Store(StoreFailed(err.to_string())))?
+                .map(|account| account.id);
+        }
         let info = moderation.act(&key, &shown, actor, aimed, action).await?;
         Ok(Some(ServerFrame::RoomInfo { info }))
     })

@@ -17,7 +17,7 @@ pub fn handle(ctx: &mut Context<'_>, room: String, text: String) -> Result<Flow,
     if let Some(moderation) = ctx.moderation.filter(|m| !m.is_idle()) {
         let who = Who {
             name: &from,
-            account: ctx.signed_in().is_ok(),
+            account: ctx.signed_in().ok().map(|(_, me, _)| me.account),
             ip: ctx.peer.ip(),
         };
         let now = crate::clock::now_millis();

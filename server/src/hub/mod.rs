@@ -190,14 +190,15 @@ impl Hub {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers `handle` (in no room yet) and queues its `Welcome`.
+    /// Registers `handle` (in no room yet) and queues its `Welcome`, after `signed_in`: an
+    /// account's `SignedIn` and the account's id.
     ///
     /// Returns how many are online, the newcomer included.
     pub fn register(
         &self,
         handle: ClientHandle,
         peer: SocketAddr,
-        signed_in: Option<&ServerFrame>,
+        signed_in: Option<(&ServerFrame, i64)>,
     ) -> Result<usize, JoinError> {
         self.state()
             .register(handle, peer, signed_in, &self.limits())

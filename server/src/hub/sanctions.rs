@@ -16,10 +16,11 @@ use super::{wire, Hub};
 use crate::outbox::Eviction;
 use crate::roster::Change;
 
-/// Whom a sanction matches: `(name, signed in to that account, address)`.
-pub trait Matches: Fn(&str, bool, IpAddr) -> bool {}
+/// Whom a sanction matches: `(name, the id of the account of that name they signed in to,
+/// address)`.
+pub trait Matches: Fn(&str, Option<i64>, IpAddr) -> bool {}
 
-impl<F: Fn(&str, bool, IpAddr) -> bool> Matches for F {}
+impl<F: Fn(&str, Option<i64>, IpAddr) -> bool> Matches for F {}
 
 impl Hub {
     /// Queues `frame` to every member here of the room with key `key`.
@@ -43,12 +44,12 @@ impl Hub {
             .is_some_and(|room| room.contains(&name_key(name)))
     }
 
-    /// Whether `name` (any case) is registered here, and if so whether signed in and from
-    /// where.
-    pub fn who_is(&self, name: &str) -> Option<(bool, IpAddr)> {
-        let state = self.state();
-        let member = state.registry.member(name)?;
-        Some((member.account, member.peer.ip()))
+    /// Forgets that `name` (registered here) signed in to an account: it deleted the
+    /// account and goes on as a guest, whom no ban of the account matches any more.
+    pub fn signed_out(&self, name: &str) {
+        if let Some(member) = self.state().registry.member_mut(name) {
+            member.account = None;
+        }
     }
 
     /// Takes every member here of the room with key `key` that `matches` out of it: each

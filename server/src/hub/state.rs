@@ -44,7 +44,7 @@ impl State {
         &mut self,
         handle: ClientHandle,
         peer: SocketAddr,
-        signed_in: Option<&ServerFrame>,
+        signed_in: Option<(&ServerFrame, i64)>,
         limits: &Limits,
     ) -> Result<usize, JoinError> {
         if self.closing {
@@ -59,8 +59,9 @@ impl State {
             history: clamp_u32(limits.history),
         };
         let me = handle.clone();
-        self.registry.add(handle, peer, signed_in.is_some())?;
-        if let Some(Ok(signed_in)) = signed_in.map(encode) {
+        self.registry
+            .add(handle, peer, signed_in.map(|(_, account)| account))?;
+        if let Some(Ok(signed_in)) = signed_in.map(|(frame, _)| encode(frame)) {
             me.offer(signed_in);
         }
         if let Ok(welcome) = encode(&welcome) {

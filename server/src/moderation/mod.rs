@@ -37,7 +37,7 @@ use chat_proto::{ErrorKind, LeftReason, Millis, ServerFrame};
 use futures::StreamExt;
 
 use crate::hub::Hub;
-use rules::{told, Kept, RoomRules, ServerRules, Who, MAX_LISTED};
+use rules::{told, Holder, Kept, RoomRules, ServerRules, Who, MAX_LISTED};
 use store::{EditError, SharedRules, StoreFailed, SERVER_KEY};
 
 /// The longest reason kept, in characters: a sentence, not a message.
@@ -145,8 +145,8 @@ impl From<target::TargetError> for ModError {
 pub struct Actor {
     /// Their name as registered.
     pub name: String,
-    /// Signed in to the account of that name.
-    pub account: bool,
+    /// The id of the account of that name they signed in to; `None`: a guest.
+    pub account: Option<i64>,
     /// Where they connect from.
     pub ip: IpAddr,
     /// A server operator (`[accounts] operators`).
@@ -169,6 +169,8 @@ impl Actor {
 pub struct Aimed {
     /// The person is a server operator.
     pub operator: bool,
+    /// The id of the account of that name, for a promotion (the role belongs to it).
+    pub account: Option<i64>,
 }
 
 /// Control characters would forge lines in terminals and in the log.
@@ -287,7 +289,7 @@ impl Moderation {
 
     /// Whether `who` is a server operator.
     fn is_operator(&self, who: &Who<'_>) -> bool {
-        who.account && (self.operator)(who.name)
+        who.account.is_some() && (self.operator)(who.name)
     }
 
     /// Takes in the value of `key` read from the store, newer than what is held, and (when
@@ -456,7 +458,7 @@ impl Moderation {
                 ban.until,
             )));
         }
-        if who.account {
+        if who.account.is_some() {
             if let Some(suspension) = server.suspension_of(who.name) {
                 return Err(ModError::Suspended(suspended_detail(
                     &suspension.by,
@@ -484,7 +486,7 @@ impl Moderation {
                 ban.until,
             )));
         }
-        if rules.registered_only && !who.account {
+        if rules.registered_only && who.account.is_none() {
             return Err(ModError::RegisteredOnly(shown.to_owned()));
         }
         Ok(())
@@ -620,9 +622,9 @@ impl Moderation {
 
     /// `Claim`: `actor` (signed in) becomes the owner of the room `key` nobody owns.
     pub async fn claim(&self, key: &str, shown: &str, actor: Actor) -> Result<RoomInfo, ModError> {
-        if !actor.account {
+        let Some(id) = actor.account else {
             return Err(ModError::NotSignedIn);
-        }
+        };
         let shown = shown.to_owned();
         let at = crate::clock::now_millis();
         let who = actor.clone();
@@ -632,13 +634,16 @@ impl Moderation {
                 if let Some(owner) = &rules.owner {
                     return Err(ModError::Claimed {
                         room: room.clone(),
-                        owner: owner.clone(),
+                        owner: owner.name.clone(),
                     });
                 }
                 if rules.shown.is_empty() {
                     rules.shown = room.clone();
                 }
-                rules.owner = Some(who.name.clone());
+                rules.owner = Some(Holder {
+                    name: who.name.clone(),
+                    id,
+                });
                 rules.expire(at);
                 let entry = audit(&who.name, Some(&room), "claim", &room, "", None, at);
                 rules
@@ -661,7 +666,7 @@ impl Moderation {
         aimed: Aimed,
         action: RoomAction,
     ) -> Result<RoomInfo, ModError> {
-        if !actor.account {
+        if actor.account.is_none() {
             return Err(ModError::NotSignedIn);
         }
         let at = crate::clock::now_millis();
@@ -788,7 +793,7 @@ impl Moderation {
 }
 
 /// Whether a person the hub holds is `target`.
-fn matching(target: &BanTarget) -> impl Fn(&str, bool, IpAddr) -> bool + '_ {
+fn matching(target: &BanTarget) -> impl Fn(&str, Option<i64>, IpAddr) -> bool + '_ {
     move |name, account, ip| Who { name, account, ip }.is(target)
 }
 
@@ -1094,7 +1099,15 @@ fn apply(
                     "{MAX_LISTED} moderators are the most a room has"
                 )));
             }
-            rules.moderators.push(user.clone());
+            let Some(id) = aimed.account else {
+                return Err(ModError::Invalid(format!(
+                    "{user} is no account: only accounts moderate"
+                )));
+            };
+            rules.moderators.push(Holder {
+                name: user.clone(),
+                id,
+            });
             let entry = audit(&by, Some(room), "promote", &user, "", None, at);
             (RoomChange::Promoted { user }, entry)
         }
@@ -1102,7 +1115,7 @@ fn apply(
             let before = rules.moderators.len();
             rules
                 .moderators
-                .retain(|moderator| name_key(moderator) != name_key(&user));
+                .retain(|moderator| name_key(&moderator.name) != name_key(&user));
             if rules.moderators.len() == before {
                 return Err(ModError::Invalid(format!(
                     "{user} is no moderator of #{room}"

@@ -28,8 +28,8 @@ const RECENT_KEPT: usize = 64;
 pub struct Who<'a> {
     /// The name as registered (any case).
     pub name: &'a str,
-    /// Signed in to the account of that name (not a guest).
-    pub account: bool,
+    /// The id of the account of that name they signed in to; `None`: a guest.
+    pub account: Option<i64>,
     /// Where they connect from.
     pub ip: IpAddr,
 }
@@ -38,7 +38,9 @@ impl Who<'_> {
     /// Whether `target` names this person.
     pub fn is(&self, target: &BanTarget) -> bool {
         match target {
-            BanTarget::Account(name) => self.account && name_key(name) == name_key(self.name),
+            BanTarget::Account(name) => {
+                self.account.is_some() && name_key(name) == name_key(self.name)
+            }
             BanTarget::Name(name) => name_key(name) == name_key(self.name),
             BanTarget::Address(address) => Network::parse(address)
                 .map(|network| network.contains(self.ip))
@@ -108,15 +110,25 @@ impl Kept {
     }
 }
 
+/// An account holding a role: its name as registered, for people, and its id, which is
+/// what the role belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The account's name as registered.
+    pub name: String,
+    /// The account's id.
+    pub id: i64,
+}
+
 /// One room's record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomRules {
     /// The room's name as shown when the record was made.
     pub shown: String,
     /// The account that claimed it.
-    pub owner: Option<String>,
+    pub owner: Option<Holder>,
     /// The accounts the owner made moderators.
-    pub moderators: Vec<String>,
+    pub moderators: Vec<Holder>,
     /// The topic; empty: none.
     pub topic: String,
     /// Guests may not join.
@@ -132,32 +144,32 @@ pub struct RoomRules {
 }
 
 impl RoomRules {
-    /// Whether `who` owns the room.
+    /// Whether `who` owns the room: signed in to the very account that claimed it (a new
+    /// account under a deleted one's name owns nothing).
     pub fn is_owner(&self, who: &Who<'_>) -> bool {
         who.account
-            && self
-                .owner
-                .as_deref()
-                .is_some_and(|owner| name_key(owner) == name_key(who.name))
+            .is_some_and(|id| self.owner.as_ref().is_some_and(|owner| owner.id == id))
     }
 
-    /// Whether `who` is one of its moderators (the owner is not listed).
+    /// Whether `who` is one of its moderators (the owner is not listed), by account.
     pub fn is_moderator(&self, who: &Who<'_>) -> bool {
-        who.account && self.names_moderator(who.name)
+        who.account
+            .is_some_and(|id| self.moderators.iter().any(|moderator| moderator.id == id))
     }
 
-    /// Whether the account `name` is one of its moderators.
+    /// Whether someone called `name` holds a moderator's role here, as far as a name
+    /// tells: what an action aimed at them by name is checked against.
     pub fn names_moderator(&self, name: &str) -> bool {
         self.moderators
             .iter()
-            .any(|moderator| name_key(moderator) == name_key(name))
+            .any(|moderator| name_key(&moderator.name) == name_key(name))
     }
 
-    /// Whether the account `name` owns it.
+    /// Whether someone called `name` owns it, as far as a name tells.
     pub fn names_owner(&self, name: &str) -> bool {
         self.owner
-            .as_deref()
-            .is_some_and(|owner| name_key(owner) == name_key(name))
+            .as_ref()
+            .is_some_and(|owner| name_key(&owner.name) == name_key(name))
     }
 
     /// The ban in force at `now` that keeps `who` out, if any.
@@ -182,11 +194,15 @@ impl RoomRules {
 
     /// The room as `RoomInfo` shows it, named `shown`; the bans and mutes only when `full`.
     pub fn info(&self, shown: &str, full: bool, now: Millis) -> RoomInfo {
-        let mut moderators = self.moderators.clone();
+        let mut moderators: Vec<String> = self
+            .moderators
+            .iter()
+            .map(|moderator| moderator.name.clone())
+            .collect();
         moderators.sort_by_key(|name| name_key(name));
         RoomInfo {
             room: shown.to_owned(),
-            owner: self.owner.clone(),
+            owner: self.owner.as_ref().map(|owner| owner.name.clone()),
             moderators,
             topic: self.topic.clone(),
             registered_only: self.registered_only,
@@ -279,7 +295,7 @@ pub fn told(change: &RoomChange) -> RoomChange {
 mod tests {
     use super::*;
 
-    fn who(name: &str, account: bool, ip: &str) -> Who<'static> {
+    fn who(name: &str, account: Option<i64>, ip: &str) -> Who<'static> {
         Who {
             name: Box::leak(name.to_owned().into_boxed_str()),
             account,
@@ -306,21 +322,21 @@ mod tests {
             ],
             ..RoomRules::default()
         };
-        assert!(rules.ban_of(&who("troll", true, "10.0.0.1"), 0).is_some());
+        assert!(rules
+            .ban_of(&who("troll", Some(7), "10.0.0.1"), 0)
+            .is_some());
         // A guest called like the account is not the account.
-        assert!(rules.ban_of(&who("troll", false, "10.0.0.1"), 0).is_none());
+        assert!(rules.ban_of(&who("troll", None, "10.0.0.1"), 0).is_none());
         assert!(rules
-            .ban_of(&who("SPAMMER", false, "10.0.0.1"), 999)
+            .ban_of(&who("SPAMMER", None, "10.0.0.1"), 999)
             .is_some());
         assert!(rules
-            .ban_of(&who("spammer", false, "10.0.0.1"), 1_000)
+            .ban_of(&who("spammer", None, "10.0.0.1"), 1_000)
             .is_none());
         assert!(rules
-            .ban_of(&who("anyone", false, "192.0.2.200"), 0)
+            .ban_of(&who("anyone", None, "192.0.2.200"), 0)
             .is_some());
-        assert!(rules
-            .ban_of(&who("anyone", false, "192.0.3.1"), 0)
-            .is_none());
+        assert!(rules.ban_of(&who("anyone", None, "192.0.3.1"), 0).is_none());
         rules.expire(1_000);
         assert_eq!(rules.bans.len(), 2);
     }
