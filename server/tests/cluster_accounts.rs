@@ -242,23 +242,14 @@ async fn an_operator_on_one_node_disconnects_a_person_on_the_other_within_a_seco
     let (mut boss, _, _) = opened(&a, register("boss", PASSWORD, "desk")).await;
     // The role, given by a reload of each node once the account exists; each reload also
     // changes a limit of its own, so that its line tells which node it was.
-    let operators = chat_server::config::Operators::new(&["boss"]);
-    a.reload(chat_server::Config {
-        operators: operators.clone(),
-        rooms_per_user: 7,
-        ..nats.node_config("a")
-    });
-    b.reload(chat_server::Config {
-        operators,
-        max_rooms: 7,
-        ..nats.node_config("b")
-    });
-    for limit in ["rooms_per_user", "max_rooms"] {
-        common::logs::wait_for("the operator's role", |line| {
-            line.contains("[accounts] operators") && line.contains(limit)
-        })
-        .await;
-    }
+    common::accounts::make_operators(
+        &[
+            (&a, nats.node_config("a"), "rooms_per_user"),
+            (&b, nats.node_config("b"), "max_rooms"),
+        ],
+        &["boss"],
+    )
+    .await;
     let mut troll = b.register("troll").await;
     let mut carol = b.register("carol").await;
     troll.recv_presence().await;

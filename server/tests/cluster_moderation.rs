@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chat_proto::moderation::{BanTarget, RoomAction, ServerAction};
 use chat_proto::{Backlog, ClientFrame, ErrorKind, ServerFrame};
-use common::accounts::{opened, register};
+use common::accounts::{answer, make_operators, opened, register};
 use common::nats::NatsServer;
 use common::{error_of, start_with, TestClient};
 
@@ -17,18 +17,6 @@ const PASSWORD: &str = "violet tractor at noon";
 
 /// How soon an action on one node must hold on the other.
 const ACROSS_NODES: Duration = Duration::from_secs(1);
-
-/// The first answer to a request, skipping what the room hears meanwhile.
-async fn answer(client: &mut TestClient) -> ServerFrame {
-    loop {
-        match client.recv().await {
-            ServerFrame::UserJoined { .. }
-            | ServerFrame::UserLeft { .. }
-            | ServerFrame::RoomChanged { .. } => {}
-            frame => return frame,
-        }
-    }
-}
 
 /// `Moderate{room, action}` from `by`, which must be carried out.
 async fn act(by: &mut TestClient, room: &str, action: RoomAction) {
@@ -79,23 +67,14 @@ async fn a_ban_a_kick_a_mute_and_a_server_ban_on_one_node_hold_on_the_other_with
     let (mut olive, _, _) = opened(&a, register("olive", PASSWORD, "desk")).await;
     let (mut boss, _, _) = opened(&a, register("boss", PASSWORD, "desk")).await;
     let (mut mona, _, _) = opened(&b, register("mona", PASSWORD, "desk")).await;
-    let operators = chat_server::config::Operators::new(&["boss"]);
-    a.reload(chat_server::Config {
-        operators: operators.clone(),
-        rooms_per_user: 7,
-        ..nats.node_config("a")
-    });
-    b.reload(chat_server::Config {
-        operators,
-        max_rooms: 7,
-        ..nats.node_config("b")
-    });
-    for limit in ["rooms_per_user", "max_rooms"] {
-        common::logs::wait_for("the operator's role", |line| {
-            line.contains("[accounts] operators") && line.contains(limit)
-        })
-        .await;
-    }
+    make_operators(
+        &[
+            (&a, nats.node_config("a"), "rooms_per_user"),
+            (&b, nats.node_config("b"), "max_rooms"),
+        ],
+        &["boss"],
+    )
+    .await;
     let mut gus = b.register_only("gus").await;
     let mut tom = a.register_only("tom").await;
     for client in [&mut olive, &mut mona, &mut gus, &mut tom] {

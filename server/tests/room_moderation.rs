@@ -13,23 +13,10 @@ use chat_proto::moderation::{BanTarget, RoomAction, RoomChange, RoomInfo, Server
 use chat_proto::{Backlog, ClientFrame, Cursor, ErrorKind, LeftReason, PastKind, ServerFrame};
 use chat_server::config::Operators;
 use chat_server::Config;
-use common::accounts::{opened, register, sign_in, with_password};
+use common::accounts::{answer, make_operators, opened, register, sign_in, with_password};
 use common::{error_of, history_config, logs, scratch_dir, start_with, TestClient, TestServer};
 
 const PASSWORD: &str = "violet tractor at noon";
-
-/// The first answer to a request, skipping what the room hears meanwhile (presence, room
-/// changes, removals of others).
-async fn answer(client: &mut TestClient) -> ServerFrame {
-    loop {
-        match client.recv().await {
-            ServerFrame::UserJoined { .. }
-            | ServerFrame::UserLeft { .. }
-            | ServerFrame::RoomChanged { .. } => {}
-            frame => return frame,
-        }
-    }
-}
 
 /// `Moderate{room, action}` from `by`: the room as the action left it, or the error.
 async fn act(
@@ -112,14 +99,7 @@ async fn an_owner_and_its_moderators_run_a_room_and_nobody_else_can() {
     let mut olive = account(&server, "olive").await;
     let mut mona = account(&server, "mona").await;
     let mut boss = account(&server, "boss").await;
-    server.reload(Config {
-        rooms_per_user: 9,
-        ..with_operators(&config, &["boss"])
-    });
-    logs::wait_for("the operators' reload", |line| {
-        line.contains("Reloaded the settings") && line.contains("rooms_per_user")
-    })
-    .await;
+    make_operators(&[(&server, config.clone(), "rooms_per_user")], &["boss"]).await;
     let mut gus = server.register_only("gus").await;
     for client in [&mut olive, &mut mona, &mut gus] {
         client.join("Den").await;
@@ -644,14 +624,7 @@ async fn an_operator_bans_at_the_door_and_suspends_an_account() {
     let server = start_with(config.clone()).await;
     let mut boss = account(&server, "boss").await;
     let mut sam = account(&server, "sam").await;
-    server.reload(Config {
-        rooms_per_user: 8,
-        ..with_operators(&config, &["boss"])
-    });
-    logs::wait_for("the operators' reload", |line| {
-        line.contains("Reloaded the settings") && line.contains("rooms_per_user")
-    })
-    .await;
+    make_operators(&[(&server, config.clone(), "max_rooms")], &["boss"]).await;
     let other: IpAddr = "127.0.0.2".parse().unwrap();
     let mut far = TestClient::connect_from(server.addr, other).await;
     assert!(matches!(

@@ -297,16 +297,7 @@ impl Writer {
         at: Millis,
     ) -> rusqlite::Result<Result<u64, Refused>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let room: Option<Room> = tx
-            .prepare_cached("SELECT id, last_seq FROM rooms WHERE key = ?1")?
-            .query_row([key], |row| {
-                Ok(Room {
-                    id: row.get(0)?,
-                    last: seq_of(row.get(1)?),
-                })
-            })
-            .optional()?;
-        let Some(room) = room else {
+        let Some(room) = find(&tx, key)? else {
             return Ok(Err(Refused::NoSuchMessage));
         };
         let found: Option<(String, Option<String>, Option<i64>)> = tx
@@ -373,19 +364,22 @@ impl Writer {
     }
 }
 
-/// Room `key`'s row, inserted (with last seq 0) if it has none yet. The insert belongs to
-/// the batch's transaction, so a failed batch leaves no empty room behind.
-fn find_or_create(tx: &Connection, key: &str) -> rusqlite::Result<Room> {
-    let found = tx
-        .prepare_cached("SELECT id, last_seq FROM rooms WHERE key = ?1")?
+/// Room `key`'s row, if it has one.
+fn find(tx: &Connection, key: &str) -> rusqlite::Result<Option<Room>> {
+    tx.prepare_cached("SELECT id, last_seq FROM rooms WHERE key = ?1")?
         .query_row([key], |row| {
             Ok(Room {
                 id: row.get(0)?,
                 last: seq_of(row.get(1)?),
             })
         })
-        .optional()?;
-    if let Some(room) = found {
+        .optional()
+}
+
+/// Room `key`'s row, inserted (with last seq 0) if it has none yet. The insert belongs to
+/// the batch's transaction, so a failed batch leaves no empty room behind.
+fn find_or_create(tx: &Connection, key: &str) -> rusqlite::Result<Room> {
+    if let Some(room) = find(tx, key)? {
         return Ok(room);
     }
     tx.prepare_cached("INSERT INTO rooms (key, last_seq) VALUES (?1, 0)")?

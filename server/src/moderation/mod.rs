@@ -797,6 +797,18 @@ fn matching(target: &BanTarget) -> impl Fn(&str, Option<i64>, IpAddr) -> bool + 
     move |name, account, ip| Who { name, account, ip }.is(target)
 }
 
+/// Puts `ban` in `bans`, in place of one of the same target.
+fn put_ban(bans: &mut Vec<Ban>, ban: Ban) -> Result<(), ModError> {
+    bans.retain(|kept| !target::same(&kept.target, &ban.target));
+    if bans.len() >= MAX_LISTED {
+        return Err(ModError::Invalid(format!(
+            "{MAX_LISTED} bans are the most one list holds: lift some first"
+        )));
+    }
+    bans.push(ban);
+    Ok(())
+}
+
 /// An audit entry.
 fn audit(
     actor: &str,
@@ -994,18 +1006,15 @@ fn apply(
                 beyond(user, rules)?;
             }
             let until = target::until(at, for_secs)?;
-            rules.bans.retain(|ban| !target::same(&ban.target, &target));
-            if rules.bans.len() >= MAX_LISTED {
-                return Err(ModError::Invalid(format!(
-                    "{MAX_LISTED} bans are the most one list holds: lift some first"
-                )));
-            }
-            rules.bans.push(Ban {
-                target: target.clone(),
-                by: by.clone(),
-                reason: reason.clone(),
-                until,
-            });
+            put_ban(
+                &mut rules.bans,
+                Ban {
+                    target: target.clone(),
+                    by: by.clone(),
+                    reason: reason.clone(),
+                    until,
+                },
+            )?;
             let entry = audit(
                 &by,
                 Some(room),
@@ -1172,18 +1181,15 @@ fn operate(
         } => {
             let reason = clean(&reason, MAX_REASON_CHARS);
             let until = target::until(at, for_secs)?;
-            rules.bans.retain(|ban| !target::same(&ban.target, &target));
-            if rules.bans.len() >= MAX_LISTED {
-                return Err(ModError::Invalid(format!(
-                    "{MAX_LISTED} bans are the most one list holds: lift some first"
-                )));
-            }
-            rules.bans.push(Ban {
-                target: target.clone(),
-                by: by.clone(),
-                reason: reason.clone(),
-                until,
-            });
+            put_ban(
+                &mut rules.bans,
+                Ban {
+                    target: target.clone(),
+                    by: by.clone(),
+                    reason: reason.clone(),
+                    until,
+                },
+            )?;
             let entry = audit(&by, None, "ban", &target.to_string(), &reason, until, at);
             (None, entry)
         }

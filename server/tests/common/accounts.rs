@@ -127,3 +127,47 @@ pub fn operator(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Makes the accounts `operators` the operators of every server of `nodes` (each with the
+/// config it runs), by a reload of each that also changes the limit it names
+/// (`rooms_per_user`, `max_rooms`, `max_clients` or `max_per_ip`), so that its log line
+/// tells which reload it was: tests of one binary share its log, so each reload names a
+/// limit no other reload of its binary does. Returns once every one is in force.
+pub async fn make_operators(
+    nodes: &[(&TestServer, chat_server::Config, &str)],
+    operators: &[&str],
+) {
+    for (node, config, mark) in nodes {
+        let mut config = chat_server::Config {
+            operators: chat_server::config::Operators::new(operators),
+            ..config.clone()
+        };
+        match *mark {
+            "rooms_per_user" => config.rooms_per_user = 7,
+            "max_rooms" => config.max_rooms = 7,
+            "max_clients" => config.max_clients = 500,
+            "max_per_ip" => config.max_per_ip = 500,
+            other => panic!("no reload mark {other}"),
+        }
+        node.reload(config);
+    }
+    for (_, _, mark) in nodes {
+        super::logs::wait_for("the operators' reload", |line| {
+            line.contains("[accounts] operators") && line.contains(&format!("[limits] {mark}"))
+        })
+        .await;
+    }
+}
+
+/// The first answer to a request, skipping what the room hears meanwhile (presence, room
+/// changes).
+pub async fn answer(client: &mut TestClient) -> ServerFrame {
+    loop {
+        match client.recv().await {
+            ServerFrame::UserJoined { .. }
+            | ServerFrame::UserLeft { .. }
+            | ServerFrame::RoomChanged { .. } => {}
+            frame => return frame,
+        }
+    }
+}
