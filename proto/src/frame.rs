@@ -53,11 +53,7 @@ use crate::secret::{Secret, SessionToken};
 /// any version can read why it was refused.
 pub const PROTOCOL_VERSION: u32 = 7;
 
-/// Milliseconds since the Unix epoch, as the server's clock saw them.
-///
-/// An integer rather than a formatted string so that every client can render it in its own
-/// local time and the frame stays small.
-pub type Millis = i64;
+pub use crate::time::Millis;
 
 /// Everything a client can say to the server.
 ///

@@ -5,6 +5,7 @@
 //! - [`connection`]: typed reads and writes over any async byte stream.
 //! - [`input`]: what a person types (`/whisper bob hi`) into what to send.
 //! - [`moderation`]: who an action aims at, the actions, and what the room hears of them.
+//! - [`time`]: the one unit of time on the wire.
 //! - [`validate`]: the rules for names, rooms and messages.
 //! - `config` (feature `config`): finding and reading `config.ini`.
 //! - `logging` (feature `logging`): the house log format.
@@ -30,6 +31,7 @@ pub mod input;
 pub mod logging;
 pub mod moderation;
 pub mod secret;
+pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod validate;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::Millis;
+use crate::time::Millis;
 
 /// Whom a ban is aimed at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

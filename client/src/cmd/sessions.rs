@@ -4,7 +4,7 @@
 use chat_proto::{ClientFrame, Revocation};
 
 use super::signed_in;
-use crate::render::json::rfc3339;
+use crate::render::rfc3339;
 use crate::reply::Reply;
 use crate::settings::Settings;
 use crate::tokens::Tokens;

@@ -4,10 +4,11 @@
 //!
 //! Writing lines to stdout is [`super::print`](mod@super::print)'s.
 
-use chat_proto::{Millis, Past, RoomSummary, ServerFrame};
+use chat_proto::{Past, RoomSummary, ServerFrame};
 use serde::Serialize;
 
 use super::text::MISSED;
+use super::utc::rfc3339;
 
 /// One event as `listen --json` prints it. Every key is always present (`null` when it does
 /// not apply), so `jq` filters need no guards.
@@ -246,13 +247,6 @@ pub fn room_json(room: &RoomSummary) -> String {
         members: room.members,
     };
     serde_json::to_string(&line).expect("a name and a number always serialise to JSON")
-}
-
-/// Server milliseconds as `2021-10-15T14:30:00.123Z`.
-pub fn rfc3339(at: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(at)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

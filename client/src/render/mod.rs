@@ -27,11 +27,13 @@ pub mod moderation;
 pub mod print;
 pub mod safe;
 pub mod text;
+pub mod utc;
 
-pub use json::{json, json_missed, json_past, rfc3339, room_json};
+pub use json::{json, json_missed, json_past, room_json};
 pub use print::{print_line, print_page, print_rooms, print_users};
 pub use safe::clean;
 pub use text::{clock, history_line, room_line, Style, MISSED};
+pub use utc::rfc3339;
 
 /// Frames and log entries the tests of [`text`] and [`json`] both draw.
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use chat_proto::moderation::{AuditEntry, BanTarget, RoomChange, RoomInfo};
 use chat_proto::{Millis, Past, PastKind};
 
-use super::json::rfc3339;
 use super::safe::clean;
+use super::utc::rfc3339;
 
 /// How long until `until`, or "for good".
 fn until_text(until: Option<Millis>) -> String {
