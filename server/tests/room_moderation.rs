@@ -860,5 +860,40 @@ async fn a_role_belongs_to_the_account_not_to_whoever_takes_its_name_later() {
         .await
         .unwrap_err();
     assert_eq!(kind, ErrorKind::NotPermitted, "{detail}");
+    // ... nor is it beyond the moderators, and it can be made one anew.
+    let mut ted = account(&server, "ted").await;
+    ted.join("attic").await;
+    act(
+        &mut olive,
+        "attic",
+        RoomAction::Promote { user: "ted".into() },
+    )
+    .await
+    .unwrap();
+    let muted = RoomAction::Mute {
+        user: "mona".into(),
+        for_secs: Some(60),
+        reason: String::new(),
+    };
+    act(&mut ted, "attic", muted).await.unwrap();
+    act(
+        &mut olive,
+        "attic",
+        RoomAction::Promote {
+            user: "mona".into(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // A room whose owner's account is gone may be claimed again.
+    olive
+        .send(ClientFrame::DeleteAccount {
+            password: chat_proto::Secret::new(PASSWORD),
+        })
+        .await;
+    assert_eq!(answer(&mut olive).await, ServerFrame::AccountDeleted);
+    let info = claim(&mut ted, "attic").await.unwrap();
+    assert_eq!(info.owner.as_deref(), Some("ted"));
     server.shutdown().await;
 }

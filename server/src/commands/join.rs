@@ -53,6 +53,8 @@ pub fn record(ctx: &mut Context<'_>, joined: JoinedRoom) -> Result<Flow, Command
     if let Err(err) = kept_out(ctx, &joined.key, &joined.name) {
         let name = ctx.name()?;
         let _ = ctx.hub.part(&name, &joined, crate::clock::now_millis());
+        // A repeated join of a room it was in: it is in it no more.
+        ctx.rooms_mut()?.retain(|room| room.key != joined.key);
         return Err(err);
     }
     tracing::debug!(peer = %ctx.peer, "{} joined #{}", ctx.name()?, joined.name);

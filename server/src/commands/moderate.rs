@@ -42,12 +42,13 @@ pub fn handle(
     };
     let moderation = moderation.clone();
     let accounts = ctx.accounts.cloned();
+    let aimed_name = aimed_at.map(str::to_owned);
     moderation_task(ctx, async move {
-        if let (RoomAction::Promote { user }, Some(accounts)) = (&action, accounts) {
-            // The role belongs to the account, by its id: a later account under the name,
-            // once this one is deleted, holds nothing.
+        if let (Some(user), Some(accounts)) = (aimed_name, accounts) {
+            // Roles are held by account ids: the account the name is now, if any (a name
+            // that is an account's is no guest's, on any node).
             aimed.account = accounts
-                .find(user)
+                .find(&user)
                 .await
                 .map_err(|err| ModError::Store(StoreFailed(err.to_string())))?
                 .map(|account| account.id);

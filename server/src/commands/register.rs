@@ -36,8 +36,8 @@ pub fn handle(
     if ctx.hub.is_online(&name) {
         return Err(CommandError::NameTaken(name));
     }
-    // A banned address or name makes no account.
-    handshake::sanctioned(ctx, &name, None)?;
+    // A banned address or name makes no account, nor a name an account ban holds.
+    handshake::about_to_register(ctx, &name)?;
     let at = now_millis();
     let check = {
         let name = name.clone();

@@ -169,7 +169,8 @@ impl Actor {
 pub struct Aimed {
     /// The person is a server operator.
     pub operator: bool,
-    /// The id of the account of that name, for a promotion (the role belongs to it).
+    /// The id of the account of that name, if there is one: what a role is held by, and
+    /// what a promotion gives it to.
     pub account: Option<i64>,
 }
 
@@ -302,7 +303,7 @@ impl Moderation {
         if room.is_none() && key != SERVER_KEY {
             return 0;
         }
-        let (changes, rules) = {
+        let (changes, rules, bans_changed) = {
             let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
             let seen = records.applied.get(key).copied().unwrap_or(0);
             let kept = match &room {
@@ -322,13 +323,16 @@ impl Moderation {
             match (&room, record) {
                 (Some(room), Record::Room(rules)) => {
                     let rules = Arc::new(rules);
-                    records.rooms.insert(room.clone(), rules.clone());
+                    let before = records.rooms.insert(room.clone(), rules.clone());
                     self.any_room.store(true, Ordering::Release);
-                    (changes, Some(rules))
+                    let changed = before.is_none_or(|before| before.bans != rules.bans);
+                    (changes, Some(rules), changed)
                 }
                 (_, Record::Server(rules)) => {
+                    let changed = records.server.bans != rules.bans
+                        || records.server.suspended != rules.suspended;
                     records.server = Arc::new(rules);
-                    (changes, None)
+                    (changes, None, changed)
                 }
                 (None, Record::Room(_)) => return 0,
             }
@@ -348,10 +352,15 @@ impl Moderation {
                 {
                     self.tell(&room, &recent.by, recent.at.min(now), recent.change);
                 }
-                self.enforce_bans(&room, &rules, now);
+                // Only when the bans changed: a room's record changes with every audit
+                // entry (a removal, say), and the pass holds the hub's lock.
+                if bans_changed {
+                    self.enforce_bans(&room, &rules, now);
+                }
                 0
             }
-            _ => self.enforce_server(now),
+            _ if bans_changed => self.enforce_server(now),
+            _ => 0,
         }
     }
 
@@ -447,6 +456,16 @@ impl Moderation {
     pub fn check_handshake(&self, who: &Who<'_>) -> Result<(), ModError> {
         let server = self.records().server.clone();
         let now = crate::clock::now_millis();
+        // A suspension holds for operators too (only an operator suspends); bans do not,
+        // so that no ban can lock every operator out.
+        if who.account.is_some() {
+            if let Some(suspension) = server.suspension_of(who.name) {
+                return Err(ModError::Suspended(suspended_detail(
+                    &suspension.by,
+                    &suspension.reason,
+                )));
+            }
+        }
         if self.is_operator(who) {
             return Ok(());
         }
@@ -457,14 +476,6 @@ impl Moderation {
                 &ban.reason,
                 ban.until,
             )));
-        }
-        if who.account.is_some() {
-            if let Some(suspension) = server.suspension_of(who.name) {
-                return Err(ModError::Suspended(suspended_detail(
-                    &suspension.by,
-                    &suspension.reason,
-                )));
-            }
         }
         Ok(())
     }
@@ -535,8 +546,13 @@ impl Moderation {
             let gap = Millis::from(rules.slow_secs) * 1000;
             let mut spoke = self.spoke();
             if spoke.len() >= SPOKE_KEPT {
-                // Whoever spoke over an hour ago is past any slow mode but the longest.
+                // Whoever spoke over an hour ago is past any slow mode but the longest; if
+                // that frees too little, everyone is forgotten (each may speak once more),
+                // so that this pass comes once per SPOKE_KEPT messages at most.
                 spoke.retain(|_, last| now.saturating_sub(*last) < 3_600_000);
+                if spoke.len() >= SPOKE_KEPT / 2 {
+                    spoke.clear();
+                }
             }
             let last = spoke
                 .entry((key.to_owned(), name_key(who.name)))
@@ -620,8 +636,15 @@ impl Moderation {
         Ok((record, closed))
     }
 
-    /// `Claim`: `actor` (signed in) becomes the owner of the room `key` nobody owns.
-    pub async fn claim(&self, key: &str, shown: &str, actor: Actor) -> Result<RoomInfo, ModError> {
+    /// `Claim`: `actor` (signed in) becomes the owner of the room `key` nobody owns, or
+    /// whose owner's account `gone` (its id) was deleted since.
+    pub async fn claim(
+        &self,
+        key: &str,
+        shown: &str,
+        actor: Actor,
+        gone: Option<i64>,
+    ) -> Result<RoomInfo, ModError> {
         let Some(id) = actor.account else {
             return Err(ModError::NotSignedIn);
         };
@@ -631,7 +654,7 @@ impl Moderation {
         let room = shown.clone();
         let (rules, _): (RoomRules, _) = self
             .write(store::room_key(key), move |rules: &mut RoomRules| {
-                if let Some(owner) = &rules.owner {
+                if let Some(owner) = rules.owner.as_ref().filter(|owner| Some(owner.id) != gone) {
                     return Err(ModError::Claimed {
                         room: room.clone(),
                         owner: owner.name.clone(),
@@ -977,8 +1000,16 @@ fn apply(
     }
     rules.expire(at);
     // The owner is beyond the moderators, and the moderators beyond each other.
-    let beyond = |user: &str, rules: &RoomRules| {
-        if !owner && (rules.names_owner(user) || rules.names_moderator(user)) {
+    // By the account the person's name is (roles are held by account ids): a guest or a new
+    // account under a deleted holder's name is beyond nobody.
+    let holds_role = |rules: &RoomRules| {
+        aimed.account.is_some_and(|id| {
+            rules.owner.as_ref().is_some_and(|owner| owner.id == id)
+                || rules.moderators.iter().any(|moderator| moderator.id == id)
+        })
+    };
+    let beyond = |_user: &str, rules: &RoomRules| {
+        if !owner && holds_role(rules) {
             Err(ModError::NotPermitted(
                 "a room's owner and moderators are beyond its moderators".into(),
             ))
@@ -1098,7 +1129,7 @@ fn apply(
                     "#{room} has no owner: claim it first"
                 )));
             }
-            if rules.names_owner(&user) || rules.names_moderator(&user) {
+            if holds_role(rules) {
                 return Err(ModError::Invalid(format!(
                     "{user} moderates #{room} already"
                 )));

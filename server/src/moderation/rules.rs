@@ -157,21 +157,6 @@ impl RoomRules {
             .is_some_and(|id| self.moderators.iter().any(|moderator| moderator.id == id))
     }
 
-    /// Whether someone called `name` holds a moderator's role here, as far as a name
-    /// tells: what an action aimed at them by name is checked against.
-    pub fn names_moderator(&self, name: &str) -> bool {
-        self.moderators
-            .iter()
-            .any(|moderator| name_key(&moderator.name) == name_key(name))
-    }
-
-    /// Whether someone called `name` owns it, as far as a name tells.
-    pub fn names_owner(&self, name: &str) -> bool {
-        self.owner
-            .as_ref()
-            .is_some_and(|owner| name_key(&owner.name) == name_key(name))
-    }
-
     /// The ban in force at `now` that keeps `who` out, if any.
     pub fn ban_of(&self, who: &Who<'_>, now: Millis) -> Option<&Ban> {
         self.bans
