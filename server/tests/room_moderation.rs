@@ -18,6 +18,25 @@ use common::{error_of, history_config, logs, scratch_dir, start_with, TestClient
 
 const PASSWORD: &str = "violet tractor at noon";
 
+/// `room` with three in it, all told that the account olive claimed it: olive, the account
+/// `other`, and the guest gus.
+async fn claimed_by_olive(
+    server: &TestServer,
+    room: &str,
+    other: &str,
+) -> (TestClient, TestClient, TestClient) {
+    let mut olive = account(server, "olive").await;
+    let mut other = account(server, other).await;
+    let mut gus = server.register_only("gus").await;
+    for client in [&mut olive, &mut other, &mut gus] {
+        client.join(room).await;
+    }
+    claim(&mut olive, room).await.unwrap();
+    change(&mut other).await;
+    change(&mut gus).await;
+    (olive, other, gus)
+}
+
 /// `Moderate{room, action}` from `by`: the room as the action left it, or the error.
 async fn act(
     by: &mut TestClient,
@@ -340,15 +359,7 @@ async fn mutes_slow_mode_accounts_only_and_a_ban_that_expires() {
     logs::capture();
     let dir = scratch_dir("room_moderation_settings");
     let server = start_with(history_config(&dir)).await;
-    let mut olive = account(&server, "olive").await;
-    let mut ann = account(&server, "ann").await;
-    let mut gus = server.register_only("gus").await;
-    for client in [&mut olive, &mut ann, &mut gus] {
-        client.join("quiet").await;
-    }
-    claim(&mut olive, "quiet").await.unwrap();
-    change(&mut ann).await;
-    change(&mut gus).await;
+    let (mut olive, mut ann, mut gus) = claimed_by_olive(&server, "quiet", "ann").await;
 
     // The topic reaches everyone.
     act(
@@ -820,13 +831,7 @@ async fn a_role_belongs_to_the_account_not_to_whoever_takes_its_name_later() {
     logs::capture();
     let dir = scratch_dir("room_moderation_account_roles");
     let server = start_with(history_config(&dir)).await;
-    let mut olive = account(&server, "olive").await;
-    let mut mona = account(&server, "mona").await;
-    let mut gus = server.register_only("gus").await;
-    for client in [&mut olive, &mut mona, &mut gus] {
-        client.join("attic").await;
-    }
-    claim(&mut olive, "attic").await.unwrap();
+    let (mut olive, mut mona, _gus) = claimed_by_olive(&server, "attic", "mona").await;
     act(
         &mut olive,
         "attic",

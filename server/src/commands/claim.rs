@@ -5,7 +5,6 @@ use chat_proto::validate::room_key;
 use chat_proto::ServerFrame;
 
 use super::{moderation_task, room_name, CommandError, Context, Flow};
-use crate::moderation::store::StoreFailed;
 use crate::moderation::ModError;
 
 /// Claims the room `room` (as typed; one need not be in it) for the sender.
@@ -20,10 +19,7 @@ pub fn handle(ctx: &mut Context<'_>, room: String) -> Result<Flow, CommandError>
         let owner = moderation.room(&key).and_then(|rules| rules.owner.clone());
         let gone = match (owner, accounts) {
             (Some(owner), Some(accounts)) => {
-                let now = accounts
-                    .find(&owner.name)
-                    .await
-                    .map_err(|err| ModError::Store(StoreFailed(err.to_string())))?;
+                let now = accounts.find(&owner.name).await.map_err(ModError::from)?;
                 (now.map(|account| account.id) != Some(owner.id)).then_some(owner.id)
             }
             _ => None,

@@ -128,16 +128,10 @@ pub fn sanctioned(
 /// Refuses a registration of `name` that a server ban would refuse once it is made: of its
 /// address, of the name, or of an account of the name.
 pub fn about_to_register(ctx: &Context<'_>, name: &str) -> Result<(), CommandError> {
-    let Some(moderation) = ctx.moderation else {
-        return Ok(());
-    };
-    let who = Who {
-        name,
-        // The account about to be made: no id yet, but an account's.
-        account: Some(0),
-        ip: ctx.peer.ip(),
-    };
-    Ok(moderation.check_handshake(&who)?)
+    match ctx.moderation {
+        Some(moderation) => Ok(moderation.check_registration(name, ctx.peer.ip())?),
+        None => Ok(()),
+    }
 }
 
 /// Finishes a handshake whose name's claim across the cluster has ended: registers the name,

@@ -7,7 +7,6 @@ use chat_proto::validate::room_key;
 use chat_proto::ServerFrame;
 
 use super::{moderation_task, room_name, CommandError, Context, Flow};
-use crate::moderation::store::StoreFailed;
 use crate::moderation::{Aimed, ModError};
 
 /// Carries out `action` in `room` (as typed) for the sender, if allowed.
@@ -50,7 +49,7 @@ pub fn handle(
             aimed.account = accounts
                 .find(&user)
                 .await
-                .map_err(|err| ModError::Store(StoreFailed(err.to_string())))?
+                .map_err(ModError::from)?
                 .map(|account| account.id);
         }
         let info = moderation.act(&key, &shown, actor, aimed, action).await?;

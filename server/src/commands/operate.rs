@@ -6,8 +6,6 @@ use chat_proto::moderation::ServerAction;
 use chat_proto::ServerFrame;
 
 use super::{moderation_task, CommandError, Context, Flow};
-use crate::accounts::AccountsError;
-use crate::moderation::store::StoreFailed;
 use crate::moderation::ModError;
 
 /// Carries out `action` for the sender, an operator.
@@ -23,10 +21,7 @@ pub fn handle(ctx: &mut Context<'_>, action: ServerAction) -> Result<Flow, Comma
         let closed = moderation.operate(actor, action).await?;
         if let (Some(account), Some(accounts)) = (suspended, accounts) {
             // Its sessions end too: a suspended account signs in from scratch once let back.
-            accounts
-                .end_all(&account)
-                .await
-                .map_err(|err: AccountsError| ModError::Store(StoreFailed(err.to_string())))?;
+            accounts.end_all(&account).await.map_err(ModError::from)?;
         }
         Ok(Some(ServerFrame::Enforced {
             closed: u32::try_from(closed).unwrap_or(u32::MAX),

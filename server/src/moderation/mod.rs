@@ -134,6 +134,12 @@ impl From<EditError> for ModError {
     }
 }
 
+impl From<crate::accounts::AccountsError> for ModError {
+    fn from(err: crate::accounts::AccountsError) -> Self {
+        ModError::Store(StoreFailed(err.to_string()))
+    }
+}
+
 impl From<target::TargetError> for ModError {
     fn from(err: target::TargetError) -> Self {
         ModError::Invalid(err.to_string())
@@ -204,8 +210,6 @@ struct Records {
     rooms: HashMap<String, Arc<RoomRules>>,
     /// The server's record.
     server: Arc<ServerRules>,
-    /// Store key → the version whose changes were applied here.
-    applied: HashMap<String, u64>,
 }
 
 /// Whether the account of a name is a server operator (`[accounts] operators`, reloadable).
@@ -305,7 +309,14 @@ impl Moderation {
         }
         let (changes, rules, bans_changed) = {
             let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
-            let seen = records.applied.get(key).copied().unwrap_or(0);
+            // The version held is the one whose changes were applied here.
+            let seen = match &room {
+                Some(room) => records
+                    .rooms
+                    .get(room)
+                    .map_or(0, |rules| rules.kept.version),
+                None => records.server.kept.version,
+            };
             let kept = match &room {
                 Some(_) => serde_json::from_slice::<RoomRules>(value).map(Record::Room),
                 None => serde_json::from_slice::<ServerRules>(value).map(Record::Server),
@@ -319,7 +330,6 @@ impl Moderation {
                 return 0;
             }
             let changes: Vec<_> = kept.since(seen).cloned().collect();
-            records.applied.insert(key.to_owned(), kept.version);
             match (&room, record) {
                 (Some(room), Record::Room(rules)) => {
                     let rules = Arc::new(rules);
@@ -478,6 +488,17 @@ impl Moderation {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a registration (or an account's sign-in that has no id yet) of `name` from
+    /// `ip` that a server ban or a suspension would refuse once the account exists.
+    pub fn check_registration(&self, name: &str, ip: IpAddr) -> Result<(), ModError> {
+        // The account about to be made (or found): no id yet, but an account's.
+        self.check_handshake(&Who {
+            name,
+            account: Some(0),
+            ip,
+        })
     }
 
     /// Refuses a join of the room `key` (shown as `shown`) a ban or registered-only keeps
@@ -778,11 +799,7 @@ impl Moderation {
                 for_secs,
                 reason,
             } => {
-                let target = target::checked(target)?;
-                target::until(at, for_secs)?;
-                if who.who().is(&target) {
-                    return Err(ModError::NotPermitted("that ban would match you".into()));
-                }
+                let target = checked_ban(target, for_secs, &who.who(), at)?;
                 ServerAction::Ban {
                     target,
                     for_secs,
@@ -820,9 +837,32 @@ fn matching(target: &BanTarget) -> impl Fn(&str, Option<i64>, IpAddr) -> bool + 
     move |name, account, ip| Who { name, account, ip }.is(target)
 }
 
+/// A ban's target checked and written one way, and its duration checked; refused when the
+/// ban would match `me`, who asks for it.
+fn checked_ban(
+    target: BanTarget,
+    for_secs: Option<u64>,
+    me: &Who<'_>,
+    at: Millis,
+) -> Result<BanTarget, ModError> {
+    let target = target::checked(target)?;
+    target::until(at, for_secs)?;
+    if me.is(&target) {
+        return Err(ModError::NotPermitted("that ban would match you".into()));
+    }
+    Ok(target)
+}
+
+/// Takes the ban of `target` out of `bans`; whether there was one.
+fn lift_ban(bans: &mut Vec<Ban>, target: &BanTarget) -> bool {
+    let before = bans.len();
+    bans.retain(|ban| !target::same(&ban.target, target));
+    bans.len() != before
+}
+
 /// Puts `ban` in `bans`, in place of one of the same target.
 fn put_ban(bans: &mut Vec<Ban>, ban: Ban) -> Result<(), ModError> {
-    bans.retain(|kept| !target::same(&kept.target, &ban.target));
+    lift_ban(bans, &ban.target);
     if bans.len() >= MAX_LISTED {
         return Err(ModError::Invalid(format!(
             "{MAX_LISTED} bans are the most one list holds: lift some first"
@@ -918,11 +958,7 @@ fn checked(
             for_secs,
             reason,
         } => {
-            let target = target::checked(target)?;
-            target::until(at, for_secs)?;
-            if me.is(&target) {
-                return Err(ModError::NotPermitted("that ban would match you".into()));
-            }
+            let target = checked_ban(target, for_secs, &me, at)?;
             if let BanTarget::Account(user) | BanTarget::Name(user) = &target {
                 not_me(user)?;
             }
@@ -1008,14 +1044,11 @@ fn apply(
                 || rules.moderators.iter().any(|moderator| moderator.id == id)
         })
     };
-    let beyond = |_user: &str, rules: &RoomRules| {
+    // (An operator is beyond the moderators too: `checked` refused that before the write.)
+    let beyond = |rules: &RoomRules| {
         if !owner && holds_role(rules) {
             Err(ModError::NotPermitted(
                 "a room's owner and moderators are beyond its moderators".into(),
-            ))
-        } else if aimed.operator && !actor.operator {
-            Err(ModError::NotPermitted(
-                "a server operator is beyond a room's moderators".into(),
             ))
         } else {
             Ok(())
@@ -1024,7 +1057,7 @@ fn apply(
     let by = actor.name.clone();
     let (change, entry) = match action {
         RoomAction::Kick { user, reason } => {
-            beyond(&user, rules)?;
+            beyond(rules)?;
             let entry = audit(&by, Some(room), "kick", &user, &reason, None, at);
             (RoomChange::Kicked { user, reason }, entry)
         }
@@ -1033,8 +1066,8 @@ fn apply(
             for_secs,
             reason,
         } => {
-            if let BanTarget::Account(user) | BanTarget::Name(user) = &target {
-                beyond(user, rules)?;
+            if let BanTarget::Account(_) | BanTarget::Name(_) = &target {
+                beyond(rules)?;
             }
             let until = target::until(at, for_secs)?;
             put_ban(
@@ -1065,9 +1098,7 @@ fn apply(
             )
         }
         RoomAction::Unban { target } => {
-            let before = rules.bans.len();
-            rules.bans.retain(|ban| !target::same(&ban.target, &target));
-            if rules.bans.len() == before {
+            if !lift_ban(&mut rules.bans, &target) {
                 return Err(ModError::Invalid(format!(
                     "{target} is not banned from #{room}"
                 )));
@@ -1080,7 +1111,7 @@ fn apply(
             for_secs,
             reason,
         } => {
-            beyond(&user, rules)?;
+            beyond(rules)?;
             let until = target::until(at, for_secs)?;
             rules
                 .mutes
@@ -1225,9 +1256,7 @@ fn operate(
             (None, entry)
         }
         ServerAction::Unban { target } => {
-            let before = rules.bans.len();
-            rules.bans.retain(|ban| !target::same(&ban.target, &target));
-            if rules.bans.len() == before {
+            if !lift_ban(&mut rules.bans, &target) {
                 return Err(ModError::Invalid(format!("{target} is not banned")));
             }
             (

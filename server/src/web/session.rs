@@ -103,13 +103,7 @@ pub async fn sign_in(shared: &Shared, peer: SocketAddr, body: &[u8]) -> Response
     // A banned address or name, or a suspended account, gets no session here either.
     if let Some(moderation) = &shared.moderation {
         let (Asked::Register { name, .. } | Asked::SignIn { name, .. }) = &asked;
-        let who = crate::moderation::rules::Who {
-            name,
-            // An account's sign-in or registration: its id comes later.
-            account: Some(0),
-            ip: peer.ip(),
-        };
-        if let Err(err) = moderation.check_handshake(&who) {
+        if let Err(err) = moderation.check_registration(name, peer.ip()) {
             return refusal(StatusCode::FORBIDDEN, err.kind(), &err.to_string());
         }
     }
