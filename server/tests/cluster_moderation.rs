@@ -1,14 +1,15 @@
 //! Moderation across the cluster: two nodes joined through one real nats-server share the
 //! moderation bucket. A ban, a kick by a moderator named on the other node, a mute and a
 //! server ban given on one node are in force on the other within a second (measured and
-//! printed); a claimed room's roles and bans are the same wherever one asks.
+//! printed); a claimed room's roles and bans are the same wherever one asks; a message
+//! removed on one node is gone on the other within a second too.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use chat_proto::moderation::{BanTarget, RoomAction, ServerAction};
-use chat_proto::{Backlog, ClientFrame, ErrorKind, ServerFrame};
+use chat_proto::{Backlog, ClientFrame, Cursor, ErrorKind, PastKind, ServerFrame};
 use common::accounts::{answer, make_operators, opened, register};
 use common::nats::NatsServer;
 use common::{error_of, start_with, TestClient};
@@ -226,5 +227,77 @@ async fn mona_refused(mona: &mut TestClient) -> Option<ErrorKind> {
     match answer(mona).await {
         ServerFrame::Msg { .. } => None,
         other => Some(error_of(other).0),
+    }
+}
+
+/// A message removed on one node is gone on the other within a second: its members there
+/// get `MessageRemoved`, and its history there shows the tombstone and the removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_removed_on_one_node_is_gone_on_the_other_within_a_second() {
+    common::logs::capture();
+    let nats = NatsServer::start();
+    let a = start_with(nats.node_config("a")).await;
+    let b = start_with(nats.node_config("b")).await;
+    let (mut olive, _, _) = opened(&a, register("olive", PASSWORD, "desk")).await;
+    let mut ann = b.register_only("ann").await;
+    olive.join("den").await;
+    ann.join("den").await;
+    sees_in_room(&mut olive, "den", "ann").await;
+    olive.send(ClientFrame::Claim { room: "den".into() }).await;
+    assert!(matches!(
+        answer(&mut olive).await,
+        ServerFrame::RoomInfo { .. }
+    ));
+    ann.say_in("den", "a cluster secret").await;
+    ann.say_in("den", "a plain hello").await;
+    for _ in 0..2 {
+        let (_, text) = olive.next_message().await;
+        assert!(text.starts_with('a'), "{text}");
+    }
+
+    // The owner, on node a, removes ann's first message; ann is on node b.
+    let since = Instant::now();
+    olive
+        .send(ClientFrame::RemoveMessage {
+            room: "den".into(),
+            seq: 1,
+        })
+        .await;
+    let took = loop {
+        match ann.recv().await {
+            ServerFrame::MessageRemoved {
+                seq, target, by, ..
+            } => {
+                assert_eq!((seq, target, by.as_str()), (3, 1, "olive"));
+                break since.elapsed();
+            }
+            ServerFrame::Error { kind, detail } => panic!("{kind:?}: {detail}"),
+            _ => {}
+        }
+    };
+    println!("a message removed on node a was gone on node b after {took:?}");
+    assert!(took < ACROSS_NODES, "took {took:?}");
+    assert!(matches!(
+        answer(&mut olive).await,
+        ServerFrame::MessageRemoved { seq: 3, .. }
+    ));
+
+    // Node b reads the room's history with the tombstone and the removal.
+    match ann.history("den", Cursor::Latest, 10).await {
+        ServerFrame::History { messages, .. } => {
+            let read: Vec<(u64, String, PastKind)> = messages
+                .into_iter()
+                .map(|m| (m.seq, m.text, m.kind))
+                .collect();
+            assert_eq!(
+                read,
+                [
+                    (1, String::new(), PastKind::Removed { by: "olive".into() }),
+                    (2, "a plain hello".into(), PastKind::Message),
+                    (3, String::new(), PastKind::Removal { target: 1 }),
+                ]
+            );
+        }
+        other => panic!("expected History, got {other:?}"),
     }
 }

@@ -19,7 +19,7 @@ mod common;
 use std::sync::Arc;
 
 use chat_proto::codec::{decode_chunks, CLIENT_MAX_FRAME};
-use chat_proto::{Backlog, Cursor, ErrorKind, ServerFrame};
+use chat_proto::{Backlog, Cursor, ErrorKind, PastKind, ServerFrame};
 #[cfg(feature = "cluster")]
 use chat_server::cluster::{Cluster, Link};
 #[cfg(feature = "cluster")]
@@ -27,7 +27,10 @@ use chat_server::config::{ClusterConfig, StoreConfig};
 use chat_server::hub::Hub;
 #[cfg(feature = "cluster")]
 use chat_server::log::jetstream::JetStreamLog;
-use chat_server::log::{Join, Joining, NoHistory, Said, SharedLog, SqliteLog, SqliteStore, Store};
+use chat_server::log::{
+    Join, Joining, NoHistory, Removal, RemoveRefusal, Said, SharedLog, SqliteLog, SqliteStore,
+    Store,
+};
 use chat_server::outbox::{self, Next, Outbox, Outgoing};
 use chat_server::registry::ClientHandle;
 use chat_server::room::JoinedRoom;
@@ -202,13 +205,7 @@ impl Bench {
 
     /// One page of [`ROOM`]: its seqs, `more` and `next`; `None` when history is off.
     async fn page(&self, from: Cursor, limit: u32) -> Option<(Vec<u64>, bool, Cursor)> {
-        let read = self.log.page(ROOM.into(), ROOM.into(), from, limit)?;
-        let frame = tokio::time::timeout(TIMEOUT, read)
-            .await
-            .expect("the page is read in time")
-            .expect("the read task ends")
-            .expect("the page is read");
-        match frame {
+        match self.page_frame(from, limit).await? {
             ServerFrame::History {
                 messages,
                 more,
@@ -218,6 +215,29 @@ impl Bench {
             } => Some((messages.iter().map(|m| m.seq).collect(), more, next)),
             other => panic!("expected a page, got {other:?}"),
         }
+    }
+
+    /// One page of [`ROOM`] as it reads: each entry's seq, text and kind.
+    async fn past(&self, from: Cursor, limit: u32) -> Vec<(u64, String, PastKind)> {
+        match self.page_frame(from, limit).await.expect("history is kept") {
+            ServerFrame::History { messages, .. } => messages
+                .into_iter()
+                .map(|m| (m.seq, m.text, m.kind))
+                .collect(),
+            other => panic!("expected a page, got {other:?}"),
+        }
+    }
+
+    /// The `History` frame of one page of [`ROOM`]; `None` when history is off.
+    async fn page_frame(&self, from: Cursor, limit: u32) -> Option<ServerFrame> {
+        let read = self.log.page(ROOM.into(), ROOM.into(), from, limit)?;
+        Some(
+            tokio::time::timeout(TIMEOUT, read)
+                .await
+                .expect("the page is read in time")
+                .expect("the read task ends")
+                .expect("the page is read"),
+        )
     }
 }
 
@@ -509,5 +529,184 @@ async fn nothing_is_stored_delivered_or_numbered_when_the_store_fails() {
         );
         let page = bench.page(Cursor::After(0), 10).await.unwrap();
         assert_eq!(page.0, [1, 2], "{kind:?}: the refused burst was not stored");
+    }
+}
+
+/// Removes message `target` for `by` (anyone's when `any`): the log's answer.
+async fn remove(
+    bench: &Bench,
+    member: &Member,
+    target: u64,
+    by: &str,
+    any: bool,
+) -> Result<u64, RemoveRefusal> {
+    let removal = Removal {
+        room: member.room.clone(),
+        target,
+        by: by.into(),
+        any,
+        at: 9,
+    };
+    tokio::time::timeout(TIMEOUT, bench.log.remove(removal))
+        .await
+        .expect("the removal is answered in time")
+        .expect("the log answers")
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.push((path, bytes));
+            }
+        }
+    }
+    found
+}
+
+/// Whether any file under `dir` holds `text`.
+fn held_under(dir: &std::path::Path, text: &str) -> bool {
+    files_under(dir)
+        .iter()
+        .any(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+/// A removal is a message of the log with its own seq, delivered live as `MessageRemoved`;
+/// pages, backlogs and catch-ups show a tombstone in the removed message's place and the
+/// removal in its own; the removed text is gone from the store's files while the rest
+/// stays. Removals in one record (several in a burst), of a whole record, and of a message
+/// in the last record all hold; what may not be removed is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_is_a_message_of_the_log_and_the_text_leaves_the_store() {
+    for &kind in STORING {
+        let bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        let mut bob = bench.member("bob", Backlog::None).await;
+        ann.frames(1).await; // bob joined
+        bench
+            .say(&ann, &["first secret", "second secret", "third secret"])
+            .await;
+        bench.say(&bob, &["kept by bob"]).await;
+        bench.say(&ann, &["kept by ann", "last secret"]).await;
+        assert_eq!(bob.messages(6).await.len(), 6);
+        ann.messages(6).await;
+
+        let refused = remove(&bench, &bob, 2, "bob", false).await;
+        assert_eq!(refused, Err(RemoveRefusal::NotYours(2)), "{kind:?}");
+        assert_eq!(
+            remove(&bench, &ann, 2, "ann", false).await,
+            Ok(7),
+            "{kind:?}"
+        );
+        assert_eq!(
+            remove(&bench, &ann, 3, "ann", false).await,
+            Ok(8),
+            "{kind:?}"
+        );
+        assert_eq!(
+            remove(&bench, &bob, 1, "mod", true).await,
+            Ok(9),
+            "{kind:?}"
+        );
+        assert_eq!(
+            remove(&bench, &ann, 6, "ann", false).await,
+            Ok(10),
+            "{kind:?}"
+        );
+        for seq in [2, 7, 11] {
+            assert!(
+                matches!(
+                    remove(&bench, &ann, seq, "ann", true).await,
+                    Err(RemoveRefusal::NoSuchMessage { seq: s, .. }) if s == seq
+                ),
+                "{kind:?}: {seq} is removed already, a removal, or never sent"
+            );
+        }
+
+        // Live: every member gets each removal, in the room's order.
+        let mut live = Vec::new();
+        while live.len() < 4 {
+            match bob.frames(1).await.remove(0) {
+                ServerFrame::MessageRemoved {
+                    seq, target, by, ..
+                } => live.push((seq, target, by)),
+                other => panic!("{kind:?}: expected a removal, got {other:?}"),
+            }
+        }
+        let removals = [(7, 2, "ann"), (8, 3, "ann"), (9, 1, "mod"), (10, 6, "ann")];
+        let expected: Vec<(u64, u64, String)> = removals
+            .iter()
+            .map(|&(seq, target, by)| (seq, target, by.to_owned()))
+            .collect();
+        assert_eq!(live, expected, "{kind:?}");
+
+        // History: tombstones in place, removals in theirs.
+        let removed = |by: &str| PastKind::Removed { by: by.into() };
+        let removal = |target| PastKind::Removal { target };
+        let all = vec![
+            (1, String::new(), removed("mod")),
+            (2, String::new(), removed("ann")),
+            (3, String::new(), removed("ann")),
+            (4, "kept by bob".to_owned(), PastKind::Message),
+            (5, "kept by ann".to_owned(), PastKind::Message),
+            (6, String::new(), removed("ann")),
+            (7, String::new(), removal(2)),
+            (8, String::new(), removal(3)),
+            (9, String::new(), removal(1)),
+            (10, String::new(), removal(6)),
+        ];
+        assert_eq!(bench.past(Cursor::Latest, 50).await, all, "{kind:?}");
+        assert_eq!(
+            bench.past(Cursor::Before(4), 2).await,
+            all[1..3],
+            "{kind:?}: a page that starts in a removed record"
+        );
+        assert_eq!(bench.past(Cursor::After(1), 3).await, all[1..4], "{kind:?}");
+        assert_eq!(
+            bench.past(Cursor::After(0), 1).await,
+            all[..1],
+            "{kind:?}: the room's first message, removed"
+        );
+
+        // A catch-up replays the removals exactly.
+        let mut cat = bench.member("cat", Backlog::After(5)).await;
+        assert_eq!(
+            cat.backlog().await,
+            (vec![6, 7, 8, 9, 10], false),
+            "{kind:?}"
+        );
+
+        // The texts left the store's files; what was not removed is still there.
+        let dir = match kind {
+            Kind::Sqlite => bench.store.as_ref().unwrap().1.path().to_path_buf(),
+            _ => bench.nats.as_ref().unwrap().store_dir().to_path_buf(),
+        };
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let kept = held_under(&dir, "kept by bob") && held_under(&dir, "kept by ann");
+            let gone = [
+                "first secret",
+                "second secret",
+                "third secret",
+                "last secret",
+            ]
+            .iter()
+            .all(|text| !held_under(&dir, text));
+            if kept && gone {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{kind:?}: kept texts on disk {kept}, removed texts gone {gone}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        println!("{kind:?}: removed texts gone from the store's files");
     }
 }

@@ -84,7 +84,7 @@ pub async fn leader_reads(
 
 /// Gives `stream` the config `changed` in NATS and reads its info again, so that what the
 /// node keeps of it (a key-value store decides by it whether to use direct gets) says so.
-async fn update(
+pub async fn update(
     js: &jetstream::Context,
     stream: &mut stream::Stream,
     changed: &stream::Config,

@@ -178,6 +178,11 @@ impl NatsServer {
         }
     }
 
+    /// Its JetStream store: the files a test reads to learn what NATS keeps on disk.
+    pub fn store_dir(&self) -> &std::path::Path {
+        self.store.path()
+    }
+
     /// Where clients connect: `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)

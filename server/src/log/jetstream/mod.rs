@@ -57,12 +57,14 @@
 //! The files: `payload.rs` (the stream, the subjects and the stored form of a record),
 //! `read.rs` (pages and backlogs from a room's records), `publish.rs` (senders' bursts to
 //! NATS and their acknowledgements), `reader.rs` (the node's one consumer, feeding the room
-//! tasks), `room_task.rs` (one room's delivery and joins on this node).
+//! tasks), `room_task.rs` (one room's delivery and joins on this node), `remove.rs` (a
+//! message removal: a record in the room's order, and the removed text erased).
 
 mod payload;
 mod publish;
 mod read;
 mod reader;
+mod remove;
 mod room_task;
 
 use std::collections::HashMap;
@@ -81,7 +83,7 @@ use crate::log::{
 };
 use crate::outbox::Outbox;
 use crate::room::{JoinedRoom, RoomError};
-use payload::{STREAM, SUBJECTS};
+use payload::{KEPT_SUBJECTS, STREAM, SUBJECTS};
 use publish::Publish;
 
 /// Messages delivered at most as one queue entry: those the consumer has ready together.
@@ -280,13 +282,14 @@ impl RoomLog for JetStreamLog {
         &self.streams.in_flight
     }
 
-    /// A cluster's rooms are records of several messages in one stream, which a removal
-    /// cannot yet rewrite: refused, and nothing changes.
-    fn remove(&self, _removal: crate::log::Removal) -> crate::log::Removing {
+    /// The removal goes into the room's order like a record of messages; the record that
+    /// held the message is copied with a tombstone in its place and erased (`remove.rs`).
+    fn remove(&self, removal: crate::log::Removal) -> crate::log::Removing {
         let (answer, removing) = oneshot::channel();
-        let _ = answer.send(Err(crate::log::RemoveRefusal::Failed(
-            "removing a message is not available in a cluster yet".into(),
-        )));
+        let streams = Arc::clone(&self.streams);
+        tokio::spawn(async move {
+            let _ = answer.send(remove::remove(streams, removal).await);
+        });
         removing
     }
 }
@@ -313,6 +316,30 @@ async fn report_streams_per_room(cluster: Arc<Cluster>) {
             "NATS holds {old} streams CHAT_ROOM_* of an earlier version (a stream per room): \
              rooms are kept in {STREAM} now and nothing reads those; remove them to free NATS"
         );
+    }
+}
+
+/// Gives a rooms' stream made by an earlier version, which kept no copies of records a
+/// removal changed, their subjects; says so, or why NATS refused (removals then fail).
+async fn add_kept_subjects(js: &jetstream::Context, stream: &mut stream::Stream) {
+    let config = &stream.cached_info().config;
+    if config
+        .subjects
+        .iter()
+        .any(|subject| subject == KEPT_SUBJECTS)
+    {
+        return;
+    }
+    let mut changed = config.clone();
+    changed.subjects.push(KEPT_SUBJECTS.to_owned());
+    match crate::cluster::replicas::update(js, stream, &changed).await {
+        Ok(()) => {
+            tracing::info!("The stream {STREAM} now keeps removals' copies ({KEPT_SUBJECTS})")
+        }
+        Err(err) => tracing::warn!(
+            "The stream {STREAM} has no subjects {KEPT_SUBJECTS} for removals' copies, and NATS \
+             refused to add them: removing a message will fail: {err}"
+        ),
     }
 }
 
@@ -359,7 +386,7 @@ impl RoomStreams {
         let config = stream::Config {
             name: STREAM.to_owned(),
             description: Some("chat-server: the messages of every room, a subject each".into()),
-            subjects: vec![SUBJECTS.to_owned()],
+            subjects: vec![SUBJECTS.to_owned(), KEPT_SUBJECTS.to_owned()],
             // A record holds at least one message, so this keeps at least as many messages
             // as `keep_per_room`; reads show no more than that.
             max_messages_per_subject: self
@@ -381,6 +408,7 @@ impl RoomStreams {
             .map_err(|err| Unavailable(format!("cannot open the rooms' stream: {err}")))?;
         let what = format!("The stream {STREAM}");
         crate::cluster::replicas::align(js, &mut stream, self.cluster.replicas(), &what).await;
+        add_kept_subjects(js, &mut stream).await;
         Ok(stream)
     }
 
@@ -402,6 +430,21 @@ impl RoomStreams {
         tasks.rewind = Some(tasks.rewind.map_or(at, |rewind| rewind.min(at)));
         drop(tasks);
         self.unread.notify_one();
+    }
+
+    /// Waits until `seq` of the room with key `key` was delivered here, while the room has a
+    /// task, for at most [`crate::cluster::REQUEST_TIMEOUT`]; false when it was not read back
+    /// in time.
+    async fn delivered_here(&self, key: &str, seq: u64) -> bool {
+        let Some(mut delivered) = self.delivered(key) else {
+            return true;
+        };
+        let waited = tokio::time::timeout(
+            crate::cluster::REQUEST_TIMEOUT,
+            delivered.wait_for(|delivered| *delivered >= seq),
+        )
+        .await;
+        waited.is_ok()
     }
 
     /// The last `seq` delivered here in the room with key `key`, while it has a task.
@@ -487,6 +530,39 @@ mod tests {
         assert_eq!(key_of(&subject("go.dev")).as_deref(), Some("go.dev"));
         assert_eq!(key_of("chat.log.6"), None);
         assert_eq!(key_of("chat.other.61"), None);
+    }
+
+    /// A removal's record and the copy of a record a removal changed read back as stored:
+    /// a tombstone keeps its sender, time and remover, a removal names its target.
+    #[test]
+    fn tombstones_and_removals_read_back_as_stored() {
+        use chat_proto::PastKind;
+        let entry = |seq, text: &str, kind| Stored {
+            seq,
+            from: "ann".into(),
+            text: text.into(),
+            at: 1_700_000_000_000 + seq as i64,
+            kind,
+        };
+        let copy = vec![
+            entry(4, "kept\nx9\n", PastKind::Message),
+            entry(5, "", PastKind::Removed { by: "mod".into() }),
+            entry(6, "r7", PastKind::Message),
+        ];
+        let payload = super::payload::stored_payload(&copy);
+        assert_eq!(from_record(Some(&headers(4, 2)), &payload), Some(copy));
+        let removal = vec![entry(9, "", PastKind::Removal { target: 5 })];
+        let payload = super::payload::stored_payload(&removal);
+        assert_eq!(from_record(Some(&headers(9, 8)), &payload), Some(removal));
+        assert_eq!(
+            from_record(Some(&headers(1, 0)), b"ann\n5\nrnot a seq\n"),
+            None
+        );
+        assert_eq!(
+            from_record(Some(&headers(1, 0)), b"ann\n5\nxmod"),
+            None,
+            "cut short"
+        );
     }
 
     /// A room with nothing in the stream starts at 1 while nothing was trimmed, and past

@@ -5,18 +5,29 @@
 //! the header [`SEQ_HEADER`], and each message as its sender, time, length and text. A record holds at
 //! most [`RECORD_MAX`] messages, so a room's seqs never outrun [`RECORD_MAX`] times the
 //! stream's sequence ([`first_seq_of_empty_room`] relies on it).
+//!
+//! **Removals.** A removal is a record of its own on the room's subject (its one entry
+//! names the removed `seq` instead of carrying text). A NATS message cannot be changed, so
+//! the record that held the removed message is copied, with the message as a tombstone, to
+//! its own subject beside the room's ([`kept_subject`], named by the stream sequence the
+//! record had), and then erased from the stream (NATS overwrites an erased message's bytes).
+//! A reader that finds a gap in a room's seqs where records were erased finds their copies
+//! there: each record names the stream sequence of the record it was numbered after.
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use chat_proto::Millis;
+use chat_proto::{Millis, PastKind};
 
 use crate::log::{Said, Stored};
 
 /// The one stream that holds every room's messages.
 pub const STREAM: &str = "CHAT_ROOMS";
 
-/// The subjects of [`STREAM`]: [`subject`] of every room.
+/// The subjects of [`STREAM`]'s rooms: [`subject`] of every room.
 pub const SUBJECTS: &str = "chat.log.*";
+
+/// The subjects of [`STREAM`]'s copies of records a removal changed: [`kept_subject`].
+pub const KEPT_SUBJECTS: &str = "chat.kept.*.*";
 
 /// The header that carries a record's first `seq`.
 pub const SEQ_HEADER: &str = "Chat-Seq";
@@ -70,6 +81,12 @@ pub fn subject(key: &str) -> String {
     format!("chat.log.{}", hex(key))
 }
 
+/// The subject of the copy of the room `key`'s record that was at stream sequence `at`,
+/// before a removal erased it there.
+pub fn kept_subject(key: &str, at: u64) -> String {
+    format!("chat.kept.{}.{at}", hex(key))
+}
+
 /// The room key a record's subject names; `None` for a subject that is not a room's.
 pub fn key_of(subject: &str) -> Option<String> {
     let hex = subject.strip_prefix("chat.log.")?;
@@ -118,10 +135,39 @@ pub fn after_of(headers: &HeaderMap) -> Option<u64> {
 pub fn to_payload<'a>(messages: impl IntoIterator<Item = (&'a str, &'a Said)>) -> Bytes {
     let mut payload = String::new();
     for (from, said) in messages {
-        payload.push_str(&format!("{from}\n{}\n{}\n", said.at, said.text.len()));
-        payload.push_str(&said.text);
+        push_entry(&mut payload, from, said.at, &said.text, &PastKind::Message);
     }
     Bytes::from(payload)
+}
+
+/// The payload of a record holding `messages` as they stand: a removal's record, or the
+/// copy of a record a removal changed. A removed message's third line is `x` and its
+/// remover (no text follows); a removal's is `r` and the `seq` it removed (its sender is
+/// the remover).
+pub fn stored_payload(messages: &[Stored]) -> Bytes {
+    let mut payload = String::new();
+    for stored in messages {
+        push_entry(
+            &mut payload,
+            &stored.from,
+            stored.at,
+            &stored.text,
+            &stored.kind,
+        );
+    }
+    Bytes::from(payload)
+}
+
+/// One entry of a record's payload.
+fn push_entry(payload: &mut String, from: &str, at: Millis, text: &str, kind: &PastKind) {
+    match kind {
+        PastKind::Message => {
+            payload.push_str(&format!("{from}\n{at}\n{}\n", text.len()));
+            payload.push_str(text);
+        }
+        PastKind::Removed { by } => payload.push_str(&format!("{from}\n{at}\nx{by}\n")),
+        PastKind::Removal { target } => payload.push_str(&format!("{from}\n{at}\nr{target}\n")),
+    }
 }
 
 /// A record's first `seq`, from its headers alone (its payload unread); `None` when they
@@ -142,16 +188,28 @@ pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<St
         let mut lines = rest.splitn(4, '\n');
         let from = lines.next()?.to_owned();
         let at: Millis = lines.next()?.parse().ok()?;
-        let len: usize = lines.next()?.parse().ok()?;
+        let third = lines.next()?;
+        // Every entry's third line ends with a newline, so something (maybe nothing) follows.
         let tail = lines.next()?;
-        let text = tail.get(..len)?.to_owned();
-        rest = &tail[len..];
+        let (text, kind) = if let Some(by) = third.strip_prefix('x') {
+            rest = tail;
+            (String::new(), PastKind::Removed { by: by.to_owned() })
+        } else if let Some(target) = third.strip_prefix('r') {
+            rest = tail;
+            let target = target.parse().ok()?;
+            (String::new(), PastKind::Removal { target })
+        } else {
+            let len: usize = third.parse().ok()?;
+            let text = tail.get(..len)?.to_owned();
+            rest = &tail[len..];
+            (text, PastKind::Message)
+        };
         messages.push(Stored {
             seq: first + messages.len() as u64,
             from,
             text,
             at,
-            kind: chat_proto::PastKind::Message,
+            kind,
         });
     }
     (!messages.is_empty() && messages.len() as u64 <= RECORD_MAX).then_some(messages)

@@ -9,21 +9,24 @@ use std::time::Instant;
 
 use async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE;
 use async_nats::jetstream::context::PublishErrorKind;
-use chat_proto::ErrorKind;
+use bytes::Bytes;
+use chat_proto::{ErrorKind, PastKind};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::payload::{first_seq_of_empty_room, headers, subject, to_payload, Counted, RECORD_MAX};
+use super::payload::{
+    first_seq_of_empty_room, headers, stored_payload, subject, to_payload, Counted, RECORD_MAX,
+};
 use super::read::{count_between, counted_end, last_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
-use crate::log::Spoken;
+use crate::log::{Removal, Spoken, Stored};
 use crate::outbox::Expected;
 
-/// What became of a burst that did not all get through.
+/// What became of a record that did not get through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refused {
+pub enum Refused {
     /// Not handed to NATS at all (it was away): nobody gets it.
     NotSent,
     /// Handed to NATS, which did not acknowledge it in time: the link broke meanwhile, and
@@ -193,7 +196,6 @@ fn take_record(waiting: &mut VecDeque<Publish>) -> Vec<Publish> {
 async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<Head>) -> Published {
     let started = Instant::now();
     let room = &bursts[0].spoken.room;
-    let key = &room.key;
     let count: u64 = bursts
         .iter()
         .map(|burst| burst.spoken.said.len() as u64)
@@ -205,20 +207,56 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
             .iter()
             .map(|said| (&*burst.spoken.from, said))
     }));
+    let (outcome, head) =
+        publish_record(&streams, &room.key, &room.name, payload, count, head).await;
+    (bursts, outcome, head, started)
+}
+
+/// Publishes the removal `removal` as a record of its own in the room's order: its `seq`.
+pub async fn publish_removal(streams: &RoomStreams, removal: &Removal) -> Result<u64, Refused> {
+    let entry = Stored {
+        seq: 0,
+        from: removal.by.to_string(),
+        text: String::new(),
+        at: removal.at,
+        kind: PastKind::Removal {
+            target: removal.target,
+        },
+    };
+    let payload = stored_payload(&[entry]);
+    let room = &removal.room;
+    publish_record(streams, &room.key, &room.name, payload, 1, None)
+        .await
+        .0
+}
+
+/// Publishes `payload` (a record of `count` messages of the room with key `key`, shown as
+/// `shown`) after the room's last record (`head`, read first when unknown), numbering it
+/// again when another node's record came first: the `seq` of its first message, and where
+/// the room's log ends after it.
+async fn publish_record(
+    streams: &RoomStreams,
+    key: &str,
+    shown: &str,
+    payload: Bytes,
+    count: u64,
+    head: Option<Head>,
+) -> (Result<u64, Refused>, Option<Head>) {
+    let started = Instant::now();
     let js = streams.cluster.jetstream();
     let mut head = head;
     while started.elapsed() < RENUMBER_FOR {
         if !streams.cluster.is_up() {
-            return (bursts, Err(Refused::NotSent), None, started);
+            return (Err(Refused::NotSent), None);
         }
         let known = match head {
             Some(known) => known,
-            None => match read_head(&streams, key).await {
+            None => match read_head(streams, key).await {
                 Ok(known) => known,
                 Err(err) => {
-                    tracing::debug!("Cannot read where #{} ends: {err}", room.name);
+                    tracing::debug!("Cannot read where #{shown} ends: {err}");
                     streams.cluster.jetstream_failed();
-                    return (bursts, Err(Refused::NotSent), None, started);
+                    return (Err(Refused::NotSent), None);
                 }
             },
         };
@@ -233,8 +271,8 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
         {
             Ok(ack) => ack,
             Err(err) => {
-                tracing::debug!("Cannot publish to #{}: {err}", room.name);
-                return (bursts, Err(Refused::NotSent), None, started);
+                tracing::debug!("Cannot publish to #{shown}: {err}");
+                return (Err(Refused::NotSent), None);
             }
         };
         let ack = ack.await;
@@ -252,7 +290,7 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
         match ack {
             Ok(ack) => {
                 if streams.cluster.replicas() > 1 {
-                    match after_twin(&streams, key, known, ack.sequence).await {
+                    match after_twin(streams, key, known, ack.sequence).await {
                         Ok(None) => {}
                         Ok(Some(after)) => {
                             // Another record took these seqs in the same moment and came
@@ -260,13 +298,13 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
                             // (removing a subject's last message leaves JetStream 2.9
                             // unable to find the subject's last one), and the bursts are
                             // numbered again right after it.
-                            tracing::debug!("A record to #{} was numbered twice; again", room.name);
+                            tracing::debug!("A record to #{shown} was numbered twice; again");
                             head = Some(after);
                             continue;
                         }
                         Err(err) => {
-                            tracing::debug!("Cannot check a record to #{}: {err}", room.name);
-                            return (bursts, Err(Refused::Unconfirmed), None, started);
+                            tracing::debug!("Cannot check a record to #{shown}: {err}");
+                            return (Err(Refused::Unconfirmed), None);
                         }
                     }
                 }
@@ -274,7 +312,7 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
                     at: ack.sequence,
                     next: known.next + count,
                 };
-                return (bursts, Ok(known.next), Some(head), started);
+                return (Ok(known.next), Some(head));
             }
             Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
                 // Another node's record is the last now; this one was not stored.
@@ -282,16 +320,15 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
             }
             Err(err) => {
                 tracing::debug!("NATS did not acknowledge a record: {err}");
-                return (bursts, Err(Refused::Unconfirmed), None, started);
+                return (Err(Refused::Unconfirmed), None);
             }
         }
     }
     tracing::warn!(
-        "Gave up numbering a burst to #{} after {RENUMBER_FOR:?}: other nodes' records kept \
-         coming first",
-        room.name
+        "Gave up numbering a record to #{shown} after {RENUMBER_FOR:?}: other nodes' records \
+         kept coming first"
     );
-    (bursts, Err(Refused::NotSent), None, started)
+    (Err(Refused::NotSent), None)
 }
 
 /// `None` when our record, at stream sequence `at`, numbered after `known`, counts: no
@@ -350,15 +387,8 @@ async fn read_head(streams: &RoomStreams, key: &str) -> Result<Head, Unavailable
 /// [`crate::cluster::REQUEST_TIMEOUT`], telling the node's reader then that it did not read
 /// the record back.
 async fn confirm(streams: Arc<RoomStreams>, request: Publish, last: u64, at: u64) {
-    if let Some(mut delivered) = streams.delivered(&request.spoken.room.key) {
-        let read_back = tokio::time::timeout(
-            crate::cluster::REQUEST_TIMEOUT,
-            delivered.wait_for(|delivered| *delivered >= last),
-        )
-        .await;
-        if read_back.is_err() {
-            streams.not_read_back(at);
-        }
+    if !streams.delivered_here(&request.spoken.room.key, last).await {
+        streams.not_read_back(at);
     }
     streams.in_flight.sub(request.spoken.said.len());
     let _ = request.done.send(());

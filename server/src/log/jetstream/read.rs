@@ -6,6 +6,11 @@
 //! with it, but for the rare record numbered like an earlier one, which every reader skips
 //! whole), each step one get of the room's next record at or after a sequence.
 //!
+//! Where a removal erased a record, the room's seqs have a gap in the room's subject; the
+//! record after it names the stream sequence it was numbered after, under which the erased
+//! record's copy is kept ([`copies_before`]), so a walk over the room ([`Walk`]) finds every
+//! `seq` in its place, tombstones included.
+//!
 //! Every get is answered by the stream's leader, never a replica's direct get: with
 //! replicas, a replica that was cut off or paused answers direct gets from what it held
 //! then, so a node read the heads of rooms from before the outage (and refused every
@@ -14,7 +19,11 @@
 use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::{Backlog, Cursor, ServerFrame};
 
-use super::payload::{after_of, from_record, subject, Counted, AFTER_HEADER, SEQ_HEADER};
+use std::collections::VecDeque;
+
+use super::payload::{
+    after_of, from_record, kept_subject, subject, Counted, AFTER_HEADER, SEQ_HEADER,
+};
 use super::Unavailable;
 use crate::log::page;
 use crate::log::{Page, Stored};
@@ -29,6 +38,9 @@ pub struct Record {
     pub after: Option<u64>,
     /// Its messages, in `seq` order (never empty).
     pub messages: Vec<Stored>,
+    /// For the copy of a record a removal erased (which stood at `at`): the copy's own
+    /// stream sequence.
+    pub copy: Option<u64>,
 }
 
 impl Record {
@@ -56,7 +68,8 @@ pub struct Bounds {
     pub first: u64,
     /// The last `seq`.
     pub last: u64,
-    /// The stream sequence of the room's first record that holds a kept message.
+    /// The stream sequence of the room's first record that holds a kept message (or of the
+    /// first after it, when removals erased it and its copy holds the message).
     pub first_at: u64,
     /// The stream sequence of the room's last record.
     pub last_at: u64,
@@ -108,6 +121,16 @@ pub async fn leader_holds<I>(
     }
 }
 
+/// A record the node's reader was fed, as read back; `None` for anything else.
+pub fn fed_record(message: &async_nats::jetstream::Message) -> Option<Record> {
+    Some(Record {
+        at: message.info().ok()?.stream_sequence,
+        after: message.headers.as_ref().and_then(after_of),
+        messages: from_record(message.headers.as_ref(), &message.payload)?,
+        copy: None,
+    })
+}
+
 /// The room `key`'s last record; `None` when the stream holds none.
 pub async fn last_record<I>(
     stream: &stream::Stream<I>,
@@ -115,6 +138,151 @@ pub async fn last_record<I>(
 ) -> Result<Option<Record>, Unavailable> {
     let get = stream.raw_message_builder().last_by_subject(subject(key));
     from_get(get.send().await)
+}
+
+/// The copy of the room `key`'s record that stood at stream sequence `at` until a removal
+/// erased it there (the latest copy, when several removals changed it); `None` when none
+/// was made.
+pub async fn kept_copy<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    at: u64,
+) -> Result<Option<Record>, Unavailable> {
+    let get = stream
+        .raw_message_builder()
+        .last_by_subject(kept_subject(key, at));
+    Ok(from_get(get.send().await)?.map(|copy| Record {
+        at,
+        copy: Some(copy.at),
+        ..copy
+    }))
+}
+
+/// The copies of the erased records just before the room `key`'s `record`, oldest first,
+/// back to the one holding `seq` `counted + 1` (the first missing): found through the
+/// stream sequence each record was numbered after. Stops where no copy is kept (the
+/// records before were trimmed, not erased), so it may fill less than the gap, or nothing.
+pub async fn copies_before<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    record: &Record,
+    counted: u64,
+) -> Result<Vec<Record>, Unavailable> {
+    let mut found = Vec::new();
+    let mut after = record.after;
+    let mut below = record.at;
+    // Each record was numbered after an earlier one, so the walk goes strictly back.
+    while let Some(at) = after.filter(|&at| at > 0 && at < below) {
+        let Some(copy) = kept_copy(stream, key, at).await? else {
+            break;
+        };
+        if copy.last() <= counted {
+            break;
+        }
+        below = at;
+        after = copy.after;
+        let reached = copy.first() <= counted + 1;
+        found.push(copy);
+        if reached {
+            break;
+        }
+    }
+    found.reverse();
+    Ok(found)
+}
+
+/// A walk over the room's records in `seq` order: the records of its subject, skipping
+/// those numbered like earlier ones, with the copies of erased ones in their places.
+pub struct Walk<'a, I> {
+    stream: &'a stream::Stream<I>,
+    key: &'a str,
+    counted: Counted,
+    /// The stream sequence the next record of the room's subject is read at or after.
+    from: u64,
+    /// Records found and not yet walked over.
+    found: VecDeque<Record>,
+}
+
+impl<'a, I> Walk<'a, I> {
+    /// A walk from the record `start` of the room `key` (the first of the walk, which
+    /// counts), preceded by the copies of erased records back to `seq` (`0`: none).
+    pub async fn from(
+        stream: &'a stream::Stream<I>,
+        key: &'a str,
+        start: Option<Record>,
+        seq: u64,
+    ) -> Result<Walk<'a, I>, Unavailable> {
+        let mut walk = Walk {
+            stream,
+            key,
+            counted: Counted::after(0),
+            from: u64::MAX,
+            found: VecDeque::new(),
+        };
+        if let Some(start) = start {
+            if seq > 0 && start.first() > seq {
+                walk.found
+                    .extend(copies_before(stream, key, &start, seq - 1).await?);
+            }
+            walk.from = start.at + 1;
+            walk.found.push_back(start);
+        }
+        Ok(walk)
+    }
+
+    /// The next record that counts; `None` past the room's last.
+    pub async fn next(&mut self) -> Result<Option<Record>, Unavailable> {
+        loop {
+            let record = match self.found.pop_front() {
+                Some(record) => record,
+                None => {
+                    if self.from == u64::MAX {
+                        return Ok(None);
+                    }
+                    let Some(record) = next_record(self.stream, self.key, Some(self.from)).await?
+                    else {
+                        return Ok(None);
+                    };
+                    self.from = record.at + 1;
+                    let last = self.counted.last();
+                    if last > 0 && self.counted.counts(record.first()) && record.first() > last + 1
+                    {
+                        let copies = copies_before(self.stream, self.key, &record, last).await?;
+                        if !copies.is_empty() {
+                            self.found.extend(copies);
+                            self.found.push_back(record);
+                            continue;
+                        }
+                    }
+                    record
+                }
+            };
+            if record.count(&mut self.counted) {
+                return Ok(Some(record));
+            }
+        }
+    }
+}
+
+/// The record of the room `key` (within `bounds`) that holds `seq` as it stands now: the
+/// room's own, or the copy of one a removal erased; `None` when no record holds it.
+pub async fn record_holding<I>(
+    stream: &stream::Stream<I>,
+    key: &str,
+    bounds: &Bounds,
+    seq: u64,
+) -> Result<Option<Record>, Unavailable> {
+    if seq < bounds.first || seq > bounds.last {
+        return Ok(None);
+    }
+    let start = holding(stream, key, bounds, seq).await?;
+    let mut walk = Walk::from(stream, key, start, seq).await?;
+    while let Some(record) = walk.next().await? {
+        if record.last() >= seq {
+            return Ok((record.first() <= seq).then_some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// The record a get found; `None` when there was none.
@@ -135,6 +303,7 @@ fn record(message: async_nats::jetstream::message::StreamMessage) -> Option<Reco
             at: message.sequence,
             after: after_of(&message.headers),
             messages,
+            copy: None,
         }),
         None => {
             tracing::warn!(
@@ -214,9 +383,17 @@ pub async fn bounds<I>(
     let Some(first) = next_record(stream, key, None).await? else {
         return Ok(None);
     };
+    // The room's first records may have been erased by removals, and kept as copies.
+    let earliest = match first.after {
+        Some(after) if after > 0 => copies_before(stream, key, &first, 0)
+            .await?
+            .first()
+            .map_or(first.first(), Record::first),
+        _ => first.first(),
+    };
     let mut bounds = Bounds {
-        first: first.first(),
-        last: counted_end(stream, key, &last).await?.max(first.first()),
+        first: earliest,
+        last: counted_end(stream, key, &last).await?.max(earliest),
         first_at: first.at,
         last_at: last.at,
     };
@@ -292,27 +469,23 @@ pub async fn read<I>(
         });
     }
     let mut messages = Vec::new();
-    let mut next = if lo == first {
+    let start = if lo == first {
         next_record(stream, key, Some(bounds.first_at)).await?
     } else {
         holding(stream, key, bounds, lo).await?
     };
-    let mut counted = Counted::after(0);
-    while let Some(record) = next {
-        let at = record.at;
-        if record.count(&mut counted) {
-            let done = record.last() >= hi;
-            messages.extend(
-                record
-                    .messages
-                    .into_iter()
-                    .filter(|message| (lo..=hi).contains(&message.seq)),
-            );
-            if done {
-                break;
-            }
+    let mut walk = Walk::from(stream, key, start, lo).await?;
+    while let Some(record) = walk.next().await? {
+        let done = record.last() >= hi;
+        messages.extend(
+            record
+                .messages
+                .into_iter()
+                .filter(|message| (lo..=hi).contains(&message.seq)),
+        );
+        if done {
+            break;
         }
-        next = next_record(stream, key, Some(at + 1)).await?;
     }
     Ok(Page { messages, more })
 }

@@ -11,11 +11,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::payload::{first_seq, from_record, Counted};
 use super::read::{
-    backlog_of, counted_end, counted_through, last_record, leader_holds, next_record,
+    backlog_of, copies_before, counted_end, counted_through, fed_record, last_record, leader_holds,
+    next_record, Record,
 };
 use super::{Feed, JoinRequest, RoomStreams, Unavailable, BATCH_MAX, IDLE_CHECK};
 use crate::log::wire::push_message;
-use crate::log::{page, Deliveries, Join};
+use crate::log::{page, Deliveries, Join, Stored};
 use crate::room::{JoinedRoom, RoomError};
 
 /// How long a room's task waits to learn where its feed starts (the node's reader opening
@@ -194,6 +195,19 @@ async fn deliver_checked(
         };
         let gap = gap.stream_sequence;
         let last = *delivered.borrow();
+        // Records a removal erased before this node read them: their copies fill the gap.
+        if let Some(record) = fed_record(first) {
+            match copies_before(stream, key, &record, last).await {
+                Ok(copies) if copies.first().is_some_and(|copy| copy.first() <= last + 1) => {
+                    deliver_copies(&*streams.hub, key, copies, delivered);
+                    across = None;
+                    batch = rest;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(err) => tracing::debug!("Cannot read the copies before a gap in #{key}: {err}"),
+            }
+        }
         match first_counted_after(stream, key, *at, last).await {
             Ok(Some(next)) if next == gap => {
                 across = Some(gap);
@@ -331,13 +345,7 @@ fn deliver(
             rest.extend(batch);
             break;
         }
-        for stored in record {
-            last = stored.seq;
-            match push_message(&mut wire, &shown, stored) {
-                Ok(()) => messages += 1,
-                Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
-            }
-        }
+        push_new(&mut wire, &shown, record, &mut last, &mut messages);
         *at = stream_seq;
     }
     if !wire.is_empty() {
@@ -345,6 +353,51 @@ fn deliver(
     }
     delivered.send_replace(last);
     rest
+}
+
+/// Delivers what `copies` (of records a removal erased before this node read them, oldest
+/// first) hold past the last `seq` delivered here.
+fn deliver_copies(
+    hub: &dyn Deliveries,
+    key: &str,
+    copies: Vec<Record>,
+    delivered: &watch::Sender<u64>,
+) {
+    let shown = hub.room_name(key).unwrap_or_else(|| key.into());
+    let mut wire = BytesMut::new();
+    let mut messages = 0;
+    let mut last = *delivered.borrow();
+    for copy in copies {
+        let new: Vec<Stored> = copy
+            .messages
+            .into_iter()
+            .filter(|stored| stored.seq > last)
+            .collect();
+        push_new(&mut wire, &shown, new, &mut last, &mut messages);
+    }
+    if !wire.is_empty() {
+        hub.deliver(key, Arc::new(wire.freeze()), messages);
+    }
+    delivered.send_replace(last);
+}
+
+/// Appends `stored` (messages after `last`, in order) to `wire` as members get them,
+/// counting the frames in `messages` and moving `last` past them.
+fn push_new(
+    wire: &mut BytesMut,
+    shown: &str,
+    stored: Vec<Stored>,
+    last: &mut u64,
+    messages: &mut usize,
+) {
+    for stored in stored {
+        *last = stored.seq;
+        match push_message(wire, shown, stored) {
+            Ok(true) => *messages += 1,
+            Ok(false) => {}
+            Err(err) => tracing::error!("Cannot encode a message to #{shown}: {err}"),
+        }
+    }
 }
 
 /// Serves a join in the room task's order: everything up to `cut` was delivered here and
