@@ -443,6 +443,9 @@ mod tests {
             text: format!("m{seq}"),
             at: 0,
             kind: chat_proto::PastKind::Message,
+            reply_to: None,
+            edited: None,
+            reactions: vec![],
         }
     }
 

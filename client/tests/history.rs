@@ -95,8 +95,22 @@ fn history_json_has_every_listen_key_and_the_seq() {
         assert_eq!(
             common::sorted_keys(event),
             [
-                "backlog", "from", "reason", "room", "seq", "target", "text", "time", "to", "type",
-                "user", "users"
+                "backlog",
+                "edited",
+                "emoji",
+                "from",
+                "reactions",
+                "reason",
+                "reply_to",
+                "room",
+                "seq",
+                "target",
+                "text",
+                "time",
+                "to",
+                "type",
+                "user",
+                "users"
             ]
         );
         assert_eq!(

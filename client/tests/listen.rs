@@ -81,9 +81,23 @@ fn listen_prints_whispers_without_a_room() {
 }
 
 /// The keys of every `--json` line, in order.
-const KEYS: [&str; 12] = [
-    "type", "room", "from", "to", "user", "reason", "users", "text", "time", "seq", "backlog",
+const KEYS: [&str; 16] = [
+    "type",
+    "room",
+    "from",
+    "to",
+    "user",
+    "reason",
+    "users",
+    "text",
+    "time",
+    "seq",
+    "backlog",
     "target",
+    "reply_to",
+    "edited",
+    "emoji",
+    "reactions",
 ];
 
 #[test]

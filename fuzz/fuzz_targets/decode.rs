@@ -106,7 +106,13 @@ impl Frame for ClientFrame {
             | ClientFrame::RemoveMessage { .. }
             | ClientFrame::Operate { .. }
             | ClientFrame::RoomInfo { .. }
-            | ClientFrame::ModLog { .. } => {}
+            | ClientFrame::ModLog { .. }
+            | ClientFrame::Reply { .. }
+            | ClientFrame::Edit { .. }
+            | ClientFrame::Typing { .. } => {}
+            ClientFrame::React { emoji, .. } => {
+                black_box(chat_proto::validate::emoji(emoji));
+            }
         }
     }
 }
@@ -143,7 +149,9 @@ impl Frame for ServerFrame {
             | ServerFrame::RoomChanged { .. }
             | ServerFrame::MessageRemoved { .. }
             | ServerFrame::ModLog { .. }
-            | ServerFrame::Enforced { .. } => {}
+            | ServerFrame::Enforced { .. }
+            | ServerFrame::Event { .. }
+            | ServerFrame::Typing { .. } => {}
         }
     }
 }

@@ -48,10 +48,13 @@ use crate::secret::{Secret, SessionToken};
 /// Version 7 added room moderation: `Claim`, `Moderate`, `RemoveMessage`, `Operate`,
 /// `RoomInfo` and `ModLog` with their answers, `RoomChanged` and `MessageRemoved`, the
 /// `kind` of a [`Past`] message, the error kinds from `Banned` on and the leave reasons
-/// `Kicked` and `Banned`.
+/// `Kicked` and `Banned`. Version 8 added message events: `Reply`, `Edit`, `React` and
+/// `Typing`, the server frames `Event` and `Typing`, a [`Past`] entry's `reply_to`,
+/// `edited` and `reactions`, the [`PastKind`]s from `Edit` on and the error kinds from
+/// `InvalidEmoji` on.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 pub use crate::time::Millis;
 
@@ -241,7 +244,58 @@ pub enum ClientFrame {
         /// The most entries wanted (the server caps it).
         limit: u32,
     },
+    /// A message to `room` answering its message `to`: a message of the room's log that
+    /// names what it answers. Members get it as [`ServerFrame::Event`] (the sender too,
+    /// as the answer).
+    Reply {
+        /// The room, as typed.
+        room: String,
+        /// The `seq` of the message answered: a message the log holds, not removed.
+        to: u64,
+        /// What to say.
+        text: String,
+    },
+    /// Changes the text of one's own message `seq`, within the server's edit window. The
+    /// edit is an event of the room's log with its own `seq`: members get
+    /// [`ServerFrame::Event`] (the editor too, as the answer), history shows the message
+    /// with its new text and `edited`.
+    Edit {
+        /// The room, as typed.
+        room: String,
+        /// The edited message's place in the room's log.
+        seq: u64,
+        /// Its new text.
+        text: String,
+    },
+    /// Adds (`on`) or takes back one's reaction `emoji` to the message `seq`: an event of
+    /// the room's log with its own `seq`, delivered as [`ServerFrame::Event`] (the
+    /// reactor too, as the answer).
+    React {
+        /// The room, as typed.
+        room: String,
+        /// The message's place in the room's log.
+        seq: u64,
+        /// One emoji (with its modifiers: skin tone, joiners).
+        emoji: String,
+        /// `true` adds the reaction, `false` takes it back.
+        on: bool,
+    },
+    /// The sender is typing in `room`: the other members get [`ServerFrame::Typing`].
+    /// Never stored and never answered; the server passes on at most one per person and
+    /// room every [`TYPING_EVERY_SECS`] seconds, and a client shows it for
+    /// [`TYPING_SHOWN_SECS`] seconds unless it comes again.
+    Typing {
+        /// The room, as typed.
+        room: String,
+    },
 }
+
+/// How often the server passes on one person's [`ClientFrame::Typing`] in one room, at
+/// most; more often ones are dropped.
+pub const TYPING_EVERY_SECS: u64 = 3;
+
+/// How long a client shows "NAME is typing" after a [`ServerFrame::Typing`].
+pub const TYPING_SHOWN_SECS: u64 = 6;
 
 /// How a [`ClientFrame::SignIn`] proves the account is the sender's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -332,15 +386,39 @@ pub struct Past {
     pub text: String,
     /// When the server received it.
     pub at: Millis,
-    /// A message, a message since removed, or the removal of an earlier one.
+    /// A message, a message since removed, or an event changing an earlier one.
     pub kind: PastKind,
+    /// The `seq` of the message this one answers ([`ClientFrame::Reply`]).
+    pub reply_to: Option<u64>,
+    /// When its text was last changed ([`ClientFrame::Edit`]); `None`: as sent.
+    pub edited: Option<Millis>,
+    /// Its reactions, one entry per emoji in the order first given; empty for what is not
+    /// a message.
+    pub reactions: Vec<Reaction>,
+}
+
+impl Past {
+    /// An entry as it was written: no reply mark, never edited, no reactions (what
+    /// history adds to a message since).
+    pub fn new(seq: u64, from: String, text: String, at: Millis, kind: PastKind) -> Past {
+        Past {
+            seq,
+            from,
+            text,
+            at,
+            kind,
+            reply_to: None,
+            edited: None,
+            reactions: Vec::new(),
+        }
+    }
 }
 
 /// What a [`Past`] entry of a room's log is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum PastKind {
-    /// A message as it was sent.
+    /// A message (its current text, `edited` when changed, its reactions).
     Message,
     /// A message removed since: its text is gone (empty), `by` removed it.
     Removed {
@@ -354,6 +432,37 @@ pub enum PastKind {
         /// The removed message's `seq`.
         target: u64,
     },
+    /// Not a message: `from` changed the text of their message `target` to `text` at `at`.
+    /// History gives `target` with its text as it now stands; a client catching up shows
+    /// `text` for it.
+    Edit {
+        /// The edited message's `seq`.
+        target: u64,
+    },
+    /// Not a message: `from` reacted to the message `target` with `emoji`.
+    React {
+        /// The message's `seq`.
+        target: u64,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Not a message: `from` took back their reaction `emoji` to the message `target`.
+    Unreact {
+        /// The message's `seq`.
+        target: u64,
+        /// The emoji.
+        emoji: String,
+    },
+}
+
+/// The reactions with one emoji to a message, as history gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Reaction {
+    /// The emoji.
+    pub emoji: String,
+    /// Who reacted with it (as registered), in the order they did: its count is their number.
+    pub by: Vec<String>,
 }
 
 /// One line of [`ServerFrame::RoomList`].
@@ -642,6 +751,22 @@ pub enum ServerFrame {
         /// online).
         closed: u32,
     },
+    /// An entry of a room's log other than a plain message (which is `Msg`) or a removal
+    /// (`MessageRemoved`), live: a reply, an edit, a reaction given or taken back, exactly
+    /// as history and catch-ups give it. Also the answer to `Reply`, `Edit` and `React`.
+    Event {
+        /// The room's name as shown.
+        room: String,
+        /// The entry.
+        entry: Past,
+    },
+    /// `user` is typing in `room` (see [`ClientFrame::Typing`]).
+    Typing {
+        /// The room's name as shown.
+        room: String,
+        /// Who, as registered.
+        user: String,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -751,6 +876,13 @@ pub enum ErrorKind {
     /// duration of zero or over ten years, an owner's action on an unclaimed room, a topic
     /// with control characters.
     InvalidAction,
+    /// `React` with something that is not one emoji.
+    InvalidEmoji,
+    /// `React` beyond the server's limits: too many different emoji on the message, or too
+    /// many reactions.
+    TooManyReactions,
+    /// `Edit` of a message older than the server's edit window.
+    EditWindowPassed,
 }
 
 impl ErrorKind {
@@ -789,7 +921,10 @@ impl ErrorKind {
             | ErrorKind::RoomClaimed
             | ErrorKind::RegisteredOnly
             | ErrorKind::SlowMode
-            | ErrorKind::InvalidAction => false,
+            | ErrorKind::InvalidAction
+            | ErrorKind::InvalidEmoji
+            | ErrorKind::TooManyReactions
+            | ErrorKind::EditWindowPassed => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -854,6 +989,9 @@ impl ErrorKind {
             ErrorKind::SlowMode => "slow_mode",
             ErrorKind::Suspended => "suspended",
             ErrorKind::InvalidAction => "invalid_action",
+            ErrorKind::InvalidEmoji => "invalid_emoji",
+            ErrorKind::TooManyReactions => "too_many_reactions",
+            ErrorKind::EditWindowPassed => "edit_window_passed",
         }
     }
 }

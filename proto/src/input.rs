@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+mod events;
 mod moderation;
 
 use crate::moderation::{RoomAction, ServerAction};
@@ -68,6 +69,14 @@ pub enum Command {
     Suspend,
     /// `/unsuspend <account>`.
     Unsuspend,
+    /// `/reply <seq> <message>`.
+    Reply,
+    /// `/edit <seq> <message>`.
+    Edit,
+    /// `/react <seq> <emoji>`.
+    React,
+    /// `/unreact <seq> <emoji>`.
+    Unreact,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -76,7 +85,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 28] = [
+    pub const ALL: [Command; 32] = [
         Command::Whisper,
         Command::ListUsers,
         Command::Join,
@@ -85,6 +94,10 @@ impl Command {
         Command::Rooms,
         Command::Members,
         Command::History,
+        Command::Reply,
+        Command::Edit,
+        Command::React,
+        Command::Unreact,
         Command::Disconnect,
         Command::Claim,
         Command::Info,
@@ -136,6 +149,10 @@ impl Command {
             Command::ServerUnban => "sunban",
             Command::Suspend => "suspend",
             Command::Unsuspend => "unsuspend",
+            Command::Reply => "reply",
+            Command::Edit => "edit",
+            Command::React => "react",
+            Command::Unreact => "unreact",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -170,6 +187,10 @@ impl Command {
             Command::ServerUnban => &["unkline"],
             Command::Suspend => &[],
             Command::Unsuspend => &[],
+            Command::Reply => &["re"],
+            Command::Edit => &[],
+            Command::React => &["+"],
+            Command::Unreact => &["-"],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -204,6 +225,10 @@ impl Command {
             Command::ServerUnban => "/sunban <target>",
             Command::Suspend => "/suspend <account> [reason]",
             Command::Unsuspend => "/unsuspend <account>",
+            Command::Reply => "/reply <seq> <message>",
+            Command::Edit => "/edit <seq> <message>",
+            Command::React => "/react <seq> <emoji>",
+            Command::Unreact => "/unreact <seq> <emoji>",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -238,6 +263,10 @@ impl Command {
             Command::ServerUnban => "lift a server ban (server operators)",
             Command::Suspend => "end an account's sessions and keep it out (server operators)",
             Command::Unsuspend => "let a suspended account in again (server operators)",
+            Command::Reply => "answer message <seq> of the current room",
+            Command::Edit => "change the text of your message <seq> of the current room",
+            Command::React => "react to message <seq> of the current room with an emoji",
+            Command::Unreact => "take back your reaction to message <seq>",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -351,6 +380,29 @@ pub enum Input {
         /// What to do.
         action: ServerAction,
     },
+    /// Answer a message of the current room.
+    Reply {
+        /// The answered message's seq.
+        to: u64,
+        /// The text.
+        text: String,
+    },
+    /// Change the text of one's message of the current room.
+    Edit {
+        /// The message's seq.
+        seq: u64,
+        /// Its new text.
+        text: String,
+    },
+    /// React to a message of the current room, or take the reaction back.
+    React {
+        /// The message's seq.
+        seq: u64,
+        /// One emoji.
+        emoji: String,
+        /// `true` reacts, `false` takes it back.
+        on: bool,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
@@ -420,6 +472,22 @@ impl Input {
                 limit: MOD_LOG_COUNT,
             }),
             Input::Operate { action } => Some(ClientFrame::Operate { action }),
+            Input::Reply { to, text } => Some(ClientFrame::Reply {
+                room: current.to_owned(),
+                to,
+                text,
+            }),
+            Input::Edit { seq, text } => Some(ClientFrame::Edit {
+                room: current.to_owned(),
+                seq,
+                text,
+            }),
+            Input::React { seq, emoji, on } => Some(ClientFrame::React {
+                room: current.to_owned(),
+                seq,
+                emoji,
+                on,
+            }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
     }
@@ -455,6 +523,16 @@ impl fmt::Display for Input {
             Input::Remove { seq } => write!(f, "/{} {seq}", Command::Remove.name()),
             Input::Moderate { action } => moderation::write_room_action(f, action),
             Input::Operate { action } => moderation::write_server_action(f, action),
+            Input::Reply { to, text } => write!(f, "/{} {to} {text}", Command::Reply.name()),
+            Input::Edit { seq, text } => write!(f, "/{} {seq} {text}", Command::Edit.name()),
+            Input::React { seq, emoji, on } => {
+                let command = if *on {
+                    Command::React
+                } else {
+                    Command::Unreact
+                };
+                write!(f, "/{} {seq} {emoji}", command.name())
+            }
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -488,6 +566,12 @@ pub enum InputError {
     /// A message text the server would refuse.
     #[error("{0}")]
     Message(#[from] MessageError),
+    /// A reaction that is not one emoji.
+    #[error("{typed:?} is not one emoji")]
+    NotEmoji {
+        /// What was typed.
+        typed: String,
+    },
 }
 
 fn known_commands() -> String {
@@ -579,6 +663,9 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
         | Command::ServerUnban
         | Command::Suspend
         | Command::Unsuspend => moderation::parse(command, args),
+        Command::Reply | Command::Edit | Command::React | Command::Unreact => {
+            events::parse(command, args)
+        }
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),
         Command::Disconnect => {

@@ -40,6 +40,7 @@ pub use codec::{CodecError, EncodedFrame};
 pub use connection::{ClientConnection, Connection, FrameReader, ServerConnection};
 pub use frame::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Millis, Past,
-    PastKind, Revocation, RoomSummary, ServerFrame, PROTOCOL_VERSION,
+    PastKind, Reaction, Revocation, RoomSummary, ServerFrame, PROTOCOL_VERSION, TYPING_EVERY_SECS,
+    TYPING_SHOWN_SECS,
 };
 pub use secret::{Secret, SessionToken};

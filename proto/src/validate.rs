@@ -178,6 +178,19 @@ pub fn message(text: &str) -> Result<(), MessageError> {
     }
 }
 
+/// Whether `text` is one emoji, as Unicode lists them (with a skin tone, or a sequence
+/// joined by U+200D, such as a family): what a reaction may be. The list is the `emojis`
+/// crate's, which follows Unicode's emoji data.
+///
+/// ```
+/// use chat_proto::validate::emoji;
+/// assert!(emoji("👍") && emoji("👍🏽") && emoji("❤️") && emoji("👨\u{200D}👩\u{200D}👧"));
+/// assert!(!emoji("") && !emoji("ok") && !emoji("👍👍") && !emoji(":+1:"));
+/// ```
+pub fn emoji(text: &str) -> bool {
+    emojis::get(text).is_some()
+}
+
 /// [`message`] for any text, a character at a time.
 fn any_message(text: &str) -> Result<(), MessageError> {
     if let Some(ch) = text.chars().find(|c| c.is_control() && *c != '\t') {

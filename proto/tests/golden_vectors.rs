@@ -31,7 +31,7 @@ use chat_proto::moderation::{
 };
 use chat_proto::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
-    Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
+    Reaction, Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -47,7 +47,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const AT: i64 = 1_700_000_000_000;
 
 /// Variant names in declaration (wire) order: the position of each is its tag.
-const CLIENT_VARIANTS: [&str; 25] = [
+const CLIENT_VARIANTS: [&str; 29] = [
     "Hello",
     "Msg",
     "Whisper",
@@ -73,8 +73,12 @@ const CLIENT_VARIANTS: [&str; 25] = [
     "Operate",
     "RoomInfo",
     "ModLog",
+    "Reply",
+    "Edit",
+    "React",
+    "Typing",
 ];
-const SERVER_VARIANTS: [&str; 26] = [
+const SERVER_VARIANTS: [&str; 28] = [
     "Welcome",
     "Msg",
     "Whisper",
@@ -101,12 +105,14 @@ const SERVER_VARIANTS: [&str; 26] = [
     "MessageRemoved",
     "ModLog",
     "Enforced",
+    "Event",
+    "Typing",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
 const CREDENTIAL_VARIANTS: [&str; 3] = ["Password", "Token", "Cookie"];
 const REVOCATION_VARIANTS: [&str; 4] = ["This", "Others", "All", "One"];
 const CURSOR_VARIANTS: [&str; 3] = ["Latest", "Before", "After"];
-const PAST_KIND_VARIANTS: [&str; 3] = ["Message", "Removed", "Removal"];
+const PAST_KIND_VARIANTS: [&str; 6] = ["Message", "Removed", "Removal", "Edit", "React", "Unreact"];
 const BAN_TARGET_VARIANTS: [&str; 3] = ["Account", "Name", "Address"];
 const ROOM_ACTION_VARIANTS: [&str; 10] = [
     "Kick",
@@ -674,6 +680,37 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
             "ModLog",
             vec![("room", opt_str(room.as_deref())), ("limit", u32_(*limit))],
         ),
+        ClientFrame::Reply { room, to, text } => (
+            "Reply",
+            vec![
+                ("room", str_(room)),
+                ("to", u64_(*to)),
+                ("text", str_(text)),
+            ],
+        ),
+        ClientFrame::Edit { room, seq, text } => (
+            "Edit",
+            vec![
+                ("room", str_(room)),
+                ("seq", u64_(*seq)),
+                ("text", str_(text)),
+            ],
+        ),
+        ClientFrame::React {
+            room,
+            seq,
+            emoji,
+            on,
+        } => (
+            "React",
+            vec![
+                ("room", str_(room)),
+                ("seq", u64_(*seq)),
+                ("emoji", str_(emoji)),
+                ("on", Js::Bool(*on)),
+            ],
+        ),
+        ClientFrame::Typing { room } => ("Typing", vec![("room", str_(room))]),
     };
     tagged(
         "type",
@@ -687,6 +724,15 @@ fn past_kind_js(k: &PastKind, cover: &mut Coverage) -> Js {
         PastKind::Message => ("Message", vec![]),
         PastKind::Removed { by } => ("Removed", vec![("by", str_(by))]),
         PastKind::Removal { target } => ("Removal", vec![("target", u64_(*target))]),
+        PastKind::Edit { target } => ("Edit", vec![("target", u64_(*target))]),
+        PastKind::React { target, emoji } => (
+            "React",
+            vec![("target", u64_(*target)), ("emoji", str_(emoji))],
+        ),
+        PastKind::Unreact { target, emoji } => (
+            "Unreact",
+            vec![("target", u64_(*target)), ("emoji", str_(emoji))],
+        ),
     };
     tagged(
         "kind",
@@ -702,6 +748,22 @@ fn past_js(p: &Past, cover: &mut Coverage) -> Js {
         ("text", str_(&p.text)),
         ("at", i64_(p.at)),
         ("kind", past_kind_js(&p.kind, cover)),
+        ("reply_to", opt_u64(p.reply_to)),
+        ("edited", opt_i64(p.edited)),
+        (
+            "reactions",
+            Js::List(
+                p.reactions
+                    .iter()
+                    .map(|r| {
+                        Js::Obj(vec![
+                            ("emoji", str_(&r.emoji)),
+                            ("by", Js::List(r.by.iter().map(|b| str_(b)).collect())),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
     ])
 }
 
@@ -886,6 +948,13 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
             )],
         ),
         ServerFrame::Enforced { closed } => ("Enforced", vec![("closed", u32_(*closed))]),
+        ServerFrame::Event { room, entry } => (
+            "Event",
+            vec![("room", str_(room)), ("entry", past_js(entry, cover))],
+        ),
+        ServerFrame::Typing { room, user } => {
+            ("Typing", vec![("room", str_(room)), ("user", str_(user))])
+        }
     };
     tagged(
         "type",
@@ -1256,6 +1325,41 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
                 limit: u32::MAX,
             },
         ),
+        (
+            s("Reply"),
+            ClientFrame::Reply {
+                room: s("#Rust"),
+                to: 300,
+                text: s("agreed 👍"),
+            },
+        ),
+        (
+            s("Edit, a big seq"),
+            ClientFrame::Edit {
+                room: s("rust"),
+                seq: MAX_SAFE_INTEGER + 1,
+                text: s("fixed the typo"),
+            },
+        ),
+        (
+            s("React"),
+            ClientFrame::React {
+                room: s("rust"),
+                seq: 301,
+                emoji: s("👍🏽"),
+                on: true,
+            },
+        ),
+        (
+            s("React, taken back"),
+            ClientFrame::React {
+                room: s("rust"),
+                seq: 301,
+                emoji: s("🎉"),
+                on: false,
+            },
+        ),
+        (s("Typing"), ClientFrame::Typing { room: s("Rust") }),
     ]);
     out
 }
@@ -1448,6 +1552,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         text: s("yo"),
                         at: AT,
                         kind: PastKind::Message,
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
                     },
                     Past {
                         seq: 301,
@@ -1455,6 +1562,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         text: s("ça roule 🚲"),
                         at: AT + 1,
                         kind: PastKind::Message,
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
                     },
                 ],
                 more: true,
@@ -1484,6 +1594,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                     text: s(""),
                     at: i64::MIN,
                     kind: PastKind::Message,
+                    reply_to: None,
+                    edited: None,
+                    reactions: vec![],
                 }],
                 more: true,
                 next: Cursor::After(u64::MAX),
@@ -1576,6 +1689,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         text: s(""),
                         at: AT,
                         kind: PastKind::Removed { by: s("ann") },
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
                     },
                     Past {
                         seq: 302,
@@ -1583,6 +1699,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         text: s(""),
                         at: AT + 5_000,
                         kind: PastKind::Removal { target: 300 },
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
                     },
                     Past {
                         seq: 303,
@@ -1590,6 +1709,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                         text: s("merci"),
                         at: AT + 6_000,
                         kind: PastKind::Message,
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
                     },
                 ],
                 more: false,
@@ -1608,6 +1730,9 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                     text: s(""),
                     at: AT,
                     kind: PastKind::Removal { target: u64::MAX },
+                    reply_to: None,
+                    edited: None,
+                    reactions: vec![],
                 }],
                 more: true,
                 next: Cursor::Before(1),
@@ -1773,6 +1898,92 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
                 target: 300,
                 by: s("ann"),
                 at: AT + 5_000,
+            },
+        ),
+        (
+            s("Event, a reply with reactions, edited"),
+            ServerFrame::Event {
+                room: s("Rust"),
+                entry: Past {
+                    seq: 303,
+                    from: s("bob"),
+                    text: s("agreed, fixed"),
+                    at: AT + 6_000,
+                    kind: PastKind::Message,
+                    reply_to: Some(300),
+                    edited: Some(AT + 7_000),
+                    reactions: vec![
+                        Reaction {
+                            emoji: s("👍🏽"),
+                            by: vec![s("ann"), s("Zoë")],
+                        },
+                        Reaction {
+                            emoji: s("🎉"),
+                            by: vec![s("carol")],
+                        },
+                    ],
+                },
+            },
+        ),
+        (
+            s("Event, an edit"),
+            ServerFrame::Event {
+                room: s("Rust"),
+                entry: Past {
+                    seq: 304,
+                    from: s("bob"),
+                    text: s("agreed, fixed"),
+                    at: AT + 7_000,
+                    kind: PastKind::Edit { target: 303 },
+                    reply_to: None,
+                    edited: None,
+                    reactions: vec![],
+                },
+            },
+        ),
+        (
+            s("Event, a reaction"),
+            ServerFrame::Event {
+                room: s("Rust"),
+                entry: Past {
+                    seq: 305,
+                    from: s("ann"),
+                    text: s(""),
+                    at: AT + 8_000,
+                    kind: PastKind::React {
+                        target: 303,
+                        emoji: s("👍🏽"),
+                    },
+                    reply_to: None,
+                    edited: None,
+                    reactions: vec![],
+                },
+            },
+        ),
+        (
+            s("Event, a reaction taken back, big seqs"),
+            ServerFrame::Event {
+                room: s("lobby"),
+                entry: Past {
+                    seq: u64::MAX,
+                    from: s("ann"),
+                    text: s(""),
+                    at: i64::MIN,
+                    kind: PastKind::Unreact {
+                        target: MAX_SAFE_INTEGER + 1,
+                        emoji: s("❤️"),
+                    },
+                    reply_to: None,
+                    edited: None,
+                    reactions: vec![],
+                },
+            },
+        ),
+        (
+            s("Typing"),
+            ServerFrame::Typing {
+                room: s("Rust"),
+                user: s("carol"),
             },
         ),
         (

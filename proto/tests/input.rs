@@ -247,6 +247,22 @@ proptest! {
                 format!("/{spelled} {to}"),
                 Input::Operate { action: ServerAction::Unsuspend { account: to } },
             ),
+            Command::Reply => (
+                format!("/{spelled} {} {text}", count.unwrap_or(7)),
+                Input::Reply { to: u64::from(count.unwrap_or(7)), text: text.clone() },
+            ),
+            Command::Edit => (
+                format!("/{spelled} {} {text}", count.unwrap_or(7)),
+                Input::Edit { seq: u64::from(count.unwrap_or(7)), text: text.clone() },
+            ),
+            Command::React | Command::Unreact => (
+                format!("/{spelled} {} 👍🏽", count.unwrap_or(7)),
+                Input::React {
+                    seq: u64::from(count.unwrap_or(7)),
+                    emoji: "👍🏽".into(),
+                    on: command == Command::React,
+                },
+            ),
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
@@ -254,6 +270,8 @@ proptest! {
         // A whisper's text, a reason and a topic take the rest of the line.
         let rest_of_line = [
             Command::Whisper,
+            Command::Reply,
+            Command::Edit,
             Command::Disconnect,
             Command::Kick,
             Command::Ban,
@@ -305,7 +323,11 @@ proptest! {
             | Command::ServerBan
             | Command::ServerUnban
             | Command::Suspend
-            | Command::Unsuspend => {
+            | Command::Unsuspend
+            | Command::Reply
+            | Command::Edit
+            | Command::React
+            | Command::Unreact => {
                 prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
             Command::ListUsers | Command::Rooms | Command::Help | Command::Quit => {
@@ -364,6 +386,11 @@ proptest! {
             Input::Remove { seq } => Some(ClientFrame::RemoveMessage { room: current.clone(), seq }),
             Input::Moderate { action } => Some(ClientFrame::Moderate { room: current.clone(), action }),
             Input::Operate { action } => Some(ClientFrame::Operate { action }),
+            Input::Reply { to, text } => Some(ClientFrame::Reply { room: current.clone(), to, text }),
+            Input::Edit { seq, text } => Some(ClientFrame::Edit { room: current.clone(), seq, text }),
+            Input::React { seq, emoji, on } => {
+                Some(ClientFrame::React { room: current.clone(), seq, emoji, on })
+            }
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         };
         prop_assert_eq!(frame, expected);

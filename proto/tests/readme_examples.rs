@@ -14,7 +14,7 @@ use chat_proto::moderation::{
 };
 use chat_proto::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
-    Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
+    Reaction, Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
 };
 use common::every_unit_variant;
 use common::{every_client_variant_is_generated, every_server_variant_is_generated};
@@ -102,6 +102,9 @@ fn examples() -> Vec<(String, Vec<u8>)> {
                 text: "yo".into(),
                 at,
                 kind: PastKind::Message,
+                reply_to: None,
+                edited: None,
+                reactions: vec![],
             }],
             more: true,
             next: Cursor::Before(300),
@@ -306,6 +309,23 @@ fn every_client_frame() -> Vec<ClientFrame> {
             room: Some(s()),
             limit: 0,
         },
+        ClientFrame::Reply {
+            room: s(),
+            to: 0,
+            text: s(),
+        },
+        ClientFrame::Edit {
+            room: s(),
+            seq: 0,
+            text: s(),
+        },
+        ClientFrame::React {
+            room: s(),
+            seq: 0,
+            emoji: s(),
+            on: false,
+        },
+        ClientFrame::Typing { room: s() },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -407,6 +427,14 @@ fn every_server_frame() -> Vec<ServerFrame> {
             entries: vec![audit_entry()],
         },
         ServerFrame::Enforced { closed: 0 },
+        ServerFrame::Event {
+            room: s(),
+            entry: past(),
+        },
+        ServerFrame::Typing {
+            room: s(),
+            user: s(),
+        },
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
@@ -420,6 +448,12 @@ fn past() -> Past {
         text: "x".into(),
         at: 0,
         kind: PastKind::Message,
+        reply_to: Some(0),
+        edited: Some(0),
+        reactions: vec![Reaction {
+            emoji: "x".into(),
+            by: vec!["x".into()],
+        }],
     }
 }
 
@@ -569,6 +603,15 @@ fn the_frame_tables_match_the_frames() {
                 PastKind::Message,
                 PastKind::Removed { by: "x".into() },
                 PastKind::Removal { target: 0 },
+                PastKind::Edit { target: 0 },
+                PastKind::React {
+                    target: 0,
+                    emoji: "x".into(),
+                },
+                PastKind::Unreact {
+                    target: 0,
+                    emoji: "x".into(),
+                },
             ]
             .map(|k| schema::of(&k)),
         )
@@ -887,10 +930,10 @@ fn the_decoding_rules_the_readme_states_hold() {
     // A u32 field whose varint holds more than 32 bits.
     assert!(decode_body::<ClientFrame>(&[0, 0xfd, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]).is_err());
     // A variant index past the last.
-    assert!(decode_body::<ClientFrame>(&[25]).is_err());
-    assert!(decode_body::<ServerFrame>(&[26]).is_err());
-    assert!(decode_body::<ServerFrame>(&[5, 44, 0]).is_err());
-    assert!(decode_body::<ServerFrame>(&[5, 43, 0]).is_ok());
+    assert!(decode_body::<ClientFrame>(&[29]).is_err());
+    assert!(decode_body::<ServerFrame>(&[28]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 47, 0]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 46, 0]).is_ok());
     // Bad UTF-8 in a string.
     assert!(decode_body::<ClientFrame>(&[7, 1, 0xff]).is_err());
     // Trailing bytes after a complete frame, and an empty body.

@@ -17,7 +17,7 @@ use crate::web::settings::{HttpConfig, HttpPort, HTTP_KEYS};
 
 pub use crate::accounts::settings::{AccountsConfig, Operators, Registration, ACCOUNTS_KEYS};
 pub use crate::cluster::settings::{ClusterConfig, CLUSTER_KEYS};
-pub use crate::log::settings::{StoreConfig, Synchronous, STORE_KEYS};
+pub use crate::log::settings::{MessageRules, StoreConfig, Synchronous, MESSAGES_KEYS, STORE_KEYS};
 
 /// `[limits] send_queue` when the file does not set it: a safety net, not the bound.
 ///
@@ -186,6 +186,9 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// `[store]`: the room log; `None` (`path = off`) keeps no history.
     pub store: Option<StoreConfig>,
+    /// `[messages]`: how long a message may be edited, how many reactions it takes.
+    /// Reloadable.
+    pub messages: MessageRules,
     /// `[cluster]`: the NATS server that joins this node to others; `None` (no `nats` key,
     /// or an empty one): the server runs alone and no NATS code runs.
     pub cluster: Option<ClusterConfig>,
@@ -344,6 +347,7 @@ impl Config {
             ("limits", LIMITS_KEYS),
             ("tls", TLS_KEYS),
             ("store", STORE_KEYS),
+            ("messages", MESSAGES_KEYS),
             ("cluster", CLUSTER_KEYS),
             ("http", HTTP_KEYS),
             ("accounts", ACCOUNTS_KEYS),
@@ -432,6 +436,7 @@ impl Config {
             log_level: log_level(file)?,
             tls: Tls::from_file(file)?,
             store: StoreConfig::from_file(file)?,
+            messages: MessageRules::from_file(file)?,
             cluster: ClusterConfig::from_file(file)?,
             http: HttpConfig::from_file(file)?,
             accounts: AccountsConfig::from_file(file)?,
@@ -468,6 +473,7 @@ impl Default for Config {
             log_level: None,
             tls: None,
             store: Some(StoreConfig::default()),
+            messages: MessageRules::default(),
             cluster: None,
             http: Some(HttpConfig::default()),
             accounts: AccountsConfig::default(),

@@ -42,7 +42,10 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::Moderate { .. }
         | ClientFrame::RemoveMessage { .. }
         | ClientFrame::Operate { .. }
-        | ClientFrame::ModLog { .. } => true,
+        | ClientFrame::ModLog { .. }
+        | ClientFrame::Reply { .. }
+        | ClientFrame::Edit { .. }
+        | ClientFrame::React { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
         // A room's roles and settings are read from memory and answered at once: the page
@@ -53,6 +56,9 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::Bye
         | ClientFrame::History { .. }
         | ClientFrame::RoomInfo { .. } => false,
+        // Sent as often as keys are pressed, and passed on at most every few seconds per
+        // room (`commands/typing.rs`): dropping the rest costs less than refusing them.
+        ClientFrame::Typing { .. } => false,
     }
 }
 

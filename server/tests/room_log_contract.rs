@@ -28,8 +28,8 @@ use chat_server::hub::Hub;
 #[cfg(feature = "cluster")]
 use chat_server::log::jetstream::JetStreamLog;
 use chat_server::log::{
-    Join, Joining, NoHistory, Removal, RemoveRefusal, Said, SharedLog, SqliteLog, SqliteStore,
-    Store,
+    Change, ChangeKind, ChangeRefusal, Join, Joining, NoHistory, Said, SharedLog, SqliteLog,
+    SqliteStore, Store,
 };
 use chat_server::outbox::{self, Next, Outbox, Outgoing};
 use chat_server::registry::ClientHandle;
@@ -532,25 +532,35 @@ async fn nothing_is_stored_delivered_or_numbered_when_the_store_fails() {
     }
 }
 
-/// Removes message `target` for `by` (anyone's when `any`): the log's answer.
+/// Makes `kind` in [`ROOM`] for `by`: the entry the log made (its seq), or its refusal.
+async fn change(
+    bench: &Bench,
+    member: &Member,
+    by: &str,
+    kind: ChangeKind,
+) -> Result<chat_proto::Past, ChangeRefusal> {
+    let change = Change {
+        room: member.room.clone(),
+        by: by.into(),
+        at: 9,
+        kind,
+    };
+    tokio::time::timeout(TIMEOUT, bench.log.change(change))
+        .await
+        .expect("the change is answered in time")
+        .expect("the log answers")
+}
+
+/// Removes message `target` for `by` (anyone's when `any`): the removal's seq.
 async fn remove(
     bench: &Bench,
     member: &Member,
     target: u64,
     by: &str,
     any: bool,
-) -> Result<u64, RemoveRefusal> {
-    let removal = Removal {
-        room: member.room.clone(),
-        target,
-        by: by.into(),
-        any,
-        at: 9,
-    };
-    tokio::time::timeout(TIMEOUT, bench.log.remove(removal))
-        .await
-        .expect("the removal is answered in time")
-        .expect("the log answers")
+) -> Result<u64, ChangeRefusal> {
+    let made = change(bench, member, by, ChangeKind::Remove { target, any }).await?;
+    Ok(made.seq)
 }
 
 /// Every file under `dir`, read whole.
@@ -598,7 +608,7 @@ async fn a_removal_is_a_message_of_the_log_and_the_text_leaves_the_store() {
         ann.messages(6).await;
 
         let refused = remove(&bench, &bob, 2, "bob", false).await;
-        assert_eq!(refused, Err(RemoveRefusal::NotYours(2)), "{kind:?}");
+        assert_eq!(refused, Err(ChangeRefusal::NotYours(2)), "{kind:?}");
         assert_eq!(
             remove(&bench, &ann, 2, "ann", false).await,
             Ok(7),
@@ -623,7 +633,7 @@ async fn a_removal_is_a_message_of_the_log_and_the_text_leaves_the_store() {
             assert!(
                 matches!(
                     remove(&bench, &ann, seq, "ann", true).await,
-                    Err(RemoveRefusal::NoSuchMessage { seq: s, .. }) if s == seq
+                    Err(ChangeRefusal::NoSuchMessage { seq: s, .. }) if s == seq
                 ),
                 "{kind:?}: {seq} is removed already, a removal, or never sent"
             );
@@ -708,5 +718,221 @@ async fn a_removal_is_a_message_of_the_log_and_the_text_leaves_the_store() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         println!("{kind:?}: removed texts gone from the store's files");
+    }
+}
+
+/// The next frame queued to `member` that is not presence.
+async fn next_event(member: &mut Member) -> ServerFrame {
+    loop {
+        match member.frames(1).await.remove(0) {
+            ServerFrame::Joined { .. } | ServerFrame::UserJoined { .. } => continue,
+            frame => return frame,
+        }
+    }
+}
+
+/// A reply is a message of the log that names the message it answers: delivered live as an
+/// `Event`, kept with its `reply_to`, and refused when the room holds no such message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_names_the_message_it_answers() {
+    for &kind in STORING {
+        let bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        let bob = bench.member("bob", Backlog::None).await;
+        bench.say(&ann, &["a question", "another"]).await;
+        ann.messages(2).await;
+        let reply = ChangeKind::Reply {
+            to: 1,
+            text: "an answer".into(),
+        };
+        let made = change(&bench, &bob, "bob", reply).await.expect("replied");
+        assert_eq!((made.seq, made.reply_to), (3, Some(1)), "{kind:?}");
+        match next_event(&mut ann).await {
+            ServerFrame::Event { room, entry } => {
+                assert_eq!(room, ROOM);
+                assert_eq!(entry, made, "{kind:?}: delivered as kept");
+            }
+            other => panic!("{kind:?}: expected the reply, got {other:?}"),
+        }
+        let page = bench.past(Cursor::After(2), 5).await;
+        assert_eq!(
+            page,
+            [(3, "an answer".to_owned(), PastKind::Message)],
+            "{kind:?}"
+        );
+        let ServerFrame::History { messages, .. } =
+            bench.page_frame(Cursor::After(2), 1).await.unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            messages[0].reply_to,
+            Some(1),
+            "{kind:?}: kept with its target"
+        );
+
+        remove(&bench, &ann, 2, "ann", false)
+            .await
+            .expect("removed");
+        for to in [2, 4, 99] {
+            let reply = ChangeKind::Reply {
+                to,
+                text: "to nothing".into(),
+            };
+            assert!(
+                matches!(
+                    change(&bench, &bob, "bob", reply).await,
+                    Err(ChangeRefusal::NoSuchMessage { seq, .. }) if seq == to
+                ),
+                "{kind:?}: {to} is removed, a removal, or never sent"
+            );
+        }
+    }
+}
+
+/// Edits and reactions are entries of the log with their own seqs; history gives the
+/// message as it stands (its new text, when it was edited, its reactions with who gave
+/// them) and the events in their places; what may not be done is refused. The cluster's
+/// log refuses them, saying so, until it keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_reactions_change_the_message_history_gives() {
+    let limits = chat_server::log::ReactionLimits {
+        emoji: 2,
+        reactions: 3,
+    };
+    let react = |target, emoji: &str, on| ChangeKind::React {
+        target,
+        emoji: emoji.into(),
+        on,
+        limits,
+    };
+    let edit = |target, text: &str, window| ChangeKind::Edit {
+        target,
+        text: text.into(),
+        window,
+    };
+    for &kind in STORING {
+        let bench = Bench::start(kind, None).await;
+        let mut ann = bench.member("ann", Backlog::None).await;
+        let bob = bench.member("bob", Backlog::None).await;
+        bench.say(&ann, &["helo", "second"]).await;
+        ann.messages(2).await;
+        if kind == Kind::JetStream {
+            for change_kind in [edit(1, "hello", None), react(1, "👍", true)] {
+                assert!(matches!(
+                    change(&bench, &ann, "ann", change_kind).await,
+                    Err(ChangeRefusal::NotInCluster(_))
+                ));
+            }
+            continue;
+        }
+        let edited = change(&bench, &ann, "ann", edit(1, "hello", None)).await;
+        assert_eq!(edited.expect("edited").kind, PastKind::Edit { target: 1 });
+        assert_eq!(
+            change(&bench, &bob, "bob", edit(1, "hijacked", None)).await,
+            Err(ChangeRefusal::NotYours(1))
+        );
+        assert!(matches!(
+            change(&bench, &ann, "ann", edit(2, "late", Some(0))).await,
+            Err(ChangeRefusal::EditWindowPassed { seq: 2, .. })
+        ));
+        for (who, emoji) in [("bob", "👍"), ("ann", "👍"), ("bob", "🎉")] {
+            let member = if who == "ann" { &ann } else { &bob };
+            change(&bench, member, who, react(1, emoji, true))
+                .await
+                .expect("reacted");
+        }
+        assert!(matches!(
+            change(&bench, &bob, "bob", react(1, "👍", true)).await,
+            Err(ChangeRefusal::Reaction(_))
+        ));
+        assert!(matches!(
+            change(&bench, &ann, "ann", react(1, "😀", true)).await,
+            Err(ChangeRefusal::TooManyReactions { .. })
+        ));
+        change(&bench, &ann, "ann", react(1, "👍", false))
+            .await
+            .expect("taken back");
+        assert!(matches!(
+            change(&bench, &ann, "ann", react(1, "👍", false)).await,
+            Err(ChangeRefusal::Reaction(_))
+        ));
+        assert!(matches!(
+            change(&bench, &ann, "ann", react(7, "👍", true)).await,
+            Err(ChangeRefusal::NoSuchMessage { seq: 7, .. })
+        ));
+
+        // Live: each change in order.
+        let mut live = Vec::new();
+        while live.len() < 5 {
+            match next_event(&mut ann).await {
+                ServerFrame::Event { entry, .. } => live.push((entry.seq, entry.kind)),
+                other => panic!("expected an event, got {other:?}"),
+            }
+        }
+        let thumbs = |target| PastKind::React {
+            target,
+            emoji: "👍".into(),
+        };
+        assert_eq!(
+            live,
+            [
+                (3, PastKind::Edit { target: 1 }),
+                (4, thumbs(1)),
+                (5, thumbs(1)),
+                (
+                    6,
+                    PastKind::React {
+                        target: 1,
+                        emoji: "🎉".into()
+                    }
+                ),
+                (
+                    7,
+                    PastKind::Unreact {
+                        target: 1,
+                        emoji: "👍".into()
+                    }
+                ),
+            ]
+        );
+
+        // History: the message as it stands.
+        let ServerFrame::History { messages, .. } =
+            bench.page_frame(Cursor::Latest, 50).await.unwrap()
+        else {
+            unreachable!()
+        };
+        let first = &messages[0];
+        assert_eq!((first.seq, first.text.as_str()), (1, "hello"));
+        assert_eq!(first.edited, Some(9));
+        let reactions: Vec<(&str, Vec<&str>)> = first
+            .reactions
+            .iter()
+            .map(|r| (r.emoji.as_str(), r.by.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(reactions, [("👍", vec!["bob"]), ("🎉", vec!["bob"])]);
+        assert_eq!(messages.len(), 7);
+        assert!(messages[2..].iter().all(|m| m.reactions.is_empty()));
+
+        // A removal takes the text of the message and of its edits, and its reactions.
+        remove(&bench, &ann, 1, "ann", false)
+            .await
+            .expect("removed");
+        let page = bench.past(Cursor::After(0), 3).await;
+        assert_eq!(
+            page,
+            [
+                (1, String::new(), PastKind::Removed { by: "ann".into() }),
+                (2, "second".to_owned(), PastKind::Message),
+                (3, String::new(), PastKind::Edit { target: 1 }),
+            ]
+        );
+        assert!(matches!(
+            change(&bench, &ann, "ann", edit(1, "again", None)).await,
+            Err(ChangeRefusal::NoSuchMessage { seq: 1, .. })
+        ));
+        let dir = bench.store.as_ref().unwrap().1.path().to_path_buf();
+        assert!(!held_under(&dir, "hello"), "the edited text left the file");
     }
 }

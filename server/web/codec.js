@@ -12,7 +12,10 @@
 //              | { kind: "Cookie" }
 //   Revocation { kind: "This" | "Others" | "All" } | { kind: "One", id }
 //   PastKind  { kind: "Message" } | { kind: "Removed", by } | { kind: "Removal", target }
-//             (a Past is { seq, from, text, at, kind: PastKind })
+//             | { kind: "Edit", target } | { kind: "React", target, emoji }
+//             | { kind: "Unreact", target, emoji }
+//             (a Past is { seq, from, text, at, kind: PastKind, reply_to, edited,
+//             reactions: [{ emoji, by: [name] }] })
 //   BanTarget { kind: "Account", name } | { kind: "Name", name } | { kind: "Address", address }
 //   RoomAction { kind: "Kick", user, reason } | { kind: "Ban", target, for_secs, reason }
 //              | { kind: "Unban", target } | { kind: "Mute", user, for_secs, reason }
@@ -37,7 +40,7 @@
 // RangeError on a frame that cannot be written (a missing field, a negative seq, ...).
 
 /** The version this codec speaks, sent in Hello. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Bytes in the length prefix before each body. */
 export const PREFIX_LEN = 4;
@@ -54,7 +57,8 @@ export const ERROR_KINDS = Object.freeze([
   "StoreFailed", "ClusterUnavailable", "NameRegistered", "WrongPassword", "SessionEnded",
   "WeakPassword", "RegistrationClosed", "GuestsOff", "NotSignedIn", "AccountsOff",
   "NotPermitted", "Removed", "Banned", "BannedFromRoom", "Muted", "NoSuchMessage",
-  "RoomClaimed", "RegisteredOnly", "SlowMode", "Suspended", "InvalidAction",
+  "RoomClaimed", "RegisteredOnly", "SlowMode", "Suspended", "InvalidAction", "InvalidEmoji",
+  "TooManyReactions", "EditWindowPassed",
 ]);
 
 /** The kinds after which the server closes the connection (README: "fatal"). */
@@ -88,7 +92,9 @@ const CREDENTIAL = [["Password", [["password", "string"], ["device", "string"]]]
   ["Token", [["token", "token"]]], ["Cookie", []]];
 const REVOCATION = [["This", []], ["Others", []], ["All", []], ["One", [["id", "u64"]]]];
 const PAST_KIND = [["Message", []], ["Removed", [["by", "string"]]],
-  ["Removal", [["target", "u64"]]]];
+  ["Removal", [["target", "u64"]]], ["Edit", [["target", "u64"]]],
+  ["React", [["target", "u64"], ["emoji", "string"]]],
+  ["Unreact", [["target", "u64"], ["emoji", "string"]]]];
 const BAN_TARGET = [["Account", [["name", "string"]]], ["Name", [["name", "string"]]],
   ["Address", [["address", "string"]]]];
 const ROOM_ACTION = [
@@ -142,7 +148,9 @@ const UNITS = { ErrorKind: ERROR_KINDS, LeftReason: LEFT_REASONS };
 const STRUCTS = {
   RoomSummary: [["name", "string"], ["members", "u32"]],
   Past: [["seq", "u64"], ["from", "string"], ["text", "string"], ["at", "i64"],
-    ["kind", "PastKind"]],
+    ["kind", "PastKind"], ["reply_to", "option<u64>"], ["edited", "option<i64>"],
+    ["reactions", "vec<Reaction>"]],
+  Reaction: [["emoji", "string"], ["by", "vec<string>"]],
   DeviceSession: [["id", "u64"], ["device", "string"], ["created", "i64"],
     ["last_used", "i64"], ["current", "bool"]],
   Ban: [["target", "BanTarget"], ["by", "string"], ["reason", "string"],
@@ -184,6 +192,10 @@ const CLIENT_FRAMES = [
   ["Operate", [["action", "ServerAction"]]],
   ["RoomInfo", [["room", "string"]]],
   ["ModLog", [["room", "option<string>"], ["limit", "u32"]]],
+  ["Reply", [["room", "string"], ["to", "u64"], ["text", "string"]]],
+  ["Edit", [["room", "string"], ["seq", "u64"], ["text", "string"]]],
+  ["React", [["room", "string"], ["seq", "u64"], ["emoji", "string"], ["on", "bool"]]],
+  ["Typing", [["room", "string"]]],
 ];
 
 const SERVER_FRAMES = [
@@ -219,6 +231,8 @@ const SERVER_FRAMES = [
     ["at", "i64"]]],
   ["ModLog", [["entries", "vec<AuditEntry>"]]],
   ["Enforced", [["closed", "u32"]]],
+  ["Event", [["room", "string"], ["entry", "Past"]]],
+  ["Typing", [["room", "string"], ["user", "string"]]],
 ];
 
 /** Bytes in a session token; it is written raw, and shown here as 64 lowercase hex digits. */
@@ -227,7 +241,8 @@ export const TOKEN_LEN = 32;
 // The fewest bytes one element of a vec can take: a length claiming more elements than
 // the body could hold is refused at once, as chat-proto refuses it.
 const MIN_ELEMENT_BYTES = {
-  string: 1, RoomSummary: 2, Past: 5, DeviceSession: 5, Ban: 5, Mute: 4, AuditEntry: 7,
+  string: 1, RoomSummary: 2, Past: 8, Reaction: 2, DeviceSession: 5, Ban: 5, Mute: 4,
+  AuditEntry: 7,
 };
 
 const U32_MAX = 0xffff_ffff;

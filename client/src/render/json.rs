@@ -44,9 +44,18 @@ struct JsonEvent<'a> {
     /// Whether a room message was read from the room's log (a backlog, `history`) rather
     /// than heard live; `null` for everything else.
     backlog: Option<bool>,
-    /// The `seq` of the message a `message_removed` (live) or `removal` (from the log)
-    /// removed; `null` for everything else.
+    /// The `seq` of the message a `message_removed`, `edit`, `react` or `unreact` is
+    /// about; `null` for everything else.
     target: Option<u64>,
+    /// The `seq` a `msg` answers (a reply); `null` otherwise.
+    reply_to: Option<u64>,
+    /// When a `msg` read from the log was last edited (RFC 3339); `null` if never.
+    edited: Option<String>,
+    /// The emoji of a `react` or `unreact`; `null` otherwise.
+    emoji: Option<&'a str>,
+    /// A `msg`'s reactions read from the log, `[{"emoji": "👍", "by": ["ann"]}]`; `null`
+    /// for everything else.
+    reactions: Option<&'a [chat_proto::Reaction]>,
 }
 
 impl<'a> JsonEvent<'a> {
@@ -65,6 +74,10 @@ impl<'a> JsonEvent<'a> {
             seq: None,
             backlog: None,
             target: None,
+            reply_to: None,
+            edited: None,
+            emoji: None,
+            reactions: None,
         }
     }
 
@@ -179,6 +192,12 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             backlog: Some(false),
             ..JsonEvent::new("message_removed")
         },
+        ServerFrame::Event { room, entry } => return Some(json_entry(room, entry, false)),
+        ServerFrame::Typing { room, user } => JsonEvent {
+            room: Some(room),
+            user: Some(user),
+            ..JsonEvent::new("typing")
+        },
         ServerFrame::RoomList { .. }
         | ServerFrame::RoomInfo { .. }
         | ServerFrame::ModLog { .. }
@@ -201,21 +220,38 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
 /// true.
 ///
 /// A message removed since is a `removed` line (its `from` the sender, no text); a removal
-/// is a `message_removed` line like a live one, its `target` the message it removed.
+/// is a `message_removed` line like a live one, its `target` the message it removed; an
+/// edit, a reaction and one taken back are `edit`, `react` and `unreact` lines.
 pub fn json_past(room: &str, past: &Past) -> String {
-    let (kind, text, target) = match &past.kind {
-        chat_proto::PastKind::Message => ("msg", Some(past.text.as_str()), None),
-        chat_proto::PastKind::Removed { .. } => ("removed", None, None),
-        chat_proto::PastKind::Removal { target } => ("message_removed", None, Some(*target)),
+    json_entry(room, past, true)
+}
+
+/// The JSON line for an entry of `room`'s log, read from it (`backlog`) or heard live.
+fn json_entry(room: &str, past: &Past, backlog: bool) -> String {
+    use chat_proto::PastKind;
+    let (kind, text, target, emoji) = match &past.kind {
+        PastKind::Message => ("msg", Some(past.text.as_str()), None, None),
+        PastKind::Removed { .. } => ("removed", None, None, None),
+        PastKind::Removal { target } => ("message_removed", None, Some(*target), None),
+        PastKind::Edit { target } => ("edit", Some(past.text.as_str()), Some(*target), None),
+        PastKind::React { target, emoji } => ("react", None, Some(*target), Some(emoji.as_str())),
+        PastKind::Unreact { target, emoji } => {
+            ("unreact", None, Some(*target), Some(emoji.as_str()))
+        }
     };
+    let message = matches!(past.kind, PastKind::Message);
     JsonEvent {
         room: Some(room),
         from: Some(&past.from),
         text,
         time: Some(rfc3339(past.at)),
         seq: Some(past.seq),
-        backlog: Some(true),
+        backlog: Some(backlog),
         target,
+        emoji,
+        reply_to: past.reply_to,
+        edited: past.edited.map(rfc3339),
+        reactions: message.then_some(past.reactions.as_slice()),
         ..JsonEvent::new(kind)
     }
     .line()
@@ -265,7 +301,11 @@ mod tests {
             serde_json::json!({
                 "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
                 "reason": null, "users": null, "text": "say \"hi\"",
-                "time": "2021-10-15T14:30:00.123Z", "seq": 7, "backlog": false, "target": null
+                "time": "2021-10-15T14:30:00.123Z", "seq": 7, "backlog": false, "target": null,
+                "reply_to": null,
+                "edited": null,
+                "emoji": null,
+                "reactions": null,
             })
         );
         let whisper = json(&ServerFrame::Whisper {
@@ -277,7 +317,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             whisper,
-            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null}"#
+            r#"{"type":"whisper","room":null,"from":"alice","to":"bob","user":null,"reason":null,"users":null,"text":"psst","time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null,"reply_to":null,"edited":null,"emoji":null,"reactions":null}"#
         );
         assert_eq!(json(&ServerFrame::Pong), None);
     }
@@ -286,7 +326,7 @@ mod tests {
     fn json_presence_names_the_user_and_the_reason() {
         assert_eq!(
             json(&left(LeftReason::TimedOut)).unwrap(),
-            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null}"#
+            r#"{"type":"user_left","room":"rust","from":null,"to":null,"user":"bob","reason":"timed_out","users":null,"text":null,"time":"1970-01-01T00:00:00.000Z","seq":null,"backlog":null,"target":null,"reply_to":null,"edited":null,"emoji":null,"reactions":null}"#
         );
         let joined: serde_json::Value = serde_json::from_str(
             &json(&ServerFrame::UserJoined {
@@ -311,7 +351,7 @@ mod tests {
                 members: vec!["alice".into(), "bob".into()],
             })
             .unwrap(),
-            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null,"seq":null,"backlog":null,"target":null}"#
+            r#"{"type":"joined","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":["alice","bob"],"text":null,"time":null,"seq":null,"backlog":null,"target":null,"reply_to":null,"edited":null,"emoji":null,"reactions":null}"#
         );
     }
 
@@ -324,12 +364,16 @@ mod tests {
             serde_json::json!({
                 "type": "msg", "room": "rust", "from": "alice", "to": null, "user": null,
                 "reason": null, "users": null, "text": "old\u{1b} news",
-                "time": "1970-01-01T00:00:00.000Z", "seq": 42, "backlog": true, "target": null
+                "time": "1970-01-01T00:00:00.000Z", "seq": 42, "backlog": true, "target": null,
+                "reply_to": null,
+                "edited": null,
+                "emoji": null,
+                "reactions": [],
             })
         );
         assert_eq!(
             json_missed("rust"),
-            r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null,"target":null}"#
+            r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null,"target":null,"reply_to":null,"edited":null,"emoji":null,"reactions":null}"#
         );
     }
 

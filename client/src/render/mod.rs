@@ -22,6 +22,7 @@
 //! Lines reach stdout through [`print`](mod@print), one flushed line at a time. What to ask the
 //! server, and when, is the commands' ([`crate::cmd`]); nothing here talks to it.
 
+pub mod events;
 pub mod json;
 pub mod moderation;
 pub mod print;
@@ -69,6 +70,9 @@ mod samples {
             text: "old\x1b news".into(),
             at,
             kind: chat_proto::PastKind::Message,
+            reply_to: None,
+            edited: None,
+            reactions: vec![],
         }
     }
 }

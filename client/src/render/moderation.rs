@@ -2,7 +2,7 @@
 //! a line of the audit log. Shared by the REPL, `listen` and `chat-client mod`.
 
 use chat_proto::moderation::{AuditEntry, BanTarget, RoomChange, RoomInfo};
-use chat_proto::{Millis, Past, PastKind};
+use chat_proto::Millis;
 
 use super::safe::clean;
 use super::utc::rfc3339;
@@ -135,13 +135,4 @@ pub fn audit_text(entry: &AuditEntry) -> String {
         until_text(entry.until),
         because(&entry.reason)
     )
-}
-
-/// What a past entry that is no plain message shows instead of its text.
-pub fn past_text(past: &Past) -> Option<String> {
-    match &past.kind {
-        PastKind::Message => None,
-        PastKind::Removed { by } => Some(format!("(message removed by {})", clean(by))),
-        PastKind::Removal { target } => Some(format!("(removed message {target})")),
-    }
 }

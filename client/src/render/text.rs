@@ -12,7 +12,8 @@ use chat_proto::validate::{name_key, room_key};
 use chat_proto::{Millis, Past, RoomSummary, ServerFrame};
 use chrono::{DateTime, TimeZone};
 
-use super::moderation::{audit_text, change_text, info_text, past_text};
+use super::events::entry_text;
+use super::moderation::{audit_text, change_text, info_text};
 use super::safe::clean;
 
 const RESET: &str = "\x1b[0m";
@@ -167,6 +168,20 @@ impl Style {
                 tag(room),
                 self.notice(&format!("{} removed message {target}", clean(by)))
             ),
+            ServerFrame::Event { room, entry } => {
+                let from = clean(&entry.from);
+                let name = if self.is_me(&from) {
+                    self.paint(BOLD, &from)
+                } else {
+                    self.paint(SENDER, &from)
+                };
+                format!("{}{name}: {}", tag(room), entry_text(entry))
+            }
+            ServerFrame::Typing { room, user } => format!(
+                "{}{}",
+                tag(room),
+                self.notice(&format!("{} is typing", clean(user)))
+            ),
             ServerFrame::RoomInfo { info } => self.notice(&info_text(info)),
             ServerFrame::ModLog { entries } if entries.is_empty() => {
                 self.notice("the log is empty")
@@ -213,7 +228,7 @@ impl Style {
                 "{tag}{} {}: {}",
                 clock(past.at, now),
                 clean(&past.from),
-                past_text(past).unwrap_or_else(|| clean(&past.text).into_owned())
+                entry_text(past)
             ),
         )
     }
@@ -302,7 +317,7 @@ pub fn history_line<Tz: TimeZone>(past: &Past, now: &DateTime<Tz>) -> String {
         past.seq,
         clock(past.at, now),
         clean(&past.from),
-        past_text(past).unwrap_or_else(|| clean(&past.text).into_owned())
+        entry_text(past)
     )
 }
 

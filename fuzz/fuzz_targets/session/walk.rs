@@ -75,6 +75,15 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                 );
                 continue;
             }
+            // Someone else typing: passed on to the room's members but the typer, so it is
+            // no part of the room's one order, which every member sees alike.
+            ServerFrame::Typing { room, user } if Some(user.as_str()) != me => {
+                assert!(
+                    rooms.contains_key(&room_key(room)),
+                    "{me:?} was told of typing in a room it is not in: {frame:?}"
+                );
+                continue;
+            }
             ServerFrame::Msg { room, from, .. } if Some(from.as_str()) != me => Some(room),
             ServerFrame::UserJoined { room, user, .. }
             | ServerFrame::UserLeft { room, user, .. } => {
@@ -107,6 +116,9 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
             next += 1;
             match request {
                 Ok(ClientFrame::Pong) if me.is_some() => {}
+                // Typing in a room one is in is answered by nothing.
+                Ok(ClientFrame::Typing { room })
+                    if me.is_some() && key_of(room).is_some_and(|k| rooms.contains_key(&k)) => {}
                 Ok(ClientFrame::Bye) => {
                     over = Some(me.map(|_| LeftReason::Quit));
                 }
@@ -334,6 +346,41 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                 Some(_) if error == Some(ErrorKind::HistoryOff) => {}
                 _ => fail!(),
             },
+            // Without history there is no message to answer, edit or react to; the room and
+            // the text or emoji are checked first.
+            ClientFrame::Reply { room, text, .. } | ClientFrame::Edit { room, text, .. } => {
+                match key_of(room).map(|key| rooms.contains_key(&key)) {
+                    None if error == Some(ErrorKind::InvalidRoom) => {}
+                    Some(false) if error == Some(ErrorKind::NotInRoom) => {}
+                    Some(true) if validate::message(text).is_err() => {
+                        if error != Some(ErrorKind::InvalidMessage) {
+                            fail!();
+                        }
+                    }
+                    Some(true) if error == Some(ErrorKind::HistoryOff) => {}
+                    _ => fail!(),
+                }
+            }
+            ClientFrame::React { room, emoji, .. } => {
+                match key_of(room).map(|key| rooms.contains_key(&key)) {
+                    None if error == Some(ErrorKind::InvalidRoom) => {}
+                    Some(false) if error == Some(ErrorKind::NotInRoom) => {}
+                    Some(true) if !validate::emoji(emoji) => {
+                        if error != Some(ErrorKind::InvalidEmoji) {
+                            fail!();
+                        }
+                    }
+                    Some(true) if error == Some(ErrorKind::HistoryOff) => {}
+                    _ => fail!(),
+                }
+            }
+            // Typing is answered only when refused: a room one is not in (else it was
+            // skipped as answered by nothing).
+            ClientFrame::Typing { room } => match key_of(room) {
+                None if error == Some(ErrorKind::InvalidRoom) => {}
+                Some(_) if error == Some(ErrorKind::NotInRoom) => {}
+                _ => fail!(),
+            },
             ClientFrame::Join { room, backlog } => {
                 let Some(key) = key_of(room) else {
                     if error != Some(ErrorKind::InvalidRoom) {
@@ -469,7 +516,16 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                 // every request up to a Bye was answered.
                 let rest: Vec<_> = seen.requests[next..]
                     .iter()
-                    .filter(|r| !(name_known && matches!(r, Ok(ClientFrame::Pong))))
+                    .filter(|r| {
+                        !(name_known
+                            && match r {
+                                Ok(ClientFrame::Pong) => true,
+                                Ok(ClientFrame::Typing { room }) => {
+                                    key_of(room).is_some_and(|k| rooms.contains_key(&k))
+                                }
+                                _ => false,
+                            })
+                    })
                     .collect();
                 match rest.first() {
                     None => Some(LeftReason::Disconnected),

@@ -9,11 +9,11 @@ use chat_proto::moderation::{
     AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
 };
 use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
-use chat_proto::PastKind;
 use chat_proto::{
     Backlog, ClientFrame, Connection, Credential, Cursor, DeviceSession, ErrorKind, FrameReader,
     LeftReason, Past, Revocation, RoomSummary, Secret, ServerFrame, SessionToken,
 };
+use chat_proto::{PastKind, Reaction};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tokio::io::AsyncWriteExt;
@@ -175,8 +175,21 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
             .prop_map(|(room, seq)| ClientFrame::RemoveMessage { room, seq }),
         server_action(text.clone()).prop_map(|action| ClientFrame::Operate { action }),
         text.clone().prop_map(|room| ClientFrame::RoomInfo { room }),
-        (prop::option::of(text), any::<u32>())
+        (prop::option::of(text.clone()), any::<u32>())
             .prop_map(|(room, limit)| ClientFrame::ModLog { room, limit }),
+        (text.clone(), any::<u64>(), text.clone())
+            .prop_map(|(room, to, text)| ClientFrame::Reply { room, to, text }),
+        (text.clone(), any::<u64>(), text.clone())
+            .prop_map(|(room, seq, text)| ClientFrame::Edit { room, seq, text }),
+        (text.clone(), any::<u64>(), text.clone(), any::<bool>()).prop_map(
+            |(room, seq, emoji, on)| ClientFrame::React {
+                room,
+                seq,
+                emoji,
+                on
+            }
+        ),
+        text.prop_map(|room| ClientFrame::Typing { room }),
     ]
 }
 
@@ -348,8 +361,12 @@ pub fn audit_entry(text: BoxedStrategy<String>) -> impl Strategy<Value = AuditEn
 pub fn past_kind(text: BoxedStrategy<String>) -> impl Strategy<Value = PastKind> {
     prop_oneof![
         3 => Just(PastKind::Message),
-        1 => text.prop_map(|by| PastKind::Removed { by }),
+        1 => text.clone().prop_map(|by| PastKind::Removed { by }),
         1 => any::<u64>().prop_map(|target| PastKind::Removal { target }),
+        1 => any::<u64>().prop_map(|target| PastKind::Edit { target }),
+        1 => (any::<u64>(), text.clone())
+            .prop_map(|(target, emoji)| PastKind::React { target, emoji }),
+        1 => (any::<u64>(), text).prop_map(|(target, emoji)| PastKind::Unreact { target, emoji }),
     ]
 }
 
@@ -398,23 +415,38 @@ pub fn cursor() -> impl Strategy<Value = Cursor> {
     ]
 }
 
+/// Any entry of a room's log, its strings drawn from `text`.
+pub fn past(text: BoxedStrategy<String>) -> BoxedStrategy<Past> {
+    // Short strings: a page of a few hundred entries with long reactions would outgrow any
+    // frame, as no server sends.
+    let short = || unicode_text(MAX_NAME_LEN);
+    let reaction = (short(), prop::collection::vec(short(), 0..4))
+        .prop_map(|(emoji, by)| Reaction { emoji, by });
+    (
+        (any::<u64>(), text.clone(), text.clone(), millis()),
+        past_kind(text),
+        prop::option::of(any::<u64>()),
+        prop::option::of(millis()),
+        prop::collection::vec(reaction, 0..3),
+    )
+        .prop_map(
+            |((seq, from, text, at), kind, reply_to, edited, reactions)| Past {
+                seq,
+                from,
+                text,
+                at,
+                kind,
+                reply_to,
+                edited,
+                reactions,
+            },
+        )
+        .boxed()
+}
+
 /// Pages of past messages: usually a few, sometimes a few hundred, their strings from `text`.
 pub fn past_messages(text: BoxedStrategy<String>) -> impl Strategy<Value = Vec<Past>> {
-    let past = (
-        any::<u64>(),
-        text.clone(),
-        text.clone(),
-        millis(),
-        past_kind(text),
-    )
-        .prop_map(|(seq, from, text, at, kind)| Past {
-            seq,
-            from,
-            text,
-            at,
-            kind,
-        })
-        .boxed();
+    let past = past(text);
     prop_oneof![
         3 => prop::collection::vec(past.clone(), 0..8),
         1 => prop::collection::vec(past, 0..=300),
@@ -567,9 +599,12 @@ pub fn server_frame_with(
                 by,
                 at
             }),
-        prop::collection::vec(audit_entry(text), 0..8)
+        prop::collection::vec(audit_entry(text.clone()), 0..8)
             .prop_map(|entries| ServerFrame::ModLog { entries }),
         any::<u32>().prop_map(|closed| ServerFrame::Enforced { closed }),
+        (text.clone(), past(text.clone()))
+            .prop_map(|(room, entry)| ServerFrame::Event { room, entry }),
+        (text.clone(), text).prop_map(|(room, user)| ServerFrame::Typing { room, user }),
     ]
 }
 
@@ -732,6 +767,10 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         1 => prop::option::of(valid_room()).prop_map(|room| Input::Info { room }),
         1 => prop::option::of(valid_room()).prop_map(|room| Input::ModLog { room }),
         1 => any::<u64>().prop_map(|seq| Input::Remove { seq }),
+        1 => (any::<u64>(), valid_whisper_text()).prop_map(|(to, text)| Input::Reply { to, text }),
+        1 => (any::<u64>(), valid_whisper_text()).prop_map(|(seq, text)| Input::Edit { seq, text }),
+        1 => (any::<u64>(), prop::sample::select(vec!["👍", "👍🏽", "🎉", "❤️", "👨\u{200D}👩\u{200D}👧"]), any::<bool>())
+            .prop_map(|(seq, emoji, on)| Input::React { seq, emoji: emoji.to_owned(), on }),
         3 => valid_room_action().prop_map(|action| Input::Moderate { action }),
         2 => valid_server_action().prop_map(|action| Input::Operate { action }),
         1 => Just(Input::Help),
@@ -821,6 +860,9 @@ pub fn every_input_is_generated(input: &Input) {
         | Input::Info { .. }
         | Input::ModLog { .. }
         | Input::Remove { .. }
+        | Input::Reply { .. }
+        | Input::Edit { .. }
+        | Input::React { .. }
         | Input::Moderate { .. }
         | Input::Operate { .. }
         | Input::Help
@@ -1019,7 +1061,11 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::RemoveMessage { .. }
         | ClientFrame::Operate { .. }
         | ClientFrame::RoomInfo { .. }
-        | ClientFrame::ModLog { .. } => {}
+        | ClientFrame::ModLog { .. }
+        | ClientFrame::Reply { .. }
+        | ClientFrame::Edit { .. }
+        | ClientFrame::React { .. }
+        | ClientFrame::Typing { .. } => {}
     }
 }
 
@@ -1051,6 +1097,8 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::RoomChanged { .. }
         | ServerFrame::MessageRemoved { .. }
         | ServerFrame::ModLog { .. }
-        | ServerFrame::Enforced { .. } => {}
+        | ServerFrame::Enforced { .. }
+        | ServerFrame::Event { .. }
+        | ServerFrame::Typing { .. } => {}
     }
 }

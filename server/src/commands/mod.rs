@@ -11,10 +11,12 @@
 
 mod account;
 mod bye;
+mod change;
 mod change_password;
 mod claim;
 mod delete_account;
 mod disconnect;
+mod edit;
 mod handshake;
 mod hello;
 mod history;
@@ -30,11 +32,14 @@ mod operate;
 mod part;
 mod ping;
 mod pong;
+mod react;
 mod register;
 mod remove_message;
+mod reply;
 mod revoke;
 mod room_info;
 mod sign_in;
+mod typing;
 mod whisper;
 
 use std::cell::RefCell;
@@ -130,6 +135,8 @@ pub struct Context<'a> {
     /// On a node of a cluster, where `Hello` claims its name before the hub registers it
     /// and a whisper finds its target's node; `None` on a server alone.
     pub peers: Option<&'a Peers>,
+    /// When this client's typing was last passed on, per room ([`typing`]).
+    pub typed: typing::Typed,
 }
 
 /// An answer that takes the room log's time: the connection waits for it before it reads
@@ -161,8 +168,9 @@ pub enum Waiting {
     Disconnect(Box<disconnect::Pending>),
     /// A moderation action being kept in the store: the frame to answer with, if any.
     Moderation(JoinHandle<Result<Option<ServerFrame>, ModError>>),
-    /// A message removal the room log performs in the room's order.
-    Remove(Box<remove_message::Pending>),
+    /// A change of a message (removal, reply, edit, reaction) the room log makes in the
+    /// room's order.
+    Change(Box<change::Pending>),
 }
 
 /// Runs a moderation request in its own task and has the connection wait for its answer.
@@ -441,9 +449,12 @@ pub enum CommandError {
     /// A moderation request or check refused.
     #[error(transparent)]
     Moderation(#[from] ModError),
-    /// A message removal refused.
+    /// A change of a message (removal, reply, edit, reaction) refused.
     #[error(transparent)]
-    Removal(crate::log::RemoveRefusal),
+    Change(crate::log::ChangeRefusal),
+    /// `React` with something that is not one emoji.
+    #[error("{0:?} is not one emoji")]
+    InvalidEmoji(String),
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -494,12 +505,21 @@ impl CommandError {
             CommandError::AccountsOff => ErrorKind::AccountsOff,
             CommandError::NotPermitted(_) => ErrorKind::NotPermitted,
             CommandError::Moderation(err) => err.kind(),
-            CommandError::Removal(refusal) => match refusal {
-                crate::log::RemoveRefusal::NoSuchMessage { .. } => ErrorKind::NoSuchMessage,
-                crate::log::RemoveRefusal::NotYours(_) => ErrorKind::NotPermitted,
-                crate::log::RemoveRefusal::HistoryOff => ErrorKind::HistoryOff,
-                crate::log::RemoveRefusal::Failed(_) => ErrorKind::StoreFailed,
-            },
+            CommandError::Change(refusal) => {
+                use crate::log::ChangeRefusal;
+                match refusal {
+                    ChangeRefusal::NoSuchMessage { .. } => ErrorKind::NoSuchMessage,
+                    ChangeRefusal::NotYours(_) => ErrorKind::NotPermitted,
+                    ChangeRefusal::EditWindowPassed { .. } => ErrorKind::EditWindowPassed,
+                    ChangeRefusal::TooManyReactions { .. } => ErrorKind::TooManyReactions,
+                    ChangeRefusal::Reaction(_) => ErrorKind::InvalidAction,
+                    ChangeRefusal::HistoryOff => ErrorKind::HistoryOff,
+                    ChangeRefusal::NotInCluster(_) | ChangeRefusal::Failed(_) => {
+                        ErrorKind::StoreFailed
+                    }
+                }
+            }
+            CommandError::InvalidEmoji(_) => ErrorKind::InvalidEmoji,
         }
     }
 }
@@ -553,6 +573,15 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
         ClientFrame::Operate { action } => operate::handle(ctx, action),
         ClientFrame::RoomInfo { room } => room_info::handle(ctx, room),
         ClientFrame::ModLog { room, limit } => mod_log::handle(ctx, room, limit),
+        ClientFrame::Reply { room, to, text } => reply::handle(ctx, room, to, text),
+        ClientFrame::Edit { room, seq, text } => edit::handle(ctx, room, seq, text),
+        ClientFrame::React {
+            room,
+            seq,
+            emoji,
+            on,
+        } => react::handle(ctx, room, seq, emoji, on),
+        ClientFrame::Typing { room } => typing::handle(ctx, room),
     };
     match result {
         Ok(flow) => flow,
@@ -610,10 +639,10 @@ pub async fn complete(ctx: &mut Context<'_>, waiting: Waiting) -> Flow {
                 Err(CommandError::StoreFailed)
             }
         },
-        Waiting::Remove(pending) => {
-            let remove_message::Pending { removal, answer } = *pending;
+        Waiting::Change(pending) => {
+            let change::Pending { change, answer } = *pending;
             let answer = answer.await;
-            remove_message::answered(ctx, removal, answer)
+            change::answered(ctx, change, answer)
         }
         Waiting::Whisper(mut pending) => {
             let lookup = (&mut pending.lookup).await;

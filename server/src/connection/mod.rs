@@ -129,6 +129,7 @@ where
             unconfirmed: Default::default(),
             waiting: None,
             peers: shared.peers.as_ref(),
+            typed: Default::default(),
         };
         // What one read of this client delivers wakes each recipient's writer once.
         let reason = wakes::batched(read_loop(

@@ -25,13 +25,19 @@ impl<F: Fn(&str, Option<i64>, IpAddr) -> bool> Matches for F {}
 impl Hub {
     /// Queues `frame` to every member here of the room with key `key`.
     pub fn tell_room(&self, key: &str, frame: &ServerFrame) {
+        self.tell_room_except(key, frame, None);
+    }
+
+    /// Queues `frame` to every member here of the room with key `key` but `except` (the
+    /// name as registered, the very `Arc` the hub holds: someone typing is not told so).
+    pub fn tell_room_except(&self, key: &str, frame: &ServerFrame, except: Option<&Arc<str>>) {
         let Ok(encoded) = encode(frame) else {
             return;
         };
         let bytes = wire(encoded);
         let state = self.state();
         if let Some(room) = state.rooms.get(key) {
-            fan_out(room.handles(), &bytes, None);
+            fan_out(room.handles(), &bytes, except);
         }
     }
 

@@ -74,13 +74,13 @@ impl Spoken {
             push_message(
                 &mut wire,
                 &self.room.name,
-                Stored {
+                Stored::new(
                     seq,
-                    from: self.from.to_string(),
-                    text: said.text.clone(),
-                    at: said.at,
-                    kind: chat_proto::PastKind::Message,
-                },
+                    self.from.to_string(),
+                    said.text.clone(),
+                    said.at,
+                    chat_proto::PastKind::Message,
+                ),
             )?;
         }
         Ok(wire.freeze())

@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chat_proto::{Backlog, Cursor, PastKind, ServerFrame};
+use chat_proto::{Backlog, Cursor, ServerFrame};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -76,62 +76,133 @@ pub trait RoomLog: Send + Sync + fmt::Debug {
     /// backlogged.
     fn in_flight(&self) -> &InFlight;
 
-    /// Removes a message in the room's order: its text leaves the store, and the removal,
-    /// a message of the log with its own `seq`, is delivered to the room's members as
-    /// `MessageRemoved`. Answers the removal's `seq`.
-    fn remove(&self, removal: Removal) -> Removing;
+    /// Makes `change` in the room's order: an entry of its own, with its own `seq`, that
+    /// names an earlier message (a removal, whose text leaves the store; a reply; an edit; a
+    /// reaction), delivered to the room's members as it stands in the log. Answers that
+    /// entry.
+    fn change(&self, change: Change) -> Changing;
 }
 
-/// A message removal for the room log to perform.
+/// A change for the room log to make in a room's order.
 #[derive(Debug, Clone)]
-pub struct Removal {
+pub struct Change {
     /// The room, by key and as shown.
     pub room: JoinedRoom,
-    /// The removed message's `seq`.
-    pub target: u64,
-    /// Who removes it, as registered.
+    /// Who makes it, as registered.
     pub by: Arc<str>,
-    /// `by` may remove anyone's message (a moderator's), not only their own.
-    pub any: bool,
     /// The server's clock at the request.
     pub at: Millis,
+    /// What it is.
+    pub kind: ChangeKind,
 }
 
-/// Why a removal was refused.
+/// What a [`Change`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Removes the message `target`: `by`'s own, or anyone's when `any` (a moderator).
+    Remove {
+        /// The removed message's `seq`.
+        target: u64,
+        /// `by` may remove anyone's message.
+        any: bool,
+    },
+    /// A message answering the message `to`.
+    Reply {
+        /// The answered message's `seq`.
+        to: u64,
+        /// What `by` says, already validated.
+        text: String,
+    },
+    /// Changes the text of `by`'s message `target`, sent at most `window` ago.
+    Edit {
+        /// The edited message's `seq`.
+        target: u64,
+        /// Its new text, already validated.
+        text: String,
+        /// How long after sending a message may be edited, in milliseconds; `None`: ever.
+        window: Option<Millis>,
+    },
+    /// Gives (`on`) or takes back `by`'s reaction `emoji` to the message `target`.
+    React {
+        /// The message's `seq`.
+        target: u64,
+        /// One emoji, already validated.
+        emoji: String,
+        /// Give it, or take it back.
+        on: bool,
+        /// The most different emoji, and reactions in all, one message takes.
+        limits: ReactionLimits,
+    },
+}
+
+impl ChangeKind {
+    /// The `seq` of the message the change names.
+    pub fn target(&self) -> u64 {
+        match self {
+            ChangeKind::Remove { target, .. }
+            | ChangeKind::Edit { target, .. }
+            | ChangeKind::React { target, .. } => *target,
+            ChangeKind::Reply { to, .. } => *to,
+        }
+    }
+}
+
+/// How many reactions one message takes (`[messages]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReactionLimits {
+    /// Different emoji on one message.
+    pub emoji: u32,
+    /// Reactions on one message, all emoji together.
+    pub reactions: u32,
+}
+
+/// Why a change was refused; nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RemoveRefusal {
-    /// No such message: never sent, trimmed, already removed, or itself a removal.
-    #[error("#{room} has no message {seq} to remove (never sent, trimmed, or removed already)")]
+pub enum ChangeRefusal {
+    /// No such message: never sent, trimmed, removed, or not a message (an event).
+    #[error("#{room} has no message {seq} (never sent, trimmed, removed, or not a message)")]
     NoSuchMessage {
         /// The room as shown.
         room: String,
         /// The seq asked for.
         seq: u64,
     },
-    /// Someone else's message, and the remover does not moderate the room.
-    #[error("message {0} is not yours: only the room's moderators remove others' messages")]
+    /// Someone else's message: only the room's moderators remove others' messages, and
+    /// nobody edits them.
+    #[error("message {0} is not yours")]
     NotYours(u64),
-    /// The server keeps no history: there is nothing to remove a message from.
-    #[error("this server keeps no history, so no message can be removed")]
+    /// An edit past the edit window.
+    #[error("message {seq} is too old to edit (messages may be edited for {window_secs} s)")]
+    EditWindowPassed {
+        /// The message's seq.
+        seq: u64,
+        /// The window, in seconds.
+        window_secs: i64,
+    },
+    /// A reaction past the message's limits.
+    #[error("message {seq} has as many reactions as it may ({why})")]
+    TooManyReactions {
+        /// The message's seq.
+        seq: u64,
+        /// Which limit.
+        why: String,
+    },
+    /// A reaction given twice, or taken back without having been given.
+    #[error("{0}")]
+    Reaction(String),
+    /// The server keeps no history: there is no message to change.
+    #[error("this server keeps no history, so no message can be changed or answered")]
     HistoryOff,
+    /// The cluster's log does not make this change yet.
+    #[error("{0}")]
+    NotInCluster(&'static str),
     /// The store or the cluster failed; nothing changed.
-    #[error("the removal could not be stored: {0}")]
+    #[error("the change could not be stored: {0}")]
     Failed(String),
 }
 
-/// The answer to a [`RoomLog::remove`]: the removal's own `seq`.
-pub type Removing = oneshot::Receiver<Result<u64, RemoveRefusal>>;
-
-/// The `MessageRemoved` frame of a removal given `seq`.
-pub fn removed_frame(removal: &Removal, seq: u64) -> ServerFrame {
-    ServerFrame::MessageRemoved {
-        room: removal.room.name.to_string(),
-        seq,
-        target: removal.target,
-        by: removal.by.to_string(),
-        at: removal.at,
-    }
-}
+/// The answer to a [`RoomLog::change`]: the entry it made, as the log keeps it.
+pub type Changing = oneshot::Receiver<Result<Stored, ChangeRefusal>>;
 
 /// A page being read, off the async runtime's worker threads.
 pub type PageRead = JoinHandle<Result<ServerFrame, StoreError>>;
@@ -205,20 +276,9 @@ pub struct NewMessage {
     pub at: Millis,
 }
 
-/// One stored message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// Its place in its room's order: dense, increasing, never reused.
-    pub seq: u64,
-    /// Who said it.
-    pub from: String,
-    /// What they said; empty once removed.
-    pub text: String,
-    /// When the server received it.
-    pub at: Millis,
-    /// A message, one removed since, or a removal.
-    pub kind: PastKind,
-}
+/// One entry of a room's log as stored: a message (with its reply mark, edit time and
+/// reactions as they stand) or an event that changed one. The very entry clients get.
+pub type Stored = chat_proto::Past;
 
 /// Where a read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,24 +415,69 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// last seq is kept even when all its messages go, so no seq is ever reused.
     fn trim(&self, keep_per_room: u64, older_than: Option<Millis>) -> Result<u64, StoreError>;
 
-    /// Removes message `target` of room key `room` for `by` (anyone's when `any`, else
-    /// only `by`'s own) in one transaction: its text is emptied and `by` kept as its
-    /// remover, and the removal is appended as the room's next seq, which is returned.
-    fn remove(
+    /// Makes `change` (of room key `room`, by `by` at `at`) in one transaction: a removal
+    /// empties the message's text (and its edits') and keeps `by` as its remover; an edit
+    /// changes its text; a reaction is kept or taken back. The change itself is appended
+    /// as the room's next seq and returned as stored.
+    fn change(
         &self,
         room: &str,
-        target: u64,
         by: &str,
-        any: bool,
         at: Millis,
-    ) -> Result<Result<u64, Refused>, StoreError>;
+        change: &ChangeKind,
+    ) -> Result<Result<Stored, Refused>, StoreError>;
 }
 
-/// Why [`Store::remove`] removed nothing.
+/// Why [`Store::change`] changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// No such message (or already removed, or a removal).
+    /// No such message (or removed, or an event).
     NoSuchMessage,
-    /// Not the remover's, who may remove only their own.
+    /// Not the changer's, who may change only their own.
     NotYours,
+    /// Sent longer ago than the edit window.
+    EditWindowPassed,
+    /// The message has as many reactions as it may: which limit.
+    TooManyReactions(&'static str),
+    /// The reaction was given already (`true`), or was not given to take back (`false`).
+    Reacted(bool),
+}
+
+impl Refused {
+    /// What a refusal of `change` in the room shown as `room` tells its sender.
+    pub fn for_change(self, room: &str, change: &ChangeKind) -> ChangeRefusal {
+        let seq = change.target();
+        match self {
+            Refused::NoSuchMessage => ChangeRefusal::NoSuchMessage {
+                room: room.to_owned(),
+                seq,
+            },
+            Refused::NotYours => ChangeRefusal::NotYours(seq),
+            Refused::EditWindowPassed => ChangeRefusal::EditWindowPassed {
+                seq,
+                window_secs: match change {
+                    ChangeKind::Edit {
+                        window: Some(window),
+                        ..
+                    } => window / 1000,
+                    _ => 0,
+                },
+            },
+            Refused::TooManyReactions(why) => ChangeRefusal::TooManyReactions {
+                seq,
+                why: why.to_owned(),
+            },
+            Refused::Reacted(given) => {
+                let emoji = match change {
+                    ChangeKind::React { emoji, .. } => emoji.as_str(),
+                    _ => "",
+                };
+                ChangeRefusal::Reaction(if given {
+                    format!("you reacted {emoji} to message {seq} already")
+                } else {
+                    format!("you have no {emoji} on message {seq} to take back")
+                })
+            }
+        }
+    }
 }

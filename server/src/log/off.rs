@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::{
-    page, Deliveries, InFlight, Join, Joining, PageRead, Removal, RemoveRefusal, Removing, RoomLog,
+    page, Change, ChangeRefusal, Changing, Deliveries, InFlight, Join, Joining, PageRead, RoomLog,
     Spoken,
 };
 use crate::outbox::Outbox;
@@ -54,9 +54,10 @@ impl RoomLog for NoHistory {
         &self.in_flight
     }
 
-    fn remove(&self, _removal: Removal) -> Removing {
-        let (answer, removing) = oneshot::channel();
-        let _ = answer.send(Err(RemoveRefusal::HistoryOff));
-        removing
+    /// Without history no message can be found to change or answer.
+    fn change(&self, _change: Change) -> Changing {
+        let (answer, changing) = oneshot::channel();
+        let _ = answer.send(Err(ChangeRefusal::HistoryOff));
+        changing
     }
 }

@@ -105,17 +105,8 @@ fn no_backlog(room: &str, missed: bool) -> ServerFrame {
 /// [`PAGE_BYTES`], with the cursor to the next page: what every log answers alike.
 pub fn shape(page: Page, shown: &str, from: Cursor, backlog: bool) -> ServerFrame {
     let forward = matches!(from, Cursor::After(_));
-    let Page { messages, more } = page;
-    let mut messages: Vec<Past> = messages
-        .into_iter()
-        .map(|m| Past {
-            seq: m.seq,
-            from: m.from,
-            text: m.text,
-            at: m.at,
-            kind: m.kind,
-        })
-        .collect();
+    // A stored entry is the very entry a client gets.
+    let Page { mut messages, more } = page;
     let trimmed = fit(&mut messages, forward);
     let next = match (forward, messages.first(), messages.last()) {
         (true, _, Some(last)) => Cursor::After(last.seq),
@@ -136,7 +127,22 @@ pub fn shape(page: Page, shown: &str, from: Cursor, backlog: bool) -> ServerFram
 /// a forward one) until it fits in [`PAGE_BYTES`]; whether any were dropped. The page keeps
 /// at least one message, so paging always moves on.
 fn fit(messages: &mut Vec<Past>, forward: bool) -> bool {
-    let size = |m: &Past| m.text.len() + m.from.len() + 24;
+    // Its strings and what frames them (lengths, numbers): reactions too, which may
+    // outweigh the text a thousand to one.
+    let size = |m: &Past| {
+        let kind = match &m.kind {
+            chat_proto::PastKind::Removed { by } => by.len(),
+            chat_proto::PastKind::React { emoji, .. }
+            | chat_proto::PastKind::Unreact { emoji, .. } => emoji.len(),
+            _ => 0,
+        };
+        let reactions: usize = m
+            .reactions
+            .iter()
+            .map(|r| r.emoji.len() + 8 + r.by.iter().map(|by| by.len() + 8).sum::<usize>())
+            .sum();
+        m.text.len() + m.from.len() + kind + reactions + 48
+    };
     let mut total: usize = messages.iter().map(size).sum();
     let mut dropped = false;
     while total > PAGE_BYTES && messages.len() > 1 {
@@ -164,6 +170,9 @@ mod tests {
             text: "x".repeat(bytes),
             at: 0,
             kind: chat_proto::PastKind::Message,
+            reply_to: None,
+            edited: None,
+            reactions: vec![],
         }
     }
 

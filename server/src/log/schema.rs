@@ -92,6 +92,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE messages ADD COLUMN removed_by TEXT;
      ALTER TABLE messages ADD COLUMN target INTEGER;",
+    // Message events: a reply names the message it answers; an edited message keeps when;
+    // an event row (an edit, a reaction given or taken back: `event` 1, 2, 3) names its
+    // message in `target`; the reactions as they stand are their own table, each with the
+    // seq of the event that gave it, which orders them.
+    "ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+     ALTER TABLE messages ADD COLUMN edited INTEGER;
+     ALTER TABLE messages ADD COLUMN event INTEGER;
+     ALTER TABLE messages ADD COLUMN emoji TEXT;
+     CREATE TABLE reactions (
+         room  INTEGER NOT NULL,
+         seq   INTEGER NOT NULL,
+         emoji TEXT NOT NULL,
+         who   TEXT NOT NULL,
+         given INTEGER NOT NULL,
+         PRIMARY KEY (room, seq, emoji, who)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this server reads and writes (what `prepare` leaves in `user_version`).

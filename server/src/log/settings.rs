@@ -182,3 +182,65 @@ impl FromStr for MaxAge {
         ))
     }
 }
+
+/// The keys of `[messages]`, for warnings about unknown ones.
+pub const MESSAGES_KEYS: &[&str] = &["edit_window", "emoji_per_message", "reactions_per_message"];
+
+/// `[messages] edit_window` when not set: a day, as Slack's default allows editing forever
+/// and Discord does too, but a day keeps an old conversation from being rewritten.
+pub const DEFAULT_EDIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// `[messages] emoji_per_message` when not set: Discord's limit of different emoji on one
+/// message.
+pub const DEFAULT_EMOJI_PER_MESSAGE: u32 = 20;
+
+/// `[messages] reactions_per_message` when not set.
+pub const DEFAULT_REACTIONS_PER_MESSAGE: u32 = 1000;
+
+/// `[messages]`: what may become of a message after it was sent. Reloadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRules {
+    /// How long after sending one may edit a message; `None`: for as long as it is kept.
+    pub edit_window: Option<Duration>,
+    /// Different emoji one message takes.
+    pub emoji_per_message: u32,
+    /// Reactions one message takes, all emoji together.
+    pub reactions_per_message: u32,
+}
+
+impl Default for MessageRules {
+    fn default() -> Self {
+        MessageRules {
+            edit_window: Some(DEFAULT_EDIT_WINDOW),
+            emoji_per_message: DEFAULT_EMOJI_PER_MESSAGE,
+            reactions_per_message: DEFAULT_REACTIONS_PER_MESSAGE,
+        }
+    }
+}
+
+impl MessageRules {
+    /// `[messages]` of `file`, with the defaults for what it leaves out.
+    pub fn from_file(file: &ConfigFile) -> Result<MessageRules, ConfigError> {
+        let MaxAge(edit_window) = file.get(
+            "messages",
+            "edit_window",
+            MaxAge(Some(DEFAULT_EDIT_WINDOW)),
+            "a duration with a unit (90s, 15m, 24h, 30d; at most 36500d), or off for no limit",
+            |_| true,
+        )?;
+        let count = |key, default: u32| {
+            file.get(
+                "messages",
+                key,
+                default,
+                "a number from 1 to 100000",
+                |n: &u32| (1..=100_000).contains(n),
+            )
+        };
+        Ok(MessageRules {
+            edit_window,
+            emoji_per_message: count("emoji_per_message", DEFAULT_EMOJI_PER_MESSAGE)?,
+            reactions_per_message: count("reactions_per_message", DEFAULT_REACTIONS_PER_MESSAGE)?,
+        })
+    }
+}

@@ -22,7 +22,9 @@ use chat_proto::PastKind;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::settings::Synchronous;
-use super::{schema, Bounds, Millis, NewMessage, Page, Read, Refused, Store, StoreError, Stored};
+use super::{
+    schema, Bounds, ChangeKind, Millis, NewMessage, Page, Read, Refused, Store, StoreError, Stored,
+};
 
 mod accounts;
 mod rules;
@@ -251,23 +253,26 @@ impl Writer {
         Ok(seqs)
     }
 
-    /// [`Store::remove`] in one transaction; the room's cached seq is dropped, to be read
+    /// [`Store::change`] in one transaction; the room's cached seq is dropped, to be read
     /// again.
-    fn remove(
+    fn change(
         &mut self,
         key: &str,
-        target: u64,
         by: &str,
-        any: bool,
         at: Millis,
-    ) -> rusqlite::Result<Result<u64, Refused>> {
+        change: &ChangeKind,
+    ) -> rusqlite::Result<Result<Stored, Refused>> {
         let Writer { conn, rooms } = self;
         rooms.remove(key);
+        let removing = matches!(change, ChangeKind::Remove { .. });
+        if !removing {
+            return Writer::change_in(conn, key, by, at, change);
+        }
         // The text must leave the file, not only the table: freed bytes are zeroed
         // (`secure_delete`) and, once committed, the write-ahead log is folded into the
         // file and emptied, so no older copy of the page is left in either.
         conn.pragma_update(None, "secure_delete", true)?;
-        let removed = Writer::remove_in(conn, key, target, by, any, at);
+        let removed = Writer::change_in(conn, key, by, at, change);
         if let Err(err) = conn.pragma_update(None, "secure_delete", false) {
             tracing::warn!("Cannot turn secure_delete off again: {err}");
         }
@@ -287,47 +292,130 @@ impl Writer {
         removed
     }
 
-    /// The transaction of [`Writer::remove`].
-    fn remove_in(
+    /// The transaction of [`Writer::change`]: checks the message it names, makes the
+    /// change, and appends it as the room's next seq.
+    fn change_in(
         conn: &mut Connection,
         key: &str,
-        target: u64,
         by: &str,
-        any: bool,
         at: Millis,
-    ) -> rusqlite::Result<Result<u64, Refused>> {
+        change: &ChangeKind,
+    ) -> rusqlite::Result<Result<Stored, Refused>> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(room) = find(&tx, key)? else {
             return Ok(Err(Refused::NoSuchMessage));
         };
-        let found: Option<(String, Option<String>, Option<i64>)> = tx
+        let target = change.target();
+        let found: Option<(String, Option<String>, Option<i64>, Millis)> = tx
             .prepare_cached(
-                "SELECT sender, removed_by, target FROM messages WHERE room = ?1 AND seq = ?2",
+                "SELECT sender, removed_by, target, at FROM messages WHERE room = ?1 AND seq = ?2",
             )?
             .query_row(params![room.id, sql_seq(target)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
             .optional()?;
-        let sender = match found {
-            Some((sender, None, None)) => sender,
+        let (sender, sent) = match found {
+            Some((sender, None, None, sent)) => (sender, sent),
             _ => return Ok(Err(Refused::NoSuchMessage)),
         };
-        if !any && !sender.eq_ignore_ascii_case(by) {
-            return Ok(Err(Refused::NotYours));
-        }
         let seq = room.last + 1;
-        tx.prepare_cached(
-            "UPDATE messages SET text = '', removed_by = ?3 WHERE room = ?1 AND seq = ?2",
-        )?
-        .execute(params![room.id, sql_seq(target), by])?;
-        tx.prepare_cached(
-            "INSERT INTO messages (room, seq, sender, text, at, target) VALUES (?1, ?2, ?3, '', ?4, ?5)",
-        )?
-        .execute(params![room.id, sql_seq(seq), by, at, sql_seq(target)])?;
+        let made = match change {
+            ChangeKind::Remove { any, .. } => {
+                if !any && !sender.eq_ignore_ascii_case(by) {
+                    return Ok(Err(Refused::NotYours));
+                }
+                tx.prepare_cached(
+                    "UPDATE messages SET text = '', removed_by = ?3 WHERE room = ?1 AND seq = ?2",
+                )?
+                .execute(params![room.id, sql_seq(target), by])?;
+                // Its edits held its text too; its reactions go with it.
+                tx.prepare_cached(
+                    "UPDATE messages SET text = '' WHERE room = ?1 AND target = ?2 AND event = ?3",
+                )?
+                .execute(params![room.id, sql_seq(target), EDIT])?;
+                tx.prepare_cached("DELETE FROM reactions WHERE room = ?1 AND seq = ?2")?
+                    .execute(params![room.id, sql_seq(target)])?;
+                insert_event(&tx, room.id, seq, by, "", at, target, None, None)?;
+                Stored::new(
+                    seq,
+                    by.to_owned(),
+                    String::new(),
+                    at,
+                    PastKind::Removal { target },
+                )
+            }
+            ChangeKind::Reply { text, .. } => {
+                tx.prepare_cached(
+                    "INSERT INTO messages (room, seq, sender, text, at, reply_to)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    room.id,
+                    sql_seq(seq),
+                    by,
+                    text,
+                    at,
+                    sql_seq(target)
+                ])?;
+                let mut reply =
+                    Stored::new(seq, by.to_owned(), text.clone(), at, PastKind::Message);
+                reply.reply_to = Some(target);
+                reply
+            }
+            ChangeKind::Edit { text, window, .. } => {
+                if !sender.eq_ignore_ascii_case(by) {
+                    return Ok(Err(Refused::NotYours));
+                }
+                // Within the window means sent less than `window` ago: a window of 0 allows
+                // no edit at all.
+                if window.is_some_and(|window| at.saturating_sub(sent) >= window) {
+                    return Ok(Err(Refused::EditWindowPassed));
+                }
+                tx.prepare_cached(
+                    "UPDATE messages SET text = ?3, edited = ?4 WHERE room = ?1 AND seq = ?2",
+                )?
+                .execute(params![room.id, sql_seq(target), text, at])?;
+                insert_event(&tx, room.id, seq, by, text, at, target, Some(EDIT), None)?;
+                Stored::new(
+                    seq,
+                    by.to_owned(),
+                    text.clone(),
+                    at,
+                    PastKind::Edit { target },
+                )
+            }
+            ChangeKind::React {
+                emoji, on, limits, ..
+            } => {
+                if let Err(refused) = react_in(&tx, room.id, target, by, emoji, *on, *limits, seq)?
+                {
+                    return Ok(Err(refused));
+                }
+                let event = if *on { REACT } else { UNREACT };
+                insert_event(
+                    &tx,
+                    room.id,
+                    seq,
+                    by,
+                    "",
+                    at,
+                    target,
+                    Some(event),
+                    Some(emoji),
+                )?;
+                let emoji = emoji.clone();
+                let kind = if *on {
+                    PastKind::React { target, emoji }
+                } else {
+                    PastKind::Unreact { target, emoji }
+                };
+                Stored::new(seq, by.to_owned(), String::new(), at, kind)
+            }
+        };
         tx.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
             .execute(params![room.id, sql_seq(seq)])?;
         tx.commit()?;
-        Ok(Ok(seq))
+        Ok(Ok(made))
     }
 
     /// Rooms whose messages older than the newest `keep` are not all gone yet, with their
@@ -364,6 +452,87 @@ impl Writer {
     }
 }
 
+/// Appends an event row (a removal, an edit, a reaction) naming message `target`.
+#[allow(clippy::too_many_arguments)]
+fn insert_event(
+    tx: &Connection,
+    room: i64,
+    seq: u64,
+    by: &str,
+    text: &str,
+    at: Millis,
+    target: u64,
+    event: Option<i64>,
+    emoji: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO messages (room, seq, sender, text, at, target, event, emoji)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        room,
+        sql_seq(seq),
+        by,
+        text,
+        at,
+        sql_seq(target),
+        event,
+        emoji
+    ])?;
+    Ok(())
+}
+
+/// Gives (`on`) or takes back `by`'s reaction `emoji` to message `target` of room `room`,
+/// within `limits`; `given` is the seq of the event that gives it.
+#[allow(clippy::too_many_arguments)]
+fn react_in(
+    tx: &Connection,
+    room: i64,
+    target: u64,
+    by: &str,
+    emoji: &str,
+    on: bool,
+    limits: super::ReactionLimits,
+    given: u64,
+) -> rusqlite::Result<Result<(), Refused>> {
+    let had = tx
+        .prepare_cached(
+            "SELECT 1 FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND who = ?4",
+        )?
+        .query_row(params![room, sql_seq(target), emoji, by], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if had == on {
+        return Ok(Err(Refused::Reacted(had)));
+    }
+    if !on {
+        tx.prepare_cached(
+            "DELETE FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND who = ?4",
+        )?
+        .execute(params![room, sql_seq(target), emoji, by])?;
+        return Ok(Ok(()));
+    }
+    let (kinds, all, this): (i64, i64, i64) = tx
+        .prepare_cached(
+            "SELECT count(DISTINCT emoji), count(*), count(*) FILTER (WHERE emoji = ?3)
+             FROM reactions WHERE room = ?1 AND seq = ?2",
+        )?
+        .query_row(params![room, sql_seq(target), emoji], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    if this == 0 && kinds >= i64::from(limits.emoji) {
+        return Ok(Err(Refused::TooManyReactions("different emoji")));
+    }
+    if all >= i64::from(limits.reactions) {
+        return Ok(Err(Refused::TooManyReactions("reactions")));
+    }
+    tx.prepare_cached(
+        "INSERT INTO reactions (room, seq, emoji, who, given) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![room, sql_seq(target), emoji, by, sql_seq(given)])?;
+    Ok(Ok(()))
+}
+
 /// Room `key`'s row, if it has one.
 fn find(tx: &Connection, key: &str) -> rusqlite::Result<Option<Room>> {
     tx.prepare_cached("SELECT id, last_seq FROM rooms WHERE key = ?1")?
@@ -391,16 +560,15 @@ fn find_or_create(tx: &Connection, key: &str) -> rusqlite::Result<Room> {
 }
 
 impl Store for SqliteStore {
-    fn remove(
+    fn change(
         &self,
         room: &str,
-        target: u64,
         by: &str,
-        any: bool,
         at: Millis,
-    ) -> Result<Result<u64, Refused>, StoreError> {
+        change: &ChangeKind,
+    ) -> Result<Result<Stored, Refused>, StoreError> {
         let mut writer = self.writer();
-        writer.remove(room, target, by, any, at).map_err(|err| {
+        writer.change(room, by, at, change).map_err(|err| {
             writer.rooms.clear();
             StoreError::from(err)
         })
@@ -428,29 +596,14 @@ impl Store for SqliteStore {
         };
         let reader = self.reader();
         let mut select = reader.prepare_cached(sql)?;
-        let rows = select.query_map(params![room, bound, fetch], |row| {
-            let removed_by: Option<String> = row.get(4)?;
-            let target: Option<i64> = row.get(5)?;
-            Ok(Stored {
-                seq: seq_of(row.get(0)?),
-                from: row.get(1)?,
-                text: row.get(2)?,
-                at: row.get(3)?,
-                kind: match (target, removed_by) {
-                    (Some(target), _) => PastKind::Removal {
-                        target: seq_of(target),
-                    },
-                    (None, Some(by)) => PastKind::Removed { by },
-                    (None, None) => PastKind::Message,
-                },
-            })
-        })?;
+        let rows = select.query_map(params![room, bound, fetch], entry_of)?;
         let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         let more = messages.len() > limit;
         messages.truncate(limit);
         if newest_first {
             messages.reverse();
         }
+        add_reactions(&reader, room, &mut messages)?;
         Ok(Page { messages, more })
     }
 
@@ -501,19 +654,107 @@ impl Store for SqliteStore {
                 }
             }
         }
+        if removed > 0 {
+            // The reactions of messages trimmed go with them.
+            self.writer().conn.execute(
+                "DELETE FROM reactions WHERE NOT EXISTS
+                     (SELECT 1 FROM messages m WHERE m.room = reactions.room AND m.seq = reactions.seq)",
+                [],
+            )?;
+        }
         Ok(removed)
     }
 }
 
 /// A room's messages below a seq, newest first: [`Read::Latest`] and [`Read::Before`].
-const BEFORE: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target FROM messages m
+const BEFORE: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target, m.reply_to,
+            m.edited, m.event, m.emoji FROM messages m
      JOIN rooms r ON m.room = r.id
      WHERE r.key = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3";
 
 /// A room's messages above a seq, oldest first: [`Read::After`].
-const AFTER: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target FROM messages m
+const AFTER: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target, m.reply_to,
+            m.edited, m.event, m.emoji FROM messages m
      JOIN rooms r ON m.room = r.id
      WHERE r.key = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3";
+
+/// The `event` of an edit's row.
+const EDIT: i64 = 1;
+/// The `event` of a reaction's row.
+const REACT: i64 = 2;
+/// The `event` of the row of a reaction taken back.
+const UNREACT: i64 = 3;
+
+/// An entry of the log from a row of [`BEFORE`] or [`AFTER`] (its reactions added after).
+fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+    let removed_by: Option<String> = row.get(4)?;
+    let target: Option<i64> = row.get(5)?;
+    let event: Option<i64> = row.get(8)?;
+    let emoji =
+        || -> rusqlite::Result<String> { Ok(row.get::<_, Option<String>>(9)?.unwrap_or_default()) };
+    let kind = match (target.map(seq_of), event, removed_by) {
+        (Some(target), Some(EDIT), _) => PastKind::Edit { target },
+        (Some(target), Some(REACT), _) => PastKind::React {
+            target,
+            emoji: emoji()?,
+        },
+        (Some(target), Some(UNREACT), _) => PastKind::Unreact {
+            target,
+            emoji: emoji()?,
+        },
+        (Some(target), _, _) => PastKind::Removal { target },
+        (None, _, Some(by)) => PastKind::Removed { by },
+        (None, _, None) => PastKind::Message,
+    };
+    let mut entry = Stored::new(
+        seq_of(row.get(0)?),
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        kind,
+    );
+    entry.reply_to = row.get::<_, Option<i64>>(6)?.map(seq_of);
+    entry.edited = row.get(7)?;
+    Ok(entry)
+}
+
+/// Gives each message of `entries` (a page of room `room`, in seq order) its reactions as
+/// they stand: each emoji in the order first given, each with who gave it, in order.
+fn add_reactions(conn: &Connection, room: &str, entries: &mut [Stored]) -> rusqlite::Result<()> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Ok(());
+    };
+    let (first, last) = (first.seq, last.seq);
+    let mut select = conn.prepare_cached(
+        "SELECT x.seq, x.emoji, x.who FROM reactions x JOIN rooms r ON x.room = r.id
+         WHERE r.key = ?1 AND x.seq BETWEEN ?2 AND ?3 ORDER BY x.seq, x.given",
+    )?;
+    let rows = select.query_map(params![room, sql_seq(first), sql_seq(last)], |row| {
+        Ok((
+            seq_of(row.get(0)?),
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (seq, emoji, who) = row?;
+        let Ok(at) = entries.binary_search_by_key(&seq, |entry| entry.seq) else {
+            continue;
+        };
+        let reactions = &mut entries[at].reactions;
+        match reactions
+            .iter_mut()
+            .find(|reaction| reaction.emoji == emoji)
+        {
+            Some(reaction) => reaction.by.push(who),
+            None => reactions.push(chat_proto::Reaction {
+                emoji,
+                by: vec![who],
+            }),
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests;

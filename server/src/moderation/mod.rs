@@ -534,6 +534,31 @@ impl Moderation {
         who: &Who<'_>,
         now: Millis,
     ) -> Result<(), ModError> {
+        self.check_said(key, shown, who, now, true)
+    }
+
+    /// Refuses an edit of or a reaction to a message of the room `key` from `who` when
+    /// banned from it or muted there, as [`Moderation::check_speak`]; slow mode counts
+    /// messages only.
+    pub fn check_change(
+        &self,
+        key: &str,
+        shown: &str,
+        who: &Who<'_>,
+        now: Millis,
+    ) -> Result<(), ModError> {
+        self.check_said(key, shown, who, now, false)
+    }
+
+    /// [`Moderation::check_speak`], slow mode included when `slow`.
+    fn check_said(
+        &self,
+        key: &str,
+        shown: &str,
+        who: &Who<'_>,
+        now: Millis,
+        slow: bool,
+    ) -> Result<(), ModError> {
         let Some(rules) = self.room(key) else {
             return Ok(());
         };
@@ -563,7 +588,7 @@ impl Moderation {
                 mute.by
             )));
         }
-        if rules.slow_secs > 0 {
+        if slow && rules.slow_secs > 0 {
             let gap = Millis::from(rules.slow_secs) * 1000;
             let mut spoke = self.spoke();
             if spoke.len() >= SPOKE_KEPT {

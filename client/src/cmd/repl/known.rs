@@ -82,6 +82,8 @@ impl Known {
             ServerFrame::Msg { from, .. } | ServerFrame::Whisper { from, .. } => {
                 add_user(&mut state, from);
             }
+            ServerFrame::Event { entry, .. } => add_user(&mut state, &entry.from),
+            ServerFrame::Typing { user, .. } => add_user(&mut state, user),
             ServerFrame::UserJoined { room, user, .. } => {
                 add_user(&mut state, user);
                 state.rooms.insert(room_key(room), room.clone());

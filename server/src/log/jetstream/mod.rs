@@ -57,14 +57,14 @@
 //! The files: `payload.rs` (the stream, the subjects and the stored form of a record),
 //! `read.rs` (pages and backlogs from a room's records), `publish.rs` (senders' bursts to
 //! NATS and their acknowledgements), `reader.rs` (the node's one consumer, feeding the room
-//! tasks), `room_task.rs` (one room's delivery and joins on this node), `remove.rs` (a
+//! tasks), `room_task.rs` (one room's delivery and joins on this node), `change.rs` (a
 //! message removal: a record in the room's order, and the removed text erased).
 
+mod change;
 mod payload;
 mod publish;
 mod read;
 mod reader;
-mod remove;
 mod room_task;
 
 use std::collections::HashMap;
@@ -282,15 +282,32 @@ impl RoomLog for JetStreamLog {
         &self.streams.in_flight
     }
 
-    /// The removal goes into the room's order like a record of messages; the record that
-    /// held the message is copied with a tombstone in its place and erased (`remove.rs`).
-    fn remove(&self, removal: crate::log::Removal) -> crate::log::Removing {
-        let (answer, removing) = oneshot::channel();
+    /// A removal goes into the room's order like a record of messages; the record that
+    /// held the message is copied with a tombstone in its place and erased (`change.rs`).
+    /// A reply is a record of its own. Edits and reactions are not kept in a cluster yet.
+    fn change(&self, change: crate::log::Change) -> crate::log::Changing {
+        let (answer, changing) = oneshot::channel();
         let streams = Arc::clone(&self.streams);
         tokio::spawn(async move {
-            let _ = answer.send(remove::remove(streams, removal).await);
+            let made = match change.kind {
+                crate::log::ChangeKind::Remove { target, any } => {
+                    let removal = change::Removal {
+                        change: &change,
+                        target,
+                        any,
+                    };
+                    change::remove(streams, removal).await
+                }
+                crate::log::ChangeKind::Reply { to, ref text } => {
+                    change::reply(streams, &change, to, text.clone()).await
+                }
+                _ => Err(crate::log::ChangeRefusal::NotInCluster(
+                    "edits and reactions are not available in a cluster yet",
+                )),
+            };
+            let _ = answer.send(made);
         });
-        removing
+        changing
     }
 }
 
@@ -496,12 +513,14 @@ mod tests {
             },
         ];
         let payload = to_payload(said.iter().map(|said| ("Ann", said)));
-        let stored = |seq, text: &str, at| Stored {
-            seq,
-            from: "Ann".into(),
-            text: text.into(),
-            at,
-            kind: chat_proto::PastKind::Message,
+        let stored = |seq, text: &str, at| {
+            Stored::new(
+                seq,
+                "Ann".into(),
+                text.into(),
+                at,
+                chat_proto::PastKind::Message,
+            )
         };
         assert_eq!(
             from_record(Some(&headers(9, 4)), &payload),
@@ -537,17 +556,34 @@ mod tests {
     #[test]
     fn tombstones_and_removals_read_back_as_stored() {
         use chat_proto::PastKind;
-        let entry = |seq, text: &str, kind| Stored {
-            seq,
-            from: "ann".into(),
-            text: text.into(),
-            at: 1_700_000_000_000 + seq as i64,
-            kind,
+        let entry = |seq, text: &str, kind| {
+            let at = 1_700_000_000_000 + seq as i64;
+            Stored::new(seq, "ann".into(), text.into(), at, kind)
         };
+        let mut reply = entry(7, "q1,2", PastKind::Message);
+        reply.reply_to = Some(4);
         let copy = vec![
             entry(4, "kept\nx9\n", PastKind::Message),
             entry(5, "", PastKind::Removed { by: "mod".into() }),
             entry(6, "r7", PastKind::Message),
+            reply,
+            entry(8, "new, text", PastKind::Edit { target: 4 }),
+            entry(
+                9,
+                "",
+                PastKind::React {
+                    target: 4,
+                    emoji: "👍🏽".into(),
+                },
+            ),
+            entry(
+                10,
+                "",
+                PastKind::Unreact {
+                    target: 4,
+                    emoji: "👍🏽".into(),
+                },
+            ),
         ];
         let payload = super::payload::stored_payload(&copy);
         assert_eq!(from_record(Some(&headers(4, 2)), &payload), Some(copy));

@@ -135,39 +135,107 @@ pub fn after_of(headers: &HeaderMap) -> Option<u64> {
 pub fn to_payload<'a>(messages: impl IntoIterator<Item = (&'a str, &'a Said)>) -> Bytes {
     let mut payload = String::new();
     for (from, said) in messages {
-        push_entry(&mut payload, from, said.at, &said.text, &PastKind::Message);
+        push_entry(
+            &mut payload,
+            from,
+            said.at,
+            &said.text,
+            &PastKind::Message,
+            None,
+        );
     }
     Bytes::from(payload)
 }
 
-/// The payload of a record holding `messages` as they stand: a removal's record, or the
-/// copy of a record a removal changed. A removed message's third line is `x` and its
-/// remover (no text follows); a removal's is `r` and the `seq` it removed (its sender is
-/// the remover).
-pub fn stored_payload(messages: &[Stored]) -> Bytes {
+/// The payload of a record holding `entries` as they stand: a removal's or a reply's
+/// record, or the copy of a record a removal changed. The third line of an entry says what
+/// it is: the text's length (a message, the text follows), `q` and the `seq` answered, a
+/// comma and the length (a reply), `x` and the remover (a removed message, no text), `r` and
+/// the `seq` removed (a removal), `e` and the `seq` edited, a comma and the length (an
+/// edit, the new text follows), `a` or `u`, the `seq`, a comma and the emoji (a reaction
+/// given or taken back). The cluster keeps no edit times or reactions on messages yet.
+pub fn stored_payload(entries: &[Stored]) -> Bytes {
     let mut payload = String::new();
-    for stored in messages {
+    for entry in entries {
         push_entry(
             &mut payload,
-            &stored.from,
-            stored.at,
-            &stored.text,
-            &stored.kind,
+            &entry.from,
+            entry.at,
+            &entry.text,
+            &entry.kind,
+            entry.reply_to,
         );
     }
     Bytes::from(payload)
 }
 
 /// One entry of a record's payload.
-fn push_entry(payload: &mut String, from: &str, at: Millis, text: &str, kind: &PastKind) {
-    match kind {
-        PastKind::Message => {
-            payload.push_str(&format!("{from}\n{at}\n{}\n", text.len()));
-            payload.push_str(text);
+fn push_entry(
+    payload: &mut String,
+    from: &str,
+    at: Millis,
+    text: &str,
+    kind: &PastKind,
+    reply_to: Option<u64>,
+) {
+    let len = text.len();
+    let (third, text) = match (kind, reply_to) {
+        (PastKind::Message, None) => (len.to_string(), text),
+        (PastKind::Message, Some(to)) => (format!("q{to},{len}"), text),
+        (PastKind::Removed { by }, _) => (format!("x{by}"), ""),
+        (PastKind::Removal { target }, _) => (format!("r{target}"), ""),
+        (PastKind::Edit { target }, _) => (format!("e{target},{len}"), text),
+        (PastKind::React { target, emoji }, _) => (format!("a{target},{emoji}"), ""),
+        (PastKind::Unreact { target, emoji }, _) => (format!("u{target},{emoji}"), ""),
+    };
+    payload.push_str(&format!("{from}\n{at}\n{third}\n{text}"));
+}
+
+/// What an entry's third line says it is (see [`stored_payload`]): its kind, the `seq` a
+/// reply answers, and the length of the text that follows.
+fn entry_kind(third: &str) -> Option<(PastKind, Option<u64>, usize)> {
+    let (tag, rest) = match third.chars().next()? {
+        tag @ ('q' | 'x' | 'r' | 'e' | 'a' | 'u') => (tag, &third[1..]),
+        _ => return Some((PastKind::Message, None, third.parse().ok()?)),
+    };
+    let split = || {
+        let (seq, after) = rest.split_once(',')?;
+        Some((seq.parse::<u64>().ok()?, after))
+    };
+    Some(match tag {
+        'q' => {
+            let (to, len) = split()?;
+            (PastKind::Message, Some(to), len.parse().ok()?)
         }
-        PastKind::Removed { by } => payload.push_str(&format!("{from}\n{at}\nx{by}\n")),
-        PastKind::Removal { target } => payload.push_str(&format!("{from}\n{at}\nr{target}\n")),
-    }
+        'x' => (
+            PastKind::Removed {
+                by: rest.to_owned(),
+            },
+            None,
+            0,
+        ),
+        'r' => (
+            PastKind::Removal {
+                target: rest.parse().ok()?,
+            },
+            None,
+            0,
+        ),
+        'e' => {
+            let (target, len) = split()?;
+            (PastKind::Edit { target }, None, len.parse().ok()?)
+        }
+        'a' => {
+            let (target, emoji) = split()?;
+            let emoji = emoji.to_owned();
+            (PastKind::React { target, emoji }, None, 0)
+        }
+        _ => {
+            let (target, emoji) = split()?;
+            let emoji = emoji.to_owned();
+            (PastKind::Unreact { target, emoji }, None, 0)
+        }
+    })
 }
 
 /// A record's first `seq`, from its headers alone (its payload unread); `None` when they
@@ -191,26 +259,12 @@ pub fn from_record(headers: Option<&HeaderMap>, payload: &[u8]) -> Option<Vec<St
         let third = lines.next()?;
         // Every entry's third line ends with a newline, so something (maybe nothing) follows.
         let tail = lines.next()?;
-        let (text, kind) = if let Some(by) = third.strip_prefix('x') {
-            rest = tail;
-            (String::new(), PastKind::Removed { by: by.to_owned() })
-        } else if let Some(target) = third.strip_prefix('r') {
-            rest = tail;
-            let target = target.parse().ok()?;
-            (String::new(), PastKind::Removal { target })
-        } else {
-            let len: usize = third.parse().ok()?;
-            let text = tail.get(..len)?.to_owned();
-            rest = &tail[len..];
-            (text, PastKind::Message)
-        };
-        messages.push(Stored {
-            seq: first + messages.len() as u64,
-            from,
-            text,
-            at,
-            kind,
-        });
+        let (kind, reply_to, len) = entry_kind(third)?;
+        let text = tail.get(..len)?.to_owned();
+        rest = &tail[len..];
+        let mut entry = Stored::new(first + messages.len() as u64, from, text, at, kind);
+        entry.reply_to = reply_to;
+        messages.push(entry);
     }
     (!messages.is_empty() && messages.len() as u64 <= RECORD_MAX).then_some(messages)
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE;
 use async_nats::jetstream::context::PublishErrorKind;
 use bytes::Bytes;
-use chat_proto::{ErrorKind, PastKind};
+use chat_proto::ErrorKind;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -21,8 +21,9 @@ use super::payload::{
 use super::read::{count_between, counted_end, last_record};
 use super::{RoomStreams, Unavailable};
 use crate::log::failures::{self, Failures};
-use crate::log::{Removal, Spoken, Stored};
+use crate::log::{Spoken, Stored};
 use crate::outbox::Expected;
+use crate::room::JoinedRoom;
 
 /// What became of a record that did not get through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,19 +213,14 @@ async fn publish(streams: Arc<RoomStreams>, bursts: Vec<Publish>, head: Option<H
     (bursts, outcome, head, started)
 }
 
-/// Publishes the removal `removal` as a record of its own in the room's order: its `seq`.
-pub async fn publish_removal(streams: &RoomStreams, removal: &Removal) -> Result<u64, Refused> {
-    let entry = Stored {
-        seq: 0,
-        from: removal.by.to_string(),
-        text: String::new(),
-        at: removal.at,
-        kind: PastKind::Removal {
-            target: removal.target,
-        },
-    };
-    let payload = stored_payload(&[entry]);
-    let room = &removal.room;
+/// Publishes `entry` (its `seq` not known yet: a removal, a reply) as a record of its own
+/// in the room `room`'s order: its `seq`.
+pub async fn publish_entry(
+    streams: &RoomStreams,
+    room: &JoinedRoom,
+    entry: &Stored,
+) -> Result<u64, Refused> {
+    let payload = stored_payload(std::slice::from_ref(entry));
     publish_record(streams, &room.key, &room.name, payload, 1, None)
         .await
         .0

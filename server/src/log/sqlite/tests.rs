@@ -84,13 +84,13 @@ fn seqs_are_dense_and_per_room_within_one_batch_of_several_rooms() {
     assert_eq!(texts, ["a", "c", "d"]);
     assert_eq!(
         lobby.messages[0],
-        Stored {
-            seq: 1,
-            from: "ann".into(),
-            text: "a".into(),
-            at: 1,
-            kind: chat_proto::PastKind::Message,
-        }
+        Stored::new(
+            1,
+            "ann".into(),
+            "a".into(),
+            1,
+            chat_proto::PastKind::Message
+        )
     );
     assert_eq!(store.bounds("rust").unwrap(), Bounds { first: 1, last: 3 });
 }
@@ -190,6 +190,45 @@ fn bounds_follow_appends_and_trims() {
     assert_eq!((seqs(&p), p.more), (vec![8, 9, 10], false), "1..7 are gone");
     let p = store.read("lobby", Read::After(2), 2).unwrap();
     assert_eq!((seqs(&p), p.more), (vec![8, 9], true));
+}
+
+/// Reactions leave with the messages trimmed; those of messages kept stay.
+#[test]
+fn a_trimmed_message_takes_its_reactions_along() {
+    let (_dir, store) = fresh();
+    store.append(&messages("lobby", 3)).unwrap();
+    let limits = super::super::ReactionLimits {
+        emoji: 5,
+        reactions: 5,
+    };
+    for target in [1, 3] {
+        let react = ChangeKind::React {
+            target,
+            emoji: "👍".into(),
+            on: true,
+            limits,
+        };
+        store
+            .change("lobby", "bob", 2_000, &react)
+            .unwrap()
+            .unwrap();
+    }
+    let reactions = |store: &SqliteStore| -> i64 {
+        store
+            .reader()
+            .query_row("SELECT count(*) FROM reactions", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(reactions(&store), 2);
+    // Keeps seqs 3 to 5: message 3 and the two reaction events.
+    assert_eq!(store.trim(3, None).unwrap(), 2);
+    assert_eq!(reactions(&store), 1);
+    let page = store.read("lobby", Read::After(2), 1).unwrap();
+    assert_eq!(
+        page.messages[0].reactions.len(),
+        1,
+        "message 3 keeps its own"
+    );
 }
 
 #[test]
@@ -428,7 +467,7 @@ fn a_file_from_a_newer_server_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     // A newer server: one more migration than this one knows.
     let mut newer: Vec<&str> = MIGRATIONS.to_vec();
-    newer.push("CREATE TABLE reactions (room INTEGER, seq INTEGER, emoji TEXT);");
+    newer.push("CREATE TABLE read_markers (account INTEGER, room INTEGER, seq INTEGER);");
     let mut conn = Connection::open(&path).unwrap();
     schema::prepare_with(&mut conn, &path, &newer).unwrap();
     drop(conn);
@@ -453,7 +492,7 @@ fn an_older_file_is_upgraded_and_keeps_its_messages() {
     drop(store);
     // What a newer server would do to this file: the same hook with one more step.
     let mut newer: Vec<&str> = MIGRATIONS.to_vec();
-    newer.push("ALTER TABLE messages ADD COLUMN edited INTEGER;");
+    newer.push("ALTER TABLE messages ADD COLUMN pinned INTEGER;");
     let mut conn = Connection::open(&path).unwrap();
     schema::prepare_with(&mut conn, &path, &newer).unwrap();
     let version: u32 = conn
@@ -462,7 +501,7 @@ fn an_older_file_is_upgraded_and_keeps_its_messages() {
     assert_eq!(version, VERSION + 1);
     let kept: i64 = conn
         .query_row(
-            "SELECT count(*) FROM messages WHERE edited IS NULL",
+            "SELECT count(*) FROM messages WHERE pinned IS NULL",
             [],
             |r| r.get(0),
         )

@@ -39,9 +39,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::log::failures::{self, Failures};
 use crate::log::page::{self, PAGE_MAX};
+use crate::log::wire::push_message;
 use crate::log::{
-    removed_frame, Deliveries, InFlight, Join, Joining, NewMessage, Page, PageRead, Read, Refused,
-    Removal, RemoveRefusal, Removing, RoomLog, Spoken, Store, StoreError,
+    Change, ChangeRefusal, Changing, Deliveries, InFlight, Join, Joining, NewMessage, Page,
+    PageRead, Read, RoomLog, Spoken, Store, StoreError, Stored,
 };
 use crate::outbox::{Expected, Outbox};
 use crate::room::{JoinedRoom, RoomError};
@@ -77,8 +78,8 @@ enum Request {
     Append(Pending),
     /// Join a room, then send its backlog before any later message.
     Join(Join, oneshot::Sender<Result<JoinedRoom, RoomError>>),
-    /// Remove a message, in the room's order.
-    Remove(Removal, oneshot::Sender<Result<u64, RemoveRefusal>>),
+    /// Change a message (remove, answer, edit, react), in the room's order.
+    Change(Change, oneshot::Sender<Result<Stored, ChangeRefusal>>),
 }
 
 impl Request {
@@ -86,7 +87,7 @@ impl Request {
     fn messages(&self) -> usize {
         match self {
             Request::Append(pending) => pending.spoken.said.len(),
-            Request::Join(..) | Request::Remove(..) => 0,
+            Request::Join(..) | Request::Change(..) => 0,
         }
     }
 }
@@ -164,11 +165,11 @@ impl RoomLog for SqliteLog {
         &self.in_flight
     }
 
-    fn remove(&self, removal: Removal) -> Removing {
+    fn change(&self, change: Change) -> Changing {
         let (reply, answer) = oneshot::channel();
-        if let Err(refused) = self.tx.send(Request::Remove(removal, reply)) {
-            if let Request::Remove(_, reply) = refused.0 {
-                let _ = reply.send(Err(RemoveRefusal::Failed("the room log stopped".into())));
+        if let Err(refused) = self.tx.send(Request::Change(change, reply)) {
+            if let Request::Change(_, reply) = refused.0 {
+                let _ = reply.send(Err(ChangeRefusal::Failed("the room log stopped".into())));
             }
         }
         answer
@@ -220,9 +221,9 @@ impl Writer {
                     self.commit(&mut bursts);
                     let _ = reply.send(self.join(join));
                 }
-                Request::Remove(removal, reply) => {
+                Request::Change(change, reply) => {
                     self.commit(&mut bursts);
-                    let _ = reply.send(self.remove(&removal));
+                    let _ = reply.send(self.change(&change));
                 }
             }
         }
@@ -287,40 +288,27 @@ impl Writer {
         }
     }
 
-    /// Serves a removal in its place in the queue, and delivers it once stored.
-    fn remove(&self, removal: &Removal) -> Result<u64, RemoveRefusal> {
-        let refused = |why| match why {
-            Refused::NoSuchMessage => RemoveRefusal::NoSuchMessage {
-                room: removal.room.name.to_string(),
-                seq: removal.target,
-            },
-            Refused::NotYours => RemoveRefusal::NotYours(removal.target),
-        };
-        let seq = self
+    /// Serves a change in its place in the queue, and delivers it once stored.
+    fn change(&self, change: &Change) -> Result<Stored, ChangeRefusal> {
+        let room = &change.room;
+        let made = self
             .store
-            .remove(
-                &removal.room.key,
-                removal.target,
-                &removal.by,
-                removal.any,
-                removal.at,
-            )
+            .change(&room.key, &change.by, change.at, &change.kind)
             .map_err(|err| {
                 tracing::error!(
-                    "Cannot remove message {} of #{}: {err}",
-                    removal.target,
-                    removal.room.name
+                    "Cannot change message {} of #{}: {err}",
+                    change.kind.target(),
+                    room.name
                 );
-                RemoveRefusal::Failed(err.to_string())
+                ChangeRefusal::Failed(err.to_string())
             })?
-            .map_err(refused)?;
-        match chat_proto::codec::encode(&removed_frame(removal, seq)) {
-            Ok(frame) => self
-                .hub
-                .deliver(&removal.room.key, Arc::new(frame.into_bytes()), 1),
-            Err(err) => tracing::error!("Cannot encode a removal: {err}"),
+            .map_err(|refused| refused.for_change(&room.name, &change.kind))?;
+        let mut wire = bytes::BytesMut::new();
+        match push_message(&mut wire, &room.name, made.clone()) {
+            Ok(_) => self.hub.deliver(&room.key, Arc::new(wire.freeze()), 1),
+            Err(err) => tracing::error!("Cannot encode a change of #{}: {err}", room.name),
         }
-        Ok(seq)
+        Ok(made)
     }
 
     /// Serves a join in its place in the queue.

@@ -1,6 +1,7 @@
-//! A message removal in a cluster: the removal is a record of its own in the room's order,
-//! and the record that held the message, which NATS cannot change, is copied with the
-//! message as a tombstone and erased (see `payload.rs`).
+//! Changes of a room's messages in a cluster. A reply is a record of its own naming a
+//! message the room holds. A removal is a record of its own in the room's order, and the
+//! record that held the message, which NATS cannot change, is copied with the message as a
+//! tombstone and erased (see `payload.rs`).
 //!
 //! ```text
 //!  remove #den 12 ──► find the record holding 12 (the room's, or the copy of one erased)
@@ -23,77 +24,169 @@ use async_nats::jetstream::stream::{self, RawMessageErrorKind};
 use chat_proto::PastKind;
 
 use super::payload::{headers, kept_subject, stored_payload};
-use super::publish::publish_removal;
+use super::publish::publish_entry;
 use super::read::{bounds, kept_copy, record_holding, Record};
 use super::{RoomStreams, Unavailable};
-use crate::log::{Removal, RemoveRefusal};
+use crate::log::{Change, ChangeRefusal, Stored};
+use crate::room::JoinedRoom;
 
 /// How many times a copy is published again when another removal's copy of the same record
 /// came first.
 const COPY_TRIES: usize = 8;
 
-/// Removes `removal.target` of its room: the removal's `seq` once the text left the stream
-/// and the removal was delivered here (or, for a remover with no member here, stored).
-pub async fn remove(streams: Arc<RoomStreams>, removal: Removal) -> Result<u64, RemoveRefusal> {
-    let room = &removal.room;
-    let no_such = || RemoveRefusal::NoSuchMessage {
+/// What [`remove`] removes: the message `target` of `change`'s room, `change.by`'s own or
+/// (`any`) anyone's.
+pub struct Removal<'a> {
+    /// Who, where and when.
+    pub change: &'a Change,
+    /// The removed message's `seq`.
+    pub target: u64,
+    /// `by` may remove anyone's message.
+    pub any: bool,
+}
+
+/// The record holding a message a change names, as it stands.
+struct Found {
+    /// The rooms' stream.
+    stream: stream::Stream,
+    /// The record, or its latest copy.
+    base: Record,
+    /// The stream sequence of the record in the room's subject, while it is there.
+    in_log: Option<u64>,
+}
+
+/// Why a change of message `target` of `room` failed: logged, and told as `Failed`.
+fn failed(room: &JoinedRoom, target: u64) -> impl Fn(Unavailable) -> ChangeRefusal + '_ {
+    move |err: Unavailable| {
+        tracing::warn!("Cannot change message {target} of #{}: {err}", room.name);
+        ChangeRefusal::Failed(err.0)
+    }
+}
+
+/// The record of `room` holding message `target` as it stands, and the message; refused
+/// when the room holds no message `target` (never sent, trimmed, or not a message). A
+/// message removed by a removal that stopped before it erased the record has it erased.
+async fn find(
+    streams: &RoomStreams,
+    room: &JoinedRoom,
+    target: u64,
+) -> Result<(Found, Stored), ChangeRefusal> {
+    let no_such = || ChangeRefusal::NoSuchMessage {
         room: room.name.to_string(),
-        seq: removal.target,
+        seq: target,
     };
-    let failed = |err: Unavailable| {
-        tracing::warn!(
-            "Cannot remove message {} of #{}: {err}",
-            removal.target,
-            room.name
-        );
-        RemoveRefusal::Failed(err.0)
-    };
+    let failed = failed(room, target);
     let stream = streams
         .existing()
         .await
-        .map_err(failed)?
+        .map_err(&failed)?
         .ok_or_else(no_such)?;
     let keep = streams.retention.keep_per_room;
     let bounds = bounds(&stream, &room.key, keep)
         .await
-        .map_err(failed)?
+        .map_err(&failed)?
         .ok_or_else(no_such)?;
-    let record = record_holding(&stream, &room.key, &bounds, removal.target)
+    let record = record_holding(&stream, &room.key, &bounds, target)
         .await
-        .map_err(failed)?
+        .map_err(&failed)?
         .ok_or_else(no_such)?;
     let in_log = record.copy.is_none().then_some(record.at);
-    let base = latest(&stream, &room.key, record).await.map_err(failed)?;
+    let base = latest(&stream, &room.key, record).await.map_err(&failed)?;
     let message = base
         .messages
         .iter()
-        .find(|message| message.seq == removal.target)
+        .find(|message| message.seq == target)
+        .cloned()
         .ok_or_else(no_such)?;
     match &message.kind {
         PastKind::Message => {}
         PastKind::Removed { .. } => {
             // Removed by a removal that stopped before it erased the record: finish it.
             if let Some(at) = in_log {
-                erase(&stream, at).await.map_err(failed)?;
+                erase(&stream, at).await.map_err(&failed)?;
             }
             return Err(no_such());
         }
-        PastKind::Removal { .. } => return Err(no_such()),
+        PastKind::Removal { .. }
+        | PastKind::Edit { .. }
+        | PastKind::React { .. }
+        | PastKind::Unreact { .. } => return Err(no_such()),
     }
-    if !removal.any && !message.from.eq_ignore_ascii_case(&removal.by) {
-        return Err(RemoveRefusal::NotYours(removal.target));
+    let found = Found {
+        stream,
+        base,
+        in_log,
+    };
+    Ok((found, message))
+}
+
+/// Publishes `entry` (its `seq` not known yet) in `room`'s order; the entry with its `seq`,
+/// once delivered here.
+async fn publish(
+    streams: &RoomStreams,
+    room: &JoinedRoom,
+    entry: Stored,
+) -> Result<Stored, ChangeRefusal> {
+    let seq = publish_entry(streams, room, &entry)
+        .await
+        .map_err(|refused| failed(room, entry.seq)(Unavailable(refused.to_string())))?;
+    streams.delivered_here(&room.key, seq).await;
+    Ok(Stored { seq, ..entry })
+}
+
+/// Publishes `change`, a reply to message `to` saying `text`, once the room holds `to`.
+pub async fn reply(
+    streams: Arc<RoomStreams>,
+    change: &Change,
+    to: u64,
+    text: String,
+) -> Result<Stored, ChangeRefusal> {
+    find(&streams, &change.room, to).await?;
+    let mut entry = Stored::new(0, change.by.to_string(), text, change.at, PastKind::Message);
+    entry.reply_to = Some(to);
+    publish(&streams, &change.room, entry).await
+}
+
+/// Removes `removal.target` of its room: the removal as stored, once the text left the
+/// stream and the removal was delivered here (or, for a remover with no member here,
+/// stored).
+pub async fn remove(
+    streams: Arc<RoomStreams>,
+    removal: Removal<'_>,
+) -> Result<Stored, ChangeRefusal> {
+    let room = &removal.change.room;
+    let failed = failed(room, removal.target);
+    let (found, message) = find(&streams, room, removal.target).await?;
+    let Found {
+        stream,
+        base,
+        in_log,
+    } = found;
+    let by = &removal.change.by;
+    if !removal.any && !message.from.eq_ignore_ascii_case(by) {
+        return Err(ChangeRefusal::NotYours(removal.target));
     }
-    let seq = publish_removal(&streams, &removal)
+    let entry = Stored::new(
+        0,
+        by.to_string(),
+        String::new(),
+        removal.change.at,
+        PastKind::Removal {
+            target: removal.target,
+        },
+    );
+    let seq = publish_entry(&streams, room, &entry)
         .await
         .map_err(|refused| failed(Unavailable(refused.to_string())))?;
     keep_copy(&streams, &stream, &room.key, base, &removal)
         .await
-        .map_err(failed)?;
+        .map_err(&failed)?;
     if let Some(at) = in_log {
-        erase(&stream, at).await.map_err(failed)?;
+        erase(&stream, at).await.map_err(&failed)?;
     }
+    // Delivered here last: the text is gone before its remover hears of the removal.
     streams.delivered_here(&room.key, seq).await;
-    Ok(seq)
+    Ok(Stored { seq, ..entry })
 }
 
 /// `record` as it stands now: the room's own may have a copy already, made by a removal
@@ -114,7 +207,7 @@ async fn keep_copy(
     stream: &stream::Stream,
     key: &str,
     base: Record,
-    removal: &Removal,
+    removal: &Removal<'_>,
 ) -> Result<(), Unavailable> {
     let js = streams.cluster.jetstream();
     let mut base = base;
@@ -132,8 +225,9 @@ async fn keep_copy(
         }
         removed.text.clear();
         removed.kind = PastKind::Removed {
-            by: removal.by.to_string(),
+            by: removal.change.by.to_string(),
         };
+        removed.reactions.clear();
         let mut headers = headers(base.first(), base.after.unwrap_or(0));
         headers.insert(
             NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
