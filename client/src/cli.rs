@@ -60,6 +60,8 @@ pub enum Command {
     Mod(cmd::moderate::Mod),
     /// Read the moderation log
     Modlog(cmd::moderate::ModLog),
+    /// Find the messages of a room (lobby unless --room) that hold every word, newest first
+    Search(cmd::search::Search),
     /// Measure the server: deliveries/s, loss and latency with many clients, idle memory,
     /// or rooms and guests that come and go
     Bench(cmd::bench::Bench),

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sessions(sessions) => sessions.run(&settings).await,
             Command::Mod(action) => action.run(&settings).await,
             Command::Modlog(log) => log.run(&settings).await,
+            Command::Search(search) => search.run(&settings).await,
             Command::Repl(_) | Command::Bench(_) => {
                 unreachable!("handled above, before the runtime starts")
             }

@@ -53,6 +53,14 @@ pub enum Reply {
     ModLog(Vec<AuditEntry>),
     /// The answer to `Operate`: how many connections it closed.
     Enforced(u32),
+    /// Our reply, edit or reaction, as the room's log keeps it: the answer to `Reply`,
+    /// `Edit` and `React`.
+    Changed(chat_proto::Past),
+    /// The answer to `Search`: the hits, newest first, and where the next page starts.
+    Found(
+        Vec<chat_proto::search::Hit>,
+        Option<chat_proto::search::SearchCursor>,
+    ),
     /// A removal by us: the answer to `RemoveMessage`.
     Removed {
         /// The room's name as shown.
@@ -107,6 +115,7 @@ pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
             room: room.clone(),
             text: text.clone(),
         }),
+        ServerFrame::Event { entry, .. } if entry.from == me => Some(Reply::Changed(entry.clone())),
         ServerFrame::Whisper { from, to, text, .. } if *from == me => Some(Reply::WhisperCopy {
             to: to.clone(),
             text: text.clone(),
@@ -143,6 +152,9 @@ pub fn reply_of(me: &str, frame: &ServerFrame) -> Option<Reply> {
         ServerFrame::RoomInfo { info } => Some(Reply::RoomInfo(info.clone())),
         ServerFrame::ModLog { entries } => Some(Reply::ModLog(entries.clone())),
         ServerFrame::Enforced { closed } => Some(Reply::Enforced(*closed)),
+        ServerFrame::SearchResults { hits, next, .. } => {
+            Some(Reply::Found(hits.clone(), next.clone()))
+        }
         ServerFrame::MessageRemoved {
             room,
             seq,

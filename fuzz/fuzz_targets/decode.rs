@@ -113,6 +113,9 @@ impl Frame for ClientFrame {
             ClientFrame::React { emoji, .. } => {
                 black_box(chat_proto::validate::emoji(emoji));
             }
+            ClientFrame::Search { query, .. } => {
+                black_box(chat_proto::search::terms(query).ok());
+            }
         }
     }
 }
@@ -152,6 +155,13 @@ impl Frame for ServerFrame {
             | ServerFrame::Enforced { .. }
             | ServerFrame::Event { .. }
             | ServerFrame::Typing { .. } => {}
+            ServerFrame::SearchResults { hits, .. } => {
+                // As a client marks what it shows: small texts, as a server sends.
+                for hit in hits.iter().filter(|h| h.entry.text.len() <= 4096) {
+                    let terms = [hit.room.chars().take(16).collect::<String>()];
+                    black_box(chat_proto::search::marks(&hit.entry.text, &terms));
+                }
+            }
         }
     }
 }

@@ -51,7 +51,7 @@ use crate::secret::{Secret, SessionToken};
 /// `Kicked` and `Banned`. Version 8 added message events: `Reply`, `Edit`, `React` and
 /// `Typing`, the server frames `Event` and `Typing`, a [`Past`] entry's `reply_to`,
 /// `edited` and `reactions`, the [`PastKind`]s from `Edit` on and the error kinds from
-/// `InvalidEmoji` on.
+/// `InvalidEmoji` on, and search: `Search`, `SearchResults` and `InvalidSearch`.
 /// `Hello` and `Error` keep their place and layout across versions, so that a client of
 /// any version can read why it was refused.
 pub const PROTOCOL_VERSION: u32 = 8;
@@ -287,6 +287,21 @@ pub enum ClientFrame {
     Typing {
         /// The room, as typed.
         room: String,
+    },
+    /// Searches the messages of `room` (one need not be in it), or of every room the sender
+    /// is in (`None`), for the terms of `query` ([`crate::search::terms`]): answered by
+    /// [`ServerFrame::SearchResults`], newest first, at most `limit` (and
+    /// [`crate::search::SEARCH_PAGE_MAX`]) hits after `before`.
+    Search {
+        /// What to find.
+        query: String,
+        /// The room, as typed; `None`: every room the sender is in.
+        room: Option<String>,
+        /// Where the page starts: after this hit (`next` of the page before); `None`: the
+        /// newest.
+        before: Option<crate::search::SearchCursor>,
+        /// The most hits wanted.
+        limit: u32,
     },
 }
 
@@ -767,6 +782,16 @@ pub enum ServerFrame {
         /// Who, as registered.
         user: String,
     },
+    /// The answer to `Search`: the hits, newest first, each the message as it stands with
+    /// where it matches.
+    SearchResults {
+        /// The query, as asked.
+        query: String,
+        /// The hits.
+        hits: Vec<crate::search::Hit>,
+        /// Where the next page starts, when there are more hits.
+        next: Option<crate::search::SearchCursor>,
+    },
 }
 
 /// Why the server refused something. Programs match on this; people read the `detail`.
@@ -883,6 +908,8 @@ pub enum ErrorKind {
     TooManyReactions,
     /// `Edit` of a message older than the server's edit window.
     EditWindowPassed,
+    /// A `Search` that cannot be searched for: empty, too long, a term too short.
+    InvalidSearch,
 }
 
 impl ErrorKind {
@@ -924,7 +951,8 @@ impl ErrorKind {
             | ErrorKind::InvalidAction
             | ErrorKind::InvalidEmoji
             | ErrorKind::TooManyReactions
-            | ErrorKind::EditWindowPassed => false,
+            | ErrorKind::EditWindowPassed
+            | ErrorKind::InvalidSearch => false,
             ErrorKind::FrameTooLarge
             | ErrorKind::VersionMismatch
             | ErrorKind::ServerFull
@@ -992,6 +1020,7 @@ impl ErrorKind {
             ErrorKind::InvalidEmoji => "invalid_emoji",
             ErrorKind::TooManyReactions => "too_many_reactions",
             ErrorKind::EditWindowPassed => "edit_window_passed",
+            ErrorKind::InvalidSearch => "invalid_search",
         }
     }
 }

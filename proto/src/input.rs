@@ -77,6 +77,8 @@ pub enum Command {
     React,
     /// `/unreact <seq> <emoji>`.
     Unreact,
+    /// `/search <words>`.
+    Search,
     /// `/help`.
     Help,
     /// `/quit`.
@@ -85,7 +87,7 @@ pub enum Command {
 
 impl Command {
     /// Every command, in the order `/help` lists them.
-    pub const ALL: [Command; 32] = [
+    pub const ALL: [Command; 33] = [
         Command::Whisper,
         Command::ListUsers,
         Command::Join,
@@ -98,6 +100,7 @@ impl Command {
         Command::Edit,
         Command::React,
         Command::Unreact,
+        Command::Search,
         Command::Disconnect,
         Command::Claim,
         Command::Info,
@@ -153,6 +156,7 @@ impl Command {
             Command::Edit => "edit",
             Command::React => "react",
             Command::Unreact => "unreact",
+            Command::Search => "search",
             Command::Help => "help",
             Command::Quit => "quit",
         }
@@ -191,6 +195,7 @@ impl Command {
             Command::Edit => &[],
             Command::React => &["+"],
             Command::Unreact => &["-"],
+            Command::Search => &["find"],
             Command::Help => &["?"],
             Command::Quit => &["exit"],
         }
@@ -229,6 +234,7 @@ impl Command {
             Command::Edit => "/edit <seq> <message>",
             Command::React => "/react <seq> <emoji>",
             Command::Unreact => "/unreact <seq> <emoji>",
+            Command::Search => "/search <words>",
             Command::Help => "/help",
             Command::Quit => "/quit",
         }
@@ -267,6 +273,7 @@ impl Command {
             Command::Edit => "change the text of your message <seq> of the current room",
             Command::React => "react to message <seq> of the current room with an emoji",
             Command::Unreact => "take back your reaction to message <seq>",
+            Command::Search => "find the messages of your rooms that hold every word (3+ characters each)",
             Command::Help => "show this list",
             Command::Quit => "leave the chat",
         }
@@ -403,6 +410,11 @@ pub enum Input {
         /// `true` reacts, `false` takes it back.
         on: bool,
     },
+    /// Search every room one is in.
+    Search {
+        /// The words, as typed.
+        query: String,
+    },
     /// Show the command list (local).
     Help,
     /// Leave (local; the client sends `Bye`).
@@ -412,6 +424,9 @@ pub enum Input {
 /// How many past messages `/join` shows: a screenful of context, as IRC bouncers and
 /// Slack show on entering a channel.
 pub const JOIN_BACKLOG: u32 = 20;
+
+/// How many hits `/search` shows: a screenful.
+pub const SEARCH_COUNT: u32 = 20;
 
 /// How many entries `/modlog` shows: a screenful.
 pub const MOD_LOG_COUNT: u32 = 20;
@@ -488,6 +503,12 @@ impl Input {
                 emoji,
                 on,
             }),
+            Input::Search { query } => Some(ClientFrame::Search {
+                query,
+                room: None,
+                before: None,
+                limit: SEARCH_COUNT,
+            }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         }
     }
@@ -533,6 +554,7 @@ impl fmt::Display for Input {
                 };
                 write!(f, "/{} {seq} {emoji}", command.name())
             }
+            Input::Search { query } => write!(f, "/{} {query}", Command::Search.name()),
             Input::Help => write!(f, "/{}", Command::Help.name()),
             Input::Quit => write!(f, "/{}", Command::Quit.name()),
         }
@@ -566,6 +588,9 @@ pub enum InputError {
     /// A message text the server would refuse.
     #[error("{0}")]
     Message(#[from] MessageError),
+    /// A search the server would refuse.
+    #[error("{0}")]
+    Search(#[from] crate::search::SearchError),
     /// A reaction that is not one emoji.
     #[error("{typed:?} is not one emoji")]
     NotEmoji {
@@ -665,6 +690,16 @@ pub fn parse(line: &str) -> Result<Input, InputError> {
         | Command::Unsuspend => moderation::parse(command, args),
         Command::Reply | Command::Edit | Command::React | Command::Unreact => {
             events::parse(command, args)
+        }
+        Command::Search => {
+            let query = args.trim();
+            if query.is_empty() {
+                return Err(InputError::Usage { command });
+            }
+            crate::search::terms(query)?;
+            Ok(Input::Search {
+                query: query.to_owned(),
+            })
         }
         Command::Help => no_args(Input::Help),
         Command::Quit => no_args(Input::Quit),

@@ -30,6 +30,7 @@ pub mod input;
 #[cfg(feature = "logging")]
 pub mod logging;
 pub mod moderation;
+pub mod search;
 pub mod secret;
 pub mod time;
 #[cfg(feature = "tls")]

@@ -29,6 +29,7 @@ use chat_proto::codec::{self, bincode_options, decode_body};
 use chat_proto::moderation::{
     AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
 };
+use chat_proto::search::{Hit, Mark, SearchCursor};
 use chat_proto::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
     Reaction, Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
@@ -47,7 +48,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const AT: i64 = 1_700_000_000_000;
 
 /// Variant names in declaration (wire) order: the position of each is its tag.
-const CLIENT_VARIANTS: [&str; 29] = [
+const CLIENT_VARIANTS: [&str; 30] = [
     "Hello",
     "Msg",
     "Whisper",
@@ -77,8 +78,9 @@ const CLIENT_VARIANTS: [&str; 29] = [
     "Edit",
     "React",
     "Typing",
+    "Search",
 ];
-const SERVER_VARIANTS: [&str; 28] = [
+const SERVER_VARIANTS: [&str; 29] = [
     "Welcome",
     "Msg",
     "Whisper",
@@ -107,6 +109,7 @@ const SERVER_VARIANTS: [&str; 28] = [
     "Enforced",
     "Event",
     "Typing",
+    "SearchResults",
 ];
 const BACKLOG_VARIANTS: [&str; 3] = ["None", "Latest", "After"];
 const CREDENTIAL_VARIANTS: [&str; 3] = ["Password", "Token", "Cookie"];
@@ -711,6 +714,20 @@ fn client_js(frame: &ClientFrame, cover: &mut Coverage) -> Js {
             ],
         ),
         ClientFrame::Typing { room } => ("Typing", vec![("room", str_(room))]),
+        ClientFrame::Search {
+            query,
+            room,
+            before,
+            limit,
+        } => (
+            "Search",
+            vec![
+                ("query", str_(query)),
+                ("room", opt_str(room.as_deref())),
+                ("before", before.as_ref().map_or(Js::Null, search_cursor_js)),
+                ("limit", u32_(*limit)),
+            ],
+        ),
     };
     tagged(
         "type",
@@ -764,6 +781,27 @@ fn past_js(p: &Past, cover: &mut Coverage) -> Js {
                     .collect(),
             ),
         ),
+    ])
+}
+
+fn search_cursor_js(c: &SearchCursor) -> Js {
+    Js::Obj(vec![
+        ("at", i64_(c.at)),
+        ("room", str_(&c.room)),
+        ("seq", u64_(c.seq)),
+    ])
+}
+
+fn hit_js(hit: &Hit, cover: &mut Coverage) -> Js {
+    let marks = hit
+        .marks
+        .iter()
+        .map(|m| Js::Obj(vec![("start", u32_(m.start)), ("end", u32_(m.end))]))
+        .collect();
+    Js::Obj(vec![
+        ("room", str_(&hit.room)),
+        ("entry", past_js(&hit.entry, cover)),
+        ("marks", Js::List(marks)),
     ])
 }
 
@@ -955,6 +993,17 @@ fn server_js(frame: &ServerFrame, cover: &mut Coverage) -> Js {
         ServerFrame::Typing { room, user } => {
             ("Typing", vec![("room", str_(room)), ("user", str_(user))])
         }
+        ServerFrame::SearchResults { query, hits, next } => (
+            "SearchResults",
+            vec![
+                ("query", str_(query)),
+                (
+                    "hits",
+                    Js::List(hits.iter().map(|hit| hit_js(hit, cover)).collect()),
+                ),
+                ("next", next.as_ref().map_or(Js::Null, search_cursor_js)),
+            ],
+        ),
     };
     tagged(
         "type",
@@ -1360,6 +1409,28 @@ fn client_frames() -> Vec<(String, ClientFrame)> {
             },
         ),
         (s("Typing"), ClientFrame::Typing { room: s("Rust") }),
+        (
+            s("Search, every room"),
+            ClientFrame::Search {
+                query: s("deploy \"next week\""),
+                room: None,
+                before: None,
+                limit: 20,
+            },
+        ),
+        (
+            s("Search, a room, a page on"),
+            ClientFrame::Search {
+                query: s("東京都"),
+                room: Some(s("#Rust")),
+                before: Some(SearchCursor {
+                    at: AT,
+                    room: s("rust"),
+                    seq: MAX_SAFE_INTEGER + 1,
+                }),
+                limit: u32::MAX,
+            },
+        ),
     ]);
     out
 }
@@ -1984,6 +2055,39 @@ fn server_frames() -> Vec<(String, ServerFrame)> {
             ServerFrame::Typing {
                 room: s("Rust"),
                 user: s("carol"),
+            },
+        ),
+        (
+            s("SearchResults, a hit and more"),
+            ServerFrame::SearchResults {
+                query: s("deploy"),
+                hits: vec![Hit {
+                    room: s("Rust"),
+                    entry: Past {
+                        seq: 300,
+                        from: s("ann"),
+                        text: s("Deploy the DEPLOYMENT"),
+                        at: AT,
+                        kind: PastKind::Message,
+                        reply_to: None,
+                        edited: None,
+                        reactions: vec![],
+                    },
+                    marks: vec![Mark { start: 0, end: 6 }, Mark { start: 11, end: 17 }],
+                }],
+                next: Some(SearchCursor {
+                    at: AT,
+                    room: s("rust"),
+                    seq: 300,
+                }),
+            },
+        ),
+        (
+            s("SearchResults, nothing"),
+            ServerFrame::SearchResults {
+                query: s("東京都"),
+                hits: vec![],
+                next: None,
             },
         ),
         (

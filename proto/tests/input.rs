@@ -263,13 +263,18 @@ proptest! {
                     on: command == Command::React,
                 },
             ),
+            Command::Search => (
+                format!("/{spelled} deploy {to}xyz"),
+                Input::Search { query: format!("deploy {to}xyz") },
+            ),
             Command::Help => (format!("/{spelled}"), Input::Help),
             Command::Quit => (format!("/{spelled}"), Input::Quit),
         };
         prop_assert_eq!(input::parse(&line), Ok(expected));
-        // A whisper's text, a reason and a topic take the rest of the line.
+        // A whisper's text, a reason, a topic and a search take the rest of the line.
         let rest_of_line = [
             Command::Whisper,
+            Command::Search,
             Command::Reply,
             Command::Edit,
             Command::Disconnect,
@@ -327,7 +332,8 @@ proptest! {
             | Command::Reply
             | Command::Edit
             | Command::React
-            | Command::Unreact => {
+            | Command::Unreact
+            | Command::Search => {
                 prop_assert_eq!(parsed, Err(InputError::Usage { command }))
             }
             Command::ListUsers | Command::Rooms | Command::Help | Command::Quit => {
@@ -391,6 +397,12 @@ proptest! {
             Input::React { seq, emoji, on } => {
                 Some(ClientFrame::React { room: current.clone(), seq, emoji, on })
             }
+            Input::Search { query } => Some(ClientFrame::Search {
+                query,
+                room: None,
+                before: None,
+                limit: input::SEARCH_COUNT,
+            }),
             Input::Switch { .. } | Input::Help | Input::Quit => None,
         };
         prop_assert_eq!(frame, expected);

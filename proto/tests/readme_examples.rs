@@ -12,6 +12,7 @@ use chat_proto::codec::{self, bincode_options, decode_body};
 use chat_proto::moderation::{
     AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
 };
+use chat_proto::search::{Hit, Mark, SearchCursor};
 use chat_proto::{
     Backlog, ClientFrame, Credential, Cursor, DeviceSession, ErrorKind, LeftReason, Past, PastKind,
     Reaction, Revocation, RoomSummary, Secret, ServerFrame, SessionToken, PROTOCOL_VERSION,
@@ -326,6 +327,12 @@ fn every_client_frame() -> Vec<ClientFrame> {
             on: false,
         },
         ClientFrame::Typing { room: s() },
+        ClientFrame::Search {
+            query: s(),
+            room: Some(s()),
+            before: Some(search_cursor()),
+            limit: 0,
+        },
     ];
     frames.iter().for_each(every_client_variant_is_generated);
     frames
@@ -435,6 +442,15 @@ fn every_server_frame() -> Vec<ServerFrame> {
             room: s(),
             user: s(),
         },
+        ServerFrame::SearchResults {
+            query: s(),
+            hits: vec![Hit {
+                room: s(),
+                entry: past(),
+                marks: vec![Mark { start: 0, end: 0 }],
+            }],
+            next: Some(search_cursor()),
+        },
     ];
     frames.iter().for_each(every_server_variant_is_generated);
     frames
@@ -454,6 +470,15 @@ fn past() -> Past {
             emoji: "x".into(),
             by: vec!["x".into()],
         }],
+    }
+}
+
+/// A sample search cursor, for the tables.
+fn search_cursor() -> SearchCursor {
+    SearchCursor {
+        at: 0,
+        room: "x".into(),
+        seq: 0,
     }
 }
 
@@ -930,10 +955,10 @@ fn the_decoding_rules_the_readme_states_hold() {
     // A u32 field whose varint holds more than 32 bits.
     assert!(decode_body::<ClientFrame>(&[0, 0xfd, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]).is_err());
     // A variant index past the last.
-    assert!(decode_body::<ClientFrame>(&[29]).is_err());
-    assert!(decode_body::<ServerFrame>(&[28]).is_err());
-    assert!(decode_body::<ServerFrame>(&[5, 47, 0]).is_err());
-    assert!(decode_body::<ServerFrame>(&[5, 46, 0]).is_ok());
+    assert!(decode_body::<ClientFrame>(&[30]).is_err());
+    assert!(decode_body::<ServerFrame>(&[29]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 48, 0]).is_err());
+    assert!(decode_body::<ServerFrame>(&[5, 47, 0]).is_ok());
     // Bad UTF-8 in a string.
     assert!(decode_body::<ClientFrame>(&[7, 1, 0xff]).is_err());
     // Trailing bytes after a complete frame, and an empty body.

@@ -110,15 +110,15 @@ fn a_room_list_of_ten_thousand_longest_names_fits_the_client_limit() {
     );
 }
 
-/// The wire knows 47 error kinds and 10 leave reasons, at indices 0.. in declaration order,
+/// The wire knows 48 error kinds and 10 leave reasons, at indices 0.. in declaration order,
 /// each with its own stable name; the five room errors (17–21), the two history errors
 /// (22, 23) and the cluster's (24) leave the connection open; of the account errors
 /// (25–32) only a wrong password and an ended session close it; of moderation's (33–43)
-/// only the removal, a server ban and a suspension do; message events' (44–46) none.
+/// only the removal, a server ban and a suspension do; message events' and search's (44–47) none.
 #[test]
 fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
     let kinds = every_unit_variant::<ErrorKind>();
-    assert_eq!(kinds.len(), 47);
+    assert_eq!(kinds.len(), 48);
     assert_eq!(kinds[0], ErrorKind::BadFrame);
     assert_eq!(kinds[16], ErrorKind::Flooding);
     assert_eq!(
@@ -154,6 +154,7 @@ fn error_kinds_and_leave_reasons_have_stable_indices_and_names() {
             ErrorKind::InvalidEmoji,
             ErrorKind::TooManyReactions,
             ErrorKind::EditWindowPassed,
+            ErrorKind::InvalidSearch,
         ]
     );
     assert!(kinds[17..25].iter().all(|k| !k.is_fatal()));

@@ -45,7 +45,8 @@ pub fn is_metered(frame: &ClientFrame) -> bool {
         | ClientFrame::ModLog { .. }
         | ClientFrame::Reply { .. }
         | ClientFrame::Edit { .. }
-        | ClientFrame::React { .. } => true,
+        | ClientFrame::React { .. }
+        | ClientFrame::Search { .. } => true,
         // A history page is answered before the client's next frame is read, so a client
         // has one read in flight at most, and `history --limit 100000` pages at full speed.
         // A room's roles and settings are read from memory and answered at once: the page

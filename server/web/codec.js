@@ -58,7 +58,7 @@ export const ERROR_KINDS = Object.freeze([
   "WeakPassword", "RegistrationClosed", "GuestsOff", "NotSignedIn", "AccountsOff",
   "NotPermitted", "Removed", "Banned", "BannedFromRoom", "Muted", "NoSuchMessage",
   "RoomClaimed", "RegisteredOnly", "SlowMode", "Suspended", "InvalidAction", "InvalidEmoji",
-  "TooManyReactions", "EditWindowPassed",
+  "TooManyReactions", "EditWindowPassed", "InvalidSearch",
 ]);
 
 /** The kinds after which the server closes the connection (README: "fatal"). */
@@ -151,6 +151,9 @@ const STRUCTS = {
     ["kind", "PastKind"], ["reply_to", "option<u64>"], ["edited", "option<i64>"],
     ["reactions", "vec<Reaction>"]],
   Reaction: [["emoji", "string"], ["by", "vec<string>"]],
+  SearchCursor: [["at", "i64"], ["room", "string"], ["seq", "u64"]],
+  Hit: [["room", "string"], ["entry", "Past"], ["marks", "vec<Mark>"]],
+  Mark: [["start", "u32"], ["end", "u32"]],
   DeviceSession: [["id", "u64"], ["device", "string"], ["created", "i64"],
     ["last_used", "i64"], ["current", "bool"]],
   Ban: [["target", "BanTarget"], ["by", "string"], ["reason", "string"],
@@ -196,6 +199,8 @@ const CLIENT_FRAMES = [
   ["Edit", [["room", "string"], ["seq", "u64"], ["text", "string"]]],
   ["React", [["room", "string"], ["seq", "u64"], ["emoji", "string"], ["on", "bool"]]],
   ["Typing", [["room", "string"]]],
+  ["Search", [["query", "string"], ["room", "option<string>"], ["before", "option<SearchCursor>"],
+    ["limit", "u32"]]],
 ];
 
 const SERVER_FRAMES = [
@@ -233,6 +238,8 @@ const SERVER_FRAMES = [
   ["Enforced", [["closed", "u32"]]],
   ["Event", [["room", "string"], ["entry", "Past"]]],
   ["Typing", [["room", "string"], ["user", "string"]]],
+  ["SearchResults", [["query", "string"], ["hits", "vec<Hit>"],
+    ["next", "option<SearchCursor>"]]],
 ];
 
 /** Bytes in a session token; it is written raw, and shown here as 64 lowercase hex digits. */
@@ -242,7 +249,7 @@ export const TOKEN_LEN = 32;
 // the body could hold is refused at once, as chat-proto refuses it.
 const MIN_ELEMENT_BYTES = {
   string: 1, RoomSummary: 2, Past: 8, Reaction: 2, DeviceSession: 5, Ban: 5, Mute: 4,
-  AuditEntry: 7,
+  AuditEntry: 7, Hit: 10, Mark: 2,
 };
 
 const U32_MAX = 0xffff_ffff;

@@ -16,6 +16,7 @@ pub mod passwd;
 pub mod register;
 pub mod repl;
 pub mod rooms;
+pub mod search;
 pub mod send;
 pub mod sessions;
 pub mod users;

@@ -117,7 +117,9 @@ impl Send {
             Reply::Members(room) => print_users(&room.members, &settings.name)?,
             Reply::Rooms(rooms) => print_rooms(rooms, false)?,
             Reply::Page(page) => print_page(&page)?,
+            Reply::Found(hits, _) => super::search::print_hits(&hits, false)?,
             Reply::Echo { .. }
+            | Reply::Changed(_)
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
             | Reply::Parted { .. }
@@ -298,7 +300,9 @@ impl Pipeline {
             Reply::Members(room) => print_users(&room.members, session.name())?,
             Reply::Rooms(rooms) => print_rooms(rooms, false)?,
             Reply::Page(page) => print_page(&page)?,
+            Reply::Found(hits, _) => super::search::print_hits(&hits, false)?,
             Reply::Echo { .. }
+            | Reply::Changed(_)
             | Reply::WhisperCopy { .. }
             | Reply::Joined(_)
             | Reply::Parted { .. }

@@ -43,6 +43,30 @@ pub fn entry_text(past: &Past) -> String {
     }
 }
 
+/// A search hit as the REPL and `chat-client search` show it: `#room [seq] from: text`,
+/// with the matched parts between `*`s (or painted, by `paint`).
+pub fn hit_text(hit: &chat_proto::search::Hit, paint: impl Fn(&str) -> String) -> String {
+    let text = &hit.entry.text;
+    let mut shown = String::new();
+    let mut at = 0;
+    for mark in &hit.marks {
+        let (start, end) = (mark.start as usize, mark.end as usize);
+        let (Some(before), Some(marked)) = (text.get(at..start), text.get(start..end)) else {
+            continue;
+        };
+        shown.push_str(&clean(before));
+        shown.push_str(&paint(&clean(marked)));
+        at = end;
+    }
+    shown.push_str(&clean(text.get(at..).unwrap_or("")));
+    format!(
+        "#{} [{}] {}: {shown}",
+        clean(&hit.room),
+        hit.entry.seq,
+        clean(&hit.entry.from)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::entry_text;

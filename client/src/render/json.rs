@@ -199,6 +199,7 @@ pub fn json(frame: &ServerFrame) -> Option<String> {
             ..JsonEvent::new("typing")
         },
         ServerFrame::RoomList { .. }
+        | ServerFrame::SearchResults { .. }
         | ServerFrame::RoomInfo { .. }
         | ServerFrame::ModLog { .. }
         | ServerFrame::Enforced { .. }
@@ -255,6 +256,18 @@ fn json_entry(room: &str, past: &Past, backlog: bool) -> String {
         ..JsonEvent::new(kind)
     }
     .line()
+}
+
+/// The JSON line for a search hit: its message as `json_past` gives it, with `marks`, the
+/// matched parts of `text` as `[start, end]` byte offsets.
+pub fn json_hit(hit: &chat_proto::search::Hit) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&json_entry(&hit.room, &hit.entry, true))
+            .expect("a line this module wrote is JSON");
+    let marks: Vec<[u32; 2]> = hit.marks.iter().map(|m| [m.start, m.end]).collect();
+    value["type"] = "hit".into();
+    value["marks"] = serde_json::json!(marks);
+    value.to_string()
 }
 
 /// The JSON line saying that a catch-up of `room` reached past what the server keeps:

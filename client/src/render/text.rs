@@ -12,7 +12,7 @@ use chat_proto::validate::{name_key, room_key};
 use chat_proto::{Millis, Past, RoomSummary, ServerFrame};
 use chrono::{DateTime, TimeZone};
 
-use super::events::entry_text;
+use super::events::{entry_text, hit_text};
 use super::moderation::{audit_text, change_text, info_text};
 use super::safe::clean;
 
@@ -182,6 +182,14 @@ impl Style {
                 tag(room),
                 self.notice(&format!("{} is typing", clean(user)))
             ),
+            ServerFrame::SearchResults { hits, .. } if hits.is_empty() => {
+                self.notice("nothing found")
+            }
+            ServerFrame::SearchResults { hits, .. } => hits
+                .iter()
+                .map(|hit| hit_text(hit, |marked| self.paint(BOLD, marked)))
+                .collect::<Vec<_>>()
+                .join("\n"),
             ServerFrame::RoomInfo { info } => self.notice(&info_text(info)),
             ServerFrame::ModLog { entries } if entries.is_empty() => {
                 self.notice("the log is empty")

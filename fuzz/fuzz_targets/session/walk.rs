@@ -374,6 +374,16 @@ pub(crate) fn walk(seen: &Seen, rules: Rules, watched: Option<&[(String, &str)]>
                     _ => fail!(),
                 }
             }
+            // Without history there is nothing to search; the query and the room come first.
+            ClientFrame::Search { query, room, .. } => {
+                let room_ok = room.as_ref().is_none_or(|room| key_of(room).is_some());
+                match (chat_proto::search::terms(query), room_ok) {
+                    (Err(_), _) if error == Some(ErrorKind::InvalidSearch) => {}
+                    (Ok(_), false) if error == Some(ErrorKind::InvalidRoom) => {}
+                    (Ok(_), true) if error == Some(ErrorKind::HistoryOff) => {}
+                    _ => fail!(),
+                }
+            }
             // Typing is answered only when refused: a room one is not in (else it was
             // skipped as answered by nothing).
             ClientFrame::Typing { room } => match key_of(room) {

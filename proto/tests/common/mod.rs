@@ -8,6 +8,7 @@ use chat_proto::input::Input;
 use chat_proto::moderation::{
     AuditEntry, Ban, BanTarget, Mute, RoomAction, RoomChange, RoomInfo, ServerAction,
 };
+use chat_proto::search::{Hit, Mark, SearchCursor};
 use chat_proto::validate::{MAX_NAME_LEN, MAX_ROOM_LEN};
 use chat_proto::{
     Backlog, ClientFrame, Connection, Credential, Cursor, DeviceSession, ErrorKind, FrameReader,
@@ -189,7 +190,19 @@ pub fn client_frame_with(text: BoxedStrategy<String>) -> impl Strategy<Value = C
                 on
             }
         ),
-        text.prop_map(|room| ClientFrame::Typing { room }),
+        text.clone().prop_map(|room| ClientFrame::Typing { room }),
+        (
+            text.clone(),
+            prop::option::of(text.clone()),
+            prop::option::of(search_cursor(text)),
+            any::<u32>()
+        )
+            .prop_map(|(query, room, before, limit)| ClientFrame::Search {
+                query,
+                room,
+                before,
+                limit
+            }),
     ]
 }
 
@@ -444,6 +457,18 @@ pub fn past(text: BoxedStrategy<String>) -> BoxedStrategy<Past> {
         .boxed()
 }
 
+/// Any search cursor, its room drawn from `text`.
+pub fn search_cursor(text: BoxedStrategy<String>) -> impl Strategy<Value = SearchCursor> {
+    (millis(), text, any::<u64>()).prop_map(|(at, room, seq)| SearchCursor { at, room, seq })
+}
+
+/// Any search hit, its strings drawn from `text`.
+pub fn hit(text: BoxedStrategy<String>) -> impl Strategy<Value = Hit> {
+    let mark = (any::<u32>(), any::<u32>()).prop_map(|(start, end)| Mark { start, end });
+    (text.clone(), past(text), prop::collection::vec(mark, 0..4))
+        .prop_map(|(room, entry, marks)| Hit { room, entry, marks })
+}
+
 /// Pages of past messages: usually a few, sometimes a few hundred, their strings from `text`.
 pub fn past_messages(text: BoxedStrategy<String>) -> impl Strategy<Value = Vec<Past>> {
     let past = past(text);
@@ -604,7 +629,17 @@ pub fn server_frame_with(
         any::<u32>().prop_map(|closed| ServerFrame::Enforced { closed }),
         (text.clone(), past(text.clone()))
             .prop_map(|(room, entry)| ServerFrame::Event { room, entry }),
-        (text.clone(), text).prop_map(|(room, user)| ServerFrame::Typing { room, user }),
+        (text.clone(), text.clone()).prop_map(|(room, user)| ServerFrame::Typing { room, user }),
+        (
+            text.clone(),
+            prop::collection::vec(hit(text.clone()), 0..4),
+            prop::option::of(search_cursor(text))
+        )
+            .prop_map(|(query, hits, next)| ServerFrame::SearchResults {
+                query,
+                hits,
+                next
+            }),
     ]
 }
 
@@ -767,6 +802,7 @@ pub fn valid_input() -> impl Strategy<Value = Input> {
         1 => prop::option::of(valid_room()).prop_map(|room| Input::Info { room }),
         1 => prop::option::of(valid_room()).prop_map(|room| Input::ModLog { room }),
         1 => any::<u64>().prop_map(|seq| Input::Remove { seq }),
+        1 => "[a-z]{3,8}( [a-z]{3,8}){0,3}".prop_map(|query| Input::Search { query }),
         1 => (any::<u64>(), valid_whisper_text()).prop_map(|(to, text)| Input::Reply { to, text }),
         1 => (any::<u64>(), valid_whisper_text()).prop_map(|(seq, text)| Input::Edit { seq, text }),
         1 => (any::<u64>(), prop::sample::select(vec!["👍", "👍🏽", "🎉", "❤️", "👨\u{200D}👩\u{200D}👧"]), any::<bool>())
@@ -863,6 +899,7 @@ pub fn every_input_is_generated(input: &Input) {
         | Input::Reply { .. }
         | Input::Edit { .. }
         | Input::React { .. }
+        | Input::Search { .. }
         | Input::Moderate { .. }
         | Input::Operate { .. }
         | Input::Help
@@ -1065,7 +1102,8 @@ pub fn every_client_variant_is_generated(frame: &ClientFrame) {
         | ClientFrame::Reply { .. }
         | ClientFrame::Edit { .. }
         | ClientFrame::React { .. }
-        | ClientFrame::Typing { .. } => {}
+        | ClientFrame::Typing { .. }
+        | ClientFrame::Search { .. } => {}
     }
 }
 
@@ -1099,6 +1137,7 @@ pub fn every_server_variant_is_generated(frame: &ServerFrame) {
         | ServerFrame::ModLog { .. }
         | ServerFrame::Enforced { .. }
         | ServerFrame::Event { .. }
-        | ServerFrame::Typing { .. } => {}
+        | ServerFrame::Typing { .. }
+        | ServerFrame::SearchResults { .. } => {}
     }
 }

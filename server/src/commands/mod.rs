@@ -38,6 +38,7 @@ mod remove_message;
 mod reply;
 mod revoke;
 mod room_info;
+mod search;
 mod sign_in;
 mod typing;
 mod whisper;
@@ -455,6 +456,9 @@ pub enum CommandError {
     /// `React` with something that is not one emoji.
     #[error("{0:?} is not one emoji")]
     InvalidEmoji(String),
+    /// A `Search` that cannot be searched for.
+    #[error(transparent)]
+    Search(chat_proto::search::SearchError),
     /// `Hello` lacked the server password or carried another. The detail never quotes it.
     #[error("wrong or missing password")]
     AuthFailed,
@@ -520,6 +524,7 @@ impl CommandError {
                 }
             }
             CommandError::InvalidEmoji(_) => ErrorKind::InvalidEmoji,
+            CommandError::Search(_) => ErrorKind::InvalidSearch,
         }
     }
 }
@@ -582,6 +587,12 @@ pub fn dispatch(frame: ClientFrame, ctx: &mut Context<'_>) -> Flow {
             on,
         } => react::handle(ctx, room, seq, emoji, on),
         ClientFrame::Typing { room } => typing::handle(ctx, room),
+        ClientFrame::Search {
+            query,
+            room,
+            before,
+            limit,
+        } => search::handle(ctx, query, room, before, limit),
     };
     match result {
         Ok(flow) => flow,

@@ -38,6 +38,7 @@ pub mod jetstream;
 pub mod off;
 pub mod page;
 mod schema;
+pub mod search;
 pub mod settings;
 pub mod sqlite;
 pub mod wire;
@@ -75,6 +76,10 @@ pub trait RoomLog: Send + Sync + fmt::Debug {
     /// Messages submitted and not yet stored: connections stop reading while it is
     /// backlogged.
     fn in_flight(&self) -> &InFlight;
+
+    /// Runs `search`: its `SearchResults` frame, read off the async runtime's worker
+    /// threads. `None` when no history is kept.
+    fn search(&self, search: search::SearchRequest) -> Option<PageRead>;
 
     /// Makes `change` in the room's order: an entry of its own, with its own `seq`, that
     /// names an earlier message (a removal, whose text leaves the store; a reply; an edit; a
@@ -406,6 +411,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The seqs room key `room` holds.
     fn bounds(&self, room: &str) -> Result<Bounds, StoreError>;
+
+    /// Up to `limit` messages of the rooms with keys `rooms` that hold every one of
+    /// `terms` (`chat_proto::search::terms`), newest first (by time, room key, seq), after
+    /// `before`, each with its room's key; and whether there are more.
+    fn search(
+        &self,
+        rooms: &[String],
+        terms: &[String],
+        before: Option<&chat_proto::search::SearchCursor>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Stored)>, bool), StoreError>;
 
     /// Drops, in every room, all but the newest `keep_per_room` messages and (if given)
     /// those with `at` older than `older_than` (`at < older_than`: a time, not an age);

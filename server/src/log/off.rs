@@ -54,6 +54,10 @@ impl RoomLog for NoHistory {
         &self.in_flight
     }
 
+    fn search(&self, _search: super::search::SearchRequest) -> Option<PageRead> {
+        None
+    }
+
     /// Without history no message can be found to change or answer.
     fn change(&self, _change: Change) -> Changing {
         let (answer, changing) = oneshot::channel();

@@ -108,6 +108,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
          given INTEGER NOT NULL,
          PRIMARY KEY (room, seq, emoji, who)
      ) WITHOUT ROWID;",
+    // Full-text search: the trigrams of every message's text (not the text itself), each
+    // message a document numbered room id × 2^36 + seq (`sqlite/search.rs`).
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(
+         text, content = '', contentless_delete = 1, tokenize = 'trigram'
+     );
+     INSERT INTO messages_fts (rowid, text)
+         SELECT room * 68719476736 + seq, text FROM messages
+         WHERE target IS NULL AND removed_by IS NULL AND seq < 68719476736;",
 ];
 
 /// The schema version this server reads and writes (what `prepare` leaves in `user_version`).

@@ -28,6 +28,7 @@ use super::{
 
 mod accounts;
 mod rules;
+mod search;
 mod writer;
 
 pub use accounts::{SqliteAccountStore, SqliteAccounts};
@@ -236,6 +237,7 @@ impl Writer {
                     &message.text,
                     message.at
                 ])?;
+                search::index(&tx, room.id, room.last, &message.text)?;
                 seqs.push(room.last);
             }
             let mut update = tx.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?;
@@ -335,6 +337,7 @@ impl Writer {
                 .execute(params![room.id, sql_seq(target), EDIT])?;
                 tx.prepare_cached("DELETE FROM reactions WHERE room = ?1 AND seq = ?2")?
                     .execute(params![room.id, sql_seq(target)])?;
+                search::unindex(&tx, room.id, target)?;
                 insert_event(&tx, room.id, seq, by, "", at, target, None, None)?;
                 Stored::new(
                     seq,
@@ -357,6 +360,7 @@ impl Writer {
                     at,
                     sql_seq(target)
                 ])?;
+                search::index(&tx, room.id, seq, text)?;
                 let mut reply =
                     Stored::new(seq, by.to_owned(), text.clone(), at, PastKind::Message);
                 reply.reply_to = Some(target);
@@ -375,6 +379,8 @@ impl Writer {
                     "UPDATE messages SET text = ?3, edited = ?4 WHERE room = ?1 AND seq = ?2",
                 )?
                 .execute(params![room.id, sql_seq(target), text, at])?;
+                search::unindex(&tx, room.id, target)?;
+                search::index(&tx, room.id, target, text)?;
                 insert_event(&tx, room.id, seq, by, text, at, target, Some(EDIT), None)?;
                 Stored::new(
                     seq,
@@ -431,24 +437,47 @@ impl Writer {
         rows.collect()
     }
 
-    /// Deletes up to [`TRIM_CHUNK`] of the oldest messages of room `id` below seq `below`.
+    /// Deletes up to [`TRIM_CHUNK`] of the oldest messages of room `id` below seq `below`,
+    /// and takes them out of the search index, in one transaction.
     fn trim_room_chunk(&self, id: i64, below: u64) -> rusqlite::Result<u64> {
-        let mut delete = self.conn.prepare_cached(
-            "DELETE FROM messages WHERE room = ?1 AND seq IN
-                 (SELECT seq FROM messages WHERE room = ?1 AND seq < ?2 ORDER BY seq LIMIT ?3)",
-        )?;
-        let removed = delete.execute(params![id, sql_seq(below), sql_seq(TRIM_CHUNK)])?;
-        Ok(removed as u64)
+        let chunk: Vec<(i64, u64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT room, seq FROM messages WHERE room = ?1 AND seq < ?2 ORDER BY seq LIMIT ?3",
+            )?
+            .query_map(params![id, sql_seq(below), sql_seq(TRIM_CHUNK)], |row| {
+                Ok((row.get(0)?, seq_of(row.get(1)?)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        self.delete_chunk(&chunk)
     }
 
-    /// Deletes up to [`TRIM_CHUNK`] messages, of any room, with `at` before `cutoff`.
+    /// Deletes up to [`TRIM_CHUNK`] messages, of any room, with `at` before `cutoff`, and
+    /// takes them out of the search index, in one transaction.
     fn trim_age_chunk(&self, cutoff: Millis) -> rusqlite::Result<u64> {
-        let mut delete = self.conn.prepare_cached(
-            "DELETE FROM messages WHERE (room, seq) IN
-                 (SELECT room, seq FROM messages WHERE at < ?1 LIMIT ?2)",
-        )?;
-        let removed = delete.execute(params![cutoff, sql_seq(TRIM_CHUNK)])?;
-        Ok(removed as u64)
+        let chunk: Vec<(i64, u64)> = self
+            .conn
+            .prepare_cached("SELECT room, seq FROM messages WHERE at < ?1 LIMIT ?2")?
+            .query_map(params![cutoff, sql_seq(TRIM_CHUNK)], |row| {
+                Ok((row.get(0)?, seq_of(row.get(1)?)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        self.delete_chunk(&chunk)
+    }
+
+    /// Deletes the messages `chunk` (room id, seq) and their search documents together.
+    fn delete_chunk(&self, chunk: &[(i64, u64)]) -> rusqlite::Result<u64> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut delete =
+                tx.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq = ?2")?;
+            for &(room, seq) in chunk {
+                delete.execute(params![room, sql_seq(seq)])?;
+                search::unindex(&tx, room, seq)?;
+            }
+        }
+        tx.commit()?;
+        Ok(chunk.len() as u64)
     }
 }
 
@@ -607,6 +636,16 @@ impl Store for SqliteStore {
         Ok(Page { messages, more })
     }
 
+    fn search(
+        &self,
+        rooms: &[String],
+        terms: &[String],
+        before: Option<&chat_proto::search::SearchCursor>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Stored)>, bool), StoreError> {
+        Ok(search::search(&self.reader(), rooms, terms, before, limit)?)
+    }
+
     fn bounds(&self, room: &str) -> Result<Bounds, StoreError> {
         let reader = self.reader();
         let found = reader
@@ -666,17 +705,30 @@ impl Store for SqliteStore {
     }
 }
 
+/// The columns of an entry, as [`entry_of`] reads them, from `messages m`.
+macro_rules! select_entry {
+    () => {
+        "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target, m.reply_to, m.edited,
+             m.event, m.emoji FROM messages m"
+    };
+}
+
+/// [`select_entry`], for queries built at run time.
+const SELECT_ENTRY: &str = select_entry!();
+
 /// A room's messages below a seq, newest first: [`Read::Latest`] and [`Read::Before`].
-const BEFORE: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target, m.reply_to,
-            m.edited, m.event, m.emoji FROM messages m
-     JOIN rooms r ON m.room = r.id
-     WHERE r.key = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3";
+const BEFORE: &str = concat!(
+    select_entry!(),
+    " JOIN rooms r ON m.room = r.id
+     WHERE r.key = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
+);
 
 /// A room's messages above a seq, oldest first: [`Read::After`].
-const AFTER: &str = "SELECT m.seq, m.sender, m.text, m.at, m.removed_by, m.target, m.reply_to,
-            m.edited, m.event, m.emoji FROM messages m
-     JOIN rooms r ON m.room = r.id
-     WHERE r.key = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3";
+const AFTER: &str = concat!(
+    select_entry!(),
+    " JOIN rooms r ON m.room = r.id
+     WHERE r.key = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3"
+);
 
 /// The `event` of an edit's row.
 const EDIT: i64 = 1;

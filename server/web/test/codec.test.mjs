@@ -103,7 +103,7 @@ const badServerBodies = {
   "an empty body": "",
   "an unknown frame": "1a",
   "a frame index as a long varint past the end": "fd 0f 00 00 00 00 00 00 00",
-  "an unknown error kind": "05 2f 00",
+  "an unknown error kind": "05 30 00",
   "a token cut short": "0f 07 01 ab ab",
   "an unknown leave reason": "0d 00 00 00 0a",
   "an unknown cursor": "0e 00 00 00 03 00 00",

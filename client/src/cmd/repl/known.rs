@@ -83,6 +83,11 @@ impl Known {
                 add_user(&mut state, from);
             }
             ServerFrame::Event { entry, .. } => add_user(&mut state, &entry.from),
+            ServerFrame::SearchResults { hits, .. } => {
+                for hit in hits {
+                    add_user(&mut state, &hit.entry.from);
+                }
+            }
             ServerFrame::Typing { user, .. } => add_user(&mut state, user),
             ServerFrame::UserJoined { room, user, .. } => {
                 add_user(&mut state, user);

@@ -282,6 +282,16 @@ impl RoomLog for JetStreamLog {
         &self.streams.in_flight
     }
 
+    /// A node of a cluster keeps no index of the rooms' streams yet: the answer says so.
+    fn search(&self, _search: crate::log::search::SearchRequest) -> Option<PageRead> {
+        Some(tokio::spawn(async {
+            Ok(chat_proto::ServerFrame::Error {
+                kind: chat_proto::ErrorKind::StoreFailed,
+                detail: "search is not available in a cluster yet".to_owned(),
+            })
+        }))
+    }
+
     /// A removal goes into the room's order like a record of messages; the record that
     /// held the message is copied with a tombstone in its place and erased (`change.rs`).
     /// A reply is a record of its own. Edits and reactions are not kept in a cluster yet.

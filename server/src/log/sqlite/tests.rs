@@ -543,3 +543,54 @@ fn a_path_in_a_missing_directory_is_an_open_error_naming_the_file() {
     );
     assert!(err.to_string().starts_with(&path.display().to_string()));
 }
+
+/// A search of many rooms (past those asked room by room) gives the same hits, newest
+/// first across the rooms, paged to the end, each once, as one room at a time would.
+#[test]
+fn a_search_of_many_rooms_merges_them_newest_first_and_pages_exactly() {
+    let (_dir, store) = fresh();
+    let rooms: Vec<String> = (0..12).map(|r| format!("room{r}")).collect();
+    for round in 0..5 {
+        let batch: Vec<NewMessage> = rooms
+            .iter()
+            .enumerate()
+            .map(|(r, room)| {
+                let text = if (r + round) % 3 == 0 {
+                    "ship it now"
+                } else {
+                    "not yet"
+                };
+                message(room, text, (round * 100 + r) as Millis)
+            })
+            .collect();
+        store.append(&batch).unwrap();
+    }
+    let terms = vec!["ship".to_owned()];
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let (page, more) = store.search(&rooms, &terms, before.as_ref(), 4).unwrap();
+        assert!(page.len() <= 4);
+        seen.extend(page.iter().map(|(key, m)| (m.at, key.clone(), m.seq)));
+        if !more {
+            break;
+        }
+        let (key, last) = page.last().unwrap();
+        before = Some(chat_proto::search::SearchCursor {
+            at: last.at,
+            room: key.clone(),
+            seq: last.seq,
+        });
+    }
+    let mut expected = Vec::new();
+    for room in &rooms {
+        let (hits, more) = store
+            .search(std::slice::from_ref(room), &terms, None, 100)
+            .unwrap();
+        assert!(!more);
+        expected.extend(hits.iter().map(|(key, m)| (m.at, key.clone(), m.seq)));
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected);
+    assert_eq!(seen.len(), 20, "a third of 60 messages");
+}

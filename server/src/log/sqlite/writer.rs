@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::log::failures::{self, Failures};
 use crate::log::page::{self, PAGE_MAX};
+use crate::log::search::SearchRequest;
 use crate::log::wire::push_message;
 use crate::log::{
     Change, ChangeRefusal, Changing, Deliveries, InFlight, Join, Joining, NewMessage, Page,
@@ -163,6 +164,19 @@ impl RoomLog for SqliteLog {
 
     fn in_flight(&self) -> &InFlight {
         &self.in_flight
+    }
+
+    fn search(&self, search: SearchRequest) -> Option<PageRead> {
+        let store = self.store.clone();
+        Some(tokio::task::spawn_blocking(move || {
+            let (found, more) = store.search(
+                &search.keys(),
+                &search.terms,
+                search.before.as_ref(),
+                search.limit,
+            )?;
+            Ok(search.results(found, more))
+        }))
     }
 
     fn change(&self, change: Change) -> Changing {

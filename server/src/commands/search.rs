@@ -1,0 +1,50 @@
+//! `Search`: the messages of one room (one need not be in it, as for `History`), or of
+//! every room the sender is in, that hold every term of a query, newest first. Read beside
+//! the room log's writer; the connection waits for the answer before its next request.
+
+use chat_proto::search::{terms, SearchCursor, SEARCH_PAGE_MAX};
+use chat_proto::validate::room_key;
+
+use super::{room_name, CommandError, Context, Flow, Session, Waiting};
+use crate::log::search::SearchRequest;
+
+/// Checks the query and the room, then starts the search; `HistoryOff` without a log.
+pub fn handle(
+    ctx: &mut Context<'_>,
+    query: String,
+    room: Option<String>,
+    before: Option<SearchCursor>,
+    limit: u32,
+) -> Result<Flow, CommandError> {
+    ctx.name()?;
+    let terms = terms(&query).map_err(CommandError::Search)?;
+    let rooms = match room {
+        Some(typed) => {
+            let room = room_name(&typed)?;
+            let key = room_key(room);
+            super::join::kept_out(ctx, &key, room)?;
+            let shown = ctx
+                .hub
+                .room_name(&key)
+                .map_or_else(|| room.to_owned(), |name| name.to_string());
+            vec![(key, shown)]
+        }
+        None => match &*ctx.session {
+            Session::Registered { rooms, .. } => rooms
+                .iter()
+                .map(|room| (room.key.to_string(), room.name.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        },
+    };
+    let search = SearchRequest {
+        query,
+        terms,
+        rooms,
+        before,
+        limit: limit.clamp(1, SEARCH_PAGE_MAX) as usize,
+    };
+    let read = ctx.log.search(search).ok_or(CommandError::HistoryOff)?;
+    ctx.waiting = Some(Waiting::Page(read));
+    Ok(Flow::Continue)
+}
