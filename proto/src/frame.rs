@@ -289,9 +289,9 @@ pub enum ClientFrame {
         room: String,
     },
     /// Searches the messages of `room` (one need not be in it), or of every room the sender
-    /// is in (`None`), for the terms of `query` ([`crate::search::terms`]): answered by
-    /// [`ServerFrame::SearchResults`], newest first, at most `limit` (and
-    /// [`crate::search::SEARCH_PAGE_MAX`]) hits after `before`.
+    /// is in (`None`), for the terms of `query` (see the `search` module): answered by
+    /// [`ServerFrame::SearchResults`], newest first, at most `limit` (and 100) hits after
+    /// `before`.
     Search {
         /// What to find.
         query: String,
@@ -299,7 +299,7 @@ pub enum ClientFrame {
         room: Option<String>,
         /// Where the page starts: after this hit (`next` of the page before); `None`: the
         /// newest.
-        before: Option<crate::search::SearchCursor>,
+        before: Option<SearchCursor>,
         /// The most hits wanted.
         limit: u32,
     },
@@ -468,6 +468,42 @@ pub enum PastKind {
         /// The emoji.
         emoji: String,
     },
+}
+
+/// Where a page of search results starts: strictly after this hit in the order results come
+/// in (newest first: by time, then room key, then `seq`, each descending).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct SearchCursor {
+    /// The hit's time.
+    pub at: Millis,
+    /// Its room's key (lowercase, no `#`).
+    pub room: String,
+    /// Its `seq`.
+    pub seq: u64,
+}
+
+/// One message a search found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Hit {
+    /// Its room, as shown.
+    pub room: String,
+    /// The message as it stands now.
+    pub entry: Past,
+    /// Where its text matches the query's terms, in order, not overlapping.
+    pub marks: Vec<Mark>,
+}
+
+/// A part of a hit's text that matches a term: bytes `start..end` of the text (UTF-8, on
+/// character boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Mark {
+    /// The first byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
 }
 
 /// The reactions with one emoji to a message, as history gives them.
@@ -788,9 +824,9 @@ pub enum ServerFrame {
         /// The query, as asked.
         query: String,
         /// The hits.
-        hits: Vec<crate::search::Hit>,
+        hits: Vec<Hit>,
         /// Where the next page starts, when there are more hits.
-        next: Option<crate::search::SearchCursor>,
+        next: Option<SearchCursor>,
     },
 }
 

@@ -10,9 +10,7 @@
 //! (what finds parts of words in any script, Chinese and Japanese included, which have no
 //! spaces between words).
 
-use serde::{Deserialize, Serialize};
-
-use crate::frame::{Millis, Past};
+pub use crate::frame::{Hit, Mark, SearchCursor};
 
 /// The fewest characters a search term has.
 pub const MIN_TERM_CHARS: usize = 3;
@@ -25,42 +23,6 @@ pub const MAX_TERMS: usize = 8;
 
 /// The most hits one `SearchResults` holds.
 pub const SEARCH_PAGE_MAX: u32 = 100;
-
-/// Where a page of search results starts: strictly after this hit in the order results come
-/// in (newest first: by time, then room key, then `seq`, each descending).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct SearchCursor {
-    /// The hit's time.
-    pub at: Millis,
-    /// Its room's key (lowercase, no `#`).
-    pub room: String,
-    /// Its `seq`.
-    pub seq: u64,
-}
-
-/// One message a search found.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct Hit {
-    /// Its room, as shown.
-    pub room: String,
-    /// The message as it stands now.
-    pub entry: Past,
-    /// Where its text matches the query's terms, in order, not overlapping.
-    pub marks: Vec<Mark>,
-}
-
-/// A part of a hit's text that matches a term: bytes `start..end` of the text (UTF-8, on
-/// character boundaries).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct Mark {
-    /// The first byte.
-    pub start: u32,
-    /// One past the last byte.
-    pub end: u32,
-}
 
 /// Why a query cannot be searched for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot::error::RecvError;
 
-use super::{CommandError, Context, Flow, Session, Waiting};
+use chat_proto::ServerFrame;
+
+use super::{moderation_task, CommandError, Context, Flow, Session, Waiting};
 use crate::log::wire::live_frame;
 use crate::log::{Change, ChangeKind, ChangeRefusal, Changing, Stored};
 use crate::room::JoinedRoom;
@@ -62,7 +64,7 @@ pub fn answered(
     };
     match change.kind {
         ChangeKind::Remove { target, .. } => {
-            super::remove_message::audit(ctx, &change.room, &change.by, target, answer)
+            audit_removal(ctx, &change.room, &change.by, target, answer)
         }
         _ => {
             if let Some(answer) = answer {
@@ -71,4 +73,34 @@ pub fn answered(
             Ok(Flow::Continue)
         }
     }
+}
+
+/// Logs a removal of message `target` of `room` by `by` and keeps it in the room's audit
+/// log, then answers with `answer` (for a remover not in the room), if any.
+fn audit_removal(
+    ctx: &mut Context<'_>,
+    room: &JoinedRoom,
+    by: &str,
+    target: u64,
+    answer: Option<ServerFrame>,
+) -> Result<Flow, CommandError> {
+    let Some(moderation) = ctx.moderation.cloned() else {
+        tracing::info!(
+            actor = %by,
+            room = %room.name,
+            target,
+            "{by} removed message {target} of #{}",
+            room.name
+        );
+        if let Some(answer) = answer {
+            ctx.reply(&answer);
+        }
+        return Ok(Flow::Continue);
+    };
+    let (key, name, by) = (room.key.clone(), room.name.clone(), by.to_owned());
+    // The audit log has it before the remover's next request is read.
+    moderation_task(ctx, async move {
+        moderation.removed(&key, &name, &by, target).await;
+        Ok(answer)
+    })
 }

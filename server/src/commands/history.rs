@@ -10,6 +10,21 @@ use chat_proto::Cursor;
 
 use super::{room_name, CommandError, Context, Flow, Waiting};
 
+/// The room `typed` names, by key and as shown, when the sender may read its log from
+/// outside (as `History` and `Search` do): whom a ban keeps out of a room, or a guest out
+/// of an accounts-only one, does not read it from outside either.
+pub fn readable(ctx: &Context<'_>, typed: &str) -> Result<(String, String), CommandError> {
+    let room = room_name(typed)?;
+    let key = room_key(room);
+    super::join::kept_out(ctx, &key, room)?;
+    // Named as shown while the room exists, else as asked.
+    let shown = ctx
+        .hub
+        .room_name(&key)
+        .map_or_else(|| room.to_owned(), |name| name.to_string());
+    Ok((key, shown))
+}
+
 /// Validates the room and starts reading the page; `HistoryOff` without a room log.
 pub fn handle(
     ctx: &mut Context<'_>,
@@ -18,16 +33,7 @@ pub fn handle(
     limit: u32,
 ) -> Result<Flow, CommandError> {
     ctx.name()?;
-    let room = room_name(&room)?;
-    let key = room_key(room);
-    // Whom a ban keeps out of a room, or a guest out of an accounts-only one, does not read
-    // it from outside either.
-    super::join::kept_out(ctx, &key, room)?;
-    // Named as shown while the room exists, else as asked.
-    let shown = ctx
-        .hub
-        .room_name(&key)
-        .map_or_else(|| room.to_owned(), |name| name.to_string());
+    let (key, shown) = readable(ctx, &room)?;
     let read = ctx
         .log
         .page(key, shown, from, limit)

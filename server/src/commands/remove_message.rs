@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use chat_proto::validate::room_key;
-use chat_proto::ServerFrame;
 
-use super::{change, moderation_task, room_name, CommandError, Context, Flow};
+use super::{change, room_name, CommandError, Context, Flow};
 use crate::log::ChangeKind;
 use crate::room::JoinedRoom;
 
@@ -29,34 +28,4 @@ pub fn handle(ctx: &mut Context<'_>, room: String, seq: u64) -> Result<Flow, Com
         name: shown.into(),
     };
     change::request(ctx, room, by, ChangeKind::Remove { target: seq, any })
-}
-
-/// Logs a removal of message `target` of `room` by `by` and keeps it in the room's audit
-/// log, then answers with `answer` (for a remover not in the room), if any.
-pub fn audit(
-    ctx: &mut Context<'_>,
-    room: &JoinedRoom,
-    by: &str,
-    target: u64,
-    answer: Option<ServerFrame>,
-) -> Result<Flow, CommandError> {
-    let Some(moderation) = ctx.moderation.cloned() else {
-        tracing::info!(
-            actor = %by,
-            room = %room.name,
-            target,
-            "{by} removed message {target} of #{}",
-            room.name
-        );
-        if let Some(answer) = answer {
-            ctx.reply(&answer);
-        }
-        return Ok(Flow::Continue);
-    };
-    let (key, name, by) = (room.key.clone(), room.name.clone(), by.to_owned());
-    // The audit log has it before the remover's next request is read.
-    moderation_task(ctx, async move {
-        moderation.removed(&key, &name, &by, target).await;
-        Ok(answer)
-    })
 }

@@ -2,11 +2,9 @@
 //! every room the sender is in, that hold every term of a query, newest first. Read beside
 //! the room log's writer; the connection waits for the answer before its next request.
 
-use chat_proto::search::{terms, SearchCursor, SEARCH_PAGE_MAX};
-use chat_proto::validate::room_key;
-
-use super::{room_name, CommandError, Context, Flow, Session, Waiting};
+use super::{CommandError, Context, Flow, Session, Waiting};
 use crate::log::search::SearchRequest;
+use chat_proto::search::{terms, SearchCursor, SEARCH_PAGE_MAX};
 
 /// Checks the query and the room, then starts the search; `HistoryOff` without a log.
 pub fn handle(
@@ -19,16 +17,7 @@ pub fn handle(
     ctx.name()?;
     let terms = terms(&query).map_err(CommandError::Search)?;
     let rooms = match room {
-        Some(typed) => {
-            let room = room_name(&typed)?;
-            let key = room_key(room);
-            super::join::kept_out(ctx, &key, room)?;
-            let shown = ctx
-                .hub
-                .room_name(&key)
-                .map_or_else(|| room.to_owned(), |name| name.to_string());
-            vec![(key, shown)]
-        }
+        Some(typed) => vec![super::history::readable(ctx, &typed)?],
         None => match &*ctx.session {
             Session::Registered { rooms, .. } => rooms
                 .iter()

@@ -13,7 +13,7 @@ use tokio_util::codec::Decoder;
 use super::super::connect::join_failed;
 use super::super::join::join;
 use super::super::stamp::{msg_room_text, MsgTemplate};
-use super::wire::{Incoming, Link, Wire, CHUNK};
+use super::link::{Incoming, Link, Wire, CHUNK};
 
 /// Registers `name` at `addr` and joins `rooms`, within `wait`.
 pub async fn connect(

@@ -21,6 +21,7 @@
 
 mod chat;
 mod jetstream;
+mod link;
 mod nats;
 mod person;
 mod report;
@@ -38,12 +39,13 @@ use anyhow::{bail, Context};
 use chat_proto::validate;
 use tokio::sync::{mpsc, Semaphore};
 
+use self::link::Proto;
 use self::person::{Person, Tally};
 use self::report::WorkloadReport;
 use self::schedule::Schedule;
 use self::shared::Shared;
 use self::topology::Topology;
-use self::wire::{connect, Proto};
+use self::wire::connect;
 use super::connect::{raise_fd_limit, wait_connected};
 use super::layout::{receiver_name, room_name};
 use super::progress::Progress;

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::super::stamp::{MsgTemplate, Stamp};
-use super::wire::{Incoming, Link, Wire, CHUNK};
+use super::link::{Incoming, Link, Wire, CHUNK};
 
 /// Connects `name` to the nats-server at `addr` and subscribes it to `subjects`, within
 /// `wait`.

@@ -12,9 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::super::report::Samples;
 use super::super::stamp::Stamp;
+use super::link::{Incoming, Link, CHUNK};
 use super::schedule::Schedule;
 use super::shared::Shared;
-use super::wire::{Incoming, Link, CHUNK};
 
 /// A connected person and what it will send.
 #[derive(Debug)]

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::super::report::{millis, status_kb, thousands, Latency};
 use super::super::Bench;
+use super::link::Proto;
 use super::person::Tally;
 use super::shared::Shared;
 use super::topology::Topology;
-use super::wire::Proto;
 
 /// The outcome of a workload run.
 #[derive(Debug, Clone, Serialize)]
