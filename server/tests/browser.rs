@@ -825,3 +825,122 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
     browser.close().await;
     server.shutdown().await;
 }
+
+/// Replies, edits, reactions and typing at the page: a reaction given from a message's ⋯
+/// menu reaches a terminal user; a terminal user's reaction, edit and typing show at the
+/// page; a reply typed at the page names its message for the terminal user and is quoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_user_reacts_replies_and_sees_edits_reactions_and_typing() {
+    use fantoccini::Locator;
+
+    let dir = scratch_dir("browser_events");
+    let server = start_with(Config {
+        http: web_config().http,
+        ..history_config(&dir)
+    })
+    .await;
+    let web = server.web_addr.expect("the web listener is on");
+    let mut gus = server.register("gus").await;
+    let browser = Browser::start().await;
+    browser.open(web, "olive", "lobby").await;
+    gus.say("ship it tonight").await;
+    assert_eq!(gus.next_message().await.1, "ship it tonight");
+    let page = browser
+        .wait_until("gus's message shown", |p| p.shows("gus", "ship it tonight"))
+        .await;
+    let seq = page
+        .lines
+        .iter()
+        .find(|l| l.text == "ship it tonight")
+        .and_then(|l| l.seq.clone())
+        .expect("the message has its seq");
+    let number: u64 = seq.parse().unwrap();
+
+    // A reaction from the ⋯ menu.
+    let click = |selector: String| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .find(Locator::Css(&selector))
+                .await
+                .unwrap_or_else(|e| panic!("the page has {selector}: {e}"))
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+        }
+    };
+    click(format!(r#"#messages .msg[data-seq="{seq}"] .more"#)).await;
+    click(r#"#menu [data-action="react"]"#.into()).await;
+    match gus.recv_skipping_notices().await {
+        ServerFrame::Event { entry, .. } => {
+            assert_eq!(entry.from, "olive");
+            assert_eq!(
+                entry.kind,
+                chat_proto::PastKind::React {
+                    target: number,
+                    emoji: "👍".into()
+                }
+            );
+        }
+        other => panic!("expected olive's reaction, got {other:?}"),
+    }
+    browser
+        .wait_until("the chip 👍 1", |p| {
+            p.lines
+                .iter()
+                .any(|l| l.seq.as_deref() == Some(&seq) && l.reactions == ["👍 1"])
+        })
+        .await;
+
+    // gus reacts, edits his message and types: the page shows each.
+    gus.send(ClientFrame::React {
+        room: "lobby".into(),
+        seq: number,
+        emoji: "🎉".into(),
+        on: true,
+    })
+    .await;
+    gus.send(ClientFrame::Edit {
+        room: "lobby".into(),
+        seq: number,
+        text: "ship it tomorrow".into(),
+    })
+    .await;
+    gus.send(ClientFrame::Typing {
+        room: "lobby".into(),
+    })
+    .await;
+    browser
+        .wait_until("the edit, both chips and gus typing", |p| {
+            p.lines.iter().any(|l| {
+                l.seq.as_deref() == Some(&seq)
+                    && l.text == "ship it tomorrow"
+                    && l.edited
+                    && l.reactions == ["👍 1", "🎉 1"]
+            }) && p.typing.as_deref() == Some("gus is typing…")
+        })
+        .await;
+
+    // A reply typed at the page: gus hears what it answers, the page quotes it.
+    browser.type_line(&format!("/reply {seq} agreed")).await;
+    let reply = loop {
+        if let ServerFrame::Event { entry, .. } = gus.recv_skipping_notices().await {
+            if entry.from == "olive" && entry.kind == chat_proto::PastKind::Message {
+                break entry;
+            }
+        }
+    };
+    assert_eq!(
+        (reply.reply_to, reply.text.as_str()),
+        (Some(number), "agreed")
+    );
+    browser
+        .wait_until("the reply quoted", |p| {
+            p.lines.iter().any(|l| {
+                l.text == "agreed"
+                    && l.reply.as_deref() == Some(&format!("↪ {seq}: ship it tomorrow"))
+            })
+        })
+        .await;
+    browser.close().await;
+}

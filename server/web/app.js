@@ -74,6 +74,11 @@ export const COMMANDS = [
   { name: "sunban", aliases: ["unkline"], usage: "/sunban <target>", summary: "lift a server ban (server operators)" },
   { name: "suspend", aliases: [], usage: "/suspend <account> [reason]", summary: "end an account's sessions and keep it out (server operators)" },
   { name: "unsuspend", aliases: [], usage: "/unsuspend <account>", summary: "let a suspended account in again (server operators)" },
+  { name: "reply", aliases: ["re"], usage: "/reply <seq> <message>", summary: "answer message <seq> of the current room" },
+  { name: "edit", aliases: [], usage: "/edit <seq> <message>", summary: "change the text of your message <seq> of the current room" },
+  { name: "react", aliases: ["+"], usage: "/react <seq> <emoji>", summary: "react to message <seq> of the current room with an emoji" },
+  { name: "unreact", aliases: ["-"], usage: "/unreact <seq> <emoji>", summary: "take back your reaction to message <seq>" },
+  { name: "search", aliases: ["find"], usage: "/search <words>", summary: "find the messages of your rooms that hold every word (3+ characters each)" },
   { name: "help", aliases: ["?"], usage: "/help", summary: "show this list" },
   { name: "quit", aliases: ["exit"], usage: "/quit", summary: "leave the chat" },
 ];
@@ -354,6 +359,17 @@ function parseModeration(command, args, usage) {
     case "remove":
       if (!/^\d+$/.test(first) || rest) throw usage();
       return { kind: "remove", seq: BigInt(first) };
+    case "reply":
+    case "edit":
+      if (!/^\d+$/.test(first) || !rest) throw usage();
+      return { kind: command.name, seq: BigInt(first), text: rest };
+    case "react":
+    case "unreact":
+      if (!/^\d+$/.test(first) || !rest || /\s/.test(rest)) throw usage();
+      return { kind: "react", seq: BigInt(first), emoji: rest, on: command.name === "react" };
+    case "search":
+      if (!args.trim()) throw usage();
+      return { kind: "search", query: args.trim() };
     case "sban": return operate({ kind: "Ban", target: target(), ...lasting() });
     case "sunban": if (rest) throw usage(); return operate({ kind: "Unban", target: target() });
     case "suspend": return operate({ kind: "Suspend", account: user(), reason: rest });
@@ -595,7 +611,12 @@ function addMessage(room, m, past) {
     li.classList.add("removed");
     li.append(span("from", m.from), ": ", span("text", `message removed by ${m.kind.by}`));
   } else {
-    li.append(span("from", m.from), ": ", span("text", m.text), " ", messageMenuButton(room, li));
+    li.append(span("from", m.from), ": ");
+    if (m.reply_to != null) li.append(replyQuote(room, m.reply_to), " ");
+    li.append(span("text", m.text));
+    if (m.edited != null) li.append(" ", span("edited", "(edited)"));
+    li.reactions = new Map((m.reactions ?? []).map((r) => [r.emoji, new Set(r.by)]));
+    li.append(" ", reactionChips(room, li), " ", messageMenuButton(room, li));
   }
   place(room, li, m.seq, past);
   if (!past && room !== state.current && m.from !== state.name) {
@@ -603,6 +624,99 @@ function addMessage(room, m, past) {
     renderRooms();
   }
   return true;
+}
+
+/** "↪ N: the first words of N", for a reply to message `seq` of `room`. */
+function replyQuote(room, seq) {
+  const target = room.list.querySelector(`:scope > .msg[data-seq="${seq}"] .text`);
+  const quoted = target ? `: ${target.textContent.slice(0, 40)}` : "";
+  const q = span("reply", `↪ ${seq}${quoted}`);
+  q.dataset.to = String(seq);
+  return q;
+}
+
+/** A message's reactions as chips, `👍 2`; a click gives or takes back one's own. */
+function reactionChips(room, li) {
+  const chips = span("reactions", "");
+  for (const [emoji, by] of li.reactions ?? []) {
+    if (!by.size) continue;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "chip";
+    b.dataset.emoji = emoji;
+    b.textContent = `${emoji} ${by.size}`;
+    b.title = [...by].join(", ");
+    const mine = state.name && [...by].some((n) => n.toLowerCase() === state.name.toLowerCase());
+    if (mine) b.classList.add("mine");
+    b.addEventListener("click", () => sendOrSay({
+      type: "React", room: room.name, seq: BigInt(li.dataset.seq), emoji, on: !mine,
+    }));
+    chips.append(b);
+  }
+  return chips;
+}
+
+/**
+ * An edit or a reaction (live, or from a History page): the message's line, when shown,
+ * takes the new text or reaction; the event keeps its seq's place, unseen.
+ */
+function addChange(room, e, past) {
+  const target = room.list.querySelector(`:scope > .msg[data-seq="${e.kind.target}"]`);
+  if (target && !target.classList.contains("removed") && !past) {
+    if (e.kind.kind === "Edit") {
+      target.querySelector(".text").textContent = e.text;
+      if (!target.querySelector(".edited")) {
+        target.querySelector(".text").after(" ", span("edited", "(edited)"));
+      }
+    } else {
+      const by = target.reactions?.get(e.kind.emoji) ?? new Set();
+      if (e.kind.kind === "React") by.add(e.from);
+      else by.delete(e.from);
+      target.reactions ??= new Map();
+      target.reactions.set(e.kind.emoji, by);
+      target.querySelector(".reactions")?.replaceWith(reactionChips(room, target));
+    }
+  }
+  const key = String(e.seq);
+  if (room.seen.has(key)) return false;
+  room.seen.add(key);
+  const li = entry("presence change", e.at);
+  li.dataset.seq = key;
+  li.hidden = true;
+  place(room, li, e.seq, past);
+  return true;
+}
+
+/** Shows "NAME is typing" in `room` for a few seconds. */
+function showTyping(room, user) {
+  room.typing ??= new Map();
+  clearTimeout(room.typing.get(user));
+  room.typing.set(user, setTimeout(() => {
+    room.typing.delete(user);
+    renderTyping();
+  }, 6000));
+  renderTyping();
+}
+
+function renderTyping() {
+  const el = document.getElementById("typing");
+  if (!el) return;
+  const names = [...(state.current?.typing?.keys() ?? [])];
+  el.textContent = names.length ? `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…` : "";
+}
+
+/** Any entry of a room's log: a message, a removal, an edit, a reaction. */
+function addEntry(room, m, past) {
+  switch (m.kind?.kind) {
+    case "Removal":
+      return addRemoval(room, { seq: m.seq, target: m.kind.target, by: m.from, at: m.at }, past);
+    case "Edit":
+    case "React":
+    case "Unreact":
+      return addChange(room, m, past);
+    default:
+      return addMessage(room, m, past);
+  }
 }
 
 /**
@@ -657,8 +771,26 @@ function messageMenuButton(room, li) {
   b.setAttribute("aria-label", "Message actions");
   b.setAttribute("aria-haspopup", "menu");
   b.addEventListener("click", () => {
-    openMenu(b, [{ action: "remove", label: "Remove message", run: () =>
-      sendOrSay({ type: "RemoveMessage", room: room.name, seq: BigInt(li.dataset.seq) }) }]);
+    const seq = BigInt(li.dataset.seq);
+    const box = document.getElementById("compose");
+    const prefill = (text) => () => {
+      if (!box) return;
+      box.value = text;
+      box.focus();
+    };
+    const items = [
+      { action: "reply", label: "Reply", run: prefill(`/reply ${seq} `) },
+      { action: "react", label: "React 👍", run: () => sendOrSay({ type: "React", room: room.name, seq, emoji: "👍", on: true }) },
+    ];
+    if (li.classList.contains("mine")) {
+      const text = li.querySelector(".text")?.textContent ?? "";
+      items.push({ action: "edit", label: "Edit", run: prefill(`/edit ${seq} ${text}`) });
+    }
+    if (li.classList.contains("mine") || room.info?.moderator) {
+      items.push({ action: "remove", label: "Remove message", run: () =>
+        sendOrSay({ type: "RemoveMessage", room: room.name, seq }) });
+    }
+    openMenu(b, items);
   });
   return b;
 }
@@ -892,6 +1024,7 @@ function switchTo(room) {
   }
   state.current = room;
   if (room) room.unread = 0;
+  renderTyping();
   ui.messages.replaceChildren(room ? room.list : ui.noRoom);
   if (room && room.scrollFromBottom !== null) {
     ui.messages.scrollTop = ui.messages.scrollHeight - room.scrollFromBottom;
@@ -1027,6 +1160,18 @@ function run(action) {
         return false;
       }
       return sendOrSay({ type: "RemoveMessage", room: room.name, seq: action.seq });
+    case "reply":
+    case "edit":
+    case "react":
+      if (!room) {
+        error("you are in no room");
+        return false;
+      }
+      if (action.kind === "reply") return sendOrSay({ type: "Reply", room: room.name, to: action.seq, text: action.text });
+      if (action.kind === "edit") return sendOrSay({ type: "Edit", room: room.name, seq: action.seq, text: action.text });
+      return sendOrSay({ type: "React", room: room.name, seq: action.seq, emoji: action.emoji, on: action.on });
+    case "search":
+      return sendOrSay({ type: "Search", query: action.query, room: null, before: null, limit: 20 });
     case "operate":
       return sendOrSay({ type: "Operate", action: action.action });
     case "list_users":
@@ -1206,9 +1351,7 @@ function onHistory(f) {
   const hadNone = room.minSeq === null;
   let firstNew = null;
   for (const m of f.messages) {
-    const added = m.kind?.kind === "Removal"
-      ? addRemoval(room, { seq: m.seq, target: m.kind.target, by: m.from, at: m.at }, true)
-      : addMessage(room, m, true);
+    const added = addEntry(room, m, true);
     if (added && firstNew === null) firstNew = m.seq;
   }
   if (f.missed) {
@@ -1386,6 +1529,20 @@ function onFrame(f) {
       return;
     case "Enforced":
       system(`done; ${f.closed} connection${f.closed === 1 ? "" : "s"} closed`);
+      return;
+    case "Event": {
+      const room = roomOf(f.room);
+      if (room) addEntry(room, f.entry, false);
+      return;
+    }
+    case "Typing": {
+      const room = roomOf(f.room);
+      if (room) showTyping(room, f.user);
+      return;
+    }
+    case "SearchResults":
+      if (!f.hits.length) system(`nothing found for "${f.query}"`);
+      for (const hit of f.hits) system(`#${hit.room} [${hit.entry.seq}] ${hit.entry.from}: ${hit.entry.text}`);
       return;
     default:
       error(`the server sent a frame this page does not know: ${f.type}`);
@@ -1751,6 +1908,15 @@ function main() {
   ui.signoutAll.addEventListener("click", () => signOut(true));
   ui.composeForm.addEventListener("submit", onCompose);
   ui.compose.addEventListener("keydown", onComposeKey);
+  // Typing in a room, told at most every 3 s (the server passes on no more anyway).
+  ui.compose.addEventListener("input", () => {
+    const room = state.current;
+    if (!room || !ui.compose.value || ui.compose.value.startsWith("/")) return;
+    const now = Date.now();
+    if (room.typedAt && now - room.typedAt < 3000) return;
+    room.typedAt = now;
+    if (state.status === "connected") send({ type: "Typing", room: room.name });
+  });
   ui.joinForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const typed = ui.joinRoom.value.trim();

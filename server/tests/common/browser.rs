@@ -76,8 +76,12 @@ const snapshot = () => {
         seq: li.dataset.seq ?? null,
         from: text(li, ":scope > .from"),
         text: text(li, ":scope > .text") ?? li.textContent,
+        reply: text(li, ":scope > .reply"),
+        edited: li.querySelector(":scope > .edited") !== null,
+        reactions: [...li.querySelectorAll(":scope > .reactions .chip")].map((c) => c.textContent),
       })),
     compose: compose ? compose.value : null,
+    typing: text(document, "#typing"),
   });
 };
 "##;
@@ -277,6 +281,15 @@ pub struct Line {
     pub from: Option<String>,
     /// The `.text` part (the whole line when it has none).
     pub text: String,
+    /// The `.reply` part of a reply: `↪ 41: the first words of 41`.
+    #[serde(default)]
+    pub reply: Option<String>,
+    /// Whether the message shows `(edited)`.
+    #[serde(default)]
+    pub edited: bool,
+    /// Its reaction chips, `👍 2` each, in order.
+    #[serde(default)]
+    pub reactions: Vec<String>,
 }
 
 impl Line {
@@ -321,6 +334,9 @@ pub struct Page {
     pub lines: Vec<Line>,
     /// What is typed in `#compose`.
     pub compose: Option<String>,
+    /// `#typing`: who is typing in the room shown.
+    #[serde(default)]
+    pub typing: Option<String>,
 }
 
 impl Page {

@@ -323,11 +323,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TestClient<S> {
         error_of(self.recv_skipping_notices().await)
     }
 
-    /// The next frame that is not a presence frame (`UserJoined`, `UserLeft`).
+    /// The next frame that is not a presence frame (`UserJoined`, `UserLeft`) or someone
+    /// typing (`Typing`: a page sends it as its person types).
     pub async fn recv_skipping_notices(&mut self) -> ServerFrame {
         loop {
             match self.recv().await {
-                ServerFrame::UserJoined { .. } | ServerFrame::UserLeft { .. } => {}
+                ServerFrame::UserJoined { .. }
+                | ServerFrame::UserLeft { .. }
+                | ServerFrame::Typing { .. } => {}
                 frame => return frame,
             }
         }
