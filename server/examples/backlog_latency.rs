@@ -14,6 +14,11 @@
 //! sends `Join{room, Backlog::Latest(n)}`, times until the `History{backlog: true}` has
 //! arrived (and `Joined`), sends `Part` and waits for `Parted`. `--warmup` joins before
 //! those are not counted. Prints p50/p90/p99/max and one `RESULT {json}` line.
+//!
+//! `--decorate N` first gives each of the room's newest `N` messages an edit and two
+//! reactions (`3 × N` entries of the log after them), so that a backlog holds messages as
+//! they stand, with their reactions read beside them, and the events: what a room where
+//! people react and fix typos looks like.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -58,6 +63,10 @@ struct Args {
     /// Joins before the measured ones, not counted.
     #[arg(long, default_value_t = 10)]
     warmup: usize,
+    /// The newest messages given an edit and two reactions each before measuring (the
+    /// probe's own: it sent them).
+    #[arg(long, default_value_t = 0)]
+    decorate: u64,
     /// Seconds to wait for any one answer.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
@@ -202,6 +211,45 @@ async fn fill(conn: &mut Conn, args: &Args, count: u64) -> Result<()> {
     Ok(())
 }
 
+/// Gives messages `seqs` of `room` (the probe's own) an edit and reactions 👍 and 🎉 each,
+/// one at a time, each confirmed by its `Event`.
+async fn decorate(conn: &mut Conn, room: &str, seqs: std::ops::RangeInclusive<u64>) -> Result<()> {
+    for seq in seqs {
+        let changes = [
+            ClientFrame::Edit {
+                room: room.to_owned(),
+                seq,
+                text: format!("edited filler {seq}"),
+            },
+            ClientFrame::React {
+                room: room.to_owned(),
+                seq,
+                emoji: "👍".into(),
+                on: true,
+            },
+            ClientFrame::React {
+                room: room.to_owned(),
+                seq,
+                emoji: "🎉".into(),
+                on: true,
+            },
+        ];
+        for change in changes {
+            conn.send(&change).await?;
+            loop {
+                match conn.next().await? {
+                    ServerFrame::Event { .. } => break,
+                    ServerFrame::Error { kind, detail } => {
+                        bail!("change refused: {kind:?}: {detail}")
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The value at quantile `q` of sorted `samples` (nearest rank).
 fn quantile(samples: &[Duration], q: f64) -> Duration {
     let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
@@ -235,6 +283,12 @@ async fn main() -> Result<()> {
             args.room,
             started.elapsed()
         );
+    }
+    if args.decorate > 0 {
+        let newest = have + filled;
+        let from = newest.saturating_sub(args.decorate - 1).max(1);
+        decorate(&mut conn, &args.room, from..=newest).await?;
+        eprintln!("gave messages {from} to {newest} an edit and two reactions each");
     }
     part(&mut conn, &args.room).await?;
 
