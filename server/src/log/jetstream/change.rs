@@ -120,31 +120,23 @@ async fn find(
     Ok((found, message))
 }
 
-/// Publishes `entry` (its `seq` not known yet) in `room`'s order; the entry with its `seq`,
-/// once delivered here.
-async fn publish(
-    streams: &RoomStreams,
-    room: &JoinedRoom,
-    entry: Stored,
-) -> Result<Stored, ChangeRefusal> {
-    let seq = publish_entry(streams, room, &entry)
-        .await
-        .map_err(|refused| failed(room, entry.seq)(Unavailable(refused.to_string())))?;
-    streams.delivered_here(&room.key, seq).await;
-    Ok(Stored { seq, ..entry })
-}
-
-/// Publishes `change`, a reply to message `to` saying `text`, once the room holds `to`.
+/// Publishes `change`, a reply to message `to` saying `text`, once the room holds `to`: the
+/// reply with its `seq`, once delivered here.
 pub async fn reply(
     streams: Arc<RoomStreams>,
     change: &Change,
     to: u64,
     text: String,
 ) -> Result<Stored, ChangeRefusal> {
-    find(&streams, &change.room, to).await?;
+    let room = &change.room;
+    find(&streams, room, to).await?;
     let mut entry = Stored::new(0, change.by.to_string(), text, change.at, PastKind::Message);
     entry.reply_to = Some(to);
-    publish(&streams, &change.room, entry).await
+    let seq = publish_entry(&streams, room, &entry)
+        .await
+        .map_err(|refused| failed(room, to)(Unavailable(refused.to_string())))?;
+    streams.delivered_here(&room.key, seq).await;
+    Ok(Stored { seq, ..entry })
 }
 
 /// Removes `removal.target` of its room: the removal as stored, once the text left the
