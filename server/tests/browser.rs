@@ -696,18 +696,6 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
         .goto(&format!("http://{web}/"))
         .await
         .expect("load the page");
-    let click = |selector: String| {
-        let client = browser.client.clone();
-        async move {
-            client
-                .find(Locator::Css(&selector))
-                .await
-                .unwrap_or_else(|e| panic!("the page has {selector}: {e}"))
-                .click()
-                .await
-                .unwrap_or_else(|e| panic!("click {selector}: {e}"));
-        }
-    };
     let type_into = |id: &'static str, text: &'static str| {
         let client = browser.client.clone();
         async move {
@@ -722,7 +710,7 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
     };
     type_into("signin-name", "olive").await;
     type_into("signin-account-password", "violet tractor at noon").await;
-    click("#signin-register".into()).await;
+    browser.click("#signin-register").await;
     browser
         .wait_until("olive signed in and in lobby", |p| {
             p.is("connected") && p.name.as_deref() == Some("olive") && p.in_room("lobby")
@@ -778,8 +766,10 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
         .and_then(|l| l.seq.clone())
         .expect("the message has its seq");
     assert_eq!(gus.next_message().await.1, "buy cheap pills");
-    click(format!(r#"#messages .msg[data-seq="{seq}"] .more"#)).await;
-    click(r#"#menu [data-action="remove"]"#.into()).await;
+    browser
+        .click(&format!(r#"#messages .msg[data-seq="{seq}"] .more"#))
+        .await;
+    browser.click(r#"#menu [data-action="remove"]"#).await;
     match gus.recv_skipping_notices().await {
         ServerFrame::MessageRemoved { target, by, .. } => {
             assert_eq!((target.to_string(), by.as_str()), (seq.clone(), "olive"));
@@ -797,8 +787,8 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
         .await;
 
     // Kicked from the ⋯ menu on his name: out of the room, and the page says so.
-    click(r#"#members [data-menu-user="gus"]"#.into()).await;
-    click(r#"#menu [data-action="kick"]"#.into()).await;
+    browser.click(r#"#members [data-menu-user="gus"]"#).await;
+    browser.click(r#"#menu [data-action="kick"]"#).await;
     let mut kicked = false;
     loop {
         match gus.recv().await {
@@ -831,8 +821,6 @@ async fn an_owner_at_the_page_removes_a_message_and_kicks_its_sender_from_the_me
 /// page; a reply typed at the page names its message for the terminal user and is quoted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_user_reacts_replies_and_sees_edits_reactions_and_typing() {
-    use fantoccini::Locator;
-
     let dir = scratch_dir("browser_events");
     let server = start_with(Config {
         http: web_config().http,
@@ -857,20 +845,10 @@ async fn a_browser_user_reacts_replies_and_sees_edits_reactions_and_typing() {
     let number: u64 = seq.parse().unwrap();
 
     // A reaction from the ⋯ menu.
-    let click = |selector: String| {
-        let client = browser.client.clone();
-        async move {
-            client
-                .find(Locator::Css(&selector))
-                .await
-                .unwrap_or_else(|e| panic!("the page has {selector}: {e}"))
-                .click()
-                .await
-                .unwrap_or_else(|e| panic!("click {selector}: {e}"));
-        }
-    };
-    click(format!(r#"#messages .msg[data-seq="{seq}"] .more"#)).await;
-    click(r#"#menu [data-action="react"]"#.into()).await;
+    browser
+        .click(&format!(r#"#messages .msg[data-seq="{seq}"] .more"#))
+        .await;
+    browser.click(r#"#menu [data-action="react"]"#).await;
     match gus.recv_skipping_notices().await {
         ServerFrame::Event { entry, .. } => {
             assert_eq!(entry.from, "olive");

@@ -512,16 +512,21 @@ impl Browser {
         .await;
     }
 
-    /// Clicks the entry of `room` in the room list, as a person switching rooms does.
-    pub async fn click_room(&self, room: &str) {
-        let selector = format!(r#"#rooms [data-room="{room}"]"#);
+    /// Clicks the element `selector` names, as a person does; fails the test when the page
+    /// has none or it cannot be clicked.
+    pub async fn click(&self, selector: &str) {
         self.client
-            .find(Locator::Css(&selector))
+            .find(Locator::Css(selector))
             .await
             .unwrap_or_else(|e| panic!("no {selector} on the page: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+    }
+
+    /// Clicks the entry of `room` in the room list, as a person switching rooms does.
+    pub async fn click_room(&self, room: &str) {
+        self.click(&format!(r#"#rooms [data-room="{room}"]"#)).await;
     }
 }
 
