@@ -229,6 +229,11 @@ pub fn json_past(room: &str, past: &Past) -> String {
 
 /// The JSON line for an entry of `room`'s log, read from it (`backlog`) or heard live.
 fn json_entry(room: &str, past: &Past, backlog: bool) -> String {
+    entry_event(room, past, backlog).line()
+}
+
+/// The event of an entry of `room`'s log, read from it (`backlog`) or heard live.
+fn entry_event<'a>(room: &'a str, past: &'a Past, backlog: bool) -> JsonEvent<'a> {
     use chat_proto::PastKind;
     let (kind, text, target, emoji) = match &past.kind {
         PastKind::Message => ("msg", Some(past.text.as_str()), None, None),
@@ -255,19 +260,26 @@ fn json_entry(room: &str, past: &Past, backlog: bool) -> String {
         reactions: message.then_some(past.reactions.as_slice()),
         ..JsonEvent::new(kind)
     }
-    .line()
 }
 
 /// The JSON line for a search hit: its message as `json_past` gives it, with `marks`, the
 /// matched parts of `text` as `[start, end]` byte offsets.
 pub fn json_hit(hit: &chat_proto::search::Hit) -> String {
-    let mut value: serde_json::Value =
-        serde_json::from_str(&json_entry(&hit.room, &hit.entry, true))
-            .expect("a line this module wrote is JSON");
-    let marks: Vec<[u32; 2]> = hit.marks.iter().map(|m| [m.start, m.end]).collect();
-    value["type"] = "hit".into();
-    value["marks"] = serde_json::json!(marks);
-    value.to_string()
+    /// A hit's line: the keys of every line, in their order, then `marks`.
+    #[derive(Serialize)]
+    struct HitLine<'a> {
+        #[serde(flatten)]
+        event: JsonEvent<'a>,
+        marks: Vec<[u32; 2]>,
+    }
+    let line = HitLine {
+        event: JsonEvent {
+            kind: "hit",
+            ..entry_event(&hit.room, &hit.entry, true)
+        },
+        marks: hit.marks.iter().map(|m| [m.start, m.end]).collect(),
+    };
+    serde_json::to_string(&line).expect("strings and numbers always serialise to JSON")
 }
 
 /// The JSON line saying that a catch-up of `room` reached past what the server keeps:
@@ -387,6 +399,26 @@ mod tests {
         assert_eq!(
             json_missed("rust"),
             r#"{"type":"missed","room":"rust","from":null,"to":null,"user":null,"reason":null,"users":null,"text":"some messages are no longer available","time":null,"seq":null,"backlog":null,"target":null,"reply_to":null,"edited":null,"emoji":null,"reactions":null}"#
+        );
+    }
+
+    /// A hit's line is a message's from the log, typed `hit`, its keys in the order of
+    /// every line, then the marks.
+    #[test]
+    fn json_hits_carry_every_key_then_their_marks() {
+        let hit = chat_proto::search::Hit {
+            room: "rust".into(),
+            entry: past(42, 0),
+            marks: vec![chat_proto::search::Mark { start: 0, end: 3 }],
+        };
+        let line = json_hit(&hit);
+        assert!(
+            line.starts_with(r#"{"type":"hit","room":"rust","from":"alice""#),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(r#""reactions":[],"marks":[[0,3]]}"#),
+            "{line}"
         );
     }
 
